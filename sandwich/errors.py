@@ -54,3 +54,7 @@ class AlreadyJudged(SandwichError):
 
 class SessionFinished(SandwichError):
     """An overseer has no unjudged assignments left."""
+
+
+class AssistanceUnavailable(SandwichError):
+    """The model backend is down, slow or refused; the overseer can still judge."""

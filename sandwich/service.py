@@ -11,9 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 
@@ -145,6 +147,25 @@ class StudyService:
     def gold(self) -> dict[str, str]:
         """Gold labels by item id. Lead side only: analysis and classifier training."""
         return {r["item_id"]: r["label"] for r in self.query("SELECT item_id, label FROM gold")}
+
+
+class OverseerAPI(Protocol):
+    """What a client (the TUI, a simulated overseer) needs from a study, in process or over HTTP."""
+
+    overseer: str
+
+    def start_session(self, client: str = "tui") -> SessionStart: ...
+    def next_item(self) -> ItemView | None: ...
+    def item(self, assignment_id: str) -> ItemView: ...
+    def assistance(self, assignment_id: str) -> list[AssistanceView]: ...
+    def briefing(self, condition: str) -> Briefing: ...
+    def progress(self) -> ProgressView: ...
+    def practice_items(self, condition: str) -> list[ItemView]: ...
+    def practice_feedback(self, item_id: str, choice: str) -> PracticeFeedback: ...
+    def follow_up(self, assignment_id: str, question: str, node_id: str | None = None) -> Iterator[str]: ...
+    def log(self, event: str, assignment_id: str | None = None, payload: dict[str, Any] | None = None,
+            interaction_id: str | None = None) -> None: ...
+    def submit(self, j: JudgmentIn) -> Receipt: ...
 
 
 class OverseerSession:
@@ -283,6 +304,39 @@ class OverseerSession:
             why = f"The answer is {right}."
         return PracticeFeedback(item_id=item_id, your_choice=choice, right_choice=right, correct=choice == right,
                                 explanation=why)
+
+    # ------------------------------------------------------------ live help
+    def follow_up(self, assignment_id: str, question: str, node_id: str | None = None) -> Iterator[str]:
+        """Stream the model's answer to the overseer's own question about this item.
+
+        Only where the assignment's condition allows live follow-ups. The model sees the
+        item and this condition's assistance, never gold. Raises AssistanceUnavailable
+        when the backend is down; the question and the answer (or failure) are logged.
+        """
+        a = self._assignment(assignment_id)
+        cond = self._svc._conditions[a["condition"]]
+        if not (cond.live_followups and cond.assistance):
+            raise SandwichError(f"Condition {cond.name!r} does not allow follow-up questions.")
+        question = question.strip()
+        if not question or len(question) > 2000:
+            raise SandwichError("A follow-up question needs 1–2000 characters.")
+        from assistants.live import stream_follow_up
+
+        item = self.item(assignment_id).item
+        context = self.assistance(assignment_id)
+        self.log("followup_asked", assignment_id, {"question": question, "node_id": node_id})
+        started, parts = time.monotonic(), []
+        try:
+            for piece in stream_follow_up(self._svc.study.assistant, item=item, assistance=context,
+                                          question=question, node_id=node_id):
+                parts.append(piece)
+                yield piece
+        except Exception as e:
+            self.log("followup_failed", assignment_id, {"question": question, "node_id": node_id, "error": str(e)})
+            raise
+        self.log("followup_answered", assignment_id, {"question": question, "node_id": node_id,
+                                                      "answer": "".join(parts),
+                                                      "latency_s": round(time.monotonic() - started, 3)})
 
     # ------------------------------------------------------------ writing
     def start_session(self, client: str = "tui") -> SessionStart:

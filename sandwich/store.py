@@ -19,7 +19,7 @@ import duckdb
 
 from sandwich.errors import StoreError, StudyLocked
 
-# Each migration moves the schema from version i to i+1. Append only; never edit one that shipped.
+# Each migration moves the schema to its version; applied in version order. Append only; never edit one that shipped.
 MIGRATIONS: list[tuple[int, str]] = [
     (1, """
     CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -53,7 +53,7 @@ MIGRATIONS: list[tuple[int, str]] = [
         created_at TIMESTAMP DEFAULT current_timestamp, revoked BOOLEAN DEFAULT false);
     """),
 ]
-SCHEMA_VERSION = MIGRATIONS[-1][0]
+SCHEMA_VERSION = max(v for v, _ in MIGRATIONS)
 
 
 def _friendly(e: Exception, path: Path) -> StoreError:
@@ -110,7 +110,7 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
 
 def migrate(con: duckdb.DuckDBPyConnection, current: int) -> None:
     """Apply every migration newer than `current`, each in its own transaction."""
-    for version, sql in MIGRATIONS:
+    for version, sql in sorted(MIGRATIONS):
         if version <= current:
             continue
         con.execute("BEGIN TRANSACTION")
