@@ -52,6 +52,13 @@ MIGRATIONS: list[tuple[int, str]] = [
     CREATE TABLE tokens (token_hash VARCHAR PRIMARY KEY, subject VARCHAR NOT NULL, role VARCHAR NOT NULL,
         created_at TIMESTAMP DEFAULT current_timestamp, revoked BOOLEAN DEFAULT false);
     """),
+    # serve: tokens are found by a public id and checked as sha256(salt + secret); refusals are audited.
+    (5, """
+    ALTER TABLE tokens ADD COLUMN token_id VARCHAR;
+    ALTER TABLE tokens ADD COLUMN salt VARCHAR;
+    CREATE TABLE audit (ts TIMESTAMP DEFAULT current_timestamp, event VARCHAR NOT NULL, subject VARCHAR,
+        role VARCHAR, method VARCHAR, path VARCHAR, status INTEGER, client VARCHAR, detail JSON);
+    """),
 ]
 SCHEMA_VERSION = max(v for v, _ in MIGRATIONS)
 
