@@ -126,8 +126,7 @@ def plan(items: Sequence[str], conditions: Sequence[str], non_experts: Sequence[
 
     if experts:
         cond = expert_condition or conditions[0]
-        share = math.ceil(len(pool) / len(experts))
         for e, name in enumerate(experts):
-            chosen = pool[e * share:(e + 1) * share]
+            chosen = pool[e::len(experts)]  # experts share the pool: every item gets one expert judgment
             emit(name, [(i, cond, 0) for i in chosen])
     return out

@@ -23,9 +23,10 @@ def study_db(study: str, db: Path | None = None) -> Path:
     p = Path(study)
     if p.suffix in (".yaml", ".yml"):
         target = default_db_path(p)
+        if not p.exists() and not target.exists():
+            raise SandwichError(f"{p}: no such study file.", hint="Check the path; example studies live in studies/.")
         if not target.exists():
-            hint = f"Create it first: sandwich create {p}" if p.exists() else "Check the path."
-            raise SandwichError(f"{target}: no study database for {p}.", hint=hint)
+            raise SandwichError(f"{target}: no study database for {p} yet.", hint=f"Create it first: sandwich create {p}")
         return target
     if p.suffix == ".duckdb" or p.exists():
         return p
