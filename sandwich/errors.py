@@ -58,3 +58,7 @@ class SessionFinished(SandwichError):
 
 class AssistanceUnavailable(SandwichError):
     """The model backend is down, slow or refused; the overseer can still judge."""
+
+
+class NotSaved(StoreError):
+    """A write (e.g. a judgment) was not confirmed as stored; the client must keep it and may retry."""
