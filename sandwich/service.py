@@ -55,6 +55,10 @@ class StudyService:
         self.config_hash: str = store.get_meta(self._con, "config_hash") or ""
         self.study: Study = validate_text(text, str(self.db_path) + "#config")
         self._conditions = {c.name: c for c in self.study.conditions}
+        # items and assignments never change after `create`: cache them so a submit costs one read and one write
+        self._assignments: dict[str, dict[str, Any]] = {}
+        self._items: dict[str, dict[str, Any]] = {}
+        self._prereg_frozen = False
 
     # ------------------------------------------------------------ plumbing
     def __enter__(self) -> StudyService:
@@ -122,13 +126,32 @@ class StudyService:
     def freeze_preregistration(self) -> str:
         """Freeze (hash and timestamp) the pre-registered hypotheses; idempotent. Returns the hash."""
         with self._lock:
+            if self._prereg_frozen is not False:
+                return self._prereg_frozen
             row = self._con.execute("SELECT hash FROM preregistration LIMIT 1").fetchone()
             if row:
+                self._prereg_frozen = row[0]
                 return row[0]
             payload = json.dumps(self.study.preregistration.model_dump(mode="json"), sort_keys=True)
             digest = hashlib.sha256(payload.encode()).hexdigest()
             self._con.execute("INSERT INTO preregistration VALUES (?, ?, ?)", [digest, payload, _now()])
+            self._prereg_frozen = digest
             return digest
+
+    def assignment_row(self, assignment_id: str) -> dict[str, Any] | None:
+        """An assignment by id (cached; assignments are fixed at create)."""
+        if not self._assignments:  # one bulk read: a study has at most a few hundred thousand assignments
+            self._assignments = {r["assignment_id"]: r for r in self.query("SELECT * FROM assignments")}
+        return self._assignments.get(assignment_id)
+
+    def item_row(self, item_id: str) -> dict[str, Any]:
+        """An item's overseer-visible fields (cached; items are fixed at create)."""
+        row = self._items.get(item_id)
+        if row is None:
+            row = self._items[item_id] = self.query(
+                "SELECT item_id, task_kind, title, prompt, body, question, choices, language, role FROM items "
+                "WHERE item_id = ?", [item_id])[0]
+        return row
 
     # ------------------------------------------------------------ lead side
     def status(self) -> dict[str, Any]:
@@ -178,16 +201,13 @@ class OverseerSession:
 
     # ------------------------------------------------------------ reading
     def _assignment(self, assignment_id: str) -> dict[str, Any]:
-        rows = self._svc.query(
-            "SELECT * FROM assignments WHERE assignment_id = ? AND overseer = ?", [assignment_id, self.overseer])
-        if not rows:
+        row = self._svc.assignment_row(assignment_id)
+        if row is None or row["overseer"] != self.overseer:
             raise NotFound(f"Assignment {assignment_id!r} is not one of {self.overseer}'s.")
-        return rows[0]
+        return row
 
     def _item(self, item_id: str) -> dict[str, Any]:
-        return self._svc.query(
-            "SELECT item_id, task_kind, title, prompt, body, question, choices, language, role FROM items "
-            "WHERE item_id = ?", [item_id])[0]
+        return self._svc.item_row(item_id)
 
     def _view(self, a: dict[str, Any], total: int) -> ItemView:
         item = self._item(a["item_id"])
@@ -370,14 +390,6 @@ class OverseerSession:
         """Store a judgment durably before returning. The same judgment_id twice is a no-op."""
         svc = self._svc
         with svc.lock:
-            dup = store.rows(svc.connection, "SELECT assignment_id, overseer, created_at FROM judgments "
-                                             "WHERE judgment_id = ?", [j.judgment_id])
-            if dup:
-                if dup[0]["overseer"] != self.overseer or dup[0]["assignment_id"] != j.assignment_id:
-                    raise AlreadyJudged(f"Judgment id {j.judgment_id!r} was already used for another assignment.",
-                                        hint="Clients must generate a fresh id for each judgment.")
-                return Receipt(judgment_id=j.judgment_id, assignment_id=j.assignment_id, duplicate=True,
-                               stored_at=dup[0]["created_at"])
             a = self._assignment(j.assignment_id)
             item = self._item(a["item_id"])
             fmt = svc.judgment_format(item)
@@ -393,6 +405,7 @@ class OverseerSession:
             svc.freeze_preregistration()
             now = _now()
             try:
+                # one statement on the common path; conflicts are sorted out only when they happen
                 svc.connection.execute(
                     "INSERT INTO judgments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [j.judgment_id, j.assignment_id, self.overseer, a["item_id"], a["condition"],
@@ -401,6 +414,14 @@ class OverseerSession:
                      j.assistance_failed, j.timed_out, j.skipped, j.source, j.source != "human",
                      json.dumps(j.client_meta) if j.client_meta else None, now])
             except duckdb.ConstraintException:
+                dup = store.rows(svc.connection, "SELECT assignment_id, overseer, created_at FROM judgments "
+                                                 "WHERE judgment_id = ?", [j.judgment_id])
+                if dup and dup[0]["overseer"] == self.overseer and dup[0]["assignment_id"] == j.assignment_id:
+                    return Receipt(judgment_id=j.judgment_id, assignment_id=j.assignment_id, duplicate=True,
+                                   stored_at=dup[0]["created_at"])
+                if dup:
+                    raise AlreadyJudged(f"Judgment id {j.judgment_id!r} was already used for another assignment.",
+                                        hint="Clients must generate a fresh id for each judgment.") from None
                 raise AlreadyJudged(f"Assignment {j.assignment_id!r} already has a judgment.",
                                     hint="Each assignment is judged once; the earlier judgment stands.") from None
             return Receipt(judgment_id=j.judgment_id, assignment_id=j.assignment_id, duplicate=False, stored_at=now)
