@@ -1,0 +1,258 @@
+"""HTTP client for `sandwich serve`: a drop-in `OverseerAPI` for the TUI, plus the lead's calls.
+
+Every request that is safe to repeat is retried with backoff while the server
+is unreachable or restarting (for up to `retry_for_s`): reads, judgment submits
+(the client's `judgment_id` makes a repeat return the original receipt) and
+interaction logs (the client fills in an `interaction_id`). Calls that are not
+idempotent are retried only when the request never left this machine.
+A judgment that could not be confirmed as stored raises `NotSaved`.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from sandwich.errors import AlreadyJudged, AssistanceUnavailable, NotFound, NotSaved, SandwichError
+from sandwich.views import (AssistanceView, Briefing, ItemView, JudgmentIn, PracticeFeedback, ProgressView, Receipt,
+                            SessionStart)
+
+RETRY_STATUS = {502, 503, 504}
+
+
+class AccessDenied(SandwichError):
+    """The server refused the token (401) or what it may reach (403)."""
+
+
+class ServerUnreachable(NotSaved):
+    """No answer from the server within the retry window; a write was not confirmed."""
+
+
+_ERRORS: dict[str, type[SandwichError]] = {"NotFound": NotFound, "AlreadyJudged": AlreadyJudged,
+                                           "NotSaved": NotSaved, "AssistanceUnavailable": AssistanceUnavailable}
+
+
+def _raise_for(r: httpx.Response) -> None:
+    try:
+        body = r.json()
+    except ValueError:
+        body = {"message": r.text[:300] or r.reason_phrase}
+    message, hint = body.get("message") or str(body), body.get("hint")
+    if r.status_code in (401, 403):
+        raise AccessDenied(f"The server refused this request ({r.status_code}): {message}",
+                           hint=hint or "Check the token: `sandwich tokens issue STUDY --overseer NAME` gives one.")
+    if body.get("saved") is False and r.status_code >= 500:
+        raise NotSaved(f"The judgment was NOT saved: {message}", hint=hint or "Keep it and submit again.")
+    cls = _ERRORS.get(body.get("error", ""), NotSaved if r.status_code >= 500 else SandwichError)
+    raise cls(message, hint=hint)
+
+
+class _Http:
+    """An httpx client with bearer auth and retrying of idempotent requests."""
+
+    def __init__(self, url: str, token: str, *, timeout: float = 10.0, retry_for_s: float = 30.0) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise SandwichError(f"{url!r} is not a server URL.", hint="Give it as http://HOST:PORT.")
+        self.url = url.rstrip("/")
+        self.retry_for_s = retry_for_s
+        self.http = httpx.Client(base_url=self.url, timeout=timeout,
+                                 headers={"Authorization": f"Bearer {token}", "User-Agent": "sandwich-client"})
+
+    def request(self, method: str, path: str, *, idempotent: bool = True, **kw: Any) -> httpx.Response:
+        deadline, delay = time.monotonic() + self.retry_for_s, 0.05
+        while True:
+            try:
+                r = self.http.request(method, path, **kw)
+                if r.status_code not in RETRY_STATUS or not idempotent:
+                    if r.status_code >= 400:
+                        _raise_for(r)
+                    return r
+                last: Exception | httpx.Response = r
+            except (httpx.ConnectError, httpx.ConnectTimeout) as e:  # never reached the server: always safe
+                last = e
+            except httpx.TransportError as e:  # sent, but no answer (timeout, reset, server killed)
+                if not idempotent:
+                    raise ServerUnreachable(f"No answer from {self.url} for {method} {path} ({type(e).__name__}); "
+                                            "it may or may not have been done.", hint="Check, then retry.") from e
+                last = e
+            if time.monotonic() + delay > deadline:
+                if isinstance(last, httpx.Response):
+                    _raise_for(last)
+                raise ServerUnreachable(f"Cannot reach the study server at {self.url} ({type(last).__name__}: "
+                                        f"{last}); nothing was confirmed.",
+                                        hint="Is `sandwich serve` running? Your work so far is saved on the server.")
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 2.0)
+
+    def close(self) -> None:
+        self.http.close()
+
+
+class OverseerClient:
+    """The `OverseerAPI` over HTTP: what the TUI uses with `sandwich label --server URL --token T`."""
+
+    def __init__(self, url: str, token: str, *, timeout: float = 10.0, retry_for_s: float = 30.0,
+                 follow_up_timeout_s: float = 180.0) -> None:
+        self._h = _Http(url, token, timeout=timeout, retry_for_s=retry_for_s)
+        self._follow_up_timeout_s = follow_up_timeout_s
+        who = self._h.request("GET", "/v1/whoami").json()
+        if who["role"] != "overseer":
+            raise AccessDenied("This is a lead token; labelling needs an overseer's token.",
+                               hint="Issue one: `sandwich tokens issue STUDY --overseer NAME`.")
+        self.overseer: str = who["subject"]
+        self._base = f"/v1/overseers/{self.overseer}"
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._h.close()
+
+    def __enter__(self) -> OverseerClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _get(self, path: str) -> Any:
+        return self._h.request("GET", self._base + path).json()
+
+    def start_session(self, client: str = "tui") -> SessionStart:
+        """Open or resume the session on the server."""
+        r = self._h.request("POST", self._base + "/session", json={"client": client}, idempotent=False)
+        return SessionStart.model_validate(r.json())
+
+    def next_item(self) -> ItemView | None:
+        """The next unjudged assignment, or None when finished."""
+        data = self._get("/next")
+        return None if data is None else ItemView.model_validate(data)
+
+    def item(self, assignment_id: str) -> ItemView:
+        """One of this overseer's assignments."""
+        return ItemView.model_validate(self._get(f"/items/{_seg(assignment_id)}"))
+
+    def assistance(self, assignment_id: str) -> list[AssistanceView]:
+        """The precomputed assistance for an assignment."""
+        return [AssistanceView.model_validate(a) for a in self._get(f"/items/{_seg(assignment_id)}/assistance")]
+
+    def briefing(self, condition: str) -> Briefing:
+        """The briefing for one of this overseer's conditions."""
+        return Briefing.model_validate(self._get(f"/briefing/{_seg(condition)}"))
+
+    def progress(self) -> ProgressView:
+        """Done/total overall and per condition."""
+        return ProgressView.model_validate(self._get("/progress"))
+
+    def practice_items(self, condition: str) -> list[ItemView]:
+        """Practice items for a condition."""
+        return [ItemView.model_validate(v) for v in self._get(f"/practice/{_seg(condition)}")]
+
+    def practice_feedback(self, item_id: str, choice: str) -> PracticeFeedback:
+        """Right or wrong on a practice item."""
+        r = self._h.request("POST", self._base + "/practice/feedback", json={"item_id": item_id, "choice": choice},
+                            idempotent=False)
+        return PracticeFeedback.model_validate(r.json())
+
+    def follow_up(self, assignment_id: str, question: str, node_id: str | None = None) -> Iterator[str]:
+        """Stream the model's answer to a follow-up question (raises AssistanceUnavailable when it fails)."""
+        path = f"{self._base}/items/{_seg(assignment_id)}/follow-up"
+        timeout = httpx.Timeout(self._h.http.timeout.connect, read=self._follow_up_timeout_s)
+        try:
+            with self._h.http.stream("POST", path, json={"question": question, "node_id": node_id},
+                                     timeout=timeout) as r:
+                if r.status_code >= 400:
+                    r.read()
+                    if r.status_code == 503:
+                        raise AssistanceUnavailable(r.json().get("message", "The model is busy."))
+                    _raise_for(r)
+                event = "message"
+                for line in r.iter_lines():
+                    if line.startswith("event:"):
+                        event = line[6:].strip()
+                    elif line.startswith("data:"):
+                        data = json.loads(line[5:].strip())
+                        if event == "message":
+                            yield data
+                        elif event == "error":
+                            raise AssistanceUnavailable(data.get("message", "The model's answer failed."))
+                        elif event == "done":
+                            return
+                    elif not line:
+                        event = "message"
+        except httpx.TransportError as e:
+            raise AssistanceUnavailable(f"Lost the connection to the study server while the model answered: {e}",
+                                        hint="Ask again; your judgment is unaffected.") from e
+        raise AssistanceUnavailable("The model's answer ended early.")
+
+    def log(self, event: str, assignment_id: str | None = None, payload: dict[str, Any] | None = None,
+            interaction_id: str | None = None) -> None:
+        """Record an interaction (an id is generated here, so a retry cannot record it twice)."""
+        body = {"event": event, "assignment_id": assignment_id, "payload": payload,
+                "interaction_id": interaction_id or f"c-{uuid.uuid4().hex}"}
+        self._h.request("POST", self._base + "/interactions", json=body)
+
+    def submit(self, j: JudgmentIn) -> Receipt:
+        """Store a judgment; retried with the same id until the server confirms it (or raises NotSaved)."""
+        r = self._h.request("POST", self._base + "/judgments", content=j.model_dump_json(exclude_none=True),
+                            headers={"content-type": "application/json"})
+        return Receipt.model_validate(r.json())
+
+
+class LeadClient:
+    """The lead's calls to a running server: status, export, snapshot, tokens, audit."""
+
+    def __init__(self, url: str, token: str, *, timeout: float = 60.0, retry_for_s: float = 10.0) -> None:
+        self._h = _Http(url, token, timeout=timeout, retry_for_s=retry_for_s)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._h.close()
+
+    def status(self) -> dict[str, Any]:
+        """The same dict `StudyService.status()` returns."""
+        return self._h.request("GET", "/v1/lead/status").json()
+
+    def _download(self, method: str, path: str, dest: Path) -> Path:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        r = self._h.request(method, path)
+        partial = dest.with_name(dest.name + ".partial")
+        partial.write_bytes(r.content)
+        partial.replace(dest)
+        return dest
+
+    def export(self, dest: Path) -> Path:
+        """Download every table as Parquet in a zip."""
+        return self._download("GET", "/v1/lead/export", dest)
+
+    def snapshot(self, dest: Path) -> Path:
+        """Download a consistent copy of the study database (analyse it with `sandwich analyze DEST`)."""
+        return self._download("POST", "/v1/lead/snapshot", dest)
+
+    def issue_token(self, *, overseer: str | None = None, lead: bool = False) -> dict[str, Any]:
+        """Issue a token on the server (shown once)."""
+        return self._h.request("POST", "/v1/lead/tokens", json={"overseer": overseer, "lead": lead},
+                               idempotent=False).json()
+
+    def tokens(self) -> list[dict[str, Any]]:
+        """Every token's id, subject, role and revocation."""
+        return self._h.request("GET", "/v1/lead/tokens").json()
+
+    def revoke_token(self, token_id: str) -> None:
+        """Revoke a token by id."""
+        self._h.request("DELETE", f"/v1/lead/tokens/{_seg(token_id)}")
+
+    def audit(self, limit: int = 200) -> list[dict[str, Any]]:
+        """Recent refusals."""
+        return self._h.request("GET", "/v1/lead/audit", params={"limit": limit}).json()
+
+
+def _seg(value: str) -> str:
+    """A path segment, refused here rather than sent if it could change the path."""
+    if not value or "/" in value or value in (".", "..") or "%" in value or "?" in value or "#" in value:
+        raise NotFound(f"{value!r} is not a valid id.")
+    return value

@@ -1,0 +1,5 @@
+"""`sandwich serve`: one process owns the study database and serves overseers and the lead over HTTP."""
+
+from sandwich.server.app import create_app
+
+__all__ = ["create_app"]

@@ -1,0 +1,113 @@
+"""Access tokens for `sandwich serve`: one per overseer, and lead tokens.
+
+A token reads `sw_<id>.<secret>`. The `tokens` table keeps the public id, a
+per-token salt and sha256(salt + secret) — never the secret — so a copied
+database file does not hand out access. A token is printed once, when issued.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from sandwich.errors import NotFound, SandwichError
+from sandwich.service import StudyService
+
+Role = Literal["overseer", "lead"]
+LEAD_SUBJECT = "lead"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a valid token speaks for."""
+
+    token_id: str
+    subject: str   # the overseer's name, or "lead"
+    role: Role
+
+
+def _digest(salt: str, secret: str) -> str:
+    return hashlib.sha256((salt + secret).encode()).hexdigest()
+
+
+def _split(token: str) -> tuple[str, str] | None:
+    if not token.startswith("sw_") or "." not in token or len(token) > 200:
+        return None
+    token_id, _, secret = token[3:].partition(".")
+    if not token_id or not secret:
+        return None
+    return token_id, secret
+
+
+class TokenStore:
+    """Issue, list, revoke and check tokens; checks are served from memory (the server is the only writer)."""
+
+    def __init__(self, svc: StudyService) -> None:
+        self._svc = svc
+        self._mutex = threading.Lock()
+        self._by_id: dict[str, dict[str, Any]] = {}
+        self.reload()
+
+    def reload(self) -> None:
+        """Re-read the tokens table (e.g. after a CLI issued a token while the server was down)."""
+        rows = self._svc.query("SELECT token_id, salt, token_hash, subject, role, revoked, created_at FROM tokens "
+                               "WHERE token_id IS NOT NULL")
+        with self._mutex:
+            self._by_id = {r["token_id"]: r for r in rows}
+
+    def issue(self, *, overseer: str | None = None, lead: bool = False) -> tuple[str, Principal]:
+        """Create a token for an overseer (or the lead). Returns (token text, principal); the text is not stored."""
+        if lead == (overseer is not None):
+            raise SandwichError("Issue a token either for one overseer (--overseer NAME) or for the lead (--lead).")
+        if overseer is not None:
+            self._svc.for_overseer(overseer)  # NotFound with the list of names when unknown
+        subject, role = (LEAD_SUBJECT, "lead") if lead else (overseer, "overseer")
+        token_id, secret, salt = secrets.token_hex(6), secrets.token_urlsafe(32), secrets.token_hex(16)
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        row = {"token_id": token_id, "salt": salt, "token_hash": _digest(salt, secret), "subject": subject,
+               "role": role, "revoked": False, "created_at": now}
+        self._svc.execute("INSERT INTO tokens (token_hash, subject, role, created_at, revoked, token_id, salt) "
+                          "VALUES (?, ?, ?, ?, false, ?, ?)",
+                          [row["token_hash"], subject, role, now, token_id, salt])
+        with self._mutex:
+            self._by_id[token_id] = row
+        return f"sw_{token_id}.{secret}", Principal(token_id, subject, role)  # type: ignore[arg-type]
+
+    def revoke(self, token_id: str) -> None:
+        """Revoke a token by its public id (as `tokens list` shows it)."""
+        with self._mutex:
+            if token_id not in self._by_id:
+                raise NotFound(f"No token with id {token_id!r}.", hint="`sandwich tokens list STUDY` shows the ids.")
+        self._svc.execute("UPDATE tokens SET revoked = true WHERE token_id = ?", [token_id])
+        with self._mutex:
+            self._by_id[token_id] = {**self._by_id[token_id], "revoked": True}
+
+    def list(self) -> list[dict[str, Any]]:
+        """Every token's id, subject, role, creation time and revocation (never a secret or hash)."""
+        with self._mutex:
+            rows = list(self._by_id.values())
+        return sorted(({k: r[k] for k in ("token_id", "subject", "role", "created_at", "revoked")} for r in rows),
+                      key=lambda r: (r["role"], r["subject"], str(r["created_at"])))
+
+    def has_lead(self) -> bool:
+        """Whether any unrevoked lead token exists."""
+        with self._mutex:
+            return any(r["role"] == "lead" and not r["revoked"] for r in self._by_id.values())
+
+    def verify(self, token: str) -> Principal | None:
+        """The principal a token speaks for, or None when it is malformed, unknown, wrong or revoked."""
+        parts = _split(token)
+        if parts is None:
+            return None
+        with self._mutex:
+            row = self._by_id.get(parts[0])
+        if row is None or row["revoked"]:
+            return None
+        if not hmac.compare_digest(row["token_hash"], _digest(row["salt"], parts[1])):
+            return None
+        return Principal(row["token_id"], row["subject"], row["role"])

@@ -1,0 +1,190 @@
+"""The server's one writer thread: group commit, acknowledged only after COMMIT.
+
+Every write the server makes (judgments, interaction logs, session starts)
+becomes an operation on one queue. The writer takes whatever has queued up,
+runs it all in one transaction and commits once, then answers each caller —
+so a burst of 100 submits costs one WAL flush instead of 100, and nothing is
+acknowledged before it is durable. If the batch fails, it is rolled back and
+each operation is retried alone, so one bad write cannot sink its neighbours.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import duckdb
+
+from sandwich.errors import AlreadyJudged, NotFound, NotSaved, SandwichError, StoreError
+from sandwich.server.index import StoredJudgment, StudyIndex
+from sandwich.service import StudyService
+from sandwich.views import JudgmentIn, Receipt
+
+log = logging.getLogger("sandwich.serve")
+
+INSERT_COLUMNS = 17
+
+
+class ServerClosing(StoreError):
+    """The server is shutting down and takes no new writes."""
+
+
+@dataclass
+class _Op:
+    apply: Callable[[_Batch], Any]
+    future: Future = field(default_factory=Future)
+
+
+@dataclass
+class _Batch:
+    """What one transaction accumulates: judgment rows to insert, and what to record once committed."""
+
+    rows: list[list[Any]] = field(default_factory=list)
+    stored: dict[str, StoredJudgment] = field(default_factory=dict)        # by judgment_id
+    assignments: dict[str, StoredJudgment] = field(default_factory=dict)   # by assignment_id
+    froze_preregistration: bool = False
+
+
+class JudgmentWriter:
+    """A single thread that owns every write to the study database."""
+
+    def __init__(self, svc: StudyService, index: StudyIndex, *, max_batch: int = 512) -> None:
+        self._svc = svc
+        self._index = index
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[_Op | None] = queue.SimpleQueue()
+        self._closed = False
+        self._frozen = bool(svc.query("SELECT 1 FROM preregistration LIMIT 1"))
+        self.batches = 0
+        self.committed = 0
+        self._thread = threading.Thread(target=self._loop, name="sandwich-writer", daemon=True)
+        self._thread.start()
+
+    # ------------------------------------------------------------ callers
+    def submit(self, overseer: str, j: JudgmentIn) -> Future:
+        """Queue a judgment; the future yields its Receipt once committed (or raises)."""
+        return self._put(_Op(lambda batch: self._judgment(batch, overseer, j)))
+
+    def run(self, fn: Callable[[], Any]) -> Future:
+        """Queue any other write (it runs inside the writer's transaction); the future yields its result after COMMIT."""
+        return self._put(_Op(lambda _batch: fn()))
+
+    def _put(self, op: _Op) -> Future:
+        if self._closed:
+            raise ServerClosing("The server is shutting down; nothing was saved.", hint="Retry in a moment.")
+        self._queue.put(op)
+        return op.future
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop taking writes, finish everything already queued, and stop the thread."""
+        if not self._closed:
+            self._closed = True
+            self._queue.put(None)
+        self._thread.join(timeout)
+
+    # ------------------------------------------------------------ the thread
+    def _loop(self) -> None:
+        stop = False
+        while not stop:
+            first = self._queue.get()
+            if first is None:
+                break
+            ops = [first]
+            while len(ops) < self._max_batch:  # whatever queued while the last COMMIT ran
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                ops.append(nxt)
+            self._commit(ops)
+
+    def _commit(self, ops: list[_Op]) -> None:
+        batch, results = _Batch(), []
+        con = self._svc.connection
+        with self._svc.lock:
+            try:
+                con.execute("BEGIN TRANSACTION")
+                for op in ops:
+                    try:
+                        results.append((op, op.apply(batch), None))
+                    except SandwichError as e:  # refused before writing anything: the transaction is intact
+                        results.append((op, None, e))
+                if batch.rows:
+                    marks = ", ".join(["(" + ", ".join(["?"] * INSERT_COLUMNS) + ")"] * len(batch.rows))
+                    con.execute(f"INSERT INTO judgments VALUES {marks}", [v for r in batch.rows for v in r])
+                con.execute("COMMIT")
+            except Exception as e:  # noqa: BLE001 — any database failure: nothing in this batch is saved
+                try:
+                    con.execute("ROLLBACK")
+                except Exception:  # noqa: BLE001 — the connection may be gone; the commit failed either way
+                    pass
+                if len(ops) > 1:
+                    for op in ops:  # retry alone so that one failing write does not fail the others
+                        self._commit([op])
+                    return
+                log.error("write failed, nothing saved: %s", e)
+                ops[0].future.set_exception(NotSaved(
+                    f"The study database refused the write ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
+                    "it was NOT saved.", hint="Keep the judgment and retry; tell the study lead if this persists."))
+                return
+        self.batches += 1
+        self._frozen = self._frozen or batch.froze_preregistration
+        self.committed += len(batch.rows)
+        for j in batch.stored.values():
+            self._index.record(j)
+        for op, value, error in results:
+            if error is not None:
+                op.future.set_exception(error)
+            else:
+                op.future.set_result(value)
+
+    # ------------------------------------------------------------ judgments
+    def _judgment(self, batch: _Batch, overseer: str, j: JudgmentIn) -> Receipt:
+        """Check a judgment like `OverseerSession.submit` does, and add its row to the batch."""
+        prev = batch.stored.get(j.judgment_id) or self._index.by_judgment.get(j.judgment_id)
+        if prev is not None:
+            if prev.overseer != overseer or prev.assignment_id != j.assignment_id:
+                raise AlreadyJudged(f"Judgment id {j.judgment_id!r} was already used for another assignment.",
+                                    hint="Clients must generate a fresh id for each judgment.")
+            return Receipt(judgment_id=j.judgment_id, assignment_id=j.assignment_id, duplicate=True,
+                           stored_at=prev.stored_at)
+        a = self._index.assignments.get(j.assignment_id)
+        if a is None or a.overseer != overseer:
+            raise NotFound(f"Assignment {j.assignment_id!r} is not one of {overseer}'s.")
+        if j.assignment_id in batch.assignments or j.assignment_id in self._index.by_assignment:
+            raise AlreadyJudged(f"Assignment {j.assignment_id!r} already has a judgment.",
+                                hint="Each assignment is judged once; the earlier judgment stands.")
+        fmt = a.fmt
+        if not j.skipped:
+            if j.choice not in fmt.choices:
+                raise SandwichError(f"Choice {j.choice!r} is not allowed here (expected one of: "
+                                    f"{', '.join(fmt.choices)}).")
+            if j.confidence is None or j.confidence not in fmt.confidence:
+                raise SandwichError(f"Confidence {j.confidence!r} is not on the study's scale "
+                                    f"({', '.join(map(str, fmt.confidence))}).")
+            if fmt.rationale == "required" and not (j.rationale or "").strip():
+                raise SandwichError("This study asks for a one-line rationale with every judgment.")
+        if not self._frozen:  # hypotheses are frozen before the first judgment, in the same transaction
+            self._svc.freeze_preregistration()
+            batch.froze_preregistration = True
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        batch.rows.append([
+            j.judgment_id, j.assignment_id, overseer, a.item_id, a.condition,
+            None if j.skipped else j.choice, None if j.skipped else j.confidence,
+            j.rationale if fmt.rationale != "off" else None, j.time_on_item_s, j.time_to_first_assist_s,
+            j.assistance_failed, j.timed_out, j.skipped, j.source, j.source != "human",
+            json.dumps(j.client_meta) if j.client_meta else None, now])
+        stored = StoredJudgment(j.judgment_id, j.assignment_id, overseer, now)
+        batch.stored[j.judgment_id] = stored
+        batch.assignments[j.assignment_id] = stored
+        return Receipt(judgment_id=j.judgment_id, assignment_id=j.assignment_id, duplicate=False, stored_at=now)
