@@ -1,0 +1,206 @@
+"""Reading a study for analysis: DuckDB (read-only) into polars, then index arrays.
+
+A study's judgments become a `JudgmentTable`: one row per judgment with integer
+indices for overseer, item and group (each non-expert condition, plus `expert`
+for expert overseers), correctness against gold, Brier and time. The same
+table is what the in-memory simulations (tests, `sandwich power`) build, so
+analysis and power share every estimator.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from sandwich import store
+from sandwich.config import Study
+from sandwich.errors import StoreError, StudyLocked
+from sandwich.studyfile import validate_text
+
+EXPERT = "expert"
+
+
+@dataclass
+class JudgmentTable:
+    """Judgments as parallel arrays; NaN marks a missing value (no gold, no confidence, no time)."""
+
+    overseers: list[str]
+    items: list[str]
+    groups: list[str]
+    overseer: np.ndarray          # int index into overseers
+    item: np.ndarray              # int index into items
+    group: np.ndarray             # int index into groups
+    correct: np.ndarray           # 1.0 / 0.0 / NaN
+    confidence: np.ndarray        # probability the chosen answer is right, 0..1, NaN if missing
+    time: np.ndarray              # seconds on item, NaN if missing
+    stratum: np.ndarray           # per overseer: resampled within its stratum (role, or role+condition)
+    choice: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))  # the answer given
+
+    @property
+    def brier(self) -> np.ndarray:
+        """Per judgment (confidence - correct)^2."""
+        return (self.confidence - self.correct) ** 2
+
+    def __len__(self) -> int:
+        return len(self.overseer)
+
+    def subset(self, mask: np.ndarray) -> JudgmentTable:
+        """The same indices, fewer judgments."""
+        return JudgmentTable(self.overseers, self.items, self.groups, self.overseer[mask], self.item[mask],
+                             self.group[mask], self.correct[mask], self.confidence[mask], self.time[mask],
+                             self.stratum, self.choice[mask] if len(self.choice) else self.choice)
+
+
+@dataclass
+class StudyData:
+    """Everything analysis reads from a study database."""
+
+    db_path: Path
+    study: Study
+    config_text: str
+    judgments: pl.DataFrame       # one row per non-skipped judgment, with role, gold, correct
+    skipped: int
+    overseers: pl.DataFrame       # name, role, kind
+    prereg: dict[str, Any] | None  # frozen row: hash, hypotheses (parsed), frozen_at
+    first_judgment_at: datetime | None
+    model_answers: pl.DataFrame   # item_id, model, choice, confidence, correct (may be empty)
+    warnings: list[str]
+    snapshot: bool = False
+
+    @property
+    def simulated(self) -> int:
+        """How many judgments were made by simulated overseers."""
+        return int(self.judgments["simulated"].sum()) if self.judgments.height else 0
+
+
+def _open(db_path: Path, warnings: list[str]) -> tuple[Any, bool, Path | None]:
+    """Read-only connection; if a labeler holds the write lock, analyse a snapshot copy instead."""
+    try:
+        return store.connect(db_path, read_only=True), False, None
+    except StudyLocked as e:
+        tmpdir = Path(tempfile.mkdtemp(prefix="sandwich-snapshot-"))
+        copy = tmpdir / db_path.name
+        try:
+            shutil.copy2(db_path, copy)
+            wal = Path(str(db_path) + ".wal")
+            if wal.exists():
+                shutil.copy2(wal, Path(str(copy) + ".wal"))
+            con = store.connect(copy, read_only=True)
+        except (OSError, StoreError):
+            shutil.rmtree(tmpdir, ignore_errors=True)
+            raise StudyLocked(e.message + " It could not be analysed from a snapshot copy either.",
+                              hint=e.hint) from None
+        warnings.append(f"The study database is in use by another process (a running `sandwich label` or "
+                        f"`sandwich serve`?). Analysed a snapshot copy taken at {datetime.now():%H:%M:%S}; "
+                        "judgments submitted after that are not included — re-run when labelling is done.")
+        return con, True, tmpdir
+
+
+def _table_exists(con: Any, name: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                            [name]).fetchone()[0])
+
+
+def load_study_data(db_path: str | Path) -> StudyData:
+    """Read judgments, gold, overseers, pre-registration and model answers from a study database."""
+    db_path = Path(db_path)
+    warnings: list[str] = []
+    con, snapshot, tmpdir = _open(db_path, warnings)
+    try:
+        text = store.get_meta(con, "config_text")
+        if text is None:
+            raise StoreError(f"{db_path}: the study was never fully created.", hint="Run `sandwich create` again.")
+        study = validate_text(text, f"{db_path}#config")
+        judg = con.execute("""
+            SELECT j.judgment_id, j.overseer, o.role, o.kind AS overseer_kind, j.item_id, j.condition, j.choice,
+                   j.confidence, j.time_on_item_s, j.skipped, j.timed_out, j.assistance_failed, j.source,
+                   j.simulated, j.created_at, g.label AS gold, i.split
+            FROM judgments j JOIN overseers o ON o.name = j.overseer
+            LEFT JOIN gold g ON g.item_id = j.item_id LEFT JOIN items i ON i.item_id = j.item_id
+            ORDER BY j.created_at, j.judgment_id""").pl()
+        overseers = con.execute("SELECT name, role, kind FROM overseers ORDER BY role DESC, name").pl()
+        pre = con.execute("SELECT hash, hypotheses, frozen_at FROM preregistration LIMIT 1").fetchall()
+        prereg = None
+        if pre:
+            prereg = {"hash": pre[0][0], "hypotheses": json.loads(pre[0][1] or "{}"), "frozen_at": pre[0][2]}
+        if _table_exists(con, "model_answers"):
+            model = con.execute("""SELECT m.item_id, m.model, m.choice, m.confidence, g.label AS gold
+                                   FROM model_answers m LEFT JOIN gold g USING (item_id)""").pl()
+        else:
+            model = pl.DataFrame(schema={"item_id": pl.Utf8, "model": pl.Utf8, "choice": pl.Utf8,
+                                         "confidence": pl.Int64, "gold": pl.Utf8})
+    finally:
+        con.close()
+        if tmpdir is not None:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+
+    first = judg["created_at"].min() if judg.height else None
+    skipped = int(judg["skipped"].sum()) if judg.height else 0
+    judg = judg.filter(~pl.col("skipped") & pl.col("choice").is_not_null())
+    if study.gold.kind == "expert-overseers" or judg.filter(pl.col("gold").is_null()).height:
+        judg = _expert_gold(judg, warnings)
+    judg = judg.with_columns(
+        pl.when(pl.col("gold").is_null()).then(None)
+        .otherwise((pl.col("choice") == pl.col("gold")).cast(pl.Float64)).alias("correct"))
+    model = model.with_columns(
+        pl.when(pl.col("gold").is_null() | pl.col("choice").is_null()).then(None)
+        .otherwise((pl.col("choice") == pl.col("gold")).cast(pl.Float64)).alias("correct"))
+    return StudyData(db_path, study, text, judg, skipped, overseers, prereg, first, model, warnings, snapshot)
+
+
+def _expert_gold(judg: pl.DataFrame, warnings: list[str]) -> pl.DataFrame:
+    """Where the gold table has no label, use the expert overseers' majority answer (ties: no gold)."""
+    counts = judg.filter(pl.col("role") == "expert").group_by("item_id", "choice").len()
+    top = counts.group_by("item_id").agg(pl.col("len").max().alias("top"))
+    votes = (counts.join(top, on="item_id").filter(pl.col("len") == pl.col("top"))
+             .group_by("item_id").agg(pl.col("choice").first().alias("expert_gold"), pl.len().alias("tied"))
+             .filter(pl.col("tied") == 1))
+    missing = judg.filter(pl.col("gold").is_null())["item_id"].n_unique()
+    if missing:
+        warnings.append(f"{missing} item(s) have no gold label; the expert overseers' majority answer is used "
+                        "as gold where there is one.")
+    if not votes.height:
+        return judg
+    return (judg.join(votes.select("item_id", "expert_gold"), on="item_id", how="left")
+            .with_columns(pl.coalesce("gold", "expert_gold").alias("gold")).drop("expert_gold"))
+
+
+def judgment_table(data: StudyData) -> JudgmentTable:
+    """Index arrays for the estimators: groups are the non-expert conditions in study order, then `expert`."""
+    j = data.judgments
+    study = data.study
+    cond_order = [c.name for c in study.conditions]
+    groups = [c for c in cond_order if j.filter((pl.col("role") != "expert") & (pl.col("condition") == c)).height]
+    if j.filter(pl.col("role") == "expert").height:
+        groups.append(EXPERT)
+    j = j.with_columns(pl.when(pl.col("role") == "expert").then(pl.lit(EXPERT)).otherwise(pl.col("condition"))
+                       .alias("group")).filter(pl.col("group").is_in(groups))
+    overseers = sorted(j["overseer"].unique().to_list())
+    items = sorted(j["item_id"].unique().to_list())
+    o_idx = {n: k for k, n in enumerate(overseers)}
+    i_idx = {n: k for k, n in enumerate(items)}
+    g_idx = {n: k for k, n in enumerate(groups)}
+    roles = dict(zip(j["overseer"].to_list(), j["role"].to_list(), strict=True))
+    between = study.overseers.design == "between-subjects"
+    first_cond = dict(zip(j["overseer"].to_list(), j["condition"].to_list(), strict=True))
+    strata_keys = [roles[n] + (":" + first_cond[n] if between and roles[n] != "expert" else "") for n in overseers]
+    s_idx = {k: n for n, k in enumerate(sorted(set(strata_keys)))}
+    conf = j["confidence"].cast(pl.Float64).to_numpy() / 100.0
+    return JudgmentTable(
+        overseers=overseers, items=items, groups=groups,
+        overseer=np.array([o_idx[n] for n in j["overseer"].to_list()], dtype=np.int64),
+        item=np.array([i_idx[n] for n in j["item_id"].to_list()], dtype=np.int64),
+        group=np.array([g_idx[n] for n in j["group"].to_list()], dtype=np.int64),
+        correct=j["correct"].cast(pl.Float64).fill_null(np.nan).to_numpy(),
+        confidence=np.nan_to_num(conf, nan=np.nan),
+        time=j["time_on_item_s"].cast(pl.Float64).fill_null(np.nan).to_numpy(),
+        stratum=np.array([s_idx[k] for k in strata_keys], dtype=np.int64),
+        choice=np.array(j["choice"].to_list(), dtype=object))

@@ -1,0 +1,205 @@
+"""Pre-registered (confirmatory) and exploratory comparisons between conditions.
+
+Estimate = metric(A) − metric(B), read literally: for Brier, ECE and time lower
+is better, so "A helps" is `alternative: less` there. Tests:
+- permutation: overseers are the unit that was randomised, so condition labels
+  are exchanged per overseer — an overseer who judged under both conditions has
+  their two sets of judgments swapped or not (sign flip); overseers who judged
+  under only one are shuffled between the two. Permuting single judgments would
+  ignore that one person's judgments are correlated and reject a true null too
+  often. All 2^n flips are enumerated when that is at most the permutation count.
+- bootstrap: the corrected two-way bootstrap distribution of the difference,
+  shifted to the null.
+gap_closed shares its denominator between conditions, so its permutation test
+is the accuracy-difference test (same null); its estimate and CI are the
+gap-closed difference from the bootstrap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from sandwich.analysis.bootstrap import Draws, interval
+from sandwich.analysis.calibration import ece_from_sums
+from sandwich.analysis.data import EXPERT, JudgmentTable
+from sandwich.analysis.metrics import gap_draws
+from sandwich.config import Hypothesis, Preregistration
+
+
+@dataclass
+class HypothesisResult:
+    """One test, reported the same way whether or not it rejects."""
+
+    id: str
+    label: str                   # confirmatory | exploratory
+    compare: tuple[str, str]
+    metric: str
+    alternative: str
+    alpha: float
+    test: str
+    estimate: float
+    lo: float
+    hi: float
+    p: float
+    verdict: str                 # "supported", "not supported", "not testable"
+    note: str = ""
+
+
+def prereg_hash(p: Preregistration) -> str:
+    """The hash `freeze_preregistration` stores for these hypotheses."""
+    return hashlib.sha256(json.dumps(p.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+
+
+def _group_name(name: str, t: JudgmentTable) -> str:
+    return EXPERT if name == "expert" else name
+
+
+def _sums(t: JudgmentTable, g: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per overseer: numerator and denominator of a ratio metric in group g."""
+    v = {"accuracy": t.correct, "gap_closed": t.correct, "brier": t.brier, "time": t.time}[metric]
+    m = (t.group == g) & np.isfinite(v)
+    n_o = len(t.overseers)
+    return (np.bincount(t.overseer[m], weights=v[m], minlength=n_o),
+            np.bincount(t.overseer[m], minlength=n_o).astype(float))
+
+
+def _level_sums(t: JudgmentTable, g: int, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per overseer and confidence level: counts and hits (for ECE)."""
+    m = (t.group == g) & np.isfinite(t.correct) & np.isfinite(t.confidence)
+    lv = np.searchsorted(levels, np.round(t.confidence[m], 4))
+    counts = np.zeros((len(t.overseers), len(levels)))
+    hits = np.zeros_like(counts)
+    np.add.at(counts, (t.overseer[m], lv), 1)
+    np.add.at(hits, (t.overseer[m], lv), t.correct[m])
+    return counts, hits
+
+
+def permutation_labels(in_a: np.ndarray, in_b: np.ndarray, permutations: int,
+                       rng: np.random.Generator) -> np.ndarray:
+    """(P, overseers) booleans: True where the overseer's A and B roles are exchanged (row 0: observed)."""
+    both = np.flatnonzero(in_a & in_b)
+    only = np.flatnonzero(in_a ^ in_b)
+    n = len(in_a)
+    if not len(only) and 2 ** len(both) <= permutations:
+        codes = np.arange(2 ** len(both))
+        flips = ((codes[:, None] >> np.arange(len(both))) & 1).astype(bool)
+        swap = np.zeros((len(codes), n), bool)
+        swap[:, both] = flips
+        return swap
+    swap = np.zeros((permutations + 1, n), bool)
+    swap[1:, both] = rng.random((permutations, len(both))) < 0.5
+    if len(only):
+        # an only-A overseer "swaps" when it is moved to B, and vice versa; keep group sizes
+        was_a = in_a[only]
+        for p in range(1, permutations + 1):
+            swap[p, only] = rng.permutation(was_a) != was_a
+    return swap
+
+
+def permutation_test(t: JudgmentTable, a: int, b: int, metric: str, alternative: str, permutations: int,
+                     seed: int) -> tuple[float, float]:
+    """Observed difference and permutation p-value, exchanging condition labels per overseer."""
+    rng = np.random.default_rng(seed)
+    if metric == "ece":
+        levels = np.unique(np.round(t.confidence[np.isfinite(t.confidence)], 4))
+        ca, ha = _level_sums(t, a, levels)
+        cb, hb = _level_sums(t, b, levels)
+        in_a, in_b = ca.sum(1) > 0, cb.sum(1) > 0
+        s = permutation_labels(in_a, in_b, permutations, rng).astype(float)
+        k = 1 - s
+        stat = (ece_from_sums(k @ ca + s @ cb, k @ ha + s @ hb, levels)
+                - ece_from_sums(k @ cb + s @ ca, k @ hb + s @ ha, levels))
+    else:
+        na, da = _sums(t, a, metric)
+        nb, db = _sums(t, b, metric)
+        s = permutation_labels(da > 0, db > 0, permutations, rng).astype(float)
+        k = 1 - s
+        with np.errstate(invalid="ignore", divide="ignore"):
+            stat = (k @ na + s @ nb) / (k @ da + s @ db) - (k @ nb + s @ na) / (k @ db + s @ da)
+    obs, null = stat[0], stat[np.isfinite(stat)]
+    return float(obs), _p_value(obs, null, alternative)
+
+
+def _p_value(obs: float, null: np.ndarray, alternative: str) -> float:
+    eps = 1e-12  # ties count as at least as extreme
+    if alternative == "greater":
+        hits = np.sum(null >= obs - eps)
+    elif alternative == "less":
+        hits = np.sum(null <= obs + eps)
+    else:
+        hits = np.sum(np.abs(null) >= abs(obs) - eps)
+    return float(hits / len(null)) if len(null) else float("nan")
+
+
+def bootstrap_p(diff: Draws, alternative: str) -> tuple[float, np.ndarray]:
+    """p-value from the corrected bootstrap distribution of a difference, shifted to the null."""
+    iv = interval(diff)
+    centred = iv.draws[np.isfinite(iv.draws)] - iv.est
+    n = len(centred)
+    if alternative == "greater":
+        hits = np.sum(centred >= iv.est)
+    elif alternative == "less":
+        hits = np.sum(centred <= iv.est)
+    else:
+        hits = np.sum(np.abs(centred) >= abs(iv.est))
+    return float((1 + hits) / (n + 1)), iv.draws
+
+
+def test_hypothesis(h: Hypothesis, label: str, t: JudgmentTable, draws: dict[tuple[str, str], Draws],
+                    baseline: str, replicates: int, *, permutations: int = 2000, seed: int = 0) -> HypothesisResult:
+    """Estimate, 95% CI, p-value and verdict for one hypothesis."""
+    a_name, b_name = (_group_name(c, t) for c in h.compare)
+
+    def untestable(why: str) -> HypothesisResult:
+        nan = float("nan")
+        return HypothesisResult(h.id, label, (h.compare[0], h.compare[1]), h.metric, h.alternative, h.alpha, h.test,
+                                nan, nan, nan, nan, "not testable", why)
+
+    gold_expert = EXPERT not in t.groups
+    for n in (a_name, b_name):
+        if n not in t.groups and not (n == EXPERT and gold_expert and h.metric in ("accuracy", "gap_closed")):
+            return untestable(f"no judgments in {n!r}")
+    if h.metric == "gap_closed" and baseline not in t.groups:
+        return untestable(f"no judgments in the baseline {baseline!r}")
+    metric_key = "accuracy" if h.metric == "gap_closed" else h.metric
+
+    def stat(name: str) -> Draws | None:
+        if h.metric == "gap_closed":
+            return gap_draws(draws, name, baseline, replicates)
+        if name == EXPERT and gold_expert:
+            return Draws.constant(1.0, replicates)
+        return draws.get((name, metric_key))
+
+    da, db = stat(a_name), stat(b_name)
+    note, test = "", h.test
+    if da is not None and db is not None:
+        diff = Draws.combine(lambda x, y: x - y, da, db)
+        iv = interval(diff)
+        est, lo, hi = iv.est, iv.lo, iv.hi
+    else:  # ECE: no bootstrap draws; the estimate comes from the permutation routine
+        diff, est, lo, hi = None, float("nan"), float("nan"), float("nan")
+        note = "ECE has no bootstrap interval; "
+    use_perm = test == "permutation" or diff is None
+    if use_perm and (gold_expert and EXPERT in (a_name, b_name)):
+        if diff is None:
+            return untestable("no expert overseers to compare against")
+        use_perm, note = False, note + "gold is fixed at 100%, so there is nothing to permute: bootstrap test used; "
+        test = "bootstrap"
+    if use_perm:
+        g = {n: k for k, n in enumerate(t.groups)}
+        obs, p = permutation_test(t, g[a_name], g[b_name], metric_key, h.alternative, permutations, seed)
+        if diff is None:
+            est = obs
+        if h.metric == "gap_closed":
+            note += "p-value from the accuracy difference (same null: the gap shares its denominator); "
+        test = "permutation"
+    else:
+        p, _ = bootstrap_p(diff, h.alternative)
+        test = "bootstrap"
+    verdict = "not testable" if not np.isfinite(p) else ("supported" if p < h.alpha else "not supported")
+    return HypothesisResult(h.id, label, (h.compare[0], h.compare[1]), h.metric, h.alternative, h.alpha, test,
+                            est, lo, hi, p, verdict, note.strip().rstrip(";"))

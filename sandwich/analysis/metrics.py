@@ -1,0 +1,130 @@
+"""Per-condition measures and the sandwich: accuracy, calibration, time, gap closed.
+
+Every interval comes from one set of two-way bootstrap draws (see bootstrap.py),
+so differences and ratios between conditions — gap closed above all — are
+computed inside each replicate and keep their correlation through shared
+overseers and items.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sandwich.analysis.bootstrap import Draws, Interval, interval
+from sandwich.analysis.calibration import Reliability, brier, reliability
+from sandwich.analysis.data import EXPERT, JudgmentTable
+
+# Below this expert − unassisted difference (or when its interval reaches it) gap closed is a ratio of noise.
+GAP_MIN = 0.05
+
+
+@dataclass
+class GroupSummary:
+    """What one condition (or the experts) achieved."""
+
+    group: str
+    judgments: int
+    overseers: int
+    items: int
+    accuracy: Interval
+    brier: Interval
+    ece: float
+    time: Interval
+    reliability: Reliability
+    single_judgment_overseers: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SandwichRow:
+    """One rung of the sandwich: model alone, unassisted, an assisted condition, experts."""
+
+    label: str
+    kind: str                       # model | unassisted | assisted | expert | gold
+    accuracy: Interval | None
+    gap: Interval | None = None
+    note: str = ""
+
+
+@dataclass
+class Sandwich:
+    """The sandwich table and whether its gap-closed ratios can be trusted."""
+
+    rows: list[SandwichRow]
+    denominator: Interval | None     # expert − unassisted
+    unstable: bool
+    note: str = ""
+
+
+def summarize(t: JudgmentTable, draws: dict[tuple[str, str], Draws]) -> list[GroupSummary]:
+    """Accuracy, Brier, ECE, time per group, with corrected 95% bootstrap intervals."""
+    out = []
+    for g, name in enumerate(t.groups):
+        m = t.group == g
+        per = np.bincount(t.overseer[m], minlength=len(t.overseers))
+        singles = [t.overseers[o] for o in np.flatnonzero(per == 1)]
+        rel = reliability(t.confidence[m], t.correct[m])
+        acc = interval(draws[(name, "accuracy")])
+        b = interval(draws[(name, "brier")]) if (name, "brier") in draws else None
+        tm = interval(draws[(name, "time")]) if (name, "time") in draws else None
+        out.append(GroupSummary(name, int(m.sum()), int((per > 0).sum()), len(np.unique(t.item[m])), acc,
+                                b if b is not None else _point(brier(t.confidence[m], t.correct[m])), rel.ece,
+                                tm if tm is not None else _point(float(np.nanmean(t.time[m])) if m.any() else np.nan),
+                                rel, singles))
+    return out
+
+
+def _point(v: float) -> Interval:
+    nan = float("nan")
+    return Interval(v, nan, nan, nan, nan, nan, np.array([]))
+
+
+def sandwich(t: JudgmentTable, draws: dict[tuple[str, str], Draws], baseline: str, replicates: int,
+             model: Draws | None = None, model_name: str = "model") -> Sandwich:
+    """Model alone, unassisted, each assisted condition and experts (or gold = 100%), with gap closed."""
+    rows: list[SandwichRow] = []
+    if model is not None:
+        rows.append(SandwichRow(f"model alone ({model_name})", "model", interval(model)))
+    acc = {name: draws[(name, "accuracy")] for name in t.groups}
+    if EXPERT in acc:
+        top, top_row = acc[EXPERT], SandwichRow("experts", "expert", interval(acc[EXPERT]))
+    else:
+        top = Draws.constant(1.0, replicates)
+        top_row = SandwichRow("gold (no expert overseers)", "gold", interval(top),
+                              note="experts taken as always right")
+    if baseline not in acc:
+        rows += [SandwichRow(n, "assisted", interval(acc[n])) for n in t.groups if n != EXPERT]
+        rows.append(top_row)
+        return Sandwich(rows, None, True, f"no judgments in the baseline condition {baseline!r}: "
+                                          "gap closed cannot be computed")
+    base = acc[baseline]
+    den_draws = Draws.combine(lambda e, u: e - u, top, base)
+    den = interval(den_draws)
+    unstable = not np.isfinite(den.est) or den.est <= GAP_MIN or not (den.lo > GAP_MIN)
+    note = ""
+    if unstable:
+        note = (f"expert − unassisted = {den.est:+.3f} (95% CI {den.lo:+.3f} to {den.hi:+.3f}) is too close to zero: "
+                "gap closed is an unstable ratio here, so no interval is given. Collect more judgments or check "
+                "that the task separates experts from non-experts.")
+    rows.append(SandwichRow(f"{baseline} (non-experts)", "unassisted", interval(base)))
+    for name in t.groups:
+        if name in (baseline, EXPERT):
+            continue
+        gap_draws = Draws.combine(lambda a, u, e: (a - u) / (e - u), acc[name], base, top)
+        gap = interval(gap_draws)
+        if unstable:
+            gap = Interval(gap.est, np.nan, np.nan, np.nan, np.nan, np.nan, gap.draws, gap.undefined)
+        rows.append(SandwichRow(name, "assisted", interval(acc[name]), gap))
+    rows.append(top_row)
+    return Sandwich(rows, den, unstable, note)
+
+
+def gap_draws(draws: dict[tuple[str, str], Draws], group: str, baseline: str, replicates: int) -> Draws:
+    """Gap closed by `group` as a Draws (0 for the baseline, 1 for experts/gold)."""
+    top = draws.get((EXPERT, "accuracy")) or Draws.constant(1.0, replicates)
+    base = draws[(baseline, "accuracy")]
+    if group == baseline:
+        return Draws.constant(0.0, replicates)
+    a = top if group == EXPERT else draws[(group, "accuracy")]
+    return Draws.combine(lambda x, u, e: (x - u) / (e - u), a, base, top)
