@@ -213,6 +213,8 @@ class OverseerSpec(Strict):
     expert_condition: str | None = Field(None, description="condition experts judge under (default: first unassisted)")
     items_per_overseer: int = Field(..., ge=1)
     judge_split: Literal["all", "train"] = "all"
+    judged_items: int | None = Field(
+        None, ge=1, description="judge only this many items (a seeded sample, balanced by gold label); default all")
     practice_items: int = Field(0, ge=0, le=10, description="practice items with feedback before each condition")
     seed: int = 0
 

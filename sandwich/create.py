@@ -33,6 +33,24 @@ def build_task(sf: StudyFile, *, allow_unsandboxed: bool = False, progress: Prog
     return load_multiple_choice(task, sf.path.parent)
 
 
+def sample_pool(pool: list[str], labels: dict[str, str], n: int, seed: int) -> list[str]:
+    """A seeded sample of n items, spread evenly over gold labels so the judged set stays balanced."""
+    if n >= len(pool):
+        return pool
+    rng = random.Random(f"pool:{seed}")
+    by_label: dict[str, list[str]] = {}
+    for item in sorted(pool):
+        by_label.setdefault(labels.get(item, ""), []).append(item)
+    for ids in by_label.values():
+        rng.shuffle(ids)
+    chosen: list[str] = []
+    while len(chosen) < n:  # deal one from each label in turn
+        for ids in by_label.values():
+            if ids and len(chosen) < n:
+                chosen.append(ids.pop())
+    return chosen
+
+
 def existing_judgments(db: Path) -> int:
     """How many judgments a study database already holds (0 if there is none)."""
     if not db.exists():
@@ -63,6 +81,8 @@ def create_study(sf: StudyFile, db: Path, *, force: bool = False, allow_unsandbo
         if i.item_id in practice:
             i.role = "practice"
     pool = [i.item_id for i in data.items if i.role == "study" and (ov.judge_split == "all" or i.split == "train")]
+    if ov.judged_items is not None:
+        pool = sample_pool(pool, {g.item_id: g.label for g in data.gold}, ov.judged_items, study.seed)
     names = [c.name for c in study.conditions]
     assignments = plan(pool, names, ov.non_experts, ov.items_per_overseer, design=ov.design, experts=ov.experts,
                        expert_condition=study.expert_condition, seed=ov.seed)

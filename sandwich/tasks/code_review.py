@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sandwich.config import CodeReviewTask, GoldSpec
-from sandwich.errors import DataError
+from sandwich.errors import DataError, SandwichError
 from sandwich.tasks.base import Gold, Item, TaskData
 from sandwich.tasks.split import split_groups
 
@@ -89,7 +89,18 @@ def load_code_review(task: CodeReviewTask, gold_spec: GoldSpec, seed: int, *,
     limits = SandboxLimits(timeout_s=gold_spec.timeout_s, memory_mb=gold_spec.memory_mb)
     programs = [(code, p["test"], p["entry_point"]) for p, code, _ in cands]
     if gold_spec.kind == "execution":
-        results = execute_candidates(programs, limits, progress=progress, allow_unsandboxed=allow_unsandboxed)
+        from sandwich.sandbox import SandboxUnavailable
+        try:
+            results = execute_candidates(programs, limits, progress=progress, allow_unsandboxed=allow_unsandboxed)
+        except SandboxUnavailable as e:
+            raise SandwichError(f"Cannot run the hidden tests: {e}",
+                                hint="Gold for code-review comes from running code, which sandwich does only in "
+                                     "the bubblewrap sandbox.") from None
+        broken = [r for r in results if r.status == "error"]
+        if broken:
+            raise SandwichError(f"The sandbox failed on {len(broken)} of {len(results)} programs "
+                                f"(first: {broken[0].detail}); no gold was written.",
+                                hint="Check `bwrap --version` works for this user; then run create again.")
     else:
         results = [None] * len(programs)
     _ = check_program  # the program that was run is rebuilt on demand from hidden_tests
