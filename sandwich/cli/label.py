@@ -1,0 +1,81 @@
+"""`sandwich label`: an overseer's session in the terminal app (or in a browser with --web)."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import typer
+
+from sandwich.cli.common import console, study_db
+from sandwich.errors import SandwichError
+from sandwich.service import StudyService
+
+
+def _check(db: Path, overseer: str) -> tuple[str, int]:
+    """Open the study once to fail early with a clear message; returns (study name, items left)."""
+    svc = StudyService(db)
+    try:
+        session = svc.for_overseer(overseer)
+        left = session.progress()
+        return svc.study.study, left.total - left.done
+    finally:
+        svc.close()
+
+
+def serve_web(study: str, overseer: str, db: Path, host: str, port: int) -> None:
+    """Serve the same app in a browser: textual-serve starts one `sandwich label` process per page."""
+    from textual_serve.server import Server
+
+    command = shlex.join([sys.executable, "-m", "sandwich", "label", study, "--overseer", overseer,
+                         "--db", str(db.resolve())])
+    console.print(f"[green]serving[/] {overseer}'s session at [bold]http://{host}:{port}[/] — "
+                  "open it in one browser tab (the study file has one writer at a time). Ctrl+C stops.")
+    Server(command, host=host, port=port, title=f"sandwich · {overseer}").serve()
+
+
+def label(
+    study: str = typer.Argument(..., help="Study YAML (its .duckdb sits beside it) or the .duckdb file.",
+                                show_default=False),
+    overseer: str = typer.Option(..., "--overseer", "-o", help="Your overseer name, as listed in the study."),
+    db: Path | None = typer.Option(None, "--db", help="Study database (default: beside the YAML)."),
+    web: bool = typer.Option(False, "--web", help="Serve the app in a browser instead of this terminal."),
+    host: str = typer.Option("127.0.0.1", "--host", help="With --web: address to listen on."),
+    port: int = typer.Option(8000, "--port", help="With --web: port to listen on."),
+    theme: str = typer.Option("dark", "--theme", help="dark or light (t switches inside the app)."),
+) -> None:
+    """Judge your items in the overseer app: briefing, item, the model's help, your judgment."""
+    if theme not in ("dark", "light"):
+        raise SandwichError(f"--theme {theme!r}: expected dark or light.")
+    path = study_db(study, db)
+    name, left = _check(path, overseer)
+    if left == 0:
+        console.print(f"[green]All done[/] — {overseer} has judged every item in {name}. Thank you!")
+        return
+    if web:
+        serve_web(study, overseer, path, host, port)
+        return
+    from tui.app import OverseerApp
+
+    svc = StudyService(path)
+    try:
+        app = OverseerApp(svc.for_overseer(overseer), study_title=name, theme=f"textual-{theme}")
+        app.run()
+    finally:
+        svc.close()
+    progress = None
+    try:
+        with StudyService(path, read_only=True) as ro:
+            progress = ro.for_overseer(overseer).progress()
+    except SandwichError:
+        pass
+    if progress is not None:
+        console.print(f"{overseer}: {progress.done} of {progress.total} judged — everything submitted is saved.")
+    if app.return_code:
+        raise typer.Exit(app.return_code)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `label`."""
+    app.command()(label)

@@ -1,0 +1,121 @@
+"""Fixtures for the TUI tests and benchmark: small real studies with precomputed assistance rows.
+
+Assistance is inserted straight into the study's `assistance` table through the lead-side
+service (content per the assistance contract) — test data standing in for a model run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sandwich.create import create_study
+from sandwich.service import StudyService
+from sandwich.studyfile import load_study
+
+ALL_CONDITIONS = """
+  - {name: unassisted}
+  - {name: explain, assistance: [explanation]}
+  - {name: decompose, assistance: [decomposition]}
+  - {name: critique, assistance: [critique]}
+  - {name: consult, assistance: [consultancy]}
+  - {name: debate, assistance: [debate]}"""
+
+
+def mc_rows(n: int) -> list[dict[str, Any]]:
+    """`n` small passage questions with known answers."""
+    return [{"id": f"q{i:03d}", "passage": f"Passage {i}: the river rose {i} feet after the storm of year {1900 + i}.",
+             "question": f"How many feet did the river rise in passage {i}?",
+             "choices": [str(i), str(i + 1), str(i + 2), "none"], "answer": "ABCD"[i % 3]} for i in range(n)]
+
+
+def write_study(folder: Path, *, conditions: str = ALL_CONDITIONS, overseers: int = 6, items_per_overseer: int = 6,
+                rows: int = 6, judgment: str = "{choices: item, confidence: [50, 75, 100]}", extra: str = "",
+                name: str = "tuitest") -> Path:
+    """A multiple-choice study YAML (and its data) in `folder`."""
+    data = folder / "data.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in mc_rows(rows)) + "\n")
+    names = ", ".join(["ana", "ben", "chi", "dev", "eli", "fay", "gus", "hal"][:overseers])
+    path = folder / f"{name}.yaml"
+    path.write_text(f"""study: {name}
+question: Can readers answer with help?
+task:
+  kind: multiple-choice
+  source: data.jsonl
+  columns: {{id: id, question: question, choices: choices, answer: answer, passage: passage}}
+  split: {{train: 0.5, seed: 1}}
+gold: {{kind: dataset-label}}
+conditions:{conditions}
+overseers:
+  non_experts: [{names}]
+  items_per_overseer: {items_per_overseer}
+judgment: {judgment}
+{extra}""")
+    return path
+
+
+def create(yaml_path: Path, db: Path | None = None) -> Path:
+    """Create the study database beside the YAML (or at `db`)."""
+    db = db or yaml_path.with_suffix(".duckdb")
+    create_study(load_study(yaml_path), db)
+    return db
+
+
+def content_for(kind: str, item_id: str, choices: list[str]) -> dict[str, Any]:
+    """Deterministic assistance content for one item, per the assistance contract."""
+    a, b = (choices + ["correct", "buggy"])[:2] if choices else ("correct", "buggy")
+    if kind == "explanation":
+        return {"text": f"Item {item_id}: read the passage carefully; the number is stated in its first sentence."}
+    if kind == "decomposition":
+        return {"nodes": [
+            {"id": "1", "question": "What does the passage say about the river?", "answer": "It rose after a storm.",
+             "children": [{"id": "1.1", "question": "By how much?", "answer": "By the number in the passage.",
+                           "children": []}]},
+            {"id": "2", "question": "Which choice matches that number?", "answer": f"Choice {a}.", "children": []}]}
+    if kind == "critique":
+        return {"flaws": [{"where": "choice B", "what": "off by one from the passage",
+                           "why": "the passage states a different number"},
+                          {"where": "choice D", "what": "'none' ignores the stated number", "why": "it is stated"}]}
+    if kind == "consultancy":
+        return {"assigned_answer": a, "turns": [{"speaker": "consultant",
+                                                 "text": f"The answer is {a}: the passage says so plainly."}]}
+    if kind == "debate":
+        return {"answers": {"A": a, "B": b}, "turns": [
+            {"round": 1, "speaker": "A", "text": f"It is {a}.", "quotes": [{"text": "the river rose", "verified": True}]},
+            {"round": 1, "speaker": "B", "text": f"It is {b}.", "quotes": [{"text": "rose ten feet", "verified": False}]},
+        ]}
+    raise ValueError(kind)
+
+
+def add_assistance(db: Path, *, status: str = "ok", skip: set[str] = frozenset()) -> int:
+    """Insert assistance for every (item, condition, kind) the study's conditions give. Returns rows written."""
+    n = 0
+    with StudyService(db) as svc:
+        items = svc.query("SELECT item_id, choices FROM items")
+        for cond in svc.study.conditions:
+            for kind in cond.kinds:
+                if kind in skip:
+                    continue
+                for it in items:
+                    content = content_for(kind, it["item_id"], list(it["choices"] or []))
+                    ok = status == "ok"
+                    svc.execute("INSERT INTO assistance (assistance_id, item_id, condition, kind, status, content, raw, "
+                                "backend, model) VALUES (?, ?, ?, ?, ?, ?, ?, 'test', 'fixture')",
+                                [f"{it['item_id']}:{cond.name}:{kind}", it["item_id"], cond.name, kind, status,
+                                 json.dumps(content) if ok else None,
+                                 None if ok else f"raw model text for {it['item_id']} <<not json>>"])
+                    n += 1
+    return n
+
+
+async def wait_for(pilot: Any, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Let the app run until `predicate()` holds (workers finish in threads)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not predicate():
+        if loop.time() > end:
+            raise AssertionError(f"timed out waiting for {getattr(predicate, '__name__', predicate)}")
+        await pilot.pause(0.01)

@@ -1,0 +1,235 @@
+"""`OverseerApp`: the overseer's Textual app. It talks only to an `OverseerAPI` object.
+
+The session may be the in-process `OverseerSession` or an HTTP client with the same
+methods; every call to it runs off the UI thread (a worker), so a slow transport
+never freezes the screen, and the next item is shown only after `submit` returned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Static
+
+from sandwich.errors import AlreadyJudged
+from sandwich.service import OverseerAPI
+from sandwich.views import AssistanceView, Briefing, ItemView, JudgmentIn, ProgressView, SessionStart
+from tui.screens.briefing import BriefingScreen
+from tui.screens.done import DoneScreen
+from tui.screens.help import HelpScreen
+from tui.screens.item import ItemScreen
+from tui.screens.notice import NoticeScreen, practice_feedback, welcome_back
+
+HERE = Path(__file__).parent
+THEMES = ("textual-dark", "textual-light")
+
+
+@dataclass
+class Step:
+    """Everything needed to show what comes next, fetched in one go off the UI thread."""
+
+    view: ItemView | None
+    progress: ProgressView
+    assistance: list[AssistanceView] = field(default_factory=list)
+    briefing: Briefing | None = None
+    practice: list[ItemView] = field(default_factory=list)
+
+
+def fetch_step(session: OverseerAPI, briefed: set[str], first_of_run: bool) -> Step:
+    """The next unjudged item with its help, plus a briefing (and practice) when a part begins.
+
+    A resumed session also gets the briefing of the part it resumes in, as a reminder.
+    """
+    view = session.next_item()
+    progress = session.progress()
+    if view is None:
+        return Step(None, progress)
+    help_views = session.assistance(view.assignment_id) if view.assistance_kinds else []
+    briefing, practice = None, []
+    if view.condition not in briefed and (view.first_in_block or first_of_run):
+        briefing = session.briefing(view.condition)
+        if view.first_in_block and briefing.practice_items:
+            practice = session.practice_items(view.condition)
+    return Step(view, progress, help_views, briefing, practice)
+
+
+class OverseerApp(App[None]):
+    """Briefing → (practice) → items → done, for one overseer, through any `OverseerAPI`."""
+
+    TITLE = "sandwich"
+    CSS_PATH = sorted(HERE.rglob("*.tcss"))
+    BINDINGS = [
+        Binding("question_mark", "help", "help", key_display="?"),
+        Binding("t", "toggle_theme", "theme"),
+    ]
+
+    def __init__(self, session: OverseerAPI, *, study_title: str = "", clock: Callable[[], float] = time.monotonic,
+                 client: str = "tui", theme: str | None = None) -> None:
+        super().__init__()
+        self.session = session
+        self.clock = clock
+        self.client = client
+        self.title = f"sandwich · {study_title}" if study_title else "sandwich"
+        self.theme = theme or THEMES[0]
+        self.briefed: set[str] = set()
+        self.first_of_run = True
+        self.item_screen = ItemScreen(clock)
+        self.session_start: SessionStart | None = None
+        # interactions are written in order by one background thread, so logging never blocks a keypress
+        self._log = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandwich-log")
+        self.log_errors: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static("Opening your session…", id="loading")
+
+    def on_mount(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.push_screen(self.item_screen)
+        self.begin()
+
+    def on_unmount(self) -> None:
+        self._log.shutdown(wait=True)
+
+    # ------------------------------------------------------------ interactions
+    def record(self, event: str, assignment_id: str | None = None, payload: dict[str, Any] | None = None) -> None:
+        """Log an interaction through the session without waiting for it."""
+        def write() -> None:
+            try:
+                self.session.log(event, assignment_id, payload)
+            except Exception as e:  # logging must never stop the overseer; keep the reason for the end
+                self.log_errors.append(f"{event}: {e}")
+        try:
+            self._log.submit(write)
+        except RuntimeError:  # shutting down
+            pass
+
+    # ------------------------------------------------------------ flow
+    @work(thread=True, exclusive=True, group="flow")
+    def begin(self) -> None:
+        """Open (or resume) the session and fetch the first item."""
+        try:
+            start = self.session.start_session(self.client)
+            step = fetch_step(self.session, self.briefed, True)
+        except Exception as e:
+            self.call_from_thread(self._fatal, e)
+            return
+        self.session_start = start
+        self.call_from_thread(self._started, start, step)
+
+    def _started(self, start: SessionStart, step: Step) -> None:
+        if start.interrupted_assignment and step.view is not None:
+            self.push_screen(welcome_back(self.session.overseer), lambda _: self._present(step))
+        else:
+            self._present(step)
+
+    @work(thread=True, exclusive=True, group="flow")
+    def submit_judgment(self, judgment: JudgmentIn) -> None:
+        """Store the judgment (durable on return), then fetch what comes next."""
+        try:
+            self.session.submit(judgment)
+        except AlreadyJudged:
+            pass  # stored by an earlier attempt or another client: move on
+        except Exception as e:
+            self.call_from_thread(self.item_screen.submit_failed, e)
+            return
+        self._next()
+
+    def _next(self) -> None:
+        try:
+            step = fetch_step(self.session, self.briefed, False)
+        except Exception as e:
+            self.call_from_thread(self._retry, e)
+            return
+        self.call_from_thread(self._present, step)
+
+    def _retry(self, error: Exception) -> None:
+        reason = getattr(error, "message", None) or str(error)
+        self.push_screen(NoticeScreen("Could not load the next item", f"{reason}\n\nYour last judgment is saved.",
+                                      button="Try again", tone="error"),
+                         lambda _: self.run_worker(self._next, thread=True, group="flow", exclusive=True))
+
+    def _fatal(self, error: Exception) -> None:
+        reason = getattr(error, "message", None) or str(error)
+        self.push_screen(NoticeScreen("Cannot open your session", reason, button="Quit", tone="error"),
+                         lambda _: self.exit(return_code=2))
+
+    def _present(self, step: Step) -> None:
+        self.item_screen.pause()
+        self.first_of_run = False
+        if step.view is None:
+            self.record("session_finished", None, {"done": step.progress.done})
+            self.push_screen(DoneScreen(step.progress))
+            return
+        if step.briefing is not None:
+            cond = step.view.condition
+            self.briefed.add(cond)
+            parts = [c.condition for c in step.progress.by_condition]
+            part = parts.index(cond) + 1 if cond in parts else 0
+            self.record("briefing_shown", None, {"condition": cond})
+            self.push_screen(BriefingScreen(step.briefing, part, len(parts), self.session.overseer),
+                             lambda _: self._practice(step, 0))
+            return
+        self.item_screen.load(step.view, step.assistance, step.progress)
+
+    # ------------------------------------------------------------ practice
+    def _practice(self, step: Step, n: int) -> None:
+        self._practice_at = (step, n)
+        if n < len(step.practice):
+            self.item_screen.load(step.practice[n], [], None)
+        elif step.view is not None:
+            self.item_screen.load(step.view, step.assistance, step.progress)
+
+    def answer_practice(self, view: ItemView, choice: str) -> None:
+        """Feedback on a practice answer, then the next practice item or the study item."""
+        self._practice_feedback(view.item.item_id, choice)
+
+    @work(thread=True, exclusive=True, group="flow")
+    def _practice_feedback(self, item_id: str, choice: str) -> None:
+        try:
+            fb = self.session.practice_feedback(item_id, choice)
+        except Exception as e:
+            self.call_from_thread(self.item_screen.submit_failed, e)
+            return
+        self.call_from_thread(self._show_feedback, fb)
+
+    def _show_feedback(self, fb: Any) -> None:
+        step, n = self._practice_at
+        self.push_screen(practice_feedback(fb), lambda _: self._practice(step, n + 1))
+
+    # ------------------------------------------------------------ app-wide actions
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.record("help_opened", None, {})
+            self.push_screen(HelpScreen())
+
+    def action_toggle_theme(self) -> None:
+        self.theme = THEMES[1] if self.theme == THEMES[0] else THEMES[0]
+
+    def watch_theme(self, theme: str) -> None:
+        if getattr(self, "item_screen", None) is not None and self.item_screen.is_mounted:
+            self.item_screen.query_one("#item").restyle(dark=self.current_theme.dark)  # type: ignore[attr-defined]
+        if hasattr(self, "_loop"):
+            self.record("theme_changed", None, {"theme": theme})
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Help", "How this works and every key (?)", self.action_help)
+        yield SystemCommand("Light / dark", "Switch between the light and dark theme (t)", self.action_toggle_theme)
+        if screen is self.item_screen:
+            yield SystemCommand("Submit judgment", "Store this judgment and go on (s)", screen.action_submit)
+            yield SystemCommand("Model's help", "Open or close the model's help (a)", screen.action_toggle_help)
+            yield SystemCommand("Ask the model", "Ask a follow-up question (f)", screen.action_follow_up)
+
+    async def action_quit(self) -> None:
+        self.record("session_end", None, {"reason": "quit"})
+        self.exit()

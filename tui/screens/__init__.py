@@ -1,0 +1,1 @@
+"""The overseer app's screens: briefing, item, practice feedback, notices, help, done."""

@@ -1,0 +1,65 @@
+"""The briefing before each part (condition): what help there is, the time limit, how to answer."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Center, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header, Static
+
+from sandwich.views import Briefing
+
+
+def briefing_text(b: Briefing, part: int, parts: int, overseer: str) -> Text:
+    """The briefing as shown; the study's own text comes from the service."""
+    out = Text()
+    out.append(f"Part {part} of {parts}" if parts else "Next part", style="bold")
+    out.append(f" · {b.condition}\n\n", style="bold")
+    out.append(b.text.strip() + "\n\n")
+    fmt = b.judgment
+    out.append("How to answer\n", style="bold underline")
+    out.append(f"  • answers: {', '.join(fmt.choice_labels) if len(fmt.choice_labels) <= 4 else 'the letters shown'}"
+               " — keys 1–9 or click\n")
+    out.append(f"  • confidence that your answer is right: {', '.join(map(str, fmt.confidence))} % — keys + and −\n")
+    if fmt.rationale != "off":
+        out.append(f"  • a one-line reason ({fmt.rationale}) — key w\n")
+    out.append("  • submit — key s\n")
+    if b.assistance:
+        out.append("  • open the model's help — key a" + (", ask it a question — key f" if b.live_followups else "")
+                   + "\n")
+    if b.practice_items:
+        out.append(f"\nFirst, {b.practice_items} practice item(s) with feedback; they do not count.\n", style="italic")
+    out.append(f"\nReady, {overseer}? Press Enter to begin.", style="bold")
+    return out
+
+
+class BriefingScreen(Screen[bool]):
+    """Read, then Enter (or the button) to start the part."""
+
+    BINDINGS = [Binding("enter", "begin", "begin", priority=True)]
+
+    def __init__(self, briefing: Briefing, part: int, parts: int, overseer: str) -> None:
+        super().__init__()
+        self.briefing = briefing
+        self.part, self.parts, self.overseer = part, parts, overseer
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        with VerticalScroll(id="briefing-body"):
+            yield Static(briefing_text(self.briefing, self.part, self.parts, self.overseer), id="briefing-text")
+            with Center():
+                yield Button("Begin  ⏎", id="begin", variant="primary")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.sub_title = f"{self.overseer} · briefing: {self.briefing.condition}"
+        self.query_one("#briefing-body").border_title = "Before you start this part"
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(True)
+
+    def action_begin(self) -> None:
+        self.dismiss(True)

@@ -1,0 +1,249 @@
+"""The work screen: the item, this condition's help, the judgment form, progress and timer."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Container
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, TabbedContent, Tree
+
+from sandwich.views import AssistanceView, ItemView, JudgmentIn, ProgressView
+from tui.widgets.assistance_panel import PANES, AssistancePanel
+from tui.widgets.choice_row import ChoiceRow
+from tui.widgets.decomposition import DecompositionTree
+from tui.widgets.followup import FollowUpBox
+from tui.widgets.help_pane import UNUSABLE
+from tui.widgets.item_body import ItemBody
+from tui.widgets.item_timer import ItemTimer
+from tui.widgets.judgment_form import JudgmentForm
+from tui.widgets.status_bar import StatusBar
+
+NARROW = 100  # below this many columns the item and the help stack instead of sitting side by side
+
+ANSWER_KEYS = [Binding(str(n), f"answer({n - 1})", "answer", key_display="1-9", show=n == 1) for n in range(1, 10)]
+
+
+class ItemScreen(Screen[None]):
+    """One item at a time; `load` swaps the content in place so the next item renders fast."""
+
+    BINDINGS = [
+        *ANSWER_KEYS,
+        Binding("plus,equals_sign", "confidence(1)", "sure", key_display="+/-"),
+        Binding("minus", "confidence(-1)", "less sure", show=False),
+        Binding("w", "why", "why"),
+        Binding("s", "submit", "submit"),
+        Binding("a", "toggle_help", "model"),
+        Binding("f", "follow_up", "ask"),
+        Binding("escape", "leave_input", "leave box", show=False),
+    ]
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.clock = clock
+        self.view: ItemView | None = None
+        self.submitting = False
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        yield StatusBar(self.clock, id="status")
+        with Container(id="work"):
+            yield ItemBody(id="item")
+            yield AssistancePanel(id="assist")
+        yield JudgmentForm(id="judgment")
+        yield Footer(compact=True)
+
+    # ------------------------------------------------------------ loading an item
+    def load(self, view: ItemView, help_views: list[AssistanceView], progress: ProgressView | None) -> None:
+        """Show a new item (study or practice) with a fresh form, fresh timer and closed help."""
+        self.view = view
+        self.judgment_id = uuid.uuid4().hex  # kept across retries, so a retried submit is idempotent
+        self.first_assist_at: float | None = None
+        self.assistance_failed = any(v.status in UNUSABLE for v in help_views)
+        self.submitting = False
+        self.viewed_nodes: set[str] = set()
+        self.sub_title = f"{view.overseer} · {'practice · ' if view.practice else ''}{view.condition}"
+        self.query_one(StatusBar).show(view, progress)
+        self.query_one(ItemBody).show(view.item, dark=self.app.current_theme.dark)
+        assist = self.query_one(AssistancePanel)
+        assist.display = bool(view.assistance_kinds) and not view.practice
+        if assist.display:
+            assist.configure(view, help_views)
+            assist.border_title = "Model's help (a)" + (
+                f": {PANES[view.assistance_kinds[0]][0]}" if len(view.assistance_kinds) == 1 else "")
+        form = self.query_one(JudgmentForm)
+        # a multiple-choice question is already in the item; a code-review question is not
+        form.reset(view.judgment, "" if view.item.task_kind == "multiple-choice" else view.item.question)
+        form.border_title = "Your judgment" + (" — practice, not counted" if view.practice else "")
+        self.query_one(ItemBody).focus()
+        self.shown_at = self.clock()
+        limit = None if view.practice else view.judgment.time_limit_s
+        self.query_one(ItemTimer).start(limit, view.judgment.warn_before_s)
+        self.app.record("practice_shown" if view.practice else "item_shown",  # type: ignore[attr-defined]
+                        None if view.practice else view.assignment_id,
+                        {"position": view.position, "condition": view.condition, "item_id": view.item.item_id}
+                        if view.practice else {"position": view.position, "condition": view.condition})
+
+    def pause(self) -> None:
+        """Stop the clock while something else covers the screen (briefing, feedback)."""
+        self.query_one(ItemTimer).stop()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(event.size.width < NARROW, "-narrow")
+
+    def on_mount(self) -> None:
+        self.set_class(self.app.size.width < NARROW, "-narrow")
+        self.query_one(AssistancePanel).display = False
+
+    # ------------------------------------------------------------ bindings
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide keys that do nothing here (no help in this part, no follow-ups)."""
+        view = self.view
+        if action in ("answer", "confidence", "why", "submit") and (view is None or self.submitting):
+            return None if view is not None else False
+        if action == "toggle_help":
+            return bool(view and view.assistance_kinds and not view.practice)
+        if action == "follow_up":
+            return bool(view and view.live_followups and not view.practice)
+        return True
+
+    def action_answer(self, n: int) -> None:
+        self.query_one(JudgmentForm).pick_answer(n)
+
+    def action_confidence(self, step: int) -> None:
+        self.query_one(JudgmentForm).nudge_confidence(step)
+
+    def action_why(self) -> None:
+        self.query_one("#why", Input).focus()
+
+    def action_leave_input(self) -> None:
+        self.query_one(ItemBody).focus()
+
+    def action_toggle_help(self) -> None:
+        assist = self.query_one(AssistancePanel)
+        assist.opened = not assist.opened
+        if assist.opened:
+            self._used_help("panel_opened", {"kind": assist.active_kind})
+            pane = assist.query_one(f"#pane-{assist.active_kind}")
+            (pane.query_one(DecompositionTree) if assist.active_kind == "decomposition" else pane).focus()
+        else:
+            self._record("panel_closed", {"kind": assist.active_kind})
+            self.query_one(ItemBody).focus()
+
+    def action_follow_up(self) -> None:
+        assist = self.query_one(AssistancePanel)
+        if not assist.opened:
+            self.action_toggle_help()
+        node = None
+        if assist.active_kind == "decomposition" and self.focused is assist.query_one(DecompositionTree):
+            node = assist.decomposition.selected_node
+        assist.query_one(FollowUpBox).target(node)
+
+    # ------------------------------------------------------------ recording use of help
+    def _record(self, event: str, payload: dict[str, Any] | None = None) -> None:
+        if self.view is not None and not self.view.practice:
+            self.app.record(event, self.view.assignment_id, payload)  # type: ignore[attr-defined]
+
+    def _used_help(self, event: str, payload: dict[str, Any]) -> None:
+        if self.first_assist_at is None:
+            self.first_assist_at = self.clock()
+        self._record(event, payload)
+
+    @on(TabbedContent.TabActivated)
+    def _tab(self, event: TabbedContent.TabActivated) -> None:
+        assist = self.query_one(AssistancePanel)
+        if assist.opened and event.pane.id:
+            self._used_help("panel_opened", {"kind": event.pane.id.removeprefix("tab-")})
+
+    @on(Tree.NodeExpanded)
+    def _expanded(self, event: Tree.NodeExpanded[dict[str, Any]]) -> None:
+        if event.node.data and self.query_one(AssistancePanel).opened:
+            self._used_help("node_expanded", {"node_id": event.node.data["id"]})
+
+    @on(Tree.NodeHighlighted)
+    def _highlighted(self, event: Tree.NodeHighlighted[dict[str, Any]]) -> None:
+        data = event.node.data
+        if data and self.query_one(AssistancePanel).opened and data["id"] not in self.viewed_nodes:
+            self.viewed_nodes.add(data["id"])
+            self._used_help("node_viewed", {"node_id": data["id"]})
+
+    @on(FollowUpBox.Used)
+    def _asked(self, event: FollowUpBox.Used) -> None:
+        if self.first_assist_at is None:
+            self.first_assist_at = self.clock()  # the service logs the question itself
+
+    @on(FollowUpBox.Failed)
+    def _followup_failed(self, event: FollowUpBox.Failed) -> None:
+        self.assistance_failed = True
+        self._record("assistance_unavailable", {"error": event.error[:500]})
+        self.notify("The model is not available right now. You can still judge this item.",
+                    title="Model unavailable", severity="warning")
+
+    @on(ChoiceRow.Changed)
+    def _changed(self, event: ChoiceRow.Changed) -> None:
+        if event.value is not None:
+            self._record("answer_changed" if event.row.id == "answer" else "confidence_changed",
+                         {"value": event.value})
+
+    # ------------------------------------------------------------ timer
+    @on(ItemTimer.Warning)
+    def _warn(self) -> None:
+        left = self.view.judgment.warn_before_s if self.view else 0
+        self._record("timer_warning", {"seconds_left": left})
+        self.notify(f"{left} seconds left on this item.", title="Time", severity="warning")
+
+    @on(ItemTimer.Expired)
+    def _expired(self) -> None:
+        self.action_submit(timed_out=True)
+
+    # ------------------------------------------------------------ submitting
+    @on(JudgmentForm.SubmitPressed)
+    def _submit_pressed(self) -> None:
+        self.action_submit()
+
+    def action_submit(self, timed_out: bool = False) -> None:
+        """Validate and hand the judgment to the app; the next item comes once it is stored."""
+        view, form = self.view, self.query_one(JudgmentForm)
+        if view is None or self.submitting:
+            return
+        if not timed_out and (problem := form.problem()):
+            self.notify(problem, title="Not yet", severity="warning")
+            return
+        now = self.clock()
+        choice, confidence = form.answer.value, form.confidence.value
+        meta: dict[str, Any] = {"client": "tui", "size": f"{self.app.size.width}x{self.app.size.height}",
+                                "theme": self.app.theme}
+        skipped = timed_out and (view.judgment.on_timeout == "skip" or choice is None)
+        if timed_out and not skipped and confidence is None:
+            confidence = view.judgment.confidence[0]  # the scale's lowest level: a guess
+            meta["confidence_defaulted"] = True
+        self.submitting = True
+        form.locked = True
+        self.query_one(ItemTimer).stop()
+        if view.practice:
+            self.app.answer_practice(view, str(choice))  # type: ignore[attr-defined]
+            return
+        judgment = JudgmentIn(
+            judgment_id=self.judgment_id, assignment_id=view.assignment_id,
+            choice=None if skipped else str(choice), confidence=None if skipped else int(confidence),  # type: ignore[arg-type]
+            rationale=form.rationale, time_on_item_s=round(now - self.shown_at, 3),
+            time_to_first_assist_s=None if self.first_assist_at is None else round(self.first_assist_at - self.shown_at, 3),
+            assistance_failed=self.assistance_failed, timed_out=timed_out, skipped=skipped, client_meta=meta)
+        if timed_out:
+            self.notify("Time is up: " + ("the item was skipped." if skipped else "your answer was submitted."),
+                        title="Time", severity="warning")
+        self.app.submit_judgment(judgment)  # type: ignore[attr-defined]
+
+    def submit_failed(self, error: Exception) -> None:
+        """The service did not store the judgment: say why and let the overseer try again."""
+        self.submitting = False
+        self.query_one(JudgmentForm).locked = False
+        reason = getattr(error, "message", None) or str(error) or type(error).__name__
+        self.notify(f"{reason}\nNothing was lost: press s to try again.", title="Not saved", severity="error",
+                    timeout=10)

@@ -1,0 +1,1 @@
+"""The overseer app's widgets, one per module, each with its .tcss beside it."""

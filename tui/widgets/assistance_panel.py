@@ -1,0 +1,72 @@
+"""The model's help for this condition only: one tab per kind, plus live follow-ups where allowed."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static, TabbedContent, TabPane, Tabs
+
+from sandwich.views import AssistanceView, ItemView
+from tui.widgets.critique import CritiquePane
+from tui.widgets.decomposition import DecompositionPane
+from tui.widgets.explanation import ExplanationPane
+from tui.widgets.followup import FollowUpBox
+from tui.widgets.transcript import ConsultancyPane, DebatePane
+
+PANES = {"explanation": ("Explanation", ExplanationPane), "decomposition": ("Sub-questions", DecompositionPane),
+         "critique": ("Critique", CritiquePane), "consultancy": ("Consultant", ConsultancyPane),
+         "debate": ("Debate", DebatePane)}
+
+
+class AssistancePanel(Vertical):
+    """Hidden until the overseer opens it (a), so the time to first use of help is measured honestly."""
+
+    def compose(self) -> ComposeResult:
+        yield Static("The model's help is hidden. Press [b]a[/b] to open it.", id="assist-closed")
+        with TabbedContent(id="assist-tabs"):
+            for kind, (title, pane) in PANES.items():
+                with TabPane(title, id=f"tab-{kind}"):
+                    yield pane(id=f"pane-{kind}")
+        yield FollowUpBox(id="followup")
+
+    def configure(self, view: ItemView, help_views: list[AssistanceView]) -> None:
+        """Show only this condition's kinds, filled with this item's help; start closed."""
+        self.kinds = list(view.assistance_kinds)
+        tabs = self.query_one(TabbedContent)
+        for kind in PANES:
+            if kind in self.kinds:
+                tabs.show_tab(f"tab-{kind}")
+            else:
+                tabs.hide_tab(f"tab-{kind}")
+        by_kind = {v.kind: v for v in help_views}
+        for kind in self.kinds:
+            self.query_one(f"#pane-{kind}").show(by_kind.get(kind) or AssistanceView(kind=kind, status="missing"))  # type: ignore[attr-defined]
+        tabs.query_one(Tabs).display = len(self.kinds) > 1  # one kind: its name is in the border title
+        if self.kinds and tabs.active != f"tab-{self.kinds[0]}":
+            tabs.active = f"tab-{self.kinds[0]}"
+        follow = self.query_one(FollowUpBox)
+        follow.reset(view.assignment_id)
+        follow.display = view.live_followups
+        self.opened = False
+
+    @property
+    def opened(self) -> bool:
+        return self.has_class("-open")
+
+    @opened.setter
+    def opened(self, value: bool) -> None:
+        self.set_class(value, "-open")
+        self.query_one("#assist-closed").display = not value
+        self.query_one(TabbedContent).display = value
+        follow = self.query_one(FollowUpBox)
+        follow.set_class(not value, "-closed")
+
+    @property
+    def active_kind(self) -> str | None:
+        """The kind in the tab now shown."""
+        active = self.query_one(TabbedContent).active
+        return active.removeprefix("tab-") if active else None
+
+    @property
+    def decomposition(self) -> DecompositionPane:
+        return self.query_one(DecompositionPane)

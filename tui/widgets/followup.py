@@ -1,0 +1,127 @@
+"""Live follow-up questions: the answer streams in from an exclusive worker; input is locked meanwhile."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import Input, Static
+from textual.worker import get_current_worker
+
+
+class FollowUpBox(Vertical):
+    """Ask the model about the item (or a selected sub-question); its answer streams below."""
+
+    class Used(Message):
+        """A follow-up was asked (counts as using the assistance)."""
+
+        def __init__(self, question: str, node_id: str | None) -> None:
+            super().__init__()
+            self.question = question
+            self.node_id = node_id
+
+    class Failed(Message):
+        """The model could not answer (backend down, slow, or refused)."""
+
+        def __init__(self, error: str) -> None:
+            super().__init__()
+            self.error = error
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="Ask the model a question about this item (f), Enter to send", id="followup-q",
+                    max_length=2000)
+        with VerticalScroll(id="followup-log"):
+            yield Static("", id="followup-text")
+
+    def reset(self, assignment_id: str) -> None:
+        """A new item: forget the previous conversation and stop any answer still streaming."""
+        self.workers.cancel_group(self, "followup")
+        self.assignment_id = assignment_id
+        self.node_id: str | None = None
+        self.transcript = Text()
+        self.streaming = False
+        self.query_one("#followup-text", Static).update("")
+        self.query_one("#followup-log").display = False
+        q = self.query_one("#followup-q", Input)
+        q.value, q.disabled = "", False
+        self._placeholder(None)
+
+    def target(self, node: dict | None) -> None:
+        """Aim the next question at a sub-question (or at the whole item when None)."""
+        self.node_id = None if node is None else str(node.get("id"))
+        self._placeholder(self.node_id)
+        self.query_one("#followup-q", Input).focus()
+
+    def _placeholder(self, node_id: str | None) -> None:
+        self.query_one("#followup-q", Input).placeholder = (
+            f"Ask about sub-question {node_id}, Enter to send (Esc: back)" if node_id
+            else "Ask the model a question about this item (f), Enter to send")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "followup-q":
+            return
+        event.stop()
+        question = event.value.strip()
+        if not question or self.streaming:
+            return
+        event.input.value = ""
+        event.input.disabled = True  # locked while the model answers
+        self.streaming = True
+        about = f" (about sub-question {self.node_id})" if self.node_id else ""
+        self.transcript.append(f"You{about}: ", style="bold")
+        self.transcript.append(question + "\n")
+        self.transcript.append("Model: ", style="bold green")
+        self._render_log()
+        self.post_message(self.Used(question, self.node_id))
+        self.stream_answer(self.assignment_id, question, self.node_id)
+
+    @work(exclusive=True, thread=True, group="followup")
+    def stream_answer(self, assignment_id: str, question: str, node_id: str | None) -> None:
+        """Pull the answer from the session in a thread; each piece is painted on the UI thread."""
+        worker = get_current_worker()
+        try:
+            for piece in self.app.session.follow_up(assignment_id, question, node_id):  # type: ignore[attr-defined]
+                if worker.is_cancelled:
+                    return
+                self.app.call_from_thread(self._piece, assignment_id, piece)
+        except Exception as e:  # any failure: say so, keep the item judgeable
+            if not worker.is_cancelled:
+                self.app.call_from_thread(self._failed, assignment_id, e)
+            return
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._done, assignment_id)
+
+    def _piece(self, assignment_id: str, piece: str) -> None:
+        if assignment_id == self.assignment_id:
+            self.transcript.append(piece)
+            self._render_log()
+
+    def _done(self, assignment_id: str) -> None:
+        if assignment_id == self.assignment_id:
+            self.transcript.append("\n\n")
+            self._unlock()
+
+    def _failed(self, assignment_id: str, error: Exception) -> None:
+        if assignment_id != self.assignment_id:
+            return
+        reason = getattr(error, "message", None) or str(error) or type(error).__name__
+        self.transcript.append("\nThe model is not available right now, so it cannot answer. "
+                               "You can still judge the item.\n", style="bold red")
+        self.transcript.append(f"({reason.splitlines()[0][:200]})\n\n", style="dim")
+        self._render_log()
+        self._unlock()
+        self.post_message(self.Failed(reason))
+
+    def _unlock(self) -> None:
+        self.streaming = False
+        q = self.query_one("#followup-q", Input)
+        q.disabled = False
+        self._render_log()
+
+    def _render_log(self) -> None:
+        log = self.query_one("#followup-log", VerticalScroll)
+        log.display = True
+        self.query_one("#followup-text", Static).update(self.transcript)
+        log.scroll_end(animate=False)

@@ -1,0 +1,49 @@
+"""The item itself: code with syntax highlighting and line numbers, or passage, question and choices."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.syntax import Syntax
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from sandwich.views import ItemContent
+
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def render_item(item: ItemContent, *, dark: bool = True) -> RenderableType:
+    """A rich renderable of an item as an overseer sees it (no gold exists on ItemContent)."""
+    if item.task_kind == "code-review" or item.language:
+        return Syntax(item.body or item.prompt, item.language or "python", line_numbers=True, word_wrap=True,
+                      theme="monokai" if dark else "friendly", background_color="default", indent_guides=True)
+    parts: list[RenderableType] = []
+    if item.body:
+        parts += [Text(item.body), Text("")]
+    if item.prompt:
+        parts += [Text(item.prompt), Text("")]
+    if item.question:
+        parts += [Text(item.question, style="bold"), Text("")]
+    for n, choice in enumerate(item.choices):
+        parts.append(Text.assemble((f"{LETTERS[n]}. ", "bold"), choice))
+    return Group(*parts)
+
+
+class ItemBody(VerticalScroll, can_focus=True):
+    """Scrollable view of the item (arrow keys / page keys scroll when it has focus)."""
+
+    def compose(self):  # type: ignore[override]
+        yield Static("", id="item-content")
+
+    def show(self, item: ItemContent, *, dark: bool = True) -> None:
+        """Display `item` and scroll back to its top."""
+        self.item = item
+        self.border_title = item.title
+        self.query_one("#item-content", Static).update(render_item(item, dark=dark))
+        self.scroll_home(animate=False)
+
+    def restyle(self, *, dark: bool) -> None:
+        """Re-render for a light or dark theme (the code colours differ)."""
+        if getattr(self, "item", None) is not None:
+            self.query_one("#item-content", Static).update(render_item(self.item, dark=dark))
