@@ -39,11 +39,14 @@ setup: system-deps $(STAMP)
 demo: setup
 	$(BIN)/python -m sandwich.demo
 
+# The embedded model is prepared first: many tests run the real model.
 test: setup
+	$(BIN)/sandwich models prepare
 	$(BIN)/python -m pytest -q
 
 # Skips the slow real-server tests (they still run in `make test` and CI).
 test-fast: setup
+	$(BIN)/sandwich models prepare
 	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: setup
