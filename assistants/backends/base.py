@@ -19,6 +19,10 @@ from sandwich.errors import AssistanceUnavailable
 Messages = list[dict[str, str]]
 
 
+class BackendUnreachable(AssistanceUnavailable):
+    """The backend cannot be reached at all (connection refused, timed out): nothing else will work either."""
+
+
 @dataclass
 class Generation:
     """One model output with the record of how it was made."""

@@ -1,0 +1,191 @@
+"""`sandwich assist precompute`: every (item, condition, kind) of assistance a study needs, stored once.
+
+Every overseer in a condition then sees the same stored assistance (experimental
+control). Work goes in batches, each committed as it finishes, so an interrupted
+run keeps what it did and a re-run skips it. Consultancy and debate sides are
+assigned here: this is the one place outside analysis that reads gold, and only to
+balance assignments (half the consultants argue for the right answer, half for a
+wrong one; the right answer goes to debater A half the time). Gold never enters a
+prompt; whether the assigned side was right is stored in the row's `params`, not in
+its `content`, so analysis can split by it and overseers never see it.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from assistants.backends.base import Backend, get_backend
+from assistants.strategy import Outcome, run_strategies, steps_for
+from assistants.templates import answer_values
+from sandwich import store
+from sandwich.config import AssistantSpec
+from sandwich.service import StudyService
+from sandwich.views import ItemContent
+
+Progress = Callable[[int, int], None]
+SIDED = ("consultancy", "debate")
+
+
+@dataclass
+class Job:
+    """One row of assistance to produce."""
+
+    item: ItemContent
+    condition: str
+    kind: str
+    params: dict[str, Any]
+    sides: tuple[str, ...] = ()
+    side_info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def assistance_id(self) -> str:
+        return f"{self.item.item_id}:{self.condition}:{self.kind}"
+
+
+@dataclass
+class PrecomputeReport:
+    """What a precompute run did."""
+
+    needed: int = 0
+    skipped: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+    tokens_in: int = 0
+    tokens_out: int = 0
+    wall_s: float = 0.0
+    backend: str = ""
+    model: str = ""
+
+    @property
+    def generated(self) -> int:
+        return sum(self.by_status.values())
+
+
+def _items(svc: StudyService) -> dict[str, ItemContent]:
+    rows = svc.query("SELECT item_id, task_kind, title, prompt, body, question, choices, language FROM items")
+    return {r["item_id"]: ItemContent(**{**r, "choices": list(r["choices"] or [])}) for r in rows}
+
+
+def needed(svc: StudyService) -> list[tuple[str, str]]:
+    """(item_id, condition) pairs that need their condition's assistance: assignments plus practice items."""
+    assisted = [c.name for c in svc.study.conditions if c.assistance]
+    pairs = {(r["item_id"], r["condition"]) for r in svc.query("SELECT DISTINCT item_id, condition FROM assignments")
+             if r["condition"] in assisted}
+    practice = [r["item_id"] for r in svc.query("SELECT item_id FROM items WHERE role = 'practice'")]
+    pairs |= {(i, c) for i in practice for c in assisted}
+    return sorted(pairs)
+
+
+def _balanced_flags(ids: list[str], key: str) -> dict[str, bool]:
+    """True for half of `ids` (seeded, independent of order), False for the rest."""
+    order = sorted(ids)
+    random.Random(key).shuffle(order)
+    return {i: n % 2 == 0 for n, i in enumerate(order)}
+
+
+def _wrong(values: list[str], right: str, key: str) -> str:
+    return random.Random(key).choice([v for v in values if v != right])
+
+
+def assign_sides(jobs: list[Job], gold: dict[str, str], seed: int) -> None:
+    """Fill in who argues what for consultancy and debate jobs (reads gold only to balance right/wrong)."""
+    groups: dict[tuple[str, str], list[Job]] = {}
+    for j in jobs:
+        if j.kind in SIDED:
+            groups.setdefault((j.condition, j.kind), []).append(j)
+    for (cond, kind), group in groups.items():
+        flags = _balanced_flags([j.item.item_id for j in group], f"{seed}:{cond}:{kind}")
+        for j in group:
+            values = answer_values(j.item)
+            key = f"{seed}:{cond}:{kind}:{j.item.item_id}"
+            right = gold.get(j.item.item_id)
+            if right not in values:  # no gold (expert-judged study): a seeded coin, balance unknown
+                first = random.Random(key).choice(values)
+                j.sides = (first, _wrong(values, first, key)) if kind == "debate" else (first,)
+                j.side_info = {"assigned_is_correct": None} if kind == "consultancy" else {"correct_debater": None}
+                continue
+            wrong = _wrong(values, right, key)
+            if kind == "consultancy":
+                j.sides = (right if flags[j.item.item_id] else wrong,)
+                j.side_info = {"assigned_is_correct": flags[j.item.item_id]}
+            else:
+                j.sides = (right, wrong) if flags[j.item.item_id] else (wrong, right)
+                j.side_info = {"correct_debater": "A" if flags[j.item.item_id] else "B"}
+
+
+def plan(svc: StudyService, *, retry_failed: bool = False) -> tuple[list[Job], int]:
+    """Jobs still to do (kind-major order so a batch shares its prompts' shape), and how many were skipped."""
+    items = _items(svc)
+    have = {(r["item_id"], r["condition"], r["kind"]): r["status"]
+            for r in svc.query("SELECT item_id, condition, kind, status FROM assistance")}
+    jobs: list[Job] = []
+    skipped = 0
+    for item_id, cond_name in needed(svc):
+        for spec in svc.study.condition(cond_name).assistance:
+            status = have.get((item_id, cond_name, spec.kind))
+            if status == "ok" or (status is not None and not retry_failed):
+                skipped += 1
+                continue
+            jobs.append(Job(items[item_id], cond_name, spec.kind, dict(spec.params)))
+    if any(j.kind in SIDED for j in jobs):
+        assign_sides(jobs, svc.gold(), svc.study.seed)
+    kinds = ("explanation", "critique", "decomposition", "consultancy", "debate")
+    jobs.sort(key=lambda j: (kinds.index(j.kind), j.condition, j.item.item_id))
+    return jobs, skipped
+
+
+def _row(job: Job, out: Outcome, spec: AssistantSpec, backend: Backend) -> list[Any]:
+    gens = out.generations
+    params = {"strategy": job.params, "sampling": {"temperature": spec.temperature, "top_p": spec.top_p,
+                                                   "max_tokens": job.params.get("max_tokens", spec.max_tokens)},
+              "calls": [g.params for g in gens], **job.side_info}
+    if job.sides:
+        params["sides"] = list(job.sides)
+    return [job.assistance_id, job.item.item_id, job.condition, job.kind, out.status,
+            json.dumps(out.content) if out.content is not None else None, out.raw,
+            gens[0].backend if gens else backend.name, gens[0].model if gens else backend.model,
+            json.dumps([g.messages for g in gens]), json.dumps(params),
+            sum(g.tokens_in for g in gens), sum(g.tokens_out for g in gens),
+            round(sum(g.latency_s for g in gens), 4), spec.seed]
+
+
+def store_outcomes(svc: StudyService, rows: list[list[Any]]) -> None:
+    """Write one batch in one transaction (a re-generated row replaces the old one)."""
+    with svc.lock, store.transaction(svc.connection) as con:
+        con.executemany("DELETE FROM assistance WHERE item_id = ? AND condition = ? AND kind = ?",
+                        [[r[1], r[2], r[3]] for r in rows])
+        con.executemany("INSERT INTO assistance (assistance_id, item_id, condition, kind, status, content, raw, "
+                        "backend, model, prompt, params, tokens_in, tokens_out, latency_s, seed, created_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)", rows)
+
+
+def precompute(svc: StudyService, *, spec: AssistantSpec | None = None, backend: Backend | None = None,
+               batch_size: int = 16, retry_failed: bool = False, progress: Progress | None = None) -> PrecomputeReport:
+    """Generate and store every missing assistance row of a study; returns what was done."""
+    spec = spec or svc.study.assistant
+    jobs, skipped = plan(svc, retry_failed=retry_failed)
+    report = PrecomputeReport(needed=len(jobs) + skipped, skipped=skipped)
+    if progress:
+        progress(0, len(jobs))
+    if not jobs:
+        return report
+    backend = backend or get_backend(spec)
+    report.backend, report.model = backend.name, backend.model
+    start = time.perf_counter()
+    for k in range(0, len(jobs), batch_size):
+        batch = jobs[k:k + batch_size]
+        runs = [steps_for(j.kind, j.item, j.params, sides=j.sides, max_tokens=spec.max_tokens) for j in batch]
+        outs = run_strategies(backend, runs, temperature=spec.temperature, seed=spec.seed)
+        store_outcomes(svc, [_row(j, o, spec, backend) for j, o in zip(batch, outs, strict=True)])
+        for o in outs:
+            report.by_status[o.status] = report.by_status.get(o.status, 0) + 1
+            report.tokens_in += sum(g.tokens_in for g in o.generations)
+            report.tokens_out += sum(g.tokens_out for g in o.generations)
+        report.wall_s = time.perf_counter() - start
+        if progress:
+            progress(k + len(batch), len(jobs))
+    return report
