@@ -59,6 +59,12 @@ MIGRATIONS: list[tuple[int, str]] = [
     CREATE TABLE audit (ts TIMESTAMP DEFAULT current_timestamp, event VARCHAR NOT NULL, subject VARCHAR,
         role VARCHAR, method VARCHAR, path VARCHAR, status INTEGER, client VARCHAR, detail JSON);
     """),
+    # analysis: the assistant answering each item on its own (the sandwich's "model alone" rung).
+    (3, """
+    CREATE TABLE IF NOT EXISTS model_answers (item_id VARCHAR NOT NULL, model VARCHAR NOT NULL, backend VARCHAR,
+        choice VARCHAR, confidence INTEGER, raw VARCHAR, prompt JSON, params JSON, latency_s DOUBLE,
+        created_at TIMESTAMP DEFAULT current_timestamp, PRIMARY KEY (item_id, model));
+    """),
 ]
 SCHEMA_VERSION = max(v for v, _ in MIGRATIONS)
 

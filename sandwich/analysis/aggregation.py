@@ -81,11 +81,12 @@ def aggregate(t: JudgmentTable, *, n_iter: int = 50) -> tuple[list[GroupAggregat
         df = _frame(t, mask)
         per_item = df.groupby("task").size()
         mv = MajorityVote().fit_predict(df)
-        ds = _fit_ds(df, n_iter).labels_
         multi = int((per_item >= 2).sum())
-        note = "" if multi else "one answer per item: aggregation cannot add anything here"
-        groups.append(GroupAggregate(name, len(per_item), multi, _score(mv, right, wrong_items),
-                                     _score(ds, right, wrong_items), note))
+        if multi:
+            ds_score, note = _score(_fit_ds(df, n_iter).labels_, right, wrong_items), ""
+        else:  # Dawid–Skene has nothing to weigh when each item has a single answer
+            ds_score, note = float("nan"), "one answer per item: nothing to aggregate"
+        groups.append(GroupAggregate(name, len(per_item), multi, _score(mv, right, wrong_items), ds_score, note))
     reliab: list[OverseerReliability] = []
     non_expert = np.isin(t.group, [g for g, n in enumerate(t.groups) if n != EXPERT])
     if non_expert.any():

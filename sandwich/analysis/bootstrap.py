@@ -80,9 +80,7 @@ def interval(d: Draws, level: float = 0.95) -> Interval:
         nan = float("nan")
         return Interval(d.est, nan, nan, nan, nan, nan, np.full_like(d.both, np.nan), undefined)
     both = d.both[ok]
-    v_both = float(np.var(both))
-    v_o = float(np.nanvar(d.overseers)) if np.isfinite(d.overseers).any() else 0.0
-    v_i = float(np.nanvar(d.items)) if np.isfinite(d.items).any() else 0.0
+    v_both, v_o, v_i = _spread(both), _spread(d.overseers), _spread(d.items)
     # 2(V_o + V_i) - V_oi removes the triple-counted judgment noise; it cannot be below either
     # one-way variance (each misses a whole source) nor above the conservative two-way one.
     v = min(max(2 * (v_o + v_i) - v_both, v_o, v_i), v_both)
@@ -92,6 +90,15 @@ def interval(d: Draws, level: float = 0.95) -> Interval:
     corrected = d.est + k * (d.both - d.est)
     return Interval(d.est, float(d.est + k * (qlo - d.est)), float(d.est + k * (qhi - d.est)),
                     float(qlo), float(qhi), float(np.sqrt(v)), corrected, undefined)
+
+
+def _spread(x: np.ndarray) -> float:
+    """Variance of the finite replicates, winsorised at the 1st/99th percentiles (ratios can have wild tails)."""
+    x = x[np.isfinite(x)]
+    if len(x) < 10:
+        return 0.0
+    lo, hi = np.quantile(x, [0.01, 0.99])
+    return float(np.var(np.clip(x, lo, hi)))
 
 
 @dataclass

@@ -104,6 +104,15 @@ def _open(db_path: Path, warnings: list[str]) -> tuple[Any, bool, Path | None]:
         return con, True, tmpdir
 
 
+def _frame(con: Any, sql: str) -> pl.DataFrame:
+    """A query's rows as a polars frame (through Arrow, no Python objects per row)."""
+    cur = con.cursor()  # a fresh cursor: earlier fetchone() calls may leave a result open on con
+    try:
+        return pl.from_arrow(cur.sql(sql).to_arrow_table())  # type: ignore[return-value]
+    finally:
+        cur.close()
+
+
 def _table_exists(con: Any, name: str) -> bool:
     return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
                             [name]).fetchone()[0])
@@ -119,21 +128,21 @@ def load_study_data(db_path: str | Path) -> StudyData:
         if text is None:
             raise StoreError(f"{db_path}: the study was never fully created.", hint="Run `sandwich create` again.")
         study = validate_text(text, f"{db_path}#config")
-        judg = con.execute("""
+        judg = _frame(con, """
             SELECT j.judgment_id, j.overseer, o.role, o.kind AS overseer_kind, j.item_id, j.condition, j.choice,
                    j.confidence, j.time_on_item_s, j.skipped, j.timed_out, j.assistance_failed, j.source,
                    j.simulated, j.created_at, g.label AS gold, i.split
             FROM judgments j JOIN overseers o ON o.name = j.overseer
             LEFT JOIN gold g ON g.item_id = j.item_id LEFT JOIN items i ON i.item_id = j.item_id
-            ORDER BY j.created_at, j.judgment_id""").pl()
-        overseers = con.execute("SELECT name, role, kind FROM overseers ORDER BY role DESC, name").pl()
+            ORDER BY j.created_at, j.judgment_id""")
+        overseers = _frame(con, "SELECT name, role, kind FROM overseers ORDER BY role DESC, name")
         pre = con.execute("SELECT hash, hypotheses, frozen_at FROM preregistration LIMIT 1").fetchall()
         prereg = None
         if pre:
             prereg = {"hash": pre[0][0], "hypotheses": json.loads(pre[0][1] or "{}"), "frozen_at": pre[0][2]}
         if _table_exists(con, "model_answers"):
-            model = con.execute("""SELECT m.item_id, m.model, m.choice, m.confidence, g.label AS gold
-                                   FROM model_answers m LEFT JOIN gold g USING (item_id)""").pl()
+            model = _frame(con, """SELECT m.item_id, m.model, m.choice, m.confidence, g.label AS gold
+                                   FROM model_answers m LEFT JOIN gold g USING (item_id)""")
         else:
             model = pl.DataFrame(schema={"item_id": pl.Utf8, "model": pl.Utf8, "choice": pl.Utf8,
                                          "confidence": pl.Int64, "gold": pl.Utf8})

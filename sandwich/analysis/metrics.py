@@ -101,10 +101,12 @@ def sandwich(t: JudgmentTable, draws: dict[tuple[str, str], Draws], baseline: st
     base = acc[baseline]
     den_draws = Draws.combine(lambda e, u: e - u, top, base)
     den = interval(den_draws)
-    unstable = not np.isfinite(den.est) or den.est <= GAP_MIN or not (den.lo > GAP_MIN)
+    # the ratio is only readable when its denominator is clearly away from zero: its interval must stay
+    # above GAP_MIN and above half the estimate (else the gap interval runs off to hundreds of percent)
+    unstable = not np.isfinite(den.est) or den.est <= GAP_MIN or not (den.lo > max(GAP_MIN, den.est / 2))
     note = ""
     if unstable:
-        note = (f"expert − unassisted = {den.est:+.3f} (95% CI {den.lo:+.3f} to {den.hi:+.3f}) is too close to zero: "
+        note = (f"expert − unassisted = {den.est:+.3f} (95% CI {den.lo:+.3f} to {den.hi:+.3f}) is not clearly away from zero: "
                 "gap closed is an unstable ratio here, so no interval is given. Collect more judgments or check "
                 "that the task separates experts from non-experts.")
     rows.append(SandwichRow(f"{baseline} (non-experts)", "unassisted", interval(base)))

@@ -1,0 +1,205 @@
+"""Running simulated overseers through the real study service (`sandwich simulate`).
+
+Each simulated overseer works through `StudyService.for_overseer(name)` exactly
+as the TUI does: next_item → assistance → submit. Parametric overseers need the
+truth to be "right with probability skill", so this lead-side runner reads
+gold for them (and only for them); LLM overseers never see it. Judgment ids are
+deterministic, so re-running resumes where a previous run stopped. Overseers
+that were simulated are marked `kind = 'simulated'`; judgments carry
+`simulated = true` and their source.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from sandwich.config import AssistantSpec, SimulatedOverseer, Study
+from sandwich.errors import AssistanceUnavailable, SandwichError
+from sandwich.service import OverseerSession, StudyService
+from sandwich.sim import parametric
+from sandwich.sim.llm_judge import answer_batch, judge_messages, render_item
+from sandwich.views import ItemContent, ItemView, JudgmentIn
+
+Progress = Callable[[int, int], None]
+MODEL_ALONE_DDL = """CREATE TABLE IF NOT EXISTS model_answers (item_id VARCHAR NOT NULL, model VARCHAR NOT NULL,
+    backend VARCHAR, choice VARCHAR, confidence INTEGER, raw VARCHAR, prompt JSON, params JSON, latency_s DOUBLE,
+    created_at TIMESTAMP DEFAULT current_timestamp, PRIMARY KEY (item_id, model))"""
+
+
+@dataclass
+class SimulationSummary:
+    """What a simulation run wrote."""
+
+    judged: dict[str, int] = field(default_factory=dict)     # overseer -> judgments written this run
+    kinds: dict[str, str] = field(default_factory=dict)      # overseer -> parametric | llm
+    model_alone: int = 0
+    model: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def profile_for(study: Study, role: str) -> SimulatedOverseer:
+    """The study's simulation profile for a role."""
+    return study.simulation.expert if role == "expert" else study.simulation.non_expert
+
+
+def judge_spec(study: Study, profile: SimulatedOverseer) -> AssistantSpec:
+    """The model an LLM overseer runs on: the profile's backend/model/url, else the study's assistant."""
+    spec = study.assistant.model_copy()
+    if profile.backend:
+        spec = spec.model_copy(update={"backend": profile.backend, "url": profile.url if profile.backend == "vllm"
+                                       else None})
+    if profile.model:
+        spec = spec.model_copy(update={"model": profile.model})
+    return spec
+
+
+def _judgment_id(name: str, assignment_id: str) -> str:
+    return f"sim.{name}.{assignment_id}".replace(" ", "_")[:100]
+
+
+def run_parametric(svc: StudyService, session: OverseerSession, profile: SimulatedOverseer, gold: dict[str, str],
+                   seed: int, tick: Callable[[], None]) -> int:
+    """One parametric overseer's whole session; returns judgments written."""
+    offset = parametric.overseer_offset(profile, session.overseer, seed)
+    n = 0
+    while (view := session.next_item()) is not None:
+        session.assistance(view.assignment_id)   # fetched as the TUI would (and checked to be reachable)
+        truth_label = gold.get(view.item.item_id)
+        if truth_label not in view.judgment.choices:
+            raise SandwichError(f"Item {view.item.item_id!r} has no gold label among its choices; parametric "
+                                "overseers need gold to simulate skill.",
+                                hint="Use `--kind llm` for studies whose gold comes from expert overseers.")
+        choices = view.judgment.choices
+        p = parametric.skill_for(profile, view.condition) + offset + parametric.item_offset(view.item.item_id, seed)
+        rng = np.random.default_rng(parametric.stable_seed(seed, session.overseer, view.assignment_id))
+        c, conf, t = parametric.draw(rng, np.array([p]), np.array([choices.index(truth_label)]),
+                                     np.array([len(choices)]), bias=profile.bias, scale=view.judgment.confidence,
+                                     seconds=profile.seconds_per_item)
+        session.submit(JudgmentIn(judgment_id=_judgment_id(session.overseer, view.assignment_id),
+                                  assignment_id=view.assignment_id, choice=choices[int(c[0])],
+                                  confidence=int(conf[0]), time_on_item_s=round(float(t[0]), 2), source="parametric",
+                                  client_meta={"simulator": "parametric", "synthetic": True}))
+        n += 1
+        tick()
+    return n
+
+
+def run_llm(sessions: Sequence[OverseerSession], experts: set[str], backend: object, seed: int,
+            tick: Callable[[], None]) -> dict[str, int]:
+    """LLM overseers in lock-step rounds, one batched model call per round."""
+    done = {s.overseer: 0 for s in sessions}
+    active = list(sessions)
+    while active:
+        views = [(s, s.next_item()) for s in active]
+        active = [s for s, v in views if v is not None]
+        work = [(s, v) for s, v in views if v is not None]
+        if not work:
+            break
+        convs = [judge_messages(v, s.assistance(v.assignment_id), persona=s.overseer, expert=s.overseer in experts)
+                 for s, v in work]
+        answers = answer_batch(backend, convs, [v.judgment.choices for _, v in work],
+                               work[0][1].judgment.confidence, seed=seed)
+        for (s, v), a in zip(work, answers, strict=True):
+            s.submit(JudgmentIn(judgment_id=_judgment_id(s.overseer, v.assignment_id), assignment_id=v.assignment_id,
+                                choice=a.choice, confidence=a.confidence, time_on_item_s=round(a.latency_s, 3),
+                                source="llm", client_meta={"simulator": "llm", "synthetic": True, **a.params}))
+            done[s.overseer] += 1
+            tick()
+    return done
+
+
+def model_alone(svc: StudyService, backend: object) -> int:
+    """The assistant answering every study item directly (no overseer, no assistance); stored in model_answers."""
+    svc.execute(MODEL_ALONE_DDL)
+    items = svc.query("""SELECT i.item_id, i.task_kind, i.title, i.prompt, i.body, i.question, i.choices, i.language
+                         FROM items i WHERE i.role = 'study' AND i.item_id IN (SELECT item_id FROM assignments)
+                         ORDER BY i.item_id""")
+    if not items:
+        return 0
+    views = []
+    for it in items:
+        content = ItemContent(**{k: it[k] for k in ItemContent.model_fields if k != "choices"},
+                              choices=list(it["choices"] or []))
+        views.append(ItemView(assignment_id=f"model-alone:{it['item_id']}", overseer="model", position=0,
+                              total=len(items), block=0, condition="model-alone", assistance_kinds=[],
+                              live_followups=False, first_in_block=False, item=content,
+                              judgment=svc.judgment_format(it)))
+    system = "You are a capable assistant. Answer the question about the item with exactly one of the allowed answers."
+    convs = [[{"role": "system", "content": system}, {"role": "user", "content": render_item(v)}] for v in views]
+    answers = answer_batch(backend, convs, [v.judgment.choices for v in views], views[0].judgment.confidence)
+    model = getattr(backend, "model", "model")
+    for v, conv, a in zip(views, convs, answers, strict=True):
+        svc.execute("INSERT OR REPLACE INTO model_answers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)",
+                    [v.item.item_id, model, getattr(backend, "name", None), a.choice, a.confidence, a.raw,
+                     json.dumps(conv), json.dumps(a.params), a.latency_s])
+    return len(views)
+
+
+def simulate_study(db_path: str | Path, *, kind: str | None = None, overseers: Sequence[str] | None = None,
+                   with_model_alone: bool = True, progress: Progress | None = None) -> SimulationSummary:
+    """Simulate the study's overseers (all, or those named) and the model-alone answers."""
+    out = SimulationSummary()
+    with StudyService(db_path) as svc:
+        study = svc.study
+        roster = svc.overseers()
+        names = [o["name"] for o in roster]
+        if overseers:
+            unknown = [n for n in overseers if n not in names]
+            if unknown:
+                raise SandwichError(f"No overseer named {', '.join(map(repr, unknown))} in study {study.study!r}.",
+                                    hint=f"Overseers in this study: {', '.join(names)}.")
+            roster = [o for o in roster if o["name"] in overseers]
+        total = svc.query("SELECT count(*) AS n FROM assignments a LEFT JOIN judgments j USING (assignment_id) "
+                          "WHERE j.judgment_id IS NULL AND a.overseer IN (SELECT unnest(?))",
+                          [[o["name"] for o in roster]])[0]["n"]
+        count = [0]
+
+        def tick() -> None:
+            count[0] += 1
+            if progress:
+                progress(count[0], total)
+
+        seed = study.simulation.seed
+        gold: dict[str, str] | None = None
+        llm: list[OverseerSession] = []
+        backends: dict[str, object] = {}
+        for o in roster:
+            profile = profile_for(study, o["role"])
+            k = kind or profile.kind
+            out.kinds[o["name"]] = k
+            svc.execute("UPDATE overseers SET kind = 'simulated', profile = ? WHERE name = ?",
+                        [json.dumps({"kind": k, **profile.model_dump(mode="json")}), o["name"]])
+            session = svc.for_overseer(o["name"])
+            session.start_session(client=f"simulate:{k}")
+            if k == "parametric":
+                gold = gold if gold is not None else svc.gold()
+                out.judged[o["name"]] = run_parametric(svc, session, profile, gold, seed, tick)
+            else:
+                llm.append(session)
+        if llm:
+            from assistants.backends import get_backend
+
+            experts = {o["name"] for o in roster if o["role"] == "expert"}
+            for role_experts in (False, True):
+                group = [s for s in llm if (s.overseer in experts) == role_experts]
+                if not group:
+                    continue
+                spec = judge_spec(study, profile_for(study, "expert" if role_experts else "non_expert"))
+                key = spec.model_dump_json()
+                backends[key] = backends.get(key) or get_backend(spec)
+                out.judged.update(run_llm(group, experts, backends[key], seed, tick))
+        if with_model_alone:
+            try:
+                from assistants.backends import get_backend
+
+                backend = get_backend(study.assistant)
+                out.model_alone = model_alone(svc, backend)
+                out.model = study.assistant.model
+            except (AssistanceUnavailable, ImportError) as e:
+                out.warnings.append(f"model-alone answers not computed: {str(e).splitlines()[0]}")
+    return out
