@@ -119,3 +119,13 @@ async def wait_for(pilot: Any, predicate: Callable[[], bool], timeout: float = 1
         if loop.time() > end:
             raise AssertionError(f"timed out waiting for {getattr(predicate, '__name__', predicate)}")
         await pilot.pause(0.01)
+
+
+def plain(widget: Any, width: int = 200) -> str:
+    """The text a Static widget shows, without styles."""
+    from rich.console import Console
+
+    console = Console(width=width, record=True, file=open("/dev/null", "w"), color_system=None)
+    content = widget.content
+    console.print(content if not isinstance(content, str) else content, markup=False)
+    return console.export_text()
