@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from assistants.replies import questions, tidy, usable
+from assistants.replies import questions, tidy
 from assistants.strategy import Call, Result, Steps, unparsed
 from assistants.templates import goal, messages, show_item, thing
 from sandwich.views import ItemContent
@@ -29,7 +29,7 @@ def decomposition(item: ItemContent, params: dict[str, Any]) -> Steps:
         return unparsed(g.text)
     answers = yield [Call(messages("decomposition_answer", item=shown, thing=thing(item), question=q),
                           max_tokens=max(32, max_tokens // 2)) for q in subs]
-    nodes = [{"id": str(k + 1), "question": q, "answer": tidy(a.text) if usable(a.text) else "(no answer)",
+    nodes = [{"id": str(k + 1), "question": q, "answer": tidy(a.text) or "(no answer)",
               "children": []} for k, (q, a) in enumerate(zip(subs, answers, strict=True))]
     raw = g.text + "\n\n" + "\n\n".join(f"[{k + 1}] {a.text}" for k, a in enumerate(answers))
     return Result("ok", {"nodes": nodes}, raw)

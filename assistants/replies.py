@@ -9,15 +9,17 @@ from __future__ import annotations
 import re
 
 _ITEM = re.compile(r"^\s*(?:\d{1,2}\s*[.):]|[-*•]|(?:q|question|step)\s*\d{1,2}\s*[.):])\s*(.*\S)?\s*$", re.I)
-_FIELD = re.compile(r"^\s*(?:\d{1,2}\s*[.)]\s*)?[-*•]?\s*\**(where|what|why)\**\s*[:\-–]\s*(.*)$", re.I)
+_FIELD = re.compile(r"^\s*[*_]*\s*(?:\d{1,2}\s*[.)]\s*)?[-*•]?\s*[*_]*(where|what|why)[*_]*\s*[:\-–]\s*[*_]*\s*(.*)$",
+                    re.I)
 _QUOTE = re.compile(r"<quote>(.*?)(?:</quote>|$)", re.I | re.S)
 _NONE = re.compile(r"^\W*(no|none|there are no|i (?:found|see) no|nothing)\b.*\b(flaws?|issues?|problems?|bugs?)\b",
                    re.I | re.S)
 
 
 def usable(text: str | None) -> bool:
-    """A reply worth showing: it has at least a few letters in it."""
-    return bool(text) and len(re.findall(r"[A-Za-z]", text or "")) >= 3
+    """A reply worth showing: at least two words with letters in them once tags are set aside."""
+    bare = re.sub(r"</?\w+>", " ", text or "")
+    return len(re.findall(r"[^\W\d_]{2,}", bare)) >= 2
 
 
 def numbered_items(text: str) -> list[str]:
@@ -40,6 +42,7 @@ def questions(text: str, limit: int) -> list[str]:
     out: list[str] = []
     for q in found:
         q = re.sub(r"\s+", " ", q).strip(" \"'")
+        q = re.sub(r"^(?:question|q)\s*\d*\s*[:.]\s*", "", q, flags=re.I)
         if "?" in q:  # a question followed by the model's own musings: keep the question
             q = q[: q.index("?") + 1]
         if usable(q) and q.lower() not in {o.lower() for o in out}:
@@ -67,7 +70,7 @@ def flaws(text: str, limit: int) -> list[dict[str, str]] | None:
         blocks[-1][key] = value
     out = [{"where": b.get("where", ""), "what": b.get("what", ""), "why": b.get("why", "")}
            for b in blocks if (usable(b.get("what", "")) or usable(b.get("why", ""))) and not _echo(b)]
-    if not out:
+    if not blocks:
         # no labelled fields: a plain list still says what the flaws are
         out = [{"where": _code_span(i), "what": i, "why": _because(i)} for i in numbered_items(text)]
     if not out and _NONE.match(text.strip()):

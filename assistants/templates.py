@@ -22,9 +22,9 @@ def template(name: str) -> string.Template:
     return string.Template((PROMPTS / f"{name}.txt").read_text(encoding="utf-8"))
 
 
-def render(name: str, **values: object) -> str:
+def render(template_name: str, /, **values: object) -> str:
     """Fill a template; a missing value is a programming error (KeyError), never silently blank."""
-    return template(name).substitute({k: str(v) for k, v in values.items()}).strip()
+    return template(template_name).substitute({k: str(v) for k, v in values.items()}).strip()
 
 
 def messages(template_name: str, /, **values: object) -> list[dict[str, str]]:
