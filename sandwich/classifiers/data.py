@@ -1,0 +1,274 @@
+"""What classifiers learn from: examples (the inputs) and label sources (who said what about them).
+
+An **example** is one candidate a reward model scores: a code-review item (a
+candidate program), or one choice of a multiple-choice item. Examples of one
+**group** compete with each other (the candidates of one HumanEval problem, the
+choices of one question); best-of-n picks within a group.
+
+Every target is P(bad): the positive class is the one a high-stakes overseer
+must catch — a buggy program, a wrong answer.
+
+A **label source** turns judgments into targets on train-split examples only:
+``expert`` (gold), a condition name (per item: majority of that condition's
+judgments, ties broken by confidence), ``majority:<cond>`` and
+``dawid-skene:<cond>`` (crowd-kit aggregations over overseers).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandwich.errors import SandwichError
+
+AGGREGATIONS = ("majority", "dawid-skene")
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+@dataclass(frozen=True)
+class Example:
+    """One thing a classifier scores. `bad` is the gold (1 = buggy / wrong choice), used only to evaluate."""
+
+    example_id: str
+    item_id: str
+    group: str
+    split: str
+    text: str
+    bad: int | None
+    choice: str | None = None       # multiple-choice: the choice's letter
+    context: str = ""               # what the candidate answers (the task statement); a reward model reads it too
+
+    @property
+    def full_text(self) -> str:
+        """Context and candidate together, for a backbone that reads both (the reward model)."""
+        return f"{self.context}\n\n{self.text}" if self.context else self.text
+
+
+@dataclass
+class SourceLabels:
+    """Training targets (P(bad), 0..1) from one label source, on train-split examples only."""
+
+    source: str
+    targets: dict[str, float]                   # example_id -> soft target
+    hard: dict[str, int]                        # example_id -> 0/1 target
+    n_judgments: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def data_hash(self, soft: bool) -> str:
+        """A hash of exactly what training sees: which examples, with which targets."""
+        use = self.targets if soft else self.hard
+        payload = json.dumps(sorted((k, round(float(v), 6)) for k, v in use.items()))
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+# ------------------------------------------------------------------ inputs
+def strip_docstrings(code: str) -> str:
+    """The program without docstrings: the statement repeats in every sibling and eats the encoder's window."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return code
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) \
+                    and isinstance(first.value.value, str):
+                node.body = node.body[1:] or [ast.Pass()]
+    return ast.unparse(tree)
+
+
+def _docstring(prompt: str) -> str:
+    try:
+        tree = ast.parse(prompt + "\n    pass\n")
+    except SyntaxError:
+        return prompt
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and ast.get_docstring(node):
+            return ast.get_docstring(node) or ""
+    return prompt
+
+
+def code_review_text(body: str) -> str:
+    """Encoder input for a candidate program: its code without docstrings.
+
+    The statement is the same for every candidate of a problem; left in, it fills
+    the encoder's window and dilutes the mean-pooled code (measured: held-out AUROC
+    0.69 with it, 0.84 without, gold labels, frozen MiniLM). It goes in `context`.
+    """
+    return strip_docstrings(body)
+
+
+def task_context(prompt: str) -> str:
+    """The problem statement as plain text (from the prompt's docstring)."""
+    return f"Task: {_docstring(prompt)[:800]}"
+
+
+def choice_text(passage: str, question: str, choice: str) -> str:
+    """Input text for one answer to a question: question and answer first, passage after (truncation cuts it)."""
+    text = f"Question: {question}\nAnswer: {choice}"
+    return f"{text}\nPassage: {passage}" if passage else text
+
+
+def load_examples(svc: Any) -> list[Example]:
+    """Every example of a study (train and test), with gold attached for evaluation."""
+    kind = svc.study.task.kind
+    gold = svc.gold()
+    items = svc.query("SELECT item_id, task_kind, problem_id, split, prompt, body, question, choices "
+                      "FROM items ORDER BY item_id")
+    out: list[Example] = []
+    for it in items:
+        g = gold.get(it["item_id"])
+        if kind == "code-review":
+            out.append(Example(it["item_id"], it["item_id"], it["problem_id"], it["split"],
+                               code_review_text(it["body"] or ""), None if g is None else int(g == "buggy"),
+                               context=task_context(it["prompt"] or "")))
+        elif kind == "multiple-choice":
+            for k, choice in enumerate(it["choices"] or []):
+                letter = LETTERS[k]
+                out.append(Example(f"{it['item_id']}#{letter}", it["item_id"], it["item_id"], it["split"],
+                                   choice_text(it["body"] or "", it["question"] or "", choice),
+                                   None if g is None else int(g != letter), letter))
+        else:
+            raise SandwichError(f"Classifiers do not support task kind {kind!r} yet.",
+                                hint="Use a code-review or multiple-choice study.")
+    return out
+
+
+# ------------------------------------------------------------------ labels
+def source_conditions(source: str) -> tuple[str | None, str]:
+    """('majority', 'explain') for 'majority:explain'; (None, 'explain') for a plain condition; (None, 'expert')."""
+    if ":" in source:
+        agg, cond = source.split(":", 1)
+        return agg, cond
+    return None, source
+
+
+def _judgments(svc: Any, condition: str) -> list[dict[str, Any]]:
+    # lead-side read; skipped judgments carry no label
+    return svc.query("SELECT j.overseer, j.item_id, j.choice, j.confidence FROM judgments j "
+                     "JOIN overseers o ON o.name = j.overseer "
+                     "WHERE j.condition = ? AND NOT j.skipped AND j.choice IS NOT NULL AND o.role = 'non_expert' "
+                     "ORDER BY j.item_id, j.overseer", [condition])
+
+
+def _item_probs(choice: str, confidence: int | None, options: list[str]) -> dict[str, float]:
+    """One judgment as a distribution over the options: confidence on the chosen one, the rest spread evenly."""
+    c = (confidence if confidence is not None else 100) / 100.0
+    rest = (1.0 - c) / max(len(options) - 1, 1)
+    return {o: (c if o == choice else rest) for o in options}
+
+
+def _options(svc: Any, item_id: str, cache: dict[str, list[str]]) -> list[str]:
+    if svc.study.task.kind == "code-review":
+        return ["correct", "buggy"]
+    if item_id not in cache:
+        row = svc.query("SELECT choices FROM items WHERE item_id = ?", [item_id])
+        cache[item_id] = [LETTERS[k] for k in range(len(row[0]["choices"] or []))] if row else []
+    return cache[item_id]
+
+
+def _to_examples(kind: str, item_id: str, verdict: str, probs: dict[str, float],
+                 by_item: dict[str, list[Example]]) -> tuple[dict[str, float], dict[str, int]]:
+    """Item-level verdict + option probabilities → per-example P(bad) targets."""
+    soft: dict[str, float] = {}
+    hard: dict[str, int] = {}
+    for ex in by_item.get(item_id, []):
+        if kind == "code-review":
+            soft[ex.example_id] = probs.get("buggy", 0.0)
+            hard[ex.example_id] = int(verdict == "buggy")
+        else:
+            soft[ex.example_id] = 1.0 - probs.get(ex.choice or "", 0.0)
+            hard[ex.example_id] = int(verdict != ex.choice)
+    return soft, hard
+
+
+def labels_for(svc: Any, source: str, examples: list[Example]) -> SourceLabels:
+    """Targets for one label source on the train split. Test-split items never get a target."""
+    kind = svc.study.task.kind
+    train = [e for e in examples if e.split == "train"]
+    by_item: dict[str, list[Example]] = defaultdict(list)
+    for e in train:
+        by_item[e.item_id].append(e)
+    names = [c.name for c in svc.study.conditions]
+    agg, cond = source_conditions(source)
+    if source == "expert":
+        lab = SourceLabels(source, {}, {})
+        for e in train:
+            if e.bad is not None:
+                lab.targets[e.example_id] = float(e.bad)
+                lab.hard[e.example_id] = e.bad
+        return lab
+    if cond not in names or (agg is not None and agg not in AGGREGATIONS):
+        raise SandwichError(f"Unknown label source {source!r}.",
+                            hint="Use 'expert', a condition name (" + ", ".join(names) + "), or "
+                                 "majority:<condition> / dawid-skene:<condition>.")
+    rows = [r for r in _judgments(svc, cond) if r["item_id"] in by_item]  # train split only
+    lab = SourceLabels(source, {}, {}, n_judgments=len(rows))
+    cache: dict[str, list[str]] = {}
+    per_item: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        per_item[r["item_id"]].append(r)
+    if agg is None:
+        for item_id, js in per_item.items():
+            opts = _options(svc, item_id, cache)
+            probs = {o: sum(_item_probs(j["choice"], j["confidence"], opts)[o] for j in js) / len(js) for o in opts}
+            # majority of choices; ties broken by summed confidence, then by the mean probability
+            votes = {o: (sum(j["choice"] == o for j in js),
+                         sum((j["confidence"] or 0) for j in js if j["choice"] == o), probs[o]) for o in opts}
+            verdict = max(opts, key=lambda o: votes[o])
+            s, h = _to_examples(kind, item_id, verdict, probs, by_item)
+            lab.targets.update(s)
+            lab.hard.update(h)
+        return lab
+    return _aggregate(svc, agg, kind, rows, by_item, lab, cache)
+
+
+def _aggregate(svc: Any, agg: str, kind: str, rows: list[dict[str, Any]], by_item: dict[str, list[Example]],
+               lab: SourceLabels, cache: dict[str, list[str]]) -> SourceLabels:
+    """Crowd-kit aggregation (majority vote or Dawid–Skene) over the condition's overseers."""
+    if not rows:
+        return lab
+    import pandas as pd
+    from crowdkit.aggregation import DawidSkene, MajorityVote
+
+    df = pd.DataFrame({"task": [r["item_id"] for r in rows], "worker": [r["overseer"] for r in rows],
+                       "label": [r["choice"] for r in rows]})
+    if agg == "majority":
+        model = MajorityVote().fit(df)
+    else:
+        model = DawidSkene(n_iter=100).fit(df)
+        if df["worker"].nunique() < 2 or df.groupby("task").size().max() < 2:
+            lab.notes.append("Dawid–Skene needs several overseers per item to estimate skills; "
+                             "with one judgment per item it reduces to that judgment.")
+    probas = model.probas_ if getattr(model, "probas_", None) is not None else None
+    for item_id, verdict in model.labels_.items():
+        opts = _options(svc, item_id, cache)
+        if probas is not None and item_id in probas.index:
+            probs = {o: float(probas.loc[item_id].get(o, 0.0)) for o in opts}
+        else:
+            probs = {o: float(o == verdict) for o in opts}
+        s, h = _to_examples(kind, item_id, str(verdict), probs, by_item)
+        lab.targets.update(s)
+        lab.hard.update(h)
+    return lab
+
+
+def training_set(examples: list[Example], labels: SourceLabels, *, soft: bool) -> tuple[list[Example], list[float]]:
+    """The train-split examples a source labels, with their targets. Refuses any test example."""
+    by_id = {e.example_id: e for e in examples}
+    use = labels.targets if soft else labels.hard
+    chosen = [by_id[k] for k in sorted(use) if k in by_id]
+    leaked = [e.example_id for e in chosen if e.split != "train"]
+    if leaked:  # labels_for never produces these; this guards hand-built label sets
+        raise SandwichError(f"Label source {labels.source!r} labels {len(leaked)} test-split example(s) "
+                            f"(first: {leaked[0]}); training on them would leak the evaluation set.")
+    return chosen, [float(use[e.example_id]) for e in chosen]
+
+
+def held_out(examples: list[Example]) -> list[Example]:
+    """The held-out examples every classifier is scored on (against gold)."""
+    return [e for e in examples if e.split == "test" and e.bad is not None]
