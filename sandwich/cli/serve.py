@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from sandwich.cli.common import console, study_db
 from sandwich.errors import SandwichError, StudyLocked
+
+if TYPE_CHECKING:
+    from sandwich.server.tokens import TokenStore
 
 tokens_app = typer.Typer(help="Access tokens for `sandwich serve` (one per overseer, and lead tokens).",
                          no_args_is_help=True)
@@ -41,16 +47,31 @@ def serve(
         announce=lambda text: console.print(text, highlight=False, soft_wrap=True))
 
 
-def _local_tokens(study: str, db: Path | None):  # noqa: ANN202 — a (service, TokenStore) pair
+SERVED_HINT = ("The study is probably being served: run this with --server http://HOST:PORT --lead-token TOKEN "
+               "(the token `sandwich serve` printed).")
+
+
+@contextmanager
+def _local_tokens(study: str, db: Path | None) -> Iterator[TokenStore]:
+    """The token store of a study that is not being served (a clear error when it is)."""
+    import duckdb
+
     from sandwich.server.tokens import TokenStore
     from sandwich.service import StudyService
 
+    path = study_db(study, db)
     try:
-        svc = StudyService(study_db(study, db))
+        svc = StudyService(path)
     except StudyLocked as e:
-        raise SandwichError(f"{e.message}", hint="The study is probably being served: run this with "
-                            "--server http://HOST:PORT --lead-token TOKEN (the token `sandwich serve` printed).") from None
-    return svc, TokenStore(svc)
+        raise SandwichError(e.message, hint=SERVED_HINT) from None
+    try:
+        yield TokenStore(svc)
+    except duckdb.Error as e:  # DuckDB may open a served file and refuse only at COMMIT (the WAL's lock)
+        if "lock" not in str(e).lower():
+            raise
+        raise SandwichError(f"{path}: the study database is in use by another process.", hint=SERVED_HINT) from None
+    finally:
+        svc.close()
 
 
 def _lead_client(server: str, lead_token: str | None):  # noqa: ANN202
@@ -77,11 +98,8 @@ def issue(
         client.close()
         token, subject = out["token"], out["subject"]
     else:
-        svc, store = _local_tokens(study, db)
-        try:
+        with _local_tokens(study, db) as store:
             token, who = store.issue(overseer=overseer, lead=lead)
-        finally:
-            svc.close()
         subject = who.subject
     console.print(f"[dim]token for {subject} (shown once):[/]", highlight=False)
     print(token)
@@ -100,9 +118,8 @@ def list_tokens(
         rows = client.tokens()
         client.close()
     else:
-        svc, store = _local_tokens(study, db)
-        rows = store.list()
-        svc.close()
+        with _local_tokens(study, db) as store:
+            rows = store.list()
     table = Table(show_edge=False)
     for col in ("id", "subject", "role", "created", "revoked"):
         table.add_column(col)
@@ -125,11 +142,8 @@ def revoke(
         client.revoke_token(token_id)
         client.close()
     else:
-        svc, store = _local_tokens(study, db)
-        try:
+        with _local_tokens(study, db) as store:
             store.revoke(token_id)
-        finally:
-            svc.close()
     console.print(f"[green]revoked[/] {token_id}")
 
 

@@ -115,7 +115,7 @@ def _overseer_routes(app: FastAPI) -> None:
     def health(request: Request) -> dict[str, Any]:
         """Liveness (no token): the study's name and the writer's counters."""
         st = state_of(request)
-        return {"ok": True, "study": st.svc.study.study, "batches": st.writer.batches, "committed": st.writer.committed}
+        return {"ok": True, "study": st.svc.study.study, "writer": st.writer.stats()}
 
     @app.get("/v1/whoami", tags=["anyone"])
     def whoami(who: Anyone) -> Principal:
@@ -129,17 +129,15 @@ def _overseer_routes(app: FastAPI) -> None:
         session = await asyncio.to_thread(st.session, who.subject)
         return await asyncio.wrap_future(st.writer.run(lambda: session.start_session(body.client)))
 
-    @app.get(base + "/next", tags=["overseer"])
-    def next_item(request: Request, who: Overseer) -> ItemView | None:
+    @app.get(base + "/next", tags=["overseer"], response_model=ItemView | None)
+    async def next_item(request: Request, who: Overseer) -> Response:
         """The first assignment without a judgment; null when the session is finished."""
-        st = state_of(request)
-        return st.index.next_item(st.session(who.subject))
+        return Response(state_of(request).index.next_json(who.subject), media_type="application/json")
 
-    @app.get(base + "/items/{assignment_id}", tags=["overseer"])
-    def item(request: Request, who: Overseer, assignment_id: AssignmentId) -> ItemView:
+    @app.get(base + "/items/{assignment_id}", tags=["overseer"], response_model=ItemView)
+    async def item(request: Request, who: Overseer, assignment_id: AssignmentId) -> Response:
         """One of the overseer's own assignments."""
-        st = state_of(request)
-        return st.index.item(st.session(who.subject), assignment_id)
+        return Response(state_of(request).index.item_json(who.subject, assignment_id), media_type="application/json")
 
     @app.get(base + "/items/{assignment_id}/assistance", tags=["overseer"])
     def assistance(request: Request, who: Overseer, assignment_id: AssignmentId) -> list[AssistanceView]:
@@ -161,7 +159,7 @@ def _overseer_routes(app: FastAPI) -> None:
         return state_of(request).session(who.subject).briefing(condition)
 
     @app.get(base + "/progress", tags=["overseer"])
-    def progress(request: Request, who: Overseer) -> ProgressView:
+    async def progress(request: Request, who: Overseer) -> ProgressView:
         """Done and total, overall and per condition."""
         return state_of(request).index.progress(who.subject)
 

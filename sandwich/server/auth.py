@@ -42,7 +42,7 @@ def refuse(request: Request, status: int, reason: str, who: Principal | None = N
     return HTTPException(status, detail=reason, headers=headers)
 
 
-def principal(request: Request) -> Principal:
+async def principal(request: Request) -> Principal:
     """The principal of the request's bearer token, or 401."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -54,7 +54,7 @@ def principal(request: Request) -> Principal:
     return who
 
 
-def overseer_principal(request: Request, who: Annotated[Principal, Depends(principal)],
+async def overseer_principal(request: Request, who: Annotated[Principal, Depends(principal)],
                        overseer: Annotated[str, Path(pattern=NAME)]) -> Principal:
     """An overseer's token whose subject is the overseer named in the URL, or 403."""
     if who.role != "overseer" or who.subject != overseer:
@@ -62,7 +62,7 @@ def overseer_principal(request: Request, who: Annotated[Principal, Depends(princ
     return who
 
 
-def lead_principal(request: Request, who: Annotated[Principal, Depends(principal)]) -> Principal:
+async def lead_principal(request: Request, who: Annotated[Principal, Depends(principal)]) -> Principal:
     """A lead token, or 403."""
     if who.role != "lead":
         raise refuse(request, 403, "lead routes need a lead token", who)

@@ -3,8 +3,9 @@
 The server is the only writer of its study file, so it can know which
 assignments are judged without asking the database: the index is loaded once
 at start and updated by the judgment writer after each COMMIT. Views of one
-assignment (the item, its assistance) never change while a study runs, so they
-are computed once through the overseer's `OverseerSession` and reused.
+assignment never change while a study runs, so each is built once — from the
+items and assignments loaded at start, exactly as `OverseerSession.item` builds
+it (a test compares the two for every assignment) — and kept as JSON.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sandwich.errors import NotFound
 from sandwich.service import OverseerSession, StudyService
-from sandwich.views import AssistanceView, ConditionProgress, ItemView, JudgmentFormat, ProgressView
+from sandwich.views import AssistanceView, ConditionProgress, ItemContent, ItemView, JudgmentFormat, ProgressView
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,10 @@ class StudyIndex:
     def __init__(self, svc: StudyService) -> None:
         self._svc = svc
         self._mutex = threading.Lock()
-        items = {r["item_id"]: r for r in svc.query("SELECT item_id, choices FROM items")}
+        items = {r["item_id"]: r for r in svc.query(
+            "SELECT item_id, task_kind, title, prompt, body, question, choices, language FROM items")}
+        self._items = items
+        self._conditions = {c.name: c for c in svc.study.conditions}
         fmts: dict[str, JudgmentFormat] = {}
         self.assignments: dict[str, AssignmentRow] = {}
         self.by_overseer: dict[str, list[str]] = {}
@@ -61,7 +66,7 @@ class StudyIndex:
         self.by_assignment: dict[str, StoredJudgment] = {}
         for r in svc.query("SELECT judgment_id, assignment_id, overseer, created_at FROM judgments"):
             self.record(StoredJudgment(r["judgment_id"], r["assignment_id"], r["overseer"], r["created_at"]))
-        self._views: dict[str, ItemView] = {}
+        self._views: dict[str, tuple[ItemView, bytes]] = {}
         self._assist: dict[str, list[AssistanceView]] = {}
 
     def record(self, j: StoredJudgment) -> None:
@@ -70,13 +75,34 @@ class StudyIndex:
             self.by_judgment[j.judgment_id] = j
             self.by_assignment[j.assignment_id] = j
 
-    def item(self, session: OverseerSession, assignment_id: str) -> ItemView:
-        """The (immutable) view of one of the session's assignments."""
-        view = self._views.get(assignment_id)
-        if view is None or view.overseer != session.overseer:
-            view = session.item(assignment_id)  # NotFound unless it is this overseer's
-            self._views[assignment_id] = view
-        return view
+    def _build(self, a: AssignmentRow) -> tuple[ItemView, bytes]:
+        item, cond = self._items[a.item_id], self._conditions[a.condition]
+        mine = self.by_overseer[a.overseer]
+        first = a.position == 0 or self.assignments[mine[a.position - 1]].condition != a.condition
+        content = ItemContent(**{k: item[k] for k in ItemContent.model_fields if k != "choices"},
+                              choices=list(item["choices"] or []))
+        view = ItemView(assignment_id=a.assignment_id, overseer=a.overseer, position=a.position, total=len(mine),
+                        block=a.block, condition=cond.name, assistance_kinds=cond.kinds,
+                        live_followups=cond.live_followups and bool(cond.assistance), first_in_block=first,
+                        item=content, judgment=a.fmt)
+        return view, view.model_dump_json().encode()
+
+    def _entry(self, overseer: str, assignment_id: str) -> tuple[ItemView, bytes]:
+        a = self.assignments.get(assignment_id)
+        if a is None or a.overseer != overseer:
+            raise NotFound(f"Assignment {assignment_id!r} is not one of {overseer}'s.")
+        entry = self._views.get(assignment_id)
+        if entry is None:
+            entry = self._views[assignment_id] = self._build(a)
+        return entry
+
+    def item(self, overseer: str, assignment_id: str) -> ItemView:
+        """The (immutable) view of one of the overseer's assignments."""
+        return self._entry(overseer, assignment_id)[0]
+
+    def item_json(self, overseer: str, assignment_id: str) -> bytes:
+        """The same view, as the JSON the API sends."""
+        return self._entry(overseer, assignment_id)[1]
 
     def assistance(self, session: OverseerSession, assignment_id: str) -> list[AssistanceView]:
         """The precomputed assistance of one of the session's assignments (cached once all of it exists)."""
@@ -89,12 +115,20 @@ class StudyIndex:
             self._assist[assignment_id] = views
         return views
 
-    def next_item(self, session: OverseerSession) -> ItemView | None:
-        """The first of the overseer's assignments without a judgment, in session order."""
+    def next_assignment(self, overseer: str) -> str | None:
+        """The first of the overseer's assignments without a judgment, in session order (None when done)."""
         with self._mutex:
-            nxt = next((aid for aid in self.by_overseer.get(session.overseer, [])
-                        if aid not in self.by_assignment), None)
-        return None if nxt is None else self.item(session, nxt)
+            return next((aid for aid in self.by_overseer.get(overseer, []) if aid not in self.by_assignment), None)
+
+    def next_item(self, overseer: str) -> ItemView | None:
+        """The view of `next_assignment`."""
+        nxt = self.next_assignment(overseer)
+        return None if nxt is None else self.item(overseer, nxt)
+
+    def next_json(self, overseer: str) -> bytes:
+        """`next_item` as the JSON the API sends (`null` when the session is finished)."""
+        nxt = self.next_assignment(overseer)
+        return b"null" if nxt is None else self.item_json(overseer, nxt)
 
     def progress(self, overseer: str) -> ProgressView:
         """Done/total overall and per condition (conditions in block order)."""

@@ -1,4 +1,9 @@
-"""Request body limit (ASGI middleware): bodies over the limit get 413 before any route sees them."""
+"""Request limits (ASGI middleware), applied before any route sees a request.
+
+Bodies over the limit get 413. Paths with tricks — encoded slashes or
+backslashes, NUL bytes, `.`/`..` segments — get 400: ids never contain them,
+and decoding them before routing would let `ana%2Fnext` reach another route.
+"""
 
 from __future__ import annotations
 
@@ -16,14 +21,14 @@ class BodyLimit:
         self.max_bytes = max_bytes
 
     async def _too_large(self, send: Any) -> None:
-        body = json.dumps({"error": "TooLarge", "message": f"Request bodies are limited to {self.max_bytes} bytes."})
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"connection", b"close")]})
-        await send({"type": "http.response.body", "body": body.encode()})
+        await _refuse(send, 413, "TooLarge", f"Request bodies are limited to {self.max_bytes} bytes.")
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if _tricky(scope):
+            await _refuse(send, 400, "BadPath", "The path has encoded slashes, dot segments or control characters.")
             return
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
@@ -56,3 +61,21 @@ class BodyLimit:
             return messages.pop(0) if messages else await receive()
 
         await self.app(scope, replay, send)
+
+
+_BAD_ENCODED = (b"%2f", b"%5c", b"%00", b"%2e")
+
+
+def _tricky(scope: Scope) -> bool:
+    raw = (scope.get("raw_path") or scope["path"].encode()).lower()
+    if any(bad in raw for bad in _BAD_ENCODED):
+        return True
+    path: str = scope["path"]
+    return "\\" in path or any(ord(ch) < 32 for ch in path) or any(seg in (".", "..") for seg in path.split("/"))
+
+
+async def _refuse(send: Any, status: int, error: str, message: str) -> None:
+    body = json.dumps({"error": error, "message": message}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})

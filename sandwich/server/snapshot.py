@@ -1,13 +1,13 @@
 """A consistent copy of a served study's database, so the lead can analyse it while overseers work.
 
-Under the service lock no write can start (the writer holds the same lock for
-each whole batch), so CHECKPOINT folds the write-ahead log into the file and a
-plain copy of the file is exactly the committed study at that moment.
+DuckDB copies the database into a new file itself (ATTACH + COPY FROM
+DATABASE) under the service lock, so no write is half in it. The server never
+opens the study file with plain file I/O: closing any descriptor of a file
+drops every POSIX lock this process holds on it — DuckDB's writer lock included.
 """
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,14 +19,18 @@ def take(svc: StudyService, folder: Path | None = None) -> Path:
     """Write a snapshot file (a complete study database) into `folder` (default: a new temp dir); return its path."""
     folder = folder or Path(tempfile.mkdtemp(prefix="sandwich-snapshot-"))
     folder.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     target = folder / f"{svc.db_path.stem}-snapshot-{stamp}.duckdb"
-    partial = target.with_suffix(".partial")
+    con = svc.connection
     with svc.lock:
-        svc.connection.execute("CHECKPOINT")
-        shutil.copyfile(svc.db_path, partial)
-        wal = Path(str(svc.db_path) + ".wal")
-        if wal.exists() and wal.stat().st_size:  # a checkpoint that could not fold everything: keep the log too
-            shutil.copyfile(wal, str(target) + ".wal")
-    partial.replace(target)
+        source = con.execute("SELECT current_database()").fetchone()[0]
+        con.execute(f"ATTACH '{_quote(target)}' AS sandwich_snapshot")
+        try:
+            con.execute(f'COPY FROM DATABASE "{source}" TO sandwich_snapshot')
+        finally:
+            con.execute("DETACH sandwich_snapshot")
     return target
+
+
+def _quote(path: Path) -> str:
+    return str(path).replace("'", "''")
