@@ -13,11 +13,11 @@ from sandwich.views import ItemContent
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
-def render_item(item: ItemContent, *, dark: bool = True) -> RenderableType:
+def render_item(item: ItemContent, *, dark: bool = True, background: str | None = None) -> RenderableType:
     """A rich renderable of an item as an overseer sees it (no gold exists on ItemContent)."""
     if item.task_kind == "code-review" or item.language:
         return Syntax(item.body or item.prompt, item.language or "python", line_numbers=True, word_wrap=True,
-                      theme="monokai" if dark else "friendly", background_color="default", indent_guides=True)
+                      theme="monokai" if dark else "friendly", background_color=background, indent_guides=True)
     parts: list[RenderableType] = []
     if item.body:
         parts += [Text(item.body), Text("")]
@@ -40,10 +40,11 @@ class ItemBody(VerticalScroll, can_focus=True):
         """Display `item` and scroll back to its top."""
         self.item = item
         self.border_title = item.title
-        self.query_one("#item-content", Static).update(render_item(item, dark=dark))
+        self.restyle(dark=dark)
         self.scroll_home(animate=False)
 
     def restyle(self, *, dark: bool) -> None:
-        """Re-render for a light or dark theme (the code colours differ)."""
+        """Render for a light or dark theme (the code colours differ; its background is the panel's)."""
         if getattr(self, "item", None) is not None:
-            self.query_one("#item-content", Static).update(render_item(self.item, dark=dark))
+            background = self.background_colors[1].hex
+            self.query_one("#item-content", Static).update(render_item(self.item, dark=dark, background=background))
