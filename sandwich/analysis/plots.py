@@ -17,10 +17,17 @@ if TYPE_CHECKING:
 COLOURS = {"model": "#8c8c8c", "unassisted": "#d62728", "assisted": "#1f77b4", "expert": "#2ca02c", "gold": "#2ca02c"}
 
 
-def _stamp(fig: plt.Figure, res: AnalysisResult) -> None:
+def _finish(fig: plt.Figure, res: AnalysisResult, path: Path) -> Path:
+    """Stamp SYNTHETIC in the figure's top band (clear of the data), lay out, save, close."""
+    top = 1.0
     if res.synthetic:
-        fig.text(0.99, 0.01, "SYNTHETIC — simulated overseers", ha="right", va="bottom", color="#b00020",
+        fig.text(0.01, 0.995, "SYNTHETIC — simulated overseers", ha="left", va="top", color="#b00020",
                  fontsize=9, fontweight="bold")
+        top = 1 - 0.3 / fig.get_figheight()
+    fig.tight_layout(rect=(0, 0, 1, top))
+    fig.savefig(path)
+    plt.close(fig)
+    return path
 
 
 def sandwich_plot(res: AnalysisResult, path: Path) -> Path | None:
@@ -47,11 +54,7 @@ def sandwich_plot(res: AnalysisResult, path: Path) -> Path | None:
                color=COLOURS["unassisted"], ls=":", lw=1)
     ax.set_title(f"{res.study}: the sandwich (95% two-way bootstrap CIs)", fontsize=11)
     ax.spines[["top", "right"]].set_visible(False)
-    _stamp(fig, res)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _finish(fig, res, path)
 
 
 def reliability_plot(res: AnalysisResult, path: Path) -> Path | None:
@@ -65,18 +68,14 @@ def reliability_plot(res: AnalysisResult, path: Path) -> Path | None:
         r = g.reliability
         ax.plot(r.levels, r.accuracy, marker="o", lw=1.4, label=f"{g.group} (ECE {g.ece:.2f})")
         for lv, acc, n in zip(r.levels, r.accuracy, r.counts, strict=True):
-            ax.annotate(f"{int(n)}", (lv, acc), textcoords="offset points", xytext=(3, 3), fontsize=6, alpha=0.6)
+            ax.annotate(f"{int(n)}", (lv, acc), textcoords="offset points", xytext=(4, -9), fontsize=7, alpha=0.8)
     ax.set_xlim(0, 1.02)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("stated confidence")
     ax.set_ylabel("share of judgments right")
     ax.set_title("Reliability diagram (numbers: judgments per level)", fontsize=10)
     ax.legend(fontsize=7, loc="lower right")
-    _stamp(fig, res)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _finish(fig, res, path)
 
 
 def overseer_plot(res: AnalysisResult, path: Path) -> Path | None:
@@ -99,11 +98,7 @@ def overseer_plot(res: AnalysisResult, path: Path) -> Path | None:
     ax.set_ylabel("Dawid–Skene estimate (without gold)")
     ax.set_title("Which overseers carry signal", fontsize=10)
     ax.legend(fontsize=7, loc="lower right")
-    _stamp(fig, res)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _finish(fig, res, path)
 
 
 def hypotheses_plot(res: AnalysisResult, path: Path) -> Path | None:
@@ -119,14 +114,11 @@ def hypotheses_plot(res: AnalysisResult, path: Path) -> Path | None:
             ax.plot([h.lo, h.hi], [k, k], color=colour, lw=2)
         ax.plot(h.estimate, k, "o", color=colour, mfc="white" if h.verdict != "supported" else colour)
     ax.axvline(0, color="black", lw=0.8)
+    ax.set_ylim(-0.6, len(hs) - 0.4)
     ax.set_yticks(y, [f"{h.id} {h.compare[0]} − {h.compare[1]} ({h.metric}, p={h.p:.3f})" for h in hs], fontsize=8)
-    ax.set_xlabel("difference (A − B), 95% CI; filled = supported at its alpha")
+    ax.set_xlabel("A − B with 95% CI (filled: supported at its α)")
     ax.set_title("Hypotheses (blue: confirmatory, grey: exploratory)", fontsize=10)
-    _stamp(fig, res)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _finish(fig, res, path)
 
 
 def all_plots(res: AnalysisResult, out: Path) -> list[Path]:

@@ -96,15 +96,21 @@ class LLMAnswer:
     """What the model answered, with the record of the call."""
 
     choice: str
-    confidence: int
+    confidence: int | None
     raw: str
     latency_s: float
     params: dict[str, Any]
 
 
 def answer_batch(backend: Any, conversations: Sequence[Messages], choice_sets: Sequence[list[str]],
-                 scale: Sequence[int], *, seed: int = 0, temperature: float = 0.0) -> list[LLMAnswer]:
-    """Constrained choice, then constrained confidence, batched by identical choice sets."""
+                 scale: Sequence[int], *, seed: int = 0, temperature: float = 0.0,
+                 ask_confidence: bool = True) -> list[LLMAnswer]:
+    """Constrained choice, then (optionally) the confidence, batched by identical choice sets.
+
+    The confidence is a short free generation snapped to the nearest point of the scale: scoring every
+    scale point as a constrained choice costs one forward pass per point on backends that score choices by
+    likelihood, for a number small models barely vary. Without `ask_confidence` it is left empty.
+    """
     out: list[LLMAnswer | None] = [None] * len(conversations)
     by_set: dict[tuple[str, ...], list[int]] = {}
     for k, cs in enumerate(choice_sets):
@@ -113,14 +119,30 @@ def answer_batch(backend: Any, conversations: Sequence[Messages], choice_sets: S
         gens = backend.generate([conversations[k] for k in idx], max_tokens=4, temperature=temperature, seed=seed,
                                 choices=list(cs))
         choices = [_snap(g.text, list(cs)) for g in gens]
-        confs = backend.generate([confidence_messages(conversations[k], c, scale) for k, c in zip(idx, choices,
-                                                                                                   strict=True)],
-                                 max_tokens=4, temperature=temperature, seed=seed, choices=[str(s) for s in scale])
-        for k, g, c, cg in zip(idx, gens, choices, confs, strict=True):
-            conf = int(_snap(cg.text, [str(s) for s in scale]))
-            out[k] = LLMAnswer(c, conf, g.text, g.latency_s + cg.latency_s,
+        if ask_confidence:
+            confs = backend.generate([confidence_messages(conversations[k], c, scale)
+                                      for k, c in zip(idx, choices, strict=True)],
+                                     max_tokens=4, temperature=temperature, seed=seed)
+            values = [_nearest(g.text, scale) for g in confs]
+            extra = [g.latency_s for g in confs]
+        else:
+            values, extra = [None] * len(idx), [0.0] * len(idx)
+        for k, g, c, v, lat in zip(idx, gens, choices, values, extra, strict=True):
+            out[k] = LLMAnswer(c, v, g.text, g.latency_s + lat,
                                {"backend": g.backend, "model": g.model, "temperature": temperature, "seed": seed})
     return [a for a in out if a is not None]
+
+
+def _nearest(text: str, scale: Sequence[int]) -> int:
+    """The scale point nearest the first number in `text` (the middle of the scale if there is none)."""
+    import re
+
+    m = re.search(r"\d+(?:\.\d+)?", text)
+    if not m:
+        return int(scale[len(scale) // 2])
+    v = float(m.group())
+    v = v * 100 if v <= 1 and "." in m.group() else v
+    return int(min(scale, key=lambda s: abs(s - v)))
 
 
 def _snap(text: str, allowed: list[str]) -> str:

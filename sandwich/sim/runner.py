@@ -131,7 +131,8 @@ def model_alone(svc: StudyService, backend: object) -> int:
                               judgment=svc.judgment_format(it)))
     system = "You are a capable assistant. Answer the question about the item with exactly one of the allowed answers."
     convs = [[{"role": "system", "content": system}, {"role": "user", "content": render_item(v)}] for v in views]
-    answers = answer_batch(backend, convs, [v.judgment.choices for v in views], views[0].judgment.confidence)
+    answers = answer_batch(backend, convs, [v.judgment.choices for v in views], views[0].judgment.confidence,
+                           ask_confidence=False)   # only its accuracy enters the sandwich
     model = getattr(backend, "model", "model")
     for v, conv, a in zip(views, convs, answers, strict=True):
         svc.execute("INSERT OR REPLACE INTO model_answers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)",
