@@ -35,10 +35,11 @@ def load_study(tmp_path: Path) -> tuple[Path, dict[str, str], str]:
     return tmp_path / "load.duckdb", tokens, lead
 
 
-def label_all(url: str, token: str, acked: list[Receipt], errors: list[BaseException], stop: threading.Event) -> None:
+def label_all(url: str, token: str, acked: list[Receipt], errors: list[BaseException], stop: threading.Event,
+              retry_for_s: float = 90) -> None:
     """An overseer working through every item like the TUI: next item, submit, until done."""
     try:
-        client = OverseerClient(url, token, retry_for_s=90, timeout=5)
+        client = OverseerClient(url, token, retry_for_s=retry_for_s, timeout=5)
         while not stop.is_set():
             view = client.next_item()
             if view is None:
@@ -94,7 +95,8 @@ def test_sigterm_finishes_in_flight_submits_and_checkpoints(load_study) -> None:
     acked: list[Receipt] = []
     errors: list[BaseException] = []
     stop = threading.Event()
-    threads = [threading.Thread(target=label_all, args=(server.url, t, acked, errors, stop)) for t in tokens.values()]
+    threads = [threading.Thread(target=label_all, args=(server.url, t, acked, errors, stop, 2.0))
+               for t in tokens.values()]
     for t in threads:
         t.start()
     while len(acked) < 30:
