@@ -129,7 +129,7 @@ def resolution_note(n_bad: int, targets: Sequence[float] = (0.99, 0.999)) -> str
                      for t in too_fine)
     return (f"The test split has only {n_bad} bad item(s): the smallest error rate it can resolve is ≈1/{n_bad} "
             f"= {floor:.1%}. Certifying precision at 95% confidence ({need}) is beyond this data; "
-            "the coverage figures below are point estimates, with Clopper–Pearson lower bounds.")
+            "the coverage figures are point estimates; the table gives one-sided Clopper–Pearson lower bounds.")
 
 
 # ------------------------------------------------------------ downstream

@@ -1,0 +1,120 @@
+"""How a classifier comparison looks: rich tables for the terminal, PNG plots for the report."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from sandwich.classifiers.compare import ComparisonResult, SourceSummary
+
+
+def _f(x: float | None, digits: int = 3) -> str:
+    return "–" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None or not math.isfinite(x) else f"{100 * x:.1f}%"
+
+
+def _metric(s: SourceSummary, m: str) -> str:
+    d = s.metrics[m]
+    return _f(d["mean"]) + ("" if not math.isfinite(d["sd"]) else f" ±{d['sd']:.3f}")
+
+
+def _pgr(s: SourceSummary, m: str) -> str:
+    if s.role != "source" or m not in s.pgr:
+        return {"ceiling": "1 (ceiling)", "floor": "0 (floor)"}.get(s.role, "–")
+    d = s.pgr[m]
+    text = _f(d["mean"], 2)
+    if math.isfinite(d["seed_lo"]):
+        text += f" [{_f(d['seed_lo'], 2)}, {_f(d['seed_hi'], 2)}]ˢ"
+    if math.isfinite(d["boot_lo"]):
+        text += f" [{_f(d['boot_lo'], 2)}, {_f(d['boot_hi'], 2)}]ᵇ"
+    return text
+
+
+def render_tables(r: ComparisonResult) -> Group:
+    """Main table (metrics + PGR + best-of-n), high-stakes table, and notes."""
+    seeds = sorted({k for s in r.summaries for k in s.seeds})
+    main = Table(title=f"Classifiers by label source — {r.backbone}, held-out test split: {r.n_test} examples in "
+                       f"{r.n_groups} groups, seeds {', '.join(map(str, seeds))}", show_edge=False, title_justify="left")
+    for col, just in (("source", "left"), ("train n", "right"), ("accuracy", "right"), ("AUROC", "right"),
+                      ("ECE", "right"), ("PGR accuracy", "right"), ("PGR AUROC", "right"), ("best-of-n pass", "right")):
+        main.add_column(col, justify=just)
+    for s in r.summaries:
+        style = "bold" if s.role != "source" else None
+        main.add_row(s.source + {"ceiling": " (ceiling)", "floor": " (floor)"}.get(s.role, ""), str(s.n_train),
+                     _metric(s, "accuracy"), _metric(s, "auroc"), _metric(s, "ece"), _pgr(s, "accuracy"),
+                     _pgr(s, "auroc"), _pct(s.best_of_n.get("pass_rate")), style=style)
+    bon = r.summaries[0].best_of_n if r.summaries else {}
+    legend = Text(f"± sd over seeds · PGR = (source − {r.floor}) / (expert − {r.floor}); [ ]ˢ 95% CI over seeds, "
+                  f"[ ]ᵇ 95% bootstrap over test groups · best-of-n: least-suspicious candidate of each of "
+                  f"{bon.get('groups', 0)} held-out groups (seed ensemble); random choice passes "
+                  f"{_pct(bon.get('random'))}, the best possible {_pct(bon.get('oracle'))}.", style="dim")
+    hs = Table(title=f"High stakes — flag as bad, most suspicious first ({r.n_test_bad} bad of {r.n_test} test "
+                     "examples; seed ensemble)", show_edge=False, title_justify="left")
+    for col in ("source", "coverage @99% precision", "coverage @99.9% precision",
+                f"missed bad @{r.fixed_coverage:.0%} flagged", "95% lower bound, precision at the 99% point"):
+        hs.add_column(col, justify="left" if col == "source" else "right")
+    for s in r.summaries:
+        c99, c999 = s.high_stakes["coverage@0.99"], s.high_stakes["coverage@0.999"]
+        hs.add_row(s.source, f"{_pct(c99['coverage'])} ({c99['flagged']})", f"{_pct(c999['coverage'])} "
+                   f"({c999['flagged']})", _pct(s.high_stakes["fnr@coverage"]), _pct(c99["precision_lower95"]))
+    parts: list = [main, legend, Text(""), hs]
+    if r.notes:
+        parts += [Text("")] + [Text(f"• {n}", style="yellow") for n in r.notes]
+    if r.plots:
+        parts.append(Text("plots: " + ", ".join(r.plots.values()), style="dim"))
+    return Group(*parts)
+
+
+def write_plots(r: ComparisonResult, out: Path) -> dict[str, str]:
+    """classifiers.png (each source against floor and ceiling) and risk_coverage.png."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [s.source for s in r.summaries]
+    fig, axes = plt.subplots(1, 3, figsize=(4.2 * 3, 0.45 * len(names) + 2.2), sharey=True)
+    for ax, m, label in zip(axes, ("accuracy", "auroc", "ece"), ("accuracy ↑", "AUROC ↑", "ECE ↓"), strict=True):
+        means = [s.metrics[m]["mean"] for s in r.summaries]
+        sds = [s.metrics[m]["sd"] if math.isfinite(s.metrics[m]["sd"]) else 0.0 for s in r.summaries]
+        colours = ["#2b8a3e" if s.role == "ceiling" else "#c92a2a" if s.role == "floor" else "#1c7ed6"
+                   for s in r.summaries]
+        ax.barh(range(len(names)), means, xerr=sds, color=colours, alpha=0.85)
+        for s in r.summaries:
+            if s.role in ("ceiling", "floor"):
+                ax.axvline(s.metrics[m]["mean"], color="#2b8a3e" if s.role == "ceiling" else "#c92a2a",
+                           linestyle="--", linewidth=1)
+        if m in ("accuracy", "auroc"):
+            ax.axvline(0.5, color="grey", linewidth=0.8, linestyle=":")
+        ax.set_title(label)
+        ax.set_yticks(range(len(names)), names)
+        ax.invert_yaxis()
+    fig.suptitle(f"{r.study}: classifiers trained on each label source vs the expert-trained one ({r.backbone})")
+    fig.tight_layout()
+    main = out / "classifiers.png"
+    fig.savefig(main, dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for s in r.summaries:
+        ax.plot(s.curve["coverage"], s.curve["risk"], label=s.source,
+                linewidth=2.2 if s.role != "source" else 1.3,
+                linestyle="--" if s.role == "floor" else "-")
+    ax.set_xlabel("coverage (share of test examples answered, most confident first)")
+    ax.set_ylabel("risk (error rate among answered)")
+    ax.set_title(f"Risk–coverage on the held-out split (n={r.n_test})")
+    ax.axhline(0.01, color="grey", linewidth=0.7, linestyle=":")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    rc = out / "risk_coverage.png"
+    fig.savefig(rc, dpi=110)
+    plt.close(fig)
+    return {"classifiers": str(main), "risk_coverage": str(rc)}
