@@ -107,6 +107,7 @@ class OverseerClient:
             raise AccessDenied("This is a lead token; labelling needs an overseer's token.",
                                hint="Issue one: `sandwich tokens issue STUDY --overseer NAME`.")
         self.overseer: str = who["subject"]
+        self.study: str = who["study"]
         self._base = f"/v1/overseers/{self.overseer}"
 
     def close(self) -> None:

@@ -36,18 +36,27 @@ def serve_web(study: str, overseer: str, db: Path, host: str, port: int) -> None
 
 
 def label(
-    study: str = typer.Argument(..., help="Study YAML (its .duckdb sits beside it) or the .duckdb file.",
-                                show_default=False),
-    overseer: str = typer.Option(..., "--overseer", "-o", help="Your overseer name, as listed in the study."),
+    study: str | None = typer.Argument(None, help="Study YAML (its .duckdb sits beside it) or the .duckdb file.",
+                                       show_default=False),
+    overseer: str | None = typer.Option(None, "--overseer", "-o", help="Your overseer name, as listed in the study."),
     db: Path | None = typer.Option(None, "--db", help="Study database (default: beside the YAML)."),
     web: bool = typer.Option(False, "--web", help="Serve the app in a browser instead of this terminal."),
     host: str = typer.Option("127.0.0.1", "--host", help="With --web: address to listen on."),
     port: int = typer.Option(8000, "--port", help="With --web: port to listen on."),
     theme: str = typer.Option("dark", "--theme", help="dark or light (t switches inside the app)."),
+    server: str | None = typer.Option(None, "--server", help="Label through a running `sandwich serve` at this URL."),
+    token: str | None = typer.Option(None, "--token", envvar="SANDWICH_TOKEN",
+                                     help="With --server: your overseer token (or set SANDWICH_TOKEN)."),
 ) -> None:
     """Judge your items in the overseer app: briefing, item, the model's help, your judgment."""
     if theme not in ("dark", "light"):
         raise SandwichError(f"--theme {theme!r}: expected dark or light.")
+    if server:
+        label_remote(server, token, overseer, web=web, host=host, port=port, theme=theme)
+        return
+    if study is None or overseer is None:
+        raise SandwichError("Give the study and --overseer NAME.",
+                            hint="Or label through a server: sandwich label --server URL --token TOKEN.")
     path = study_db(study, db)
     name, left = _check(path, overseer)
     if left == 0:
@@ -74,6 +83,47 @@ def label(
         console.print(f"{overseer}: {progress.done} of {progress.total} judged — everything submitted is saved.")
     if app.return_code:
         raise typer.Exit(app.return_code)
+
+
+def label_remote(server: str, token: str | None, overseer: str | None, *, web: bool, host: str, port: int,
+                 theme: str) -> None:
+    """The same app against `sandwich serve`: the session is an HTTP client (sandwich.client.OverseerClient)."""
+    import os
+
+    from sandwich.client import OverseerClient
+
+    if not token:
+        raise SandwichError("--server needs your overseer token.",
+                            hint="Ask the study lead for one (`sandwich tokens issue STUDY --overseer NAME`); "
+                                 "pass --token or set SANDWICH_TOKEN.")
+    client = OverseerClient(server, token)
+    try:
+        if overseer is not None and overseer != client.overseer:
+            raise SandwichError(f"This token is {client.overseer}'s, not {overseer}'s.", hint="Use your own token.")
+        left = client.progress()
+        if left.done == left.total:
+            console.print(f"[green]All done[/] — {client.overseer} has judged every item in {client.study}. Thank you!")
+            return
+        if web:  # one app process per browser page; the token travels in the environment, not the command line
+            from textual_serve.server import Server
+
+            os.environ["SANDWICH_TOKEN"] = token
+            command = shlex.join([sys.executable, "-m", "sandwich", "label", "--server", server, "--theme", theme])
+            console.print(f"[green]serving[/] {client.overseer}'s session at [bold]http://{host}:{port}[/] "
+                          f"(through {server}). Ctrl+C stops.")
+            Server(command, host=host, port=port, title=f"sandwich · {client.overseer}").serve()
+            return
+        from tui.app import OverseerApp
+
+        app = OverseerApp(client, study_title=client.study, theme=f"textual-{theme}")
+        app.run()
+        progress = client.progress()
+        console.print(f"{client.overseer}: {progress.done} of {progress.total} judged — everything submitted is "
+                      "saved on the server.")
+        if app.return_code:
+            raise typer.Exit(app.return_code)
+    finally:
+        client.close()
 
 
 def register(app: typer.Typer) -> None:

@@ -118,9 +118,10 @@ def _overseer_routes(app: FastAPI) -> None:
         return {"ok": True, "study": st.svc.study.study, "writer": st.writer.stats()}
 
     @app.get("/v1/whoami", tags=["anyone"])
-    def whoami(who: Anyone) -> Principal:
-        """Who the presented token speaks for."""
-        return Principal(subject=who.subject, role=who.role, token_id=who.token_id)
+    def whoami(request: Request, who: Anyone) -> Principal:
+        """Who the presented token speaks for, in which study."""
+        return Principal(subject=who.subject, role=who.role, token_id=who.token_id,
+                         study=state_of(request).svc.study.study)
 
     @app.post(base + "/session", tags=["overseer"])
     async def start_session(request: Request, who: Overseer, body: SessionIn) -> SessionStart:

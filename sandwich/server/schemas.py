@@ -74,6 +74,7 @@ class Principal(View):
     subject: str
     role: str
     token_id: str
+    study: str
 
 
 class ErrorBody(View):
