@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import stats
 
 from sandwich.analysis.data import JudgmentTable
 
@@ -38,13 +39,16 @@ class Draws:
     both: np.ndarray       # overseers and items resampled (pigeonhole)
     overseers: np.ndarray  # overseers only
     items: np.ndarray      # items only
+    n_overseers: int = 0   # overseers / items behind the statistic (for the n/(n-1) variance correction)
+    n_items: int = 0
 
     @staticmethod
     def combine(fn: Callable[..., np.ndarray], *parts: Draws) -> Draws:
         """A statistic derived from others, computed inside each replicate of each scheme."""
         with np.errstate(divide="ignore", invalid="ignore"):
             return Draws(float(fn(*[np.float64(p.est) for p in parts])), fn(*[p.both for p in parts]),
-                         fn(*[p.overseers for p in parts]), fn(*[p.items for p in parts]))
+                         fn(*[p.overseers for p in parts]), fn(*[p.items for p in parts]),
+                         max(p.n_overseers for p in parts), max(p.n_items for p in parts))
 
     @staticmethod
     def constant(value: float, replicates: int) -> Draws:
@@ -84,8 +88,17 @@ def interval(d: Draws, level: float = 0.95) -> Interval:
     # 2(V_o + V_i) - V_oi removes the triple-counted judgment noise; it cannot be below either
     # one-way variance (each misses a whole source) nor above the conservative two-way one.
     v = min(max(2 * (v_o + v_i) - v_both, v_o, v_i), v_both)
+    # resampling n units estimates a variance (n-1)/n too small; undo it, weighted by each side's share
+    f_o = d.n_overseers / (d.n_overseers - 1) if d.n_overseers > 1 else 1.0
+    f_i = d.n_items / (d.n_items - 1) if d.n_items > 1 else 1.0
+    v *= (f_o * v_o + f_i * v_i) / (v_o + v_i) if v_o + v_i > 0 else 1.0
     k = np.sqrt(v / v_both) if v_both > 0 else 0.0
     a = (1 - level) / 2
+    # expanded percentile interval (Hesterberg 2015): with few clusters the spread itself is uncertain,
+    # so widen by t/z on the smaller number of resampled units
+    units = [n for n in (d.n_overseers, d.n_items) if n > 1]
+    if units:
+        k *= float(stats.t.ppf(1 - a, min(units) - 1) / stats.norm.ppf(1 - a))
     qlo, qhi = np.quantile(both, [a, 1 - a])
     corrected = d.est + k * (d.both - d.est)
     return Interval(d.est, float(d.est + k * (qlo - d.est)), float(d.est + k * (qhi - d.est)),
@@ -179,7 +192,8 @@ def bootstrap_sums(cs: CellSums, replicates: int, seed: int,
         for key, b in cs.num.items():
             d = cs.den[key]
             out[key] = Draws(float(full[b] / full[d]) if full[d] else float("nan"), totals[:, b] / totals[:, d],
-                             only_o[:, b] / only_o[:, d], only_i[:, b] / only_i[:, d])
+                             only_o[:, b] / only_o[:, d], only_i[:, b] / only_i[:, d],
+                             int((row[:, d] > 0).sum()), int((col[d] > 0).sum()))
         vec_out: dict[str, Draws] = {}
         for name, v in (item_vectors or {}).items():
             ok = np.isfinite(v)
@@ -189,5 +203,5 @@ def bootstrap_sums(cs: CellSums, replicates: int, seed: int,
             num = w_i.astype(np.float64) @ vv
             den = w_i.astype(np.float64) @ ok.astype(np.float64)
             est = float(vv.sum() / ok.sum())
-            vec_out[name] = Draws(est, num / den, np.full(replicates, est), num / den)
+            vec_out[name] = Draws(est, num / den, np.full(replicates, est), num / den, 0, int(ok.sum()))
     return out, vec_out, w_i
