@@ -22,28 +22,32 @@ import argparse
 import http.client
 import json
 import multiprocessing as mp
+import os
 import random
 import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 
-def overseer(port: int, name: str, token: str, start_at: float, seconds: float, rate: float, resend: float,
-             out: mp.Queue) -> None:
+def overseer(port: int, name: str, token: str, go: Any, seconds: float, rate: float, resend: float,
+             ready: mp.Queue, out: mp.Queue) -> None:
     """One simulated overseer: next item, submit, paced at `rate` judgments/s, until time is up or work is done."""
     con = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     base = f"/v1/overseers/{name}"
     rng = random.Random(name)
-    acked, dup_ok, latencies, errors, behind = [], 0, [], [], 0
+    acked, acked_at, dup_ok, latencies, errors, behind = [], [], 0, [], [], 0
 
     def call(method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
         con.request(method, base + path, body=body, headers=headers)
         r = con.getresponse()
         return r.status, r.read()
 
-    time.sleep(max(0.0, start_at - time.time()))
+    ready.put(name)
+    go.wait()  # every overseer process is up before anyone starts
+    started_at = time.time()
     t0, n = time.monotonic(), 0
     end = t0 + seconds
     while time.monotonic() < end:
@@ -71,6 +75,7 @@ def overseer(port: int, name: str, token: str, start_at: float, seconds: float, 
                 continue
             receipt = json.loads(body)
             acked.append(receipt["judgment_id"])
+            acked_at.append(time.time())
             if rng.random() < resend:  # a retry after a lost answer: must return the same receipt, store nothing
                 status, again = call("POST", "/judgments", judgment)
                 dup_ok += status == 200 and json.loads(again)["duplicate"] and \
@@ -79,8 +84,25 @@ def overseer(port: int, name: str, token: str, start_at: float, seconds: float, 
             errors.append(repr(e))
             con.close()
             con = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    out.put({"name": name, "acked": acked, "latencies": latencies, "errors": errors, "dup_ok": dup_ok,
-             "behind": behind, "elapsed": time.monotonic() - t0})
+    out.put({"name": name, "acked": acked, "acked_at": acked_at, "latencies": latencies, "errors": errors,
+             "dup_ok": dup_ok, "behind": behind, "start": started_at, "end": time.time()})
+
+
+def _loadavg() -> str:
+    """The 1-minute load average (the machine may be shared: figures depend on it)."""
+    try:
+        return f"{os.getloadavg()[0]:.1f}"
+    except OSError:
+        return "?"
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def _health(port: int) -> dict:
@@ -137,24 +159,37 @@ def main() -> None:
           f"(created in {time.perf_counter() - t:.1f} s, {work})")
 
     server = ServerProcess(work / "load.duckdb").start()
+    load = _loadavg()
     ctx = mp.get_context("spawn")
     out: mp.Queue = ctx.Queue()
-    start_at = time.time() + 3.0 + args.overseers * 0.03  # every process is up before anyone starts
-    procs = [ctx.Process(target=overseer, args=(server.port, n, tokens[n], start_at, args.seconds, args.rate,
-                                                args.resend, out), daemon=True) for n in names]
+    ready: mp.Queue = ctx.Queue()
+    go = ctx.Event()
+    procs = [ctx.Process(target=overseer, args=(server.port, n, tokens[n], go, args.seconds, args.rate,
+                                                args.resend, ready, out), daemon=True) for n in names]
     for p in procs:
         p.start()
+    for _ in procs:
+        ready.get(timeout=300)
+    cpu_before = _cpu_s(server.proc.pid)
+    go.set()
     results = [out.get(timeout=args.seconds + 120) for _ in procs]
     for p in procs:
         p.join(10)
 
     writer = _health(server.port)["writer"]
+    server_cpu = _cpu_s(server.proc.pid) - cpu_before
+    import resource
+
+    client_cpu = sum(getattr(resource.getrusage(resource.RUSAGE_CHILDREN), f) for f in ("ru_utime", "ru_stime"))
     server.stop()
 
     acked = [j for r in results for j in r["acked"]]
     lat = [x * 1000 for r in results for x in r["latencies"]]
     errors = [e for r in results for e in r["errors"]]
-    elapsed = max(r["elapsed"] for r in results)
+    span = max(r["end"] for r in results) - min(r["start"] for r in results)
+    # the window in which all N overseers were working at once
+    lo, hi = max(r["start"] for r in results), min(r["end"] for r in results)
+    in_window = sum(lo <= t <= hi for r in results for t in r["acked_at"])
     with StudyService(work / "load.duckdb", read_only=True) as svc:
         stored = svc.query("SELECT judgment_id, count(*) OVER (PARTITION BY assignment_id) AS per_assignment "
                            "FROM judgments")
@@ -166,14 +201,21 @@ def main() -> None:
     base = baseline(work / "load.duckdb", 300)
 
     ok = not missing and not extra and not twice and len(acked) == len(set(acked))
-    print(f"overseers: {args.overseers} processes, {args.rate:g}/s each offered, {elapsed:.1f} s")
-    print(f"accepted:  {len(acked)} judgments, {len(acked) / elapsed:.0f} judgments/s "
-          f"(target ≥ 500); errors {len(errors)}; behind schedule >1 s: {sum(r['behind'] for r in results)}")
+    print(f"overseers: {args.overseers} processes, {args.rate:g}/s each offered "
+          f"({args.overseers * args.rate:g}/s in all), {span:.1f} s; load average before/after: {load} / "
+          f"{_loadavg()}")
+    print(f"accepted:  {len(acked)} judgments, {len(acked) / span:.0f} judgments/s over the run, "
+          f"{in_window / max(hi - lo, 1e-9):.0f}/s while all {args.overseers} ran ({hi - lo:.1f} s) (target ≥ 500); "
+          f"errors {len(errors)}; requests > 1 s behind schedule: {sum(r['behind'] for r in results)}")
     print(f"submit latency ms: p50 {pct(lat, 50):.1f}  p95 {pct(lat, 95):.1f}  p99 {pct(lat, 99):.1f}  "
           f"max {max(lat, default=float('nan')):.1f}  (target p99 ≤ 50)")
     print(f"server writer: {writer['batches']} transactions, mean {writer['mean_transaction_ms']} ms each, "
           f"{writer['committed'] / max(writer['batches'], 1):.1f} judgments per transaction, largest batch "
           f"{writer['max_batch']}")
+    per = 1000 * server_cpu / max(len(acked), 1)
+    print(f"CPU per judgment (next-item GET + submit POST): server {per:.2f} ms (≈ {1000 / max(per, 1e-9):.0f} "
+          f"judgments/s per free core), overseer processes {1000 * client_cpu / max(len(acked), 1):.2f} ms "
+          f"(incl. their start-up); cores here: {os.cpu_count()}")
     print(f"re-sent submits answered with the original receipt: {resent}")
     print(f"exactly once: {'yes' if ok else 'NO'} — acknowledged {len(acked)}, in database {len(stored_ids)}, "
           f"missing {len(missing)}, unacknowledged extra {len(extra)}, duplicated {twice}")

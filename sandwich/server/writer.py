@@ -45,6 +45,7 @@ class ServerClosing(StoreError):
 @dataclass
 class _Op:
     apply: Callable[[_Batch], Any]
+    judgment: bool = False    # judgments only add rows to the batch; other writes run SQL as they apply
     future: Future = field(default_factory=Future)
 
 
@@ -78,7 +79,7 @@ class JudgmentWriter:
     # ------------------------------------------------------------ callers
     def submit(self, overseer: str, j: JudgmentIn) -> Future:
         """Queue a judgment; the future yields its Receipt once committed (or raises)."""
-        return self._put(_Op(lambda batch: self._judgment(batch, overseer, j)))
+        return self._put(_Op(lambda batch: self._judgment(batch, overseer, j), judgment=True))
 
     def run(self, fn: Callable[[], Any]) -> Future:
         """Queue any other write (it runs inside the writer's transaction); the future yields its result after COMMIT."""
@@ -125,9 +126,13 @@ class JudgmentWriter:
         batch, results = _Batch(), []
         con = self._svc.connection
         started = time.perf_counter()
+        # A batch of judgments alone (the hot path) is one INSERT statement, atomic and durable by itself;
+        # other writes, and the first judgment (which freezes the pre-registration), need a transaction.
+        explicit = not self._frozen or not all(op.judgment for op in ops)
         with self._svc.lock:
             try:
-                con.execute("BEGIN TRANSACTION")
+                if explicit:
+                    con.execute("BEGIN TRANSACTION")
                 for op in ops:
                     try:
                         results.append((op, op.apply(batch), None))
@@ -135,10 +140,12 @@ class JudgmentWriter:
                         results.append((op, None, e))
                 if batch.rows:
                     con.execute(INSERT_JUDGMENTS, [list(col) for col in zip(*batch.rows, strict=True)])
-                con.execute("COMMIT")
+                if explicit:
+                    con.execute("COMMIT")
             except Exception as e:  # noqa: BLE001 — any database failure: nothing in this batch is saved
                 try:
-                    con.execute("ROLLBACK")
+                    if explicit:
+                        con.execute("ROLLBACK")
                 except Exception:  # noqa: BLE001 — the connection may be gone; the commit failed either way
                     pass
                 if len(ops) > 1:
