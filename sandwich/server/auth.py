@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Request
@@ -17,6 +18,8 @@ from sandwich.server.state import ServerState
 from sandwich.server.tokens import Principal
 
 log = logging.getLogger("sandwich.serve.auth")
+AUDIT_PER_SECOND = 50   # a flood of bad requests is logged, but cannot flood the study database
+_audit_window = [0, 0]  # [second, rows written in it]
 
 
 def state_of(request: Request) -> ServerState:
@@ -30,6 +33,12 @@ def refuse(request: Request, status: int, reason: str, who: Principal | None = N
     log.warning("refused %s %s → %d (%s; token subject=%s role=%s; client %s)", request.method, request.url.path,
                 status, reason, who.subject if who else None, who.role if who else None, client)
     st = state_of(request)
+    second = int(time.monotonic())
+    if _audit_window[0] != second:
+        _audit_window[:] = [second, 0]
+    _audit_window[1] += 1
+    if _audit_window[1] > AUDIT_PER_SECOND:
+        return HTTPException(status, detail=reason, headers={"WWW-Authenticate": "Bearer"} if status == 401 else None)
     try:
         st.writer.run(lambda: st.svc.execute(
             "INSERT INTO audit (ts, event, subject, role, method, path, status, client, detail) "
