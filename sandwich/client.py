@@ -65,8 +65,9 @@ class _Http:
         self.http = httpx.Client(base_url=self.url, timeout=timeout,
                                  headers={"Authorization": f"Bearer {token}", "User-Agent": "sandwich-client"})
 
-    def request(self, method: str, path: str, *, idempotent: bool = True, **kw: Any) -> httpx.Response:
-        deadline, delay = time.monotonic() + self.retry_for_s, 0.05
+    def request(self, method: str, path: str, *, idempotent: bool = True, retry_for_s: float | None = None,
+                **kw: Any) -> httpx.Response:
+        deadline, delay = time.monotonic() + (self.retry_for_s if retry_for_s is None else retry_for_s), 0.05
         while True:
             try:
                 r = self.http.request(method, path, **kw)
@@ -102,7 +103,7 @@ class OverseerClient:
                  follow_up_timeout_s: float = 180.0) -> None:
         self._h = _Http(url, token, timeout=timeout, retry_for_s=retry_for_s)
         self._follow_up_timeout_s = follow_up_timeout_s
-        who = self._h.request("GET", "/v1/whoami").json()
+        who = self._h.request("GET", "/v1/whoami", retry_for_s=min(retry_for_s, 5.0)).json()  # fail fast at start
         if who["role"] != "overseer":
             raise AccessDenied("This is a lead token; labelling needs an overseer's token.",
                                hint="Issue one: `sandwich tokens issue STUDY --overseer NAME`.")
