@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -49,6 +50,8 @@ class ItemScreen(Screen[None]):
         self.clock = clock
         self.view: ItemView | None = None
         self.submitting = False
+        self.submitted_at: float | None = None
+        self.latencies: deque[float] = deque(maxlen=1000)
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -85,21 +88,33 @@ class ItemScreen(Screen[None]):
         self.shown_at = self.clock()
         limit = None if view.practice else view.judgment.time_limit_s
         self.query_one(ItemTimer).start(limit, view.judgment.warn_before_s)
+        if self.submitted_at is not None:  # measure submit → next item painted (benchmarks read it)
+            self.call_after_refresh(self._painted, self.submitted_at)
+            self.submitted_at = None
         self.app.record("practice_shown" if view.practice else "item_shown",  # type: ignore[attr-defined]
                         None if view.practice else view.assignment_id,
                         {"position": view.position, "condition": view.condition, "item_id": view.item.item_id}
                         if view.practice else {"position": view.position, "condition": view.condition})
+
+    def _painted(self, since: float) -> None:
+        self.latencies.append(time.perf_counter() - since)
 
     def pause(self) -> None:
         """Stop the clock while something else covers the screen (briefing, feedback)."""
         self.query_one(ItemTimer).stop()
 
     def on_resize(self, event: events.Resize) -> None:
-        self.set_class(event.size.width < NARROW, "-narrow")
+        self._fit(event.size.width)
 
     def on_mount(self) -> None:
-        self.set_class(self.app.size.width < NARROW, "-narrow")
+        self._fit(self.app.size.width)
         self.query_one(AssistancePanel).display = False
+
+    def _fit(self, width: int) -> None:
+        narrow = width < NARROW
+        if self.has_class("-narrow") != narrow:
+            self.set_class(narrow, "-narrow")
+        self.query_one(AssistancePanel).fit(narrow=narrow)
 
     # ------------------------------------------------------------ bindings
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -224,6 +239,7 @@ class ItemScreen(Screen[None]):
             confidence = view.judgment.confidence[0]  # the scale's lowest level: a guess
             meta["confidence_defaulted"] = True
         self.submitting = True
+        self.submitted_at = time.perf_counter()
         form.locked = True
         self.query_one(ItemTimer).stop()
         if view.practice:

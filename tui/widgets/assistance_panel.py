@@ -21,6 +21,9 @@ PANES = {"explanation": ("Explanation", ExplanationPane), "decomposition": ("Sub
 class AssistancePanel(Vertical):
     """Hidden until the overseer opens it (a), so the time to first use of help is measured honestly."""
 
+    narrow = False
+    live_followups = False
+
     def compose(self) -> ComposeResult:
         yield Static("The model's help is hidden. Press [b]a[/b] to open it.", id="assist-closed")
         with TabbedContent(id="assist-tabs"):
@@ -31,35 +34,42 @@ class AssistancePanel(Vertical):
 
     def configure(self, view: ItemView, help_views: list[AssistanceView]) -> None:
         """Show only this condition's kinds, filled with this item's help; start closed."""
-        self.kinds = list(view.assistance_kinds)
         tabs = self.query_one(TabbedContent)
-        for kind in PANES:
-            if kind in self.kinds:
-                tabs.show_tab(f"tab-{kind}")
-            else:
-                tabs.hide_tab(f"tab-{kind}")
+        if list(view.assistance_kinds) != getattr(self, "kinds", None):  # a new part: other tabs
+            self.kinds = list(view.assistance_kinds)
+            for kind in PANES:
+                if kind in self.kinds:
+                    tabs.show_tab(f"tab-{kind}")
+                else:
+                    tabs.hide_tab(f"tab-{kind}")
+            tabs.query_one(Tabs).display = len(self.kinds) > 1  # one kind: its name is in the border title
         by_kind = {v.kind: v for v in help_views}
         for kind in self.kinds:
             self.query_one(f"#pane-{kind}").show(by_kind.get(kind) or AssistanceView(kind=kind, status="missing"))  # type: ignore[attr-defined]
-        tabs.query_one(Tabs).display = len(self.kinds) > 1  # one kind: its name is in the border title
         if self.kinds and tabs.active != f"tab-{self.kinds[0]}":
             tabs.active = f"tab-{self.kinds[0]}"
-        follow = self.query_one(FollowUpBox)
-        follow.reset(view.assignment_id)
-        follow.display = view.live_followups
+        self.query_one(FollowUpBox).reset(view.assignment_id)
+        self.live_followups = view.live_followups
         self.opened = False
 
     @property
     def opened(self) -> bool:
-        return self.has_class("-open")
+        return getattr(self, "_opened", False)
 
     @opened.setter
     def opened(self, value: bool) -> None:
-        self.set_class(value, "-open")
+        # inline styles, not a CSS class: a class change restyles every widget inside the panel
+        self._opened = value
         self.query_one("#assist-closed").display = not value
         self.query_one(TabbedContent).display = value
-        follow = self.query_one(FollowUpBox)
-        follow.set_class(not value, "-closed")
+        self.query_one(FollowUpBox).display = value and self.live_followups
+        self.fit(narrow=self.narrow)
+
+    def fit(self, *, narrow: bool) -> None:
+        """Closed and stacked under the item (narrow terminals), the panel is one line of text."""
+        self.narrow = narrow
+        self.styles.height = 3 if narrow and not self.opened else "1fr"
+        self.styles.border = ("round", (self.app.current_theme.secondary or "#888888") if self.opened else "#666666")
 
     @property
     def active_kind(self) -> str | None:

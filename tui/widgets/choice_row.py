@@ -90,4 +90,5 @@ class ChoiceRow(Horizontal, can_focus=True):
 
     def _paint(self) -> None:
         for chip in self.query(Chip):
-            chip.set_class(chip.index == self.selected, "-selected")
+            if chip.has_class("-selected") != (chip.index == self.selected):  # restyle only what changes
+                chip.set_class(chip.index == self.selected, "-selected")

@@ -45,7 +45,9 @@ class FollowUpBox(Vertical):
         self.query_one("#followup-text", Static).update("")
         self.query_one("#followup-log").display = False
         q = self.query_one("#followup-q", Input)
-        q.value, q.disabled = "", False
+        q.value = ""
+        if q.disabled:  # toggling `disabled` restyles; do it only when it changes
+            q.disabled = False
         self._placeholder(None)
 
     def target(self, node: dict | None) -> None:

@@ -39,9 +39,9 @@ class JudgmentForm(Vertical):
         why = self.query_one("#why", Input)
         why.value = ""
         why.display = fmt.rationale != "off"
+        self._locked = False
         why.placeholder = ("why? one line, required" if fmt.rationale == "required"
                            else "why? one line, optional") + " (w to type, Enter submits)"
-        self.locked = False
 
     @property
     def answer(self) -> ChoiceRow:
@@ -58,14 +58,16 @@ class JudgmentForm(Vertical):
 
     @property
     def locked(self) -> bool:
-        return self.has_class("-locked")
+        return self._locked
 
     @locked.setter
     def locked(self, value: bool) -> None:
-        """While a submission is in flight the form does not change."""
-        self.set_class(value, "-locked")
-        self.query_one("#submit", Button).disabled = value
-        self.query_one("#why", Input).disabled = value
+        """While a submission is in flight the form ignores changes.
+
+        A plain flag, not a CSS class or `disabled`: either would restyle the whole form
+        twice per item, which is most of the time between one item and the next.
+        """
+        self._locked = value
 
     def pick_answer(self, n: int) -> None:
         """Select the n-th answer (0-based)."""
