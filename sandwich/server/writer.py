@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-
 from sandwich.errors import AlreadyJudged, NotFound, NotSaved, SandwichError, StoreError
 from sandwich.server.index import StoredJudgment, StudyIndex
 from sandwich.service import StudyService
