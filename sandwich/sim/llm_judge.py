@@ -107,9 +107,11 @@ def answer_batch(backend: Any, conversations: Sequence[Messages], choice_sets: S
                  ask_confidence: bool = True) -> list[LLMAnswer]:
     """Constrained choice, then (optionally) the confidence, batched by identical choice sets.
 
-    The confidence is a short free generation snapped to the nearest point of the scale: scoring every
-    scale point as a constrained choice costs one forward pass per point on backends that score choices by
-    likelihood, for a number small models barely vary. Without `ask_confidence` it is left empty.
+    Confidence: where the backend reports each choice's log-likelihood (the embedded backend does), the
+    model's own probability of its answer, snapped to the scale — no second call. Otherwise a short
+    follow-up generation ("how confident…?") snapped to the nearest scale point; scoring every scale
+    point as a constrained choice would cost a forward pass per point. Without `ask_confidence` and
+    without scores it is left empty.
     """
     out: list[LLMAnswer | None] = [None] * len(conversations)
     by_set: dict[tuple[str, ...], list[int]] = {}
@@ -119,18 +121,34 @@ def answer_batch(backend: Any, conversations: Sequence[Messages], choice_sets: S
         gens = backend.generate([conversations[k] for k in idx], max_tokens=4, temperature=temperature, seed=seed,
                                 choices=list(cs))
         choices = [_snap(g.text, list(cs)) for g in gens]
-        if ask_confidence:
+        values: list[int | None] = [None] * len(idx)
+        extra = [0.0] * len(idx)
+        scored = [_choice_probability(g, c) for g, c in zip(gens, choices, strict=True)]
+        if all(p is not None for p in scored):
+            # the backend scored every choice: its own probability of the answer is the confidence (no extra call)
+            values = [int(min(scale, key=lambda s: abs(s - 100 * p))) for p in scored]  # type: ignore[operator]
+        elif ask_confidence:
             confs = backend.generate([confidence_messages(conversations[k], c, scale)
                                       for k, c in zip(idx, choices, strict=True)],
                                      max_tokens=4, temperature=temperature, seed=seed)
             values = [_nearest(g.text, scale) for g in confs]
             extra = [g.latency_s for g in confs]
-        else:
-            values, extra = [None] * len(idx), [0.0] * len(idx)
         for k, g, c, v, lat in zip(idx, gens, choices, values, extra, strict=True):
             out[k] = LLMAnswer(c, v, g.text, g.latency_s + lat,
                                {"backend": g.backend, "model": g.model, "temperature": temperature, "seed": seed})
     return [a for a in out if a is not None]
+
+
+def _choice_probability(g: Any, choice: str) -> float | None:
+    """P(choice) among the choices, from per-choice log-likelihoods when the backend reports them."""
+    import math
+
+    scores, options = g.params.get("scores"), g.params.get("choices")
+    if not scores or not options or choice not in options or len(scores) != len(options):
+        return None
+    top = max(scores)
+    weights = [math.exp(s - top) for s in scores]
+    return weights[options.index(choice)] / sum(weights)
 
 
 def _nearest(text: str, scale: Sequence[int]) -> int:

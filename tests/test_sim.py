@@ -1,0 +1,93 @@
+"""Simulated overseers: LLM judges on the embedded model, parametric skill, and `sandwich power`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sandwich.analysis.power import power_analysis
+from sandwich.create import create_study
+from sandwich.service import StudyService
+from sandwich.sim.runner import simulate_study
+from sandwich.studyfile import load_study, validate_text
+
+ROWS = [{"id": f"q{i:02d}", "passage": f"The river rose {i} feet after the storm.",
+         "question": "How many feet did the river rise?", "choices": [str(i), str(i + 1), str(i + 2), "none"],
+         "answer": "A"} for i in range(12)]
+
+
+def small_study(folder: Path, *, judged: int = 3, skill: str = "{default: 0.5}") -> Path:
+    (folder / "data.jsonl").write_text("\n".join(json.dumps(r) for r in ROWS) + "\n")
+    path = folder / "tiny.yaml"
+    path.write_text(f"""study: tiny
+question: Can a model judge with help?
+task:
+  kind: multiple-choice
+  source: data.jsonl
+  columns: {{id: id, question: question, choices: choices, answer: answer, passage: passage}}
+  split: {{train: 0.5, seed: 1}}
+gold: {{kind: dataset-label}}
+assistant: {{backend: embedded, max_tokens: 16}}
+conditions:
+  - {{name: unassisted}}
+  - {{name: consult, assistance: [consultancy]}}
+  - {{name: debate, assistance: [debate]}}
+overseers:
+  non_experts: [ana, ben, chi]
+  items_per_overseer: 3
+  judged_items: {judged}
+judgment: {{choices: item, confidence: [25, 50, 75, 100]}}
+simulation:
+  non_expert: {{kind: llm, skill: {skill}}}
+""")
+    return path
+
+
+@pytest.mark.slow  # runs the embedded SmolLM2 on the CPU: ~30 s idle, minutes on a loaded machine
+def test_llm_overseers_judge_without_ever_reading_gold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = tmp_path / "tiny.duckdb"
+    create_study(load_study(small_study(tmp_path)), db)
+
+    def no_gold(self: StudyService) -> dict[str, str]:
+        raise AssertionError("an LLM overseer run read gold")
+
+    monkeypatch.setattr(StudyService, "gold", no_gold)
+    summary = simulate_study(db, overseers=["ana"], with_model_alone=True)   # one overseer: CPU time is scarce
+    assert summary.kinds == {"ana": "llm"}
+    assert summary.judged == {"ana": 3} and summary.model_alone == 3
+    with StudyService(db, read_only=True) as svc:
+        rows = svc.query("SELECT choice, confidence, source, simulated FROM judgments")
+        model = svc.query("SELECT item_id, choice FROM model_answers")
+    assert {r["source"] for r in rows} == {"llm"} and all(r["simulated"] for r in rows)
+    assert all(r["choice"] in "ABCD" and r["confidence"] in (25, 50, 75, 100) for r in rows)
+    assert len(model) == 3 and all(m["choice"] in "ABCD" for m in model)
+
+
+def test_parametric_skill_shows_in_accuracy(tmp_path: Path) -> None:
+    yaml_path = small_study(tmp_path, judged=12, skill="{default: 0.3, debate: 0.95}")
+    yaml_path.write_text(yaml_path.read_text().replace("items_per_overseer: 3", "items_per_overseer: 12")
+                         .replace("kind: llm", "kind: parametric"))
+    db = tmp_path / "tiny.duckdb"
+    create_study(load_study(yaml_path), db)
+    simulate_study(db, with_model_alone=False)
+    with StudyService(db, read_only=True) as svc:
+        acc = {r["condition"]: r["acc"] for r in svc.query(
+            "SELECT condition, avg((j.choice = g.label)::INT) AS acc FROM judgments j JOIN gold g USING (item_id) "
+            "GROUP BY condition")}
+    assert acc["debate"] > 0.75 and acc["unassisted"] < 0.55
+
+
+def test_power_grows_with_overseers_and_stays_near_alpha_under_the_null() -> None:
+    text = (Path(__file__).parent / "../studies/humaneval-review.yaml").resolve().read_text()
+    study = validate_text(text.replace("""    - {id: H2, compare: [debate, consult], metric: accuracy, alternative: greater, alpha: 0.05}""",
+                                       """    - {id: H2, compare: [explain, unassisted], metric: accuracy, alternative: greater, alpha: 0.05}""")
+                          .replace("debate: 0.72}", "debate: 0.85}").replace("explain: 0.65", "explain: 0.6"),
+                          "power.yaml")
+    res = power_analysis(study, [6, 18], [24, 48], sims=40, seed=1)
+    h1 = res.power["H1"]           # decompose 0.70 vs unassisted 0.60
+    null = res.power["H2"]         # explain 0.60 vs unassisted 0.60: a true null
+    assert h1[1, 1] > h1[0, 0]
+    assert np.nanmax(null) <= 0.2
