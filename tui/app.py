@@ -191,8 +191,9 @@ class OverseerApp(App[None]):
             self.briefed.add(cond)
             parts = [c.condition for c in step.progress.by_condition]
             part = parts.index(cond) + 1 if cond in parts else 0
+            left = sum(c.total - c.done for c in step.progress.by_condition if c.condition == cond)
             self.record("briefing_shown", None, {"condition": cond})
-            self.push_screen(BriefingScreen(step.briefing, part, len(parts), self.session.overseer),
+            self.push_screen(BriefingScreen(step.briefing, part, len(parts), self.session.overseer, left),
                              lambda _: self._practice(step, 0))
             return
         self.item_screen.load(step.view, step.assistance, step.progress)

@@ -24,12 +24,12 @@ def _check(db: Path, overseer: str) -> tuple[str, int]:
         svc.close()
 
 
-def serve_web(study: str, overseer: str, db: Path, host: str, port: int) -> None:
+def serve_web(study: str, overseer: str, db: Path, host: str, port: int, theme: str = "dark") -> None:
     """Serve the same app in a browser: textual-serve starts one `sandwich label` process per page."""
     from textual_serve.server import Server
 
     command = shlex.join([sys.executable, "-m", "sandwich", "label", study, "--overseer", overseer,
-                         "--db", str(db.resolve())])
+                         "--db", str(db.resolve()), "--theme", theme])
     console.print(f"[green]serving[/] {overseer}'s session at [bold]http://{host}:{port}[/] — "
                   "open it in one browser tab (the study file has one writer at a time). Ctrl+C stops.")
     Server(command, host=host, port=port, title=f"sandwich · {overseer}").serve()
@@ -63,7 +63,7 @@ def label(
         console.print(f"[green]All done[/] — {overseer} has judged every item in {name}. Thank you!")
         return
     if web:
-        serve_web(study, overseer, path, host, port)
+        serve_web(study, overseer, path, host, port, theme)
         return
     from tui.app import OverseerApp
 

@@ -12,11 +12,12 @@ from textual.widgets import Button, Footer, Header, Static
 from sandwich.views import Briefing
 
 
-def briefing_text(b: Briefing, part: int, parts: int, overseer: str) -> Text:
+def briefing_text(b: Briefing, part: int, parts: int, overseer: str, items: int | None = None) -> Text:
     """The briefing as shown; the study's own text comes from the service."""
     out = Text()
     out.append(f"Part {part} of {parts}" if parts else "Next part", style="bold")
-    out.append(f" · {b.condition}\n\n", style="bold")
+    out.append(f" · {b.condition}", style="bold")
+    out.append(f" · {items} item{'s' if items != 1 else ''}\n\n" if items else "\n\n", style="bold")
     out.append(b.text.strip() + "\n\n")
     fmt = b.judgment
     out.append("How to answer\n", style="bold underline")
@@ -40,15 +41,15 @@ class BriefingScreen(Screen[bool]):
 
     BINDINGS = [Binding("enter", "begin", "begin", priority=True)]
 
-    def __init__(self, briefing: Briefing, part: int, parts: int, overseer: str) -> None:
+    def __init__(self, briefing: Briefing, part: int, parts: int, overseer: str, items: int | None = None) -> None:
         super().__init__()
         self.briefing = briefing
-        self.part, self.parts, self.overseer = part, parts, overseer
+        self.part, self.parts, self.overseer, self.items = part, parts, overseer, items
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
         with VerticalScroll(id="briefing-body"):
-            yield Static(briefing_text(self.briefing, self.part, self.parts, self.overseer), id="briefing-text")
+            yield Static(briefing_text(self.briefing, self.part, self.parts, self.overseer, self.items), id="briefing-text")
             with Center():
                 yield Button("Begin  ⏎", id="begin", variant="primary")
         yield Footer(compact=True)

@@ -70,7 +70,7 @@ class FollowUpBox(Vertical):
             return
         event.input.value = ""
         event.input.disabled = True  # locked while the model answers
-        self.streaming = True
+        self.streaming = self.waiting = True
         about = f" (about sub-question {self.node_id})" if self.node_id else ""
         self.transcript.append(f"You{about}: ", style="bold")
         self.transcript.append(question + "\n")
@@ -83,8 +83,9 @@ class FollowUpBox(Vertical):
     def stream_answer(self, assignment_id: str, question: str, node_id: str | None) -> None:
         """Pull the answer from the session in a thread; each piece is painted on the UI thread."""
         worker = get_current_worker()
+        answer = self.app.session.follow_up(assignment_id, question, node_id)  # type: ignore[attr-defined]
         try:
-            for piece in self.app.session.follow_up(assignment_id, question, node_id):  # type: ignore[attr-defined]
+            for piece in answer:
                 if worker.is_cancelled:
                     return
                 self.app.call_from_thread(self._piece, assignment_id, piece)
@@ -92,11 +93,16 @@ class FollowUpBox(Vertical):
             if not worker.is_cancelled:
                 self.app.call_from_thread(self._failed, assignment_id, e)
             return
+        finally:
+            close = getattr(answer, "close", None)
+            if close is not None:  # an abandoned answer (next item, quit) tells the backend to stop
+                close()
         if not worker.is_cancelled:
             self.app.call_from_thread(self._done, assignment_id)
 
     def _piece(self, assignment_id: str, piece: str) -> None:
         if assignment_id == self.assignment_id:
+            self.waiting = False
             self.transcript.append(piece)
             self._render_log()
 
@@ -117,7 +123,7 @@ class FollowUpBox(Vertical):
         self.post_message(self.Failed(reason))
 
     def _unlock(self) -> None:
-        self.streaming = False
+        self.streaming = self.waiting = False
         q = self.query_one("#followup-q", Input)
         q.disabled = False
         self._render_log()
@@ -125,5 +131,9 @@ class FollowUpBox(Vertical):
     def _render_log(self) -> None:
         log = self.query_one("#followup-log", VerticalScroll)
         log.display = True
-        self.query_one("#followup-text", Static).update(self.transcript)
+        shown = self.transcript
+        if self.streaming and getattr(self, "waiting", False):
+            shown = shown.copy()
+            shown.append("thinking… (you can keep working)", style="dim italic")
+        self.query_one("#followup-text", Static).update(shown)
         log.scroll_end(animate=False)
