@@ -14,7 +14,6 @@ A pairwise model's scores are relative, so P(bad) is σ(z − mean of its group)
 from __future__ import annotations
 
 import itertools
-import random
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -38,6 +37,9 @@ def load_reward_model(settings: TrainSettings):
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     tok.padding_side = "right"
+    # context comes first and the candidate last: cut long inputs from the left so the candidate, and the
+    # last token the head reads, always survive
+    tok.truncation_side = "left"
     model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, dtype=torch.float32)
     model.config.pad_token_id = tok.pad_token_id
     try:
@@ -109,6 +111,7 @@ def train_reward_model(train: Sequence[Example], targets: Sequence[float], setti
         model.load_state_dict(ck["model"], strict=False)
         opt.load_state_dict(ck["opt"])
         gen.set_state(ck["gen"])
+        torch.set_rng_state(ck["torch_rng"])  # dropout draws continue where they stopped
         start, rm.losses = ck["epoch"], ck["losses"]
     # pairs: one pair per step holds 2 sequences; pointwise: half a batch, to keep memory alike
     per_step = max(1, settings.batch_size // 4)
@@ -116,7 +119,7 @@ def train_reward_model(train: Sequence[Example], targets: Sequence[float], setti
     n_steps = -(-len(units) // per_step)
     total = settings.lm_epochs * n_steps if not settings.max_steps else min(settings.lm_epochs * n_steps,
                                                                              settings.max_steps)
-    step = start * n_steps
+    step = ck["step"] if ck is not None else 0
     for epoch in range(start, settings.lm_epochs):
         model.train()
         order = torch.randperm(len(units), generator=gen).tolist()
@@ -137,9 +140,8 @@ def train_reward_model(train: Sequence[Example], targets: Sequence[float], setti
             rm.losses.append(loss.item())
             step += 1
             ctx.report(step, total)
-        save_checkpoint(ctx.run_dir, {"model": {k: v for k, v in model.state_dict().items()
-                                                if "lora" in k or "score" in k} if _lora else model.state_dict(),
-                                      "opt": opt.state_dict(), "gen": gen.get_state(), "epoch": epoch + 1,
-                                      "losses": rm.losses})
-    random.seed(ctx.seed)  # leave global RNG in a known state for whatever runs next
+        weights = {k: v for k, v in model.state_dict().items() if "lora" in k or "score" in k} if _lora \
+            else model.state_dict()
+        save_checkpoint(ctx.run_dir, {"model": weights, "opt": opt.state_dict(), "gen": gen.get_state(),
+                                      "torch_rng": torch.get_rng_state(), "step": step, "epoch": epoch + 1, "losses": rm.losses})
     return rm

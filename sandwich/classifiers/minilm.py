@@ -137,6 +137,16 @@ def features_for(examples: Sequence[Example], ctx: TrainContext, settings: Train
 
 def fit_head(x: np.ndarray, y: np.ndarray, settings: TrainSettings, ctx: TrainContext) -> tuple[nn.Module, list[float]]:
     """Mini-batch AdamW on a head; returns it and the mean loss of each epoch."""
+    threads = torch.get_num_threads()
+    # a head's ops are tiny: a thread pool only adds hand-offs (20x slower on a busy 2-core machine)
+    torch.set_num_threads(1)
+    try:
+        return _fit_head(x, y, settings, ctx)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _fit_head(x: np.ndarray, y: np.ndarray, settings: TrainSettings, ctx: TrainContext) -> tuple[nn.Module, list[float]]:
     gen = seed_everything(ctx.seed)
     head = make_head(x.shape[1], settings.head)
     opt = torch.optim.AdamW(head.parameters(), lr=settings.learning_rate, weight_decay=1e-2)
@@ -245,11 +255,12 @@ def train_finetune(train: Sequence[Example], targets: Sequence[float], settings:
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         gen.set_state(ck["gen"])
+        torch.set_rng_state(ck["torch_rng"])  # dropout draws continue where they stopped
         start, model.losses = ck["epoch"], ck["losses"]
     epochs = settings.finetune_epochs
     n_batches = len(_group_batches(pool, settings.batch_size, None))
     total = epochs * n_batches if not settings.max_steps else min(epochs * n_batches, settings.max_steps)
-    step = start * n_batches
+    step = ck["step"] if ck is not None else 0
     for epoch in range(start, epochs):
         model.train()
         running = []
@@ -270,5 +281,5 @@ def train_finetune(train: Sequence[Example], targets: Sequence[float], settings:
             ctx.report(step, total)
         model.losses.append(float(np.mean(running)) if running else float("nan"))
         save_checkpoint(ctx.run_dir, {"model": model.state_dict(), "opt": opt.state_dict(), "gen": gen.get_state(),
-                                      "epoch": epoch + 1, "losses": model.losses})
+                                      "torch_rng": torch.get_rng_state(), "step": step, "epoch": epoch + 1, "losses": model.losses})
     return model  # the caller removes the checkpoint once final weights are saved
