@@ -35,6 +35,8 @@ def precompute_cmd(
             updates.update(backend="vllm", url=url)
         if backend:
             updates["backend"] = backend
+            if backend != "vllm":
+                updates["url"] = None  # a server URL means nothing to the other backends
         if model:
             updates["model"] = model
         try:
