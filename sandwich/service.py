@@ -39,6 +39,29 @@ def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+def check_judgment(j: JudgmentIn, fmt: JudgmentFormat) -> None:
+    """Refuse a judgment whose choice, confidence or rationale does not fit the study's format."""
+    if j.skipped:
+        return
+    if j.choice not in fmt.choices:
+        raise SandwichError(f"Choice {j.choice!r} is not allowed here (expected one of: {', '.join(fmt.choices)}).")
+    if j.confidence is None or j.confidence not in fmt.confidence:
+        raise SandwichError(f"Confidence {j.confidence!r} is not on the study's scale "
+                            f"({', '.join(map(str, fmt.confidence))}).")
+    if fmt.rationale == "required" and not (j.rationale or "").strip():
+        raise SandwichError("This study asks for a one-line rationale with every judgment.")
+
+
+def judgment_row(j: JudgmentIn, overseer: str, item_id: str, condition: str, fmt: JudgmentFormat,
+                 now: datetime) -> list[Any]:
+    """The `judgments` table row for a checked judgment, in column order."""
+    return [j.judgment_id, j.assignment_id, overseer, item_id, condition,
+            None if j.skipped else j.choice, None if j.skipped else j.confidence,
+            j.rationale if fmt.rationale != "off" else None, j.time_on_item_s, j.time_to_first_assist_s,
+            j.assistance_failed, j.timed_out, j.skipped, j.source, j.source != "human",
+            json.dumps(j.client_meta) if j.client_meta else None, now]
+
+
 class StudyService:
     """Open a study database and serve it to the lead and, through sessions, to overseers."""
 
@@ -393,26 +416,14 @@ class OverseerSession:
             a = self._assignment(j.assignment_id)
             item = self._item(a["item_id"])
             fmt = svc.judgment_format(item)
-            if not j.skipped:
-                if j.choice not in fmt.choices:
-                    raise SandwichError(f"Choice {j.choice!r} is not allowed here (expected one of: "
-                                        f"{', '.join(fmt.choices)}).")
-                if j.confidence is None or j.confidence not in fmt.confidence:
-                    raise SandwichError(f"Confidence {j.confidence!r} is not on the study's scale "
-                                        f"({', '.join(map(str, fmt.confidence))}).")
-                if fmt.rationale == "required" and not (j.rationale or "").strip():
-                    raise SandwichError("This study asks for a one-line rationale with every judgment.")
+            check_judgment(j, fmt)
             svc.freeze_preregistration()
             now = _now()
             try:
                 # one statement on the common path; conflicts are sorted out only when they happen
                 svc.connection.execute(
                     "INSERT INTO judgments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [j.judgment_id, j.assignment_id, self.overseer, a["item_id"], a["condition"],
-                     None if j.skipped else j.choice, None if j.skipped else j.confidence,
-                     j.rationale if fmt.rationale != "off" else None, j.time_on_item_s, j.time_to_first_assist_s,
-                     j.assistance_failed, j.timed_out, j.skipped, j.source, j.source != "human",
-                     json.dumps(j.client_meta) if j.client_meta else None, now])
+                    judgment_row(j, self.overseer, a["item_id"], a["condition"], fmt, now))
             except duckdb.ConstraintException:
                 dup = store.rows(svc.connection, "SELECT assignment_id, overseer, created_at FROM judgments "
                                                  "WHERE judgment_id = ?", [j.judgment_id])

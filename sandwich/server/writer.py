@@ -10,7 +10,6 @@ each operation is retried alone, so one bad write cannot sink its neighbours.
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
@@ -23,7 +22,7 @@ from typing import Any
 
 from sandwich.errors import AlreadyJudged, NotFound, NotSaved, SandwichError, StoreError
 from sandwich.server.index import StoredJudgment, StudyIndex
-from sandwich.service import StudyService
+from sandwich.service import StudyService, check_judgment, judgment_row
 from sandwich.views import JudgmentIn, Receipt
 
 log = logging.getLogger("sandwich.serve")
@@ -185,25 +184,12 @@ class JudgmentWriter:
             raise AlreadyJudged(f"Assignment {j.assignment_id!r} already has a judgment.",
                                 hint="Each assignment is judged once; the earlier judgment stands.")
         fmt = a.fmt
-        if not j.skipped:
-            if j.choice not in fmt.choices:
-                raise SandwichError(f"Choice {j.choice!r} is not allowed here (expected one of: "
-                                    f"{', '.join(fmt.choices)}).")
-            if j.confidence is None or j.confidence not in fmt.confidence:
-                raise SandwichError(f"Confidence {j.confidence!r} is not on the study's scale "
-                                    f"({', '.join(map(str, fmt.confidence))}).")
-            if fmt.rationale == "required" and not (j.rationale or "").strip():
-                raise SandwichError("This study asks for a one-line rationale with every judgment.")
+        check_judgment(j, fmt)
         if not self._frozen:  # hypotheses are frozen before the first judgment, in the same transaction
             self._svc.freeze_preregistration()
             batch.froze_preregistration = True
         now = datetime.now(timezone.utc).replace(tzinfo=None)
-        batch.rows.append([
-            j.judgment_id, j.assignment_id, overseer, a.item_id, a.condition,
-            None if j.skipped else j.choice, None if j.skipped else j.confidence,
-            j.rationale if fmt.rationale != "off" else None, j.time_on_item_s, j.time_to_first_assist_s,
-            j.assistance_failed, j.timed_out, j.skipped, j.source, j.source != "human",
-            json.dumps(j.client_meta) if j.client_meta else None, now])
+        batch.rows.append(judgment_row(j, overseer, a.item_id, a.condition, fmt, now))
         stored = StoredJudgment(j.judgment_id, j.assignment_id, overseer, now)
         batch.stored[j.judgment_id] = stored
         batch.assignments[j.assignment_id] = stored
