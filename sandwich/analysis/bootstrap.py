@@ -5,7 +5,8 @@ and for items, independently, and keeps every judgment at their intersection
 with weight w_o * w_i (Owen 2007). A ratio statistic such as accuracy is then
     (w_o^T C w_i) / (w_o^T N w_i)
 with C the per-cell sum (e.g. correct judgments) and N the per-cell count, one
-dense overseers x items matrix per group — one GEMM per chunk of replicates.
+overseers x items matrix per group and statistic (sparse: a study fills few cells)
+— one sparse-times-dense product per block for all replicates at once.
 
 The plain pigeonhole interval is conservative: judgment-level noise is counted
 about three times (once by overseer resampling, once by item resampling, once
@@ -23,12 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 from scipy import stats
 
 from sandwich.analysis.data import JudgmentTable
 
-# a chunk's intermediate (replicates x columns) float32 array stays under this many bytes
-CHUNK_BYTES = 256 * 2**20
+# above this share of filled cells (and on big blocks only: threaded BLAS on small matrices is slow on a
+# busy machine) a block is multiplied as a dense matrix, below as sparse x dense
+DENSE_ABOVE = 0.15
 
 
 @dataclass
@@ -116,24 +119,32 @@ def _spread(x: np.ndarray) -> float:
 
 @dataclass
 class CellSums:
-    """Per group: dense overseers x items matrices of sums and counts for each statistic."""
+    """Per (group, statistic): a sparse items x overseers matrix of per-cell sums, and one of counts."""
 
     groups: list[str]
     stats: list[str]                       # e.g. accuracy, brier, time
-    num: dict[tuple[str, str], int]        # (group, stat) -> column block of the numerator
-    den: dict[tuple[str, str], int]        # (group, stat) -> column block of the denominator
-    stacked: np.ndarray                    # overseers x (blocks * items), float32
+    num: dict[tuple[str, str], int]        # (group, stat) -> block holding the numerator
+    den: dict[tuple[str, str], int]        # (group, stat) -> block holding the denominator (counts)
+    blocks: list[sp.csr_matrix]            # each n_items x n_overseers, float32
+    n_overseers: int
     n_items: int
     strata: np.ndarray                     # stratum id per overseer
 
 
 def cell_sums(t: JudgmentTable, stats: tuple[str, ...] = ("accuracy", "brier", "time")) -> CellSums:
-    """Scatter judgments into stacked dense matrices; shared count blocks where nothing is missing."""
+    """Sum judgments into per-cell matrices; statistics with the same missingness share one count block."""
     n_o, n_i = len(t.overseers), len(t.items)
     values = {"accuracy": t.correct, "brier": t.brier, "time": t.time}
-    blocks: list[np.ndarray] = []
+    blocks: list[sp.csr_matrix] = []
     num: dict[tuple[str, str], int] = {}
     den: dict[tuple[str, str], int] = {}
+
+    def scatter(mask: np.ndarray, v: np.ndarray | None) -> sp.csr_matrix:
+        data = np.ones(int(mask.sum()), np.float32) if v is None else v[mask].astype(np.float32)
+        m = sp.csr_matrix((data, (t.item[mask], t.overseer[mask])), shape=(n_i, n_o), dtype=np.float32)
+        m.sum_duplicates()   # one overseer judging an item twice: the cell holds both
+        return m
+
     for g in range(len(t.groups)):
         in_g = t.group == g
         count_blocks: dict[bytes, int] = {}
@@ -142,17 +153,12 @@ def cell_sums(t: JudgmentTable, stats: tuple[str, ...] = ("accuracy", "brier", "
             ok = in_g & np.isfinite(v)
             key = np.packbits(ok).tobytes()
             if key not in count_blocks:
-                m = np.zeros((n_o, n_i), np.float32)
-                np.add.at(m, (t.overseer[ok], t.item[ok]), 1.0)
                 count_blocks[key] = len(blocks)
-                blocks.append(m)
-            m = np.zeros((n_o, n_i), np.float32)
-            np.add.at(m, (t.overseer[ok], t.item[ok]), v[ok].astype(np.float32))
+                blocks.append(scatter(ok, None))
             num[(t.groups[g], s)] = len(blocks)
             den[(t.groups[g], s)] = count_blocks[key]
-            blocks.append(m)
-    stacked = np.concatenate(blocks, axis=1) if blocks else np.zeros((n_o, 0), np.float32)
-    return CellSums(list(t.groups), list(stats), num, den, stacked, n_i, t.stratum)
+            blocks.append(scatter(ok, v))
+    return CellSums(list(t.groups), list(stats), num, den, blocks, n_o, n_i, t.stratum)
 
 
 def weights(rng: np.random.Generator, n: int, replicates: int, strata: np.ndarray | None = None) -> np.ndarray:
@@ -160,8 +166,11 @@ def weights(rng: np.random.Generator, n: int, replicates: int, strata: np.ndarra
     w = np.zeros((replicates, n), np.float32)
     groups = [np.arange(n)] if strata is None else [np.flatnonzero(strata == s) for s in np.unique(strata)]
     for idx in groups:
-        if len(idx):
-            w[:, idx] = rng.multinomial(len(idx), np.full(len(idx), 1 / len(idx)), size=replicates)
+        k = len(idx)
+        if k:
+            # k draws with replacement per replicate, counted with one bincount (much faster than multinomial)
+            draws = rng.integers(0, k, (replicates, k)) + (np.arange(replicates) * k)[:, None]
+            w[:, idx] = np.bincount(draws.ravel(), minlength=replicates * k).reshape(replicates, k)
     return w
 
 
@@ -171,19 +180,20 @@ def bootstrap_sums(cs: CellSums, replicates: int, seed: int,
     """Ratio statistics per (group, stat) under the three schemes, plus item-only statistics of
     per-item vectors (e.g. model-alone correctness, NaN where unknown), all from the same draws."""
     rng = np.random.default_rng(seed)
-    n_o, n_i = cs.stacked.shape[0], cs.n_items
-    n_blocks = cs.stacked.shape[1] // max(n_i, 1)
+    n_o, n_i, n_blocks = cs.n_overseers, cs.n_items, len(cs.blocks)
     w_o = weights(rng, n_o, replicates, cs.strata)
     w_i = weights(rng, n_i, replicates)
+    w_o_t = np.ascontiguousarray(w_o.T)         # overseers x replicates
+    w_i_t = np.ascontiguousarray(w_i.T)         # items x replicates
     totals = np.empty((replicates, n_blocks), np.float64)
-    step = max(1, int(CHUNK_BYTES // max(4 * cs.stacked.shape[1], 1)))
-    for start in range(0, replicates, step):
-        stop = min(start + step, replicates)
-        x = (w_o[start:stop] @ cs.stacked).reshape(stop - start, n_blocks, n_i)   # the one big GEMM
-        totals[start:stop] = np.matmul(x, w_i[start:stop, :, None])[..., 0]
-    blocks = cs.stacked.reshape(n_o, n_blocks, n_i)
-    row = blocks.sum(axis=2, dtype=np.float64)          # overseers x blocks
-    col = blocks.sum(axis=0, dtype=np.float64)          # blocks x items
+    for b, m in enumerate(cs.blocks):
+        # sparse x dense costs replicates x nonzeros; a dense GEMM wins only when the block is fairly full
+        dense = m.nnz > DENSE_ABOVE * n_o * n_i and n_o * n_i >= 1_000_000
+        x = (m.toarray() @ w_o_t) if dense else (m @ w_o_t)   # items x replicates
+        x *= w_i_t
+        totals[:, b] = x.sum(axis=0)   # float32 pairwise summation: relative error ~1e-7
+    row = np.array([np.asarray(m.sum(axis=0), dtype=np.float64).ravel() for m in cs.blocks]).reshape(n_blocks, n_o).T
+    col = np.array([np.asarray(m.sum(axis=1), dtype=np.float64).ravel() for m in cs.blocks]).reshape(n_blocks, n_i)
     only_o = w_o.astype(np.float64) @ row               # replicates x blocks
     only_i = w_i.astype(np.float64) @ col.T
     full = row.sum(axis=0)
