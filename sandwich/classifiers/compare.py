@@ -169,6 +169,10 @@ def compare_study(db_path: str | Path, out_dir: str | Path | None = None, *, bac
             notes.extend(f"{s}: {n}" for n in r.notes)
         summaries.append(summ)
     notes += _gap_notes(point, floor, ceiling, scores)
+    n_groups = len({e.group for e in test})
+    if n_groups < 30:
+        notes.append(f"Only {len(test)} held-out examples in {n_groups} groups: every interval here is wide, and a PGR "
+                     "above 1 or below 0 is noise until the study has more test problems.")
     if (note := ev.resolution_note(int(y.sum()), PRECISIONS)) is not None:
         notes.append(note)
     result = ComparisonResult(study.study, bb, floor, ceiling, len(test), int(y.sum()),

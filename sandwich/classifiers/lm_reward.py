@@ -143,5 +143,6 @@ def train_reward_model(train: Sequence[Example], targets: Sequence[float], setti
         weights = {k: v for k, v in model.state_dict().items() if "lora" in k or "score" in k} if _lora \
             else model.state_dict()
         save_checkpoint(ctx.run_dir, {"model": weights, "opt": opt.state_dict(), "gen": gen.get_state(),
-                                      "torch_rng": torch.get_rng_state(), "step": step, "epoch": epoch + 1, "losses": rm.losses})
+                                      "torch_rng": torch.get_rng_state(), "step": step, "epoch": epoch + 1,
+                                      "losses": rm.losses})
     return rm

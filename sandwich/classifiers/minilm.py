@@ -146,7 +146,8 @@ def fit_head(x: np.ndarray, y: np.ndarray, settings: TrainSettings, ctx: TrainCo
         torch.set_num_threads(threads)
 
 
-def _fit_head(x: np.ndarray, y: np.ndarray, settings: TrainSettings, ctx: TrainContext) -> tuple[nn.Module, list[float]]:
+def _fit_head(x: np.ndarray, y: np.ndarray, settings: TrainSettings,
+              ctx: TrainContext) -> tuple[nn.Module, list[float]]:
     gen = seed_everything(ctx.seed)
     head = make_head(x.shape[1], settings.head)
     opt = torch.optim.AdamW(head.parameters(), lr=settings.learning_rate, weight_decay=1e-2)
@@ -193,7 +194,8 @@ class FinetunedClassifier(nn.Module):
 
     def __init__(self, tokenizer, encoder, contrast: bool, settings: TrainSettings, ctx: TrainContext) -> None:
         super().__init__()
-        self.tokenizer, self.encoder, self.contrast, self.settings, self.ctx = tokenizer, encoder, contrast, settings, ctx
+        self.tokenizer, self.encoder, self.contrast = tokenizer, encoder, contrast
+        self.settings, self.ctx = settings, ctx
         dim = encoder.config.hidden_size + (1 if contrast else 0)
         self.head = make_head(dim, settings.head)
         self.losses: list[float] = []
@@ -281,5 +283,6 @@ def train_finetune(train: Sequence[Example], targets: Sequence[float], settings:
             ctx.report(step, total)
         model.losses.append(float(np.mean(running)) if running else float("nan"))
         save_checkpoint(ctx.run_dir, {"model": model.state_dict(), "opt": opt.state_dict(), "gen": gen.get_state(),
-                                      "torch_rng": torch.get_rng_state(), "step": step, "epoch": epoch + 1, "losses": model.losses})
+                                      "torch_rng": torch.get_rng_state(), "step": step, "epoch": epoch + 1,
+                                      "losses": model.losses})
     return model  # the caller removes the checkpoint once final weights are saved

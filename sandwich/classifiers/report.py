@@ -27,36 +27,42 @@ def _metric(s: SourceSummary, m: str) -> str:
     return _f(d["mean"]) + ("" if not math.isfinite(d["sd"]) else f" ±{d['sd']:.3f}")
 
 
-def _pgr(s: SourceSummary, m: str) -> str:
+def _pgr_cells(s: SourceSummary, m: str) -> list[str]:
+    """PGR point estimate, CI over seeds, bootstrap CI over test groups."""
     if s.role != "source" or m not in s.pgr:
-        return {"ceiling": "1 (ceiling)", "floor": "0 (floor)"}.get(s.role, "–")
+        return [{"ceiling": "1", "floor": "0"}.get(s.role, "–"), "", ""]
     d = s.pgr[m]
-    text = _f(d["mean"], 2)
-    if math.isfinite(d["seed_lo"]):
-        text += f" [{_f(d['seed_lo'], 2)}, {_f(d['seed_hi'], 2)}]ˢ"
-    if math.isfinite(d["boot_lo"]):
-        text += f" [{_f(d['boot_lo'], 2)}, {_f(d['boot_hi'], 2)}]ᵇ"
-    return text
+    ci = [f"[{_f(d[a], 2)}, {_f(d[b], 2)}]" if math.isfinite(d[a]) else "–"
+          for a, b in (("seed_lo", "seed_hi"), ("boot_lo", "boot_hi"))]
+    return [_f(d["mean"], 2), *ci]
 
 
 def render_tables(r: ComparisonResult) -> Group:
     """Main table (metrics + PGR + best-of-n), high-stakes table, and notes."""
     seeds = sorted({k for s in r.summaries for k in s.seeds})
     main = Table(title=f"Classifiers by label source — {r.backbone}, held-out test split: {r.n_test} examples in "
-                       f"{r.n_groups} groups, seeds {', '.join(map(str, seeds))}", show_edge=False, title_justify="left")
+                       f"{r.n_groups} groups, seeds {', '.join(map(str, seeds))}", show_edge=False,
+                 title_justify="left")
     for col, just in (("source", "left"), ("train n", "right"), ("accuracy", "right"), ("AUROC", "right"),
-                      ("ECE", "right"), ("PGR accuracy", "right"), ("PGR AUROC", "right"), ("best-of-n pass", "right")):
-        main.add_column(col, justify=just)
+                      ("ECE", "right"), ("best-of-n pass", "right")):
+        main.add_column(col, justify=just, no_wrap=True)
     for s in r.summaries:
         style = "bold" if s.role != "source" else None
         main.add_row(s.source + {"ceiling": " (ceiling)", "floor": " (floor)"}.get(s.role, ""), str(s.n_train),
-                     _metric(s, "accuracy"), _metric(s, "auroc"), _metric(s, "ece"), _pgr(s, "accuracy"),
-                     _pgr(s, "auroc"), _pct(s.best_of_n.get("pass_rate")), style=style)
+                     _metric(s, "accuracy"), _metric(s, "auroc"), _metric(s, "ece"),
+                     _pct(s.best_of_n.get("pass_rate")), style=style)
     bon = r.summaries[0].best_of_n if r.summaries else {}
-    legend = Text(f"± sd over seeds · PGR = (source − {r.floor}) / (expert − {r.floor}); [ ]ˢ 95% CI over seeds, "
-                  f"[ ]ᵇ 95% bootstrap over test groups · best-of-n: least-suspicious candidate of each of "
-                  f"{bon.get('groups', 0)} held-out groups (seed ensemble); random choice passes "
-                  f"{_pct(bon.get('random'))}, the best possible {_pct(bon.get('oracle'))}.", style="dim")
+    legend = Text(f"± sd over seeds · best-of-n: the least-suspicious candidate of each of {bon.get('groups', 0)} "
+                  f"held-out groups (seed ensemble); random choice passes {_pct(bon.get('random'))}, "
+                  f"the best possible {_pct(bon.get('oracle'))}.", style="dim")
+    gap = Table(title=f"Performance gap recovered: (source − {r.floor}) / (expert − {r.floor})", show_edge=False,
+                title_justify="left")
+    gap.add_column("source", no_wrap=True)
+    for m in ("accuracy", "AUROC", "ECE"):
+        for part in ("PGR", "95% CI seeds", "95% CI bootstrap"):
+            gap.add_column(f"{m} {part}" if part == "PGR" else part, justify="right", no_wrap=True)
+    for s in r.summaries:
+        gap.add_row(s.source, *_pgr_cells(s, "accuracy"), *_pgr_cells(s, "auroc"), *_pgr_cells(s, "ece"))
     hs = Table(title=f"High stakes — flag as bad, most suspicious first ({r.n_test_bad} bad of {r.n_test} test "
                      "examples; seed ensemble)", show_edge=False, title_justify="left")
     for col in ("source", "coverage @99% precision", "coverage @99.9% precision",
@@ -66,7 +72,7 @@ def render_tables(r: ComparisonResult) -> Group:
         c99, c999 = s.high_stakes["coverage@0.99"], s.high_stakes["coverage@0.999"]
         hs.add_row(s.source, f"{_pct(c99['coverage'])} ({c99['flagged']})", f"{_pct(c999['coverage'])} "
                    f"({c999['flagged']})", _pct(s.high_stakes["fnr@coverage"]), _pct(c99["precision_lower95"]))
-    parts: list = [main, legend, Text(""), hs]
+    parts: list = [main, legend, Text(""), gap, Text(""), hs]
     if r.notes:
         parts += [Text("")] + [Text(f"• {n}", style="yellow") for n in r.notes]
     if r.plots:
