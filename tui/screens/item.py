@@ -71,6 +71,7 @@ class ItemScreen(Screen[None]):
         self.assistance_failed = any(v.status in UNUSABLE for v in help_views)
         self.submitting = False
         self.viewed_nodes: set[str] = set()
+        self.changes: list[list[Any]] = []
         self.sub_title = f"{view.overseer} · {'practice · ' if view.practice else ''}{view.condition}"
         self.query_one(StatusBar).show(view, progress)
         self.query_one(ItemBody).show(view.item, dark=self.app.current_theme.dark)
@@ -202,9 +203,9 @@ class ItemScreen(Screen[None]):
 
     @on(ChoiceRow.Changed)
     def _changed(self, event: ChoiceRow.Changed) -> None:
-        if event.value is not None:
-            self._record("answer_changed" if event.row.id == "answer" else "confidence_changed",
-                         {"value": event.value})
+        # changes of mind travel with the judgment (client_meta), not as one database write per key
+        if event.value is not None and self.view is not None:
+            self.changes.append([event.row.id, event.value, round(self.clock() - self.shown_at, 3)])
 
     # ------------------------------------------------------------ timer
     @on(ItemTimer.Warning)
@@ -233,7 +234,7 @@ class ItemScreen(Screen[None]):
         now = self.clock()
         choice, confidence = form.answer.value, form.confidence.value
         meta: dict[str, Any] = {"client": "tui", "size": f"{self.app.size.width}x{self.app.size.height}",
-                                "theme": self.app.theme}
+                                "theme": self.app.theme, "changes": self.changes[-50:]}
         skipped = timed_out and (view.judgment.on_timeout == "skip" or choice is None)
         if timed_out and not skipped and confidence is None:
             confidence = view.judgment.confidence[0]  # the scale's lowest level: a guess

@@ -57,10 +57,10 @@ class ItemTimer(Static):
         if not self.running:
             return
         if self.limit_s is None:
-            self.update(f"time {clock_text(self.elapsed)}")
+            self.update(f"time {clock_text(self.elapsed)}", layout=False)  # fixed width: no relayout per tick
             return
         left = self.limit_s - self.elapsed
-        self.update(f"time left {clock_text(left)}")
+        self.update(f"time left {clock_text(left)}", layout=False)
         if not self.warned and left <= self.warn_before_s:
             self.warned = True
             self.add_class("-warning")

@@ -41,8 +41,9 @@ class StatusBar(Horizontal):
 
     def show(self, view: ItemView, progress: ProgressView | None) -> None:
         overall, part = progress_text(view, progress)
-        self.query_one("#progress-overall", Label).update(overall)
-        self.query_one("#progress-part", Label).update(part)
+        # fixed-size labels: repaint them without a layout pass
+        self.query_one("#progress-overall", Label).update(overall, layout=False)
+        self.query_one("#progress-part", Label).update(part, layout=False)
 
     @property
     def timer(self) -> ItemTimer:
