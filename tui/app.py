@@ -234,7 +234,9 @@ class OverseerApp(App[None]):
 
     def watch_theme(self, theme: str) -> None:
         if getattr(self, "item_screen", None) is not None and self.item_screen.is_mounted:
-            self.item_screen.query_one("#item").restyle(dark=self.current_theme.dark)  # type: ignore[attr-defined]
+            # after the refresh, when the new theme's colours have reached the widgets
+            body = self.item_screen.query_one("#item")
+            self.call_after_refresh(lambda: body.restyle(dark=self.current_theme.dark))  # type: ignore[attr-defined]
         if hasattr(self, "_loop"):
             self.record("theme_changed", None, {"theme": theme})
 
