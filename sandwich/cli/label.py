@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
+import threading
 from pathlib import Path
 
 import typer
@@ -81,8 +83,23 @@ def label(
         pass
     if progress is not None:
         console.print(f"{overseer}: {progress.done} of {progress.total} judged — everything submitted is saved.")
+    _leave_abandoned_answers(app.return_code or 0)
     if app.return_code:
         raise typer.Exit(app.return_code)
+
+
+def _leave_abandoned_answers(code: int) -> None:
+    """Exit at once if a live follow-up is still generating in a background thread.
+
+    Everything is stored and the database closed by now; an in-process model left
+    generating an answer nobody will read would otherwise hold up (or, torch threads
+    torn down mid-run, abort) the interpreter's shutdown.
+    """
+    busy = [t for t in threading.enumerate() if t is not threading.main_thread() and t.daemon and t.is_alive()]
+    if busy:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def label_remote(server: str, token: str | None, overseer: str | None, *, web: bool, host: str, port: int,

@@ -85,7 +85,7 @@ class ItemScreen(Screen[None]):
         # a multiple-choice question is already in the item; a code-review question is not
         form.reset(view.judgment, "" if view.item.task_kind == "multiple-choice" else view.item.question)
         form.border_title = "Your judgment" + (" — practice, not counted" if view.practice else "")
-        self.query_one(ItemBody).focus()
+        self.set_focus(self.query_one(ItemBody))
         self.shown_at = self.clock()
         limit = None if view.practice else view.judgment.time_limit_s
         self.query_one(ItemTimer).start(limit, view.judgment.warn_before_s)
@@ -136,10 +136,10 @@ class ItemScreen(Screen[None]):
         self.query_one(JudgmentForm).nudge_confidence(step)
 
     def action_why(self) -> None:
-        self.query_one("#why", Input).focus()
+        self.set_focus(self.query_one("#why", Input))  # at once: the next keys typed go to the box
 
     def action_leave_input(self) -> None:
-        self.query_one(ItemBody).focus()
+        self.set_focus(self.query_one(ItemBody))
 
     def action_toggle_help(self) -> None:
         assist = self.query_one(AssistancePanel)
@@ -147,10 +147,10 @@ class ItemScreen(Screen[None]):
         if assist.opened:
             self._used_help("panel_opened", {"kind": assist.active_kind})
             pane = assist.query_one(f"#pane-{assist.active_kind}")
-            (pane.query_one(DecompositionTree) if assist.active_kind == "decomposition" else pane).focus()
+            self.set_focus(pane.query_one(DecompositionTree) if assist.active_kind == "decomposition" else pane)
         else:
             self._record("panel_closed", {"kind": assist.active_kind})
-            self.query_one(ItemBody).focus()
+            self.set_focus(self.query_one(ItemBody))
 
     def action_follow_up(self) -> None:
         assist = self.query_one(AssistancePanel)

@@ -54,7 +54,7 @@ class FollowUpBox(Vertical):
         """Aim the next question at a sub-question (or at the whole item when None)."""
         self.node_id = None if node is None else str(node.get("id"))
         self._placeholder(self.node_id)
-        self.query_one("#followup-q", Input).focus()
+        self.screen.set_focus(self.query_one("#followup-q", Input))  # at once: the next keys typed go to the box
 
     def _placeholder(self, node_id: str | None) -> None:
         self.query_one("#followup-q", Input).placeholder = (
