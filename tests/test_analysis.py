@@ -170,3 +170,24 @@ def test_bad_explore_and_missing_database(study: tuple[Path, Path], tmp_path: Pa
         analyze_study(db, replicates=100, explore=[("nope", "debate")])
     res = sandwich_cli("analyze", str(tmp_path / "missing.duckdb"), cwd=tmp_path)
     assert res.returncode == 2 and "Traceback" not in res.stderr and "no study database" in res.stderr
+
+
+def test_every_metric_and_the_expert_comparison_can_be_preregistered(tmp_path: Path) -> None:
+    yaml_path = write_study(tmp_path, prereg="""
+    - {id: G, compare: [debate, unassisted], metric: gap_closed, alternative: greater}
+    - {id: E, compare: [debate, unassisted], metric: ece, alternative: less}
+    - {id: T, compare: [debate, unassisted], metric: time, alternative: two-sided, test: bootstrap}
+    - {id: X, compare: [debate, expert], metric: accuracy, alternative: less}""")
+    db = tmp_path / "rc.duckdb"
+    create_study(load_study(yaml_path), db)
+    simulate_study(db, with_model_alone=False)
+    res = analyze_study(db, replicates=300, permutations=500)
+    by_id = {h.id: h for h in res.hypotheses}
+    assert set(by_id) == {"G", "E", "T", "X"}
+    for h in by_id.values():
+        assert h.label == "confirmatory" and h.verdict in ("supported", "not supported"), h
+        assert 0 < h.p <= 1
+    assert by_id["X"].estimate < 0 and by_id["X"].hi < 0   # experts (0.95) beat debate (0.7) ...
+    # ... but one expert among seven overseers gives the permutation test 7 relabellings: it says so
+    assert by_id["X"].verdict == "not supported" and "only 7 distinct relabellings" in by_id["X"].note
+    assert "accuracy difference" in by_id["G"].note

@@ -79,8 +79,9 @@ class Interval:
                 "hi_conservative": self.hi_conservative, "se": self.se}
 
 
-def interval(d: Draws, level: float = 0.95) -> Interval:
-    """Percentile interval of the pigeonhole draws, rescaled to the corrected variance."""
+def interval(d: Draws, level: float = 0.95, bounds: tuple[float, float] | None = None) -> Interval:
+    """Percentile interval of the pigeonhole draws, rescaled to the corrected variance (clipped to `bounds`,
+    the statistic's possible range, e.g. 0..1 for an accuracy)."""
     ok = np.isfinite(d.both)
     undefined = float(1 - ok.mean()) if d.both.size else 1.0
     if not np.isfinite(d.est) or ok.sum() < 10:
@@ -104,8 +105,10 @@ def interval(d: Draws, level: float = 0.95) -> Interval:
         k *= float(stats.t.ppf(1 - a, min(units) - 1) / stats.norm.ppf(1 - a))
     qlo, qhi = np.quantile(both, [a, 1 - a])
     corrected = d.est + k * (d.both - d.est)
-    return Interval(d.est, float(d.est + k * (qlo - d.est)), float(d.est + k * (qhi - d.est)),
-                    float(qlo), float(qhi), float(np.sqrt(v)), corrected, undefined)
+    lo, hi = d.est + k * (qlo - d.est), d.est + k * (qhi - d.est)
+    if bounds is not None:
+        lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
+    return Interval(d.est, float(lo), float(hi), float(qlo), float(qhi), float(np.sqrt(v)), corrected, undefined)
 
 
 def _spread(x: np.ndarray) -> float:

@@ -100,6 +100,14 @@ def permutation_labels(in_a: np.ndarray, in_b: np.ndarray, permutations: int,
     return swap
 
 
+def distinct_relabellings(in_a: np.ndarray, in_b: np.ndarray) -> int:
+    """How many different ways the permutation test can relabel (sign flips x shuffles)."""
+    from math import comb
+
+    only = in_a ^ in_b
+    return 2 ** int((in_a & in_b).sum()) * comb(int(only.sum()), int((in_a & only).sum()))
+
+
 def permutation_test(t: JudgmentTable, a: int, b: int, metric: str, alternative: str, permutations: int,
                      seed: int) -> tuple[float, float]:
     """Observed difference and permutation p-value, exchanging condition labels per overseer."""
@@ -192,6 +200,12 @@ def test_hypothesis(h: Hypothesis, label: str, t: JudgmentTable, draws: dict[tup
     if use_perm:
         g = {n: k for k, n in enumerate(t.groups)}
         obs, p = permutation_test(t, g[a_name], g[b_name], metric_key, h.alternative, permutations, seed)
+        per_o = np.bincount(t.overseer[t.group == g[a_name]], minlength=len(t.overseers)) > 0
+        per_o_b = np.bincount(t.overseer[t.group == g[b_name]], minlength=len(t.overseers)) > 0
+        n_distinct = distinct_relabellings(per_o, per_o_b)
+        if n_distinct * h.alpha < 1:
+            note += (f"only {n_distinct} distinct relabellings of overseers: p cannot go below 1/{n_distinct}, so "
+                     "this test cannot reject at its alpha — add overseers or use test: bootstrap; ")
         if diff is None:
             est = obs
         if h.metric == "gap_closed":

@@ -18,6 +18,7 @@ from sandwich.analysis.data import EXPERT, JudgmentTable
 
 # Below this expert − unassisted difference (or when its interval reaches it) gap closed is a ratio of noise.
 GAP_MIN = 0.05
+UNIT = (0.0, 1.0)
 
 
 @dataclass
@@ -65,9 +66,9 @@ def summarize(t: JudgmentTable, draws: dict[tuple[str, str], Draws]) -> list[Gro
         per = np.bincount(t.overseer[m], minlength=len(t.overseers))
         singles = [t.overseers[o] for o in np.flatnonzero(per == 1)]
         rel = reliability(t.confidence[m], t.correct[m])
-        acc = interval(draws[(name, "accuracy")])
-        b = interval(draws[(name, "brier")]) if (name, "brier") in draws else None
-        tm = interval(draws[(name, "time")]) if (name, "time") in draws else None
+        acc = interval(draws[(name, "accuracy")], bounds=UNIT)
+        b = interval(draws[(name, "brier")], bounds=UNIT) if (name, "brier") in draws else None
+        tm = interval(draws[(name, "time")], bounds=(0.0, np.inf)) if (name, "time") in draws else None
         out.append(GroupSummary(name, int(m.sum()), int((per > 0).sum()), len(np.unique(t.item[m])), acc,
                                 b if b is not None else _point(brier(t.confidence[m], t.correct[m])), rel.ece,
                                 tm if tm is not None else _point(float(np.nanmean(t.time[m])) if m.any() else np.nan),
@@ -85,16 +86,19 @@ def sandwich(t: JudgmentTable, draws: dict[tuple[str, str], Draws], baseline: st
     """Model alone, unassisted, each assisted condition and experts (or gold = 100%), with gap closed."""
     rows: list[SandwichRow] = []
     if model is not None:
-        rows.append(SandwichRow(f"model alone ({model_name})", "model", interval(model)))
+        rows.append(SandwichRow(f"model alone ({model_name})", "model", interval(model, bounds=UNIT),
+                                note="items only"))
     acc = {name: draws[(name, "accuracy")] for name in t.groups}
     if EXPERT in acc:
-        top, top_row = acc[EXPERT], SandwichRow("experts", "expert", interval(acc[EXPERT]))
+        n_exp = len(np.unique(t.overseer[t.group == t.groups.index(EXPERT)]))
+        top, top_row = acc[EXPERT], SandwichRow("experts", "expert", interval(acc[EXPERT], bounds=UNIT),
+                                                note="1 expert: CI from items only" if n_exp == 1 else "")
     else:
         top = Draws.constant(1.0, replicates)
         top_row = SandwichRow("gold (no expert overseers)", "gold", interval(top),
                               note="experts taken as always right")
     if baseline not in acc:
-        rows += [SandwichRow(n, "assisted", interval(acc[n])) for n in t.groups if n != EXPERT]
+        rows += [SandwichRow(n, "assisted", interval(acc[n], bounds=UNIT)) for n in t.groups if n != EXPERT]
         rows.append(top_row)
         return Sandwich(rows, None, True, f"no judgments in the baseline condition {baseline!r}: "
                                           "gap closed cannot be computed")
@@ -109,7 +113,7 @@ def sandwich(t: JudgmentTable, draws: dict[tuple[str, str], Draws], baseline: st
         note = (f"expert − unassisted = {den.est:+.3f} (95% CI {den.lo:+.3f} to {den.hi:+.3f}) is not clearly away from zero: "
                 "gap closed is an unstable ratio here, so no interval is given. Collect more judgments or check "
                 "that the task separates experts from non-experts.")
-    rows.append(SandwichRow(f"{baseline} (non-experts)", "unassisted", interval(base)))
+    rows.append(SandwichRow(f"{baseline} (non-experts)", "unassisted", interval(base, bounds=UNIT)))
     for name in t.groups:
         if name in (baseline, EXPERT):
             continue
@@ -117,7 +121,7 @@ def sandwich(t: JudgmentTable, draws: dict[tuple[str, str], Draws], baseline: st
         gap = interval(gap_draws)
         if unstable:
             gap = Interval(gap.est, np.nan, np.nan, np.nan, np.nan, np.nan, gap.draws, gap.undefined)
-        rows.append(SandwichRow(name, "assisted", interval(acc[name]), gap))
+        rows.append(SandwichRow(name, "assisted", interval(acc[name], bounds=UNIT), gap))
     rows.append(top_row)
     return Sandwich(rows, den, unstable, note)
 

@@ -45,7 +45,8 @@ def sandwich_plot(res: AnalysisResult, path: Path) -> Path | None:
     for k, r in enumerate(rows):
         label = f"{est[k]:.0f}%"
         if r.gap is not None:
-            label += f"\ngap {r.gap.est * 100:+.0f}%" if np.isfinite(r.gap.est) else ""
+            if np.isfinite(r.gap.est):
+                label += f"\ngap {r.gap.est * 100:+.0f}%" + ("\n(unstable)" if res.sandwich.unstable else "")
         ax.text(k, min(hi[k] if np.isfinite(hi[k]) else est[k], 100) + 2, label, ha="center", va="bottom", fontsize=8)
     ax.set_xticks(x, [r.label for r in rows], rotation=20, ha="right", fontsize=9)
     ax.set_ylim(0, 118)

@@ -18,6 +18,9 @@ from typing import Any
 from sandwich.views import AssistanceView, ItemView
 
 Messages = list[dict[str, str]]
+# conversations per constrained call: likelihood-scoring backends hold (prompts x choices x length x vocabulary)
+# logits at once, which for long code items runs to gigabytes
+CHOICE_BATCH = 4
 
 
 def render_item(view: ItemView) -> str:
@@ -118,8 +121,10 @@ def answer_batch(backend: Any, conversations: Sequence[Messages], choice_sets: S
     for k, cs in enumerate(choice_sets):
         by_set.setdefault(tuple(cs), []).append(k)
     for cs, idx in by_set.items():
-        gens = backend.generate([conversations[k] for k in idx], max_tokens=4, temperature=temperature, seed=seed,
-                                choices=list(cs))
+        gens = []
+        for start in range(0, len(idx), CHOICE_BATCH):
+            gens += backend.generate([conversations[k] for k in idx[start:start + CHOICE_BATCH]], max_tokens=4,
+                                     temperature=temperature, seed=seed, choices=list(cs))
         choices = [_snap(g.text, list(cs)) for g in gens]
         values: list[int | None] = [None] * len(idx)
         extra = [0.0] * len(idx)
