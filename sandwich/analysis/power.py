@@ -123,11 +123,11 @@ def power_analysis(study: Study, overseers: list[int], items: list[int], *, sims
         res.labels[h.id] = f"{h.compare[0]} vs {h.compare[1]} ({h.metric}, {h.alternative}, α={h.alpha:g})"
     rng = np.random.default_rng(seed)
     for a, n_o in enumerate(overseers):
+        if study.overseers.design == "within-subjects" and n_o < len(study.conditions):
+            res.notes.append(f"{n_o} overseers: a within-subjects design with {len(study.conditions)} "
+                             "conditions needs at least that many overseers.")
+            continue
         for b, k in enumerate(items):
-            if study.overseers.design == "within-subjects" and n_o < len(study.conditions):
-                res.notes.append(f"{n_o} overseers: a within-subjects design with {len(study.conditions)} "
-                                 "conditions needs at least that many overseers.")
-                continue
             try:
                 d = build_design(study, n_o, k)
             except DesignError as e:
@@ -185,6 +185,8 @@ def write_power(res: PowerResult, out: Path) -> list[Path]:
         fig, axes = plt.subplots(1, len(res.power), figsize=(5 * len(res.power), 4), dpi=110, squeeze=False)
         for ax, (hid, grid) in zip(axes[0], res.power.items(), strict=True):
             for a, n_o in enumerate(res.overseers):
+                if not np.isfinite(grid[a]).any():
+                    continue
                 ax.plot(res.items, grid[a] * 100, marker="o", label=f"{n_o} overseers")
             ax.axhline(80, color="grey", ls="--", lw=1)
             ax.set_ylim(0, 102)
