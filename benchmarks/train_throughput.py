@@ -119,7 +119,7 @@ def bench_finetune(texts: list[tuple[str, str, int]], steps: int) -> None:
     took = time.perf_counter() - t0
     n = sum(1 for _ in ex[: 8 * len(seen)])
     print(f"minilm-finetune: {len(seen)} steps × ~8 examples (≤256 tokens) in {took:.1f} s = {n / took:.1f} "
-          "examples/s (forward + backward, whole encoder)")
+          "examples/s (forward + backward, whole encoder; includes loading it)")
 
 
 def bench_lm_reward(texts: list[tuple[str, str, int]], steps: int) -> None:

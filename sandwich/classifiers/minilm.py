@@ -71,7 +71,9 @@ def embed(texts: Sequence[str], *, max_length: int = 512, cache_dir: Path | None
     if file and file.exists():
         with np.load(file) as z:
             cache = dict(zip(z["keys"].tolist(), z["vectors"], strict=True))
-    todo = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in cache}.items())
+    # batch texts of similar length together: padding to the longest in a batch is most of the cost otherwise
+    todo = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in cache}.items(),
+                  key=lambda kv: (len(kv[1]), kv[0]))
     if todo:
         tok, model = load_encoder()
         with torch.inference_mode():
