@@ -154,12 +154,17 @@ class EmbeddedBackend:
             for i, s in enumerate(seqs):  # left padding, like generation
                 ids[i, width - len(s):] = torch.tensor(s)
                 mask[i, width - len(s):] = 1
+            # only the last few positions predict choice tokens: computing the vocabulary-wide
+            # logits for the whole prompt would cost gigabytes for a long code item
+            keep = max(map(len, c_ids)) + 1
             with torch.inference_mode():
-                logp = torch.log_softmax(model(input_ids=ids, attention_mask=mask).logits.float(), dim=-1)
+                logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=keep).logits
+                logp = torch.log_softmax(logits.float(), dim=-1)
+            first = width - keep  # absolute position of logits[:, 0]
             scores = []
             for i, c in enumerate(c_ids):
                 positions = range(width - len(c), width)  # the choice's tokens, each predicted from the one before
-                scores.append(sum(float(logp[i, pos - 1, ids[i, pos]]) for pos in positions))
+                scores.append(sum(float(logp[i, pos - 1 - first, ids[i, pos]]) for pos in positions))
             elapsed = time.perf_counter() - start
         gens = []
         for n, messages in enumerate(batch):
