@@ -177,7 +177,7 @@ def test_practice_items_give_feedback_and_are_not_judgments(tmp_path):
                 assert app.item_screen.view.practice
                 status = plain(app.item_screen.query_one("#progress-overall"))
                 await pilot.press("1", "plus", "s")
-                await wait_for(pilot, lambda: isinstance(app.screen, NoticeScreen))
+                await wait_for(pilot, lambda: isinstance(app.screen, NoticeScreen) and app.screen.query("#notice-body"))
                 feedback = plain(app.screen.query_one("#notice-body"))
                 await pilot.press("enter")
                 await wait_for(pilot, lambda: app.screen is app.item_screen and not app.item_screen.view.practice)

@@ -209,7 +209,7 @@ def test_help_theme_and_resume_briefing(tmp_path):
         with StudyService(db) as svc:
             app = OverseerApp(svc.for_overseer("ana"))
             async with app.run_test(size=(80, 24)) as pilot:
-                await wait_for(pilot, lambda: isinstance(app.screen, NoticeScreen))
+                await wait_for(pilot, lambda: isinstance(app.screen, NoticeScreen) and app.screen.query("#notice-body"))
                 assert "Welcome back" in plain(app.screen.query_one("#notice-body"))
                 await pilot.press("enter")
                 await until_item(pilot, app, None)

@@ -8,6 +8,7 @@ never freezes the screen, and the next item is shown only after `submit` returne
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -137,6 +138,9 @@ class OverseerApp(App[None]):
         self.call_from_thread(self._started, start, step)
 
     def _started(self, start: SessionStart, step: Step) -> None:
+        # the widgets built so far live as long as the app: keep them out of later GC passes,
+        # whose pauses otherwise land between a submit and the next item
+        gc.freeze()
         if start.interrupted_assignment and step.view is not None:
             self.push_screen(welcome_back(self.session.overseer), lambda _: self._present(step))
         else:

@@ -7,9 +7,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Center, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Static
+from textual.widgets import Button, Header, Static
 
 from sandwich.views import Briefing
+from tui.widgets.key_footer import KeyFooter
 
 
 def briefing_text(b: Briefing, part: int, parts: int, overseer: str, items: int | None = None) -> Text:
@@ -52,7 +53,7 @@ class BriefingScreen(Screen[bool]):
             yield Static(briefing_text(self.briefing, self.part, self.parts, self.overseer, self.items), id="briefing-text")
             with Center():
                 yield Button("Begin  ⏎", id="begin", variant="primary")
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = f"{self.overseer} · briefing: {self.briefing.condition}"

@@ -7,9 +7,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Center, Vertical
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Static
+from textual.widgets import Button, Header, Static
 
 from sandwich.views import ProgressView
+from tui.widgets.key_footer import KeyFooter
 
 
 def done_text(progress: ProgressView) -> Text:
@@ -38,7 +39,7 @@ class DoneScreen(Screen[None]):
             yield Static(done_text(self.progress), id="done-text")
             with Center():
                 yield Button("Close", id="close", variant="success")
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = f"{self.progress.overseer} · finished"

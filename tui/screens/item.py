@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, TabbedContent, Tree
+from textual.widgets import Header, Input, TabbedContent, Tree
 
 from sandwich.views import AssistanceView, ItemView, JudgmentIn, ProgressView
 from tui.widgets.assistance_panel import PANES, AssistancePanel
@@ -24,6 +24,7 @@ from tui.widgets.help_pane import UNUSABLE
 from tui.widgets.item_body import ItemBody
 from tui.widgets.item_timer import ItemTimer
 from tui.widgets.judgment_form import JudgmentForm
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.status_bar import StatusBar
 
 NARROW = 100  # below this many columns the item and the help stack instead of sitting side by side
@@ -60,7 +61,7 @@ class ItemScreen(Screen[None]):
             yield ItemBody(id="item")
             yield AssistancePanel(id="assist")
         yield JudgmentForm(id="judgment")
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     # ------------------------------------------------------------ loading an item
     def load(self, view: ItemView, help_views: list[AssistanceView], progress: ProgressView | None) -> None:
@@ -86,6 +87,7 @@ class ItemScreen(Screen[None]):
         form.reset(view.judgment, "" if view.item.task_kind == "multiple-choice" else view.item.question)
         form.border_title = "Your judgment" + (" — practice, not counted" if view.practice else "")
         self.set_focus(self.query_one(ItemBody))
+        self.refresh_bindings()  # which keys apply (help, follow-ups) depends on the item's condition
         self.shown_at = self.clock()
         limit = None if view.practice else view.judgment.time_limit_s
         self.query_one(ItemTimer).start(limit, view.judgment.warn_before_s)
@@ -121,8 +123,8 @@ class ItemScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide keys that do nothing here (no help in this part, no follow-ups)."""
         view = self.view
-        if action in ("answer", "confidence", "why", "submit") and (view is None or self.submitting):
-            return None if view is not None else False
+        if action in ("answer", "confidence", "why", "submit"):
+            return view is not None  # not tied to `submitting`: flipping it would rebuild the footer twice per item
         if action == "toggle_help":
             return bool(view and view.assistance_kinds and not view.practice)
         if action == "follow_up":
