@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import statistics
 import subprocess
@@ -121,6 +122,7 @@ def terminal_startup() -> float | None:
                 time.sleep(0.01)
         finally:
             subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True)
+            (Path(os.environ.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.getuid()}" / sock).unlink(missing_ok=True)
     return None
 
 
@@ -137,7 +139,7 @@ def main() -> None:
     real = terminal_startup()
     ms = 1000
     load = open("/proc/loadavg").read().split()[0] if Path("/proc/loadavg").exists() else "?"
-    print(f"(load average during the run: {load} on {__import__('os').cpu_count()} cores)")
+    print(f"(load average during the run: {load} on {os.cpu_count()} cores)")
     print(f"overseer app latency — {len(lat)} items, 6 conditions, precomputed help, Pilot at 120×40")
     print(f"{'':34}{'p50':>9}{'p95':>9}{'max':>9}")
     print(f"{'service only (no UI, the floor)':34}{pct(floor, .5) * ms:8.1f}ms{pct(floor, .95) * ms:8.1f}ms"
