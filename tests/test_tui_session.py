@@ -202,7 +202,11 @@ def test_help_theme_and_resume_briefing(tmp_path):
                 assert isinstance(app.screen, ItemScreen)
                 await pilot.press("t")
                 assert app.theme == "textual-light"
-                await pilot.press("1", "plus", "s")
+                form = app.item_screen.query_one("#judgment")
+                await pilot.click("#answer Chip:last-of-type")      # the mouse works too
+                await pilot.click("#confidence Chip")
+                assert (form.answer.value, form.confidence.value) == ("D", 50)
+                await pilot.click("#submit")
                 await until_item(pilot, app, svc.query("SELECT assignment_id FROM assignments "
                                                        "WHERE position = 0")[0]["assignment_id"])
                 assert app.item_screen.view.position == 1
@@ -223,3 +227,5 @@ def test_help_theme_and_resume_briefing(tmp_path):
     assert "help_opened" in events and "theme_changed" in events
     assert events.count("session_start") == 2
     assert "interrupted" in events  # item 2 had been shown, not judged, when the first run ended
+    assert [(r["choice"], r["confidence"]) for r in stored(db, "SELECT choice, confidence FROM judgments")] == \
+        [("D", 50)]  # the clicked answer
