@@ -183,11 +183,18 @@ class EmbeddedBackend:
         import queue
 
         import torch
-        from transformers import TextIteratorStreamer
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
         tok, model = self._parts()
         streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True, timeout=timeout_s)
         failure: list[BaseException] = []
+        abandoned = threading.Event()
+
+        class _Abandoned(StoppingCriteria):
+            """Stops generation once the consumer has gone (the overseer moved on or quit)."""
+
+            def __call__(self, input_ids, scores, **kwargs):  # type: ignore[no-untyped-def]
+                return abandoned.is_set()
 
         def work() -> None:
             with self._lock:
@@ -196,7 +203,8 @@ class EmbeddedBackend:
                     torch.manual_seed(seed)
                     with torch.inference_mode():
                         model.generate(**enc, **self._sampling(max_tokens, temperature), streamer=streamer,
-                                       pad_token_id=tok.pad_token_id)
+                                       pad_token_id=tok.pad_token_id,
+                                       stopping_criteria=StoppingCriteriaList([_Abandoned()]))
                 except BaseException as e:  # noqa: BLE001 - reported to the consumer below
                     failure.append(e)
                     streamer.end()
@@ -210,6 +218,8 @@ class EmbeddedBackend:
         except queue.Empty:
             raise AssistanceUnavailable(f"The embedded model produced nothing for {timeout_s:.0f} s.",
                                         hint="The machine may be busy; try again, or raise assistant.timeout_s.") from None
+        finally:
+            abandoned.set()  # also on GeneratorExit: the worker stops at its next token
         if failure:
             raise AssistanceUnavailable(f"The embedded model failed: {failure[0]}") from None
 
