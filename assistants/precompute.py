@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,7 @@ from assistants.strategy import Outcome, run_strategies, steps_for
 from assistants.templates import answer_values
 from sandwich import store
 from sandwich.config import AssistantSpec
+from sandwich.errors import SandwichError
 from sandwich.service import StudyService
 from sandwich.views import ItemContent
 
@@ -70,10 +71,22 @@ def _items(svc: StudyService) -> dict[str, ItemContent]:
     return {r["item_id"]: ItemContent(**{**r, "choices": list(r["choices"] or [])}) for r in rows}
 
 
-def needed(svc: StudyService) -> list[tuple[str, str]]:
-    """(item_id, condition) pairs that need their condition's assistance: assignments plus practice items."""
+def needed(svc: StudyService, overseers: Sequence[str] | None = None) -> list[tuple[str, str]]:
+    """(item_id, condition) pairs that need their condition's assistance: assignments plus practice items.
+
+    With `overseers`, only what those overseers will meet (e.g. today's session); rows are still
+    shared per item and condition, so everyone in a condition sees the same help.
+    """
     assisted = [c.name for c in svc.study.conditions if c.assistance]
-    pairs = {(r["item_id"], r["condition"]) for r in svc.query("SELECT DISTINCT item_id, condition FROM assignments")
+    where, params = ("WHERE overseer IN (SELECT unnest(?))", [list(overseers)]) if overseers else ("", [])
+    if overseers:
+        known = {r["name"] for r in svc.query("SELECT name FROM overseers")}
+        unknown = sorted(set(overseers) - known)
+        if unknown:
+            raise SandwichError(f"No overseer named {', '.join(map(repr, unknown))} in this study.",
+                                hint=f"Overseers: {', '.join(sorted(known))}.")
+    pairs = {(r["item_id"], r["condition"])
+             for r in svc.query(f"SELECT DISTINCT item_id, condition FROM assignments {where}", params)
              if r["condition"] in assisted}
     practice = [r["item_id"] for r in svc.query("SELECT item_id FROM items WHERE role = 'practice'")]
     pairs |= {(i, c) for i in practice for c in assisted}
@@ -117,14 +130,15 @@ def assign_sides(jobs: list[Job], gold: dict[str, str], seed: int) -> None:
                 j.side_info = {"correct_debater": "A" if flags[j.item.item_id] else "B"}
 
 
-def plan(svc: StudyService, *, retry_failed: bool = False) -> tuple[list[Job], int]:
+def plan(svc: StudyService, *, retry_failed: bool = False,
+         overseers: Sequence[str] | None = None) -> tuple[list[Job], int]:
     """Jobs still to do (kind-major order so a batch shares its prompts' shape), and how many were skipped."""
     items = _items(svc)
     have = {(r["item_id"], r["condition"], r["kind"]): r["status"]
             for r in svc.query("SELECT item_id, condition, kind, status FROM assistance")}
     jobs: list[Job] = []
     skipped = 0
-    for item_id, cond_name in needed(svc):
+    for item_id, cond_name in needed(svc, overseers):
         for spec in svc.study.condition(cond_name).assistance:
             status = have.get((item_id, cond_name, spec.kind))
             if status == "ok" or (status is not None and not retry_failed):
@@ -164,10 +178,11 @@ def store_outcomes(svc: StudyService, rows: list[list[Any]]) -> None:
 
 
 def precompute(svc: StudyService, *, spec: AssistantSpec | None = None, backend: Backend | None = None,
-               batch_size: int = 16, retry_failed: bool = False, progress: Progress | None = None) -> PrecomputeReport:
-    """Generate and store every missing assistance row of a study; returns what was done."""
+               batch_size: int = 16, retry_failed: bool = False, progress: Progress | None = None,
+               overseers: Sequence[str] | None = None) -> PrecomputeReport:
+    """Generate and store every missing assistance row of a study (or of some overseers' items)."""
     spec = spec or svc.study.assistant
-    jobs, skipped = plan(svc, retry_failed=retry_failed)
+    jobs, skipped = plan(svc, retry_failed=retry_failed, overseers=overseers)
     report = PrecomputeReport(needed=len(jobs) + skipped, skipped=skipped)
     if progress:
         progress(0, len(jobs))

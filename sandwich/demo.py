@@ -57,7 +57,9 @@ def main() -> None:
     run(["create", STUDY, *db, "--force"], timings)
     run(["status", STUDY, *db], timings)
     if "assist" in have:
-        run(["assist", "precompute", STUDY, *db], timings)
+        # the demo prepares the help `ana` will meet (all five kinds) so you can label as her afterwards;
+        # the whole study's help is the same command without --overseer (minutes more on a laptop CPU)
+        run(["assist", "precompute", STUDY, *db, "--overseer", "ana"], timings)
     if "simulate" in have:
         run(["simulate", STUDY, *db], timings)
     if "analyze" in have:
@@ -74,6 +76,8 @@ def main() -> None:
     console.print("\n[bold]Next:[/]")
     if "label" in have:
         console.print(f"  label items yourself:   .venv/bin/sandwich label {STUDY} --db {DB} --overseer ana")
+    if "assist" in have:
+        console.print(f"  help for every overseer: .venv/bin/sandwich assist precompute {STUDY} --db {DB}")
     if (OUT / "report" / "index.html").exists():
         console.print(f"  open the report:        {OUT / 'report' / 'index.html'}")
     console.print(f"  see progress:           .venv/bin/sandwich status {STUDY} --db {DB}")

@@ -24,6 +24,8 @@ def precompute_cmd(
     model: Optional[str] = typer.Option(None, "--model", help="Override the study's assistant model."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Assistance rows generated and committed together."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Generate failed and unparsed rows again."),
+    overseer: Optional[list[str]] = typer.Option(None, "--overseer",
+                                                 help="Only the items these overseers will meet (repeatable)."),
 ) -> None:
     """Generate every item × condition × kind of assistance the study needs; resumable (done rows are kept)."""
     from assistants.precompute import precompute
@@ -46,7 +48,8 @@ def precompute_cmd(
         where = f" at {spec.url}" if spec.backend == "vllm" else ""
         console.print(f"assistant: [bold]{spec.backend}[/]{where} · model {spec.model}")
         with progress_bar("assistance") as update:
-            report = precompute(svc, spec=spec, batch_size=batch_size, retry_failed=retry_failed, progress=update)
+            report = precompute(svc, spec=spec, batch_size=batch_size, retry_failed=retry_failed, progress=update,
+                                overseers=overseer)
     if report.generated == 0:
         console.print(f"[green]nothing to do[/]: all {report.needed} assistance rows are already stored.")
         return
