@@ -16,44 +16,28 @@ from sandwich.errors import SandwichError
 from sandwich.service import StudyService
 from sandwich.sim.runner import simulate_study
 from sandwich.studyfile import load_study
+from study_files import mc_rows, write_mc_study
 
-ROWS = [{"id": f"q{i:02d}", "passage": f"Passage {i}: the river rose {i} feet after the storm.",
-         "question": f"How many feet did the river rise in passage {i}?",
-         "choices": [str(i), str(i + 1), str(i + 2), "none"], "answer": "ABCD"[i % 4]} for i in range(24)]
+ROWS = mc_rows(24, answers="ABCD")
+PREREG = """
+    - {id: H1, compare: [debate, unassisted], metric: accuracy, alternative: greater, alpha: 0.05}
+    - {id: H2, compare: [consult, unassisted], metric: brier, alternative: less, alpha: 0.05, test: bootstrap}"""
 
 
 def write_study(folder: Path, *, prereg: str | None = None) -> Path:
     """A multiple-choice study: 6 non-experts + 1 expert, 3 conditions, 24 items, two hypotheses."""
-    (folder / "data.jsonl").write_text("\n".join(json.dumps(r) for r in ROWS) + "\n")
-    prereg = prereg or """
-    - {id: H1, compare: [debate, unassisted], metric: accuracy, alternative: greater, alpha: 0.05}
-    - {id: H2, compare: [consult, unassisted], metric: brier, alternative: less, alpha: 0.05, test: bootstrap}"""
-    path = folder / "rc.yaml"
-    path.write_text(f"""study: rc
-question: Do debate and consultancy help readers?
-task:
-  kind: multiple-choice
-  source: data.jsonl
-  columns: {{id: id, question: question, choices: choices, answer: answer, passage: passage}}
-  split: {{train: 0.5, seed: 1}}
-gold: {{kind: dataset-label}}
-conditions:
-  - {{name: unassisted}}
-  - {{name: consult, assistance: [consultancy]}}
-  - {{name: debate, assistance: [{{debate: {{rounds: 1}}}}]}}
-overseers:
-  non_experts: [ana, ben, chi, dev, eli, fay]
-  experts: [grace]
-  items_per_overseer: 12
-judgment: {{choices: item, confidence: [25, 50, 75, 100]}}
-preregistration:
-  hypotheses:{prereg}
+    return write_mc_study(folder, name="rc", rows=ROWS, overseers=6, experts=["grace"],
+                          conditions="""
+  - {name: unassisted}
+  - {name: consult, assistance: [consultancy]}
+  - {name: debate, assistance: [{debate: {rounds: 1}}]}""",
+                          judgment="{choices: item, confidence: [25, 50, 75, 100]}", extra=f"""preregistration:
+  hypotheses:{prereg or PREREG}
 simulation:
   non_expert: {{kind: parametric, skill: {{default: 0.45, consult: 0.55, debate: 0.7}}, noise: 0.05}}
   expert: {{kind: parametric, skill: {{default: 0.95}}}}
   seed: 3
 """)
-    return path
 
 
 @pytest.fixture

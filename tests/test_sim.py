@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -13,37 +12,21 @@ from sandwich.create import create_study
 from sandwich.service import StudyService
 from sandwich.sim.runner import simulate_study
 from sandwich.studyfile import load_study, validate_text
+from study_files import mc_rows, write_mc_study
 
-ROWS = [{"id": f"q{i:02d}", "passage": f"The river rose {i} feet after the storm.",
-         "question": "How many feet did the river rise?", "choices": [str(i), str(i + 1), str(i + 2), "none"],
-         "answer": "A"} for i in range(12)]
+ROWS = mc_rows(12, answers="A")
 
 
 def small_study(folder: Path, *, judged: int = 3, skill: str = "{default: 0.5}") -> Path:
-    (folder / "data.jsonl").write_text("\n".join(json.dumps(r) for r in ROWS) + "\n")
-    path = folder / "tiny.yaml"
-    path.write_text(f"""study: tiny
-question: Can a model judge with help?
-task:
-  kind: multiple-choice
-  source: data.jsonl
-  columns: {{id: id, question: question, choices: choices, answer: answer, passage: passage}}
-  split: {{train: 0.5, seed: 1}}
-gold: {{kind: dataset-label}}
-assistant: {{backend: embedded, max_tokens: 16}}
-conditions:
-  - {{name: unassisted}}
-  - {{name: consult, assistance: [consultancy]}}
-  - {{name: debate, assistance: [debate]}}
-overseers:
-  non_experts: [ana, ben, chi]
-  items_per_overseer: 3
-  judged_items: {judged}
-judgment: {{choices: item, confidence: [25, 50, 75, 100]}}
-simulation:
-  non_expert: {{kind: llm, skill: {skill}}}
-""")
-    return path
+    """Three overseers, three conditions, `judged` items each: small enough for a model on a CPU."""
+    return write_mc_study(folder, name="tiny", rows=ROWS, items_per_overseer=3, judged_items=judged,
+                          conditions="""
+  - {name: unassisted}
+  - {name: consult, assistance: [consultancy]}
+  - {name: debate, assistance: [debate]}""",
+                          assistant="{backend: embedded, max_tokens: 16}",
+                          judgment="{choices: item, confidence: [25, 50, 75, 100]}",
+                          extra=f"simulation:\n  non_expert: {{kind: llm, skill: {skill}}}\n")
 
 
 @pytest.mark.slow  # runs the embedded SmolLM2 on the CPU: ~30 s idle, minutes on a loaded machine

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from study_files import mc_rows, write_mc_study  # noqa: F401 - re-exported for TUI tests
 from sandwich.create import create_study
 from sandwich.service import StudyService
 from sandwich.studyfile import load_study
@@ -25,36 +26,12 @@ ALL_CONDITIONS = """
   - {name: debate, assistance: [debate]}"""
 
 
-def mc_rows(n: int) -> list[dict[str, Any]]:
-    """`n` small passage questions with known answers."""
-    return [{"id": f"q{i:03d}", "passage": f"Passage {i}: the river rose {i} feet after the storm of year {1900 + i}.",
-             "question": f"How many feet did the river rise in passage {i}?",
-             "choices": [str(i), str(i + 1), str(i + 2), "none"], "answer": "ABCD"[i % 3]} for i in range(n)]
-
-
 def write_study(folder: Path, *, conditions: str = ALL_CONDITIONS, overseers: int = 6, items_per_overseer: int = 6,
                 rows: int = 6, judgment: str = "{choices: item, confidence: [50, 75, 100]}", extra: str = "",
                 name: str = "tuitest") -> Path:
-    """A multiple-choice study YAML (and its data) in `folder`."""
-    data = folder / "data.jsonl"
-    data.write_text("\n".join(json.dumps(r) for r in mc_rows(rows)) + "\n")
-    names = ", ".join(["ana", "ben", "chi", "dev", "eli", "fay", "gus", "hal"][:overseers])
-    path = folder / f"{name}.yaml"
-    path.write_text(f"""study: {name}
-question: Can readers answer with help?
-task:
-  kind: multiple-choice
-  source: data.jsonl
-  columns: {{id: id, question: question, choices: choices, answer: answer, passage: passage}}
-  split: {{train: 0.5, seed: 1}}
-gold: {{kind: dataset-label}}
-conditions:{conditions}
-overseers:
-  non_experts: [{names}]
-  items_per_overseer: {items_per_overseer}
-judgment: {judgment}
-{extra}""")
-    return path
+    """A multiple-choice study YAML (and its data) in `folder`: six conditions, six overseers by default."""
+    return write_mc_study(folder, name=name, rows=rows, conditions=conditions, overseers=overseers,
+                          items_per_overseer=items_per_overseer, judgment=judgment, extra=extra)
 
 
 def create(yaml_path: Path, db: Path | None = None) -> Path:
