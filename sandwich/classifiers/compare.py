@@ -58,6 +58,7 @@ class ComparisonResult:
     notes: list[str]
     plots: dict[str, str] = field(default_factory=dict)
     out_dir: str | None = None
+    simulated_judgments: int = 0   # > 0: labels came (partly) from simulated overseers — SYNTHETIC
 
     @property
     def table(self) -> Any:
@@ -108,6 +109,7 @@ def compare_study(db_path: str | Path, out_dir: str | Path | None = None, *, bac
     with StudyService(db_path, read_only=True) as svc:
         study = svc.study
         examples = load_examples(svc)
+        simulated = svc.query("SELECT count(*) AS n FROM judgments WHERE simulated")[0]["n"]
     root = Path(runs_dir) if runs_dir else default_runs_dir(db_path, study.study)
     runs = load_runs(root)
     if not runs:
@@ -176,7 +178,8 @@ def compare_study(db_path: str | Path, out_dir: str | Path | None = None, *, bac
     if (note := ev.resolution_note(int(y.sum()), PRECISIONS)) is not None:
         notes.append(note)
     result = ComparisonResult(study.study, bb, floor, ceiling, len(test), int(y.sum()),
-                              len({e.group for e in test}), fixed_coverage, summaries, notes)
+                              len({e.group for e in test}), fixed_coverage, summaries, notes,
+                              simulated_judgments=simulated)
     if out_dir is not None:
         from sandwich.classifiers.report import write_plots
         out = Path(out_dir)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
 from rich.table import Table
@@ -57,12 +57,14 @@ def render_tables(r: ComparisonResult) -> Group:
                   f"the best possible {_pct(bon.get('oracle'))}.", style="dim")
     gap = Table(title=f"Performance gap recovered: (source − {r.floor}) / (expert − {r.floor})", show_edge=False,
                 title_justify="left")
-    gap.add_column("source", no_wrap=True)
-    for m in ("accuracy", "AUROC", "ECE"):
-        for part in ("PGR", "95% CI seeds", "95% CI bootstrap"):
-            gap.add_column(f"{m} {part}" if part == "PGR" else part, justify="right", no_wrap=True)
+    # one row per source and metric keeps the table readable in an 80-column terminal
+    for col in ("source", "metric", "PGR", "95% CI seeds", "95% CI bootstrap"):
+        gap.add_column(col, justify="left" if col in ("source", "metric") else "right", no_wrap=True)
     for s in r.summaries:
-        gap.add_row(s.source, *_pgr_cells(s, "accuracy"), *_pgr_cells(s, "auroc"), *_pgr_cells(s, "ece"))
+        if s.role != "source":
+            continue
+        for n, (m, label) in enumerate((("accuracy", "accuracy"), ("auroc", "AUROC"), ("ece", "ECE"))):
+            gap.add_row(s.source if n == 0 else "", label, *_pgr_cells(s, m), end_section=n == 2)
     hs = Table(title=f"High stakes — flag as bad, most suspicious first ({r.n_test_bad} bad of {r.n_test} test "
                      "examples; seed ensemble)", show_edge=False, title_justify="left")
     for col in ("source", "coverage @99% precision", "coverage @99.9% precision",
@@ -77,7 +79,17 @@ def render_tables(r: ComparisonResult) -> Group:
         parts += [Text("")] + [Text(f"• {n}", style="yellow") for n in r.notes]
     if r.plots:
         parts.append(Text("plots: " + ", ".join(r.plots.values()), style="dim"))
+    if r.simulated_judgments:
+        parts.insert(0, Text(f"SYNTHETIC: {r.simulated_judgments} judgments behind these labels come from simulated "
+                             "overseers; the classifiers describe the simulation, not people.", style="bold red"))
     return Group(*parts)
+
+
+def _stamp(fig: Any, r: ComparisonResult) -> None:
+    """Mark a figure SYNTHETIC when any label came from a simulated overseer."""
+    if r.simulated_judgments:
+        fig.text(0.01, 0.995, "SYNTHETIC — labels from simulated overseers", ha="left", va="top", color="#b00020",
+                 fontsize=9, fontweight="bold")
 
 
 def write_plots(r: ComparisonResult, out: Path) -> dict[str, str]:
@@ -104,6 +116,7 @@ def write_plots(r: ComparisonResult, out: Path) -> dict[str, str]:
         ax.set_yticks(range(len(names)), names)
         ax.invert_yaxis()
     fig.suptitle(f"{r.study}: classifiers trained on each label source vs the expert-trained one ({r.backbone})")
+    _stamp(fig, r)
     fig.tight_layout()
     main = out / "classifiers.png"
     fig.savefig(main, dpi=110)
@@ -119,6 +132,7 @@ def write_plots(r: ComparisonResult, out: Path) -> dict[str, str]:
     ax.set_title(f"Risk–coverage on the held-out split (n={r.n_test})")
     ax.axhline(0.01, color="grey", linewidth=0.7, linestyle=":")
     ax.legend(fontsize=8)
+    _stamp(fig, r)
     fig.tight_layout()
     rc = out / "risk_coverage.png"
     fig.savefig(rc, dpi=110)
