@@ -102,7 +102,7 @@ def test_backend_down_followup_says_so_and_judgment_marked(tmp_path):
 @pytest.mark.skipif(importlib.util.find_spec("assistants.live") is None, reason="assistants.live not built yet")
 def test_followup_streams_from_embedded_model(tmp_path):
     db = create(write_study(tmp_path, conditions=ONE_HELPED, overseers=1, items_per_overseer=6,
-                            extra="assistant: {backend: embedded, max_tokens: 8}"))
+                            extra="assistant: {backend: embedded, max_tokens: 200}"))  # long enough to see the lock
     add_assistance(db)
 
     async def run() -> str:
@@ -110,7 +110,7 @@ def test_followup_streams_from_embedded_model(tmp_path):
             app = OverseerApp(svc.for_overseer("ana"))
             async with app.run_test(size=(120, 40)) as pilot:
                 await open_first_item(pilot, app)
-                await pilot.press("a", "f", *"what is asked?", "enter")
+                await pilot.press("a", "f", *"explain every step in detail", "enter")
                 box = app.item_screen.query_one(FollowUpBox)
                 assert box.query_one("#followup-q").disabled  # locked while the model answers
                 await wait_for(pilot, lambda: not box.streaming, timeout=120)
