@@ -31,6 +31,14 @@ def available() -> set[str]:
     return names
 
 
+def _overseers() -> list[str]:
+    """The study's overseers, from the study file."""
+    from sandwich.studyfile import load_study
+
+    ov = load_study(STUDY).study.overseers
+    return [*ov.non_experts, *ov.experts]
+
+
 def run(args: list[str], timings: list[tuple[str, float]]) -> None:
     """Run one `sandwich …` command, echoing it first; stop the demo if it fails."""
     console.print(Rule(style="dim"))
@@ -61,7 +69,9 @@ def main() -> None:
         # the whole study's help is the same command without --overseer (minutes more on a laptop CPU)
         run(["assist", "precompute", STUDY, *db, "--overseer", "ana"], timings)
     if "simulate" in have:
-        run(["simulate", STUDY, *db], timings)
+        # everyone but ana: her session is left for you to label in the terminal app
+        others = [o for o in _overseers() if o != "ana"]
+        run(["simulate", STUDY, *db, "--overseers", ",".join(others)], timings)
     if "analyze" in have:
         run(["analyze", STUDY, *db, "--out", str(OUT / "report")], timings)
     if "train" in have:
