@@ -59,9 +59,9 @@ def status(
     for r in st["items"]:
         items.add_row(r["split"], r["role"], str(r["n"]))
     console.print(items)
-    table = Table(title="Assignments", show_edge=False)
-    table.add_column("overseer")
-    table.add_column("role")
+    table = Table(title="Assignments done/total per condition", show_edge=False, caption="† expert",
+                  caption_justify="left")
+    table.add_column("overseer", no_wrap=True)
     for c in st["conditions"]:
         table.add_column(c, justify="right")
     table.add_column("done", justify="right")
@@ -73,7 +73,8 @@ def status(
         row["done"] += r["done"]
         row["total"] += r["total"]
     for name, row in by.items():
-        table.add_row(name, row["role"].replace("_", "-"), *[row["cells"].get(c, "–") for c in st["conditions"]],
+        label = f"{name}†" if row["role"] == "expert" else name
+        table.add_row(label, *[row["cells"].get(c, "–") for c in st["conditions"]],
                       str(row["done"]), str(row["total"] - row["done"]))
     console.print(table)
     if st["assistance"]:
