@@ -101,13 +101,12 @@ def connect(path: str | Path, *, read_only: bool = False, create: bool = False) 
         raise StoreError(
             f"{p}: written by a newer sandwich (schema v{version}; this one understands up to v{SCHEMA_VERSION}).",
             hint="Upgrade sandwich (git pull && make setup) to open it; nothing was changed.")
-    if version < SCHEMA_VERSION:
-        if read_only:
-            if version == 0:
-                con.close()
-                raise StoreError(f"{p}: not a study database (no schema).", hint="Create it with `sandwich create`.")
-        else:
-            migrate(con, version)
+    if read_only:
+        if version == 0:
+            con.close()
+            raise StoreError(f"{p}: not a study database (no schema).", hint="Create it with `sandwich create`.")
+    elif pending(con, version):
+        migrate(con, version)
     return con
 
 
@@ -121,15 +120,32 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     return int(row[0]) if row else 0
 
 
+def applied(con: duckdb.DuckDBPyConnection, current: int) -> set[int]:
+    """Migrations a file has had. Files from before this was recorded had every one up to `current`."""
+    if current == 0:
+        return set()
+    row = con.execute("SELECT value FROM meta WHERE key = 'migrations_applied'").fetchone()
+    return set(json.loads(row[0])) if row else {v for v, _ in MIGRATIONS if v <= current}
+
+
+def pending(con: duckdb.DuckDBPyConnection, current: int) -> list[int]:
+    """Known migrations this file has not had, in order (a lower number added late still counts)."""
+    done = applied(con, current)
+    return sorted(v for v, _ in MIGRATIONS if v not in done)
+
+
 def migrate(con: duckdb.DuckDBPyConnection, current: int) -> None:
-    """Apply every migration newer than `current`, each in its own transaction."""
+    """Apply every pending migration in version order, each in its own transaction."""
+    done = applied(con, current)
     for version, sql in sorted(MIGRATIONS):
-        if version <= current:
+        if version in done:
             continue
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute(sql)
-            con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(version)])
+            done.add(version)
+            con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(max(done))])
+            con.execute("INSERT OR REPLACE INTO meta VALUES ('migrations_applied', ?)", [json.dumps(sorted(done))])
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")

@@ -180,3 +180,19 @@ def test_resume_records_interruption(mc_study: Path) -> None:
         assert again.resumed and again.interrupted_assignment == view.assignment_id
         events = [r["event"] for r in svc.query("SELECT event FROM interactions WHERE overseer='ana' ORDER BY ts")]
         assert "interrupted" in events
+
+
+def test_a_late_low_numbered_migration_is_still_applied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file that had migrations 1..N but not one added later with a lower number gets it on open."""
+    db = tmp_path / "s.duckdb"
+    store.connect(db, create=True).close()
+    con = duckdb.connect(str(db))
+    done = sorted(v for v, _ in store.MIGRATIONS)
+    con.execute("INSERT OR REPLACE INTO meta VALUES ('migrations_applied', ?)", [json.dumps(done)])
+    con.close()
+    late = (min(done) + 0.5, "CREATE TABLE late_feature (x INTEGER)")
+    monkeypatch.setattr(store, "MIGRATIONS", sorted([*store.MIGRATIONS, late]))
+    con = store.connect(db)
+    assert con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'late_feature'").fetchone()[0]
+    assert json.loads(store.get_meta(con, "migrations_applied")) == sorted([*done, late[0]])
+    con.close()
