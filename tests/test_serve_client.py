@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tui_support import add_assistance, create, wait_for, write_study
+from tui_support import add_assistance, create, until_item, write_study
 
 from sandwich.client import OverseerClient
 from sandwich.server.harness import ServerProcess
@@ -24,7 +24,6 @@ from sandwich.views import JudgmentIn
 from tui.app import OverseerApp, fetch_step
 from tui.screens.briefing import BriefingScreen
 from tui.screens.done import DoneScreen
-from tui.screens.item import ItemScreen
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -71,12 +70,7 @@ async def drive_app(client: OverseerClient) -> int:
     async with app.run_test(size=(120, 40)) as pilot:
         previous = None
         while True:
-            def ready() -> bool:
-                if isinstance(app.screen, (BriefingScreen, DoneScreen)):
-                    return True
-                return isinstance(app.screen, ItemScreen) and app.item_screen.view is not None \
-                    and app.item_screen.view.assignment_id != previous and not app.item_screen.submitting
-            await wait_for(pilot, ready)
+            await until_item(pilot, app, previous)
             if isinstance(app.screen, DoneScreen):
                 return submitted
             if isinstance(app.screen, BriefingScreen):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -99,7 +98,6 @@ def test_backend_down_followup_says_so_and_judgment_marked(tmp_path):
 
 
 @pytest.mark.slow  # loads the embedded model (tens of seconds on a busy 2-core machine)
-@pytest.mark.skipif(importlib.util.find_spec("assistants.live") is None, reason="assistants.live not built yet")
 def test_followup_streams_from_embedded_model(tmp_path):
     db = create(write_study(tmp_path, conditions=ONE_HELPED, overseers=1, items_per_overseer=6,
                             extra="assistant: {backend: embedded, max_tokens: 200}"))  # long enough to see the lock

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tui_support import add_assistance, create, plain, wait_for, write_study
+from tui_support import add_assistance, create, plain, until_item, wait_for, write_study
 
 from sandwich.service import StudyService
 from tui.app import OverseerApp
@@ -31,16 +31,6 @@ def screen_name(app: OverseerApp) -> str:
     return type(app.screen).__name__
 
 
-
-
-async def until_item(pilot: Any, app: OverseerApp, previous: str | None) -> None:
-    """Wait until a briefing, the done screen, or an item other than `previous` is up."""
-    def ready() -> bool:
-        if isinstance(app.screen, (BriefingScreen, DoneScreen)):
-            return True
-        return isinstance(app.screen, ItemScreen) and app.item_screen.view is not None \
-            and app.item_screen.view.assignment_id != previous and not app.item_screen.submitting
-    await wait_for(pilot, ready)
 
 
 async def drive(db: Path, overseer: str, *, size: tuple[int, int] = (120, 40)) -> list[dict[str, Any]]:

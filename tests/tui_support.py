@@ -98,6 +98,20 @@ async def wait_for(pilot: Any, predicate: Callable[[], bool], timeout: float = 1
         await pilot.pause(0.01)
 
 
+async def until_item(pilot: Any, app: Any, previous: str | None) -> None:
+    """Wait until a briefing, the done screen, or an item other than `previous` is up."""
+    from tui.screens.briefing import BriefingScreen
+    from tui.screens.done import DoneScreen
+    from tui.screens.item import ItemScreen
+
+    def ready() -> bool:
+        if isinstance(app.screen, (BriefingScreen, DoneScreen)):
+            return True
+        return isinstance(app.screen, ItemScreen) and app.item_screen.view is not None \
+            and app.item_screen.view.assignment_id != previous and not app.item_screen.submitting
+    await wait_for(pilot, ready)
+
+
 def plain(widget: Any, width: int = 200) -> str:
     """The text a Static widget shows, without styles."""
     from rich.console import Console
