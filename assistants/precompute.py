@@ -104,14 +104,19 @@ def _wrong(values: list[str], right: str, key: str) -> str:
     return random.Random(key).choice([v for v in values if v != right])
 
 
-def assign_sides(jobs: list[Job], gold: dict[str, str], seed: int) -> None:
-    """Fill in who argues what for consultancy and debate jobs (reads gold only to balance right/wrong)."""
+def assign_sides(jobs: list[Job], gold: dict[str, str], seed: int, population: dict[str, list[str]]) -> None:
+    """Fill in who argues what for consultancy and debate jobs (reads gold only to balance right/wrong).
+
+    The half/half split is drawn over `population` — every item the condition needs, by condition —
+    not over the jobs of this run, so a resumed, retried or per-overseer run gives an item the
+    same side as a full run would.
+    """
     groups: dict[tuple[str, str], list[Job]] = {}
     for j in jobs:
         if j.kind in SIDED:
             groups.setdefault((j.condition, j.kind), []).append(j)
     for (cond, kind), group in groups.items():
-        flags = _balanced_flags([j.item.item_id for j in group], f"{seed}:{cond}:{kind}")
+        flags = _balanced_flags(population[cond], f"{seed}:{cond}:{kind}")
         for j in group:
             values = answer_values(j.item)
             key = f"{seed}:{cond}:{kind}:{j.item.item_id}"
@@ -146,7 +151,10 @@ def plan(svc: StudyService, *, retry_failed: bool = False,
                 continue
             jobs.append(Job(items[item_id], cond_name, spec.kind, dict(spec.params)))
     if any(j.kind in SIDED for j in jobs):
-        assign_sides(jobs, svc.gold(), svc.study.seed)
+        population: dict[str, list[str]] = {}
+        for item_id, cond_name in needed(svc):
+            population.setdefault(cond_name, []).append(item_id)
+        assign_sides(jobs, svc.gold(), svc.study.seed, population)
     kinds = ("explanation", "critique", "decomposition", "consultancy", "debate")
     jobs.sort(key=lambda j: (kinds.index(j.kind), j.condition, j.item.item_id))
     return jobs, skipped
