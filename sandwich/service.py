@@ -2,8 +2,10 @@
 
 `StudyService` is the lead's side (status, export, gold for analysis).
 `OverseerSession` is everything an overseer may reach — the TUI, simulated
-overseers and the HTTP server's overseer routes get only this object, and none
-of its methods touches the `gold` or `hidden_tests` tables (a test walks them).
+overseers and the HTTP server's overseer routes get only this object. None of
+its methods touches `gold` or `hidden_tests` (a test walks them), with one
+guarded exception: `practice_feedback` reads gold for practice items only, which
+are kept out of the study.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import uuid
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -48,7 +51,8 @@ def check_judgment(j: JudgmentIn, fmt: JudgmentFormat) -> None:
     if j.confidence is None or j.confidence not in fmt.confidence:
         raise SandwichError(f"Confidence {j.confidence!r} is not on the study's scale "
                             f"({', '.join(map(str, fmt.confidence))}).")
-    if fmt.rationale == "required" and not (j.rationale or "").strip():
+    # when the time limit forced the judgment there was no time to write a reason
+    if fmt.rationale == "required" and not (j.rationale or "").strip() and not j.timed_out:
         raise SandwichError("This study asks for a one-line rationale with every judgment.")
 
 
@@ -160,6 +164,11 @@ class StudyService:
             self._con.execute("INSERT INTO preregistration VALUES (?, ?, ?)", [digest, payload, _now()])
             self._prereg_frozen = digest
             return digest
+
+    def forget_preregistration_cache(self) -> None:
+        """Drop the cached freeze hash (a caller's transaction that froze it was rolled back)."""
+        with self._lock:
+            self._prereg_frozen = False
 
     def assignment_row(self, assignment_id: str) -> dict[str, Any] | None:
         """An assignment by id (cached; assignments are fixed at create)."""
@@ -405,7 +414,7 @@ class OverseerSession:
             self._assignment(assignment_id)
         if not event or len(event) > 64:
             raise SandwichError("An interaction event needs a short name (1–64 characters).")
-        iid = interaction_id or hashlib.sha1(f"{self.overseer}:{event}:{_now().isoformat()}:{id(payload)}".encode()).hexdigest()
+        iid = interaction_id or uuid.uuid4().hex
         self._svc.execute("INSERT INTO interactions VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                           [iid, self.overseer, assignment_id, event, json.dumps(payload or {}), _now()])
 

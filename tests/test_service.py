@@ -196,3 +196,22 @@ def test_a_late_low_numbered_migration_is_still_applied(tmp_path: Path, monkeypa
     assert con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'late_feature'").fetchone()[0]
     assert json.loads(store.get_meta(con, "migrations_applied")) == sorted([*done, late[0]])
     con.close()
+
+
+def test_required_rationale_is_waived_only_when_time_ran_out(tmp_path: Path) -> None:
+    from sandwich.create import create_study
+    from sandwich.studyfile import load_study
+    from study_files import write_mc_study
+
+    yaml_path = write_mc_study(tmp_path, judgment="{choices: item, confidence: [50, 100], rationale: required}")
+    create_study(load_study(yaml_path), tmp_path / "r.duckdb")
+    with StudyService(tmp_path / "r.duckdb") as svc:
+        ana = svc.for_overseer("ana")
+        view = ana.next_item()
+        with pytest.raises(SandwichError, match="rationale"):
+            ana.submit(JudgmentIn(judgment_id="no-reason-01", assignment_id=view.assignment_id, choice="A",
+                                  confidence=50))
+        forced = ana.submit(JudgmentIn(judgment_id="timed-out-01", assignment_id=view.assignment_id, choice="A",
+                                       confidence=50, timed_out=True))
+        assert not forced.duplicate
+        assert svc.query("SELECT timed_out, rationale FROM judgments") == [{"timed_out": True, "rationale": None}]

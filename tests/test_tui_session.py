@@ -219,3 +219,21 @@ def test_help_theme_and_resume_briefing(tmp_path):
     assert "interrupted" in events  # item 2 had been shown, not judged, when the first run ended
     assert [(r["choice"], r["confidence"]) for r in stored(db, "SELECT choice, confidence FROM judgments")] == \
         [("D", 50)]  # the clicked answer
+
+
+def test_starts_in_the_light_theme_without_logging_a_change(tmp_path):
+    db = create(write_study(tmp_path, conditions="\n  - {name: unassisted}", overseers=1, items_per_overseer=6))
+
+    async def run() -> None:
+        with StudyService(db) as svc:
+            app = OverseerApp(svc.for_overseer("ana"), theme="textual-light")
+            async with app.run_test(size=(80, 24)) as pilot:
+                await until_item(pilot, app, None)
+                await pilot.press("enter")             # past the briefing, onto the first item
+                await until_item(pilot, app, None)
+                await pilot.pause()
+                assert app.theme == "textual-light" and not app.current_theme.dark
+
+    asyncio.run(run())
+    events = [r["event"] for r in stored(db, "SELECT event FROM interactions")]
+    assert "theme_changed" not in events and "session_start" in events

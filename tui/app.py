@@ -7,7 +7,6 @@ never freezes the screen, and the next item is shown only after `submit` returne
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import time
 from collections.abc import Callable, Iterable
@@ -90,26 +89,25 @@ class OverseerApp(App[None]):
         self.clock = clock
         self.client = client
         self.title = f"sandwich · {study_title}" if study_title else "sandwich"
+        # interactions are written in order by one background thread, so logging never blocks a keypress
+        self._interaction_log = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandwich-log")
+        self.log_errors: list[str] = []
         self.theme = theme or THEMES[0]
         self.briefed: set[str] = set()
         self.first_of_run = True
         self.item_screen = ItemScreen(clock)
         self.session_start: SessionStart | None = None
         self.progress: ProgressView | None = None
-        # interactions are written in order by one background thread, so logging never blocks a keypress
-        self._log = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandwich-log")
-        self.log_errors: list[str] = []
 
     def compose(self) -> ComposeResult:
         yield Static("Opening your session…", id="loading")
 
     def on_mount(self) -> None:
-        self._loop = asyncio.get_running_loop()
         self.push_screen(self.item_screen)
         self.begin()
 
     def on_unmount(self) -> None:
-        self._log.shutdown(wait=True)
+        self._interaction_log.shutdown(wait=True)
 
     # ------------------------------------------------------------ interactions
     def record(self, event: str, assignment_id: str | None = None, payload: dict[str, Any] | None = None) -> None:
@@ -120,7 +118,7 @@ class OverseerApp(App[None]):
             except Exception as e:  # logging must never stop the overseer; keep the reason for the end
                 self.log_errors.append(f"{event}: {e}")
         try:
-            self._log.submit(write)
+            self._interaction_log.submit(write)
         except RuntimeError:  # shutting down
             pass
 
@@ -241,7 +239,7 @@ class OverseerApp(App[None]):
             # after the refresh, when the new theme's colours have reached the widgets
             body = self.item_screen.query_one("#item")
             self.call_after_refresh(lambda: body.restyle(dark=self.current_theme.dark))  # type: ignore[attr-defined]
-        if hasattr(self, "_loop"):
+        if self.is_running:  # a theme given at start-up is not an overseer's action
             self.record("theme_changed", None, {"theme": theme})
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

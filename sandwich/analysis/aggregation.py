@@ -101,7 +101,10 @@ def aggregate(t: JudgmentTable, *, n_iter: int = 50) -> tuple[list[GroupAggregat
                 continue
             acc = float(np.nanmean(t.correct[m])) if np.isfinite(t.correct[m]).any() else float("nan")
             r = est.get(name, float("nan"))
-            verdict = "noise" if r <= chance + 0.05 else ("weak" if r < chance + 0.15 else "signal")
+            if not np.isfinite(r):  # Dawid–Skene gave no estimate for this overseer
+                verdict = "unknown"
+            else:
+                verdict = "noise" if r <= chance + 0.05 else ("weak" if r < chance + 0.15 else "signal")
             reliab.append(OverseerReliability(name, int(m.sum()), r, acc, verdict))
     return groups, reliab
 

@@ -101,7 +101,7 @@ def overseer_table(res: AnalysisResult) -> Table:
               title_justify="left")
     for c in ("overseer", "judgments", "DS estimate", "on gold", "verdict"):
         t.add_column(c)
-    colour = {"signal": "green", "weak": "yellow", "noise": "red"}
+    colour = {"signal": "green", "weak": "yellow", "noise": "red", "unknown": "dim"}
     for r in res.reliability:
         t.add_row(r.overseer, str(r.judgments), pct(r.ds_accuracy), pct(r.gold_accuracy),
                   f"[{colour[r.verdict]}]{r.verdict}[/]")

@@ -141,7 +141,12 @@ def analyze_study(db_path: str | Path, out_dir: str | Path | None = None, replic
                                 "measure and test.")
     model_vec = None
     if data.model_answers.height:
-        res.model = str(data.model_answers["model"][0])
+        # the study's own assistant if it answered; else whichever model did (say so)
+        models = data.model_answers["model"].unique().to_list()
+        res.model = study.assistant.model if study.assistant.model in models else str(models[0])
+        if res.model != study.assistant.model:
+            res.warnings.append(f"Model-alone answers come from {res.model!r}, not the study's assistant "
+                                f"{study.assistant.model!r}.")
         m = data.model_answers.filter(data.model_answers["model"] == res.model)
         by_item = dict(zip(m["item_id"].to_list(), m["correct"].to_list(), strict=True))
         model_vec = np.array([np.nan if by_item.get(i) is None else by_item[i] for i in t.items], dtype=float)

@@ -145,6 +145,8 @@ class JudgmentWriter:
                         con.execute("ROLLBACK")
                 except Exception:  # noqa: BLE001 — the connection may be gone; the commit failed either way
                     pass
+                if batch.froze_preregistration:  # the freeze rolled back with the batch: freeze again next time
+                    self._svc.forget_preregistration_cache()
                 if len(ops) > 1:
                     for op in ops:  # retry alone so that one failing write does not fail the others
                         self._commit([op])

@@ -169,12 +169,16 @@ def _nearest(text: str, scale: Sequence[int]) -> int:
 
 
 def _snap(text: str, allowed: list[str]) -> str:
-    """The allowed value the model's text names (constrained backends return it exactly)."""
+    """The allowed value the model's text names (constrained backends return it exactly).
+
+    Free text is read as the first allowed value that appears as a whole word ("The answer is C"
+    is C, not the 'a' inside "answer"); text naming none falls back to the first value.
+    """
+    import re
+
     t = text.strip()
     if t in allowed:
         return t
-    for a in allowed:
-        if t.lower().startswith(a.lower()):
-            return a
-    return allowed[0] if not any(a.lower() in t.lower() for a in allowed) else next(
-        a for a in allowed if a.lower() in t.lower())
+    hits = [(m.start(), a) for a in allowed
+            if (m := re.search(rf"(?<!\w){re.escape(a.lower())}(?!\w)", t.lower()))]
+    return min(hits)[1] if hits else allowed[0]
