@@ -109,8 +109,8 @@ def test_sigterm_finishes_in_flight_submits_and_checkpoints(load_study) -> None:
     assert "stopped; every acknowledged judgment" in server.log.read_text()
     assert not Path(str(db) + ".wal").exists() or Path(str(db) + ".wal").stat().st_size == 0
     assert_exactly_once(db, acked)
-    # the clients that were cut off were told so (not told their judgment was saved)
-    assert all(isinstance(e, NotSaved) for e in errors)
+    # a client cut off by the shutdown (if any was, which depends on timing) is told NotSaved, never a receipt
+    assert all(isinstance(e, NotSaved) for e in errors), errors
 
 
 def _raw(port: int, data: bytes, *, read: bool) -> bytes:
