@@ -12,7 +12,6 @@ its `content`, so analysis can split by it and overseers never see it.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -22,10 +21,11 @@ from typing import Any
 from assistants.backends.base import Backend, get_backend
 from assistants.strategy import Outcome, run_strategies, steps_for
 from assistants.templates import answer_values
-from sandwich import store
+from sandwich.rules import item_content
 from sandwich.config import AssistantSpec
 from sandwich.errors import SandwichError
 from sandwich.service import StudyService
+from sandwich.store import AssistanceRecord
 from sandwich.views import ItemContent
 
 Progress = Callable[[int, int], None]
@@ -67,8 +67,7 @@ class PrecomputeReport:
 
 
 def _items(svc: StudyService) -> dict[str, ItemContent]:
-    rows = svc.query("SELECT item_id, task_kind, title, prompt, body, question, choices, language FROM items")
-    return {r["item_id"]: ItemContent(**{**r, "choices": list(r["choices"] or [])}) for r in rows}
+    return {i.item_id: item_content(i) for i in svc.store.items()}
 
 
 def needed(svc: StudyService, overseers: Sequence[str] | None = None) -> list[tuple[str, str]]:
@@ -78,17 +77,15 @@ def needed(svc: StudyService, overseers: Sequence[str] | None = None) -> list[tu
     shared per item and condition, so everyone in a condition sees the same help.
     """
     assisted = [c.name for c in svc.study.conditions if c.assistance]
-    where, params = ("WHERE overseer IN (SELECT unnest(?))", [list(overseers)]) if overseers else ("", [])
     if overseers:
-        known = {r["name"] for r in svc.query("SELECT name FROM overseers")}
+        known = {o.name for o in svc.overseers()}
         unknown = sorted(set(overseers) - known)
         if unknown:
             raise SandwichError(f"No overseer named {', '.join(map(repr, unknown))} in this study.",
                                 hint=f"Overseers: {', '.join(sorted(known))}.")
-    pairs = {(r["item_id"], r["condition"])
-             for r in svc.query(f"SELECT DISTINCT item_id, condition FROM assignments {where}", params)
-             if r["condition"] in assisted}
-    practice = [r["item_id"] for r in svc.query("SELECT item_id FROM items WHERE role = 'practice'")]
+    pairs = {(a.item_id, a.condition) for a in svc.store.assignments()
+             if a.condition in assisted and (not overseers or a.overseer in overseers)}
+    practice = [i.item_id for i in svc.store.items(role="practice")]
     pairs |= {(i, c) for i in practice for c in assisted}
     return sorted(pairs)
 
@@ -139,8 +136,7 @@ def plan(svc: StudyService, *, retry_failed: bool = False,
          overseers: Sequence[str] | None = None) -> tuple[list[Job], int]:
     """Jobs still to do (kind-major order so a batch shares its prompts' shape), and how many were skipped."""
     items = _items(svc)
-    have = {(r["item_id"], r["condition"], r["kind"]): r["status"]
-            for r in svc.query("SELECT item_id, condition, kind, status FROM assistance")}
+    have = {(r.item_id, r.condition, r.kind): r.status for r in svc.store.assistance()}
     jobs: list[Job] = []
     skipped = 0
     for item_id, cond_name in needed(svc, overseers):
@@ -160,29 +156,24 @@ def plan(svc: StudyService, *, retry_failed: bool = False,
     return jobs, skipped
 
 
-def _row(job: Job, out: Outcome, spec: AssistantSpec, backend: Backend) -> list[Any]:
+def _row(job: Job, out: Outcome, spec: AssistantSpec, backend: Backend) -> AssistanceRecord:
     gens = out.generations
     params = {"strategy": job.params, "sampling": {"temperature": spec.temperature, "top_p": spec.top_p,
                                                    "max_tokens": job.params.get("max_tokens", spec.max_tokens)},
               "calls": [g.params for g in gens], **job.side_info}
     if job.sides:
         params["sides"] = list(job.sides)
-    return [job.assistance_id, job.item.item_id, job.condition, job.kind, out.status,
-            json.dumps(out.content) if out.content is not None else None, out.raw,
-            gens[0].backend if gens else backend.name, gens[0].model if gens else backend.model,
-            json.dumps([g.messages for g in gens]), json.dumps(params),
-            sum(g.tokens_in for g in gens), sum(g.tokens_out for g in gens),
-            round(sum(g.latency_s for g in gens), 4), spec.seed]
+    return AssistanceRecord(
+        assistance_id=job.assistance_id, item_id=job.item.item_id, condition=job.condition, kind=job.kind,
+        status=out.status, content=out.content, raw=out.raw, backend=gens[0].backend if gens else backend.name,
+        model=gens[0].model if gens else backend.model, prompt=[g.messages for g in gens], params=params,
+        tokens_in=sum(g.tokens_in for g in gens), tokens_out=sum(g.tokens_out for g in gens),
+        latency_s=round(sum(g.latency_s for g in gens), 4), seed=spec.seed)
 
 
-def store_outcomes(svc: StudyService, rows: list[list[Any]]) -> None:
+def store_outcomes(svc: StudyService, rows: list[AssistanceRecord]) -> None:
     """Write one batch in one transaction (a re-generated row replaces the old one)."""
-    with svc.lock, store.transaction(svc.connection) as con:
-        con.executemany("DELETE FROM assistance WHERE item_id = ? AND condition = ? AND kind = ?",
-                        [[r[1], r[2], r[3]] for r in rows])
-        con.executemany("INSERT INTO assistance (assistance_id, item_id, condition, kind, status, content, raw, "
-                        "backend, model, prompt, params, tokens_in, tokens_out, latency_s, seed, created_at) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)", rows)
+    svc.store.put_assistance(rows)
 
 
 def precompute(svc: StudyService, *, spec: AssistantSpec | None = None, backend: Backend | None = None,

@@ -6,7 +6,6 @@ place only when complete, so a failure leaves no partial study.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import tempfile
@@ -55,11 +54,11 @@ def existing_judgments(db: Path) -> int:
     """How many judgments a study database already holds (0 if there is none)."""
     if not db.exists():
         return 0
-    con = store.connect(db, read_only=True)
+    st = store.open_store(db, read_only=True)
     try:
-        return con.execute("SELECT count(*) FROM judgments").fetchone()[0]
+        return st.count_judgments()
     finally:
-        con.close()
+        st.close()
 
 
 def create_study(sf: StudyFile, db: Path, *, force: bool = False, allow_unsandboxed: bool = False,
@@ -93,31 +92,23 @@ def create_study(sf: StudyFile, db: Path, *, force: bool = False, allow_unsandbo
     tmp = Path(tmp_name)
     tmp.unlink()  # DuckDB wants to create the file itself
     try:
-        con = store.connect(tmp, create=True)
-        with store.transaction(con):
-            store.set_meta(con, "study", study.study)
-            store.set_meta(con, "config_text", sf.text)
-            store.set_meta(con, "config_hash", sf.config_hash)
-            store.set_meta(con, "study_path", str(sf.path.resolve()))
-            con.executemany("INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-                [i.item_id, i.task_kind, i.problem_id, i.split, i.role, i.title, i.prompt, i.body, i.question,
-                 i.choices, i.language, json.dumps(i.meta)] for i in data.items])
-            if data.gold:
-                con.executemany("INSERT INTO gold VALUES (?, ?, ?, ?)",
-                                [[g.item_id, g.label, g.source, json.dumps(g.detail)] for g in data.gold])
-            if data.hidden_tests:
-                con.executemany("INSERT INTO hidden_tests VALUES (?, ?, ?)",
-                                [[pid, t, ep] for pid, (t, ep) in data.hidden_tests.items()])
-            con.executemany("INSERT INTO conditions VALUES (?, ?, ?, ?, ?)", [
-                [c.name, n, json.dumps([a.model_dump() for a in c.assistance]), c.briefing, c.live_followups]
-                for n, c in enumerate(study.conditions)])
-            con.executemany("INSERT INTO overseers VALUES (?, ?, ?, ?)",
-                            [[n, "non_expert", "human", None] for n in ov.non_experts]
-                            + [[n, "expert", "human", None] for n in ov.experts])
-            con.executemany("INSERT INTO assignments VALUES (?, ?, ?, ?, ?, ?)", [
-                [a.assignment_id, a.overseer, a.item_id, a.condition, a.position, a.block] for a in assignments])
-        con.execute("CHECKPOINT")
-        con.close()
+        st = store.open_store(tmp, create=True)
+        try:
+            st.write_study(store.StudyContent(
+                meta={"study": study.study, "config_text": sf.text, "config_hash": sf.config_hash,
+                      "study_path": str(sf.path.resolve())},
+                items=[store.ItemRecord(i.item_id, i.task_kind, i.problem_id, i.split, i.role, i.title, i.prompt,
+                                        i.body, i.question, i.choices, i.language, i.meta) for i in data.items],
+                gold=[store.GoldRecord(g.item_id, g.label, g.source, g.detail) for g in data.gold],
+                hidden_tests=[store.HiddenTestRecord(pid, t, ep) for pid, (t, ep) in data.hidden_tests.items()],
+                conditions=[store.ConditionRecord(c.name, n, [a.model_dump() for a in c.assistance], c.briefing,
+                                                  c.live_followups) for n, c in enumerate(study.conditions)],
+                overseers=[store.OverseerRecord(n, "non_expert") for n in ov.non_experts]
+                + [store.OverseerRecord(n, "expert") for n in ov.experts],
+                assignments=[store.AssignmentRecord(a.assignment_id, a.overseer, a.item_id, a.condition, a.position,
+                                                    a.block) for a in assignments]))
+        finally:
+            st.close()
         store.remove_db(db)
         os.replace(tmp, db)
     except BaseException:

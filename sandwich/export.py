@@ -1,4 +1,4 @@
-"""`sandwich export`: the study as Parquet files, with the blinded tables kept apart."""
+"""`sandwich export`: the study as Parquet files, with the blinded tables kept apart. Each export is logged as a look."""
 
 from __future__ import annotations
 
@@ -7,19 +7,19 @@ from pathlib import Path
 from sandwich.service import StudyService
 
 OPEN_TABLES = ["items", "conditions", "overseers", "assignments", "assistance", "interactions", "judgments",
-               "preregistration", "meta"]
+               "preregistration", "looks", "meta"]
 BLINDED_TABLES = ["gold", "hidden_tests"]
 
 
-def export_study(svc: StudyService, out: Path) -> dict[str, int]:
-    """Write every table to OUT/*.parquet except gold and hidden tests, which go to OUT/gold/. Returns row counts."""
+def export_study(svc: StudyService, out: Path, *, who: str | None = None) -> dict[str, int]:
+    """Write every table to OUT/*.parquet except gold and hidden tests, which go to OUT/gold/. Returns row counts.
+
+    The export reads results (gold included), so it is logged in the study as a look by `who`
+    (default: the OS user) before the tables are written — the export contains its own look.
+    """
     out.mkdir(parents=True, exist_ok=True)
     (out / "gold").mkdir(exist_ok=True)
-    counts: dict[str, int] = {}
     with svc.lock:
-        con = svc.connection
-        for table in OPEN_TABLES + BLINDED_TABLES:
-            target = (out / "gold" if table in BLINDED_TABLES else out) / f"{table}.parquet"
-            con.execute(f"COPY (SELECT * FROM {table}) TO '{target.as_posix()}' (FORMAT parquet)")
-            counts[table] = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-    return counts
+        if not svc.read_only:
+            svc.record_look("export", who)
+        return svc.store.export_parquet(out, OPEN_TABLES, BLINDED_TABLES)

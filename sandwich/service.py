@@ -10,24 +10,22 @@ are kept out of the study.
 
 from __future__ import annotations
 
-import hashlib
-import json
+import getpass
 import threading
-import uuid
 import time
+import uuid
 from collections.abc import Iterator
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
-import duckdb
-
-from sandwich import store
-from sandwich.config import Study
+from sandwich import rules
+from sandwich.config import Condition, Study
 from sandwich.errors import AlreadyJudged, NotFound, SandwichError, StoreError
+from sandwich.store import (AssignmentRecord, DuplicateKey, InteractionRecord, ItemRecord, LookRecord, OverseerRecord,
+                            StudyStore, open_store)
 from sandwich.studyfile import validate_text
-from sandwich.views import (AssistanceView, Briefing, ConditionProgress, ItemContent, ItemView, JudgmentFormat,
-                            JudgmentIn, PracticeFeedback, ProgressView, Receipt, SessionStart)
+from sandwich.views import (AssistanceView, Briefing, ItemView, JudgmentFormat, JudgmentIn, PracticeFeedback,
+                            ProgressView, Receipt, SessionStart)
 
 ASSISTANCE_BLURB = {
     "explanation": "an explanation of the item in plain language",
@@ -38,54 +36,26 @@ ASSISTANCE_BLURB = {
 }
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
-def check_judgment(j: JudgmentIn, fmt: JudgmentFormat) -> None:
-    """Refuse a judgment whose choice, confidence or rationale does not fit the study's format."""
-    if j.skipped:
-        return
-    if j.choice not in fmt.choices:
-        raise SandwichError(f"Choice {j.choice!r} is not allowed here (expected one of: {', '.join(fmt.choices)}).")
-    if j.confidence is None or j.confidence not in fmt.confidence:
-        raise SandwichError(f"Confidence {j.confidence!r} is not on the study's scale "
-                            f"({', '.join(map(str, fmt.confidence))}).")
-    # when the time limit forced the judgment there was no time to write a reason
-    if fmt.rationale == "required" and not (j.rationale or "").strip() and not j.timed_out:
-        raise SandwichError("This study asks for a one-line rationale with every judgment.")
-
-
-def judgment_row(j: JudgmentIn, overseer: str, item_id: str, condition: str, fmt: JudgmentFormat,
-                 now: datetime) -> list[Any]:
-    """The `judgments` table row for a checked judgment, in column order."""
-    return [j.judgment_id, j.assignment_id, overseer, item_id, condition,
-            None if j.skipped else j.choice, None if j.skipped else j.confidence,
-            j.rationale if fmt.rationale != "off" else None, j.time_on_item_s, j.time_to_first_assist_s,
-            j.assistance_failed, j.timed_out, j.skipped, j.source, j.source != "human",
-            json.dumps(j.client_meta) if j.client_meta else None, now]
-
-
 class StudyService:
-    """Open a study database and serve it to the lead and, through sessions, to overseers."""
+    """Open a study store and serve it to the lead and, through sessions, to overseers."""
 
-    def __init__(self, db_path: str | Path, *, read_only: bool = False) -> None:
+    def __init__(self, db_path: str | Path, *, read_only: bool = False, store_kind: str | None = None) -> None:
         self.db_path = Path(db_path)
         self.read_only = read_only
-        self._con = store.connect(self.db_path, read_only=read_only)
-        self._lock = threading.RLock()
-        text = store.get_meta(self._con, "config_text")
+        self._store = open_store(self.db_path, read_only=read_only, kind=store_kind)
+        text = self._store.get_meta("config_text")
         if text is None:
-            self._con.close()
+            self._store.close()
             raise StoreError(f"{self.db_path}: the study was never fully created.", hint="Run `sandwich create` again.")
         self.config_text: str = text
-        self.config_hash: str = store.get_meta(self._con, "config_hash") or ""
+        self.config_hash: str = self._store.get_meta("config_hash") or ""
         self.study: Study = validate_text(text, str(self.db_path) + "#config")
         self._conditions = {c.name: c for c in self.study.conditions}
         # items and assignments never change after `create`: cache them so a submit costs one read and one write
-        self._assignments: dict[str, dict[str, Any]] = {}
-        self._items: dict[str, dict[str, Any]] = {}
-        self._prereg_frozen = False
+        self._assignments: dict[str, AssignmentRecord] = {}
+        self._sessions: dict[str, list[AssignmentRecord]] = {}
+        self._items: dict[str, ItemRecord] = {}
+        self._prereg_frozen: str | None = None
 
     # ------------------------------------------------------------ plumbing
     def __enter__(self) -> StudyService:
@@ -95,113 +65,131 @@ class StudyService:
         self.close()
 
     def close(self) -> None:
-        """Close the database (checkpointing it so the file stands alone)."""
-        with self._lock:
-            try:
-                if not self.read_only:
-                    self._con.execute("CHECKPOINT")
-            except duckdb.Error:
-                pass
-            self._con.close()
-
-    def query(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
-        """Run a read query (lead side) and return dict rows."""
-        with self._lock:
-            return store.rows(self._con, sql, params)
-
-    def execute(self, sql: str, params: list[Any] | None = None) -> None:
-        """Run a write statement (lead side; commits on return)."""
-        with self._lock:
-            self._con.execute(sql, params or [])
+        """Close the store (a DuckDB file is checkpointed so it stands alone)."""
+        self._store.close()
 
     @property
-    def connection(self) -> duckdb.DuckDBPyConnection:
-        """The raw connection, for lead-side bulk work (analysis, precompute). Hold `lock` while using it."""
-        return self._con
+    def store(self) -> StudyStore:
+        """The study's store, for lead-side components (precompute, simulation, export, the server)."""
+        return self._store
 
     @property
     def lock(self) -> threading.RLock:
-        """Serialises use of the connection across threads."""
-        return self._lock
+        """Serialises use of the store across threads (held by a transaction from BEGIN to COMMIT)."""
+        return self._store.lock
 
     # ------------------------------------------------------------ overseers
-    def overseers(self) -> list[dict[str, Any]]:
-        """Every overseer with role and kind."""
-        return self.query("SELECT name, role, kind FROM overseers ORDER BY role DESC, name")
+    def overseers(self) -> list[OverseerRecord]:
+        """Every overseer with role and kind (non-experts first)."""
+        return self._store.overseers()
 
     def for_overseer(self, name: str) -> OverseerSession:
         """The session object an overseer (person or simulation) works through."""
-        row = self.query("SELECT name, role FROM overseers WHERE name = ?", [name])
-        if not row:
-            known = ", ".join(o["name"] for o in self.overseers())
+        row = next((o for o in self.overseers() if o.name == name), None)
+        if row is None:
+            known = ", ".join(o.name for o in self.overseers())
             raise NotFound(f"No overseer named {name!r} in study {self.study.study!r}.",
                            hint=f"Overseers in this study: {known}.")
-        return OverseerSession(self, name, row[0]["role"])
+        return OverseerSession(self, name, row.role)
 
-    def judgment_format(self, item: dict[str, Any]) -> JudgmentFormat:
+    def condition(self, name: str) -> Condition:
+        """A condition of the study by name."""
+        return self._conditions[name]
+
+    def judgment_format(self, item: ItemRecord | dict[str, Any]) -> JudgmentFormat:
         """The answer format for an item under this study's judgment settings."""
-        j = self.study.judgment
-        if j.choices == "item":
-            letters = [chr(65 + i) for i in range(len(item["choices"] or []))]
-            labels = [f"{ltr}. {text}" for ltr, text in zip(letters, item["choices"] or [], strict=True)]
-        else:
-            letters, labels = list(j.choices or []), list(j.choices or [])
-        return JudgmentFormat(choices=letters, choice_labels=labels, confidence=j.confidence,
-                              time_limit_s=j.time_limit_s, warn_before_s=j.warn_before_s,
-                              on_timeout=j.on_timeout, rationale=j.rationale)
+        choices = item.choices if isinstance(item, ItemRecord) else item.get("choices")
+        return rules.judgment_format(self.study.judgment, choices)
+
+    # ------------------------------------------------------------ pre-registration and looks
+    def planned_judgments(self) -> int:
+        """The planned sample size: one judgment per assignment."""
+        self._load_assignments()
+        return len(self._assignments)
 
     def freeze_preregistration(self) -> str:
-        """Freeze (hash and timestamp) the pre-registered hypotheses; idempotent. Returns the hash."""
-        with self._lock:
-            if self._prereg_frozen is not False:
+        """Freeze (hash and timestamp) the whole analysis plan; idempotent. Returns the hash."""
+        with self.lock:
+            if self._prereg_frozen is not None:
                 return self._prereg_frozen
-            row = self._con.execute("SELECT hash FROM preregistration LIMIT 1").fetchone()
-            if row:
-                self._prereg_frozen = row[0]
-                return row[0]
-            payload = json.dumps(self.study.preregistration.model_dump(mode="json"), sort_keys=True)
-            digest = hashlib.sha256(payload.encode()).hexdigest()
-            self._con.execute("INSERT INTO preregistration VALUES (?, ?, ?)", [digest, payload, _now()])
-            self._prereg_frozen = digest
-            return digest
+            frozen = self._store.frozen_plan()
+            if frozen is None:
+                frozen = rules.freeze_record(self.study, self.planned_judgments(), rules.utc_now())
+                self._store.freeze_plan(frozen)
+            self._prereg_frozen = frozen.hash
+            return frozen.hash
 
     def forget_preregistration_cache(self) -> None:
         """Drop the cached freeze hash (a caller's transaction that froze it was rolled back)."""
-        with self._lock:
-            self._prereg_frozen = False
+        with self.lock:
+            self._prereg_frozen = None
 
-    def assignment_row(self, assignment_id: str) -> dict[str, Any] | None:
-        """An assignment by id (cached; assignments are fixed at create)."""
+    def check_plan(self) -> rules.PlanCheck | None:
+        """The frozen plan re-checked against the stored study text and the look log (None before the freeze)."""
+        frozen = self._store.frozen_plan()
+        if frozen is None:
+            return None
+        return rules.check_plan(frozen, self.study, self.planned_judgments(), self.config_text, self.config_hash,
+                                self._store.looks())
+
+    def record_look(self, action: str, who: str | None = None) -> LookRecord:
+        """Log a look at the results (analyze, export, snapshot): when, by whom, how many judgments existed."""
+        frozen = self._store.frozen_plan()
+        look = LookRecord(ts=rules.utc_now(), action=action, who=who or os_user(),
+                          judgments=self._store.count_judgments(), planned=self.planned_judgments(),
+                          plan_hash=frozen.hash if frozen else None)
+        self._store.add_look(look)
+        return look
+
+    # ------------------------------------------------------------ cached design
+    def _load_assignments(self) -> None:
         if not self._assignments:  # one bulk read: a study has at most a few hundred thousand assignments
-            self._assignments = {r["assignment_id"]: r for r in self.query("SELECT * FROM assignments")}
+            rows = self._store.assignments()
+            self._assignments = {a.assignment_id: a for a in rows}
+            sessions: dict[str, list[AssignmentRecord]] = {}
+            for a in rows:
+                sessions.setdefault(a.overseer, []).append(a)
+            self._sessions = sessions
+
+    def assignment_row(self, assignment_id: str) -> AssignmentRecord | None:
+        """An assignment by id (cached; assignments are fixed at create)."""
+        self._load_assignments()
         return self._assignments.get(assignment_id)
 
-    def item_row(self, item_id: str) -> dict[str, Any]:
-        """An item's overseer-visible fields (cached; items are fixed at create)."""
+    def session_assignments(self, overseer: str) -> list[AssignmentRecord]:
+        """An overseer's assignments in position order (cached)."""
+        self._load_assignments()
+        return self._sessions.get(overseer, [])
+
+    def item_row(self, item_id: str) -> ItemRecord:
+        """An item (cached; items are fixed at create)."""
         row = self._items.get(item_id)
         if row is None:
-            row = self._items[item_id] = self.query(
-                "SELECT item_id, task_kind, title, prompt, body, question, choices, language, role FROM items "
-                "WHERE item_id = ?", [item_id])[0]
+            found = self._store.item(item_id)
+            if found is None:
+                raise NotFound(f"No item {item_id!r} in this study.")
+            row = self._items[item_id] = found
         return row
 
     # ------------------------------------------------------------ lead side
     def status(self) -> dict[str, Any]:
         """Counts for `sandwich status`: items, overseers, assignments done/left per overseer and condition."""
-        items = self.query("SELECT split, role, count(*) AS n FROM items GROUP BY ALL ORDER BY ALL")
-        per = self.query("""
-            SELECT a.overseer, o.role, a.condition, count(*) AS total, count(j.judgment_id) AS done
-            FROM assignments a JOIN overseers o ON o.name = a.overseer
-            LEFT JOIN judgments j ON j.assignment_id = a.assignment_id
-            GROUP BY ALL ORDER BY o.role DESC, a.overseer, a.condition""")
-        assist = self.query("SELECT condition, kind, status, count(*) AS n FROM assistance GROUP BY ALL ORDER BY ALL")
+        counts = self._store.status_counts()
         return {"study": self.study.study, "question": self.study.question, "db": str(self.db_path),
-                "config_hash": self.config_hash, "items": items, "assignments": per, "assistance": assist,
-                "conditions": [c.name for c in self.study.conditions]}
+                "config_hash": self.config_hash, "items": counts["items"], "assignments": counts["assignments"],
+                "assistance": counts["assistance"], "conditions": [c.name for c in self.study.conditions]}
 
     def gold(self) -> dict[str, str]:
         """Gold labels by item id. Lead side only: analysis and classifier training."""
-        return {r["item_id"]: r["label"] for r in self.query("SELECT item_id, label FROM gold")}
+        return {g.item_id: g.label for g in self._store.gold()}
+
+
+def os_user() -> str:
+    """Who is at this machine (for the look log)."""
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 — no passwd entry (containers): still record something
+        return "unknown"
 
 
 class OverseerAPI(Protocol):
@@ -232,68 +220,48 @@ class OverseerSession:
         self.role = role
 
     # ------------------------------------------------------------ reading
-    def _assignment(self, assignment_id: str) -> dict[str, Any]:
+    def _assignment(self, assignment_id: str) -> AssignmentRecord:
         row = self._svc.assignment_row(assignment_id)
-        if row is None or row["overseer"] != self.overseer:
+        if row is None or row.overseer != self.overseer:
             raise NotFound(f"Assignment {assignment_id!r} is not one of {self.overseer}'s.")
         return row
 
-    def _item(self, item_id: str) -> dict[str, Any]:
-        return self._svc.item_row(item_id)
-
-    def _view(self, a: dict[str, Any], total: int) -> ItemView:
-        item = self._item(a["item_id"])
-        cond = self._svc._conditions[a["condition"]]
-        first = a["position"] == 0 or self._svc.query(
-            "SELECT condition FROM assignments WHERE overseer = ? AND position = ?",
-            [self.overseer, a["position"] - 1])[0]["condition"] != a["condition"]
-        content = ItemContent(**{k: item[k] for k in ItemContent.model_fields if k != "choices"},
-                              choices=list(item["choices"] or []))
-        return ItemView(assignment_id=a["assignment_id"], overseer=self.overseer, position=a["position"], total=total,
-                        block=a["block"], condition=cond.name, assistance_kinds=cond.kinds,
-                        live_followups=cond.live_followups and bool(cond.assistance), first_in_block=first,
-                        item=content, judgment=self._svc.judgment_format(item))
+    def _view(self, a: AssignmentRecord) -> ItemView:
+        item = self._svc.item_row(a.item_id)
+        return rules.item_view(a, self._svc.session_assignments(self.overseer), item, self._svc.condition(a.condition),
+                               self._svc.judgment_format(item))
 
     def next_item(self) -> ItemView | None:
         """The first assignment without a judgment, or None when the session is finished."""
-        rows = self._svc.query("""
-            SELECT a.*, (SELECT count(*) FROM assignments WHERE overseer = ?) AS total FROM assignments a
-            LEFT JOIN judgments j ON j.assignment_id = a.assignment_id
-            WHERE a.overseer = ? AND j.judgment_id IS NULL ORDER BY a.position LIMIT 1""",
-                               [self.overseer, self.overseer])
-        return self._view(rows[0], rows[0]["total"]) if rows else None
+        nxt = rules.next_assignment(self._svc.session_assignments(self.overseer),
+                                    self._svc.store.judged(self.overseer))
+        return None if nxt is None else self._view(nxt)
 
     def item(self, assignment_id: str) -> ItemView:
         """One of this overseer's assignments, as a view."""
-        a = self._assignment(assignment_id)
-        total = self._svc.query("SELECT count(*) AS n FROM assignments WHERE overseer = ?", [self.overseer])[0]["n"]
-        return self._view(a, total)
+        return self._view(self._assignment(assignment_id))
 
     def assistance(self, assignment_id: str) -> list[AssistanceView]:
         """The precomputed assistance of this assignment's condition for its item (missing kinds marked so)."""
         a = self._assignment(assignment_id)
-        cond = self._svc._conditions[a["condition"]]
-        rows = {r["kind"]: r for r in self._svc.query(
-            "SELECT kind, status, content, raw, model, backend FROM assistance WHERE item_id = ? AND condition = ?",
-            [a["item_id"], a["condition"]])}
+        cond = self._svc.condition(a.condition)
+        rows = {r.kind: r for r in self._svc.store.assistance(item_id=a.item_id, condition=a.condition)}
         out = []
         for kind in cond.kinds:
             r = rows.get(kind)
             if r is None:
                 out.append(AssistanceView(kind=kind, status="missing"))
             else:
-                out.append(AssistanceView(kind=kind, status=r["status"],
-                                          content=json.loads(r["content"]) if r["content"] else None,
-                                          raw=r["raw"], model=r["model"], backend=r["backend"]))
+                out.append(AssistanceView(kind=kind, status=r.status, content=r.content, raw=r.raw, model=r.model,
+                                          backend=r.backend))
         return out
 
     def briefing(self, condition: str) -> Briefing:
         """The briefing for one of this overseer's conditions."""
-        mine = {r["condition"] for r in self._svc.query(
-            "SELECT DISTINCT condition FROM assignments WHERE overseer = ?", [self.overseer])}
+        mine = {a.condition for a in self._svc.session_assignments(self.overseer)}
         if condition not in mine:
             raise NotFound(f"{self.overseer} has no items under condition {condition!r}.")
-        cond = self._svc._conditions[condition]
+        cond = self._svc.condition(condition)
         j = self._svc.study.judgment
         if cond.assistance:
             helps = "\n".join(f"• {ASSISTANCE_BLURB[k]}" for k in cond.kinds)
@@ -304,52 +272,43 @@ class OverseerSession:
         else:
             text = "In this part you judge on your own, without help from the model."
         if j.time_limit_s:
-            text += (f"\n\nYou have {j.time_limit_s // 60} min {j.time_limit_s % 60} s per item; a warning shows "
-                     f"{j.warn_before_s} s before the end, then the item is "
-                     + ("submitted with what you chose." if j.on_timeout == "force" else "skipped."))
+            text += "\n\n" + rules.timeout_sentence(j)
         text += "\nPick an answer, say how confident you are that it is right, and submit."
         if cond.briefing:
             text += "\n\n" + cond.briefing.strip()
-        sample = self._svc.query("SELECT choices FROM items WHERE role = 'study' LIMIT 1")
-        fmt = self._svc.judgment_format(sample[0] if sample else {"choices": []})
-        return Briefing(condition=condition, assistance=cond.kinds,
-                        live_followups=cond.live_followups and bool(cond.assistance), text=text,
-                        judgment=fmt, practice_items=self._svc.study.overseers.practice_items)
+        sample = self._svc.item_row(self._svc.session_assignments(self.overseer)[0].item_id)
+        return Briefing(condition=condition, assistance=cond.kinds, live_followups=rules.followups_allowed(cond),
+                        text=text, judgment=self._svc.judgment_format(sample),
+                        practice_items=self._svc.study.overseers.practice_items)
 
     def progress(self) -> ProgressView:
         """Done/total overall and per condition."""
-        rows = self._svc.query("""
-            SELECT a.condition, count(*) AS total, count(j.judgment_id) AS done, min(a.block) AS block
-            FROM assignments a LEFT JOIN judgments j ON j.assignment_id = a.assignment_id
-            WHERE a.overseer = ? GROUP BY a.condition ORDER BY block""", [self.overseer])
-        by = [ConditionProgress(condition=r["condition"], done=r["done"], total=r["total"]) for r in rows]
-        return ProgressView(overseer=self.overseer, done=sum(c.done for c in by), total=sum(c.total for c in by),
-                            by_condition=by)
+        return rules.progress(self.overseer, self._svc.session_assignments(self.overseer),
+                              self._svc.store.judged(self.overseer))
 
     # ------------------------------------------------------------ practice
     def practice_items(self, condition: str) -> list[ItemView]:
         """Practice items (outside the study) to try under a condition before its block."""
         self.briefing(condition)  # checks the condition is this overseer's
-        cond = self._svc._conditions[condition]
-        rows = self._svc.query("SELECT item_id FROM items WHERE role = 'practice' ORDER BY item_id")
+        cond = self._svc.condition(condition)
+        rows = self._svc.store.items(role="practice")
         out = []
-        for n, r in enumerate(rows):
-            item = self._item(r["item_id"])
-            content = ItemContent(**{k: item[k] for k in ItemContent.model_fields if k != "choices"},
-                                  choices=list(item["choices"] or []))
-            out.append(ItemView(assignment_id=f"practice:{condition}:{r['item_id']}", overseer=self.overseer,
+        for n, item in enumerate(rows):
+            out.append(ItemView(assignment_id=f"practice:{condition}:{item.item_id}", overseer=self.overseer,
                                 position=n, total=len(rows), block=-1, condition=condition,
                                 assistance_kinds=cond.kinds, live_followups=False, first_in_block=n == 0,
-                                item=content, judgment=self._svc.judgment_format(item), practice=True))
+                                item=rules.item_content(item), judgment=self._svc.judgment_format(item),
+                                practice=True))
         return out
 
     def practice_feedback(self, item_id: str, choice: str) -> PracticeFeedback:
         """Right or wrong on a practice item. Refuses any item that is part of the study."""
-        rows = self._svc.query(
-            "SELECT i.role, g.label, g.detail FROM items i JOIN gold g USING (item_id) WHERE i.item_id = ?", [item_id])
-        if not rows or rows[0]["role"] != "practice":
+        item = self._svc.store.item(item_id)
+        gold = {g.item_id: g.label for g in self._svc.store.gold()} if item is not None and item.role == "practice" \
+            else {}
+        if item_id not in gold:
             raise NotFound(f"{item_id!r} is not a practice item.")
-        right = rows[0]["label"]
+        right = gold[item_id]
         self.log("practice_answer", None, {"item_id": item_id, "choice": choice, "correct": choice == right})
         why = "The hidden tests pass." if right == "correct" else "It fails the problem's hidden tests."
         if self._svc.study.task.kind != "code-review":
@@ -366,8 +325,8 @@ class OverseerSession:
         when the backend is down; the question and the answer (or failure) are logged.
         """
         a = self._assignment(assignment_id)
-        cond = self._svc._conditions[a["condition"]]
-        if not (cond.live_followups and cond.assistance):
+        cond = self._svc.condition(a.condition)
+        if not rules.followups_allowed(cond):
             raise SandwichError(f"Condition {cond.name!r} does not allow follow-up questions.")
         question = question.strip()
         if not question or len(question) > 2000:
@@ -394,12 +353,12 @@ class OverseerSession:
     def start_session(self, client: str = "tui") -> SessionStart:
         """Record that the overseer (re)opened their session; note an item interrupted mid-way."""
         nxt = self.next_item()
-        prior = self._svc.query("SELECT count(*) AS n FROM interactions WHERE overseer = ? AND event = 'session_start'",
-                                [self.overseer])[0]["n"]
+        store = self._svc.store
+        prior = len(store.interactions(overseer=self.overseer, event="session_start"))
         interrupted = None
         if nxt is not None:
-            shown = self._svc.query("SELECT count(*) AS n FROM interactions WHERE overseer = ? AND assignment_id = ? "
-                                    "AND event = 'item_shown'", [self.overseer, nxt.assignment_id])[0]["n"]
+            shown = len(store.interactions(overseer=self.overseer, event="item_shown",
+                                           assignment_id=nxt.assignment_id))
             if shown:
                 interrupted = nxt.assignment_id
                 self.log("interrupted", nxt.assignment_id, {"times_shown_before": shown})
@@ -414,32 +373,29 @@ class OverseerSession:
             self._assignment(assignment_id)
         if not event or len(event) > 64:
             raise SandwichError("An interaction event needs a short name (1–64 characters).")
-        iid = interaction_id or uuid.uuid4().hex
-        self._svc.execute("INSERT INTO interactions VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                          [iid, self.overseer, assignment_id, event, json.dumps(payload or {}), _now()])
+        self._svc.store.add_interaction(InteractionRecord(
+            interaction_id=interaction_id or uuid.uuid4().hex, overseer=self.overseer, assignment_id=assignment_id,
+            event=event, payload=payload or {}, ts=rules.utc_now()))
 
     def submit(self, j: JudgmentIn) -> Receipt:
         """Store a judgment durably before returning. The same judgment_id twice is a no-op."""
         svc = self._svc
+        store = svc.store
         with svc.lock:
             a = self._assignment(j.assignment_id)
-            item = self._item(a["item_id"])
-            fmt = svc.judgment_format(item)
-            check_judgment(j, fmt)
+            fmt = svc.judgment_format(svc.item_row(a.item_id))
+            rules.check_judgment(j, fmt)
             svc.freeze_preregistration()
-            now = _now()
+            now = rules.utc_now()
             try:
                 # one statement on the common path; conflicts are sorted out only when they happen
-                svc.connection.execute(
-                    "INSERT INTO judgments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    judgment_row(j, self.overseer, a["item_id"], a["condition"], fmt, now))
-            except duckdb.ConstraintException:
-                dup = store.rows(svc.connection, "SELECT assignment_id, overseer, created_at FROM judgments "
-                                                 "WHERE judgment_id = ?", [j.judgment_id])
-                if dup and dup[0]["overseer"] == self.overseer and dup[0]["assignment_id"] == j.assignment_id:
+                store.add_judgments([rules.judgment_record(j, a, fmt, now)])
+            except DuplicateKey:
+                dup = store.judgment(j.judgment_id)
+                if dup is not None and dup.overseer == self.overseer and dup.assignment_id == j.assignment_id:
                     return Receipt(judgment_id=j.judgment_id, assignment_id=j.assignment_id, duplicate=True,
-                                   stored_at=dup[0]["created_at"])
-                if dup:
+                                   stored_at=dup.created_at)
+                if dup is not None:
                     raise AlreadyJudged(f"Judgment id {j.judgment_id!r} was already used for another assignment.",
                                         hint="Clients must generate a fresh id for each judgment.") from None
                 raise AlreadyJudged(f"Assignment {j.assignment_id!r} already has a judgment.",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sandwich.service import StudyService
 from sandwich.views import JudgmentIn
+from db_sql import sql
 
 
 def plant_judgments(db: Path, skill: dict[str, float], seed: int = 0) -> int:
@@ -16,15 +17,15 @@ def plant_judgments(db: Path, skill: dict[str, float], seed: int = 0) -> int:
     with StudyService(db) as svc:
         gold = svc.gold()
         options = None
-        for o in [r["name"] for r in svc.overseers() if r["role"] == "non_expert"]:
+        for o in [r.name for r in svc.overseers() if r.role == "non_expert"]:
             session = svc.for_overseer(o)
-            for a in svc.query("SELECT assignment_id, item_id, condition FROM assignments WHERE overseer = ? "
+            for a in sql(svc, "SELECT assignment_id, item_id, condition FROM assignments WHERE overseer = ? "
                                "ORDER BY position", [o]):
                 g = gold[a["item_id"]]
                 if svc.study.task.kind == "code-review":
                     options = ["correct", "buggy"]
                 else:
-                    k = len(svc.query("SELECT choices FROM items WHERE item_id = ?", [a["item_id"]])[0]["choices"])
+                    k = len(sql(svc, "SELECT choices FROM items WHERE item_id = ?", [a["item_id"]])[0]["choices"])
                     options = [chr(65 + i) for i in range(k)]
                 right = rng.random() < skill[a["condition"]]
                 choice = g if right else rng.choice([x for x in options if x != g])

@@ -17,6 +17,7 @@ from sandwich.service import StudyService
 from sandwich.sim.runner import simulate_study
 from sandwich.studyfile import load_study
 from study_files import mc_rows, write_mc_study
+from db_sql import sql
 
 ROWS = mc_rows(24, answers="ABCD")
 PREREG = """
@@ -83,8 +84,8 @@ def test_simulated_judgments_are_marked_and_rerunning_adds_nothing(study: tuple[
     again = simulate_study(db, with_model_alone=False)
     assert sum(first.judged.values()) == 6 * 12 + 24 and sum(again.judged.values()) == 0
     with StudyService(db, read_only=True) as svc:
-        j = svc.query("SELECT count(*) AS n, bool_and(simulated) AS sim, min(source) AS src FROM judgments")[0]
-        kinds = {r["kind"] for r in svc.query("SELECT kind FROM overseers")}
+        j = sql(svc, "SELECT count(*) AS n, bool_and(simulated) AS sim, min(source) AS src FROM judgments")[0]
+        kinds = {r["kind"] for r in sql(svc, "SELECT kind FROM overseers")}
     assert j["n"] == 96 and j["sim"] and j["src"] == "parametric"
     assert kinds == {"simulated"}
 
@@ -100,11 +101,11 @@ def test_empty_condition_and_single_judgment_overseer_still_analysed(study: tupl
     _, db = study
     simulate_study(db, with_model_alone=False)
     with StudyService(db) as svc:
-        svc.execute("DELETE FROM judgments WHERE condition = 'consult' AND overseer IN "
+        sql(svc, "DELETE FROM judgments WHERE condition = 'consult' AND overseer IN "
                     "(SELECT name FROM overseers WHERE role = 'non_expert')")
-        keep = svc.query("SELECT judgment_id FROM judgments WHERE overseer = 'ana' AND condition = 'debate' "
+        keep = sql(svc, "SELECT judgment_id FROM judgments WHERE overseer = 'ana' AND condition = 'debate' "
                          "ORDER BY judgment_id LIMIT 1")[0]["judgment_id"]
-        svc.execute("DELETE FROM judgments WHERE overseer = 'ana' AND condition = 'debate' AND judgment_id <> ?",
+        sql(svc, "DELETE FROM judgments WHERE overseer = 'ana' AND condition = 'debate' AND judgment_id <> ?",
                     [keep])
     res = analyze_study(db, replicates=200)
     text = " ".join(res.warnings)

@@ -22,6 +22,7 @@ from sandwich.errors import AssistanceUnavailable
 from sandwich.service import StudyService
 from sandwich.studyfile import load_study
 from sandwich.views import ItemContent
+from db_sql import sql
 
 REPO = Path(__file__).resolve().parent.parent
 KINDS = ["explanation", "decomposition", "critique", "consultancy", "debate"]
@@ -86,7 +87,7 @@ def _check_content(kind: str, c: dict) -> None:
 
 def test_precompute_stores_every_kind_with_its_record(filled: Path) -> None:
     with StudyService(filled) as svc:
-        rows = svc.query("SELECT * FROM assistance ORDER BY item_id, kind")
+        rows = sql(svc, "SELECT * FROM assistance ORDER BY item_id, kind")
         pairs = needed(svc)
         gold = svc.gold()
     assert {(r["item_id"], r["condition"], r["kind"]) for r in rows} == {(i, c, k) for i, c in pairs for k in KINDS}
@@ -118,7 +119,7 @@ def test_overseers_in_a_condition_see_the_same_stored_help(filled: Path) -> None
         seen: dict[str, list] = {}
         for name in ("ana", "ben"):
             s = svc.for_overseer(name)
-            for a in svc.query("SELECT assignment_id, item_id FROM assignments WHERE overseer = ? AND "
+            for a in sql(svc, "SELECT assignment_id, item_id FROM assignments WHERE overseer = ? AND "
                                "condition = 'helped'", [name]):
                 views = s.assistance(a["assignment_id"])
                 assert [v.kind for v in views] == KINDS and all(v.status != "missing" for v in views)
@@ -133,8 +134,8 @@ def test_resume_skips_done_rows_and_retry_failed_redoes_them(filled: Path, tmp_p
     with StudyService(db) as svc:
         report = precompute(svc)
         assert report.generated == 0 and report.skipped == 20
-        svc.execute("DELETE FROM assistance WHERE kind = 'explanation' AND item_id = 'mc-r00'")
-        svc.execute("UPDATE assistance SET status = 'failed', content = NULL WHERE kind = 'critique' "
+        sql(svc, "DELETE FROM assistance WHERE kind = 'explanation' AND item_id = 'mc-r00'")
+        sql(svc, "UPDATE assistance SET status = 'failed', content = NULL WHERE kind = 'critique' "
                     "AND item_id = 'mc-r01'")
         report = precompute(svc)  # only the missing row; the failed one stays failed
         assert (report.generated, report.skipped) == (1, 19)
@@ -142,23 +143,23 @@ def test_resume_skips_done_rows_and_retry_failed_redoes_them(filled: Path, tmp_p
         assert [(j.item.item_id, j.kind) for j in jobs] == [("mc-r01", "critique")]
         report = precompute(svc, retry_failed=True)
         assert report.generated == 1
-        assert svc.query("SELECT status FROM assistance WHERE kind = 'critique' AND item_id = 'mc-r01'")[0][
+        assert sql(svc, "SELECT status FROM assistance WHERE kind = 'critique' AND item_id = 'mc-r01'")[0][
             "status"] in ("ok", "unparsed")
-        assert svc.query("SELECT count(*) AS n FROM assistance")[0]["n"] == 20
+        assert sql(svc, "SELECT count(*) AS n FROM assistance")[0]["n"] == 20
 
 
 def test_follow_up_streams_through_the_service_and_is_logged(filled: Path, tmp_path: Path) -> None:
     db = tmp_path / "copy.duckdb"
     shutil.copy(filled, db)
     with StudyService(db) as svc:
-        a = svc.query("SELECT assignment_id FROM assignments WHERE overseer = 'ana' AND condition = 'helped' "
+        a = sql(svc, "SELECT assignment_id FROM assignments WHERE overseer = 'ana' AND condition = 'helped' "
                       "ORDER BY position LIMIT 1")[0]["assignment_id"]
         session = svc.for_overseer("ana")
         nodes = [v for v in session.assistance(a) if v.kind == "decomposition" and v.status == "ok"]
         node = nodes[0].content["nodes"][0]["id"] if nodes else None
         pieces = list(session.follow_up(a, "What does the first sentence of the passage say?", node))
         assert len(pieces) >= 2 and "".join(pieces).strip()
-        logged = svc.query("SELECT event, payload FROM interactions WHERE assignment_id = ? ORDER BY ts", [a])
+        logged = sql(svc, "SELECT event, payload FROM interactions WHERE assignment_id = ? ORDER BY ts", [a])
         answered = [json.loads(r["payload"]) for r in logged if r["event"] == "followup_answered"]
         assert answered and answered[0]["answer"] == "".join(pieces) and answered[0]["node_id"] == node
 
@@ -173,13 +174,13 @@ def test_backend_down_is_a_clear_error(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{port}/v1"
     db = _make_study(tmp_path, assistant=f"assistant: {{backend: vllm, url: '{url}', timeout_s: 5}}")
     with StudyService(db) as svc:
-        a = svc.query("SELECT assignment_id FROM assignments WHERE condition = 'helped' LIMIT 1")[0]
-        session = svc.for_overseer(svc.query("SELECT overseer FROM assignments WHERE assignment_id = ?",
+        a = sql(svc, "SELECT assignment_id FROM assignments WHERE condition = 'helped' LIMIT 1")[0]
+        session = svc.for_overseer(sql(svc, "SELECT overseer FROM assignments WHERE assignment_id = ?",
                                              [a["assignment_id"]])[0]["overseer"])
         with pytest.raises(AssistanceUnavailable) as err:
             list(session.follow_up(a["assignment_id"], "What is this about?"))
         assert url in str(err.value) and "sandwich serve-model" in str(err.value)
-        failed = svc.query("SELECT count(*) AS n FROM interactions WHERE event = 'followup_failed'")[0]["n"]
+        failed = sql(svc, "SELECT count(*) AS n FROM interactions WHERE event = 'followup_failed'")[0]["n"]
         assert failed == 1
     result = CliRunner().invoke(app, ["assist", "precompute", str(db)])
     assert result.exit_code != 0 and isinstance(result.exception, AssistanceUnavailable)
@@ -235,8 +236,8 @@ def test_prompts_for_both_example_studies_carry_no_gold_or_hidden_tests(tmp_path
                 pytest.skip(f"code-review study needs the sandbox: {e}")
             raise
         with StudyService(db) as svc:
-            gold = {r["item_id"]: r for r in svc.query("SELECT * FROM gold")}
-            tests = [r["test"] for r in svc.query("SELECT test FROM hidden_tests")]
+            gold = {r["item_id"]: r for r in sql(svc, "SELECT * FROM gold")}
+            tests = [r["test"] for r in sql(svc, "SELECT test FROM hidden_tests")]
         before = _all_prompts(db)
         for (item_id, kind), text in before.items():
             assert "canonical" not in text.lower() and "mutant" not in text.lower()
@@ -251,7 +252,7 @@ def test_prompts_for_both_example_studies_carry_no_gold_or_hidden_tests(tmp_path
             checked += 1
         # flip every gold label: prompts that take no assigned side must not change at all
         with StudyService(db) as svc:
-            svc.execute("UPDATE gold SET label = '__flipped__', detail = NULL")
+            sql(svc, "UPDATE gold SET label = '__flipped__', detail = NULL")
         after = _all_prompts(db)
         for key, text in before.items():
             if key[1] not in ("consultancy", "debate"):

@@ -24,6 +24,7 @@ from sandwich.classifiers.data import SourceLabels, held_out, labels_for, load_e
 from sandwich.classifiers.settings import TrainSettings
 from sandwich.classifiers.training import run_one
 from sandwich.service import StudyService
+from db_sql import sql
 
 SKILL = {"unassisted": 0.60, "explain": 0.85}
 SOURCES = ["expert", "unassisted", "explain", "majority:explain", "dawid-skene:explain"]
@@ -118,7 +119,7 @@ def test_no_test_item_reaches_any_training_set(he_study: Path, tmp_path: Path, e
     with StudyService(he_study, read_only=True) as svc:
         ex = load_examples(svc)
         split = {e.example_id: e.split for e in ex}
-        judged_test = svc.query("SELECT count(*) AS n FROM judgments j JOIN items i USING (item_id) "
+        judged_test = sql(svc, "SELECT count(*) AS n FROM judgments j JOIN items i USING (item_id) "
                                 "WHERE i.split = 'test'")[0]["n"]
         assert judged_test > 0  # the overseers did judge test items: the guard has something to keep out
         for source in SOURCES:

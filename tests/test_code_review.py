@@ -10,6 +10,7 @@ import pytest
 from sandwich.create import create_study
 from sandwich.service import StudyService
 from sandwich.studyfile import load_study
+from db_sql import sql
 
 STUDY = """study: cr
 question: q?
@@ -36,7 +37,7 @@ def cr_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_gold_comes_from_sandboxed_execution(cr_db: Path) -> None:
     with StudyService(cr_db, read_only=True) as svc:
-        gold = svc.query("SELECT g.label, g.detail->>'candidate' AS cand, g.detail->>'status' AS status "
+        gold = sql(svc, "SELECT g.label, g.detail->>'candidate' AS cand, g.detail->>'status' AS status "
                          "FROM gold g")
     canon = [g for g in gold if g["cand"] == "canonical"]
     mutants = [g for g in gold if g["cand"] == "mutant"]
@@ -48,8 +49,8 @@ def test_gold_comes_from_sandboxed_execution(cr_db: Path) -> None:
 
 def test_split_by_problem_and_items_do_not_reveal_the_original(cr_db: Path) -> None:
     with StudyService(cr_db, read_only=True) as svc:
-        items = svc.query("SELECT item_id, problem_id, split, body FROM items")
-        tests = {r["problem_id"]: r["test"] for r in svc.query("SELECT problem_id, test FROM hidden_tests")}
+        items = sql(svc, "SELECT item_id, problem_id, split, body FROM items")
+        tests = {r["problem_id"]: r["test"] for r in sql(svc, "SELECT problem_id, test FROM hidden_tests")}
     per_problem: dict[str, set[str]] = {}
     for it in items:
         per_problem.setdefault(it["problem_id"], set()).add(it["split"])
@@ -73,5 +74,5 @@ def test_overseer_sees_code_and_practice_feedback_only_for_practice(cr_db: Path)
         [practice] = s.practice_items(view.condition)
         fb = s.practice_feedback(practice.item.item_id, "correct")
         assert fb.right_choice in ("correct", "buggy") and fb.correct == (fb.right_choice == "correct")
-        study_items = {r["item_id"] for r in svc.query("SELECT item_id FROM assignments")}
+        study_items = {r["item_id"] for r in sql(svc, "SELECT item_id FROM assignments")}
         assert practice.item.item_id not in study_items

@@ -17,6 +17,7 @@ from sandwich.service import StudyService
 from sandwich.studyfile import load_study
 from sandwich.views import JudgmentIn
 from tests.conftest import MC_ROWS, write_mc_study
+from db_sql import sql
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -61,7 +62,7 @@ def test_create_refuses_to_overwrite_judgments(tmp_path: Path) -> None:
     assert res.returncode == 2 and "refusing to overwrite" in res.stderr and "--force" in res.stderr
     create_study(load_study(study), db, force=True)
     with StudyService(db, read_only=True) as svc:
-        assert svc.query("SELECT count(*) AS n FROM judgments")[0]["n"] == 0
+        assert sql(svc, "SELECT count(*) AS n FROM judgments")[0]["n"] == 0
 
 
 def test_failed_create_leaves_nothing_behind(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from sandwich.errors import AlreadyJudged, AssistanceUnavailable, NotFound, Sand
 from sandwich.server.harness import ServerProcess, create_with_tokens
 from sandwich.service import StudyService
 from sandwich.views import JudgmentIn
+from sandwich.store import AssistanceRecord
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -51,11 +52,10 @@ def served(tmp_path_factory: pytest.TempPathFactory):
     down = "assistant: {backend: vllm, url: 'http://127.0.0.1:9/v1', model: m, timeout_s: 5}\n"
     tokens, lead = create_with_tokens(write_mc_study(folder, extra=down), db, ["ana", "ben"])
     with StudyService(db) as svc:  # assistance marked with its condition, to see that none leaks across
-        for (item,) in svc.connection.execute("SELECT item_id FROM items").fetchall():
-            for cond, kind in (("consult", "consultancy"), ("debate", "debate")):
-                svc.execute("INSERT INTO assistance (assistance_id, item_id, condition, kind, status, content) "
-                            "VALUES (?, ?, ?, ?, 'ok', ?)", [f"{item}-{cond}", item, cond, kind,
-                                                           json.dumps({"marker": f"only-for-{cond}"})])
+        svc.store.put_assistance([
+            AssistanceRecord(f"{item.item_id}-{cond}", item.item_id, cond, kind, "ok",
+                             content={"marker": f"only-for-{cond}"})
+            for item in svc.store.items() for cond, kind in (("consult", "consultancy"), ("debate", "debate"))])
     with ServerProcess(db) as server:
         yield Served(server, tokens, lead, db)
 

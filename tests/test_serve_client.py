@@ -24,6 +24,7 @@ from sandwich.views import JudgmentIn
 from tui.app import OverseerApp, fetch_step
 from tui.screens.briefing import BriefingScreen
 from tui.screens.done import DoneScreen
+from db_sql import sql
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -98,9 +99,9 @@ def test_two_overseers_label_at_once_one_in_the_app_one_by_script(served) -> Non
     assert ben_out["progress"].done == ben_out["progress"].total == 6
     server.stop()
     with StudyService(db, read_only=True) as svc:
-        rows = svc.query("SELECT j.overseer, a.overseer AS owner, count(*) AS n FROM judgments j "
+        rows = sql(svc, "SELECT j.overseer, a.overseer AS owner, count(*) AS n FROM judgments j "
                          "JOIN assignments a USING (assignment_id) GROUP BY ALL ORDER BY 1")
-        events = {r["event"] for r in svc.query("SELECT DISTINCT event FROM interactions WHERE overseer = 'ana'")}
+        events = {r["event"] for r in sql(svc, "SELECT DISTINCT event FROM interactions WHERE overseer = 'ana'")}
     assert rows == [{"overseer": "ana", "owner": "ana", "n": 6}, {"overseer": "ben", "owner": "ben", "n": 6}]
     assert "session_start" in events and len(events) > 2  # the app's own interaction log arrived over HTTP
 

@@ -23,6 +23,7 @@ from sandwich.errors import NotSaved
 from sandwich.server.harness import ServerProcess, create_with_tokens, overseer_names, write_load_study
 from sandwich.service import StudyService
 from sandwich.views import JudgmentIn, Receipt
+from db_sql import sql
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -52,7 +53,7 @@ def label_all(url: str, token: str, acked: list[Receipt], errors: list[BaseExcep
 
 def stored(db: Path) -> list[dict]:
     with StudyService(db, read_only=True) as svc:
-        return svc.query("SELECT judgment_id, assignment_id, overseer FROM judgments")
+        return sql(svc, "SELECT judgment_id, assignment_id, overseer FROM judgments")
 
 
 def assert_exactly_once(db: Path, acked: list[Receipt]) -> list[dict]:

@@ -14,6 +14,7 @@ from conftest import write_mc_study
 from sandwich.client import OverseerClient
 from sandwich.server.harness import ServerProcess, create_with_tokens
 from sandwich.service import StudyService
+from db_sql import sql
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -43,5 +44,5 @@ def test_more_questions_than_model_slots_queue_and_all_stream(tmp_path: Path) ->
     assert not errors, errors
     assert set(answers) == set(tokens) and all(a.strip() for a in answers.values())
     with StudyService(db, read_only=True) as svc:
-        done = svc.query("SELECT overseer FROM interactions WHERE event = 'followup_answered' ORDER BY overseer")
+        done = sql(svc, "SELECT overseer FROM interactions WHERE event = 'followup_answered' ORDER BY overseer")
     assert [r["overseer"] for r in done] == sorted(tokens)

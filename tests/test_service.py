@@ -12,9 +12,11 @@ import duckdb
 import pytest
 
 from sandwich import store
+from sandwich.store import migrations
 from sandwich.errors import AlreadyJudged, NotFound, SandwichError, StoreError, StudyLocked
 from sandwich.service import OverseerSession, StudyService
 from sandwich.views import JudgmentIn
+from db_sql import sql
 
 
 def judge(session: OverseerSession, jid: str, choice: str = "A", conf: int = 75):
@@ -72,7 +74,7 @@ os.kill(os.getpid(), signal.SIGKILL)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert "acked" in proc.stdout and proc.returncode == -9
     with StudyService(mc_study, read_only=True) as svc:
-        rows = svc.query("SELECT overseer, choice FROM judgments WHERE judgment_id = 'killed-0001'")
+        rows = sql(svc, "SELECT overseer, choice FROM judgments WHERE judgment_id = 'killed-0001'")
     assert rows == [{"overseer": "ben", "choice": "B"}]
 
 
@@ -98,7 +100,7 @@ def test_blinding_no_overseer_method_returns_gold(mc_study: Path) -> None:
     """Walk every public method an overseer can call and check gold never comes back."""
     with StudyService(mc_study) as svc:
         gold = svc.gold()
-        gold_details = {json.dumps(r["detail"]) for r in svc.query("SELECT detail FROM gold")}
+        gold_details = {json.dumps(r["detail"]) for r in sql(svc, "SELECT detail FROM gold")}
         session = svc.for_overseer("ana")
         seen: list[str] = []
         methods = {n for n, _ in inspect.getmembers(OverseerSession, inspect.isfunction) if not n.startswith("_")}
@@ -162,9 +164,9 @@ def test_migrations_bring_an_old_file_up_to_date(tmp_path: Path) -> None:
 
 def test_preregistration_frozen_at_first_judgment(mc_study: Path) -> None:
     with StudyService(mc_study) as svc:
-        assert svc.query("SELECT * FROM preregistration") == []
+        assert sql(svc, "SELECT * FROM preregistration") == []
         judge(svc.for_overseer("chi"), "prereg-0001")
-        [row] = svc.query("SELECT hash, frozen_at FROM preregistration")
+        [row] = sql(svc, "SELECT hash, frozen_at FROM preregistration")
         assert len(row["hash"]) == 64 and row["frozen_at"] is not None
 
 
@@ -178,7 +180,7 @@ def test_resume_records_interruption(mc_study: Path) -> None:
     with StudyService(mc_study) as svc:
         again = svc.for_overseer("ana").start_session("test")
         assert again.resumed and again.interrupted_assignment == view.assignment_id
-        events = [r["event"] for r in svc.query("SELECT event FROM interactions WHERE overseer='ana' ORDER BY ts")]
+        events = [r["event"] for r in sql(svc, "SELECT event FROM interactions WHERE overseer='ana' ORDER BY ts")]
         assert "interrupted" in events
 
 
@@ -191,7 +193,7 @@ def test_a_late_low_numbered_migration_is_still_applied(tmp_path: Path, monkeypa
     con.execute("INSERT OR REPLACE INTO meta VALUES ('migrations_applied', ?)", [json.dumps(done)])
     con.close()
     late = (min(done) + 0.5, "CREATE TABLE late_feature (x INTEGER)")
-    monkeypatch.setattr(store, "MIGRATIONS", sorted([*store.MIGRATIONS, late]))
+    monkeypatch.setattr(migrations, "MIGRATIONS", sorted([*store.MIGRATIONS, late]))
     con = store.connect(db)
     assert con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'late_feature'").fetchone()[0]
     assert json.loads(store.get_meta(con, "migrations_applied")) == sorted([*done, late[0]])
@@ -214,4 +216,4 @@ def test_required_rationale_is_waived_only_when_time_ran_out(tmp_path: Path) -> 
         forced = ana.submit(JudgmentIn(judgment_id="timed-out-01", assignment_id=view.assignment_id, choice="A",
                                        confidence=50, timed_out=True))
         assert not forced.duplicate
-        assert svc.query("SELECT timed_out, rationale FROM judgments") == [{"timed_out": True, "rationale": None}]
+        assert sql(svc, "SELECT timed_out, rationale FROM judgments") == [{"timed_out": True, "rationale": None}]

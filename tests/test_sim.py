@@ -13,6 +13,7 @@ from sandwich.service import StudyService
 from sandwich.sim.runner import simulate_study
 from sandwich.studyfile import load_study, validate_text
 from study_files import mc_rows, write_mc_study
+from db_sql import sql
 
 ROWS = mc_rows(12, answers="A")
 
@@ -42,8 +43,8 @@ def test_llm_overseers_judge_without_ever_reading_gold(tmp_path: Path, monkeypat
     assert summary.kinds == {"ana": "llm"}
     assert summary.judged == {"ana": 3} and summary.model_alone == 3
     with StudyService(db, read_only=True) as svc:
-        rows = svc.query("SELECT choice, confidence, source, simulated FROM judgments")
-        model = svc.query("SELECT item_id, choice FROM model_answers")
+        rows = sql(svc, "SELECT choice, confidence, source, simulated FROM judgments")
+        model = sql(svc, "SELECT item_id, choice FROM model_answers")
     assert {r["source"] for r in rows} == {"llm"} and all(r["simulated"] for r in rows)
     assert all(r["choice"] in "ABCD" and r["confidence"] in (25, 50, 75, 100) for r in rows)
     assert len(model) == 3 and all(m["choice"] in "ABCD" for m in model)
@@ -57,7 +58,7 @@ def test_parametric_skill_shows_in_accuracy(tmp_path: Path) -> None:
     create_study(load_study(yaml_path), db)
     simulate_study(db, with_model_alone=False)
     with StudyService(db, read_only=True) as svc:
-        acc = {r["condition"]: r["acc"] for r in svc.query(
+        acc = {r["condition"]: r["acc"] for r in sql(svc, 
             "SELECT condition, avg((j.choice = g.label)::INT) AS acc FROM judgments j JOIN gold g USING (item_id) "
             "GROUP BY condition")}
     assert acc["debate"] > 0.75 and acc["unassisted"] < 0.55

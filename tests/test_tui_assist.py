@@ -16,6 +16,7 @@ from tui.screens.briefing import BriefingScreen
 from tui.screens.notice import NoticeScreen
 from tui.widgets.assistance_panel import AssistancePanel
 from tui.widgets.followup import FollowUpBox
+from db_sql import sql
 
 ONE_HELPED = "\n  - {name: decompose, assistance: [decomposition]}"
 DOWN = "assistant: {backend: vllm, url: 'http://127.0.0.1:9/v1', timeout_s: 3, max_tokens: 8}"
@@ -23,7 +24,7 @@ DOWN = "assistant: {backend: vllm, url: 'http://127.0.0.1:9/v1', timeout_s: 3, m
 
 def stored(db: Path, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
     with StudyService(db, read_only=True) as svc:
-        return svc.query(sql, params)
+        return sql(svc, sql, params)
 
 
 async def open_first_item(pilot: Any, app: OverseerApp) -> None:

@@ -22,6 +22,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.item import ItemScreen
 from tui.screens.notice import NoticeScreen
 from tui.widgets.assistance_panel import AssistancePanel
+from db_sql import sql
 
 KIND_OF = {"unassisted": None, "explain": "explanation", "decompose": "decomposition", "critique": "critique",
            "consult": "consultancy", "debate": "debate"}
@@ -89,7 +90,7 @@ def full_session(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[d
 
 def stored(db: Path, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
     with StudyService(db, read_only=True) as svc:
-        return svc.query(sql, params)
+        return sql(svc, sql, params)
 
 
 def test_session_runs_briefing_items_done(full_session):
@@ -197,7 +198,7 @@ def test_help_theme_and_resume_briefing(tmp_path):
                 await pilot.click("#confidence Chip")
                 assert (form.answer.value, form.confidence.value) == ("D", 50)
                 await pilot.click("#submit")
-                await until_item(pilot, app, svc.query("SELECT assignment_id FROM assignments "
+                await until_item(pilot, app, sql(svc, "SELECT assignment_id FROM assignments "
                                                        "WHERE position = 0")[0]["assignment_id"])
                 assert app.item_screen.view.position == 1
         with StudyService(db) as svc:

@@ -20,6 +20,7 @@ from sandwich.views import JudgmentIn
 from tui.app import OverseerApp
 from tui.screens.briefing import BriefingScreen
 from tui.screens.done import DoneScreen
+from db_sql import sql
 
 SIZES = [(80, 24), (120, 40)]
 
@@ -56,7 +57,7 @@ def code_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     create_study(load_study(folder / "code.yaml"), db)
     add_assistance(db)
     with StudyService(db) as svc:  # one fluent explanation for every item, as a model would give
-        svc.execute("UPDATE assistance SET content = ? WHERE kind = 'explanation'", [f'{{"text": "{EXPLANATION}"}}'])
+        sql(svc, "UPDATE assistance SET content = ? WHERE kind = 'explanation'", [f'{{"text": "{EXPLANATION}"}}'])
     return db
 
 
@@ -85,7 +86,7 @@ def open_app(code_db: Path, tmp_path: Path) -> Iterator[Any]:
 def first_helped(code_db: Path) -> str:
     """The overseer whose session starts with the explanation part."""
     with StudyService(code_db, read_only=True) as svc:
-        return svc.query("SELECT overseer FROM assignments WHERE position = 0 AND condition = 'explain'")[0]["overseer"]
+        return sql(svc, "SELECT overseer FROM assignments WHERE position = 0 AND condition = 'explain'")[0]["overseer"]
 
 
 async def at_briefing(pilot: Any) -> None:

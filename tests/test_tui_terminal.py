@@ -21,6 +21,7 @@ from tui_support import add_assistance, create, write_study
 
 from sandwich.service import StudyService
 from sandwich.views import JudgmentIn
+from db_sql import sql
 
 REPO = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "TERM": "xterm-256color",
@@ -32,7 +33,7 @@ needs_tmux = pytest.mark.skipif(not os.environ.get("CI") and shutil.which("tmux"
 
 def stored(db: Path, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
     with StudyService(db, read_only=True) as svc:
-        return svc.query(sql, params)
+        return sql(svc, sql, params)
 
 
 class Terminal:

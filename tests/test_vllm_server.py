@@ -15,6 +15,7 @@ pytest.importorskip("vllm", reason="the vLLM CPU build is installed by `make set
 
 from assistants.backends.server import ModelServer  # noqa: E402
 from assistants.backends.vllm_http import VLLMHTTPBackend  # noqa: E402
+from db_sql import sql
 
 QUESTION = [{"role": "user", "content": "Is the sky blue on a clear day? Answer yes or no."}]
 
@@ -65,8 +66,8 @@ def test_precompute_a_small_study_through_the_server(server: ModelServer, tmp_pa
     result = CliRunner().invoke(app, ["assist", "precompute", str(db)])
     assert result.exit_code == 0, result.output
     with StudyService(db) as svc:
-        rows = svc.query("SELECT kind, status, backend, content, tokens_out FROM assistance")
-        a = svc.query("SELECT assignment_id, overseer FROM assignments WHERE condition = 'helped' LIMIT 1")[0]
+        rows = sql(svc, "SELECT kind, status, backend, content, tokens_out FROM assistance")
+        a = sql(svc, "SELECT assignment_id, overseer FROM assignments WHERE condition = 'helped' LIMIT 1")[0]
         pieces = list(svc.for_overseer(a["overseer"]).follow_up(a["assignment_id"], "What is the passage about?"))
     assert len(rows) == 20 and {r["backend"] for r in rows} == {"vllm"}
     assert {r["kind"] for r in rows} == {"explanation", "decomposition", "critique", "consultancy", "debate"}

@@ -16,6 +16,7 @@ from study_files import mc_rows, write_mc_study  # noqa: F401 - re-exported for 
 from sandwich.create import create_study
 from sandwich.service import StudyService
 from sandwich.studyfile import load_study
+from db_sql import sql
 
 ALL_CONDITIONS = """
   - {name: unassisted}
@@ -71,7 +72,7 @@ def add_assistance(db: Path, *, status: str = "ok", skip: set[str] = frozenset()
     """Insert assistance for every (item, condition, kind) the study's conditions give. Returns rows written."""
     n = 0
     with StudyService(db) as svc:
-        items = svc.query("SELECT item_id, choices FROM items")
+        items = sql(svc, "SELECT item_id, choices FROM items")
         for cond in svc.study.conditions:
             for kind in cond.kinds:
                 if kind in skip:
@@ -79,7 +80,7 @@ def add_assistance(db: Path, *, status: str = "ok", skip: set[str] = frozenset()
                 for it in items:
                     content = content_for(kind, it["item_id"], list(it["choices"] or []))
                     ok = status == "ok"
-                    svc.execute("INSERT INTO assistance (assistance_id, item_id, condition, kind, status, content, raw, "
+                    sql(svc, "INSERT INTO assistance (assistance_id, item_id, condition, kind, status, content, raw, "
                                 "backend, model) VALUES (?, ?, ?, ?, ?, ?, ?, 'test', 'fixture')",
                                 [f"{it['item_id']}:{cond.name}:{kind}", it["item_id"], cond.name, kind, status,
                                  json.dumps(content) if ok else None,

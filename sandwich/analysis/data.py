@@ -1,4 +1,4 @@
-"""Reading a study for analysis: DuckDB (read-only) into polars, then index arrays.
+"""Reading a study for analysis: the study store (read-only) into polars, then index arrays.
 
 A study's judgments become a `JudgmentTable`: one row per judgment with integer
 indices for overseer, item and group (each non-expert condition, plus `expert`
@@ -9,7 +9,6 @@ analysis and power share every estimator.
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -20,9 +19,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from sandwich import store
+from sandwich import rules, store
 from sandwich.config import Study
 from sandwich.errors import StoreError, StudyLocked
+from sandwich.store import LookRecord, StudyStore
 from sandwich.studyfile import validate_text
 
 EXPERT = "expert"
@@ -74,6 +74,10 @@ class StudyData:
     model_answers: pl.DataFrame   # item_id, model, choice, confidence, correct (may be empty)
     warnings: list[str]
     snapshot: bool = False
+    plan_check: rules.PlanCheck | None = None   # the frozen plan re-checked (None before the first judgment)
+    looks: list[LookRecord] = field(default_factory=list)
+    planned: int = 0                            # planned judgments (assignments)
+    stored_judgments: int = 0                   # judgments stored, skipped ones included
 
     @property
     def simulated(self) -> int:
@@ -81,10 +85,10 @@ class StudyData:
         return int(self.judgments["simulated"].sum()) if self.judgments.height else 0
 
 
-def _open(db_path: Path, warnings: list[str]) -> tuple[Any, bool, Path | None]:
-    """Read-only connection; if a labeler holds the write lock, analyse a snapshot copy instead."""
+def _open(db_path: Path, warnings: list[str]) -> tuple[StudyStore, bool, Path | None]:
+    """Read-only store; if a labeler holds the write lock, analyse a snapshot copy instead."""
     try:
-        return store.connect(db_path, read_only=True), False, None
+        return store.open_store(db_path, read_only=True), False, None
     except StudyLocked as e:
         tmpdir = Path(tempfile.mkdtemp(prefix="sandwich-snapshot-"))
         copy = tmpdir / db_path.name
@@ -93,7 +97,7 @@ def _open(db_path: Path, warnings: list[str]) -> tuple[Any, bool, Path | None]:
             wal = Path(str(db_path) + ".wal")
             if wal.exists():
                 shutil.copy2(wal, Path(str(copy) + ".wal"))
-            con = store.connect(copy, read_only=True)
+            st = store.open_store(copy, read_only=True)
         except (OSError, StoreError):
             shutil.rmtree(tmpdir, ignore_errors=True)
             raise StudyLocked(e.message + " It could not be analysed from a snapshot copy either.",
@@ -101,55 +105,53 @@ def _open(db_path: Path, warnings: list[str]) -> tuple[Any, bool, Path | None]:
         warnings.append(f"The study database is in use by another process (a running `sandwich label` or "
                         f"`sandwich serve`?). Analysed a snapshot copy taken at {datetime.now():%H:%M:%S}; "
                         "judgments submitted after that are not included — re-run when labelling is done.")
-        return con, True, tmpdir
+        return st, True, tmpdir
 
 
-def _frame(con: Any, sql: str) -> pl.DataFrame:
-    """A query's rows as a polars frame (through Arrow, no Python objects per row)."""
-    cur = con.cursor()  # a fresh cursor: earlier fetchone() calls may leave a result open on con
+def _log_look(db_path: Path, action: str, who: str | None, warnings: list[str]) -> None:
+    """Log this look in the study itself (needs a moment of write access)."""
+    from sandwich.service import StudyService
+
     try:
-        return pl.from_arrow(cur.sql(sql).to_arrow_table())  # type: ignore[return-value]
-    finally:
-        cur.close()
+        with StudyService(db_path) as svc:
+            svc.record_look(action, who)
+    except StudyLocked:
+        warnings.append("This look could not be logged in the study (the file is in use by another process); "
+                        "for a served study, take a snapshot with `sandwich snapshot`, which is logged.")
 
 
-def _table_exists(con: Any, name: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
-                            [name]).fetchone()[0])
+def load_study_data(db_path: str | Path, *, look: str | None = "analyze", who: str | None = None) -> StudyData:
+    """Read judgments, gold, overseers, the frozen plan, looks and model answers from a study store.
 
-
-def load_study_data(db_path: str | Path) -> StudyData:
-    """Read judgments, gold, overseers, pre-registration and model answers from a study database."""
+    With `look` (default "analyze"), the read is first logged in the study as a look by `who`
+    (default: the OS user), so every look at results leaves a trace.
+    """
     db_path = Path(db_path)
     warnings: list[str] = []
-    con, snapshot, tmpdir = _open(db_path, warnings)
+    if look:
+        _log_look(db_path, look, who, warnings)
+    st, snapshot, tmpdir = _open(db_path, warnings)
     try:
-        text = store.get_meta(con, "config_text")
+        text = st.get_meta("config_text")
         if text is None:
             raise StoreError(f"{db_path}: the study was never fully created.", hint="Run `sandwich create` again.")
         study = validate_text(text, f"{db_path}#config")
-        judg = _frame(con, """
-            SELECT j.judgment_id, j.overseer, o.role, o.kind AS overseer_kind, j.item_id, j.condition, j.choice,
-                   j.confidence, j.time_on_item_s, j.skipped, j.timed_out, j.assistance_failed, j.source,
-                   j.simulated, j.created_at, g.label AS gold, i.split
-            FROM judgments j JOIN overseers o ON o.name = j.overseer
-            LEFT JOIN gold g ON g.item_id = j.item_id LEFT JOIN items i ON i.item_id = j.item_id
-            ORDER BY j.created_at, j.judgment_id""")
-        overseers = _frame(con, "SELECT name, role, kind FROM overseers ORDER BY role DESC, name")
-        pre = con.execute("SELECT hash, hypotheses, frozen_at FROM preregistration LIMIT 1").fetchall()
-        prereg = None
-        if pre:
-            prereg = {"hash": pre[0][0], "hypotheses": json.loads(pre[0][1] or "{}"), "frozen_at": pre[0][2]}
-        if _table_exists(con, "model_answers"):
-            model = _frame(con, """SELECT m.item_id, m.model, m.choice, m.confidence, g.label AS gold
-                                   FROM model_answers m LEFT JOIN gold g USING (item_id)""")
-        else:
-            model = pl.DataFrame(schema={"item_id": pl.Utf8, "model": pl.Utf8, "choice": pl.Utf8,
-                                         "confidence": pl.Int64, "gold": pl.Utf8})
+        frames = st.analysis_frames()
+        judg, overseers, model = frames["judgments"], frames["overseers"], frames["model_answers"]
+        frozen = st.frozen_plan()
+        looks = st.looks()
+        config_hash = st.get_meta("config_hash") or ""
+        planned = len(st.assignments())
+        stored = st.count_judgments()
     finally:
-        con.close()
+        st.close()
         if tmpdir is not None:
             shutil.rmtree(tmpdir, ignore_errors=True)
+    prereg = None
+    if frozen is not None:
+        hyps = frozen.plan.get("preregistration") or {"hypotheses": frozen.plan.get("hypotheses", []),
+                                                       "notes": frozen.plan.get("notes")}
+        prereg = {"hash": frozen.hash, "hypotheses": hyps, "frozen_at": frozen.frozen_at}
 
     first = judg["created_at"].min() if judg.height else None
     skipped = int(judg["skipped"].sum()) if judg.height else 0
@@ -162,7 +164,9 @@ def load_study_data(db_path: str | Path) -> StudyData:
     model = model.with_columns(
         pl.when(pl.col("gold").is_null() | pl.col("choice").is_null()).then(None)
         .otherwise((pl.col("choice") == pl.col("gold")).cast(pl.Float64)).alias("correct"))
-    return StudyData(db_path, study, text, judg, skipped, overseers, prereg, first, model, warnings, snapshot)
+    plan_check = None if frozen is None else rules.check_plan(frozen, study, planned, text, config_hash, looks)
+    return StudyData(db_path, study, text, judg, skipped, overseers, prereg, first, model, warnings, snapshot,
+                     plan_check=plan_check, looks=looks, planned=planned, stored_judgments=stored)
 
 
 def _expert_gold(judg: pl.DataFrame, warnings: list[str]) -> pl.DataFrame:

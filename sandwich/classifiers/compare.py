@@ -109,7 +109,7 @@ def compare_study(db_path: str | Path, out_dir: str | Path | None = None, *, bac
     with StudyService(db_path, read_only=True) as svc:
         study = svc.study
         examples = load_examples(svc)
-        simulated = svc.query("SELECT count(*) AS n FROM judgments WHERE simulated")[0]["n"]
+        simulated = svc.store.count_judgments(simulated=True)
     root = Path(runs_dir) if runs_dir else default_runs_dir(db_path, study.study)
     runs = load_runs(root)
     if not runs:

@@ -117,8 +117,9 @@ def load_examples(svc: Any) -> list[Example]:
     """Every example of a study (train and test), with gold attached for evaluation."""
     kind = svc.study.task.kind
     gold = svc.gold()
-    items = svc.query("SELECT item_id, task_kind, problem_id, split, prompt, body, question, choices "
-                      "FROM items ORDER BY item_id")
+    items = [{"item_id": i.item_id, "task_kind": i.task_kind, "problem_id": i.problem_id, "split": i.split,
+              "prompt": i.prompt, "body": i.body, "question": i.question, "choices": i.choices}
+             for i in svc.store.items()]
     out: list[Example] = []
     for it in items:
         g = gold.get(it["item_id"])
@@ -149,10 +150,10 @@ def source_conditions(source: str) -> tuple[str | None, str]:
 
 def _judgments(svc: Any, condition: str) -> list[dict[str, Any]]:
     # lead-side read; skipped judgments carry no label
-    return svc.query("SELECT j.overseer, j.item_id, j.choice, j.confidence FROM judgments j "
-                     "JOIN overseers o ON o.name = j.overseer "
-                     "WHERE j.condition = ? AND NOT j.skipped AND j.choice IS NOT NULL AND o.role = 'non_expert' "
-                     "ORDER BY j.item_id, j.overseer", [condition])
+    non_experts = {o.name for o in svc.overseers() if o.role == "non_expert"}
+    return [{"overseer": j.overseer, "item_id": j.item_id, "choice": j.choice, "confidence": j.confidence}
+            for j in svc.store.judgments(condition=condition)
+            if not j.skipped and j.choice is not None and j.overseer in non_experts]
 
 
 def _item_probs(choice: str, confidence: int | None, options: list[str]) -> dict[str, float]:
@@ -166,8 +167,8 @@ def _options(svc: Any, item_id: str, cache: dict[str, list[str]]) -> list[str]:
     if svc.study.task.kind == "code-review":
         return ["correct", "buggy"]
     if item_id not in cache:
-        row = svc.query("SELECT choices FROM items WHERE item_id = ?", [item_id])
-        cache[item_id] = [LETTERS[k] for k in range(len(row[0]["choices"] or []))] if row else []
+        item = svc.store.item(item_id)
+        cache[item_id] = [LETTERS[k] for k in range(len(item.choices or []))] if item is not None else []
     return cache[item_id]
 
 

@@ -54,10 +54,9 @@ SERVED_HINT = ("The study is probably being served: run this with --server http:
 @contextmanager
 def _local_tokens(study: str, db: Path | None) -> Iterator[TokenStore]:
     """The token store of a study that is not being served (a clear error when it is)."""
-    import duckdb
-
     from sandwich.server.tokens import TokenStore
     from sandwich.service import StudyService
+    from sandwich.store import DB_ERRORS
 
     path = study_db(study, db)
     try:
@@ -66,7 +65,7 @@ def _local_tokens(study: str, db: Path | None) -> Iterator[TokenStore]:
         raise SandwichError(e.message, hint=SERVED_HINT) from None
     try:
         yield TokenStore(svc)
-    except duckdb.Error as e:  # DuckDB may open a served file and refuse only at COMMIT (the WAL's lock)
+    except DB_ERRORS as e:  # DuckDB may open a served file and refuse only at COMMIT (the WAL's lock)
         if "lock" not in str(e).lower():
             raise
         raise SandwichError(f"{path}: the study database is in use by another process.", hint=SERVED_HINT) from None

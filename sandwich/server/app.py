@@ -18,7 +18,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path as FsPath
 from typing import Annotated, Any
 
-import duckdb
 from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -33,8 +32,10 @@ from sandwich.server.live import follow_up_stream
 from sandwich.server.schemas import (IDENT, NAME, ErrorBody, FollowUpIn, InteractionIn, PracticeAnswerIn,
                                      Principal, SessionIn, TokenIn, TokenInfo, TokenOut)
 from sandwich.server.state import ServerState
+from sandwich.server.tokens import Principal as TokenPrincipal
 from sandwich.server.writer import ServerClosing
 from sandwich.service import StudyService
+from sandwich.store import DB_ERRORS
 from sandwich.views import (AssistanceView, Briefing, ItemView, JudgmentIn, PracticeFeedback, ProgressView, Receipt,
                             SessionStart)
 
@@ -77,11 +78,13 @@ def _install_errors(app: FastAPI) -> None:
         return _error(e.status_code, names.get(e.status_code, "HTTPError"), str(e.detail), request,
                       headers=getattr(e, "headers", None))
 
-    @app.exception_handler(duckdb.Error)
-    async def db_error(request: Request, e: duckdb.Error) -> JSONResponse:
+    async def db_error(request: Request, e: Exception) -> JSONResponse:
         log.error("database error on %s %s: %s", request.method, request.url.path, e)
         return _error(503, "StoreUnavailable", "The study database failed; nothing was changed by this request.",
                       request, hint="Tell the study lead; the server log has the details.")
+
+    for cls in DB_ERRORS:
+        app.add_exception_handler(cls, db_error)
 
 
 @asynccontextmanager
@@ -204,7 +207,7 @@ def _lead_routes(app: FastAPI) -> None:
 
         st = state_of(request)
         tmp = FsPath(tempfile.mkdtemp(prefix="sandwich-export-"))
-        export_study(st.svc, tmp / "export")
+        export_study(st.svc, tmp / "export", who=_lead_name(who))
         target = tmp / f"{st.svc.study.study}-export.zip"
         with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as z:
             for f in sorted((tmp / "export").rglob("*.parquet")):
@@ -216,7 +219,7 @@ def _lead_routes(app: FastAPI) -> None:
     def snapshot(request: Request, who: Lead) -> FileResponse:
         """A consistent copy of the study database, for `sandwich analyze` while the study is served."""
         st = state_of(request)
-        path = snapshots.take(st.svc)
+        path = snapshots.take(st.svc, who=_lead_name(who))
         return FileResponse(path, media_type="application/octet-stream", filename=path.name,
                             background=BackgroundTask(shutil.rmtree, path.parent, ignore_errors=True))
 
@@ -244,6 +247,11 @@ def _lead_routes(app: FastAPI) -> None:
     @app.get("/v1/lead/audit", tags=["lead"])
     def audit(request: Request, who: Lead, limit: int = 200) -> list[dict[str, Any]]:
         """The most recent refusals (who, what route, why)."""
-        return state_of(request).svc.query(
-            "SELECT ts, event, subject, role, method, path, status, client, detail FROM audit "
-            "ORDER BY ts DESC LIMIT ?", [max(1, min(limit, 5000))])
+        return [{"ts": r.ts, "event": r.event, "subject": r.subject, "role": r.role, "method": r.method,
+                 "path": r.path, "status": r.status, "client": r.client, "detail": r.detail}
+                for r in state_of(request).svc.store.audit(max(1, min(limit, 5000)))]
+
+
+def _lead_name(who: TokenPrincipal) -> str:
+    """How a look by a lead token is logged: the token's subject and public id."""
+    return f"{who.subject} (token {who.token_id})"

@@ -6,7 +6,6 @@ Missing or unknown token → 401. A valid token on a route it does not reach
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Annotated
@@ -16,6 +15,7 @@ from fastapi import Depends, HTTPException, Path, Request
 from sandwich.server.schemas import NAME
 from sandwich.server.state import ServerState
 from sandwich.server.tokens import Principal
+from sandwich.store import AuditRecord
 
 log = logging.getLogger("sandwich.serve.auth")
 AUDIT_PER_SECOND = 50   # a flood of bad requests is logged, but cannot flood the study database
@@ -40,11 +40,10 @@ def refuse(request: Request, status: int, reason: str, who: Principal | None = N
     if _audit_window[1] > AUDIT_PER_SECOND:
         return HTTPException(status, detail=reason, headers={"WWW-Authenticate": "Bearer"} if status == 401 else None)
     try:
-        st.writer.run(lambda: st.svc.execute(
-            "INSERT INTO audit (ts, event, subject, role, method, path, status, client, detail) "
-            "VALUES (current_timestamp, 'refused', ?, ?, ?, ?, ?, ?, ?)",
-            [who.subject if who else None, who.role if who else None, request.method, request.url.path[:300],
-             status, client, json.dumps({"reason": reason})]))
+        st.writer.run(lambda: st.svc.store.add_audit(AuditRecord(
+            event="refused", subject=who.subject if who else None, role=who.role if who else None,
+            method=request.method, path=request.url.path[:300], status=status, client=client,
+            detail={"reason": reason})))
     except Exception:  # noqa: BLE001 — shutting down: the log line above still records it
         pass
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None

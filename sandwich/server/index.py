@@ -3,9 +3,8 @@
 The server is the only writer of its study file, so it can know which
 assignments are judged without asking the database: the index is loaded once
 at start and updated by the judgment writer after each COMMIT. Views of one
-assignment never change while a study runs, so each is built once — from the
-items and assignments loaded at start, exactly as `OverseerSession.item` builds
-it (a test compares the two for every assignment) — and kept as JSON.
+assignment never change while a study runs, so each is built once — by the
+same `sandwich.rules.item_view` that `OverseerSession.item` uses — and kept as JSON.
 """
 
 from __future__ import annotations
@@ -13,24 +12,11 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
+from sandwich import rules
 from sandwich.errors import NotFound
 from sandwich.service import OverseerSession, StudyService
-from sandwich.views import AssistanceView, ConditionProgress, ItemContent, ItemView, JudgmentFormat, ProgressView
-
-
-@dataclass(frozen=True)
-class AssignmentRow:
-    """One assignment and the answer format of its item."""
-
-    assignment_id: str
-    overseer: str
-    item_id: str
-    condition: str
-    position: int
-    block: int
-    fmt: JudgmentFormat
+from sandwich.store import AssignmentRecord
+from sandwich.views import AssistanceView, ItemView, JudgmentFormat, ProgressView
 
 
 @dataclass(frozen=True)
@@ -49,23 +35,20 @@ class StudyIndex:
     def __init__(self, svc: StudyService) -> None:
         self._svc = svc
         self._mutex = threading.Lock()
-        items = {r["item_id"]: r for r in svc.query(
-            "SELECT item_id, task_kind, title, prompt, body, question, choices, language FROM items")}
-        self._items = items
+        self._items = {i.item_id: i for i in svc.store.items()}
         self._conditions = {c.name: c for c in svc.study.conditions}
-        fmts: dict[str, JudgmentFormat] = {}
-        self.assignments: dict[str, AssignmentRow] = {}
-        self.by_overseer: dict[str, list[str]] = {}
-        for r in svc.query("SELECT assignment_id, overseer, item_id, condition, position, block FROM assignments "
-                           "ORDER BY overseer, position"):
-            if r["item_id"] not in fmts:
-                fmts[r["item_id"]] = svc.judgment_format(items[r["item_id"]])
-            self.assignments[r["assignment_id"]] = AssignmentRow(**r, fmt=fmts[r["item_id"]])
-            self.by_overseer.setdefault(r["overseer"], []).append(r["assignment_id"])
+        self.fmts: dict[str, JudgmentFormat] = {}          # by item_id
+        self.assignments: dict[str, AssignmentRecord] = {}
+        self.sessions: dict[str, list[AssignmentRecord]] = {}
+        for a in svc.store.assignments():
+            if a.item_id not in self.fmts:
+                self.fmts[a.item_id] = svc.judgment_format(self._items[a.item_id])
+            self.assignments[a.assignment_id] = a
+            self.sessions.setdefault(a.overseer, []).append(a)
         self.by_judgment: dict[str, StoredJudgment] = {}
         self.by_assignment: dict[str, StoredJudgment] = {}
-        for r in svc.query("SELECT judgment_id, assignment_id, overseer, created_at FROM judgments"):
-            self.record(StoredJudgment(r["judgment_id"], r["assignment_id"], r["overseer"], r["created_at"]))
+        for r in svc.store.judgments():
+            self.record(StoredJudgment(r.judgment_id, r.assignment_id, r.overseer, r.created_at))
         self._views: dict[str, tuple[ItemView, bytes]] = {}
         self._assist: dict[str, list[AssistanceView]] = {}
 
@@ -75,16 +58,9 @@ class StudyIndex:
             self.by_judgment[j.judgment_id] = j
             self.by_assignment[j.assignment_id] = j
 
-    def _build(self, a: AssignmentRow) -> tuple[ItemView, bytes]:
-        item, cond = self._items[a.item_id], self._conditions[a.condition]
-        mine = self.by_overseer[a.overseer]
-        first = a.position == 0 or self.assignments[mine[a.position - 1]].condition != a.condition
-        content = ItemContent(**{k: item[k] for k in ItemContent.model_fields if k != "choices"},
-                              choices=list(item["choices"] or []))
-        view = ItemView(assignment_id=a.assignment_id, overseer=a.overseer, position=a.position, total=len(mine),
-                        block=a.block, condition=cond.name, assistance_kinds=cond.kinds,
-                        live_followups=cond.live_followups and bool(cond.assistance), first_in_block=first,
-                        item=content, judgment=a.fmt)
+    def _build(self, a: AssignmentRecord) -> tuple[ItemView, bytes]:
+        view = rules.item_view(a, self.sessions[a.overseer], self._items[a.item_id], self._conditions[a.condition],
+                               self.fmts[a.item_id])
         return view, view.model_dump_json().encode()
 
     def _entry(self, overseer: str, assignment_id: str) -> tuple[ItemView, bytes]:
@@ -118,7 +94,8 @@ class StudyIndex:
     def next_assignment(self, overseer: str) -> str | None:
         """The first of the overseer's assignments without a judgment, in session order (None when done)."""
         with self._mutex:
-            return next((aid for aid in self.by_overseer.get(overseer, []) if aid not in self.by_assignment), None)
+            a = rules.next_assignment(self.sessions.get(overseer, []), self.by_assignment)
+        return None if a is None else a.assignment_id
 
     def next_item(self, overseer: str) -> ItemView | None:
         """The view of `next_assignment`."""
@@ -132,15 +109,5 @@ class StudyIndex:
 
     def progress(self, overseer: str) -> ProgressView:
         """Done/total overall and per condition (conditions in block order)."""
-        per: dict[str, dict[str, Any]] = {}
         with self._mutex:
-            for aid in self.by_overseer.get(overseer, []):
-                a = self.assignments[aid]
-                c = per.setdefault(a.condition, {"done": 0, "total": 0, "block": a.block})
-                c["total"] += 1
-                c["done"] += aid in self.by_assignment
-                c["block"] = min(c["block"], a.block)
-        by = [ConditionProgress(condition=k, done=v["done"], total=v["total"])
-              for k, v in sorted(per.items(), key=lambda kv: kv[1]["block"])]
-        return ProgressView(overseer=overseer, done=sum(c.done for c in by), total=sum(c.total for c in by),
-                            by_condition=by)
+            return rules.progress(overseer, self.sessions.get(overseer, []), self.by_assignment)

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from fastapi import HTTPException
 from fastapi.responses import StreamingResponse
 
+from sandwich import rules
 from sandwich.server.state import ServerState
 from sandwich.service import OverseerSession
 
@@ -33,8 +34,8 @@ async def follow_up_stream(st: ServerState, session: OverseerSession, assignment
     a = st.index.assignments.get(assignment_id)
     if a is None or a.overseer != session.overseer:
         raise HTTPException(404, f"Assignment {assignment_id!r} is not one of {session.overseer}'s.")
-    cond = next(c for c in st.svc.study.conditions if c.name == a.condition)
-    if not (cond.live_followups and cond.assistance):
+    cond = st.svc.condition(a.condition)
+    if not rules.followups_allowed(cond):
         raise HTTPException(403, f"Condition {cond.name!r} does not allow follow-up questions.")
     assert st.follow_up_slots is not None and st.follow_up_pool is not None
     try:

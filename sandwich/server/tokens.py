@@ -11,12 +11,13 @@ import hashlib
 import hmac
 import secrets
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Literal
 
 from sandwich.errors import NotFound, SandwichError
 from sandwich.service import StudyService
+from sandwich.store import TokenRecord
 
 Role = Literal["overseer", "lead"]
 LEAD_SUBJECT = "lead"
@@ -50,15 +51,14 @@ class TokenStore:
     def __init__(self, svc: StudyService) -> None:
         self._svc = svc
         self._mutex = threading.Lock()
-        self._by_id: dict[str, dict[str, Any]] = {}
+        self._by_id: dict[str, TokenRecord] = {}
         self.reload()
 
     def reload(self) -> None:
         """Re-read the tokens table (e.g. after a CLI issued a token while the server was down)."""
-        rows = self._svc.query("SELECT token_id, salt, token_hash, subject, role, revoked, created_at FROM tokens "
-                               "WHERE token_id IS NOT NULL")
+        rows = self._svc.store.tokens()
         with self._mutex:
-            self._by_id = {r["token_id"]: r for r in rows}
+            self._by_id = {r.token_id: r for r in rows}
 
     def issue(self, *, overseer: str | None = None, lead: bool = False) -> tuple[str, Principal]:
         """Create a token for an overseer (or the lead). Returns (token text, principal); the text is not stored."""
@@ -69,11 +69,9 @@ class TokenStore:
         subject, role = (LEAD_SUBJECT, "lead") if lead else (overseer, "overseer")
         token_id, secret, salt = secrets.token_hex(6), secrets.token_urlsafe(32), secrets.token_hex(16)
         now = datetime.now(timezone.utc).replace(tzinfo=None)
-        row = {"token_id": token_id, "salt": salt, "token_hash": _digest(salt, secret), "subject": subject,
-               "role": role, "revoked": False, "created_at": now}
-        self._svc.execute("INSERT INTO tokens (token_hash, subject, role, created_at, revoked, token_id, salt) "
-                          "VALUES (?, ?, ?, ?, false, ?, ?)",
-                          [row["token_hash"], subject, role, now, token_id, salt])
+        row = TokenRecord(token_id=token_id, salt=salt, token_hash=_digest(salt, secret), subject=subject,
+                          role=role, created_at=now, revoked=False)
+        self._svc.store.add_token(row)
         with self._mutex:
             self._by_id[token_id] = row
         return f"sw_{token_id}.{secret}", Principal(token_id, subject, role)  # type: ignore[arg-type]
@@ -83,21 +81,22 @@ class TokenStore:
         with self._mutex:
             if token_id not in self._by_id:
                 raise NotFound(f"No token with id {token_id!r}.", hint="`sandwich tokens list STUDY` shows the ids.")
-        self._svc.execute("UPDATE tokens SET revoked = true WHERE token_id = ?", [token_id])
+        self._svc.store.revoke_token(token_id)
         with self._mutex:
-            self._by_id[token_id] = {**self._by_id[token_id], "revoked": True}
+            self._by_id[token_id] = replace(self._by_id[token_id], revoked=True)
 
     def list(self) -> list[dict[str, Any]]:
         """Every token's id, subject, role, creation time and revocation (never a secret or hash)."""
         with self._mutex:
             rows = list(self._by_id.values())
-        return sorted(({k: r[k] for k in ("token_id", "subject", "role", "created_at", "revoked")} for r in rows),
+        return sorted(({k: getattr(r, k) for k in ("token_id", "subject", "role", "created_at", "revoked")}
+                       for r in rows),
                       key=lambda r: (r["role"], r["subject"], str(r["created_at"])))
 
     def has_lead(self) -> bool:
         """Whether any unrevoked lead token exists."""
         with self._mutex:
-            return any(r["role"] == "lead" and not r["revoked"] for r in self._by_id.values())
+            return any(r.role == "lead" and not r.revoked for r in self._by_id.values())
 
     def verify(self, token: str) -> Principal | None:
         """The principal a token speaks for, or None when it is malformed, unknown, wrong or revoked."""
@@ -106,8 +105,8 @@ class TokenStore:
             return None
         with self._mutex:
             row = self._by_id.get(parts[0])
-        if row is None or row["revoked"]:
+        if row is None or row.revoked:
             return None
-        if not hmac.compare_digest(row["token_hash"], _digest(row["salt"], parts[1])):
+        if not hmac.compare_digest(row.token_hash, _digest(row.salt, parts[1])):
             return None
-        return Principal(row["token_id"], row["subject"], row["role"])
+        return Principal(row.token_id, row.subject, row.role)  # type: ignore[arg-type]  # role is checked at issue

@@ -11,7 +11,6 @@ that were simulated are marked `kind = 'simulated'`; judgments carry
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,15 +19,14 @@ import numpy as np
 
 from sandwich.config import AssistantSpec, SimulatedOverseer, Study
 from sandwich.errors import AssistanceUnavailable, SandwichError
+from sandwich.rules import item_content
 from sandwich.service import OverseerSession, StudyService
 from sandwich.sim import parametric
 from sandwich.sim.llm_judge import answer_batch, judge_messages, render_item
-from sandwich.views import ItemContent, ItemView, JudgmentIn
+from sandwich.store import ModelAnswerRecord
+from sandwich.views import ItemView, JudgmentIn
 
 Progress = Callable[[int, int], None]
-MODEL_ALONE_DDL = """CREATE TABLE IF NOT EXISTS model_answers (item_id VARCHAR NOT NULL, model VARCHAR NOT NULL,
-    backend VARCHAR, choice VARCHAR, confidence INTEGER, raw VARCHAR, prompt JSON, params JSON, latency_s DOUBLE,
-    created_at TIMESTAMP DEFAULT current_timestamp, PRIMARY KEY (item_id, model))"""
 
 
 @dataclass
@@ -115,17 +113,14 @@ def run_llm(sessions: Sequence[OverseerSession], experts: set[str], backend: obj
 
 def model_alone(svc: StudyService, backend: object) -> int:
     """The assistant answering every study item directly (no overseer, no assistance); stored in model_answers."""
-    svc.execute(MODEL_ALONE_DDL)
-    items = svc.query("""SELECT i.item_id, i.task_kind, i.title, i.prompt, i.body, i.question, i.choices, i.language
-                         FROM items i WHERE i.role = 'study' AND i.item_id IN (SELECT item_id FROM assignments)
-                         ORDER BY i.item_id""")
+    assigned = {a.item_id for a in svc.store.assignments()}
+    items = [i for i in svc.store.items(role="study") if i.item_id in assigned]
     if not items:
         return 0
     views = []
     for it in items:
-        content = ItemContent(**{k: it[k] for k in ItemContent.model_fields if k != "choices"},
-                              choices=list(it["choices"] or []))
-        views.append(ItemView(assignment_id=f"model-alone:{it['item_id']}", overseer="model", position=0,
+        content = item_content(it)
+        views.append(ItemView(assignment_id=f"model-alone:{it.item_id}", overseer="model", position=0,
                               total=len(items), block=0, condition="model-alone", assistance_kinds=[],
                               live_followups=False, first_in_block=False, item=content,
                               judgment=svc.judgment_format(it)))
@@ -134,10 +129,10 @@ def model_alone(svc: StudyService, backend: object) -> int:
     answers = answer_batch(backend, convs, [v.judgment.choices for v in views], views[0].judgment.confidence,
                            ask_confidence=False)   # only its accuracy enters the sandwich
     model = getattr(backend, "model", "model")
-    for v, conv, a in zip(views, convs, answers, strict=True):
-        svc.execute("INSERT OR REPLACE INTO model_answers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)",
-                    [v.item.item_id, model, getattr(backend, "name", None), a.choice, a.confidence, a.raw,
-                     json.dumps(conv), json.dumps(a.params), a.latency_s])
+    svc.store.put_model_answers([
+        ModelAnswerRecord(item_id=v.item.item_id, model=model, backend=getattr(backend, "name", None), choice=a.choice,
+                          confidence=a.confidence, raw=a.raw, prompt=conv, params=a.params, latency_s=a.latency_s)
+        for v, conv, a in zip(views, convs, answers, strict=True)])
     return len(views)
 
 
@@ -148,16 +143,16 @@ def simulate_study(db_path: str | Path, *, kind: str | None = None, overseers: S
     with StudyService(db_path) as svc:
         study = svc.study
         roster = svc.overseers()
-        names = [o["name"] for o in roster]
+        names = [o.name for o in roster]
         if overseers:
             unknown = [n for n in overseers if n not in names]
             if unknown:
                 raise SandwichError(f"No overseer named {', '.join(map(repr, unknown))} in study {study.study!r}.",
                                     hint=f"Overseers in this study: {', '.join(names)}.")
-            roster = [o for o in roster if o["name"] in overseers]
-        total = svc.query("SELECT count(*) AS n FROM assignments a LEFT JOIN judgments j USING (assignment_id) "
-                          "WHERE j.judgment_id IS NULL AND a.overseer IN (SELECT unnest(?))",
-                          [[o["name"] for o in roster]])[0]["n"]
+            roster = [o for o in roster if o.name in overseers]
+        judged = svc.store.judged()
+        chosen = {o.name for o in roster}
+        total = sum(1 for a in svc.store.assignments() if a.overseer in chosen and a.assignment_id not in judged)
         count = [0]
 
         def tick() -> None:
@@ -170,22 +165,21 @@ def simulate_study(db_path: str | Path, *, kind: str | None = None, overseers: S
         llm: list[OverseerSession] = []
         backends: dict[str, object] = {}
         for o in roster:
-            profile = profile_for(study, o["role"])
+            profile = profile_for(study, o.role)
             k = kind or profile.kind
-            out.kinds[o["name"]] = k
-            svc.execute("UPDATE overseers SET kind = 'simulated', profile = ? WHERE name = ?",
-                        [json.dumps({"kind": k, **profile.model_dump(mode="json")}), o["name"]])
-            session = svc.for_overseer(o["name"])
+            out.kinds[o.name] = k
+            svc.store.mark_simulated(o.name, {"kind": k, **profile.model_dump(mode="json")})
+            session = svc.for_overseer(o.name)
             session.start_session(client=f"simulate:{k}")
             if k == "parametric":
                 gold = gold if gold is not None else svc.gold()
-                out.judged[o["name"]] = run_parametric(svc, session, profile, gold, seed, tick)
+                out.judged[o.name] = run_parametric(svc, session, profile, gold, seed, tick)
             else:
                 llm.append(session)
         if llm:
             from assistants.backends import get_backend
 
-            experts = {o["name"] for o in roster if o["role"] == "expert"}
+            experts = {o.name for o in roster if o.role == "expert"}
             for role_experts in (False, True):
                 group = [s for s in llm if (s.overseer in experts) == role_experts]
                 if not group:

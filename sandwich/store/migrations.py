@@ -1,4 +1,4 @@
-"""The study database: one DuckDB file per study, versioned schema, migrations.
+"""The DuckDB study file: versioned schema, migrations, opening a file.
 
 Gold labels and hidden tests live in their own tables (`gold`, `hidden_tests`);
 only the lead-side study service reads them. Everything an overseer may see is
@@ -10,10 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
@@ -64,6 +61,12 @@ MIGRATIONS: list[tuple[int, str]] = [
     CREATE TABLE IF NOT EXISTS model_answers (item_id VARCHAR NOT NULL, model VARCHAR NOT NULL, backend VARCHAR,
         choice VARCHAR, confidence INTEGER, raw VARCHAR, prompt JSON, params JSON, latency_s DOUBLE,
         created_at TIMESTAMP DEFAULT current_timestamp, PRIMARY KEY (item_id, model));
+    """),
+    # pre-registration freezes the whole analysis plan; every look at the results is logged.
+    (6, """
+    ALTER TABLE preregistration ADD COLUMN plan JSON;
+    CREATE TABLE looks (ts TIMESTAMP NOT NULL, action VARCHAR NOT NULL, who VARCHAR NOT NULL,
+        judgments INTEGER NOT NULL, planned INTEGER NOT NULL, plan_hash VARCHAR);
     """),
 ]
 SCHEMA_VERSION = max(v for v, _ in MIGRATIONS)
@@ -152,37 +155,6 @@ def migrate(con: duckdb.DuckDBPyConnection, current: int) -> None:
             raise
 
 
-@contextmanager
-def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    """BEGIN … COMMIT, rolling back on any error."""
-    con.execute("BEGIN TRANSACTION")
-    try:
-        yield con
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
-
-
-def set_meta(con: duckdb.DuckDBPyConnection, key: str, value: Any) -> None:
-    """Store a metadata value (JSON-encoded unless it is a string)."""
-    text = value if isinstance(value, str) else json.dumps(value)
-    con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, text])
-
-
-def get_meta(con: duckdb.DuckDBPyConnection, key: str, default: str | None = None) -> str | None:
-    """Read a metadata value as text."""
-    row = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
-    return row[0] if row else default
-
-
-def rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
-    """Run a query and return its rows as dicts."""
-    cur = con.execute(sql, params or [])
-    cols = [d[0] for d in cur.description]
-    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
-
-
 def default_db_path(study_path: str | Path) -> Path:
     """Where a study's database lives by default: beside its YAML, same stem."""
     p = Path(study_path)
@@ -194,3 +166,9 @@ def remove_db(path: Path) -> None:
     for f in (path, Path(str(path) + ".wal")):
         if f.exists():
             os.remove(f)
+
+
+def get_meta(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
+    """A metadata value as text (None when absent)."""
+    row = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+    return row[0] if row else None

@@ -1,0 +1,227 @@
+"""The study's rules for judgments, written once: used in process (`OverseerSession`) and by `sandwich serve`.
+
+- checking a judgment against the study's answer format (and the timeout policy);
+- the stored row of a checked judgment;
+- the overseer's view of an item, and progress;
+- whether an assignment may ask follow-up questions;
+- the frozen analysis plan: what is frozen, its hash, and how a stored plan is checked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from sandwich.config import Condition, JudgmentSpec, Study
+from sandwich.errors import SandwichError
+from sandwich.store.records import AssignmentRecord, FreezeRecord, ItemRecord, JudgmentRecord, LookRecord
+from sandwich.views import ConditionProgress, ItemContent, ItemView, JudgmentFormat, JudgmentIn, ProgressView
+
+# analyze's defaults; frozen with the plan so a later run with other settings is seen as a deviation
+DEFAULT_REPLICATES = 2000
+DEFAULT_PERMUTATIONS = 2000
+
+
+def utc_now() -> datetime:
+    """Now, in UTC, without tzinfo (how every timestamp is stored)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+# ------------------------------------------------------------------ judgments
+def judgment_format(spec: JudgmentSpec, choices: Sequence[str] | None) -> JudgmentFormat:
+    """The answer format for an item (its `choices`, for `choices: item` studies) under the study's settings."""
+    if spec.choices == "item":
+        letters = [chr(65 + i) for i in range(len(choices or []))]
+        labels = [f"{ltr}. {text}" for ltr, text in zip(letters, choices or [], strict=True)]
+    else:
+        letters, labels = list(spec.choices or []), list(spec.choices or [])
+    return JudgmentFormat(choices=letters, choice_labels=labels, confidence=spec.confidence,
+                          time_limit_s=spec.time_limit_s, warn_before_s=spec.warn_before_s,
+                          on_timeout=spec.on_timeout, rationale=spec.rationale)
+
+
+def timeout_sentence(spec: JudgmentSpec) -> str:
+    """The timeout policy in the briefing's words ('' when items have no time limit)."""
+    if not spec.time_limit_s:
+        return ""
+    then = "submitted with what you chose." if spec.on_timeout == "force" else "skipped."
+    return (f"You have {spec.time_limit_s // 60} min {spec.time_limit_s % 60} s per item; a warning shows "
+            f"{spec.warn_before_s} s before the end, then the item is {then}")
+
+
+def check_judgment(j: JudgmentIn, fmt: JudgmentFormat) -> None:
+    """Refuse a judgment whose choice, confidence or rationale does not fit the study's format.
+
+    Raises SandwichError with what was expected. A skipped judgment carries no answer; a judgment
+    forced by the time limit needs no rationale (there was no time to write one).
+    """
+    if j.skipped:
+        return
+    if j.choice not in fmt.choices:
+        raise SandwichError(f"Choice {j.choice!r} is not allowed here (expected one of: {', '.join(fmt.choices)}).")
+    if j.confidence is None or j.confidence not in fmt.confidence:
+        raise SandwichError(f"Confidence {j.confidence!r} is not on the study's scale "
+                            f"({', '.join(map(str, fmt.confidence))}).")
+    if fmt.rationale == "required" and not (j.rationale or "").strip() and not j.timed_out:
+        raise SandwichError("This study asks for a one-line rationale with every judgment.")
+
+
+def judgment_record(j: JudgmentIn, a: AssignmentRecord, fmt: JudgmentFormat, now: datetime) -> JudgmentRecord:
+    """The stored judgment for a checked one (skipped: no answer; rationale dropped when the study turns it off)."""
+    return JudgmentRecord(
+        judgment_id=j.judgment_id, assignment_id=j.assignment_id, overseer=a.overseer, item_id=a.item_id,
+        condition=a.condition, choice=None if j.skipped else j.choice,
+        confidence=None if j.skipped else j.confidence,
+        rationale=j.rationale if fmt.rationale != "off" else None, time_on_item_s=j.time_on_item_s,
+        time_to_first_assist_s=j.time_to_first_assist_s, assistance_failed=j.assistance_failed,
+        timed_out=j.timed_out, skipped=j.skipped, source=j.source, simulated=j.source != "human",
+        client_meta=j.client_meta or None, created_at=now)
+
+
+# ------------------------------------------------------------------ what an overseer sees
+def item_content(item: ItemRecord) -> ItemContent:
+    """The overseer-visible fields of an item (no split, role or meta)."""
+    return ItemContent(item_id=item.item_id, task_kind=item.task_kind, title=item.title or "",
+                       prompt=item.prompt or "", body=item.body or "", question=item.question or "",
+                       choices=list(item.choices or []), language=item.language)
+
+
+def followups_allowed(cond: Condition) -> bool:
+    """Whether overseers under a condition may ask their own follow-up questions (only with assistance)."""
+    return bool(cond.live_followups and cond.assistance)
+
+
+def item_view(a: AssignmentRecord, session: Sequence[AssignmentRecord], item: ItemRecord, cond: Condition,
+              fmt: JudgmentFormat) -> ItemView:
+    """The view of assignment `a`, one of `session` (the overseer's assignments in position order)."""
+    first = a.position == 0 or session[a.position - 1].condition != a.condition
+    return ItemView(assignment_id=a.assignment_id, overseer=a.overseer, position=a.position, total=len(session),
+                    block=a.block, condition=cond.name, assistance_kinds=cond.kinds,
+                    live_followups=followups_allowed(cond), first_in_block=first, item=item_content(item),
+                    judgment=fmt)
+
+
+def next_assignment(session: Sequence[AssignmentRecord], judged: set[str] | dict[str, Any]) -> AssignmentRecord | None:
+    """The first of an overseer's assignments (in position order) without a judgment."""
+    return next((a for a in session if a.assignment_id not in judged), None)
+
+
+def progress(overseer: str, session: Sequence[AssignmentRecord], judged: set[str] | dict[str, Any]) -> ProgressView:
+    """Done/total overall and per condition (conditions in the order their blocks come)."""
+    per: dict[str, list[int]] = {}
+    for a in session:
+        c = per.setdefault(a.condition, [0, 0, a.block])
+        c[0] += a.assignment_id in judged
+        c[1] += 1
+        c[2] = min(c[2], a.block)
+    by = [ConditionProgress(condition=k, done=v[0], total=v[1]) for k, v in sorted(per.items(), key=lambda kv: kv[1][2])]
+    return ProgressView(overseer=overseer, done=sum(c.done for c in by), total=sum(c.total for c in by),
+                        by_condition=by)
+
+
+# ------------------------------------------------------------------ the frozen analysis plan
+def analysis_plan(study: Study, planned: int) -> dict[str, Any]:
+    """Everything the confirmatory analysis depends on, as canonical JSON-able data.
+
+    The hypotheses, the analysis seed, bootstrap replicates and permutations, which judgment sources
+    count, the multiplicity correction, and the planned sample size (`planned` judgments: every
+    assignment). Optional settings the study file may not declare take analyze's defaults.
+    """
+    p = study.preregistration
+    return {
+        "hypotheses": [h.model_dump(mode="json") for h in p.hypotheses],
+        "notes": p.notes,
+        "seed": study.seed,
+        "replicates": getattr(p, "replicates", DEFAULT_REPLICATES),
+        "permutations": getattr(p, "permutations", DEFAULT_PERMUTATIONS),
+        "sources": getattr(p, "sources", "all"),
+        "multiplicity": getattr(p, "multiplicity", "none"),
+        "planned_judgments": planned,
+        "design": study.overseers.design,
+    }
+
+
+def plan_hash(plan: dict[str, Any]) -> str:
+    """sha256 of the plan's canonical JSON (sorted keys). Files frozen before whole plans hash the hypotheses."""
+    body = plan["preregistration"] if set(plan) == {"preregistration"} else plan
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def freeze_record(study: Study, planned: int, now: datetime) -> FreezeRecord:
+    """The record that freezes a study's plan (written before its first judgment)."""
+    plan = analysis_plan(study, planned)
+    return FreezeRecord(hash=plan_hash(plan), plan=plan, frozen_at=now)
+
+
+@dataclass
+class PlanCheck:
+    """The frozen plan, re-checked: its hash and time, and every way the stored study disagrees with it."""
+
+    hash: str
+    frozen_at: datetime
+    plan: dict[str, Any]
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def tampered(self) -> bool:
+        """True when the stored plan, its hash, the stored study text or the look log disagree."""
+        return bool(self.problems)
+
+
+def _hyp_text(h: dict[str, Any]) -> str:
+    return f"{' vs '.join(h.get('compare', []))} ({h.get('metric')}, {h.get('alternative')}, α={h.get('alpha')})"
+
+
+def plan_differences(frozen: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """What differs between two plans, in words ('H1: explain vs unassisted … → critique vs unassisted …')."""
+    out = []
+    fh = {h["id"]: h for h in frozen.get("hypotheses", [])}
+    nh = {h["id"]: h for h in now.get("hypotheses", [])}
+    for hid in sorted(set(fh) | set(nh)):
+        if hid not in nh:
+            out.append(f"{hid}: frozen as {_hyp_text(fh[hid])}, now missing")
+        elif hid not in fh:
+            out.append(f"{hid}: not in the frozen plan, now {_hyp_text(nh[hid])}")
+        elif fh[hid] != nh[hid]:
+            out.append(f"{hid}: frozen as {_hyp_text(fh[hid])}, now {_hyp_text(nh[hid])}")
+    for key in sorted((set(frozen) | set(now)) - {"hypotheses"}):
+        if frozen.get(key) != now.get(key):
+            out.append(f"{key}: frozen as {frozen.get(key)!r}, now {now.get(key)!r}")
+    return out
+
+
+def check_plan(frozen: FreezeRecord, study: Study, planned: int, config_text: str, config_hash: str,
+               looks: Sequence[LookRecord]) -> PlanCheck:
+    """Re-check a frozen plan against everything that could have been rewritten after the freeze.
+
+    - the stored plan must still hash to the stored hash;
+    - the plan recomputed from the stored study text must equal the stored plan;
+    - the stored study text must still hash to its stored config hash;
+    - every look logged since the freeze must have seen the same plan hash.
+    Someone who rewrites all four consistently is not caught here: the report prints the frozen hash
+    and time so they can be checked against an external registration.
+    """
+    check = PlanCheck(frozen.hash, frozen.frozen_at, frozen.plan)
+    recomputed = plan_hash(frozen.plan)
+    if recomputed != frozen.hash:
+        check.problems.append(f"the stored plan hashes to {recomputed[:12]}, but the stored hash reads "
+                              f"{frozen.hash[:12]}")
+    legacy = set(frozen.plan) == {"preregistration"}
+    if legacy:
+        current = {"preregistration": study.preregistration.model_dump(mode="json")}
+        if current != frozen.plan:
+            check.problems += plan_differences(frozen.plan["preregistration"], current["preregistration"])
+    else:
+        check.problems += [f"{d} (in the stored study text)"
+                           for d in plan_differences(frozen.plan, analysis_plan(study, planned))]
+    if hashlib.sha256(config_text.encode()).hexdigest() != config_hash:
+        check.problems.append("the stored study text no longer matches its stored hash")
+    for look in looks:
+        if look.plan_hash is not None and look.plan_hash != frozen.hash:
+            check.problems.append(f"the {look.action} at {look.ts:%Y-%m-%d %H:%M:%S} saw plan hash "
+                                  f"{look.plan_hash[:12]}, now {frozen.hash[:12]}")
+    return check
