@@ -89,7 +89,8 @@ judgment: {{choices: item}}
     create_study(load_study(folder / "s.yaml"), folder / "s.duckdb")
     question = "Which sentence of the passage matters most here?"
     with StudyService(folder / "s.duckdb") as svc:
-        a = svc.query("SELECT assignment_id, overseer FROM assignments WHERE condition = 'helped' LIMIT 1")[0]
+        a = next({"assignment_id": r.assignment_id, "overseer": r.overseer} for r in svc.store.assignments()
+                 if r.condition == "helped")
         session = svc.for_overseer(a["overseer"])
         item, help_ = session.item(a["assignment_id"]).item, session.assistance(a["assignment_id"])
         raw = VLLMHTTPBackend(url, MODEL)

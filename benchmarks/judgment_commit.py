@@ -54,7 +54,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = build(Path(tmp), args.n)
         with StudyService(db) as svc:
-            todo = svc.query("SELECT assignment_id, overseer FROM assignments ORDER BY assignment_id")[: args.n]
+            todo = [{"assignment_id": a.assignment_id, "overseer": a.overseer}
+                    for a in sorted(svc.store.assignments(), key=lambda a: a.assignment_id)][: args.n]
             sessions = {o: svc.for_overseer(o) for o in {t["overseer"] for t in todo}}
             lat = []
             for i, t in enumerate(todo):

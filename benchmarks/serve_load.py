@@ -127,8 +127,9 @@ def baseline(db: Path, n: int) -> float:
     copy = db.with_name("baseline.duckdb")
     shutil.copyfile(db, copy)
     with StudyService(copy) as svc:
-        rows = svc.query("SELECT a.assignment_id, a.overseer FROM assignments a LEFT JOIN judgments j "
-                         "USING (assignment_id) WHERE j.judgment_id IS NULL LIMIT ?", [n])
+        judged = svc.store.judged()
+        rows = [{"assignment_id": a.assignment_id, "overseer": a.overseer} for a in svc.store.assignments()
+                if a.assignment_id not in judged][:n]
         sessions = {o: svc.for_overseer(o) for o in {r["overseer"] for r in rows}}
         t = time.perf_counter()
         for r in rows:
@@ -191,8 +192,11 @@ def main() -> None:
     lo, hi = max(r["start"] for r in results), min(r["end"] for r in results)
     in_window = sum(lo <= t <= hi for r in results for t in r["acked_at"])
     with StudyService(work / "load.duckdb", read_only=True) as svc:
-        stored = svc.query("SELECT judgment_id, count(*) OVER (PARTITION BY assignment_id) AS per_assignment "
-                           "FROM judgments")
+        all_j = svc.store.judgments()
+        per = {}
+        for j in all_j:
+            per[j.assignment_id] = per.get(j.assignment_id, 0) + 1
+        stored = [{"judgment_id": j.judgment_id, "per_assignment": per[j.assignment_id]} for j in all_j]
     stored_ids = [r["judgment_id"] for r in stored]
     missing = set(acked) - set(stored_ids)
     extra = set(stored_ids) - set(acked)
