@@ -20,6 +20,5 @@ def export_study(svc: StudyService, out: Path, *, who: str | None = None) -> dic
     out.mkdir(parents=True, exist_ok=True)
     (out / "gold").mkdir(exist_ok=True)
     with svc.lock:
-        if not svc.read_only:
-            svc.record_look("export", who)
+        svc.record_look("export", who)
         return svc.store.export_parquet(out, OPEN_TABLES, BLINDED_TABLES)

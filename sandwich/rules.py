@@ -161,9 +161,10 @@ def freeze_record(study: Study, planned: int, now: datetime) -> FreezeRecord:
 class PlanCheck:
     """The frozen plan, re-checked: its hash and time, and every way the stored study disagrees with it."""
 
-    hash: str
+    hash: str                      # as stored
     frozen_at: datetime
     plan: dict[str, Any]
+    recomputed: str = ""           # the stored plan's own hash, recomputed now
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -205,8 +206,8 @@ def check_plan(frozen: FreezeRecord, study: Study, planned: int, config_text: st
     Someone who rewrites all four consistently is not caught here: the report prints the frozen hash
     and time so they can be checked against an external registration.
     """
-    check = PlanCheck(frozen.hash, frozen.frozen_at, frozen.plan)
     recomputed = plan_hash(frozen.plan)
+    check = PlanCheck(frozen.hash, frozen.frozen_at, frozen.plan, recomputed)
     if recomputed != frozen.hash:
         check.problems.append(f"the stored plan hashes to {recomputed[:12]}, but the stored hash reads "
                               f"{frozen.hash[:12]}")

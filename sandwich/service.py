@@ -133,7 +133,13 @@ class StudyService:
                                 self._store.looks())
 
     def record_look(self, action: str, who: str | None = None) -> LookRecord:
-        """Log a look at the results (analyze, export, snapshot): when, by whom, how many judgments existed."""
+        """Log a look at the results (analyze, export, snapshot): when, by whom, how many judgments existed.
+
+        Raises StoreError when the study is open read-only: a look must not go unlogged.
+        """
+        if self.read_only:
+            raise StoreError(f"{self.db_path}: this look at the results cannot be logged: the study is open "
+                             "read-only.", hint="Open it writable (every look at results is logged in the study).")
         frozen = self._store.frozen_plan()
         look = LookRecord(ts=rules.utc_now(), action=action, who=who or os_user(),
                           judgments=self._store.count_judgments(), planned=self.planned_judgments(),

@@ -198,6 +198,10 @@ def test_lead_routes_status_export_snapshot_and_tokens(served: Served, tmp_path:
     snap = lead.snapshot(tmp_path / "snap.duckdb")
     with StudyService(snap, read_only=True) as svc:  # a complete study database, as `sandwich analyze` needs
         assert svc.study.study == "mc" and svc.gold() and svc.status()["assignments"]
+        looks = svc.store.looks()  # both looks were logged, by the lead token, before the copy was taken
+        assert [look.action for look in looks][-2:] == ["export", "snapshot"]
+        assert looks[-1].who == f"lead (token {served.lead[3:].split('.')[0]})"
+        assert looks[-1].planned == svc.planned_judgments() == 36
     with pytest.raises(StudyLocked):  # taking it did not loosen the server's hold on the study file
         StudyService(served.db)
 

@@ -19,6 +19,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from sandwich.analysis.bootstrap import Interval
+from sandwich.analysis.integrity import integrity_html, integrity_json, print_integrity
 
 if TYPE_CHECKING:
     from sandwich.analysis.result import AnalysisResult
@@ -127,6 +128,7 @@ def print_report(res: AnalysisResult, console: Console | None = None) -> None:
     console.print(f"[bold]{res.study}[/] — {res.question}")
     console.print(f"[dim]{res.db_path} · {res.judgments} judgments · {res.replicates} bootstrap replicates · "
                   f"seed {res.seed}[/]")
+    print_integrity(res, console)
     if res.synthetic:
         console.print(Panel(SYNTHETIC.format(n=res.simulated, total=res.judgments), style="bold red"))
     for w in res.warnings:
@@ -186,6 +188,7 @@ def results_json(res: AnalysisResult) -> dict[str, Any]:
                      for r in res.sandwich.rows]},
         "hypotheses": [{k: (v if not isinstance(v, float) or math.isfinite(v) else None)
                         for k, v in h.__dict__.items()} for h in res.hypotheses],
+        **integrity_json(res),
     }
 
 
@@ -198,6 +201,7 @@ def write_html(res: AnalysisResult, out: Path) -> Path:
     parts = [f"<h1>{html.escape(res.study)}</h1><p>{html.escape(res.question)}</p>",
              f"<p class='dim'>{html.escape(str(res.db_path))} · {res.judgments} judgments · {res.replicates} "
              f"bootstrap replicates · seed {res.seed}</p>"]
+    parts.append(integrity_html(res))
     if res.synthetic:
         parts.append(f"<div class='synthetic'>{html.escape(SYNTHETIC.format(n=res.simulated, total=res.judgments))}"
                      "</div>")

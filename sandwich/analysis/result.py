@@ -19,7 +19,7 @@ from sandwich.analysis.aggregation import GroupAggregate, OverseerReliability, a
 from sandwich.analysis.agreement import Agreement, agreement_by_group
 from sandwich.analysis.bootstrap import bootstrap_sums, cell_sums
 from sandwich.analysis.data import EXPERT, StudyData, judgment_table, load_study_data
-from sandwich.analysis.hypotheses import HypothesisResult, prereg_hash, test_hypothesis
+from sandwich.analysis.hypotheses import HypothesisResult, test_hypothesis
 from sandwich.analysis.metrics import GroupSummary, Sandwich, sandwich, summarize
 from sandwich.config import Hypothesis, Preregistration
 
@@ -45,6 +45,20 @@ class AnalysisResult:
     model: str | None = None
     html: Path | None = None
     pngs: list[Path] = field(default_factory=list)
+    preregistration: dict[str, Any] | None = None   # frozen hash, frozen_at, tampered, problems
+    looks: list[dict[str, Any]] = field(default_factory=list)   # looks made before the planned sample size
+    planned: int = 0                                 # planned judgments (one per assignment)
+    stored: int = 0                                  # judgments stored now (skipped ones included)
+
+    @property
+    def interim(self) -> bool:
+        """True while fewer judgments exist than the plan calls for."""
+        return self.stored < self.planned
+
+    @property
+    def tampered(self) -> bool:
+        """True when the frozen plan no longer matches what the study holds."""
+        return bool(self.preregistration and self.preregistration["tampered"])
 
     @property
     def synthetic(self) -> bool:
@@ -79,7 +93,8 @@ def _hypotheses(data: StudyData, study_file_prereg: Preregistration | None,
     else:
         frozen_p = Preregistration.model_validate(frozen["hypotheses"])
         confirmatory = list(frozen_p.hypotheses)
-        if prereg_hash(current) != frozen["hash"]:
+        if [h.model_dump(mode="json") for h in current.hypotheses] != \
+                [h.model_dump(mode="json") for h in frozen_p.hypotheses]:
             when = f"{frozen['frozen_at']:%Y-%m-%d %H:%M}"
             warnings.append(f"The hypotheses in the study file differ from those frozen at {when} "
                             f"(hash {frozen['hash'][:12]}). The frozen ones are tested as confirmatory; "
@@ -87,6 +102,10 @@ def _hypotheses(data: StudyData, study_file_prereg: Preregistration | None,
         if data.first_judgment_at is not None and frozen["frozen_at"] > data.first_judgment_at:
             warnings.append("The hypotheses were frozen AFTER the first judgment: they cannot be treated as "
                             "pre-registered; every test is labelled exploratory.")
+            confirmatory = []
+        if data.plan_check is not None and data.plan_check.tampered:
+            warnings.append("TAMPERED: the frozen analysis plan no longer matches this study ("
+                            + "; ".join(data.plan_check.problems) + "). No test is confirmatory.")
             confirmatory = []
         frozen_set = {h.model_dump_json() for h in confirmatory}
         exploratory = [h for h in current.hypotheses if h.model_dump_json() not in frozen_set]
@@ -124,6 +143,7 @@ def analyze_study(db_path: str | Path, out_dir: str | Path | None = None, replic
         prereg = load_study(study_file).study.preregistration
     tests, warns = _hypotheses(data, prereg, list(explore or []))
     res.warnings += warns
+    _plan_and_looks(res, data)
     if data.skipped:
         res.warnings.append(f"{data.skipped} skipped judgment(s) are left out of every measure.")
     if not data.judgments.height:
@@ -166,8 +186,35 @@ def analyze_study(db_path: str | Path, out_dir: str | Path | None = None, replic
     res.aggregates, res.reliability = aggregate(t)
     res.hypotheses = [test_hypothesis(h, label, t, draws, study.baseline_condition, replicates,
                                       permutations=permutations, seed=seed) for h, label in tests]
+    if res.interim:  # a confirmatory verdict before the planned sample size is only interim
+        for h in res.hypotheses:
+            if h.label == "confirmatory":
+                h.label = "confirmatory (interim)"
     _finish(res, out_dir)
     return res
+
+
+def _plan_and_looks(res: AnalysisResult, data: StudyData) -> None:
+    """The frozen plan's hash, time and check; completeness; and the looks made before the study was complete."""
+    res.planned, res.stored = data.planned, data.stored_judgments
+    pc = data.plan_check
+    if pc is not None:
+        res.preregistration = {"hash": pc.hash, "plan_hash": pc.recomputed, "frozen_at": pc.frozen_at,
+                               "tampered": pc.tampered,
+                               "problems": list(pc.problems)}
+        plan = pc.plan
+        for key, used in (("replicates", res.replicates), ("seed", res.seed)):
+            if key in plan and plan[key] != used:
+                res.warnings.append(f"This run uses {key} {used}; the frozen plan says {plan[key]}.")
+    res.looks = [{"ts": look.ts, "action": look.action, "who": look.who, "judgments": look.judgments,
+                  "planned": look.planned} for look in data.looks if look.judgments < look.planned]
+    if res.interim:
+        res.warnings.append(f"{res.planned - res.stored} of {res.planned} assignments are not judged yet "
+                            "(interim analysis): confirmatory verdicts are interim.")
+    earlier = len(res.looks) - (1 if res.interim and res.looks else 0)
+    if earlier > 0:
+        res.warnings.append(f"{earlier} earlier look(s) at the results were made before the planned sample size "
+                            "was reached (listed under Looks).")
 
 
 def _finish(res: AnalysisResult, out_dir: str | Path | None) -> None:

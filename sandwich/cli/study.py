@@ -96,7 +96,7 @@ def export(
     """Parquet files of everything but the gold, plus the gold in a separate folder (gold/)."""
     from sandwich.export import export_study
 
-    with open_service(study, db, read_only=True) as svc:
+    with open_service(study, db) as svc:  # writable: the export is logged in the study as a look
         counts = export_study(svc, to)
     console.print(f"[green]exported[/] to {to}: " + ", ".join(f"{t} {n}" for t, n in counts.items()
                                                             if t not in ("gold", "hidden_tests")))
