@@ -71,3 +71,49 @@ def test_the_scan_finds_sql_where_there_is_some(tmp_path: Path, monkeypatch) -> 
     hits = sql_outside_store([tmp_path])
     kinds = sorted(h.split(": ", 1)[1].split(" ")[0] for h in hits)
     assert len(hits) == 4 and kinds == [".execute(…)", "SQL", "SQL", "imports"], hits
+
+
+def test_each_store_keeps_the_contract(mc_study: Path) -> None:
+    """What the service and server rely on, checked on the store itself (runs for every store kind)."""
+    from dataclasses import replace
+
+    import pytest
+
+    from sandwich.rules import utc_now
+    from sandwich.store import (AssistanceRecord, DuplicateKey, InteractionRecord, JudgmentRecord, LookRecord,
+                                StudyStore, open_store)
+
+    st = open_store(mc_study)
+    try:
+        assert isinstance(st, StudyStore)
+        a = st.assignments("ana")[0]
+        rec = JudgmentRecord(judgment_id="contract-01", assignment_id=a.assignment_id, overseer="ana",
+                             item_id=a.item_id, condition=a.condition, choice="B", confidence=75, rationale=None,
+                             time_on_item_s=2.5, time_to_first_assist_s=None, assistance_failed=False,
+                             timed_out=False, skipped=False, source="human", simulated=False,
+                             client_meta={"client": "test"}, created_at=utc_now())
+        st.add_judgments([rec])
+        assert st.judged("ana") == {a.assignment_id} and st.judgment("contract-01") == rec
+        with pytest.raises(DuplicateKey):
+            st.add_judgments([rec])                                          # the same id again
+        with pytest.raises(DuplicateKey):
+            st.add_judgments([replace(rec, judgment_id="contract-02")])      # a second judgment of one assignment
+        assert st.count_judgments() == 1
+        event = InteractionRecord("i-1", "ana", a.assignment_id, "panel_opened", {"kind": "debate"}, utc_now())
+        st.add_interaction(event)
+        st.add_interaction(event)
+        assert [e.payload for e in st.interactions(overseer="ana")] == [{"kind": "debate"}]
+        first = AssistanceRecord("x-1", a.item_id, "debate", "debate", "failed")
+        st.put_assistance([first])
+        st.put_assistance([replace(first, assistance_id="x-2", status="ok", content={"rounds": []})])
+        [row] = st.assistance(item_id=a.item_id, condition="debate")
+        assert (row.assistance_id, row.status, row.content) == ("x-2", "ok", {"rounds": []})
+        look = LookRecord(utc_now(), "analyze", "tester", 1, 36, None)
+        with pytest.raises(RuntimeError), st.transaction():
+            st.add_look(look)
+            raise RuntimeError("rolled back")
+        assert st.looks() == []
+        st.add_look(look)
+        assert st.looks() == [look]
+    finally:
+        st.close()

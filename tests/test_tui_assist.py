@@ -22,9 +22,9 @@ ONE_HELPED = "\n  - {name: decompose, assistance: [decomposition]}"
 DOWN = "assistant: {backend: vllm, url: 'http://127.0.0.1:9/v1', timeout_s: 3, max_tokens: 8}"
 
 
-def stored(db: Path, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+def stored(db: Path, query: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
     with StudyService(db, read_only=True) as svc:
-        return sql(svc, sql, params)
+        return sql(svc, query, params)
 
 
 async def open_first_item(pilot: Any, app: OverseerApp) -> None:

@@ -88,9 +88,9 @@ def full_session(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[d
     return db, asyncio.run(drive(db, "ana"))
 
 
-def stored(db: Path, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+def stored(db: Path, query: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
     with StudyService(db, read_only=True) as svc:
-        return sql(svc, sql, params)
+        return sql(svc, query, params)
 
 
 def test_session_runs_briefing_items_done(full_session):

@@ -31,9 +31,9 @@ needs_tmux = pytest.mark.skipif(not os.environ.get("CI") and shutil.which("tmux"
                                 reason="tmux is not installed (make system-deps)")
 
 
-def stored(db: Path, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+def stored(db: Path, query: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
     with StudyService(db, read_only=True) as svc:
-        return sql(svc, sql, params)
+        return sql(svc, query, params)
 
 
 class Terminal:

@@ -114,7 +114,8 @@ class JudgmentWriter:
             self._commit(ops)
 
     def _commit(self, ops: list[_Op]) -> None:
-        batch, results = _Batch(), []
+        batch = _Batch()
+        results: list[tuple[_Op, Any, SandwichError | None]] = []
         store = self._svc.store
         started = time.perf_counter()
         # A batch of judgments alone (the hot path) is one INSERT statement, atomic and durable by itself;

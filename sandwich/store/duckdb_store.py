@@ -48,6 +48,12 @@ def _dump(value: Any) -> str | None:
     return None if value is None else json.dumps(value)
 
 
+def _item(r: tuple[Any, ...]) -> ItemRecord:
+    values = list(r)
+    values[11] = _load(values[11])
+    return ItemRecord(*values)
+
+
 class DuckDBStore:
     """A study store in one DuckDB file (see `StudyStore` for the contract of each method)."""
 
@@ -160,13 +166,12 @@ class DuckDBStore:
     def items(self, *, role: str | None = None) -> list[ItemRecord]:
         """Items (all, or of one role), by id."""
         where, params = ("WHERE role = ?", [role]) if role else ("", [])
-        return [ItemRecord(*r[:11], meta=_load(r[11]))
-                for r in self._rows(f"SELECT {_ITEM_COLUMNS} FROM items {where} ORDER BY item_id", params)]
+        return [_item(r) for r in self._rows(f"SELECT {_ITEM_COLUMNS} FROM items {where} ORDER BY item_id", params)]
 
     def item(self, item_id: str) -> ItemRecord | None:
         """One item, or None."""
         rows = self._rows(f"SELECT {_ITEM_COLUMNS} FROM items WHERE item_id = ?", [item_id])
-        return ItemRecord(*rows[0][:11], meta=_load(rows[0][11])) if rows else None
+        return _item(rows[0]) if rows else None
 
     def overseers(self) -> list[OverseerRecord]:
         """Every overseer: non-experts first, then experts, each by name."""
@@ -392,7 +397,7 @@ class DuckDBStore:
                 target = (out / "gold" if table in blinded else out) / f"{table}.parquet"
                 quoted = target.as_posix().replace("'", "''")
                 self._con.execute(f'COPY (SELECT * FROM "{table}") TO \'{quoted}\' (FORMAT parquet)')
-                counts[table] = self._con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+                counts[table] = self._con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0]
         return counts
 
     def snapshot(self, target: Path) -> None:
@@ -404,7 +409,7 @@ class DuckDBStore:
         """
         quoted = str(target).replace("'", "''")
         with self._lock:
-            source = self._con.execute("SELECT current_database()").fetchone()[0]
+            source = self._con.execute("SELECT current_database()").fetchall()[0][0]
             self._con.execute(f"ATTACH '{quoted}' AS sandwich_snapshot")
             try:
                 self._con.execute(f'COPY FROM DATABASE "{source}" TO sandwich_snapshot')
