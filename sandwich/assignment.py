@@ -26,8 +26,13 @@ import random
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sandwich.errors import SandwichError
+
+if TYPE_CHECKING:
+    from sandwich.config import Study
+    from sandwich.tasks.base import TaskData
 
 # Seeded tries at dealing cells / pairing Williams rows with groups; the best one is kept.
 _DEAL_TRIES = 40
@@ -77,7 +82,7 @@ def judged_pool(pool: Sequence[str], labels: Mapping[str, str], problems: Mappin
     """
     if n >= len(pool):
         return list(pool)
-    problem_of = (lambda i: problems.get(i, i)) if problems else (lambda i: i)  # noqa: E731
+    problem_of = (lambda i: problems.get(i, i)) if problems else (lambda i: i)
     rng = random.Random(f"pool:{seed}")
     by_label: dict[str, list[str]] = {}
     for item in sorted(pool):
@@ -177,7 +182,7 @@ def _imbalance(cells: Cells, label_of: Mapping[str, str], labels: Sequence[str])
 
 def _deal(pool: Sequence[str], label_of: Mapping[str, str], problem_of: Mapping[str, str], n_sets: int, n_cells: int,
           per: int, versions: int, seed: int) -> Cells:
-    labels = sorted(set(label_of[i] for i in pool))
+    labels = sorted({label_of[i] for i in pool})
     floor = 0 if per % len(labels) == 0 else 1  # the best spread a cell of `per` items can have
     best: tuple[int, Cells] | None = None
     for attempt in range(_DEAL_TRIES):
@@ -191,7 +196,7 @@ def _deal(pool: Sequence[str], label_of: Mapping[str, str], problem_of: Mapping[
         if score <= floor * n_sets * n_cells:
             break
     if best is None:
-        n_problems = len(set(problem_of[i] for i in pool))
+        n_problems = len({problem_of[i] for i in pool})
         where = "part" if n_cells > 1 else "session"
         raise DesignError(
             f"The {len(pool)} judged items come from only {n_problems} problem(s): they cannot be dealt into sessions "
@@ -307,3 +312,36 @@ def plan(items: Sequence[str], conditions: Sequence[str], non_experts: Sequence[
             random.Random(f"{seed}:{name}").shuffle(chosen)
             emit(name, [(i, cond, 0) for i in chosen])
     return out
+
+
+@dataclass(frozen=True)
+class Dealt:
+    """A study's practice items, judged pool and assignment plan."""
+
+    practice: frozenset[str]
+    pool: list[str]
+    assignments: list[Assignment]
+
+
+def deal_study(study: Study, data: TaskData) -> Dealt:
+    """Choose practice items, the judged pool and the plan for a study, from its seeds.
+
+    Practice items come from the train split; their problems are kept out of the judged pool (their
+    gold is shown as feedback). The pool is sampled to ``judged_items`` balanced by gold and spread over
+    problems; the plan balances gold per part and bounds versions of a problem per overseer.
+    """
+    ov = study.overseers
+    rng = random.Random(study.seed)
+    train_ids = sorted(i.item_id for i in data.items if i.split == "train")
+    practice = frozenset(rng.sample(train_ids, min(ov.practice_items, max(len(train_ids) - 1, 0))))
+    practised = {i.problem_id for i in data.items if i.item_id in practice}
+    problems = {i.item_id: i.problem_id for i in data.items}
+    labels = {g.item_id: g.label for g in data.gold}
+    pool = [i.item_id for i in data.items if i.item_id not in practice and i.problem_id not in practised
+            and (ov.judge_split == "all" or i.split == "train")]
+    if ov.judged_items is not None:
+        pool = judged_pool(pool, labels, problems, ov.judged_items, study.seed)
+    assignments = plan(pool, [c.name for c in study.conditions], ov.non_experts, ov.items_per_overseer,
+                       design=ov.design, experts=ov.experts, expert_condition=study.expert_condition, seed=ov.seed,
+                       labels=labels, problems=problems, versions_per_problem=ov.versions_per_problem)
+    return Dealt(practice, pool, assignments)
