@@ -15,10 +15,11 @@ items for everyone, a part whose gold is all one answer, titles that name the pr
 from __future__ import annotations
 
 import math
+import random
 import string
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from scipy.stats import binomtest
@@ -107,7 +108,9 @@ class DesignReport:
     variants_tested: int
     alpha: float
     warnings: list[str] = field(default_factory=list)
-    test: str = "exact one-sided binomial test per strategy variant, Bonferroni over variants"
+    test: str = ("one-sided test per strategy variant, Bonferroni over variants: exact binomial against chance; "
+                 "Monte Carlo for strategies that use the order inside parts (every part reshuffled) or copy "
+                 "other overseers' gold (gold drawn at random)")
 
     @property
     def ceiling(self) -> float:
@@ -170,6 +173,47 @@ def _structure(sessions: Mapping[str, list[SessionItem]], versions_per_problem: 
     return rows, warnings
 
 
+def _null_draw(sessions: Mapping[str, list[SessionItem]], null: str,
+               rng: random.Random) -> dict[str, list[SessionItem]]:
+    if null == "order":  # the plan's own randomisation: every part reshuffled, for every overseer
+        out: dict[str, list[SessionItem]] = {}
+        for o, s in sessions.items():
+            golds = [it.gold for it in s]
+            for part in {it.part for it in s}:
+                idx = [k for k, it in enumerate(s) if it.part == part]
+                mixed = [golds[k] for k in idx]
+                rng.shuffle(mixed)
+                for k, g in zip(idx, mixed, strict=True):
+                    golds[k] = g
+            out[o] = [replace(it, gold=g) for it, g in zip(s, golds, strict=True)]
+        return out
+    return {o: [replace(it, gold=rng.choice(it.values)) for it in s] for o, s in sessions.items()}
+
+
+def _monte_carlo_p(sessions: Mapping[str, list[SessionItem]], family: str, variant: str, observed: int,
+                   threshold: float, null: str, draws: int = 4000) -> float:
+    """P(hits >= observed) under the strategy's null, by simulation (the strategy re-run on every draw).
+
+    ``null`` "chance": every overseer's gold at every position drawn uniformly from the answer values;
+    "order": every part of every session reshuffled. Draws stop early once the estimate is clearly above
+    ``threshold``; the estimate is (1 + exceedances) / (1 + draws), so it is never zero.
+    """
+    rng = random.Random(f"null:{family}:{variant}:{observed}")
+    strategy = STRATEGIES[family]
+    exceed = 0
+    for r in range(1, draws + 1):
+        fake = _null_draw(sessions, null, rng)
+        hits = 0
+        for name, s in fake.items():
+            values = list(dict.fromkeys(v for it in s for v in it.values))
+            guesses = strategy(s, {o: x for o, x in fake.items() if o != name}, values)[variant]
+            hits += sum(g == it.gold for g, it in zip(guesses, s, strict=True))
+        exceed += hits >= observed
+        if exceed >= 10 and (1 + exceed) / (1 + r) > 2 * threshold:
+            return (1 + exceed) / (1 + r)
+    return (1 + exceed) / (1 + draws)
+
+
 def check_sessions(sessions: Mapping[str, list[SessionItem]], *, versions_per_problem: int = 1,
                    alpha: float = ALPHA) -> DesignReport:
     """Score every no-skill strategy on these sessions and describe their structure.
@@ -197,6 +241,9 @@ def check_sessions(sessions: Mapping[str, list[SessionItem]], *, versions_per_pr
         if not n:
             continue
         p = binomtest(hits, n, chance, alternative="greater").pvalue
+        null = getattr(STRATEGIES[fam], "null", "chance")
+        if p < alpha / m and (null != "chance" or getattr(STRATEGIES[fam], "uses_others_gold", False)):
+            p = _monte_carlo_p(sessions, fam, variant, hits, alpha / m, null)
         score = StrategyScore(fam, variant, hits, n, p, {o: h / k for o, (h, k) in counts.items()})
         if fam not in best or score.accuracy > best[fam].accuracy:
             best[fam] = score

@@ -49,36 +49,56 @@ def always_one_answer(session: Session, others: Mapping[str, Session], values: S
     return {f"always {v}": [v] * len(session) for v in values}
 
 
-def by_position(session: Session, others: Mapping[str, Session], values: Sequence[str]) -> dict[str, list[str]]:
-    """Answer from the place in the session: alternating, first half / second half, first half of each part."""
-    out: dict[str, list[str]] = {}
+def session_halves(session: Session, others: Mapping[str, Session], values: Sequence[str]) -> dict[str, list[str]]:
+    """One answer in the first half of the session, another in the second (pays when parts are unbalanced)."""
     n = len(session)
+    return {f"first half {a}, then {b}": [a if k < n / 2 else b for k in range(n)] for a, b in _pairs(values)}
+
+
+def order_in_part(session: Session, others: Mapping[str, Session], values: Sequence[str]) -> dict[str, list[str]]:
+    """Answer from the place inside each part: alternating, or first half of the part one way, the rest another."""
+    out: dict[str, list[str]] = {}
     part_start = {it.part: min(x.position for x in session if x.part == it.part) for it in session}
     part_size = Counter(it.part for it in session)
     for a, b in _pairs(values):
-        out[f"alternate {a}/{b}"] = [a if k % 2 == 0 else b for k in range(n)]
-        out[f"first half {a}, then {b}"] = [a if k < n / 2 else b for k in range(n)]
+        out[f"alternate {a}/{b}"] = [a if (it.position - part_start[it.part]) % 2 == 0 else b for it in session]
         out[f"each part: first half {a}, then {b}"] = [
             a if it.position - part_start[it.part] < part_size[it.part] / 2 else b for it in session]
     return out
 
 
-def shared_key(session: Session, others: Mapping[str, Session], values: Sequence[str]) -> dict[str, list[str]]:
-    """Copy the answer that was right most often at the same part / position in the other overseers' sessions."""
-    if not others:
-        return {}
+def _majority(values: Sequence[str], counts: Counter[str] | None) -> str:
+    counts = counts or Counter()
+    return max(values, key=lambda v: (counts[v], -values.index(v)))
+
+
+def key_per_part(session: Session, others: Mapping[str, Session], values: Sequence[str]) -> dict[str, list[str]]:
+    """In each part, copy the answer that was right most often in the same part of the other overseers' sessions."""
     by_part: dict[int, Counter[str]] = {}
-    by_slot: dict[int, Counter[str]] = {}
     for items in others.values():
         for it in items:
             by_part.setdefault(it.part, Counter())[it.gold] += 1
-            by_slot.setdefault(it.position, Counter())[it.gold] += 1
+    return {"key per part": [_majority(values, by_part.get(it.part)) for it in session]} if others else {}
 
-    def key(counts: Counter[str] | None) -> str:
-        counts = counts or Counter()
-        return max(values, key=lambda v: (counts[v], -values.index(v)))
-    return {"key per part": [key(by_part.get(it.part)) for it in session],
-            "key per position": [key(by_slot.get(it.position)) for it in session]}
+
+def key_per_position(session: Session, others: Mapping[str, Session],
+                     values: Sequence[str]) -> dict[str, list[str]]:
+    """At each position, copy the answer that was right most often there in the other overseers' sessions."""
+    by_slot: dict[int, Counter[str]] = {}
+    for items in others.values():
+        for it in items:
+            by_slot.setdefault(it.position, Counter())[it.gold] += 1
+    return {"key per position": [_majority(values, by_slot.get(it.position)) for it in session]} if others else {}
+
+
+# How check-design tells noise from a leak, per strategy (default: "chance", an exact binomial test
+# against answering at random). "order": the strategy exploits the order inside parts, which the plan
+# randomises, so its noise is that of reshuffling every part (a part holds, e.g., exactly 2 of 4
+# correct, so its hits vary more than a binomial's). `uses_others_gold`: hits are correlated across
+# overseers, so the chance null is simulated rather than binomial.
+order_in_part.null = "order"  # type: ignore[attr-defined]
+key_per_position.null = "order"  # type: ignore[attr-defined]
+key_per_part.uses_others_gold = True  # type: ignore[attr-defined]
 
 
 def _changed(a: str, b: str) -> int:
@@ -123,7 +143,9 @@ def comparing_versions(session: Session, others: Mapping[str, Session],
 # Families in report order. The pairwise task kind adds position bias here.
 STRATEGIES: dict[str, Strategy] = {
     "one answer": always_one_answer,
-    "position": by_position,
-    "shared key": shared_key,
+    "halves": session_halves,
+    "order in part": order_in_part,
+    "key/part": key_per_part,
+    "key/position": key_per_position,
     "versions": comparing_versions,
 }

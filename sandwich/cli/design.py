@@ -16,26 +16,31 @@ UNSANDBOXED = "--i-understand-this-runs-untrusted-code-unsandboxed"
 def show_design_report(report: DesignReport, *, title: str = "No-skill strategies per overseer") -> None:
     """Print check-design's table (accuracy of each strategy family's best variant), gold per part and warnings."""
     table = Table(title=title, show_edge=False)
-    for col in ("overseer", "items", "problems", "siblings", "gold/part"):
-        table.add_column(col, justify="left" if col == "overseer" else "right")
-    for s in report.strategies:
-        table.add_column(s.family, justify="right")
+    for col in ("overseer", "items", "problems", "siblings", "gold/part", "best no-skill", "strategy"):
+        table.add_column(col, justify="left" if col in ("overseer", "strategy") else "right")
     for row in report.overseers:
         shares = [max(c.values()) for c in row.gold_per_part]
         sizes = [sum(c.values()) for c in row.gold_per_part]
+        top = max(report.strategies, key=lambda s: s.per_overseer.get(row.overseer, 0.0), default=None)
         table.add_row(row.overseer, str(row.items), str(row.problems), f"{row.parts_with_siblings}/{row.parts}",
                       f"{min(shares)}–{max(shares)}/{max(sizes)}",
-                      *[f"{s.per_overseer.get(row.overseer, float('nan')):.1%}" for s in report.strategies])
-    table.add_row("all", "", "", "", "", *[f"{s.accuracy:.1%}" for s in report.strategies], style="bold")
+                      f"{top.per_overseer.get(row.overseer, float('nan')):.1%}" if top else "–",
+                      top.family if top else "–")
     console.print(table)
-    console.print("  siblings: parts holding two versions of one problem; gold/part: the most common gold answer's "
-                  "count per part (fewest–most) of the part's size; a strategy column: its best variant's accuracy",
-                  style="dim")
+    console.print("  siblings: parts holding two versions of one problem; gold/part: how often the most common gold "
+                  "answer occurs in a part (fewest–most) of the part's size; best no-skill: the strategy family "
+                  "whose pooled-best variant scores highest for this overseer (few judgments each: the warnings "
+                  "use the pooled tests below)", style="dim")
+    pooled = Table(title="No-skill strategies, all overseers pooled", show_edge=False)
+    for col in ("strategy", "best variant", "accuracy", "per overseer", "p"):
+        pooled.add_column(col, justify="left" if col in ("strategy", "best variant") else "right")
     for s in report.strategies:
-        console.print(f"  {s.family}: best variant {s.variant!r}, {s.accuracy:.1%} of {s.n} (p = {s.p_value:.2g})",
-                      highlight=False)
-    console.print(f"  chance {report.chance:.1%}; {report.variants_tested} strategy variants tried; {report.test}, "
-                  f"α = {report.alpha}", highlight=False)
+        each = list(s.per_overseer.values())
+        pooled.add_row(s.family, s.variant, f"{s.accuracy:.1%}", f"{min(each):.0%}–{max(each):.0%}",
+                       f"{s.p_value:.2g}")
+    console.print(pooled)
+    console.print(f"  chance {report.chance:.1%}; {report.variants_tested} variants tried; {report.test}; "
+                  f"α = {report.alpha}", style="dim", highlight=False)
     for w in report.warnings:
         console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
     if not report.warnings:
