@@ -108,6 +108,7 @@ class DesignReport:
     variants_tested: int
     alpha: float
     warnings: list[str] = field(default_factory=list)
+    variants: list[StrategyScore] = field(default_factory=list)  # every variant tried, not only each family's best
     test: str = ("one-sided test per strategy variant, Bonferroni over variants: exact binomial against chance; "
                  "Monte Carlo for strategies that use the order inside parts (every part reshuffled) or copy "
                  "other overseers' gold (gold drawn at random)")
@@ -157,7 +158,7 @@ def _structure(sessions: Mapping[str, list[SessionItem]], versions_per_problem: 
         for k in sorted(parts):
             if len(labels) > 1 and len(parts[k]) > 1 and len({it.gold for it in parts[k]}) == 1:
                 warnings.append(f"{name}: part {k + 1} is all gold-{parts[k][0].gold}")
-    if len(sessions) > 1:
+    if len(sessions) > 2:  # two overseers over two conditions cannot avoid it (no orthogonal pairing exists)
         n_parts = max(len({it.part for it in s}) for s in sessions.values())
         for k in range(n_parts):
             sets = {frozenset(it.item_id for it in s if it.part == k) for s in sessions.values()}
@@ -196,7 +197,8 @@ def _monte_carlo_p(sessions: Mapping[str, list[SessionItem]], family: str, varia
 
     ``null`` "chance": every overseer's gold at every position drawn uniformly from the answer values;
     "order": every part of every session reshuffled. Draws stop early once the estimate is clearly above
-    ``threshold``; the estimate is (1 + exceedances) / (1 + draws), so it is never zero.
+    ``threshold`` (10 exceedances and twice it) or below it (half of it); the estimate is
+    (1 + exceedances) / (1 + draws), so it is never zero.
     """
     rng = random.Random(f"null:{family}:{variant}:{observed}")
     strategy = STRATEGIES[family]
@@ -209,8 +211,9 @@ def _monte_carlo_p(sessions: Mapping[str, list[SessionItem]], family: str, varia
             guesses = strategy(s, {o: x for o, x in fake.items() if o != name}, values)[variant]
             hits += sum(g == it.gold for g, it in zip(guesses, s, strict=True))
         exceed += hits >= observed
-        if exceed >= 10 and (1 + exceed) / (1 + r) > 2 * threshold:
-            return (1 + exceed) / (1 + r)
+        estimate = (1 + exceed) / (1 + r)
+        if (exceed >= 10 and estimate > 2 * threshold) or estimate < threshold / 2:
+            return estimate  # clearly above, or clearly below, the threshold
     return (1 + exceed) / (1 + draws)
 
 
@@ -236,6 +239,7 @@ def check_sessions(sessions: Mapping[str, list[SessionItem]], *, versions_per_pr
         scored += [(fam, v, counts) for v, counts in per_variant.items()]
     m = max(len(scored), 1)
     best: dict[str, StrategyScore] = {}
+    every: list[StrategyScore] = []
     for fam, variant, counts in scored:
         hits, n = sum(h for h, _ in counts.values()), sum(k for _, k in counts.values())
         if not n:
@@ -245,13 +249,14 @@ def check_sessions(sessions: Mapping[str, list[SessionItem]], *, versions_per_pr
         if p < alpha / m and (null != "chance" or getattr(STRATEGIES[fam], "uses_others_gold", False)):
             p = _monte_carlo_p(sessions, fam, variant, hits, alpha / m, null)
         score = StrategyScore(fam, variant, hits, n, p, {o: h / k for o, (h, k) in counts.items()})
+        every.append(score)
         if fam not in best or score.accuracy > best[fam].accuracy:
             best[fam] = score
         if p < alpha / m:
             warnings.append(f"no-skill strategy {fam!r} ({variant}) scores {hits / n:.1%} over {n} judgments "
                             f"against {chance:.1%} chance (one-sided exact binomial p = {p:.2g} < {alpha}/{m}, "
                             "Bonferroni)")
-    return DesignReport(chance, rows, list(best.values()), len(scored), alpha, warnings)
+    return DesignReport(chance, rows, list(best.values()), len(scored), alpha, warnings, variants=every)
 
 
 def check_design(study: Study, items: Sequence[Item], gold: Sequence[Gold],

@@ -82,7 +82,7 @@ def check_design_cmd(
     if seeds > 1:
         console.print(f"{warned} of {seeds} seeds warned")
     if warned:
-        raise typer.Exit(1)
+        raise SystemExit(1)  # typer.Exit's code is swallowed when the app runs with standalone_mode=False
 
 
 def register(app: typer.Typer) -> None:
