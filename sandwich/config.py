@@ -216,6 +216,8 @@ class OverseerSpec(Strict):
     judged_items: int | None = Field(
         None, ge=1, description="judge only this many items (a seeded sample, balanced by gold label); default all")
     practice_items: int = Field(0, ge=0, le=10, description="practice items with feedback before each condition")
+    versions_per_problem: int = Field(
+        1, ge=1, description="most versions (candidates) of one problem an overseer meets; never two in one part")
     seed: int = 0
 
     @model_validator(mode="after")
@@ -388,6 +390,14 @@ class Study(Strict):
             for c in h.compare:
                 if c not in names and c != "expert":
                     raise ValueError(f"preregistration.hypotheses {h.id}: no condition named {c!r}")
+        return self
+
+    @model_validator(mode="after")
+    def _enough_problems(self) -> Study:
+        # the design rules live with check-design
+        from sandwich.design_check import problem_shortfall
+        if (problem := problem_shortfall(self)) is not None:
+            raise ValueError(problem)
         return self
 
     def condition(self, name: str) -> Condition:

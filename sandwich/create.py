@@ -7,13 +7,13 @@ place only when complete, so a failure leaves no partial study.
 from __future__ import annotations
 
 import os
-import random
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from sandwich import store
-from sandwich.assignment import plan
+from sandwich.assignment import deal_study
+from sandwich.design_check import DesignReport, check_design
 from sandwich.errors import StoreError
 from sandwich.studyfile import StudyFile
 from sandwich.tasks.base import TaskData
@@ -32,24 +32,6 @@ def build_task(sf: StudyFile, *, allow_unsandboxed: bool = False, progress: Prog
     return load_multiple_choice(task, sf.path.parent)
 
 
-def sample_pool(pool: list[str], labels: dict[str, str], n: int, seed: int) -> list[str]:
-    """A seeded sample of n items, spread evenly over gold labels so the judged set stays balanced."""
-    if n >= len(pool):
-        return pool
-    rng = random.Random(f"pool:{seed}")
-    by_label: dict[str, list[str]] = {}
-    for item in sorted(pool):
-        by_label.setdefault(labels.get(item, ""), []).append(item)
-    for ids in by_label.values():
-        rng.shuffle(ids)
-    chosen: list[str] = []
-    while len(chosen) < n:  # deal one from each label in turn
-        for ids in by_label.values():
-            if ids and len(chosen) < n:
-                chosen.append(ids.pop())
-    return chosen
-
-
 def existing_judgments(db: Path) -> int:
     """How many judgments a study database already holds (0 if there is none)."""
     if not db.exists():
@@ -62,8 +44,12 @@ def existing_judgments(db: Path) -> int:
 
 
 def create_study(sf: StudyFile, db: Path, *, force: bool = False, allow_unsandboxed: bool = False,
-                 progress: Progress | None = None) -> dict[str, int]:
-    """Create (or re-create) the study database at `db`. Returns counts of what was written."""
+                 progress: Progress | None = None,
+                 on_design: Callable[[DesignReport], None] | None = None) -> dict[str, int]:
+    """Create (or re-create) the study database at `db`. Returns counts of what was written.
+
+    ``on_design`` receives check-design's report on the assignment plan before anything is written.
+    """
     n_judged = existing_judgments(db)
     if n_judged and not force:
         raise StoreError(f"{db} already holds {n_judged} judgment(s); refusing to overwrite them.",
@@ -72,19 +58,13 @@ def create_study(sf: StudyFile, db: Path, *, force: bool = False, allow_unsandbo
     data = build_task(sf, allow_unsandboxed=allow_unsandboxed, progress=progress)
     study = sf.study
     ov = study.overseers
-    # practice items come from the train split and are kept out of the study pool
-    rng = random.Random(study.seed)
-    train_ids = sorted(i.item_id for i in data.items if i.split == "train")
-    practice = set(rng.sample(train_ids, min(ov.practice_items, max(len(train_ids) - 1, 0))))
+    dealt = deal_study(study, data)
+    practice, assignments = dealt.practice, dealt.assignments
     for i in data.items:
         if i.item_id in practice:
             i.role = "practice"
-    pool = [i.item_id for i in data.items if i.role == "study" and (ov.judge_split == "all" or i.split == "train")]
-    if ov.judged_items is not None:
-        pool = sample_pool(pool, {g.item_id: g.label for g in data.gold}, ov.judged_items, study.seed)
-    names = [c.name for c in study.conditions]
-    assignments = plan(pool, names, ov.non_experts, ov.items_per_overseer, design=ov.design, experts=ov.experts,
-                       expert_condition=study.expert_condition, seed=ov.seed)
+    if on_design is not None:  # `sandwich check-design` on the plan about to be written
+        on_design(check_design(study, data.items, data.gold, assignments))
 
     db.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{db.name}.", suffix=".tmp", dir=db.parent)

@@ -83,3 +83,77 @@ def test_cannot_fill_design_is_a_clear_error() -> None:
     with pytest.raises(DesignError) as e:
         plan([f"i{j}" for j in range(6)], ["a", "b", "c"], ["o1", "o2", "o3"], 9)
     assert "Lower overseers.items_per_overseer" in str(e.value)
+
+
+def _sessions(a: list) -> dict[str, list]:
+    by_ov: dict[str, list] = {}
+    for x in sorted(a, key=lambda x: (x.overseer, x.position)):
+        by_ov.setdefault(x.overseer, []).append(x)
+    return by_ov
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_parts_differ_between_overseers_and_items_move_between_positions(seed: int) -> None:
+    # the shipped code-review shape: 24 items, 6 conditions, 6 overseers who each judge all 24
+    items = [f"i{j:02d}" for j in range(24)]
+    labels = {i: ("correct" if n % 2 else "buggy") for n, i in enumerate(items)}
+    a = plan(items, [f"c{j}" for j in range(6)], [f"o{j}" for j in range(6)], 24, seed=seed, labels=labels)
+    sessions = _sessions(a)
+    for part in range(6):
+        sets = {frozenset(x.item_id for x in s if x.block == part) for s in sessions.values()}
+        assert len(sets) > 1, f"part {part} holds the same items for every overseer"
+    # the condition order (Williams row) does not decide the items' places: an item's part varies
+    spread = [len({x.block for x in a if x.item_id == i}) for i in items]
+    assert min(spread) >= 4 and sum(spread) / len(spread) >= 5
+    # six conditions admit no orthomorphism, so at best one pair of overseers shares a first part
+    first = [frozenset(x.item_id for x in s[:4]) for s in sessions.values()]
+    assert len(set(first)) >= 5
+
+
+@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize(("labels", "n_items", "n_cond", "n_ov", "k"), [
+    (["correct", "buggy"], 24, 6, 6, 24), (["correct", "buggy"], 48, 4, 8, 24), (list("ABCD"), 12, 3, 3, 12),
+    (["correct", "buggy"], 40, 2, 4, 20)])
+def test_gold_is_balanced_within_every_part(labels: list[str], n_items: int, n_cond: int, n_ov: int, k: int,
+                                            seed: int) -> None:
+    items = [f"i{j:02d}" for j in range(n_items)]
+    gold = {i: labels[n % len(labels)] for n, i in enumerate(items)}
+    a = plan(items, [f"c{j}" for j in range(n_cond)], [f"o{j}" for j in range(n_ov)], k, seed=seed, labels=gold)
+    per = k // n_cond
+    for s in _sessions(a).values():
+        for part in range(n_cond):
+            counts = Counter(gold[x.item_id] for x in s if x.block == part)
+            assert all(counts[lab] == per // len(labels) for lab in labels), (part, counts)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_one_version_of_a_problem_per_overseer_by_default(seed: int) -> None:
+    # 24 problems with two versions each, 48 items: 12 overseers over 6 conditions judge 24 items each
+    items = [f"p{p:02d}{v}" for p in range(24) for v in "ab"]
+    problems = {i: i[:3] for i in items}
+    gold = {i: ("correct" if i.endswith("a") else "buggy") for i in items}
+    a = plan(items, [f"c{j}" for j in range(6)], [f"o{j:02d}" for j in range(12)], 24, seed=seed, labels=gold,
+             problems=problems)
+    for s in _sessions(a).values():
+        assert len({problems[x.item_id] for x in s}) == 24
+    assert {(x.item_id, x.condition) for x in a} == {(i, f"c{j}") for i in items for j in range(6)}
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_repeats_allowed_explicitly_land_in_different_parts(seed: int) -> None:
+    items = [f"p{p:02d}{v}" for p in range(12) for v in "ab"]
+    problems = {i: i[:3] for i in items}
+    gold = {i: ("correct" if i.endswith("a") else "buggy") for i in items}
+    a = plan(items, [f"c{j}" for j in range(6)], [f"o{j}" for j in range(6)], 24, seed=seed, labels=gold,
+             problems=problems, versions_per_problem=2)
+    for s in _sessions(a).values():
+        for part in range(6):
+            mine = [problems[x.item_id] for x in s if x.block == part]
+            assert len(mine) == len(set(mine)), "two versions of one problem in one part"
+
+
+def test_too_few_problems_is_a_clear_error() -> None:
+    items = [f"p{p:02d}{v}" for p in range(10) for v in "abc"]
+    with pytest.raises(DesignError) as e:
+        plan(items, ["a", "b"], ["o1", "o2", "o3", "o4"], 24, problems={i: i[:3] for i in items}, seed=1)
+    assert "only 10 problem(s)" in str(e.value) and "versions_per_problem" in str(e.value)

@@ -44,6 +44,7 @@ overseers:
   non_experts: [ana, ben, chi, dev]
   items_per_overseer: 200
   judged_items: 200
+  versions_per_problem: 2            # 200 items from 164 problems: repeats, in different parts
 judgment: {choices: [correct, buggy], confidence: [50, 60, 70, 80, 90, 100]}
 classifiers:
   backbone: minilm

@@ -11,6 +11,7 @@ from sandwich.sandbox import SandboxLimits, SandboxUnavailable, check_sandbox
 from sandwich.tasks.code_review import load_problems
 from sandwich.tasks.execution import check_program, execute_candidates
 from sandwich.tasks.mutants import OPERATORS, Mutant, make_mutants, normalize
+from sandwich.tasks.surface_tells import tell_counts, tells
 
 # One function with a site for every operator, a helper before it and a
 # docstring full of things an operator could wrongly touch.
@@ -22,6 +23,8 @@ def helper(x):
 
 def solve(numbers: list, limit: int) -> int:
     """Count 1 < 2 and True, return 0 + 1."""
+    if not numbers:
+        return -1
     total = 0
     for i, n in enumerate(numbers):
         if n > limit and i != 0:
@@ -138,3 +141,50 @@ def test_check_program_appends_tests_and_the_check_call() -> None:
     assert prog.rstrip().endswith("check(f)")
     ns: dict = {}
     exec(compile(prog, "<prog>", "exec"), ns)  # trusted code written here, not a candidate
+
+
+def test_mutants_show_surface_tells_no_more_than_reference_solutions(problems: list[dict]) -> None:
+    # Before the idiomatic rewrite: 32.0% of mutants (103/322) against 1.2% of references (2/164).
+    refs, muts, new = 0, 0, []
+    n_mut = 0
+    for p in problems:
+        code = p["prompt"] + p["canonical_solution"]
+        ref = tell_counts(normalize(code))
+        refs += bool(ref)
+        for m in make_mutants(code, 2, seed=7 + int(p["task_id"].split("/")[-1])):  # the shipped study's seeds
+            n_mut += 1
+            mine = tell_counts(m.code)
+            muts += bool(mine)
+            new += [(p["task_id"], m.site, k) for k, v in mine.items() if v > ref.get(k, 0)]
+    assert n_mut >= 310
+    assert new == [], f"mutants with a tell their reference lacks: {new[:5]}"
+    assert muts / n_mut <= refs / len(problems) + 0.02, (muts / n_mut, refs / len(problems))
+
+
+@pytest.mark.parametrize(("tell", "odd", "plain"), [
+    ("if-pass", "def f(a):\n    if a:\n        pass\n    else:\n        a = 1\n    return a",
+     "def f(a):\n    if not a:\n        a = 1\n    return a"),
+    ("negated comparison", "def f(a, b):\n    return not a == b", "def f(a, b):\n    return a != b"),
+    ("loop ends in return", "def f(xs):\n    t = 0\n    for x in xs:\n        t += x\n        return t",
+     "def f(xs):\n    t = 0\n    for x in xs:\n        t += x\n    return t"),
+    ("constant condition", "def f(x):\n    while False:\n        x += 1\n    return x",
+     "def f(x):\n    while True:\n        x += 1\n        if x > 3:\n            break\n    return x"),
+    ("same operands", "def f(a, b):\n    return a - a + b", "def f(a, b):\n    return a - b + a"),
+    ("identity operation", "def f(a):\n    return a * 1", "def f(a):\n    return a * 2"),
+    ("statement without effect", "def f(xs):\n    xs\n    return xs", "def f(xs):\n    xs.sort()\n    return xs"),
+    ("unused parameter", "def f(a, b):\n    return a", "def f(a, b):\n    return a + b"),
+    ("unused variable", "def f(a):\n    b = a\n    return a", "def f(a):\n    b = a\n    return b"),
+    ("dead code", "def f(a):\n    return a\n    a += 1", "def f(a):\n    a += 1\n    return a"),
+])
+def test_each_surface_tell_is_seen_where_it_is_and_only_there(tell: str, odd: str, plain: str) -> None:
+    assert tell in tells(odd)
+    assert tell not in tells(plain)
+
+
+def test_dropped_branches_and_negations_read_like_code_a_person_wrote() -> None:
+    code = ("def f(a, b):\n    if a == b:\n        return 1\n    else:\n        b += 1\n"
+            "    while a < b:\n        a += 1\n    return a")
+    texts = [m.code for m in make_mutants(code, 20, seed=0, operators=["drop_branch", "negate_condition"])]
+    assert "    if a != b:\n        b += 1" in "\n".join(texts)       # the if body dropped, the else kept
+    assert any("while a >= b:" in t for t in texts)                     # a negated loop condition
+    assert not any("pass" in t or "not a" in t for t in texts)

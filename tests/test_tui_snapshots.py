@@ -38,6 +38,7 @@ conditions:
 overseers:
   non_experts: [ana, ben]
   items_per_overseer: 4
+  versions_per_problem: 2
 judgment: {time_limit_s: 300, warn_before_s: 60}
 seed: 3
 """

@@ -30,12 +30,14 @@ def create(
     unsandboxed: bool = typer.Option(False, UNSANDBOXED, help="Run candidate code WITHOUT the sandbox (dangerous)."),
 ) -> None:
     """Build the study database: items, gold, conditions, overseers and the assignment plan."""
+    from sandwich.cli.design import show_design_report
     from sandwich.create import create_study
 
     sf = load_study(study)
     target = db or default_db_path(study)
     with progress_bar("running hidden tests in the sandbox", transient=True) as update:
-        counts = create_study(sf, target, force=force, allow_unsandboxed=unsandboxed, progress=update)
+        counts = create_study(sf, target, force=force, allow_unsandboxed=unsandboxed, progress=update,
+                              on_design=show_design_report)
     console.print(f"[green]created[/] {target}")
     gold = f", {counts['correct']} gold-correct / {counts['gold'] - counts['correct']} gold-buggy" \
         if sf.study.task.kind == "code-review" and counts["gold"] else ""

@@ -60,8 +60,17 @@ def select_problems(task: CodeReviewTask, seed: int) -> list[dict[str, Any]]:
     return [by_id[t] for t in task.problems]
 
 
-def _slug(task_id: str) -> str:
-    return "he" + task_id.split("/")[-1].zfill(3)
+def _opaque_codes(keys: list[tuple[str, int]], seed: int) -> dict[tuple[str, int], str]:
+    """A three-digit code per candidate, numbered in a seeded random order.
+
+    Ids and titles reach overseers, so they must not name the benchmark task (its reference solution is
+    public) nor mark which candidates share a problem; the real ids stay in items.problem_id and the
+    gold detail, on the lead's side.
+    """
+    order = sorted(keys)
+    random.Random(f"codes:{seed}").shuffle(order)
+    width = max(3, len(str(len(order))))
+    return {key: str(n).zfill(width) for n, key in enumerate(order, start=1)}
 
 
 def load_code_review(task: CodeReviewTask, gold_spec: GoldSpec, seed: int, *,
@@ -110,19 +119,22 @@ def load_code_review(task: CodeReviewTask, gold_spec: GoldSpec, seed: int, *,
     items: list[Item] = []
     gold: list[Gold] = []
     counters: dict[str, int] = {}
-    for (p, code, info), res in zip(cands, results, strict=True):
-        k = counters.get(p["task_id"], 0)
-        counters[p["task_id"]] = k + 1
-        item_id = f"{_slug(p['task_id'])}-{'abcdefghijk'[k]}"
+    keys: list[tuple[str, int]] = []
+    for p, _, _ in cands:
+        keys.append((p["task_id"], counters.get(p["task_id"], 0)))
+        counters[p["task_id"]] = keys[-1][1] + 1
+    codes = _opaque_codes(keys, task.candidates.seed)
+    for (p, code, info), res, key in zip(cands, results, keys, strict=True):
+        item_id = f"cr-{codes[key]}"
         items.append(Item(item_id=item_id, task_kind="code-review", problem_id=p["task_id"],
-                          title=f"{p['entry_point']} ({p['task_id']})", prompt=p["prompt"], body=code,
+                          title=f"Review {codes[key]}", prompt=p["prompt"], body=code,
                           question="Is this solution correct for every input the problem allows?",
                           choices=["correct", "buggy"], language="python",
                           meta={"entry_point": p["entry_point"]}))
         if res is not None:
             gold.append(Gold(item_id=item_id, label="correct" if res.status == "passed" else "buggy",
                              source="execution",
-                             detail={**info, "status": res.status, "detail": res.detail,
+                             detail={**info, "version": key[1], "status": res.status, "detail": res.detail,
                                      "duration_s": round(res.duration_s, 4), "stderr_tail": res.stderr[-400:]}))
     if task.balance and gold:
         keep = _balanced(gold, seed)

@@ -5,18 +5,26 @@ Every candidate, the original included, is rendered by ``ast.unparse`` (see
 candidate is the original. Mutations touch only the body of the solution
 function (the last top-level function, or ``entry_point``), never its docstring.
 Line numbers in :attr:`Mutant.site` refer to the normalized text.
+
+Mutants read like code a person wrote: a dropped ``if`` body inverts the
+condition (``if a != b: B``, never ``if a == b: pass … else: B``), a negated
+comparison flips its operator (``a >= b``, never ``not a < b``), and a mutant that
+shows a surface tell its original lacks (see :mod:`sandwich.tasks.surface_tells`:
+an unused parameter, ``x - x``, ``x + 0``, a loop that ends in ``return``) is
+discarded, so an overseer cannot spot the buggy one without reading the problem.
 """
 
 from __future__ import annotations
 
 import ast
-import copy
 import random
 from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
 
-__all__ = ["Mutant", "OPERATORS", "normalize", "make_mutants"]
+from sandwich.tasks.surface_tells import tell_counts
+
+__all__ = ["OPERATORS", "Mutant", "make_mutants", "normalize"]
 
 # One possible edit: a label for the gold record and a closure that applies it
 # in place to the tree it was found in.
@@ -77,6 +85,34 @@ _ARITH_SYM = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.FloorDiv: "//", ast
               ast.BitXor: "^"}
 
 
+_CMP_INVERSE = {ast.Lt: ast.GtE, ast.GtE: ast.Lt, ast.LtE: ast.Gt, ast.Gt: ast.LtE, ast.Eq: ast.NotEq,
+                ast.NotEq: ast.Eq, ast.In: ast.NotIn, ast.NotIn: ast.In, ast.Is: ast.IsNot, ast.IsNot: ast.Is}
+
+
+def _negate(test: ast.expr) -> ast.expr | None:
+    """The condition's negation as a person writes it: ``a != b`` for ``a == b``, ``x`` for ``not x``.
+
+    None for a chained comparison (``not a < b < c`` reads oddly and has no plain inverse).
+    """
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        return test.operand
+    if isinstance(test, ast.Compare):
+        if len(test.ops) != 1:
+            return None
+        return ast.Compare(left=test.left, ops=[_CMP_INVERSE[type(test.ops[0])]()], comparators=test.comparators)
+    return ast.UnaryOp(op=ast.Not(), operand=test)
+
+
+def _blocks(func: ast.FunctionDef) -> Iterator[list[ast.stmt]]:
+    """Every statement list inside the function body (the body itself without its docstring first)."""
+    yield func.body
+    for node in _body_nodes(func):
+        for field in ("body", "orelse", "finalbody"):
+            block = getattr(node, field, None)
+            if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
+                yield block
+
+
 def _compare_flip(func: ast.FunctionDef) -> list[Edit]:
     edits: list[Edit] = []
     for node in _body_nodes(func):
@@ -102,12 +138,14 @@ def _off_by_one(func: ast.FunctionDef) -> list[Edit]:
 
 def _bool_swap(func: ast.FunctionDef) -> list[Edit]:
     edits: list[Edit] = []
+    # `while True` -> `while False` is a constant condition anyone can see
+    tests = {id(n.test) for n in _body_nodes(func) if isinstance(n, (ast.If, ast.While, ast.IfExp))}
     for node in _body_nodes(func):
         if isinstance(node, ast.BoolOp):
             old, new = ("and", ast.Or) if isinstance(node.op, ast.And) else ("or", ast.And)
             edits.append((f"{_line(node)}: {old} -> {'or' if old == 'and' else 'and'}",
                           _setter(node, "op", new())))
-        elif isinstance(node, ast.Constant) and isinstance(node.value, bool):
+        elif isinstance(node, ast.Constant) and isinstance(node.value, bool) and id(node) not in tests:
             edits.append((f"{_line(node)}: {node.value} -> {not node.value}",
                           _setter(node, "value", not node.value)))
     return edits
@@ -167,28 +205,48 @@ def _wrong_variable(func: ast.FunctionDef) -> list[Edit]:
 
 
 def _drop_branch(func: ast.FunctionDef) -> list[Edit]:
+    """A forgotten ``else``/``elif`` branch, or a forgotten ``if`` body written the way a person would.
+
+    With an ``else``, dropping the ``if`` body leaves ``if <negated test>: <else body>``; without one,
+    the whole statement goes (when its block keeps another statement).
+    """
     edits: list[Edit] = []
-    for node in _body_nodes(func):
-        if isinstance(node, ast.If):
+    for block in _blocks(func):
+        rest = [s for s in block if not (block is func.body and s is _docstring_stmt(func))]
+        for node in block:
+            if not isinstance(node, ast.If):
+                continue
             if node.orelse:
                 kind = "elif" if len(node.orelse) == 1 and isinstance(node.orelse[0], ast.If) else "else"
                 edits.append((f"{_line(node)}: {kind} branch removed", _setter(node, "orelse", [])))
-            if not (len(node.body) == 1 and isinstance(node.body[0], ast.Pass)):
-                edits.append((f"{_line(node)}: if body -> pass", _setter(node, "body", [ast.Pass()])))
+                negated = _negate(node.test)
+                if negated is not None:
+                    def invert(node: ast.If = node, negated: ast.expr = negated) -> None:
+                        node.test, node.body, node.orelse = negated, node.orelse, []
+                    edits.append((f"{_line(node)}: if body removed (if {_src(negated)}: keeps the else)", invert))
+            elif len(rest) > 1:
+                def remove(block: list[ast.stmt] = block, node: ast.If = node) -> None:
+                    block.remove(node)
+                edits.append((f"{_line(node)}: if statement removed", remove))
     return edits
 
 
+def _docstring_stmt(func: ast.FunctionDef) -> ast.stmt | None:
+    body = func.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        return body[0]
+    return None
+
+
 def _early_return(func: ast.FunctionDef) -> list[Edit]:
-    """A copy of the final return at the end of a loop body, or one return value swapped for another."""
+    """One return value swapped for another (returning too early, with the wrong result).
+
+    A copy of the final return at the end of a loop body is not offered: a loop that ends in an
+    unconditional ``return`` is a surface tell anyone can spot.
+    """
     edits: list[Edit] = []
-    body = _top_statements(func)
-    final = body[-1] if body and isinstance(body[-1], ast.Return) and body[-1].value is not None else None
     returns = [n for n in _body_nodes(func) if isinstance(n, ast.Return) and n.value is not None]
-    for node in _body_nodes(func):
-        if final is not None and isinstance(node, (ast.For, ast.While)):
-            def apply(node: ast.For | ast.While = node, final: ast.Return = final) -> None:
-                node.body.append(copy.deepcopy(final))
-            edits.append((f"{_line(node)}: 'return {_src(final.value)}' inserted at end of loop body", apply))
     values = list(dict.fromkeys(ast.unparse(r.value) for r in returns))  # type: ignore[arg-type]
     for r in returns:
         for v in values:
@@ -208,8 +266,10 @@ def _negate_condition(func: ast.FunctionDef) -> list[Edit]:
         elif isinstance(node, ast.comprehension):
             tests += [(node, "ifs", t, i) for i, t in enumerate(node.ifs)]
         for owner, field, test, i in tests:
-            new = test.operand if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not) \
-                else ast.UnaryOp(op=ast.Not(), operand=test)
+            negated = _negate(test)
+            if negated is None:
+                continue
+            new = negated
 
             def apply(owner: object = owner, field: str = field, i: int = i, new: ast.expr = new) -> None:
                 if i < 0:
@@ -270,19 +330,25 @@ def _edits(original: str, operator: str, entry_point: str | None) -> tuple[ast.M
     return tree, ([] if func is None else OPERATORS[operator](func))
 
 
+def _adds_tell(code: str, baseline: dict[str, int]) -> bool:
+    """Whether ``code`` shows some surface tell more often than the original (``baseline``) does."""
+    return any(n > baseline.get(kind, 0) for kind, n in tell_counts(code).items())
+
+
 def make_mutants(code: str, n: int, seed: int, operators: Sequence[str] | None = None, *,
                  entry_point: str | None = None) -> list[Mutant]:
     """Up to ``n`` distinct mutants of ``code``, deterministic in ``seed``.
 
     Operators take turns (in a seeded order) so the mutants spread over them;
     each mutant differs from the normalized original and from every other one,
-    and compiles. Fewer than ``n`` come back when no more can be made.
+    compiles, and shows no surface tell its original lacks. Fewer than ``n`` come back when no more can be made.
     """
     ops = list(OPERATORS) if operators is None else list(operators)
     unknown = [o for o in ops if o not in OPERATORS]
     if unknown:
         raise ValueError(f"unknown mutation operator(s) {unknown}; known: {sorted(OPERATORS)}")
     original = normalize(code)
+    baseline = tell_counts(original)
     rng = random.Random(seed)
     queues: dict[str, deque[int]] = {}
     for op in ops:
@@ -302,7 +368,7 @@ def make_mutants(code: str, n: int, seed: int, operators: Sequence[str] | None =
                     compile(text, "<mutant>", "exec")
                 except (SyntaxError, ValueError):
                     continue
-                if text not in seen:
+                if text not in seen and not _adds_tell(text, baseline):
                     seen.add(text)
                     out.append(Mutant(code=text, operator=op, site=label))
                     break
