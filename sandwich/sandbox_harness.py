@@ -179,7 +179,8 @@ def serve_candidate(requests: int, answers: int) -> None:
         ns: dict[str, Any] = {"__name__": "__main__", "__file__": "solution.py", "__builtins__": builtins}
         try:
             with open("solution.py", encoding="utf-8") as f:
-                exec(compile(f.read(), "solution.py", "exec"), ns)
+                source = f.read()
+            exec(compile(source, "solution.py", "exec"), ns)
         except BaseException as e:
             _print_exception(e)
             flush()
@@ -335,7 +336,8 @@ def run_tests(job: tuple[str, str, list[str]], channel: Channel) -> tuple[str, s
     test, entry_point, names = job
     hello = channel.receive("before the tests could run")
     if hello[0] != "loaded":
-        return "failed", f"the candidate program raised {hello[1:]} before the tests ran"[:400]
+        error, message = (str(x) for x in (*hello[1:3], "?", "?")[:2])
+        return "failed", f"the candidate program raised {error} before the tests ran: {message}"[:400]
     ns: dict[str, Any] = {"__name__": "hidden_tests", "__builtins__": builtins}
     for name in names:
         ns[name] = Remote(channel, name)
