@@ -28,12 +28,8 @@ gold goes through :func:`sandwich.sandbox_check.run_checks`, which is.
 
 from __future__ import annotations
 
-import json
-import math
 import os
-import select
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -42,7 +38,9 @@ import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import IO, Callable, Literal, Sequence, TypeVar
+from typing import Callable, Literal, Sequence, TypeVar
+
+from sandwich.sandbox_endings import classify_exit, cpu_limit_s, kill_run, read_capped, wait_for
 
 __all__ = ["SandboxUnavailable", "SandboxLimits", "SandboxResult", "Status", "check_sandbox",
            "run_python", "run_many", "BWRAP", "SANDBOX_UID"]
@@ -117,16 +115,10 @@ def _bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
 
-def _cpu_limit(limits: SandboxLimits) -> int:
-    # A little above the wall clock: the wall-clock timeout is the rule, the CPU
-    # limit only backstops it if the host's waiting thread were ever starved.
-    return int(math.ceil(limits.timeout_s)) + 1
-
-
 def _rlimits(limits: SandboxLimits) -> list[tuple[int, int]]:
     import resource as r
     mb = 1024 * 1024
-    return [(r.RLIMIT_CPU, _cpu_limit(limits)), (r.RLIMIT_AS, limits.memory_mb * mb),
+    return [(r.RLIMIT_CPU, cpu_limit_s(limits)), (r.RLIMIT_AS, limits.memory_mb * mb),
             (r.RLIMIT_FSIZE, limits.max_file_mb * mb), (r.RLIMIT_NPROC, limits.max_processes),
             (r.RLIMIT_NOFILE, 256), (r.RLIMIT_CORE, 0)]
 
@@ -188,95 +180,6 @@ def _bwrap_argv(bwrap: str, python: str, limits: SandboxLimits, code_fd: int, st
     for k, v in _ENV.items():
         argv += ["--setenv", k, v]
     return argv + ["--", *(program or _python_argv(python, limits))]
-
-
-def _wait(proc: subprocess.Popen, timeout: float) -> bool:
-    """Wait for ``proc``; True if it exited in time. A pidfd wakes us at once, no polling."""
-    try:
-        fd = os.pidfd_open(proc.pid)
-    except (AttributeError, OSError):
-        try:
-            return proc.wait(timeout) is not None
-        except subprocess.TimeoutExpired:
-            return False
-    try:
-        ready = select.select([fd], [], [], timeout)[0]
-    finally:
-        os.close(fd)
-    return bool(ready) and proc.wait() is not None
-
-
-def _kill(proc: subprocess.Popen, status: IO[bytes] | None) -> None:
-    """SIGKILL a run that is over time, leaving no process and no zombie behind."""
-    if status is not None and proc.poll() is None:
-        # Kill the pid namespace's init (the program, run as pid 1) first: the kernel
-        # then kills every process in the namespace, and bwrap, still alive, reaps
-        # it and exits. (Killing bwrap first would orphan it as a zombie.)
-        status.seek(0)
-        for line in status.read().decode(errors="replace").splitlines():
-            try:
-                pid = json.loads(line).get("child-pid")
-            except ValueError:
-                continue
-            if isinstance(pid, int) and pid > 1:
-                try:
-                    os.kill(pid, signal.SIGKILL)  # still bwrap's unreaped child: the pid cannot be reused
-                except ProcessLookupError:
-                    pass
-        try:
-            proc.wait(timeout=2)
-            return
-        except subprocess.TimeoutExpired:
-            pass
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)  # whole group; --die-with-parent ends the namespace too
-    except ProcessLookupError:
-        pass
-    proc.wait()
-
-
-def _read_capped(f: IO[bytes], cap: int) -> tuple[str, int]:
-    size = os.fstat(f.fileno()).st_size
-    f.seek(0)
-    text = f.read(cap).decode("utf-8", errors="replace")
-    if size > cap:
-        text += f"\n[... truncated: {size - cap} more bytes]"
-    return text, size
-
-
-def _signal_label(sig: int, limits: SandboxLimits) -> str:
-    try:
-        name = signal.Signals(sig).name
-    except ValueError:
-        name = f"signal {sig}"
-    why = {"SIGXCPU": f" (CPU time limit {_cpu_limit(limits)} s)",
-           "SIGXFSZ": f" (output too large: file limit {limits.max_file_mb} MB)",
-           "SIGSEGV": " (segmentation fault; possibly the memory limit)"}.get(name, "")
-    return f"killed by {name}{why}"
-
-
-def _classify(rc: int, stdout_size: int, stderr: str, limits: SandboxLimits,
-              sandboxed: bool) -> tuple[Status, str]:
-    if rc == 0:
-        return "passed", "exit code 0"
-    return _classify_failure(rc, stdout_size, stderr, limits, sandboxed)
-
-
-def _classify_failure(rc: int, stdout_size: int, stderr: str, limits: SandboxLimits,
-                      sandboxed: bool) -> tuple[Status, str]:
-    """How a program that did not pass ended: 'crashed' (signal, a limit) or 'failed'."""
-    # bubblewrap reports a child killed by signal N as exit code 128 + N.
-    sig = rc - 128 if sandboxed and 128 < rc < 128 + 65 else (-rc if rc < 0 else 0)
-    if sig:
-        return "crashed", _signal_label(sig, limits)
-    if stdout_size >= limits.max_file_mb * 1024 * 1024:
-        return "crashed", f"output too large (file limit {limits.max_file_mb} MB reached)"
-    last = stderr.strip().splitlines()[-1] if stderr.strip() else ""
-    if last.startswith("MemoryError"):
-        return "crashed", f"MemoryError (memory limit {limits.memory_mb} MB)"
-    if last.startswith("BlockingIOError") and "Resource temporarily unavailable" in last:
-        return "crashed", f"process limit reached ({limits.max_processes})"
-    return "failed", f"exit code {rc}" + (f": {last[:200]}" if last else "")
 
 
 def _sandbox() -> tuple[str, str, str]:
@@ -351,12 +254,12 @@ def _execute(make_argv: Callable[[int, int], list[str]], limits: SandboxLimits, 
                                     start_new_session=True, **_drop_ids(drop_ids))
         except OSError as e:
             return SandboxResult("error", None, "", str(e), 0.0, f"could not start: {e}")
-        finished = _wait(proc, limits.timeout_s)
+        finished = wait_for(proc, limits.timeout_s)
         if not finished:
-            _kill(proc, status if sandboxed else None)
+            kill_run(proc, status if sandboxed else None)
         duration = time.monotonic() - t0
-        stdout, out_size = _read_capped(out, limits.max_output_bytes)
-        stderr, _ = _read_capped(err, limits.max_output_bytes)
+        stdout, out_size = read_capped(out, limits.max_output_bytes)
+        stderr, _ = read_capped(err, limits.max_output_bytes)
         status.seek(0)
         started = b'"child-pid"' in status.read() if sandboxed else True
     rc = proc.returncode
@@ -366,7 +269,7 @@ def _execute(make_argv: Callable[[int, int], list[str]], limits: SandboxLimits, 
     if not started:
         return SandboxResult("error", rc, stdout, stderr, duration,
                              "sandbox failed to start: " + (stderr.strip().splitlines() or ["?"])[-1])
-    status_, detail = (classify or (lambda r, o, e: _classify(r, o, e, limits, sandboxed)))(rc, out_size, stderr)
+    status_, detail = (classify or (lambda r, o, e: classify_exit(r, o, e, limits, sandboxed)))(rc, out_size, stderr)
     return SandboxResult(status_, rc, stdout, stderr, duration, detail)
 
 

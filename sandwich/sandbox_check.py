@@ -59,6 +59,7 @@ from typing import IO, Callable, Sequence
 
 from sandwich import sandbox
 from sandwich.sandbox import SandboxLimits, SandboxResult, SandboxUnavailable, Status
+from sandwich.sandbox_endings import classify_failure
 
 __all__ = ["free_names", "run_check", "run_checks"]
 
@@ -125,7 +126,7 @@ def _check(run: Runner, code: str, test: str, entry_point: str, limits: SandboxL
                 return verdict
             if rc == SETUP_FAILED:
                 return "error", "the test harness could not start: " + (stderr.strip().splitlines() or ["?"])[-1]
-            status, detail = sandbox._classify_failure(rc, stdout_size, stderr, limits, sandboxed)
+            status, detail = classify_failure(rc, stdout_size, stderr, limits, sandboxed)
             return status if status == "crashed" else "failed", f"no verdict from the test harness ({detail})"
 
         return run(code, limits, program, (job_f.fileno(), report_f.fileno()), classify)
