@@ -19,6 +19,7 @@ import pytest
 
 from sandwich import sandbox
 from sandwich.sandbox import SandboxLimits, SandboxUnavailable, check_sandbox, run_many, run_python
+from sandwich.sandbox_check import run_checks
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -270,6 +271,10 @@ def test_c07_host_environment_is_invisible_inside(monkeypatch: pytest.MonkeyPatc
     assert r.status == "failed" and r.returncode == 3, r.stderr
     own, pid1 = r.stderr.splitlines()[-2:]
     assert pid1.startswith("/proc/1/environ: [] (")
+    gold = run_checks([(candidate, "def check(candidate):\n    assert candidate([1.0], 0.5) is False\n",
+                        "has_close_elements")], FAST)[0]  # the path `create` takes; stderr is kept in gold
+    assert gold.status == "failed" and "PermissionError" in gold.detail  # the runner (pid 1) is not readable
+    assert not any(v in gold.stdout + gold.stderr + gold.detail for v in PLANTED.values())
     own_keys = eval(own.split(": ", 1)[1])  # our own probe prints this list
     assert set(own_keys) == {*sandbox._ENV, "PWD"}
     assert int(pid1.split("(")[1].split()[0]) <= len(own_keys)  # pid 1 has no more than the minimal environment
