@@ -213,3 +213,14 @@ def test_forgeries_fail_unsandboxed_too(monkeypatch: pytest.MonkeyPatch, tmp_pat
                               (he0["prompt"] + he0["canonical_solution"], he0["test"], he0["entry_point"])],
                              LIMITS, allow_unsandboxed=True)
     assert [r.status for r in results] == ["failed", "passed"]
+
+
+@needs_bwrap
+def test_harness_from_source_when_bytecode_cannot_be_shared(monkeypatch: pytest.MonkeyPatch, he0: dict) -> None:
+    """An interpreter of another Python version gets the harness as source; the verdicts are the same."""
+    from sandwich import sandbox_check
+    monkeypatch.setattr(sandbox_check, "_compiled_harness", lambda python: b"")
+    forged = (DATA / "c06-exit-status-forgery" / "ctypes_exit0.py").read_text()
+    results = run_checks([(forged, he0["test"], he0["entry_point"]),
+                          (he0["prompt"] + he0["canonical_solution"], he0["test"], he0["entry_point"])], LIMITS)
+    assert [r.status for r in results] == ["failed", "passed"]
