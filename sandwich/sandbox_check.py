@@ -141,10 +141,11 @@ def _check(run: Runner, code: str, test: str, entry_point: str, limits: SandboxL
             job_f.flush()
             cfg = json.dumps([sandbox._rlimits(limits), job_f.fileno(), len(code_object), report_f.fileno(),
                               limits.memory_mb])
-            # -I: the runner's imports never come from the scratch dir the candidate can write.
+            # Not -I: the environment's PYTHONHASHSEED=0 keeps runs reproducible. The harness
+            # drops the working directory from sys.path itself, before any candidate code runs.
             if code_object:
-                return [python, "-I", "-S", "-B", "-c", _LOADER, cfg, str(job_f.fileno()), str(len(code_object))]
-            return [python, "-I", "-S", "-B", "-c", HARNESS, cfg]
+                return [python, "-S", "-B", "-c", _LOADER, cfg, str(job_f.fileno()), str(len(code_object))]
+            return [python, "-S", "-B", "-c", HARNESS, cfg]
 
         def classify(rc: int, stdout_size: int, stderr: str) -> tuple[Status, str]:
             verdict = _read_report(report_f, nonce)

@@ -1,7 +1,7 @@
 """The test runner that executes inside the sandbox for execution gold.
 
 Not imported by the host: :mod:`sandwich.sandbox_check` reads this file and runs
-it as ``python -I -S -B -c <this source> <config json>`` (or from its compiled
+it as ``python -S -B -c <this source> <config json>`` (or from its compiled
 code object), as pid 1 of the sandbox. The threat model and the proof of a pass
 are described there.
 
@@ -26,6 +26,10 @@ from __future__ import annotations
 import marshal
 import os
 import sys
+
+# The runner's imports (including those the tests make) must never come from the
+# scratch dir the candidate can write: the working directory leaves sys.path first.
+sys.path[:] = [p for p in sys.path if p not in ("", ".", os.getcwd())]
 
 TYPE_CHECKING = False  # typing itself costs more to import than a whole run of the harness
 if TYPE_CHECKING:
@@ -413,6 +417,11 @@ def main() -> None:
     os.pwrite(report_fd, f"{nonce}\n{status}\n{detail}".encode("utf-8", "replace"), 0)
     os.close(report_fd)
     channel.close()
+    for stream in (sys.stdout, sys.stderr):  # what the tests printed
+        try:
+            stream.flush()
+        except BaseException:
+            pass
     os._exit(0 if status == "passed" else 1)
 
 

@@ -225,3 +225,19 @@ def test_harness_from_source_when_bytecode_cannot_be_shared(monkeypatch: pytest.
     results = run_checks([(forged, he0["test"], he0["entry_point"]),
                           (he0["prompt"] + he0["canonical_solution"], he0["test"], he0["entry_point"])], LIMITS)
     assert [r.status for r in results] == ["failed", "passed"]
+
+
+@needs_bwrap
+def test_runs_are_reproducible_and_the_runner_imports_nothing_from_the_scratch_dir(problems: list[dict]) -> None:
+    """String hashing is seeded as in a plain run (set order is the same every time), and a
+    ``random.py`` the candidate writes to the working directory is not what the tests import."""
+    code = ("import sys\nopen('random.py', 'w').write('raise SystemExit(0)\\n')\n"
+            "def f(x):\n    return [sys.flags.hash_randomization, hash('sandwich'), list({'a', 'b', 'c', 'd'})]\n")
+    test = "def check(candidate):\n    import random\n    assert random.random() < 1\n    print(candidate(0))\n"
+    runs = run_checks([(code, test, "f")] * 2, LIMITS)
+    assert [r.status for r in runs] == ["passed", "passed"], [r.detail for r in runs]
+    assert runs[0].stdout == runs[1].stdout and runs[0].stdout.startswith("[0, ")  # PYTHONHASHSEED=0
+    he53 = problems[53]  # its tests `import random` after the candidate has run
+    r = run_check("open('random.py', 'w').write('def randint(a, b):\\n    return 0\\n')\n"
+                  "def add(x, y):\n    return 0\n", he53["test"], he53["entry_point"], LIMITS)
+    assert r.status == "failed"
