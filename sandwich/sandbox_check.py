@@ -31,6 +31,8 @@ its own memory; so:
   hands to the runner as an inherited fd; the candidate process closes its copy
   (and the report fd's) before the first line of candidate code runs, and is
   forked before the runner reads the job, so no copy is in its memory.
+- Nothing the candidate writes reaches the runner: its imports (the tests'
+  ``import random`` included) never look in the writable scratch dir.
 - The runner writes ``{nonce, status, detail}`` to the report fd after
   ``check()`` returns; the host counts a pass only when that report names this
   run's nonce, says ``passed``, and the runner exited 0 in time. A candidate
@@ -41,7 +43,12 @@ its own memory; so:
   about the candidate.
 
 Not covered: a candidate that computes the right answers is correct by this
-definition, whatever else it does; tests that are too weak stay too weak.
+definition, whatever else it does; tests that are too weak stay too weak. Tests
+that call a helper the candidate defines (``poly`` in HumanEval/32,
+``encode_cyclic`` in /38, ``encode_shift`` in /50) trust the candidate's helper,
+as the original single program did; the gold of mutants of those helpers
+depends on it. Without bubblewrap (``allow_unsandboxed``) the runner is not
+pid 1: a candidate can kill it, which ends the run without a pass.
 """
 
 from __future__ import annotations
