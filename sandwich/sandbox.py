@@ -246,8 +246,8 @@ def _execute(make_argv: Callable[[int, int], list[str]], limits: SandboxLimits, 
         try:
             # stdout/stderr go to files: RLIMIT_FSIZE caps them in the child and we
             # read back only max_output_bytes, so huge output never reaches our memory.
-            # bwrap gets the minimal environment too: it is pid 1's parent and its
-            # own environment would otherwise be one /proc read away in some setups.
+            # bwrap gets the minimal environment too: without --as-pid-1 its forked
+            # init is pid 1 inside, and its environment is then /proc/1/environ.
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                                     pass_fds=(src.fileno(), status.fileno(), *pass_fds), cwd=cwd,
                                     env=dict(_ENV) if sandboxed else dict(_ENV, HOME=cwd or "/tmp"),
