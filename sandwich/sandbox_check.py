@@ -110,9 +110,9 @@ def _compiled_harness(python: str) -> bytes:
     with _compiled_lock:
         if python not in _compiled:
             try:
-                theirs = subprocess.run([python, "-I", "-S", "-c", "import importlib.util as u, sys; "
-                                         "sys.stdout.write(u.MAGIC_NUMBER.hex())"], capture_output=True,
-                                        text=True, timeout=30, check=False).stdout.strip()
+                probe = "import importlib.util as u, sys; sys.stdout.write(u.MAGIC_NUMBER.hex())"
+                theirs = subprocess.run([python, "-I", "-S", "-c", probe], capture_output=True, text=True,
+                                        timeout=30, check=False).stdout.strip()
             except (OSError, subprocess.SubprocessError):
                 theirs = ""
             same = theirs == importlib.util.MAGIC_NUMBER.hex()

@@ -20,7 +20,7 @@ the candidate process never held.
 
 # The runner must survive anything the candidate does, so it catches BaseException
 # on purpose; running code is its job; marshal data comes only from the host or the runner.
-# ruff: noqa: BLE001, S102, S110, S302
+# ruff: noqa: BLE001, S102, S110
 from __future__ import annotations
 
 import marshal
