@@ -1,14 +1,16 @@
 """How fast does the sandbox label HumanEval candidates, and what does isolation cost?
 
 Runs the canonical solution and mutants of N HumanEval problems (default: all
-164, 1 canonical + 2 mutants each) through ``run_many`` (in parallel, then one
-at a time), then the same programs without bubblewrap, with plain
+164, 1 canonical + 2 mutants each) through the gold path, ``run_checks`` (the
+forge-proof test runner; prints how many canonical solutions pass and the
+mutant-fail rate), then as plain programs through ``run_many`` (in parallel,
+then one at a time), then the same programs without bubblewrap, with plain
 ``subprocess`` -- sequentially, and with the same number of threads -- so the
 sandbox's overhead is visible. Figures are printed, not asserted. Mutants that
 loop forever each cost a full timeout, which dominates the sequential rows; the
 median per-program time is the figure to compare there.
 
-    python benchmarks/sandbox_throughput.py [--problems 164] [--mutants 2] [--workers N]
+    python benchmarks/sandbox_throughput.py [--problems 164] [--mutants 2] [--workers N] [--no-baseline]
 """
 
 from __future__ import annotations
@@ -25,18 +27,20 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sandwich import sandbox
 from sandwich.sandbox import SandboxLimits, check_sandbox, run_many
+from sandwich.sandbox_check import run_checks
 from sandwich.tasks.code_review import load_problems
 from sandwich.tasks.execution import check_program
 from sandwich.tasks.mutants import make_mutants, normalize
 
 
-def build_programs(n_problems: int, n_mutants: int) -> list[str]:
-    programs = []
+def build_candidates(n_problems: int, n_mutants: int) -> list[tuple[str, str, str, bool]]:
+    """(candidate code, test, entry point, is canonical) for each candidate."""
+    out = []
     for i, p in enumerate(load_problems()[:n_problems]):
         code = p["prompt"] + p["canonical_solution"]
         cands = [normalize(code)] + [m.code for m in make_mutants(code, n_mutants, seed=i)]
-        programs += [check_program(c, p["test"], p["entry_point"]) for c in cands]
-    return programs
+        out += [(c, p["test"], p["entry_point"], k == 0) for k, c in enumerate(cands)]
+    return out
 
 
 def run_plain(program: str, python: str, limits: SandboxLimits) -> tuple[str, float]:
@@ -78,17 +82,32 @@ def main() -> None:
     version = check_sandbox()
     python = sandbox._sandbox()[2]  # the interpreter the sandbox runs; the baseline uses it too
     limits = SandboxLimits(timeout_s=args.timeout)
-    programs = build_programs(args.problems, args.mutants)
+    cands = build_candidates(args.problems, args.mutants)
+    programs = [check_program(c, t, e) for c, t, e, _ in cands]
     print(f"sandbox throughput: {args.problems} HumanEval problems, {len(programs)} programs "
           f"(canonical + up to {args.mutants} mutants), timeout {args.timeout:g}s, "
           f"{os.cpu_count()} CPUs, {version}, {python}")
     print(f"  {'':<38} {'wall s':>8} {'exec/s':>8} {'median ms':>9}   statuses")
 
     t0 = time.monotonic()
+    gold = run_checks([(c, t, e) for c, t, e, _ in cands], limits, workers=args.workers)
+    gold_wall = time.monotonic() - t0
+    report(f"gold path, run_checks ({args.workers} threads)", gold_wall,
+           [r.status for r in gold], [r.duration_s for r in gold])
+    canon = [r for r, c in zip(gold, cands) if c[3]]
+    mutants = [r for r, c in zip(gold, cands) if not c[3]]
+    print(f"  canonical solutions passed: {sum(r.status == 'passed' for r in canon)}/{len(canon)}; "
+          f"mutants not passing: {sum(r.status != 'passed' for r in mutants)}/{len(mutants)} "
+          f"({sum(r.status != 'passed' for r in mutants) / max(1, len(mutants)):.1%})")
+
+    t0 = time.monotonic()
     boxed = run_many(programs, limits, workers=args.workers)
     boxed_wall = time.monotonic() - t0
     report(f"sandboxed, run_many ({args.workers} threads)", boxed_wall,
            [r.status for r in boxed], [r.duration_s for r in boxed])
+    same = sum((g.status == "passed") == (b.status == "passed") for g, b in zip(gold, boxed))
+    print(f"  gold path vs exit status: pass/fail agrees on {same}/{len(programs)} programs; "
+          f"the forge-proof gold path runs at {boxed_wall / gold_wall:.2f}x the exit-status throughput")
     if args.no_baseline:
         return
 

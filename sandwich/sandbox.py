@@ -1,12 +1,18 @@
 """Run untrusted Python code in a bubblewrap sandbox.
 
 Every run gets: no network (fresh network namespace, so even loopback refuses),
-a read-only view of the host filesystem with home directories and ``/run``
-hidden, a small fresh tmpfs at ``/tmp`` as the only writable place, its own pid
-namespace (when the program ends, every process it started dies with it),
-rlimits on CPU time, address space, file size, open files and processes, and a
-wall-clock timeout that SIGKILLs everything the run started. Needs bubblewrap
-0.8 or newer.
+no view of the host's files but the system directories an interpreter needs
+(``/usr`` and its ``/bin``, ``/lib*`` links, the loader cache, and the
+interpreter's own prefix), all read-only, a small fresh tmpfs at ``/tmp`` as the
+only writable place, its own pid namespace (when the program ends, every process
+it started dies with it), rlimits on CPU time, address space, file size, open
+files and processes, and a wall-clock timeout that SIGKILLs everything the run
+started. bubblewrap itself starts with the same minimal environment as the
+program, so no host variable (API keys, tokens) is readable anywhere inside, not
+even through ``/proc/1/environ``. The program runs as pid 1 of its namespace
+(``--as-pid-1``): bubblewrap then waits for it directly and exits only after
+reaping it, so no run leaves a zombie behind, whoever the host's init is. Needs
+bubblewrap 0.8 or newer.
 
 Process limits need care when the host runs as root: the kernel does not enforce
 RLIMIT_NPROC for uid 0, so a root caller first drops to an unprivileged uid
@@ -14,16 +20,16 @@ before starting bubblewrap. bubblewrap then creates a user namespace, and since
 Linux counts processes per user namespace, RLIMIT_NPROC set inside the sandbox
 bounds that one run only: parallel runs never share a process budget, and the
 caller's own processes never count against it.
+
+:func:`run_python` reports a program's *exit status*, which the program controls
+(``os._exit(0)`` from anywhere). It is not evidence that tests passed: execution
+gold goes through :func:`sandwich.sandbox_check.run_checks`, which is.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import os
-import select
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -32,9 +38,11 @@ import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import IO, Callable, Literal, Sequence
+from typing import Callable, Literal, Sequence, TypeVar
 
-__all__ = ["SandboxUnavailable", "SandboxLimits", "SandboxResult", "check_sandbox",
+from sandwich.sandbox_endings import classify_exit, cpu_limit_s, kill_run, read_capped, wait_for
+
+__all__ = ["SandboxUnavailable", "SandboxLimits", "SandboxResult", "Status", "check_sandbox",
            "run_python", "run_many", "BWRAP", "SANDBOX_UID"]
 
 #: Path to the bwrap binary; ``None`` means "look it up on PATH at each call".
@@ -91,7 +99,10 @@ _PRELUDE = (
     "__file__ = 'solution.py'\n"
     "exec(compile(open(__file__, encoding='utf-8').read(), __file__, 'exec'))\n"
 )
-_HIDDEN_DIRS = ("/home", "/root", "/run", "/var/tmp")
+# All the host filesystem a run sees (read-only): what an interpreter and the shell
+# tools in /usr need. Homes, /tmp, /run, /work, /etc and data directories stay out.
+_SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc/ld.so.cache",
+                 "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives", "/etc/localtime")
 _ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8",
         "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUTF8": "1"}
 _probe_lock = threading.Lock()
@@ -104,16 +115,10 @@ def _bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
 
-def _cpu_limit(limits: SandboxLimits) -> int:
-    # A little above the wall clock: the wall-clock timeout is the rule, the CPU
-    # limit only backstops it if the host's waiting thread were ever starved.
-    return int(math.ceil(limits.timeout_s)) + 1
-
-
 def _rlimits(limits: SandboxLimits) -> list[tuple[int, int]]:
     import resource as r
     mb = 1024 * 1024
-    return [(r.RLIMIT_CPU, _cpu_limit(limits)), (r.RLIMIT_AS, limits.memory_mb * mb),
+    return [(r.RLIMIT_CPU, cpu_limit_s(limits)), (r.RLIMIT_AS, limits.memory_mb * mb),
             (r.RLIMIT_FSIZE, limits.max_file_mb * mb), (r.RLIMIT_NPROC, limits.max_processes),
             (r.RLIMIT_NOFILE, 256), (r.RLIMIT_CORE, 0)]
 
@@ -147,111 +152,34 @@ def _drop_ids(drop: bool = True) -> dict:
     return {"user": SANDBOX_UID, "group": SANDBOX_UID, "extra_groups": []}
 
 
-def _bwrap_argv(bwrap: str, python: str, limits: SandboxLimits, code_fd: int, status_fd: int) -> list[str]:
+def _mounts(python: str) -> list[str]:
+    """bubblewrap arguments that show the system paths, and the interpreter's prefix, read-only."""
+    argv: list[str] = []
+    prefix = os.path.dirname(os.path.dirname(python))  # bin/..
+    paths = list(_SYSTEM_PATHS)
+    if not any(prefix == p or prefix.startswith(p + "/") for p in paths):
+        paths.append(prefix)  # e.g. a pyenv build outside /usr
+    for path in paths:
+        if os.path.islink(path):
+            argv += ["--symlink", os.readlink(path), path]
+        elif os.path.exists(path):
+            argv += ["--ro-bind", path, path]
+    return argv
+
+
+def _bwrap_argv(bwrap: str, python: str, limits: SandboxLimits, code_fd: int, status_fd: int,
+                program: Sequence[str] | None = None) -> list[str]:
+    """The bubblewrap command line; ``program`` defaults to the plain interpreter with its prelude."""
     scratch = str(max(16, 4 * limits.max_file_mb) * 1024 * 1024)
     argv = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
-            "--new-session", "--hostname", "sandbox", "--ro-bind", "/", "/",
+            "--new-session", "--as-pid-1", "--hostname", "sandbox", *_mounts(python),
             "--proc", "/proc", "--dev", "/dev", "--size", scratch, "--tmpfs", "/dev/shm",
-            "--remount-ro", "/dev", "--size", scratch, "--tmpfs", "/tmp"]
-    # Hide homes and runtime dirs: they hold private files and unix sockets (a
-    # read-only mount does not stop connect() on a socket). Re-expose the
-    # interpreter if it lives there.
-    keep = {os.path.dirname(os.path.dirname(python))}  # the interpreter's prefix (bin/..)
-    for hidden in _HIDDEN_DIRS:
-        if os.path.isdir(hidden) and not os.path.islink(hidden):
-            argv += ["--tmpfs", hidden]
-            for k in sorted(keep):
-                if k.startswith(hidden + "/"):
-                    argv += ["--ro-bind", k, k]
-            argv += ["--remount-ro", hidden]
-    argv += ["--file", str(code_fd), "/tmp/solution.py", "--chdir", "/tmp",
-             "--json-status-fd", str(status_fd), "--clearenv"]
+            "--remount-ro", "/dev", "--size", scratch, "--tmpfs", "/tmp",
+            "--file", str(code_fd), "/tmp/solution.py", "--remount-ro", "/", "--chdir", "/tmp",
+            "--json-status-fd", str(status_fd), "--clearenv"]
     for k, v in _ENV.items():
         argv += ["--setenv", k, v]
-    return argv + ["--", *_python_argv(python, limits)]
-
-
-def _wait(proc: subprocess.Popen, timeout: float) -> bool:
-    """Wait for ``proc``; True if it exited in time. A pidfd wakes us at once, no polling."""
-    try:
-        fd = os.pidfd_open(proc.pid)
-    except (AttributeError, OSError):
-        try:
-            return proc.wait(timeout) is not None
-        except subprocess.TimeoutExpired:
-            return False
-    try:
-        ready = select.select([fd], [], [], timeout)[0]
-    finally:
-        os.close(fd)
-    return bool(ready) and proc.wait() is not None
-
-
-def _kill(proc: subprocess.Popen, status: IO[bytes] | None) -> None:
-    """SIGKILL a run that is over time, leaving no process and no zombie behind."""
-    if status is not None and proc.poll() is None:
-        # Kill the pid namespace's init first: the kernel then kills every process
-        # in the namespace, and bwrap, still alive, reaps it and exits. (Killing
-        # bwrap first would orphan that init as a zombie for the host's init.)
-        status.seek(0)
-        for line in status.read().decode(errors="replace").splitlines():
-            try:
-                pid = json.loads(line).get("child-pid")
-            except ValueError:
-                continue
-            if isinstance(pid, int) and pid > 1:
-                try:
-                    os.kill(pid, signal.SIGKILL)  # still bwrap's unreaped child: the pid cannot be reused
-                except ProcessLookupError:
-                    pass
-        try:
-            proc.wait(timeout=2)
-            return
-        except subprocess.TimeoutExpired:
-            pass
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)  # whole group; --die-with-parent ends the namespace too
-    except ProcessLookupError:
-        pass
-    proc.wait()
-
-
-def _read_capped(f: IO[bytes], cap: int) -> tuple[str, int]:
-    size = os.fstat(f.fileno()).st_size
-    f.seek(0)
-    text = f.read(cap).decode("utf-8", errors="replace")
-    if size > cap:
-        text += f"\n[... truncated: {size - cap} more bytes]"
-    return text, size
-
-
-def _signal_label(sig: int, limits: SandboxLimits) -> str:
-    try:
-        name = signal.Signals(sig).name
-    except ValueError:
-        name = f"signal {sig}"
-    why = {"SIGXCPU": f" (CPU time limit {_cpu_limit(limits)} s)",
-           "SIGXFSZ": f" (output too large: file limit {limits.max_file_mb} MB)",
-           "SIGSEGV": " (segmentation fault; possibly the memory limit)"}.get(name, "")
-    return f"killed by {name}{why}"
-
-
-def _classify(rc: int, stdout_size: int, stderr: str, limits: SandboxLimits,
-              sandboxed: bool) -> tuple[Status, str]:
-    if rc == 0:
-        return "passed", "exit code 0"
-    # bubblewrap reports a child killed by signal N as exit code 128 + N.
-    sig = rc - 128 if sandboxed and 128 < rc < 128 + 65 else (-rc if rc < 0 else 0)
-    if sig:
-        return "crashed", _signal_label(sig, limits)
-    if stdout_size >= limits.max_file_mb * 1024 * 1024:
-        return "crashed", f"output too large (file limit {limits.max_file_mb} MB reached)"
-    last = stderr.strip().splitlines()[-1] if stderr.strip() else ""
-    if last.startswith("MemoryError"):
-        return "crashed", f"MemoryError (memory limit {limits.memory_mb} MB)"
-    if last.startswith("BlockingIOError") and "Resource temporarily unavailable" in last:
-        return "crashed", f"process limit reached ({limits.max_processes})"
-    return "failed", f"exit code {rc}" + (f": {last[:200]}" if last else "")
+    return argv + ["--", *(program or _python_argv(python, limits))]
 
 
 def _sandbox() -> tuple[str, str, str]:
@@ -296,9 +224,18 @@ def check_sandbox() -> str:
     return _sandbox()[1]
 
 
+#: ``classify(returncode, stdout_size, stderr)`` -> (status, detail) of a run that ended in time.
+Classifier = Callable[[int, int, str], "tuple[Status, str]"]
+
+
 def _execute(make_argv: Callable[[int, int], list[str]], limits: SandboxLimits, code: str, *,
-             sandboxed: bool, cwd: str | None = None, drop_ids: bool = True) -> SandboxResult:
-    """Start ``make_argv(code_fd, status_fd)`` and turn its ending into a result."""
+             sandboxed: bool, cwd: str | None = None, drop_ids: bool = True,
+             pass_fds: Sequence[int] = (), classify: Classifier | None = None) -> SandboxResult:
+    """Start ``make_argv(code_fd, status_fd)`` and turn its ending into a result.
+
+    ``pass_fds`` are inherited by the program as well; ``classify`` replaces the
+    exit-status rule for a run that ended in time and started.
+    """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
             tempfile.TemporaryFile() as status, tempfile.TemporaryFile() as src:
         src.write(code.encode("utf-8"))
@@ -309,18 +246,20 @@ def _execute(make_argv: Callable[[int, int], list[str]], limits: SandboxLimits, 
         try:
             # stdout/stderr go to files: RLIMIT_FSIZE caps them in the child and we
             # read back only max_output_bytes, so huge output never reaches our memory.
+            # bwrap gets the minimal environment too: without --as-pid-1 its forked
+            # init is pid 1 inside, and its environment is then /proc/1/environ.
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                    pass_fds=(src.fileno(), status.fileno()), cwd=cwd,
-                                    env=None if sandboxed else dict(_ENV, HOME=cwd or "/tmp"),
+                                    pass_fds=(src.fileno(), status.fileno(), *pass_fds), cwd=cwd,
+                                    env=dict(_ENV) if sandboxed else dict(_ENV, HOME=cwd or "/tmp"),
                                     start_new_session=True, **_drop_ids(drop_ids))
         except OSError as e:
             return SandboxResult("error", None, "", str(e), 0.0, f"could not start: {e}")
-        finished = _wait(proc, limits.timeout_s)
+        finished = wait_for(proc, limits.timeout_s)
         if not finished:
-            _kill(proc, status if sandboxed else None)
+            kill_run(proc, status if sandboxed else None)
         duration = time.monotonic() - t0
-        stdout, out_size = _read_capped(out, limits.max_output_bytes)
-        stderr, _ = _read_capped(err, limits.max_output_bytes)
+        stdout, out_size = read_capped(out, limits.max_output_bytes)
+        stderr, _ = read_capped(err, limits.max_output_bytes)
         status.seek(0)
         started = b'"child-pid"' in status.read() if sandboxed else True
     rc = proc.returncode
@@ -330,13 +269,19 @@ def _execute(make_argv: Callable[[int, int], list[str]], limits: SandboxLimits, 
     if not started:
         return SandboxResult("error", rc, stdout, stderr, duration,
                              "sandbox failed to start: " + (stderr.strip().splitlines() or ["?"])[-1])
-    status_, detail = _classify(rc, out_size, stderr, limits, sandboxed)
+    status_, detail = (classify or (lambda r, o, e: classify_exit(r, o, e, limits, sandboxed)))(rc, out_size, stderr)
     return SandboxResult(status_, rc, stdout, stderr, duration, detail)
 
 
-def _run_sandboxed(bwrap: str, python: str, code: str, limits: SandboxLimits) -> SandboxResult:
-    return _execute(lambda code_fd, status_fd: _bwrap_argv(bwrap, python, limits, code_fd, status_fd),
-                    limits, code, sandboxed=True)
+#: ``program(python)`` -> the argv that runs in the sandbox with that interpreter.
+Program = Callable[[str], list[str]]
+
+
+def _run_sandboxed(bwrap: str, python: str, code: str, limits: SandboxLimits, program: Program | None = None,
+                   pass_fds: Sequence[int] = (), classify: Classifier | None = None) -> SandboxResult:
+    argv = program(python) if program else None
+    return _execute(lambda code_fd, status_fd: _bwrap_argv(bwrap, python, limits, code_fd, status_fd, argv),
+                    limits, code, sandboxed=True, pass_fds=pass_fds, classify=classify)
 
 
 def _world_reachable(path: str) -> bool:
@@ -349,7 +294,8 @@ def _world_reachable(path: str) -> bool:
         return False
 
 
-def _run_unsandboxed(code: str, limits: SandboxLimits) -> SandboxResult:
+def _run_unsandboxed(code: str, limits: SandboxLimits, program: Program | None = None,
+                     pass_fds: Sequence[int] = (), classify: Classifier | None = None) -> SandboxResult:
     with tempfile.TemporaryDirectory(prefix="sandwich-unsandboxed-") as d:
         path = os.path.join(d, "solution.py")
         with open(path, "w", encoding="utf-8") as f:
@@ -362,8 +308,9 @@ def _run_unsandboxed(code: str, limits: SandboxLimits) -> SandboxResult:
                 python, drop = reachable[0], True
                 os.chown(d, SANDBOX_UID, SANDBOX_UID)
                 os.chown(path, SANDBOX_UID, SANDBOX_UID)
-        return _execute(lambda _c, _s: _python_argv(python, limits), limits, code, sandboxed=False,
-                        cwd=d, drop_ids=drop)
+        argv = program(python) if program else _python_argv(python, limits)
+        return _execute(lambda _c, _s: argv, limits, code, sandboxed=False, cwd=d, drop_ids=drop,
+                        pass_fds=pass_fds, classify=classify)
 
 
 def _warn_unsandboxed(reason: SandboxUnavailable, stacklevel: int) -> None:
@@ -418,11 +365,20 @@ def run_many(codes: Sequence[str], limits: SandboxLimits = SandboxLimits(), work
 
         def one(code: str) -> SandboxResult:
             return _run_unsandboxed(code, limits)
-    results: list[SandboxResult | None] = [None] * len(codes)
+    return _map_parallel(one, codes, workers, progress)
+
+
+T = TypeVar("T")
+
+
+def _map_parallel(one: Callable[[T], SandboxResult], items: Sequence[T], workers: int | None,
+                  progress: Callable[[int, int], None] | None) -> list[SandboxResult]:
+    """``[one(x) for x in items]`` on a thread pool, calling ``progress(done, total)`` after each."""
+    results: list[SandboxResult | None] = [None] * len(items)
     with ThreadPoolExecutor(max_workers=workers or default_workers()) as pool:
-        futures = {pool.submit(one, c): i for i, c in enumerate(codes)}
+        futures = {pool.submit(one, c): i for i, c in enumerate(items)}
         for done, fut in enumerate(as_completed(futures), 1):
             results[futures[fut]] = fut.result()
             if progress is not None:
-                progress(done, len(codes))
+                progress(done, len(items))
     return results  # type: ignore[return-value]

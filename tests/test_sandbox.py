@@ -7,6 +7,8 @@ import resource
 import shutil
 import socket
 import subprocess
+import sys
+import textwrap
 import threading
 import time
 import uuid
@@ -17,6 +19,7 @@ import pytest
 
 from sandwich import sandbox
 from sandwich.sandbox import SandboxLimits, SandboxUnavailable, check_sandbox, run_many, run_python
+from sandwich.sandbox_check import run_checks
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -252,3 +255,96 @@ def test_unsandboxed_only_on_request_and_loudly(monkeypatch: pytest.MonkeyPatch,
         results = run_many(["print(1)", "assert False"], FAST, allow_unsandboxed=True)
     assert [r.status for r in results] == ["passed", "failed"]
     assert sum("WITHOUT A SANDBOX" in str(w.message) for w in caught) == 1
+
+
+PLANTED = {"OPENAI_API_KEY": "sk-planted-" + uuid.uuid4().hex, "HF_TOKEN": "hf_planted_" + uuid.uuid4().hex}
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@needs_bwrap
+def test_c07_host_environment_is_invisible_inside(monkeypatch: pytest.MonkeyPatch) -> None:
+    """c07: bwrap (pid 1) ran with the caller's environment, so /proc/1/environ showed its API keys."""
+    for k, v in PLANTED.items():
+        monkeypatch.setenv(k, v)
+    candidate = (DATA / "c07-sandbox-env-leak" / "candidate.py").read_text()
+    r = run_python(candidate + "\nhas_close_elements([1.0], 0.5)\n", FAST)
+    assert r.status == "failed" and r.returncode == 3, r.stderr
+    own, pid1 = r.stderr.splitlines()[-2:]
+    assert pid1.startswith("/proc/1/environ: [] (")
+    gold = run_checks([(candidate, "def check(candidate):\n    assert candidate([1.0], 0.5) is False\n",
+                        "has_close_elements")], FAST)[0]  # the path `create` takes; stderr is kept in gold
+    assert gold.status == "failed" and "PermissionError" in gold.detail  # the runner (pid 1) is not readable
+    assert not any(v in gold.stdout + gold.stderr + gold.detail for v in PLANTED.values())
+    own_keys = eval(own.split(": ", 1)[1])  # our own probe prints this list
+    assert set(own_keys) == {*sandbox._ENV, "PWD"}
+    assert int(pid1.split("(")[1].split()[0]) <= len(own_keys)  # pid 1 has no more than the minimal environment
+    probe = ("import os\nfound = [p for p in os.listdir('/proc') if p.isdigit()]\nenv = b''\n"
+             "for p in found:\n    try:\n        env += open(f'/proc/{p}/environ', 'rb').read()\n"
+             "    except OSError:\n        pass\nprint(sorted(os.environ), len(found))\nprint(env.decode())\n")
+    r = run_python(probe, FAST)
+    assert r.status == "passed"
+    assert set(eval(r.stdout.splitlines()[0].rsplit(" ", 1)[0])) == {*sandbox._ENV, "PWD"}
+    assert not any(v in r.stdout + r.stderr for v in PLANTED.values())
+
+
+@needs_bwrap
+def test_host_files_outside_the_scratch_dir_are_unreadable(tmp_path: Path) -> None:
+    """Only the system paths an interpreter needs are bound: no repo, no /tmp, no homes, no study databases."""
+    secret = uuid.uuid4().hex
+    planted = [tmp_path / "other-study.duckdb", REPO / f".sandwich-secret-{secret}"]
+    home = Path.home() / f".sandwich-secret-{secret}"
+    try:
+        home.write_text(secret)
+        planted.append(home)
+    except OSError:
+        pass
+    for path in planted:
+        path.write_text(f"gold: {secret}")
+    try:
+        code = ("import os\n"
+                f"for p in {[str(p) for p in planted]!r}:\n"
+                "    try:\n        print(p, open(p).read())\n    except OSError as e:\n"
+                "        print(p, type(e).__name__)\n"
+                "print(sorted(os.listdir('/')))\n")
+        r = run_python(code, FAST)
+    finally:
+        for path in planted:
+            path.unlink()
+    assert r.status == "passed", r.stderr
+    assert secret not in r.stdout.replace(f"-{secret} ", " ")  # the name may echo back; the content never
+    assert all(line.endswith("FileNotFoundError") for line in r.stdout.splitlines()[:-1])
+    top = set(eval(r.stdout.splitlines()[-1]))  # our own probe prints this list
+    assert top <= {"bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "proc", "dev", "tmp"}, top
+    assert {"usr", "proc", "dev", "tmp"} <= top
+
+
+@needs_bwrap
+def test_runs_leave_no_zombie_behind() -> None:
+    """bwrap used to exit before reaping its pid-1 child, which stayed a zombie of whoever adopted it.
+
+    The counting process makes itself a child subreaper, so every orphan of its runs is adopted by it.
+    """
+    script = textwrap.dedent("""
+        import ctypes, os, time
+        assert ctypes.CDLL(None).prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+        from sandwich.sandbox import SandboxLimits, run_many, run_python
+        from sandwich.sandbox_check import run_checks
+        run_many(["print(1)"] * 4 + ["assert False"] * 2, SandboxLimits(timeout_s=5))
+        run_python("while True: pass", SandboxLimits(timeout_s=0.5))
+        run_checks([("def f(x):\\n    return x\\n", "def check(c):\\n    assert c(1) == 1\\n", "f")] * 3)
+        time.sleep(0.5)
+        zombies = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                stat = open(f"/proc/{pid}/stat").read()
+            except OSError:
+                continue
+            state, ppid = stat[stat.rindex(")") + 2:].split()[:2]
+            if int(ppid) == os.getpid() and state == "Z":
+                zombies.append(stat[stat.index("(") + 1:stat.rindex(")")])
+        print(len(zombies), zombies)
+    """)
+    r = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120,
+                       check=False, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[0] == "0", r.stdout

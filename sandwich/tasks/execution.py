@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from sandwich.sandbox import SandboxLimits, SandboxResult, run_many
+from sandwich.sandbox import SandboxLimits, SandboxResult
+from sandwich.sandbox_check import run_checks
 
 __all__ = ["check_program", "execute_candidates"]
 
@@ -23,9 +24,8 @@ def execute_candidates(cands: Sequence[tuple[str, str, str]], limits: SandboxLim
                        *, allow_unsandboxed: bool = False) -> list[SandboxResult]:
     """Run ``(candidate_code, test, entry_point)`` triples in parallel sandboxes, in order.
 
-    A result's status is ``passed`` only when every test passed; ``error`` means
+    A result's status is ``passed`` only on proof that ``check`` returned, which the
+    candidate cannot forge (see :mod:`sandwich.sandbox_check`); ``error`` means
     the sandbox itself failed and says nothing about the candidate.
     """
-    programs = [check_program(code, test, entry) for code, test, entry in cands]
-    return run_many(programs, limits, workers=workers, progress=progress,
-                    allow_unsandboxed=allow_unsandboxed)
+    return run_checks(cands, limits, workers=workers, progress=progress, allow_unsandboxed=allow_unsandboxed)
