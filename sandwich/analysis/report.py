@@ -99,12 +99,12 @@ def aggregation_table(res: AnalysisResult) -> Table:
 def overseer_table(res: AnalysisResult) -> Table:
     t = Table(title="Overseers: Dawid–Skene reliability (estimated without gold) vs accuracy on gold",
               title_justify="left")
-    for c in ("overseer", "judgments", "DS estimate", "on gold", "verdict"):
+    for c in ("overseer", "judgments", "DS estimate", "on gold", "verdict", "why unknown"):
         t.add_column(c)
     colour = {"signal": "green", "weak": "yellow", "noise": "red", "unknown": "dim"}
     for r in res.reliability:
         t.add_row(r.overseer, str(r.judgments), pct(r.ds_accuracy), pct(r.gold_accuracy),
-                  f"[{colour[r.verdict]}]{r.verdict}[/]")
+                  f"[{colour[r.verdict]}]{r.verdict}[/]", r.reason)
     return t
 
 

@@ -1,0 +1,52 @@
+"""Case studies from tests/data/<case-id>/: create them through the real `create` path and submit judgments
+through `OverseerSession` (the labelling app's path)."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from sandwich.create import create_study
+from sandwich.service import StudyService
+from sandwich.studyfile import load_study
+from sandwich.views import ItemView, JudgmentIn
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def create_case(case: str, folder: Path) -> tuple[Path, Path]:
+    """Copy a case's inputs into `folder` and create its study; returns (study.yaml, database)."""
+    for f in (DATA / case).iterdir():
+        shutil.copy(f, folder / f.name)
+    yaml_path, db = folder / "study.yaml", folder / "s.duckdb"
+    create_study(load_study(yaml_path), db)
+    return yaml_path, db
+
+
+def csv_gold(folder: Path) -> dict[str, str]:
+    """Gold letters of a case's items.csv, by item id as stored (`mc-<id>`)."""
+    with open(folder / "items.csv", newline="") as f:
+        return {f"mc-{r['id']}": r["answer"] for r in csv.DictReader(f)}
+
+
+def judge_all(db: Path, overseer: str, choose: Callable[[ItemView, int], str], *, client: str = "script",
+              confidence: int = 100) -> int:
+    """Answer every item of `overseer`; `choose(view, k)` gets the k-th item seen in its condition (from 0)."""
+    seen: dict[str, int] = {}
+    with StudyService(db) as svc:
+        s = svc.for_overseer(overseer)
+        s.start_session(client)
+        while (v := s.next_item()) is not None:
+            k = seen.get(v.condition, 0)
+            seen[v.condition] = k + 1
+            s.submit(JudgmentIn(judgment_id=uuid.uuid4().hex, assignment_id=v.assignment_id, choice=choose(v, k),
+                                confidence=confidence, time_on_item_s=20.0))
+    return sum(seen.values())
+
+
+def other(letter: str) -> str:
+    """A wrong letter for a two-or-more-choice item."""
+    return "A" if letter != "A" else "B"

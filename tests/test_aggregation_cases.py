@@ -1,0 +1,51 @@
+"""Aggregates that depend on nothing but the judgments (c13) and never contradict unanimous items (c14)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from case_support import create_case, csv_gold, judge_all, other
+from sandwich.analysis import analyze_study
+from sandwich.analysis.aggregation import aggregate
+from sandwich.analysis.data import judgment_table, load_study_data
+
+
+@pytest.mark.parametrize("order", [("ana", "ben"), ("ben", "ana")])
+def test_majority_vote_splits_ties_whatever_the_row_order(tmp_path: Path, order: tuple[str, str]) -> None:
+    _, db = create_case("c13-majority-vote-tie-order", tmp_path)
+    gold = csv_gold(tmp_path)
+    for name in order:  # ana right everywhere; ben right on t4 only, so t1-t3 tie one vote each
+        judge_all(db, name, lambda v, k, n=name: gold[v.item.item_id]
+                  if n == "ana" or v.item.item_id == "mc-t4" else other(gold[v.item.item_id]))
+    t = judgment_table(load_study_data(db))
+    n = len(t.overseer)
+    ben_first = np.argsort(np.asarray(t.overseers)[t.overseer] != "ben", kind="stable")
+    for rows in (np.arange(n), np.arange(n)[::-1], ben_first):
+        (g,), _ = aggregate(t.subset(rows))
+        assert g.majority == pytest.approx(0.625)   # t1-t3: ½ each, t4: 1
+        assert g.ties == 3
+    res = analyze_study(db, replicates=60)
+    (agg,) = res.aggregates
+    assert agg.majority == pytest.approx(0.625)
+    assert "3 of 4 item(s) tied" in agg.note
+
+
+def test_dawid_skene_never_overrides_unanimous_items_nor_judges_one_letter_overseers(tmp_path: Path) -> None:
+    _, db = create_case("c14-dawid-skene-overrides-unanimous", tmp_path)
+    for name in ("ana", "chi", "dev", "fay"):
+        judge_all(db, name, lambda v, k: "A")
+    for name in ("ben", "eli"):
+        judge_all(db, name, lambda v, k: "B")
+    res = analyze_study(db, replicates=60)
+    by = {a.group: a for a in res.aggregates}
+    assert {g: round(a.majority, 3) for g, a in by.items()} == {"unassisted": 0.833, "explain": 0.167,
+                                                                 "critique": 0.5}
+    for a in by.values():  # no identifiable model: no Dawid-Skene figure, and the reason is given
+        assert np.isnan(a.dawid_skene) and "not identifiable" in a.note and "single answer" in a.note
+    assert len(res.reliability) == 6
+    for r in res.reliability:
+        assert r.verdict == "unknown" and np.isnan(r.ds_accuracy) and r.reason
+        assert r.gold_accuracy == pytest.approx(0.5)
