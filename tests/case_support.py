@@ -4,6 +4,7 @@ through `OverseerSession` (the labelling app's path)."""
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import uuid
 from collections.abc import Callable
@@ -32,8 +33,14 @@ def csv_gold(folder: Path) -> dict[str, str]:
         return {f"mc-{r['id']}": r["answer"] for r in csv.DictReader(f)}
 
 
+def jsonl_gold(folder: Path) -> dict[str, str]:
+    """Gold letters of a case's items.jsonl, by item id as stored (`mc-<id>`)."""
+    rows = [json.loads(line) for line in (folder / "items.jsonl").read_text().splitlines() if line.strip()]
+    return {f"mc-{r['id']}": r["answer"] for r in rows}
+
+
 def judge_all(db: Path, overseer: str, choose: Callable[[ItemView, int], str], *, client: str = "script",
-              confidence: int = 100) -> int:
+              confidence: int = 100, flag_missing_help: bool = True) -> int:
     """Answer every item of `overseer`; `choose(view, k)` gets the k-th item seen in its condition (from 0)."""
     seen: dict[str, int] = {}
     with StudyService(db) as svc:
@@ -42,8 +49,11 @@ def judge_all(db: Path, overseer: str, choose: Callable[[ItemView, int], str], *
         while (v := s.next_item()) is not None:
             k = seen.get(v.condition, 0)
             seen[v.condition] = k + 1
+            # as the app does: a judgment whose help failed or was never prepared is flagged
+            failed = flag_missing_help and any(h.status in ("failed", "missing")
+                                               for h in s.assistance(v.assignment_id))
             s.submit(JudgmentIn(judgment_id=uuid.uuid4().hex, assignment_id=v.assignment_id, choice=choose(v, k),
-                                confidence=confidence, time_on_item_s=20.0))
+                                confidence=confidence, time_on_item_s=20.0, assistance_failed=failed))
     return sum(seen.values())
 
 

@@ -82,8 +82,19 @@ def reliability_plot(res: AnalysisResult, path: Path) -> Path | None:
 def overseer_plot(res: AnalysisResult, path: Path) -> Path | None:
     """Dawid–Skene's reliability estimate (no gold) against each overseer's accuracy on gold."""
     rel = [r for r in res.reliability if np.isfinite(r.ds_accuracy)]
-    if not rel:
+    if not res.reliability:
         return None
+    if not rel:  # no verdict the data support: show accuracy on gold alone, and say why
+        fig, ax = plt.subplots(figsize=(5.4, 4.6), dpi=110)
+        names = [r.overseer for r in res.reliability]
+        ax.bar(np.arange(len(names)), [100 * r.gold_accuracy for r in res.reliability], color="#8c8c8c")
+        ax.set_xticks(np.arange(len(names)), names, rotation=30, ha="right", fontsize=8)
+        ax.set_ylim(0, 105)
+        ax.set_ylabel("accuracy on gold (%)")
+        reason = res.reliability[0].reason
+        ax.set_title("Dawid–Skene verdicts withheld:\n" + (reason[:90] + "…" if len(reason) > 90 else reason),
+                     fontsize=8)
+        return _finish(fig, res, path)
     fig, ax = plt.subplots(figsize=(5.4, 4.6), dpi=110)
     colours = {"signal": "#2ca02c", "weak": "#ff7f0e", "noise": "#d62728"}
     for r in rel:

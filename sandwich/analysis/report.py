@@ -59,6 +59,17 @@ def condition_table(res: AnalysisResult) -> Table:
     return t
 
 
+def source_table(res: AnalysisResult) -> Table:
+    """Each source on its own (people, each kind of simulated overseer): accuracy per condition, never pooled."""
+    t = Table(title="By source — people and each simulation on their own (95% CIs)", title_justify="left")
+    for c in ("source", "condition", "judgments", "overseers", "accuracy"):
+        t.add_column(c, justify="left" if c in ("source", "condition") else "right")
+    for s in res.by_source:
+        for k, g in enumerate(s.groups):
+            t.add_row(s.label if k == 0 else "", g.group, str(g.judgments), str(g.overseers), ci(g.accuracy))
+    return t
+
+
 def sandwich_table(res: AnalysisResult) -> Table:
     """The sandwich: model alone, non-experts unassisted and assisted, experts; gap closed with CI."""
     t = Table(title="The sandwich — gap closed = (assisted − unassisted) / (expert − unassisted)",
@@ -127,6 +138,7 @@ def print_report(res: AnalysisResult, console: Console | None = None) -> None:
     console.print(f"[bold]{res.study}[/] — {res.question}")
     console.print(f"[dim]{res.db_path} · {res.judgments} judgments · {res.replicates} bootstrap replicates · "
                   f"seed {res.seed}[/]")
+    console.print(f"figures: [bold]{res.source_label}[/]", style="bold red" if res.mixed else None)
     if res.synthetic:
         console.print(Panel(SYNTHETIC.format(n=res.simulated, total=res.judgments), style="bold red"))
     for w in res.warnings:
@@ -135,6 +147,8 @@ def print_report(res: AnalysisResult, console: Console | None = None) -> None:
         return
     console.print(sandwich_table(res))
     console.print(condition_table(res))
+    if res.by_source:
+        console.print(source_table(res))
     if res.hypotheses:
         console.print(hypotheses_table(res))
         for h in res.hypotheses:
@@ -178,6 +192,11 @@ def results_json(res: AnalysisResult) -> dict[str, Any]:
     return {
         "study": res.study, "judgments": res.judgments, "simulated": res.simulated, "synthetic": res.synthetic,
         "replicates": res.replicates, "seed": res.seed, "warnings": res.warnings,
+        "sources": res.sources, "mixed": res.mixed, "left_out": res.left_out,
+        "no_help": [n.__dict__ for n in res.no_help],
+        "by_source": [{"source": s.source, "judgments": s.judgments,
+                       "conditions": [{"group": g.group, "judgments": g.judgments, "overseers": g.overseers,
+                                       "accuracy": iv(g.accuracy)} for g in s.groups]} for s in res.by_source],
         "conditions": [{"group": g.group, "judgments": g.judgments, "accuracy": iv(g.accuracy), "brier": iv(g.brier),
                         "ece": g.ece if math.isfinite(g.ece) else None, "time": iv(g.time)} for g in res.groups],
         "sandwich": None if res.sandwich is None else {
@@ -197,7 +216,8 @@ def write_html(res: AnalysisResult, out: Path) -> Path:
     res.pngs = all_plots(res, out)
     parts = [f"<h1>{html.escape(res.study)}</h1><p>{html.escape(res.question)}</p>",
              f"<p class='dim'>{html.escape(str(res.db_path))} · {res.judgments} judgments · {res.replicates} "
-             f"bootstrap replicates · seed {res.seed}</p>"]
+             f"bootstrap replicates · seed {res.seed}</p>",
+             f"<p><b>figures: {html.escape(res.source_label)}</b></p>"]
     if res.synthetic:
         parts.append(f"<div class='synthetic'>{html.escape(SYNTHETIC.format(n=res.simulated, total=res.judgments))}"
                      "</div>")
@@ -209,6 +229,8 @@ def write_html(res: AnalysisResult, out: Path) -> Path:
             if name in imgs:
                 parts.append(_img(imgs[name]))
         parts.append(_table_html(condition_table(res)))
+        if res.by_source:
+            parts.append(_table_html(source_table(res)))
         if "reliability.png" in imgs:
             parts.append(_img(imgs["reliability.png"]))
         if res.hypotheses:
