@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from case_support import create_case, csv_gold, jsonl_gold, judge_all
 
-from case_support import create_case, csv_gold, judge_all, jsonl_gold
 from sandwich.analysis import analyze_study
 from sandwich.errors import SandwichError
 from sandwich.sim.runner import simulate_study
@@ -60,14 +60,14 @@ def test_source_option_selects_and_all_is_labelled_mixed(blended: Path) -> None:
 def test_analyze_help_and_cli_offer_the_source(blended: Path) -> None:
     env = {**os.environ, "COLUMNS": "200"}
     helptext = subprocess.run([sys.executable, "-m", "sandwich", "analyze", "--help"], capture_output=True,
-                              text=True, env=env).stdout
+                              text=True, env=env, check=False).stdout
     assert "--source" in helptext
     run = subprocess.run([sys.executable, "-m", "sandwich", "analyze", str(blended), "--replicates", "60",
-                          "--source", "parametric"], capture_output=True, text=True, env=env)
+                          "--source", "parametric"], check=False, capture_output=True, text=True, env=env)
     assert run.returncode == 0, run.stderr
     assert "figures: parametric simulation" in run.stdout
     bad = subprocess.run([sys.executable, "-m", "sandwich", "analyze", str(blended), "--source", "robots"],
-                         capture_output=True, text=True, env=env)
+                         check=False, capture_output=True, text=True, env=env)
     assert bad.returncode == 2 and "unknown source" in bad.stdout + bad.stderr
 
 

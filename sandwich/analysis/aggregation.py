@@ -119,7 +119,7 @@ def identifiability(df: pd.DataFrame) -> str:
     n_w = len(workers)
     edges = csr_matrix((np.ones(len(df)), (df["worker"].map(w_idx), df["task"].map(t_idx).to_numpy() + n_w)),
                        shape=(n_w + len(tasks),) * 2)
-    n_comp, comp = csgraph.connected_components(edges, directed=False)
+    _, comp = csgraph.connected_components(edges, directed=False)
     if len(set(comp[:n_w])) > 1:
         return (f"not identifiable: the overseers fall into {len(set(comp[:n_w]))} groups that share no items, so "
                 "each group's labels could be swapped without changing the fit")
@@ -174,8 +174,8 @@ def aggregate(t: JudgmentTable, *, n_iter: int = 50) -> tuple[list[GroupAggregat
         ties = sum(len(v) > 1 for v in top.values())
         mv = _score_sets(top, right, wrong_items)
         labels, _, overridden, reason = dawid_skene_labels(df, n_iter)
-        notes = [f"majority vote: {ties} of {len(top)} item(s) tied, each scored as an even split "
-                 "(½ for a two-way tie)"] if ties else []
+        notes = [(f"majority vote: {ties} of {len(top)} item(s) tied, each scored as an even split "
+                  "(½ for a two-way tie)")] if ties else []
         if labels is None:
             ds_score = float("nan")
             notes.append(f"Dawid–Skene {reason}" if not reason.startswith("one answer") else reason)

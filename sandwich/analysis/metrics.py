@@ -103,16 +103,7 @@ def sandwich(t: JudgmentTable, draws: dict[tuple[str, str], Draws], baseline: st
         return Sandwich(rows, None, True, f"no judgments in the baseline condition {baseline!r}: "
                                           "gap closed cannot be computed")
     base = acc[baseline]
-    den_draws = Draws.combine(lambda e, u: e - u, top, base)
-    den = interval(den_draws)
-    # the ratio is only readable when its denominator is clearly away from zero: its interval must stay
-    # above GAP_MIN and above half the estimate (else the gap interval runs off to hundreds of percent)
-    unstable = not np.isfinite(den.est) or den.est <= GAP_MIN or not (den.lo > max(GAP_MIN, den.est / 2))
-    note = ""
-    if unstable:
-        note = (f"expert − unassisted = {den.est:+.3f} (95% CI {den.lo:+.3f} to {den.hi:+.3f}) is not clearly away from zero: "
-                "gap closed is an unstable ratio here, so no interval is given. Collect more judgments or check "
-                "that the task separates experts from non-experts.")
+    den, unstable, note = gap_denominator(draws, baseline, replicates)
     rows.append(SandwichRow(f"{baseline} (non-experts)", "unassisted", interval(base, bounds=UNIT)))
     for name in t.groups:
         if name in (baseline, EXPERT):
@@ -124,6 +115,26 @@ def sandwich(t: JudgmentTable, draws: dict[tuple[str, str], Draws], baseline: st
         rows.append(SandwichRow(name, "assisted", interval(acc[name], bounds=UNIT), gap))
     rows.append(top_row)
     return Sandwich(rows, den, unstable, note)
+
+
+def gap_denominator(draws: dict[tuple[str, str], Draws], baseline: str,
+                    replicates: int) -> tuple[Interval, bool, str]:
+    """expert − unassisted accuracy (CI within −1…+1), whether gap closed is unstable, and the reason.
+
+    The one stability rule for every gap-closed figure (sandwich table, hypotheses, plots, results.json):
+    the ratio is only readable when its denominator is clearly away from zero — its estimate above GAP_MIN
+    and its interval's lower end above both GAP_MIN and half the estimate (else the gap's interval runs off
+    to hundreds of percent).
+    """
+    top = draws.get((EXPERT, "accuracy")) or Draws.constant(1.0, replicates)
+    den = interval(Draws.combine(lambda e, u: e - u, top, draws[(baseline, "accuracy")]), bounds=(-1.0, 1.0))
+    unstable = not np.isfinite(den.est) or den.est <= GAP_MIN or not (den.lo > max(GAP_MIN, den.est / 2))
+    note = ""
+    if unstable:
+        note = (f"expert − unassisted = {den.est:+.3f} (95% CI {den.lo:+.3f} to {den.hi:+.3f}) is not clearly away "
+                "from zero: gap closed is an unstable ratio here, so no interval is given. Collect more judgments "
+                "or check that the task separates experts from non-experts.")
+    return den, unstable, note
 
 
 def gap_draws(draws: dict[tuple[str, str], Draws], group: str, baseline: str, replicates: int) -> Draws:

@@ -120,16 +120,32 @@ def overseer_table(res: AnalysisResult) -> Table:
 
 
 def hypotheses_table(res: AnalysisResult) -> Table:
-    t = Table(title="Hypotheses (estimate = A − B; null results reported the same way)", title_justify="left")
-    for c in ("id", "label", "A vs B", "metric", "alt.", "estimate [95% CI]", "p", "test", "α", "verdict"):
+    t = Table(title="Hypotheses (estimate = A − B; null results reported the same way; the interval matches the "
+                    "test: two-sided 95% for two-sided, a one-sided (1 − α) bound [≥ lo] or [≤ hi] for greater/less)",
+              title_justify="left")
+    for c in ("id", "label", "A vs B", "metric", "alt.", "estimate [interval]", "p", "test", "α", "verdict"):
         t.add_column(c)
     for h in res.hypotheses:
         scale, unit, dig = (100, " pt", 1) if h.metric in ("accuracy", "gap_closed") else (1, "", 3)
-        est = Interval(h.estimate, h.lo, h.hi, h.lo, h.hi, float("nan"), None)  # type: ignore[arg-type]
         colour = {"supported": "green", "not supported": "yellow"}.get(h.verdict, "red")
         t.add_row(h.id, h.label, f"{h.compare[0]} vs {h.compare[1]}", h.metric, h.alternative,
-                  ci(est, scale, unit, dig), fmt_p(h.p), h.test, f"{h.alpha:g}", f"[{colour}]{h.verdict}[/]")
+                  hypothesis_interval(h, scale, unit, dig), fmt_p(h.p), h.test, f"{h.alpha:g}",
+                  f"[{colour}]{h.verdict}[/]")
     return t
+
+
+def hypothesis_interval(h: Any, scale: float, unit: str, digits: int) -> str:
+    """`est [lo, hi]` (two-sided), `est [≥ lo]` / `est [≤ hi]` (one-sided bound), or the estimate alone."""
+    if not math.isfinite(h.estimate):
+        return "—"
+    e = f"{h.estimate * scale:.{digits}f}{unit}"
+    if h.alternative == "greater" and math.isfinite(h.lo):
+        return f"{e} [≥ {h.lo * scale:.{digits}f}]"
+    if h.alternative == "less" and math.isfinite(h.hi):
+        return f"{e} [≤ {h.hi * scale:.{digits}f}]"
+    if math.isfinite(h.lo) and math.isfinite(h.hi):
+        return f"{e} [{h.lo * scale:.{digits}f}, {h.hi * scale:.{digits}f}]"
+    return e
 
 
 def print_report(res: AnalysisResult, console: Console | None = None) -> None:
@@ -215,8 +231,8 @@ def write_html(res: AnalysisResult, out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     res.pngs = all_plots(res, out)
     parts = [f"<h1>{html.escape(res.study)}</h1><p>{html.escape(res.question)}</p>",
-             f"<p class='dim'>{html.escape(str(res.db_path))} · {res.judgments} judgments · {res.replicates} "
-             f"bootstrap replicates · seed {res.seed}</p>",
+             (f"<p class='dim'>{html.escape(str(res.db_path))} · {res.judgments} judgments · {res.replicates} "
+              f"bootstrap replicates · seed {res.seed}</p>"),
              f"<p><b>figures: {html.escape(res.source_label)}</b></p>"]
     if res.synthetic:
         parts.append(f"<div class='synthetic'>{html.escape(SYNTHETIC.format(n=res.simulated, total=res.judgments))}"

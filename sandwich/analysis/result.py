@@ -21,8 +21,15 @@ from sandwich.analysis.bootstrap import bootstrap_sums, cell_sums
 from sandwich.analysis.data import EXPERT, StudyData, judgment_table, load_study_data
 from sandwich.analysis.hypotheses import HypothesisResult, prereg_hash, test_hypothesis
 from sandwich.analysis.metrics import GroupSummary, Sandwich, sandwich, summarize
-from sandwich.analysis.sources import (NoHelp, drop_without_help, judgments_without_help, planned_sources,
-                                       present_sources, select_sources, source_words)
+from sandwich.analysis.sources import (
+    NoHelp,
+    drop_without_help,
+    judgments_without_help,
+    planned_sources,
+    present_sources,
+    select_sources,
+    source_words,
+)
 from sandwich.config import Hypothesis, Preregistration
 
 
