@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sandwich.analysis.bootstrap import Draws, Interval, interval
-from sandwich.analysis.calibration import Reliability, brier, reliability
+from sandwich.analysis.calibration import Reliability, brier, ece_interval, reliability
 from sandwich.analysis.data import EXPERT, JudgmentTable
 
 # Below this expert − unassisted difference (or when its interval reaches it) gap closed is a ratio of noise.
@@ -31,10 +31,11 @@ class GroupSummary:
     items: int
     accuracy: Interval
     brier: Interval
-    ece: float
+    ece: float                     # ECE_sweep (see calibration.py), 0..1
     time: Interval
     reliability: Reliability
     single_judgment_overseers: list[str] = field(default_factory=list)
+    ece_ci: tuple[float, float] = (float("nan"), float("nan"))   # 95%, overseers resampled
 
 
 @dataclass
@@ -58,21 +59,22 @@ class Sandwich:
     note: str = ""
 
 
-def summarize(t: JudgmentTable, draws: dict[tuple[str, str], Draws]) -> list[GroupSummary]:
-    """Accuracy, Brier, ECE, time per group, with corrected 95% bootstrap intervals."""
+def summarize(t: JudgmentTable, draws: dict[tuple[str, str], Draws], seed: int = 0) -> list[GroupSummary]:
+    """Accuracy, Brier, ECE, time per group, with 95% intervals (corrected two-way bootstrap; ECE: overseers)."""
     out = []
     for g, name in enumerate(t.groups):
         m = t.group == g
         per = np.bincount(t.overseer[m], minlength=len(t.overseers))
         singles = [t.overseers[o] for o in np.flatnonzero(per == 1)]
         rel = reliability(t.confidence[m], t.correct[m])
+        ece, ece_lo, ece_hi = ece_interval(t.confidence[m], t.correct[m], t.overseer[m], seed)
         acc = interval(draws[(name, "accuracy")], bounds=UNIT)
         b = interval(draws[(name, "brier")], bounds=UNIT) if (name, "brier") in draws else None
         tm = interval(draws[(name, "time")], bounds=(0.0, np.inf)) if (name, "time") in draws else None
         out.append(GroupSummary(name, int(m.sum()), int((per > 0).sum()), len(np.unique(t.item[m])), acc,
-                                b if b is not None else _point(brier(t.confidence[m], t.correct[m])), rel.ece,
+                                b if b is not None else _point(brier(t.confidence[m], t.correct[m])), ece,
                                 tm if tm is not None else _point(float(np.nanmean(t.time[m])) if m.any() else np.nan),
-                                rel, singles))
+                                rel, singles, (ece_lo, ece_hi)))
     return out
 
 

@@ -50,12 +50,13 @@ def fmt_p(p: float) -> str:
 # ------------------------------------------------------------------- tables
 def condition_table(res: AnalysisResult) -> Table:
     """Per condition: accuracy, Brier, ECE, time, counts."""
-    t = Table(title="Per condition (95% two-way bootstrap CIs: overseers × items)", title_justify="left")
+    t = Table(title="Per condition (95% two-way bootstrap CIs: overseers × items; ECE: equal-mass monotone sweep, "
+                    "Roelofs et al. 2022, CI over overseers)", title_justify="left")
     for c in ("condition", "judgments", "overseers", "items", "accuracy", "Brier", "ECE", "s / item"):
         t.add_column(c, justify="left" if c == "condition" else "right")
     for g in res.groups:
         t.add_row(g.group, str(g.judgments), str(g.overseers), str(g.items), ci(g.accuracy), ci(g.brier, 1, "", 3),
-                  "—" if not math.isfinite(g.ece) else f"{g.ece:.3f}", ci(g.time, 1, "", 0))
+                  ece_text(g), ci(g.time, 1, "", 0))
     return t
 
 
@@ -68,6 +69,14 @@ def source_table(res: AnalysisResult) -> Table:
         for k, g in enumerate(s.groups):
             t.add_row(s.label if k == 0 else "", g.group, str(g.judgments), str(g.overseers), ci(g.accuracy))
     return t
+
+
+def ece_text(g: Any) -> str:
+    """ECE_sweep with its 95% interval (overseers resampled)."""
+    if not math.isfinite(g.ece):
+        return "—"
+    lo, hi = g.ece_ci
+    return f"{g.ece:.3f}" + (f" [{lo:.3f}, {hi:.3f}]" if math.isfinite(lo) else "")
 
 
 def sandwich_table(res: AnalysisResult) -> Table:
@@ -214,7 +223,9 @@ def results_json(res: AnalysisResult) -> dict[str, Any]:
                        "conditions": [{"group": g.group, "judgments": g.judgments, "overseers": g.overseers,
                                        "accuracy": iv(g.accuracy)} for g in s.groups]} for s in res.by_source],
         "conditions": [{"group": g.group, "judgments": g.judgments, "accuracy": iv(g.accuracy), "brier": iv(g.brier),
-                        "ece": g.ece if math.isfinite(g.ece) else None, "time": iv(g.time)} for g in res.groups],
+                        "ece": g.ece if math.isfinite(g.ece) else None,
+                        "ece_ci": [x if math.isfinite(x) else None for x in g.ece_ci], "ece_method": "ECE_sweep",
+                        "time": iv(g.time)} for g in res.groups],
         "sandwich": None if res.sandwich is None else {
             "unstable": res.sandwich.unstable, "denominator": iv(res.sandwich.denominator),
             "rows": [{"label": r.label, "kind": r.kind, "accuracy": iv(r.accuracy), "gap_closed": iv(r.gap)}

@@ -247,7 +247,7 @@ def analyze_study(db_path: str | Path, out_dir: str | Path | None = None, replic
         model_vec = np.array([np.nan if by_item.get(i) is None else by_item[i] for i in t.items], dtype=float)
     draws, vec, _ = bootstrap_sums(cell_sums(t), replicates, seed,
                                    item_vectors={"model": model_vec} if model_vec is not None else None)
-    res.groups = summarize(t, draws)
+    res.groups = summarize(t, draws, seed)
     for g in res.groups:
         if g.single_judgment_overseers:
             res.warnings.append(f"{g.group}: overseer(s) {', '.join(g.single_judgment_overseers)} have a single "
