@@ -147,3 +147,33 @@ def gap_draws(draws: dict[tuple[str, str], Draws], group: str, baseline: str, re
         return Draws.constant(0.0, replicates)
     a = top if group == EXPERT else draws[(group, "accuracy")]
     return Draws.combine(lambda x, u, e: (x - u) / (e - u), a, base, top)
+
+
+def premise_check(sw: Sandwich, model_choices: list[str] | None, model_name: str = "model") -> list[str]:
+    """What the sandwich's premise needs and these data do not show (empty when it holds).
+
+    Sandwiching (Cotra 2021; Bowman et al. 2022) assumes the model alone beats unassisted non-experts and falls
+    short of experts; otherwise "assistance closes the gap" has nothing to measure. Also flags a model that gave
+    the same answer to every item: its accuracy is then that answer's base rate, not skill.
+    """
+    out: list[str] = []
+    by_kind = {r.kind: r for r in sw.rows}
+    model, base = by_kind.get("model"), by_kind.get("unassisted")
+    top = by_kind.get("expert") or by_kind.get("gold")
+    if model_choices is not None and len(model_choices) > 1 and len(set(model_choices)) == 1:
+        out.append(f"Premise check: the model alone ({model_name}) gave the same answer, {model_choices[0]!r}, to "
+                   f"all {len(model_choices)} items; its accuracy is that answer's base rate, not skill, and help "
+                   "built on it says little about what a capable model could show.")
+    if model is None or model.accuracy is None or not np.isfinite(model.accuracy.est):
+        out.append("Premise check not done: no model-alone answers (run `sandwich simulate` with its model-alone "
+                   "step) — nothing shows that the model sits between non-experts and experts.")
+        return out
+    m = model.accuracy.est
+    if base is not None and base.accuracy is not None and np.isfinite(base.accuracy.est) and m <= base.accuracy.est:
+        out.append(f"Premise check: the model alone ({100 * m:.1f}%) is not above unassisted non-experts "
+                   f"({100 * base.accuracy.est:.1f}%); the sandwich assumes it is, so help from it cannot be "
+                   "expected to close the gap.")
+    if top is not None and top.accuracy is not None and np.isfinite(top.accuracy.est) and m >= top.accuracy.est:
+        out.append(f"Premise check: the model alone ({100 * m:.1f}%) is not below the {top.label} "
+                   f"({100 * top.accuracy.est:.1f}%); the sandwich assumes experts know better than the model.")
+    return out

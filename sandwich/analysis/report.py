@@ -217,7 +217,7 @@ def results_json(res: AnalysisResult) -> dict[str, Any]:
     return {
         "study": res.study, "judgments": res.judgments, "simulated": res.simulated, "synthetic": res.synthetic,
         "replicates": res.replicates, "seed": res.seed, "warnings": res.warnings,
-        "sources": res.sources, "mixed": res.mixed, "left_out": res.left_out,
+        "sources": res.sources, "mixed": res.mixed, "left_out": res.left_out, "premise": res.premise,
         "no_help": [n.__dict__ for n in res.no_help],
         "by_source": [{"source": s.source, "judgments": s.judgments,
                        "conditions": [{"group": g.group, "judgments": g.judgments, "overseers": g.overseers,

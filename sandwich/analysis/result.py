@@ -20,7 +20,7 @@ from sandwich.analysis.agreement import Agreement, agreement_by_group
 from sandwich.analysis.bootstrap import bootstrap_sums, cell_sums
 from sandwich.analysis.data import EXPERT, StudyData, judgment_table, load_study_data
 from sandwich.analysis.hypotheses import HypothesisResult, prereg_hash, test_hypothesis
-from sandwich.analysis.metrics import GroupSummary, Sandwich, sandwich, summarize
+from sandwich.analysis.metrics import GroupSummary, Sandwich, premise_check, sandwich, summarize
 from sandwich.analysis.sources import (
     NoHelp,
     drop_without_help,
@@ -58,6 +58,7 @@ class AnalysisResult:
     left_out: dict[str, int] = field(default_factory=dict)      # source -> judgments not in these figures
     by_source: list[SourceSummary] = field(default_factory=list)
     no_help: list[NoHelp] = field(default_factory=list)
+    premise: list[str] = field(default_factory=list)            # where the sandwich's premise is not shown
 
     @property
     def synthetic(self) -> bool:
@@ -257,6 +258,12 @@ def analyze_study(db_path: str | Path, out_dir: str | Path | None = None, replic
     res.sandwich = sandwich(t, draws, study.baseline_condition, replicates, vec.get("model"), res.model or "model")
     if res.sandwich.note:
         res.warnings.append(res.sandwich.note)
+    model_choices = None
+    if res.model is not None:
+        m = data.model_answers.filter(data.model_answers["model"] == res.model)
+        model_choices = [str(c) for c in m["choice"].to_list() if c is not None]
+    res.premise = premise_check(res.sandwich, model_choices, res.model or "model")
+    res.warnings += res.premise
     res.agreement = agreement_by_group(t)
     res.aggregates, res.reliability = aggregate(t)
     res.hypotheses = [test_hypothesis(h, label, t, draws, study.baseline_condition, replicates,
