@@ -48,6 +48,7 @@ def test_people_and_simulation_are_reported_apart_by_default(blended: Path, tmp_
 def test_source_option_selects_and_all_is_labelled_mixed(blended: Path) -> None:
     sim = analyze_study(blended, replicates=100, source="simulated")
     assert sim.sources == ["parametric"] and sim.synthetic
+    assert any("read no item and no help" in d and "typed-in skills" in d for d in sim.disclosure)
     assert _acc(sim, "unassisted") == (0.167, 12, 3) and _acc(sim, "explain") == (0.25, 12, 3)
     mixed = analyze_study(blended, replicates=100, source="all")
     assert mixed.mixed and mixed.source_label.endswith("(MIXED)")

@@ -166,6 +166,8 @@ def print_report(res: AnalysisResult, console: Console | None = None) -> None:
     console.print(f"figures: [bold]{res.source_label}[/]", style="bold red" if res.mixed else None)
     if res.synthetic:
         console.print(Panel(SYNTHETIC.format(n=res.simulated, total=res.judgments), style="bold red"))
+    for d in res.disclosure:
+        console.print(f"[bold]what this is:[/] {d}", soft_wrap=True)
     for w in res.warnings:
         console.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
     if not res.groups:
@@ -218,6 +220,7 @@ def results_json(res: AnalysisResult) -> dict[str, Any]:
         "study": res.study, "judgments": res.judgments, "simulated": res.simulated, "synthetic": res.synthetic,
         "replicates": res.replicates, "seed": res.seed, "warnings": res.warnings,
         "sources": res.sources, "mixed": res.mixed, "left_out": res.left_out, "premise": res.premise,
+        "disclosure": res.disclosure,
         "no_help": [n.__dict__ for n in res.no_help],
         "by_source": [{"source": s.source, "judgments": s.judgments,
                        "conditions": [{"group": g.group, "judgments": g.judgments, "overseers": g.overseers,
@@ -248,6 +251,7 @@ def write_html(res: AnalysisResult, out: Path) -> Path:
     if res.synthetic:
         parts.append(f"<div class='synthetic'>{html.escape(SYNTHETIC.format(n=res.simulated, total=res.judgments))}"
                      "</div>")
+    parts += [f"<p><b>What this is:</b> {html.escape(d)}</p>" for d in res.disclosure]
     parts += [f"<p class='warn'>⚠ {html.escape(w)}</p>" for w in res.warnings]
     if res.groups:
         parts.append(_table_html(sandwich_table(res)))

@@ -20,9 +20,16 @@ from sandwich.analysis.agreement import Agreement, agreement_by_group
 from sandwich.analysis.bootstrap import bootstrap_sums, cell_sums
 from sandwich.analysis.data import EXPERT, StudyData, judgment_table, load_study_data
 from sandwich.analysis.hypotheses import HypothesisResult, prereg_hash, test_hypothesis
-from sandwich.analysis.metrics import GroupSummary, Sandwich, premise_check, sandwich, summarize
+from sandwich.analysis.metrics import (
+    GroupSummary,
+    Sandwich,
+    premise_check,
+    sandwich,
+    summarize,
+)
 from sandwich.analysis.sources import (
     NoHelp,
+    disclosure,
     drop_without_help,
     judgments_without_help,
     planned_sources,
@@ -59,6 +66,7 @@ class AnalysisResult:
     by_source: list[SourceSummary] = field(default_factory=list)
     no_help: list[NoHelp] = field(default_factory=list)
     premise: list[str] = field(default_factory=list)            # where the sandwich's premise is not shown
+    disclosure: list[str] = field(default_factory=list)         # what is synthetic, in words
 
     @property
     def synthetic(self) -> bool:
@@ -263,6 +271,9 @@ def analyze_study(db_path: str | Path, out_dir: str | Path | None = None, replic
         m = data.model_answers.filter(data.model_answers["model"] == res.model)
         model_choices = [str(c) for c in m["choice"].to_list() if c is not None]
     res.premise = premise_check(res.sandwich, model_choices, res.model or "model")
+    model_row = next((r for r in res.sandwich.rows if r.kind == "model"), None)
+    res.disclosure = disclosure(data.judgments, study, res.model,
+                                model_row.accuracy.est if model_row and model_row.accuracy else None)
     res.warnings += res.premise
     res.agreement = agreement_by_group(t)
     res.aggregates, res.reliability = aggregate(t)

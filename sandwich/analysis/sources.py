@@ -100,3 +100,26 @@ def drop_without_help(judgments: pl.DataFrame, study: Study) -> pl.DataFrame:
     no_help = ((pl.col("role") != "expert") & pl.col("condition").is_in(assisted)
                & pl.col("assistance_failed").fill_null(False))
     return judgments.filter(~no_help)
+
+
+def disclosure(judgments: pl.DataFrame, study: Study, model: str | None, model_accuracy: float | None) -> list[str]:
+    """What is synthetic in these figures, and what the model behind them can and cannot show, in words."""
+    out: list[str] = []
+    sources = present_sources(judgments)
+    assisted = [c.name for c in study.conditions if c.assistance]
+    if "parametric" in sources:
+        out.append("Parametric simulated overseers read no item and no help: each answer is drawn at random, right "
+                   "with the probability typed into the study file's `simulation:` section for that condition. "
+                   "Differences between their conditions are those typed-in skills plus noise — they test the "
+                   "pipeline and the statistics, not whether assistance helps.")
+    if "llm" in sources:
+        j = judgments.filter((pl.col("source") == "llm") & pl.col("condition").is_in(assisted))
+        helped = int((~j["assistance_failed"].fill_null(False)).sum()) if j.height else 0
+        out.append(f"LLM-judge overseers are a language model ({study.simulation.non_expert.model or study.assistant.model}"
+                   f") reading each item, the part's briefing and the precomputed help, as a person would: "
+                   f"{helped} of {j.height} of their assisted judgments had help. They are a model, not people.")
+    if model is not None and model_accuracy is not None and sources and set(sources) != {"human"}:
+        out.append(f"The assistant ({model}) answers {100 * model_accuracy:.1f}% of items alone. A small stand-in "
+                   "model shows that help is generated, shown and recorded end to end; it cannot show how much a "
+                   "capable model's help would close the gap for people.")
+    return out
