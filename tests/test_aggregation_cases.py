@@ -49,3 +49,23 @@ def test_dawid_skene_never_overrides_unanimous_items_nor_judges_one_letter_overs
     for r in res.reliability:
         assert r.verdict == "unknown" and np.isnan(r.ds_accuracy) and r.reason
         assert r.gold_accuracy == pytest.approx(0.5)
+
+
+def test_training_labels_get_the_same_dawid_skene_guard(tmp_path: Path) -> None:
+    from sandwich.classifiers.data import labels_for, load_examples
+    from sandwich.service import StudyService
+
+    _, db = create_case("c14-dawid-skene-overrides-unanimous", tmp_path)
+    for name in ("ana", "chi", "dev", "fay"):
+        judge_all(db, name, lambda v, k: "A", flag_missing_help=False)
+    for name in ("ben", "eli"):
+        judge_all(db, name, lambda v, k: "B", flag_missing_help=False)
+    with StudyService(db, read_only=True) as svc:
+        ex = load_examples(svc)
+        for cond in ("unassisted", "explain", "critique"):
+            lab = labels_for(svc, f"dawid-skene:{cond}", ex)
+            assert any("not identifiable" in n for n in lab.notes)
+            chosen = {e.item_id: e.choice for e in ex if e.example_id in lab.hard and lab.hard[e.example_id] == 0}
+            assert chosen and set(chosen.values()) <= {"A", "B"}
+            majority = labels_for(svc, f"majority:{cond}", ex)
+            assert lab.hard == majority.hard     # the unanimous answer, not its opposite
