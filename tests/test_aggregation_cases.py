@@ -69,3 +69,26 @@ def test_training_labels_get_the_same_dawid_skene_guard(tmp_path: Path) -> None:
             assert chosen and set(chosen.values()) <= {"A", "B"}
             majority = labels_for(svc, f"majority:{cond}", ex)
             assert lab.hard == majority.hard     # the unanimous answer, not its opposite
+
+
+def test_sparse_designs_get_no_per_overseer_verdict() -> None:
+    """Every overseer 70% right, but each item judged by two overseers only: a disagreement cannot say who
+    erred, so Dawid–Skene's per-overseer figures are withheld rather than calling some of them noise."""
+    from sandwich.analysis.data import JudgmentTable
+
+    rng = np.random.default_rng(2)
+    n_o, n_i = 8, 40
+    o = np.concatenate([[k % n_o, (k + 1 + k // n_o) % n_o] for k in range(n_i)])   # pairs, overlapping chains
+    i = np.repeat(np.arange(n_i), 2)
+    truth = rng.integers(0, 2, n_i)
+    right = rng.random(len(o)) < 0.7
+    answer = np.where(right, truth[i], 1 - truth[i])
+    n = len(o)
+    t = JudgmentTable([f"o{x}" for x in range(n_o)], [f"i{x:02d}" for x in range(n_i)], ["unassisted"], o, i,
+                      np.zeros(n, dtype=np.int64), (answer == truth[i]).astype(float), np.full(n, np.nan),
+                      np.full(n, np.nan), np.zeros(n_o, dtype=np.int64), answer.astype(str).astype(object))
+    _, reliability = aggregate(t)
+    assert len(reliability) == n_o
+    for r in reliability:
+        assert r.verdict == "unknown" and np.isnan(r.ds_accuracy)
+        assert "judged by two or more others" in r.reason or "not identifiable" in r.reason
