@@ -2,6 +2,10 @@
 
 prepare the model → validate and create the HumanEval study → precompute assistance →
 simulate overseers → analyze → train and compare classifiers → what to do next.
+
+It says what it is: the simulated overseers are parametric (answers drawn from the skills typed into the
+study file; they read no item and no help), the assistant is a 135M-parameter stand-in, and no person has
+judged anything until you label as `ana`. The analysis report states the same in words.
 """
 
 from __future__ import annotations
@@ -20,6 +24,21 @@ STUDY = "studies/humaneval-review.yaml"
 OUT = Path(os.environ.get("SANDWICH_DEMO_DIR", "runs/demo"))
 DB = OUT / "humaneval-review.duckdb"
 console = Console()
+PARAMETRIC = ("parametric — each answer is drawn at random, right with the probability typed into the study "
+              "file's `simulation:` section for its condition; they read no item and no help.")
+WHAT_IT_IS = [
+    "Synthetic: every judgment so far comes from simulated overseers; " + PARAMETRIC,
+    ("So the differences between conditions in the report are the skill values in the study file, not an effect "
+     "of the model's help. They exercise the pipeline and the statistics."),
+    ("Real: the HumanEval items, the gold from running the hidden tests in the sandbox, the help the assistant "
+     "wrote for ana's 24 items, and every figure's arithmetic."),
+    ("The assistant is SmolLM2-135M, a stand-in small enough for a laptop CPU: the model-alone row shows how it "
+     "does on its own (the report flags it when it answers every item the same way). It shows that help is "
+     "generated, shown and recorded end to end; it cannot show how much a capable model's help closes the gap."),
+    ("For an answer about people: label as ana (below), then `sandwich analyze` reports people apart from the "
+     "simulation (--source human|parametric|all). For LLM judges reading the real help: `sandwich assist "
+     "precompute` for everyone, then `sandwich simulate --kind llm`."),
+]
 
 
 def available() -> set[str]:
@@ -69,9 +88,11 @@ def main() -> None:
         # the whole study's help is the same command without --overseer (minutes more on a laptop CPU)
         run(["assist", "precompute", STUDY, *db, "--overseer", "ana"], timings)
     if "simulate" in have:
-        # everyone but ana: her session is left for you to label in the terminal app
+        # everyone but ana: her session is left for you to label in the terminal app. They are parametric on
+        # purpose (help exists for ana's items only, and LLM judges on a laptop CPU take far longer than 5 min)
+        console.print(f"[bold]Simulated overseers:[/] {PARAMETRIC}")
         others = [o for o in _overseers() if o != "ana"]
-        run(["simulate", STUDY, *db, "--overseers", ",".join(others)], timings)
+        run(["simulate", STUDY, *db, "--overseers", ",".join(others), "--kind", "parametric"], timings)
     if "analyze" in have:
         run(["analyze", STUDY, *db, "--out", str(OUT / "report")], timings)
     if "train" in have:
@@ -79,6 +100,9 @@ def main() -> None:
     if "compare" in have:
         run(["compare", STUDY, *db, "--out", str(OUT / "report")], timings)
     console.print(Rule("done", style="green"))
+    console.print("[bold]What this demo is[/]")
+    for line in WHAT_IT_IS:
+        console.print(f"  • {line}")
     total = time.monotonic() - t_start
     for name, took in timings:
         console.print(f"  {name:<28} {took:6.1f} s")

@@ -132,7 +132,7 @@ def test_no_test_item_reaches_any_training_set(he_study: Path, tmp_path: Path, e
     for f in embed_cache.iterdir():
         (runs / "cache" / f.name).write_bytes(f.read_bytes())
     records = train_study(he_study, runs_dir=runs, seeds=[0])
-    assert sorted(r.source for r in records) == sorted(SOURCES)
+    assert sorted(r.source for r in records if not r.matched) == sorted(SOURCES)
     for r in records:
         cfg = json.loads((Path(r.path) / "config.json").read_text())
         assert cfg["train_examples"] and all(split[k] == "train" for k in cfg["train_examples"]), r.source
@@ -159,7 +159,7 @@ def test_sources_rank_as_planted_and_runs_resume_reproducibly(he_study: Path, tm
     lost = next(r for r in first if r.source == "explain" and r.seed == 1)
     (Path(lost.path) / "metrics.json").unlink()
     again = train_study(he_study, runs_dir=runs, sources=["expert", "unassisted", "explain"], seeds=[0, 1])
-    status = {(r.source, r.seed): r.status for r in again}
+    status = {(r.source, r.seed): r.status for r in again if not r.matched}
     assert status.pop(("explain", 1)) == "trained" and set(status.values()) == {"cached"}
     redo = next(r for r in again if r.source == "explain" and r.seed == 1)
     assert redo.metrics == lost.metrics and redo.data_hash == lost.data_hash
@@ -173,6 +173,32 @@ def test_sources_rank_as_planted_and_runs_resume_reproducibly(he_study: Path, tm
         assert Path(png).stat().st_size > 10_000
     assert (tmp_path / "report" / "classifiers.json").exists()
     assert any("smallest error rate it can resolve" in n for n in res.notes)
+
+
+def test_pgr_is_also_given_at_matched_training_sizes(he_study: Path, tmp_path: Path, embed_cache: Path) -> None:
+    runs = tmp_path / "runs"
+    (runs / "cache").mkdir(parents=True)
+    for f in embed_cache.iterdir():
+        (runs / "cache" / f.name).write_bytes(f.read_bytes())
+    recs = train_study(he_study, runs_dir=runs, sources=["expert", "unassisted", "explain"], seeds=[0, 1])
+    raw = {r.source: r.n_train for r in recs if not r.matched}
+    matched = [r for r in recs if r.matched]
+    assert raw["expert"] > min(raw.values())      # the expert ceiling learns from more examples than a condition
+    n_match = matched[0].matched
+    assert {r.matched for r in matched} == {n_match} and {r.source for r in matched} >= {"expert"}
+    for r in matched:   # every subsampled run trained on exactly n_match items, all candidates of each
+        cfg = json.loads((Path(r.path) / "config.json").read_text())
+        assert len({e.split("#")[0] for e in cfg["train_examples"]}) == n_match
+        assert r.n_train < raw[r.source]
+    res = compare_study(he_study, runs_dir=runs, n_boot=100)
+    rows = {s.source: s for s in res.summaries}
+    assert rows["explain"].n_train_matched == n_match
+    at_size = {s: [r for r in recs if r.source == s and (r.matched or not any(m.source == s for m in matched))]
+               for s in ("expert", "unassisted", "explain")}
+    mean = {s: float(np.mean([r.metrics["auroc"] for r in rs])) for s, rs in at_size.items()}
+    expected = (mean["explain"] - mean["unassisted"]) / (mean["expert"] - mean["unassisted"])
+    assert rows["explain"].pgr_matched["auroc"]["mean"] == pytest.approx(expected, rel=1e-6)
+    assert any(f"trained on {n_match} items" in n for n in res.notes)
 
 
 def test_soft_labels_and_aux_loss_train(he_study: Path, embed_cache: Path) -> None:

@@ -1,8 +1,14 @@
 """Calibration of overseers' confidences: Brier score, ECE and reliability-diagram bins.
 
 Confidence is the overseer's stated probability that their chosen answer is
-right. Bins are the study's own confidence levels (the scale is discrete), so
-no binning choice hides or invents miscalibration.
+right. The reliability diagram shows the study's own confidence levels. The
+reported ECE does not bin by level: on a fine scale (say 50–100 in steps of 1)
+each level holds a handful of judgments and their sampling noise alone makes a
+perfectly calibrated overseer look miscalibrated. It uses the monotonic
+equal-mass sweep (ECE_sweep; Roelofs, Cain, Shlens & Mozer 2022, "Mitigating
+bias in calibration error estimation", AISTATS): the most equal-mass bins for
+which accuracy still rises with confidence. Its 95% interval comes from
+resampling overseers (the unit whose judgments are correlated).
 """
 
 from __future__ import annotations
@@ -10,6 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+# replicates for the ECE interval (a cluster bootstrap over overseers; ECE is not a ratio of cell sums)
+ECE_REPLICATES = 400
+# the sweep stops here at the latest: more bins than this only add noise and cost
+MAX_BINS = 50
 
 
 @dataclass
@@ -50,3 +61,52 @@ def ece_from_sums(level_counts: np.ndarray, level_hits: np.ndarray, levels: np.n
     with np.errstate(invalid="ignore", divide="ignore"):
         acc = np.where(level_counts > 0, level_hits / level_counts, 0.0)
         return np.sum(level_counts * np.abs(levels - acc), axis=-1) / n
+
+
+def ece_sweep(confidence: np.ndarray, correct: np.ndarray) -> float:
+    """ECE with equal-mass bins, as many as keep bin accuracy monotone in confidence (Roelofs et al. 2022).
+
+    Shapes: two (n,) arrays, confidence in 0..1, correct 1/0 (NaNs dropped). Returns a share in 0..1, NaN when
+    there is nothing to score.
+    """
+    ok = np.isfinite(confidence) & np.isfinite(correct)
+    c, y = confidence[ok], correct[ok]
+    n = len(c)
+    if not n:
+        return float("nan")
+    order = np.argsort(c, kind="stable")
+    c, y = c[order], y[order]
+    best = 1
+    for b in range(2, min(n, MAX_BINS) + 1):
+        edges = np.linspace(0, n, b + 1).astype(int)
+        acc = np.add.reduceat(y, edges[:-1]) / np.diff(edges)
+        if np.any(np.diff(acc) < 0):
+            break
+        best = b
+    edges = np.linspace(0, n, best + 1).astype(int)
+    sizes = np.diff(edges)
+    gap = np.abs(np.add.reduceat(c, edges[:-1]) - np.add.reduceat(y, edges[:-1])) / sizes
+    return float(np.sum(sizes * gap) / n)
+
+
+def ece_interval(confidence: np.ndarray, correct: np.ndarray, overseer: np.ndarray, seed: int = 0,
+                 replicates: int = ECE_REPLICATES) -> tuple[float, float, float]:
+    """ECE_sweep with a 95% percentile interval from resampling overseers with replacement.
+
+    Returns (estimate, lo, hi); lo/hi are NaN with fewer than two overseers (one overseer's judgments are not
+    independent, so resampling them would understate the uncertainty).
+    """
+    ok = np.isfinite(confidence) & np.isfinite(correct)
+    c, y, o = confidence[ok], correct[ok], overseer[ok]
+    est = ece_sweep(c, y)
+    who = np.unique(o)
+    if len(who) < 2 or not np.isfinite(est):
+        return est, float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    rows = [np.flatnonzero(o == w) for w in who]
+    reps = []
+    for _ in range(replicates):
+        idx = np.concatenate([rows[k] for k in rng.integers(0, len(who), len(who))])
+        reps.append(ece_sweep(c[idx], y[idx]))
+    lo, hi = np.quantile(reps, [0.025, 0.975])
+    return est, float(lo), float(hi)

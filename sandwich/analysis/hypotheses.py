@@ -26,7 +26,7 @@ import numpy as np
 from sandwich.analysis.bootstrap import Draws, interval
 from sandwich.analysis.calibration import ece_from_sums
 from sandwich.analysis.data import EXPERT, JudgmentTable
-from sandwich.analysis.metrics import gap_draws
+from sandwich.analysis.metrics import gap_denominator, gap_draws
 from sandwich.config import Hypothesis, Preregistration
 
 
@@ -45,8 +45,10 @@ class HypothesisResult:
     lo: float
     hi: float
     p: float
-    verdict: str                 # "supported", "not supported", "not testable"
+    verdict: str                 # "supported", "not supported", "not testable", "not testable at α"
     note: str = ""
+    interval: str = "two-sided 95%"   # what lo..hi is: one-sided (1 − α) bound for greater/less
+    min_p: float = float("nan")       # smallest p the test could give on these data (permutation)
 
 
 def prereg_hash(p: Preregistration) -> str:
@@ -111,6 +113,23 @@ def distinct_relabellings(in_a: np.ndarray, in_b: np.ndarray) -> int:
 def permutation_test(t: JudgmentTable, a: int, b: int, metric: str, alternative: str, permutations: int,
                      seed: int) -> tuple[float, float]:
     """Observed difference and permutation p-value, exchanging condition labels per overseer."""
+    obs, p, _ = permutation_test_floor(t, a, b, metric, alternative, permutations, seed)
+    return obs, p
+
+
+def smallest_p(null: np.ndarray, alternative: str) -> float:
+    """The smallest p-value a permutation distribution allows: the p of its most extreme value, ties counted
+    (a discrete test cannot go below it, whatever the data)."""
+    null = null[np.isfinite(null)]
+    if not len(null):
+        return float("nan")
+    extreme = {"greater": null.max(), "less": null.min()}.get(alternative, np.abs(null).max())
+    return _p_value(float(extreme), null, alternative)
+
+
+def permutation_test_floor(t: JudgmentTable, a: int, b: int, metric: str, alternative: str, permutations: int,
+                           seed: int) -> tuple[float, float, float]:
+    """Observed difference, permutation p-value and the smallest p these data allow (`smallest_p`)."""
     rng = np.random.default_rng(seed)
     if metric == "ece":
         levels = np.unique(np.round(t.confidence[np.isfinite(t.confidence)], 4))
@@ -129,7 +148,7 @@ def permutation_test(t: JudgmentTable, a: int, b: int, metric: str, alternative:
         with np.errstate(invalid="ignore", divide="ignore"):
             stat = (k @ na + s @ nb) / (k @ da + s @ db) - (k @ nb + s @ na) / (k @ db + s @ da)
     obs, null = stat[0], stat[np.isfinite(stat)]
-    return float(obs), _p_value(obs, null, alternative)
+    return float(obs), _p_value(obs, null, alternative), smallest_p(null, alternative)
 
 
 def _p_value(obs: float, null: np.ndarray, alternative: str) -> float:
@@ -173,6 +192,12 @@ def test_hypothesis(h: Hypothesis, label: str, t: JudgmentTable, draws: dict[tup
             return untestable(f"no judgments in {n!r}")
     if h.metric == "gap_closed" and baseline not in t.groups:
         return untestable(f"no judgments in the baseline {baseline!r}")
+    if h.metric == "gap_closed":  # the sandwich table's stability rule, the same function
+        den, unstable, _ = gap_denominator(draws, baseline, replicates)
+        if unstable:
+            return untestable(f"expert − unassisted is not clearly above zero ({den.est:+.3f}, 95% CI "
+                              f"{den.lo:+.3f} to {den.hi:+.3f}): gap closed is an unstable ratio here, so it has "
+                              "no interval and no p-value")
     metric_key = "accuracy" if h.metric == "gap_closed" else h.metric
 
     def stat(name: str) -> Draws | None:
@@ -183,11 +208,10 @@ def test_hypothesis(h: Hypothesis, label: str, t: JudgmentTable, draws: dict[tup
         return draws.get((name, metric_key))
 
     da, db = stat(a_name), stat(b_name)
-    note, test = "", h.test
+    note, test, kind = "", h.test, "two-sided 95%"
     if da is not None and db is not None:
         diff = Draws.combine(lambda x, y: x - y, da, db)
-        iv = interval(diff)
-        est, lo, hi = iv.est, iv.lo, iv.hi
+        est, lo, hi, kind = _display_interval(diff, h.metric, h.alternative, h.alpha)
     else:  # ECE: no bootstrap draws; the estimate comes from the permutation routine
         diff, est, lo, hi = None, float("nan"), float("nan"), float("nan")
         note = "ECE has no bootstrap interval; "
@@ -199,13 +223,20 @@ def test_hypothesis(h: Hypothesis, label: str, t: JudgmentTable, draws: dict[tup
         test = "bootstrap"
     if use_perm:
         g = {n: k for k, n in enumerate(t.groups)}
-        obs, p = permutation_test(t, g[a_name], g[b_name], metric_key, h.alternative, permutations, seed)
+        obs, p, min_p = permutation_test_floor(t, g[a_name], g[b_name], metric_key, h.alternative, permutations,
+                                               seed)
         per_o = np.bincount(t.overseer[t.group == g[a_name]], minlength=len(t.overseers)) > 0
         per_o_b = np.bincount(t.overseer[t.group == g[b_name]], minlength=len(t.overseers)) > 0
         n_distinct = distinct_relabellings(per_o, per_o_b)
-        if n_distinct * h.alpha < 1:
-            note += (f"only {n_distinct} distinct relabellings of overseers: p cannot go below 1/{n_distinct}, so "
-                     "this test cannot reject at its alpha — add overseers or use test: bootstrap; ")
+        if np.isfinite(min_p) and min_p > h.alpha:
+            exact = not (per_o ^ per_o_b).any() and n_distinct <= permutations   # all sign flips enumerated
+            ties = round(min_p * n_distinct) if exact else 0
+            how = (f"only {n_distinct} distinct relabellings of overseers" if n_distinct * h.alpha < 1
+                   else f"{ties} of {n_distinct} relabellings tie at the most extreme value" if ties > 1
+                   else "ties in the permutation distribution")
+            note += (f"the smallest p these data allow is {min_p:.4g} ({how}) > α = {h.alpha:g}: this design cannot "
+                     f"reach α = {h.alpha:g}, so this test could not have rejected — add overseers or use "
+                     "test: bootstrap; ")
         if diff is None:
             est = obs
         if h.metric == "gap_closed":
@@ -213,7 +244,28 @@ def test_hypothesis(h: Hypothesis, label: str, t: JudgmentTable, draws: dict[tup
         test = "permutation"
     else:
         p, _ = bootstrap_p(diff, h.alternative)
-        test = "bootstrap"
+        test, min_p = "bootstrap", float("nan")
     verdict = "not testable" if not np.isfinite(p) else ("supported" if p < h.alpha else "not supported")
+    if verdict == "not supported" and np.isfinite(min_p) and min_p > h.alpha:
+        verdict = "not testable at α"
     return HypothesisResult(h.id, label, (h.compare[0], h.compare[1]), h.metric, h.alternative, h.alpha, test,
-                            est, lo, hi, p, verdict, note.strip().rstrip(";"))
+                            est, lo, hi, p, verdict, note.strip().rstrip(";"), kind, min_p)
+
+
+# possible range of a difference A − B per metric (accuracy, Brier, ECE are shares in 0..1)
+DIFF_BOUNDS = {"accuracy": (-1.0, 1.0), "brier": (-1.0, 1.0), "ece": (-1.0, 1.0)}
+
+
+def _display_interval(diff: Draws, metric: str, alternative: str, alpha: float) -> tuple[float, float, float, str]:
+    """Estimate and the interval that matches the test: two-sided 95% for a two-sided test, a one-sided
+    (1 − α) bound for `greater` (lower bound) or `less` (upper bound); clipped to the difference's possible
+    range (no accuracy difference beyond ±100 pt)."""
+    lo_b, hi_b = DIFF_BOUNDS.get(metric, (-np.inf, np.inf))
+    if alternative == "two-sided":
+        iv = interval(diff, bounds=(lo_b, hi_b))
+        return iv.est, iv.lo, iv.hi, "two-sided 95%"
+    iv = interval(diff, level=1 - 2 * alpha, bounds=(lo_b, hi_b))
+    conf = f"{100 * (1 - alpha):g}%"
+    if alternative == "greater":
+        return iv.est, iv.lo, hi_b, f"one-sided {conf} lower bound"
+    return iv.est, lo_b, iv.hi, f"one-sided {conf} upper bound"

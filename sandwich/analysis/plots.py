@@ -82,8 +82,19 @@ def reliability_plot(res: AnalysisResult, path: Path) -> Path | None:
 def overseer_plot(res: AnalysisResult, path: Path) -> Path | None:
     """Dawid–Skene's reliability estimate (no gold) against each overseer's accuracy on gold."""
     rel = [r for r in res.reliability if np.isfinite(r.ds_accuracy)]
-    if not rel:
+    if not res.reliability:
         return None
+    if not rel:  # no verdict the data support: show accuracy on gold alone, and say why
+        fig, ax = plt.subplots(figsize=(5.4, 4.6), dpi=110)
+        names = [r.overseer for r in res.reliability]
+        ax.bar(np.arange(len(names)), [100 * r.gold_accuracy for r in res.reliability], color="#8c8c8c")
+        ax.set_xticks(np.arange(len(names)), names, rotation=30, ha="right", fontsize=8)
+        ax.set_ylim(0, 105)
+        ax.set_ylabel("accuracy on gold (%)")
+        reason = res.reliability[0].reason
+        ax.set_title("Dawid–Skene verdicts withheld:\n" + (reason[:90] + "…" if len(reason) > 90 else reason),
+                     fontsize=8)
+        return _finish(fig, res, path)
     fig, ax = plt.subplots(figsize=(5.4, 4.6), dpi=110)
     colours = {"signal": "#2ca02c", "weak": "#ff7f0e", "noise": "#d62728"}
     for r in rel:
@@ -111,13 +122,21 @@ def hypotheses_plot(res: AnalysisResult, path: Path) -> Path | None:
     y = np.arange(len(hs))[::-1]
     for k, h in zip(y, hs, strict=True):
         colour = "#1f77b4" if h.label == "confirmatory" else "#8c8c8c"
-        if np.isfinite(h.lo):
-            ax.plot([h.lo, h.hi], [k, k], color=colour, lw=2)
+        lo, hi = h.lo, h.hi   # a one-sided bound: the open end drawn as an arrow
+        span = 2 * abs(h.estimate - (lo if np.isfinite(lo) else hi)) + 0.05
+        lo_d = lo if np.isfinite(lo) else h.estimate - span
+        hi_d = hi if np.isfinite(hi) else h.estimate + span
+        if np.isfinite(lo) or np.isfinite(hi):
+            ax.plot([lo_d, hi_d], [k, k], color=colour, lw=2)
+            for end, d in ((lo, -1), (hi, 1)):
+                if not np.isfinite(end):
+                    ax.annotate("", (lo_d if d < 0 else hi_d, k), (h.estimate, k),
+                                arrowprops={"arrowstyle": "->", "color": colour})
         ax.plot(h.estimate, k, "o", color=colour, mfc="white" if h.verdict != "supported" else colour)
     ax.axvline(0, color="black", lw=0.8)
     ax.set_ylim(-0.6, len(hs) - 0.4)
     ax.set_yticks(y, [f"{h.id} {h.compare[0]} − {h.compare[1]} ({h.metric}, p={h.p:.3f})" for h in hs], fontsize=8)
-    ax.set_xlabel("A − B with 95% CI (filled: supported at its α)")
+    ax.set_xlabel("A − B with the test's interval (two-sided 95%, or one-sided bound; filled: supported at its α)")
     ax.set_title("Hypotheses (blue: confirmatory, grey: exploratory)", fontsize=10)
     return _finish(fig, res, path)
 

@@ -51,13 +51,33 @@ def fmt_p(p: float) -> str:
 # ------------------------------------------------------------------- tables
 def condition_table(res: AnalysisResult) -> Table:
     """Per condition: accuracy, Brier, ECE, time, counts."""
-    t = Table(title="Per condition (95% two-way bootstrap CIs: overseers × items)", title_justify="left")
+    t = Table(title="Per condition (95% two-way bootstrap CIs: overseers × items; ECE: equal-mass monotone sweep, "
+                    "Roelofs et al. 2022, CI over overseers)", title_justify="left")
     for c in ("condition", "judgments", "overseers", "items", "accuracy", "Brier", "ECE", "s / item"):
         t.add_column(c, justify="left" if c == "condition" else "right")
     for g in res.groups:
         t.add_row(g.group, str(g.judgments), str(g.overseers), str(g.items), ci(g.accuracy), ci(g.brier, 1, "", 3),
-                  "—" if not math.isfinite(g.ece) else f"{g.ece:.3f}", ci(g.time, 1, "", 0))
+                  ece_text(g), ci(g.time, 1, "", 0))
     return t
+
+
+def source_table(res: AnalysisResult) -> Table:
+    """Each source on its own (people, each kind of simulated overseer): accuracy per condition, never pooled."""
+    t = Table(title="By source — people and each simulation on their own (95% CIs)", title_justify="left")
+    for c in ("source", "condition", "judgments", "overseers", "accuracy"):
+        t.add_column(c, justify="left" if c in ("source", "condition") else "right")
+    for s in res.by_source:
+        for k, g in enumerate(s.groups):
+            t.add_row(s.label if k == 0 else "", g.group, str(g.judgments), str(g.overseers), ci(g.accuracy))
+    return t
+
+
+def ece_text(g: Any) -> str:
+    """ECE_sweep with its 95% interval (overseers resampled)."""
+    if not math.isfinite(g.ece):
+        return "—"
+    lo, hi = g.ece_ci
+    return f"{g.ece:.3f}" + (f" [{lo:.3f}, {hi:.3f}]" if math.isfinite(lo) else "")
 
 
 def sandwich_table(res: AnalysisResult) -> Table:
@@ -100,26 +120,42 @@ def aggregation_table(res: AnalysisResult) -> Table:
 def overseer_table(res: AnalysisResult) -> Table:
     t = Table(title="Overseers: Dawid–Skene reliability (estimated without gold) vs accuracy on gold",
               title_justify="left")
-    for c in ("overseer", "judgments", "DS estimate", "on gold", "verdict"):
+    for c in ("overseer", "judgments", "DS estimate", "on gold", "verdict", "why unknown"):
         t.add_column(c)
     colour = {"signal": "green", "weak": "yellow", "noise": "red", "unknown": "dim"}
     for r in res.reliability:
         t.add_row(r.overseer, str(r.judgments), pct(r.ds_accuracy), pct(r.gold_accuracy),
-                  f"[{colour[r.verdict]}]{r.verdict}[/]")
+                  f"[{colour[r.verdict]}]{r.verdict}[/]", r.reason)
     return t
 
 
 def hypotheses_table(res: AnalysisResult) -> Table:
-    t = Table(title="Hypotheses (estimate = A − B; null results reported the same way)", title_justify="left")
-    for c in ("id", "label", "A vs B", "metric", "alt.", "estimate [95% CI]", "p", "test", "α", "verdict"):
+    t = Table(title="Hypotheses (estimate = A − B; null results reported the same way; the interval matches the "
+                    "test: two-sided 95% for two-sided, a one-sided (1 − α) bound [≥ lo] or [≤ hi] for greater/less)",
+              title_justify="left")
+    for c in ("id", "label", "A vs B", "metric", "alt.", "estimate [interval]", "p", "test", "α", "verdict"):
         t.add_column(c)
     for h in res.hypotheses:
         scale, unit, dig = (100, " pt", 1) if h.metric in ("accuracy", "gap_closed") else (1, "", 3)
-        est = Interval(h.estimate, h.lo, h.hi, h.lo, h.hi, float("nan"), None)  # type: ignore[arg-type]
         colour = {"supported": "green", "not supported": "yellow"}.get(h.verdict, "red")
         t.add_row(h.id, h.label, f"{h.compare[0]} vs {h.compare[1]}", h.metric, h.alternative,
-                  ci(est, scale, unit, dig), fmt_p(h.p), h.test, f"{h.alpha:g}", f"[{colour}]{h.verdict}[/]")
+                  hypothesis_interval(h, scale, unit, dig), fmt_p(h.p), h.test, f"{h.alpha:g}",
+                  f"[{colour}]{h.verdict}[/]")
     return t
+
+
+def hypothesis_interval(h: Any, scale: float, unit: str, digits: int) -> str:
+    """`est [lo, hi]` (two-sided), `est [≥ lo]` / `est [≤ hi]` (one-sided bound), or the estimate alone."""
+    if not math.isfinite(h.estimate):
+        return "—"
+    e = f"{h.estimate * scale:.{digits}f}{unit}"
+    if h.alternative == "greater" and math.isfinite(h.lo):
+        return f"{e} [≥ {h.lo * scale:.{digits}f}]"
+    if h.alternative == "less" and math.isfinite(h.hi):
+        return f"{e} [≤ {h.hi * scale:.{digits}f}]"
+    if math.isfinite(h.lo) and math.isfinite(h.hi):
+        return f"{e} [{h.lo * scale:.{digits}f}, {h.hi * scale:.{digits}f}]"
+    return e
 
 
 def print_report(res: AnalysisResult, console: Console | None = None) -> None:
@@ -129,14 +165,19 @@ def print_report(res: AnalysisResult, console: Console | None = None) -> None:
     console.print(f"[dim]{res.db_path} · {res.judgments} judgments · {res.replicates} bootstrap replicates · "
                   f"seed {res.seed}[/]")
     print_integrity(res, console)
+    console.print(f"figures: [bold]{res.source_label}[/]", style="bold red" if res.mixed else None)
     if res.synthetic:
         console.print(Panel(SYNTHETIC.format(n=res.simulated, total=res.judgments), style="bold red"))
+    for d in res.disclosure:
+        console.print(f"[bold]what this is:[/] {d}", soft_wrap=True)
     for w in res.warnings:
         console.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
     if not res.groups:
         return
     console.print(sandwich_table(res))
     console.print(condition_table(res))
+    if res.by_source:
+        console.print(source_table(res))
     if res.hypotheses:
         console.print(hypotheses_table(res))
         for h in res.hypotheses:
@@ -180,8 +221,16 @@ def results_json(res: AnalysisResult) -> dict[str, Any]:
     return {
         "study": res.study, "judgments": res.judgments, "simulated": res.simulated, "synthetic": res.synthetic,
         "replicates": res.replicates, "seed": res.seed, "warnings": res.warnings,
+        "sources": res.sources, "mixed": res.mixed, "left_out": res.left_out, "premise": res.premise,
+        "disclosure": res.disclosure,
+        "no_help": [n.__dict__ for n in res.no_help],
+        "by_source": [{"source": s.source, "judgments": s.judgments,
+                       "conditions": [{"group": g.group, "judgments": g.judgments, "overseers": g.overseers,
+                                       "accuracy": iv(g.accuracy)} for g in s.groups]} for s in res.by_source],
         "conditions": [{"group": g.group, "judgments": g.judgments, "accuracy": iv(g.accuracy), "brier": iv(g.brier),
-                        "ece": g.ece if math.isfinite(g.ece) else None, "time": iv(g.time)} for g in res.groups],
+                        "ece": g.ece if math.isfinite(g.ece) else None,
+                        "ece_ci": [x if math.isfinite(x) else None for x in g.ece_ci], "ece_method": "ECE_sweep",
+                        "time": iv(g.time)} for g in res.groups],
         "sandwich": None if res.sandwich is None else {
             "unstable": res.sandwich.unstable, "denominator": iv(res.sandwich.denominator),
             "rows": [{"label": r.label, "kind": r.kind, "accuracy": iv(r.accuracy), "gap_closed": iv(r.gap)}
@@ -199,12 +248,14 @@ def write_html(res: AnalysisResult, out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     res.pngs = all_plots(res, out)
     parts = [f"<h1>{html.escape(res.study)}</h1><p>{html.escape(res.question)}</p>",
-             f"<p class='dim'>{html.escape(str(res.db_path))} · {res.judgments} judgments · {res.replicates} "
-             f"bootstrap replicates · seed {res.seed}</p>"]
+             (f"<p class='dim'>{html.escape(str(res.db_path))} · {res.judgments} judgments · {res.replicates} "
+              f"bootstrap replicates · seed {res.seed}</p>"),
+             f"<p><b>figures: {html.escape(res.source_label)}</b></p>"]
     parts.append(integrity_html(res))
     if res.synthetic:
         parts.append(f"<div class='synthetic'>{html.escape(SYNTHETIC.format(n=res.simulated, total=res.judgments))}"
                      "</div>")
+    parts += [f"<p><b>What this is:</b> {html.escape(d)}</p>" for d in res.disclosure]
     parts += [f"<p class='warn'>⚠ {html.escape(w)}</p>" for w in res.warnings]
     if res.groups:
         parts.append(_table_html(sandwich_table(res)))
@@ -213,6 +264,8 @@ def write_html(res: AnalysisResult, out: Path) -> Path:
             if name in imgs:
                 parts.append(_img(imgs[name]))
         parts.append(_table_html(condition_table(res)))
+        if res.by_source:
+            parts.append(_table_html(source_table(res)))
         if "reliability.png" in imgs:
             parts.append(_img(imgs["reliability.png"]))
         if res.hypotheses:

@@ -9,7 +9,7 @@ computed from what exists is computed; what cannot becomes a warning.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,24 @@ from sandwich.analysis.aggregation import GroupAggregate, OverseerReliability, a
 from sandwich.analysis.agreement import Agreement, agreement_by_group
 from sandwich.analysis.bootstrap import bootstrap_sums, cell_sums
 from sandwich.analysis.data import EXPERT, StudyData, judgment_table, load_study_data
-from sandwich.analysis.hypotheses import HypothesisResult, test_hypothesis
-from sandwich.analysis.metrics import GroupSummary, Sandwich, sandwich, summarize
+from sandwich.analysis.hypotheses import HypothesisResult, prereg_hash, test_hypothesis
+from sandwich.analysis.metrics import (
+    GroupSummary,
+    Sandwich,
+    premise_check,
+    sandwich,
+    summarize,
+)
+from sandwich.analysis.sources import (
+    NoHelp,
+    disclosure,
+    drop_without_help,
+    judgments_without_help,
+    planned_sources,
+    present_sources,
+    select_sources,
+    source_words,
+)
 from sandwich.config import Hypothesis, Preregistration
 
 
@@ -59,11 +75,27 @@ class AnalysisResult:
     def tampered(self) -> bool:
         """True when the frozen plan no longer matches what the study holds."""
         return bool(self.preregistration and self.preregistration["tampered"])
+    sources: list[str] = field(default_factory=list)           # the sources these figures are made of
+    left_out: dict[str, int] = field(default_factory=dict)      # source -> judgments not in these figures
+    by_source: list[SourceSummary] = field(default_factory=list)
+    no_help: list[NoHelp] = field(default_factory=list)
+    premise: list[str] = field(default_factory=list)            # where the sandwich's premise is not shown
+    disclosure: list[str] = field(default_factory=list)         # what is synthetic, in words
 
     @property
     def synthetic(self) -> bool:
-        """True when any judgment came from a simulated overseer."""
+        """True when any judgment in these figures came from a simulated overseer."""
         return self.simulated > 0
+
+    @property
+    def mixed(self) -> bool:
+        """True when these figures pool more than one source (e.g. people and a simulation)."""
+        return len(self.sources) > 1
+
+    @property
+    def source_label(self) -> str:
+        """The analysed sources in words."""
+        return source_words(self.sources) if self.sources else "no judgments"
 
     def sandwich_table(self) -> Any:
         """The sandwich as a rich Table (model alone → non-experts → assisted → experts, with gap closed)."""
@@ -76,6 +108,29 @@ class AnalysisResult:
         from sandwich.analysis.report import print_report
 
         print_report(self, console)
+
+
+@dataclass
+class SourceSummary:
+    """One source's per-condition figures, never pooled with another's."""
+
+    source: str
+    label: str
+    judgments: int
+    groups: list[GroupSummary]
+
+
+def _by_source(data: StudyData, present: list[str], replicates: int, seed: int) -> list[SourceSummary]:
+    """Per-condition accuracy (and the rest) for each source on its own."""
+    out = []
+    for s in present:
+        sub = replace(data, judgments=data.judgments.filter(data.judgments["source"] == s))
+        if not sub.judgments.height:
+            continue
+        t = judgment_table(sub)
+        draws, _, _ = bootstrap_sums(cell_sums(t), replicates, seed)
+        out.append(SourceSummary(s, source_words([s]), sub.judgments.height, summarize(t, draws)))
+    return out
 
 
 def _hypotheses(data: StudyData, study_file_prereg: Preregistration | None,
@@ -130,13 +185,46 @@ def _hypotheses(data: StudyData, study_file_prereg: Preregistration | None,
 
 def analyze_study(db_path: str | Path, out_dir: str | Path | None = None, replicates: int = 2000,
                   seed: int | None = None, *, explore: list[tuple[str, str]] | None = None,
-                  study_file: str | Path | None = None, permutations: int = 2000) -> AnalysisResult:
-    """Analyse a study database; with `out_dir`, also write index.html, PNG plots and results.json."""
+                  study_file: str | Path | None = None, permutations: int = 2000, source: str | None = None,
+                  include_no_help: bool = False) -> AnalysisResult:
+    """Analyse a study database; with `out_dir`, also write index.html, PNG plots and results.json.
+
+    `source`: which judgments the figures are made of — `human`, `llm`, `parametric`, `simulated`, `all`, or a
+    comma-separated list (default: the frozen plan's sources, else people when there are any, else the first
+    simulated kind); every source present is also summarised on its own. `include_no_help`: keep judgments an
+    assisted condition made without its help (left out by default). Raises SandwichError for an unknown source.
+    """
     data = load_study_data(db_path)
     study = data.study
     seed = study.seed if seed is None else seed
+    present = present_sources(data.judgments)
+    planned = planned_sources(data.prereg, study)
+    chosen = select_sources(source, present, planned)
+    everything = data.judgments
+    data = replace(data, judgments=everything.filter(everything["source"].is_in(chosen)))
+    left_out = {s: int((everything["source"] == s).sum()) for s in present if s not in chosen}
+    no_help = judgments_without_help(data.judgments, study)
+    if not include_no_help and no_help:
+        data = replace(data, judgments=drop_without_help(data.judgments, study))
+        no_help = [replace(n, excluded=True) for n in no_help]
     res = AnalysisResult(study.study, study.question, Path(db_path), data.judgments.height, data.simulated,
-                         replicates, seed, list(data.warnings))
+                         replicates, seed, list(data.warnings), sources=chosen, left_out=left_out, no_help=no_help)
+    if left_out:
+        res.warnings.insert(0, f"These figures are {res.source_label} only: "
+                               + ", ".join(f"{n} {source_words([s])} judgment(s)" for s, n in left_out.items())
+                               + " are left out and summarised separately (choose with --source).")
+    if res.mixed:
+        res.warnings.insert(0, f"MIXED SOURCES: every figure pools {res.source_label}; they describe neither "
+                               "people nor the simulation alone.")
+    for n in no_help:
+        res.warnings.append(f"{n.condition}: {n.without_help} of {n.judgments} judgment(s) had no help (the help "
+                            "failed or none was prepared) — "
+                            + ("left out of this condition's estimates (--include-no-help keeps them)."
+                               if n.excluded else "kept in this condition's estimates (--include-no-help)."))
+    if len(present) > 1:
+        res.by_source = _by_source(replace(data, judgments=everything if include_no_help
+                                           else drop_without_help(everything, study)),
+                                   present, min(replicates, 1000), seed)
     prereg = None
     if study_file is not None and Path(study_file).suffix in (".yaml", ".yml"):
         from sandwich.studyfile import load_study
@@ -144,8 +232,20 @@ def analyze_study(db_path: str | Path, out_dir: str | Path | None = None, replic
     tests, warns = _hypotheses(data, prereg, list(explore or []))
     res.warnings += warns
     _plan_and_looks(res, data)
+    if res.mixed or (planned and set(chosen) != set(planned)):
+        why = (f"the frozen plan counts {source_words(planned)} as confirmatory" if planned and set(chosen) != set(planned)
+               else "pooled sources cannot be confirmatory")
+        if any(label == "confirmatory" for _, label in tests):
+            res.warnings.append(f"Every hypothesis is labelled exploratory here: {why}, these figures are "
+                                f"{res.source_label}.")
+        tests = [(h, "exploratory") for h, _ in tests]
     if data.skipped:
         res.warnings.append(f"{data.skipped} skipped judgment(s) are left out of every measure.")
+    if not data.judgments.height and everything.height:
+        res.warnings.insert(0, f"No judgments from {res.source_label} to analyse; this study has "
+                               f"{', '.join(source_words([s]) for s in present)} judgments (choose with --source).")
+        _finish(res, out_dir)
+        return res
     if not data.judgments.height:
         res.warnings.insert(0, "No judgments yet: nothing to analyse. Label items (`sandwich label`) or simulate "
                                "overseers (`sandwich simulate`) first.")
@@ -155,8 +255,12 @@ def analyze_study(db_path: str | Path, out_dir: str | Path | None = None, replic
     no_gold = int(np.isnan(t.correct).sum())
     if no_gold:
         res.warnings.append(f"{no_gold} judgment(s) have no gold label; they count for agreement and time only.")
+    excluded = {n.condition for n in no_help if n.excluded}
     for c in study.conditions:
-        if c.name not in t.groups:
+        if c.name not in t.groups and c.name in excluded:
+            res.warnings.append(f"Condition {c.name!r}: every judgment was made without its help, so it has no "
+                                "assisted estimate and is left out of every measure and test.")
+        elif c.name not in t.groups:
             res.warnings.append(f"Condition {c.name!r} has no non-expert judgments yet: it is left out of every "
                                 "measure and test.")
     model_vec = None
@@ -172,7 +276,7 @@ def analyze_study(db_path: str | Path, out_dir: str | Path | None = None, replic
         model_vec = np.array([np.nan if by_item.get(i) is None else by_item[i] for i in t.items], dtype=float)
     draws, vec, _ = bootstrap_sums(cell_sums(t), replicates, seed,
                                    item_vectors={"model": model_vec} if model_vec is not None else None)
-    res.groups = summarize(t, draws)
+    res.groups = summarize(t, draws, seed)
     for g in res.groups:
         if g.single_judgment_overseers:
             res.warnings.append(f"{g.group}: overseer(s) {', '.join(g.single_judgment_overseers)} have a single "
@@ -182,6 +286,15 @@ def analyze_study(db_path: str | Path, out_dir: str | Path | None = None, replic
     res.sandwich = sandwich(t, draws, study.baseline_condition, replicates, vec.get("model"), res.model or "model")
     if res.sandwich.note:
         res.warnings.append(res.sandwich.note)
+    model_choices = None
+    if res.model is not None:
+        m = data.model_answers.filter(data.model_answers["model"] == res.model)
+        model_choices = [str(c) for c in m["choice"].to_list() if c is not None]
+    res.premise = premise_check(res.sandwich, model_choices, res.model or "model")
+    model_row = next((r for r in res.sandwich.rows if r.kind == "model"), None)
+    res.disclosure = disclosure(data.judgments, study, res.model,
+                                model_row.accuracy.est if model_row and model_row.accuracy else None)
+    res.warnings += res.premise
     res.agreement = agreement_by_group(t)
     res.aggregates, res.reliability = aggregate(t)
     res.hypotheses = [test_hypothesis(h, label, t, draws, study.baseline_condition, replicates,

@@ -40,6 +40,9 @@ class SourceSummary:
     high_stakes: dict[str, Any] = field(default_factory=dict)
     best_of_n: dict[str, float] = field(default_factory=dict)
     curve: dict[str, list[float]] = field(default_factory=dict)      # risk–coverage of the seed ensemble
+    # PGR with every source trained on the same number of items (mean, seed_lo, seed_hi per metric)
+    pgr_matched: dict[str, dict[str, float]] = field(default_factory=dict)
+    n_train_matched: int = 0
 
 
 @dataclass
@@ -118,6 +121,8 @@ def compare_study(db_path: str | Path, out_dir: str | Path | None = None, *, bac
     backbones = sorted({r.backbone for r in runs})
     bb = backbone or (study.classifiers.backbone if study.classifiers.backbone in backbones else backbones[0])
     runs = [r for r in runs if r.backbone == bb]
+    matched_runs = [r for r in runs if r.matched]
+    runs = [r for r in runs if not r.matched]
     if not runs:
         raise SandwichError(f"No {bb} classifiers trained for this study (found: {', '.join(backbones)}).",
                             hint=f"Run `sandwich train STUDY --backbone {bb}`, or pick one with --backbone.")
@@ -170,6 +175,7 @@ def compare_study(db_path: str | Path, out_dir: str | Path | None = None, *, bac
         for r in rs[:1]:
             notes.extend(f"{s}: {n}" for n in r.notes)
         summaries.append(summ)
+    notes += _matched_pgr(summaries, by_source, matched_runs, test, y, floor, ceiling)
     notes += _gap_notes(point, floor, ceiling, scores)
     n_groups = len({e.group for e in test})
     if n_groups < 30:
@@ -188,6 +194,40 @@ def compare_study(db_path: str | Path, out_dir: str | Path | None = None, *, bac
         result.plots = write_plots(result, out)
         (out / "classifiers.json").write_text(json.dumps(result.to_dict(), indent=2))
     return result
+
+
+def _matched_pgr(summaries: list[SourceSummary], by_source: dict[str, list[RunRecord]],
+                 matched_runs: list[RunRecord], test: list[Example], y: np.ndarray, floor: str,
+                 ceiling: str) -> list[str]:
+    """PGR with every source at the smallest source's training size (Burns et al. 2023's PGR, compared at
+    matched label quantity): a source already at that size uses its own runs, larger ones their subsampled
+    runs. Fills `pgr_matched` and returns notes."""
+    if not matched_runs or floor not in by_source or ceiling not in by_source:
+        return []
+    n_match = min(r.matched for r in matched_runs)
+    at_size: dict[str, list[RunRecord]] = {}
+    for s, rs in by_source.items():
+        sub = sorted([r for r in matched_runs if r.source == s and r.matched == n_match], key=lambda r: r.seed)
+        # no subsampled runs: the source is the smallest one, so its own runs are at the matched size
+        at_size[s] = sub if sub else ([] if any(r.source == s for r in matched_runs) else rs)
+    point = {s: {m: [ev.metrics(y, p)[m] for p in _scores_for(rs, test).values()] for m in ev.METRICS}
+             for s, rs in at_size.items() if rs}
+    if floor not in point or ceiling not in point:
+        return ["PGR at matched sizes: the floor or the ceiling has no run at the matched size; re-run "
+                "`sandwich train`."]
+    for summ in summaries:
+        if summ.source not in point:
+            continue
+        summ.n_train_matched = n_match
+        for m in ev.METRICS:
+            per_seed = [ev.pgr(a, f, c) for a, f, c in zip(point[summ.source][m], point[floor][m], point[ceiling][m],
+                                                           strict=False)]
+            lo, hi = _seed_ci(per_seed)
+            summ.pgr_matched[m] = {"mean": ev.pgr(summ_mean(point, summ.source, m), summ_mean(point, floor, m),
+                                                  summ_mean(point, ceiling, m)), "seed_lo": lo, "seed_hi": hi}
+    sizes = ", ".join(f"{s.source} {s.n_train}" for s in summaries)
+    return [f"Training sizes differ ({sizes} examples): PGR is also given with every source trained on "
+            f"{n_match} items (seeded subsamples), so it compares label quality rather than quantity."]
 
 
 def summ_mean(point: dict[str, dict[str, list[float]]], source: str, metric: str) -> float:

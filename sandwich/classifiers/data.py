@@ -234,19 +234,28 @@ def _aggregate(svc: Any, agg: str, kind: str, rows: list[dict[str, Any]], by_ite
     if not rows:
         return lab
     import pandas as pd
-    from crowdkit.aggregation import DawidSkene, MajorityVote
+
+    from sandwich.analysis.aggregation import dawid_skene_labels, majority_votes
 
     df = pd.DataFrame({"task": [r["item_id"] for r in rows], "worker": [r["overseer"] for r in rows],
-                       "label": [r["choice"] for r in rows]})
-    if agg == "majority":
-        model = MajorityVote().fit(df)
-    else:
-        model = DawidSkene(n_iter=100).fit(df)
-        if df["worker"].nunique() < 2 or df.groupby("task").size().max() < 2:
-            lab.notes.append("Dawid–Skene needs several overseers per item to estimate skills; "
-                             "with one judgment per item it reduces to that judgment.")
-    probas = model.probas_ if getattr(model, "probas_", None) is not None else None
-    for item_id, verdict in model.labels_.items():
+                       "label": [r["choice"] for r in rows]}).sort_values(["task", "worker", "label"])
+    # majority vote: order-independent; a tie takes the first tied answer alphabetically, its soft target splits
+    top = majority_votes(df)
+    shares = df.groupby("task")["label"].value_counts(normalize=True).unstack(fill_value=0.0)
+    labels, probas = pd.Series({k: v[0] for k, v in top.items()}), shares
+    ties = sum(len(v) > 1 for v in top.values())
+    if ties:
+        lab.notes.append(f"majority vote: {ties} tied item(s) take the first tied answer alphabetically (hard "
+                         "labels) and an even split (soft labels).")
+    if agg == "dawid-skene":
+        ds_labels, ds_probas, overridden, reason = dawid_skene_labels(df, 100)
+        if ds_labels is None:   # the guard the analysis applies, before its labels are trained on
+            lab.notes.append(f"Dawid–Skene {reason}; majority-vote labels are used instead.")
+        else:
+            labels, probas = ds_labels, ds_probas
+            if overridden:
+                lab.notes.append(f"Dawid–Skene relabelled {overridden} unanimous item(s); the unanimous answer is kept.")
+    for item_id, verdict in labels.items():
         opts = _options(svc, item_id, cache)
         if probas is not None and item_id in probas.index:
             probs = {o: float(probas.loc[item_id].get(o, 0.0)) for o in opts}

@@ -58,13 +58,23 @@ def render_tables(r: ComparisonResult) -> Group:
     gap = Table(title=f"Performance gap recovered: (source − {r.floor}) / (expert − {r.floor})", show_edge=False,
                 title_justify="left")
     # one row per source and metric keeps the table readable in an 80-column terminal
-    for col in ("source", "metric", "PGR", "95% CI seeds", "95% CI bootstrap"):
+    n_match = max((s.n_train_matched for s in r.summaries), default=0)
+    cols = ["source", "metric", "PGR", "95% CI seeds", "95% CI bootstrap"]
+    if n_match:
+        cols += [f"PGR at {n_match} items each", "95% CI seeds (matched)"]
+    for col in cols:
         gap.add_column(col, justify="left" if col in ("source", "metric") else "right", no_wrap=True)
     for s in r.summaries:
         if s.role != "source":
             continue
         for n, (m, label) in enumerate((("accuracy", "accuracy"), ("auroc", "AUROC"), ("ece", "ECE"))):
-            gap.add_row(s.source if n == 0 else "", label, *_pgr_cells(s, m), end_section=n == 2)
+            extra = []
+            if n_match:
+                d = s.pgr_matched.get(m)
+                extra = ["–", "–"] if d is None else [_f(d["mean"], 2), f"[{_f(d['seed_lo'], 2)}, "
+                                                                         f"{_f(d['seed_hi'], 2)}]"
+                                                       if math.isfinite(d["seed_lo"]) else "–"]
+            gap.add_row(s.source if n == 0 else "", label, *_pgr_cells(s, m), *extra, end_section=n == 2)
     hs = Table(title=f"High stakes — flag as bad, most suspicious first ({r.n_test_bad} bad of {r.n_test} test "
                      "examples; seed ensemble)", show_edge=False, title_justify="left")
     for col in ("source", "coverage @99% precision", "coverage @99.9% precision",

@@ -46,6 +46,7 @@ class RunRecord:
     train_losses: list[float] = field(default_factory=list)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    matched: int = 0                 # > 0: trained on this many items, subsampled to match the smallest source
 
 
 def source_slug(source: str) -> str:
@@ -75,13 +76,21 @@ def _write_json(path: Path, data: Any) -> None:
 
 def run_one(examples: list[Example], labels: SourceLabels, settings: TrainSettings, seed: int, run_dir: Path | None,
             *, cache_dir: Path | None = None, progress: Callable[[int, int], None] | None = None,
-            force: bool = False) -> RunRecord:
-    """Train and evaluate one classifier on one source's labels; reuse a finished run with the same hashes."""
+            force: bool = False, subsample: int | None = None) -> RunRecord:
+    """Train and evaluate one classifier on one source's labels; reuse a finished run with the same hashes.
+
+    `subsample`: train on this many of the source's items only (seeded by `seed`), so sources are compared at
+    matched training sizes.
+    """
     train, targets = training_set(examples, labels, soft=settings.soft_labels)
+    data_hash = labels.data_hash(settings.soft_labels)
+    if subsample:
+        train, targets = subsample_items(train, targets, subsample, seed)
+        data_hash += f"-matched{subsample}"
     rec = RunRecord(labels.source, settings.backbone, seed, "trained", str(run_dir) if run_dir else None,
                     n_train=len(train), n_judgments=labels.n_judgments,
-                    data_hash=labels.data_hash(settings.soft_labels), config_hash=settings.config_hash(),
-                    notes=list(labels.notes))
+                    data_hash=data_hash, config_hash=settings.config_hash(),
+                    notes=list(labels.notes), matched=subsample or 0)
     if not train:
         rec.status = "no-labels"
         return rec
@@ -111,10 +120,31 @@ def run_one(examples: list[Example], labels: SourceLabels, settings: TrainSettin
     return rec
 
 
+def train_items(examples: list[Example], labels: SourceLabels, soft: bool) -> int:
+    """How many distinct items a source labels for training."""
+    train, _ = training_set(examples, labels, soft=soft)
+    return len({e.item_id for e in train})
+
+
+def subsample_items(train: list[Example], targets: list[float], n_items: int,
+                    seed: int) -> tuple[list[Example], list[float]]:
+    """The examples of `n_items` items drawn without replacement (seeded; all candidates of an item kept)."""
+    items = sorted({e.item_id for e in train})
+    if len(items) <= n_items:
+        return train, targets
+    keep = set(np.random.default_rng([seed, 7919]).choice(items, n_items, replace=False).tolist())
+    chosen = [(e, t) for e, t in zip(train, targets, strict=True) if e.item_id in keep]
+    return [e for e, _ in chosen], [t for _, t in chosen]
+
+
 def train_study(db_path: str | Path, *, backbone: str | None = None, sources: Sequence[str] | None = None,
                 seeds: Sequence[int] | None = None, runs_dir: str | Path | None = None, force: bool = False,
-                progress: TrainProgress | None = None, **overrides: Any) -> list[RunRecord]:
+                progress: TrainProgress | None = None, matched: bool = True, **overrides: Any) -> list[RunRecord]:
     """Train every (label source × seed) classifier the study asks for (or the given subset).
+
+    With `matched` (default), every source with more training items than the smallest is also trained on a
+    seeded subsample of that many items (run folder `…-seedK-matched`), so `compare` can report PGR at matched
+    sizes beside the raw figure (label quality, not label quantity).
 
     Finished runs with the same recipe and data are reused, so an interrupted
     call picks up where it stopped. Returns one record per run.
@@ -131,16 +161,23 @@ def train_study(db_path: str | Path, *, backbone: str | None = None, sources: Se
         all_labels = [labels_for(svc, s, examples) for s in wanted]
     root = Path(runs_dir) if runs_dir else default_runs_dir(db_path, study.study)
     seed_list = list(seeds if seeds is not None else study.classifiers.seeds)
-    jobs = [(lab, s) for lab in all_labels for s in seed_list]
+    jobs: list[tuple[SourceLabels, int, int | None]] = [(lab, s, None) for lab in all_labels for s in seed_list]
+    if matched:
+        # label quantity differs between sources (experts labelled more items than one condition's overseers):
+        # also train every larger source on the smallest source's number of items, so PGR can compare quality
+        sizes = {lab.source: train_items(examples, lab, settings.soft_labels) for lab in all_labels}
+        positive = [n for n in sizes.values() if n > 0]
+        n_match = min(positive) if positive else 0
+        jobs += [(lab, s, n_match) for lab in all_labels for s in seed_list if sizes[lab.source] > n_match > 0]
     records: list[RunRecord] = []
-    for n, (lab, seed) in enumerate(jobs):
-        name = f"{lab.source} · {settings.backbone} · seed {seed}"
+    for n, (lab, seed, sub) in enumerate(jobs):
+        name = f"{lab.source} · {settings.backbone} · seed {seed}" + (f" · {sub} items" if sub else "")
         if progress:
             progress("runs", n, len(jobs))
         step = (lambda d, t, _name=name: progress(_name, d, t)) if progress else None
-        run_dir = root / source_slug(lab.source) / f"{settings.backbone}-seed{seed}"
+        run_dir = root / source_slug(lab.source) / (f"{settings.backbone}-seed{seed}" + ("-matched" if sub else ""))
         records.append(run_one(examples, lab, settings, seed, run_dir, cache_dir=root / "cache", progress=step,
-                               force=force))
+                               force=force, subsample=sub))
     if progress:
         progress("runs", len(jobs), len(jobs))
     return records

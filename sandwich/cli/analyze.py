@@ -37,13 +37,21 @@ def analyze(
     replicates: int = typer.Option(2000, "--replicates", min=50, help="Two-way bootstrap replicates."),
     seed: int | None = typer.Option(None, "--seed", help="Bootstrap/permutation seed (default: the study's)."),
     explore: list[str] = typer.Option([], "--explore", help="Extra comparison A:B, labelled exploratory (repeatable)."),
+    source: str | None = typer.Option(
+        None, "--source", help="Judgments the figures are made of: human, llm, parametric, simulated, all (mixed), "
+                               "or a comma list. Default: the frozen plan's, else human if any, else the simulation. "
+                               "Every source present is also shown on its own."),
+    include_no_help: bool = typer.Option(
+        False, "--include-no-help", help="Keep judgments an assisted condition made without its help "
+                                         "(left out by default)."),
 ) -> None:
     """Accuracy, calibration, agreement, aggregation, the sandwich with gap closed, and the pre-registered tests."""
     from sandwich.analysis import analyze_study
 
     path = study_db(study, db)
     res = analyze_study(path, out_dir=out, replicates=replicates, seed=seed, explore=_pairs(explore),
-                        study_file=study if Path(study).suffix in (".yaml", ".yml") else None)
+                        study_file=study if Path(study).suffix in (".yaml", ".yml") else None, source=source,
+                        include_no_help=include_no_help)
     res.print(console)
 
 

@@ -98,14 +98,17 @@ def run_llm(sessions: Sequence[OverseerSession], experts: set[str], backend: obj
         work = [(s, v) for s, v in views if v is not None]
         if not work:
             break
-        convs = [judge_messages(v, s.assistance(v.assignment_id), persona=s.overseer, expert=s.overseer in experts)
-                 for s, v in work]
+        helps = [s.assistance(v.assignment_id) for s, v in work]
+        convs = [judge_messages(v, h, persona=s.overseer, expert=s.overseer in experts,
+                                briefing=s.briefing(v.condition).text) for (s, v), h in zip(work, helps, strict=True)]
         answers = answer_batch(backend, convs, [v.judgment.choices for _, v in work],
                                work[0][1].judgment.confidence, seed=seed)
-        for (s, v), a in zip(work, answers, strict=True):
+        for (s, v), h, a in zip(work, helps, answers, strict=True):
+            # as the app does: a judgment made while the condition's help failed or was missing is flagged
+            failed = any(x.status in ("failed", "missing") for x in h)
             s.submit(JudgmentIn(judgment_id=_judgment_id(s.overseer, v.assignment_id), assignment_id=v.assignment_id,
                                 choice=a.choice, confidence=a.confidence, time_on_item_s=round(a.latency_s, 3),
-                                source="llm", client_meta={"simulator": "llm", "synthetic": True, **a.params}))
+                                assistance_failed=failed, source="llm", client_meta={"simulator": "llm", "synthetic": True, **a.params}))
             done[s.overseer] += 1
             tick()
     return done

@@ -6,6 +6,7 @@ from typing import Any
 
 from rich.text import Text
 
+from sandwich import help_text
 from tui.widgets.help_pane import HelpPane
 
 
@@ -15,4 +16,4 @@ class ExplanationPane(HelpPane):
     kind = "explanation"
 
     def render_content(self, content: dict[str, Any]) -> Text:
-        return Text(str(content.get("text", "")).strip() or "(the explanation is empty)")
+        return Text.assemble(*help_text.explanation(content))

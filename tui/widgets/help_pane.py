@@ -4,30 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Group, RenderableType
+from rich.console import RenderableType
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from sandwich import help_text
 from sandwich.views import AssistanceView
 
 UNUSABLE = ("failed", "missing")
 
 
 def status_notice(view: AssistanceView) -> RenderableType | None:
-    """What to show instead of content when the help is not usable as-is (None when status is ok)."""
-    if view.status == "ok" and view.content is not None:
-        return None
-    if view.status == "unparsed":
-        head = Text("The assistant's answer could not be parsed.", style="bold yellow")
-        sub = Text("Its raw text is below. It may still help, but read it with care.", style="italic")
-        return Group(head, sub, Text(""), Text(view.raw or "(empty)"))
-    if view.status == "failed":
-        head = Text("The assistant failed to produce this help.", style="bold red")
-        sub = Text("You can still judge the item on your own.", style="italic")
-        return Group(head, sub, Text(""), Text(view.raw or "", style="dim"))
-    head = Text("No help was prepared for this item.", style="bold yellow")
-    return Group(head, Text("You can still judge the item on your own.", style="italic"))
+    """What to show instead of content when the help is not usable as-is (None when status is ok); the words
+    are shared with the LLM judge."""
+    notice = help_text.status_notice(view)
+    return None if notice is None else Text.assemble(*notice)
 
 
 class HelpPane(VerticalScroll, can_focus=True):
