@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import threading
 import uuid
 import time
@@ -397,15 +398,37 @@ class OverseerSession:
         prior = self._svc.query("SELECT count(*) AS n FROM interactions WHERE overseer = ? AND event = 'session_start'",
                                 [self.overseer])[0]["n"]
         interrupted = None
+        quit_cleanly, spent = self._resume_facts(nxt.assignment_id if nxt is not None else None)
         if nxt is not None:
             shown = self._svc.query("SELECT count(*) AS n FROM interactions WHERE overseer = ? AND assignment_id = ? "
                                     "AND event = 'item_shown'", [self.overseer, nxt.assignment_id])[0]["n"]
             if shown:
                 interrupted = nxt.assignment_id
-                self.log("interrupted", nxt.assignment_id, {"times_shown_before": shown})
+                if not quit_cleanly:  # quitting with Ctrl+Q is not an interruption
+                    self.log("interrupted", nxt.assignment_id, {"times_shown_before": shown, "time_spent_s": spent})
         self.log("session_start", None, {"client": client, "resumed": prior > 0})
         return SessionStart(overseer=self.overseer, resumed=prior > 0, interrupted_assignment=interrupted,
-                            progress=self.progress())
+                            progress=self.progress(), quit_cleanly=quit_cleanly, time_spent_s=spent)
+
+    def _resume_facts(self, assignment_id: str | None) -> tuple[bool, float]:
+        """(the last session ended by quitting, seconds already spent on `assignment_id`), from the interactions.
+
+        The app logs `item_time` with the item's running total (earlier visits included) every few
+        seconds and when the overseer quits, so the largest value is the time spent so far; a kill
+        loses at most one interval. A session's last `session_start`/`session_end` says how it ended.
+        """
+        rows = self._svc.query(
+            "SELECT event, payload FROM interactions WHERE overseer = ? AND (event IN ('session_start', 'session_end') "
+            "OR (event = 'item_time' AND assignment_id = ?)) ORDER BY ts", [self.overseer, assignment_id])
+        ends = [r["event"] for r in rows if r["event"] != "item_time"]
+        spent = 0.0
+        for r in rows:
+            if r["event"] == "item_time":
+                payload = json.loads(r["payload"]) if isinstance(r["payload"], str) else (r["payload"] or {})
+                value = payload.get("time_on_item_s")
+                if isinstance(value, (int, float)) and math.isfinite(value) and value > 0:
+                    spent = max(spent, float(value))
+        return bool(ends) and ends[-1] == "session_end", round(spent, 3)
 
     def log(self, event: str, assignment_id: str | None = None, payload: dict[str, Any] | None = None,
             interaction_id: str | None = None) -> None:

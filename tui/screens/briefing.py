@@ -11,6 +11,7 @@ from textual.widgets import Button, Header, Static
 
 from sandwich.views import Briefing
 from tui.widgets.key_footer import KeyFooter
+from tui.widgets.size_guard import SizeGuard
 
 
 def briefing_text(b: Briefing, part: int, parts: int, overseer: str, items: int | None = None) -> Text:
@@ -54,6 +55,7 @@ class BriefingScreen(Screen[bool]):
             with Center():
                 yield Button("Begin  ⏎", id="begin", variant="primary")
         yield KeyFooter(compact=True)
+        yield SizeGuard()
 
     def on_mount(self) -> None:
         self.sub_title = f"{self.overseer} · briefing: {self.briefing.condition}"

@@ -44,6 +44,7 @@ class FollowUpBox(Vertical):
         self.streaming = False
         self.query_one("#followup-text", Static).update("")
         self.query_one("#followup-log").display = False
+        self.styles.height = "auto"  # just the question line until there is a conversation
         q = self.query_one("#followup-q", Input)
         q.value = ""
         if q.disabled:  # toggling `disabled` restyles; do it only when it changes
@@ -72,10 +73,13 @@ class FollowUpBox(Vertical):
         event.input.disabled = True  # locked while the model answers
         self.streaming = self.waiting = True
         about = f" (about sub-question {self.node_id})" if self.node_id else ""
+        if self.transcript:  # a blank line between exchanges, never after the last (the log shows its end)
+            self.transcript.append("\n\n")
         self.transcript.append(f"You{about}: ", style="bold")
         self.transcript.append(question + "\n")
         self.transcript.append("Model: ", style="bold green")
         self._render_log()
+        self.screen.set_focus(self.query_one("#followup-log"))  # ↑ ↓ PgUp PgDn End now scroll the answers
         self.post_message(self.Used(question, self.node_id))
         self.stream_answer(self.assignment_id, question, self.node_id)
 
@@ -108,7 +112,7 @@ class FollowUpBox(Vertical):
 
     def _done(self, assignment_id: str) -> None:
         if assignment_id == self.assignment_id:
-            self.transcript.append("\n\n")
+            self.transcript.rstrip()
             self._unlock()
 
     def _failed(self, assignment_id: str, error: Exception) -> None:
@@ -117,7 +121,7 @@ class FollowUpBox(Vertical):
         reason = getattr(error, "message", None) or str(error) or type(error).__name__
         self.transcript.append("\nThe model is not available right now, so it cannot answer. "
                                "You can still judge the item.\n", style="bold red")
-        self.transcript.append(f"({reason.splitlines()[0][:200]})\n\n", style="dim")
+        self.transcript.append(f"({reason.splitlines()[0][:200]})", style="dim")
         self._render_log()
         self._unlock()
         self.post_message(self.Failed(reason))
@@ -131,9 +135,10 @@ class FollowUpBox(Vertical):
     def _render_log(self) -> None:
         log = self.query_one("#followup-log", VerticalScroll)
         log.display = True
+        self.styles.height = "2fr"  # a conversation takes most of the panel instead of one clipped row
         shown = self.transcript
         if self.streaming and getattr(self, "waiting", False):
             shown = shown.copy()
             shown.append("thinking… (you can keep working)", style="dim italic")
         self.query_one("#followup-text", Static).update(shown)
-        log.scroll_end(animate=False)
+        self.call_after_refresh(log.scroll_end, animate=False)  # once laid out: the newest line in view
