@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from textual.widgets._toast import Toast
 from tui_support import create, screen_text, until_item, wait_for, write_mc_study
 
 from sandwich.service import StudyService
@@ -19,7 +20,6 @@ from tui.app import OverseerApp
 from tui.screens.briefing import BriefingScreen
 from tui.screens.done import DoneScreen
 from tui.screens.notice import NoticeScreen
-from textual.widgets._toast import Toast
 
 CASE = Path(__file__).parent / "data" / "c20-markup-in-item-id"
 

@@ -66,7 +66,7 @@ async def open_item(pilot: Any, app: OverseerApp) -> str:
         if isinstance(screen, NoticeScreen):
             notice = unwrap(screen_text(app))
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.screen is not screen)
+        await wait_for(pilot, lambda shown=screen: app.screen is not shown)
 
 
 async def until_notice_or_briefing(pilot: Any, app: OverseerApp) -> None:

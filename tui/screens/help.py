@@ -24,7 +24,7 @@ The model's help can be wrong. The judgment is yours.
 | Key | Does |
 |---|---|
 | `1`–`9` | pick answer 1–9 (mouse: click it); the picked one shows as `[2 B]` |
-| `z` `x` `c` `v` `b` `n` | pick a confidence, lowest to highest (shown as `[z 50]`) |
+| `z`–`n` | pick a confidence with z x c v b n, lowest to highest (the keys are on the chips) |
 | `+` / `-` | one step more / less confident |
 | `w` | type a one-line reason (Enter submits) |
 | `s` | submit the judgment |

@@ -48,11 +48,11 @@ class ItemScreen(Screen[None]):
         *CONFIDENCE_BINDINGS,
         Binding("plus,equals_sign", "confidence(1)", "sure", key_display="+/-", show=False),
         Binding("minus", "confidence(-1)", "less sure", show=False),
-        Binding("w", "why", "why"),
+        Binding("w", "why", "why", show=False),  # the reason line says "w to type"
         Binding("s", "submit", "submit"),
         Binding("a", "toggle_help", "model"),
         Binding("f", "follow_up", "ask"),
-        Binding("m", "maximise", "full screen", key_display="m"),
+        Binding("m", "maximise", "max"),
         Binding("escape", "leave_input", "leave box", show=False),
     ]
 

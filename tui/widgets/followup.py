@@ -10,6 +10,8 @@ from textual.message import Message
 from textual.widgets import Input, Static
 from textual.worker import get_current_worker
 
+ASK_ITEM = "Ask the model about this item (f), Enter to send · m: full screen"
+
 
 class FollowUpBox(Vertical):
     """Ask the model about the item (or a selected sub-question); its answer streams below."""
@@ -30,7 +32,7 @@ class FollowUpBox(Vertical):
             self.error = error
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="Ask the model a question about this item (f), Enter to send", id="followup-q",
+        yield Input(placeholder=ASK_ITEM, id="followup-q",
                     max_length=2000)
         with VerticalScroll(id="followup-log"):
             yield Static("", id="followup-text")
@@ -59,8 +61,7 @@ class FollowUpBox(Vertical):
 
     def _placeholder(self, node_id: str | None) -> None:
         self.query_one("#followup-q", Input).placeholder = (
-            f"Ask about sub-question {node_id}, Enter to send (Esc: back)" if node_id
-            else "Ask the model a question about this item (f), Enter to send")
+            f"Ask about sub-question {node_id}, Enter to send (Esc: back)" if node_id else ASK_ITEM)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id != "followup-q":
