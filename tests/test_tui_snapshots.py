@@ -211,6 +211,12 @@ async def at_debate(pilot: Any) -> None:
     await pilot.pause(0.2)
 
 
+async def at_debate_full_screen(pilot: Any) -> None:
+    await at_debate(pilot)
+    await pilot.press("m")
+    await pilot.pause(0.2)
+
+
 def test_followup_answer_80x24(snap_compare, mc_app, followup_db):
     assert snap_compare(mc_app(followup_db), terminal_size=(80, 24), run_before=at_followup_answer)
 
@@ -225,6 +231,10 @@ def test_help_screen_80x24(snap_compare, mc_app, debate_db):
 
 def test_debate_80x24(snap_compare, mc_app, debate_db):
     assert snap_compare(mc_app(debate_db), terminal_size=(80, 24), run_before=at_debate)
+
+
+def test_debate_full_screen_80x24(snap_compare, mc_app, debate_db):
+    assert snap_compare(mc_app(debate_db), terminal_size=(80, 24), run_before=at_debate_full_screen)
 
 
 def test_too_small_79x23(snap_compare, mc_app, debate_db):
