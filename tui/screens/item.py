@@ -213,6 +213,8 @@ class ItemScreen(Screen[None]):
             pane = assist.query_one(f"#pane-{assist.active_kind}")
             self.set_focus(pane.query_one(DecompositionTree) if assist.active_kind == "decomposition" else pane)
         else:
+            if self.maximized is assist:  # closing the help also leaves its full screen
+                self.minimize()
             self._record("panel_closed", {"kind": assist.active_kind})
             self.set_focus(self.query_one(ItemBody))
 
