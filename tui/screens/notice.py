@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from sandwich.views import ItemView, PracticeFeedback, SessionStart
+from tui.widgets.help_scroll import HelpScroll
 from tui.widgets.item_timer import clock_text
 from tui.widgets.size_guard import SizeGuard
 
@@ -28,7 +29,8 @@ class NoticeScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="notice"):
-            yield Static(self.body, id="notice-body")
+            with HelpScroll(id="notice-scroll"):  # a long message scrolls instead of being cut at 80×24
+                yield Static(self.body, id="notice-body")
             with Horizontal(id="notice-buttons"):
                 yield Button(f"{self.button}  ⏎", id="ok", variant="primary")
         yield SizeGuard()
