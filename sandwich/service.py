@@ -11,6 +11,7 @@ are kept out of the study.
 from __future__ import annotations
 
 import getpass
+import math
 import threading
 import time
 import uuid
@@ -362,15 +363,36 @@ class OverseerSession:
         store = self._svc.store
         prior = len(store.interactions(overseer=self.overseer, event="session_start"))
         interrupted = None
+        quit_cleanly, spent = self._resume_facts(nxt.assignment_id if nxt is not None else None)
         if nxt is not None:
             shown = len(store.interactions(overseer=self.overseer, event="item_shown",
                                            assignment_id=nxt.assignment_id))
             if shown:
                 interrupted = nxt.assignment_id
-                self.log("interrupted", nxt.assignment_id, {"times_shown_before": shown})
+                if not quit_cleanly:  # quitting with Ctrl+Q is not an interruption
+                    self.log("interrupted", nxt.assignment_id, {"times_shown_before": shown, "time_spent_s": spent})
         self.log("session_start", None, {"client": client, "resumed": prior > 0})
         return SessionStart(overseer=self.overseer, resumed=prior > 0, interrupted_assignment=interrupted,
-                            progress=self.progress())
+                            progress=self.progress(), quit_cleanly=quit_cleanly, time_spent_s=spent)
+
+    def _resume_facts(self, assignment_id: str | None) -> tuple[bool, float]:
+        """(the last session ended by quitting, seconds already spent on `assignment_id`), from the interactions.
+
+        The app logs `item_time` with the item's running total (earlier visits included) every few
+        seconds and when the overseer quits, so the largest value is the time spent so far; a kill
+        loses at most one interval. A session's last `session_start`/`session_end` says how it ended.
+        """
+        store = self._svc.store
+        starts_ends = [r for r in store.interactions(overseer=self.overseer)
+                       if r.event in ("session_start", "session_end")]
+        ends = [r.event for r in starts_ends]
+        spent = 0.0
+        if assignment_id is not None:
+            for r in store.interactions(overseer=self.overseer, event="item_time", assignment_id=assignment_id):
+                value = (r.payload or {}).get("time_on_item_s")
+                if isinstance(value, (int, float)) and math.isfinite(value) and value > 0:
+                    spent = max(spent, float(value))
+        return bool(ends) and ends[-1] == "session_end", round(spent, 3)
 
     def log(self, event: str, assignment_id: str | None = None, payload: dict[str, Any] | None = None,
             interaction_id: str | None = None) -> None:

@@ -132,6 +132,8 @@ class SessionStart(View):
     resumed: bool
     interrupted_assignment: str | None
     progress: ProgressView
+    quit_cleanly: bool = False  # the previous session ended by quitting (not a crash or a kill)
+    time_spent_s: float = 0.0  # seconds already spent on the next item in earlier visits
 
 
 class PracticeFeedback(View):

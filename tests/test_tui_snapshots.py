@@ -5,13 +5,15 @@ Update after an intended change with: pytest tests/test_tui_snapshots.py --snaps
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tui_support import add_assistance, wait_for
+from tui_support import add_assistance, start_fake_model, wait_for, write_study
+from tui_support import create as create_study_db
 
 from sandwich.create import create_study
 from sandwich.service import StudyService
@@ -20,6 +22,7 @@ from sandwich.views import JudgmentIn
 from tui.app import OverseerApp
 from tui.screens.briefing import BriefingScreen
 from tui.screens.done import DoneScreen
+from tui.widgets.followup import FollowUpBox
 from db_sql import sql
 
 SIZES = [(80, 24), (120, 40)]
@@ -130,3 +133,111 @@ def test_judgment_filled_in(snap_compare, open_app, code_db, size):
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_done(snap_compare, open_app, size):
     assert snap_compare(open_app("ana", finish=True), terminal_size=size, run_before=at_done)
+
+
+# ---------------------------------------------------------------- 80×24: help that must stay readable
+CASE27 = Path(__file__).parent / "data" / "c27-followup-unreadable-80x24"
+EXPLANATION27 = "The passage gives one reason, in its only sentence. Compare each answer with that reason."
+
+
+@pytest.fixture(scope="module")
+def followup_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """c27's study with its (fake) model running: an explanation part with live follow-ups."""
+    proc, port = start_fake_model(CASE27 / "fake_openai.py")
+    folder = tmp_path_factory.mktemp("followup")
+    shutil.copy(CASE27 / "items.jsonl", folder / "items.jsonl")
+    (folder / "study.yaml").write_text((CASE27 / "study.yaml").read_text().replace("18820", str(port)))
+    db = create_study_db(folder / "study.yaml")
+    with StudyService(db) as svc:
+        sql(svc, "INSERT INTO assistance (assistance_id, item_id, condition, kind, status, content, raw, backend, "
+                    "model) SELECT item_id || ':explain', item_id, 'explain', 'explanation', 'ok', ?, NULL, 'test', "
+                    "'fixture' FROM items", [json.dumps({"text": EXPLANATION27})])
+    yield db
+    proc.kill()
+    proc.wait()
+
+
+@pytest.fixture(scope="module")
+def debate_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("debate")
+    db = create_study_db(write_study(folder, conditions="\n  - {name: debate, assistance: [debate]}", overseers=1))
+    add_assistance(db)
+    return db
+
+
+@pytest.fixture
+def mc_app(tmp_path: Path) -> Iterator[Any]:
+    """An app for ana on a fresh copy of a study (closed after the snapshot)."""
+    opened: list[StudyService] = []
+
+    def make(db: Path) -> OverseerApp:
+        copy = tmp_path / "copy.duckdb"
+        shutil.copy(db, copy)
+        opened.append(StudyService(copy))
+        return OverseerApp(opened[-1].for_overseer("ana"), study_title="snap", clock=lambda: 0.0)
+
+    yield make
+    for svc in opened:
+        svc.close()
+
+
+async def at_first_item(pilot: Any) -> None:
+    await at_briefing(pilot)
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: pilot.app.item_screen.view is not None and pilot.app.screen is pilot.app.item_screen)
+
+
+async def at_followup_answer(pilot: Any) -> None:
+    await at_first_item(pilot)
+    await pilot.press("a", "f", *"Is anything else named as a reason?", "enter")
+    box = pilot.app.item_screen.query_one(FollowUpBox)
+    await wait_for(pilot, lambda: not box.streaming, timeout=30)
+    await pilot.pause(0.2)
+
+
+async def at_followup_full_screen(pilot: Any) -> None:
+    await at_followup_answer(pilot)
+    await pilot.press("m")
+    await pilot.pause(0.2)
+
+
+async def at_help(pilot: Any) -> None:
+    await at_first_item(pilot)
+    await pilot.press("question_mark")
+    await pilot.pause(0.3)
+
+
+async def at_debate(pilot: Any) -> None:
+    await at_first_item(pilot)
+    await pilot.press("a", "1", "c")
+    await pilot.pause(0.2)
+
+
+async def at_debate_full_screen(pilot: Any) -> None:
+    await at_debate(pilot)
+    await pilot.press("m")
+    await pilot.pause(0.2)
+
+
+def test_followup_answer_80x24(snap_compare, mc_app, followup_db):
+    assert snap_compare(mc_app(followup_db), terminal_size=(80, 24), run_before=at_followup_answer)
+
+
+def test_followup_full_screen_80x24(snap_compare, mc_app, followup_db):
+    assert snap_compare(mc_app(followup_db), terminal_size=(80, 24), run_before=at_followup_full_screen)
+
+
+def test_help_screen_80x24(snap_compare, mc_app, debate_db):
+    assert snap_compare(mc_app(debate_db), terminal_size=(80, 24), run_before=at_help)
+
+
+def test_debate_80x24(snap_compare, mc_app, debate_db):
+    assert snap_compare(mc_app(debate_db), terminal_size=(80, 24), run_before=at_debate)
+
+
+def test_debate_full_screen_80x24(snap_compare, mc_app, debate_db):
+    assert snap_compare(mc_app(debate_db), terminal_size=(80, 24), run_before=at_debate_full_screen)
+
+
+def test_too_small_79x23(snap_compare, mc_app, debate_db):
+    assert snap_compare(mc_app(debate_db), terminal_size=(79, 23), run_before=at_first_item)

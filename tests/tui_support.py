@@ -121,3 +121,38 @@ def plain(widget: Any, width: int = 200) -> str:
     content = widget.content
     console.print(content if not isinstance(content, str) else content, markup=False)
     return console.export_text()
+
+
+def screen_text(app: Any) -> str:
+    """What the terminal shows now, as plain text (one line per row), as `export_screenshot` draws it."""
+    import io
+
+    from rich.console import Console
+
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), record=True, color_system=None,
+                      legacy_windows=False, safe_box=False)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text()
+
+
+def start_fake_model(script: Path) -> tuple[Any, int]:
+    """Start an OpenAI-compatible stand-in for the study's model (a GPU cannot run here) on a free port."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, str(script), str(port)])
+    end = time.monotonic() + 20
+    while time.monotonic() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise AssertionError("the fake model server did not start")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -29,6 +29,7 @@ from tui.screens.done import DoneScreen
 from tui.screens.help import HelpScreen
 from tui.screens.item import ItemScreen
 from tui.screens.notice import NoticeScreen, practice_feedback, welcome_back
+from tui.widgets.size_guard import SizeGuard, too_small
 
 HERE = Path(__file__).parent
 THEMES = ("textual-dark", "textual-light")
@@ -98,6 +99,7 @@ class OverseerApp(App[None]):
         self.item_screen = ItemScreen(clock)
         self.session_start: SessionStart | None = None
         self.progress: ProgressView | None = None
+        self.spent_before: dict[str, float] = {}  # assignment → seconds spent on it in earlier sessions
 
     def compose(self) -> ComposeResult:
         yield Static("Opening your session…", id="loading")
@@ -139,8 +141,10 @@ class OverseerApp(App[None]):
         # the widgets built so far live as long as the app: keep them out of later GC passes,
         # whose pauses otherwise land between a submit and the next item
         gc.freeze()
-        if start.interrupted_assignment and step.view is not None:
-            self.push_screen(welcome_back(self.session.overseer), lambda _: self._present(step))
+        if start.interrupted_assignment and step.view is not None \
+                and start.interrupted_assignment == step.view.assignment_id:
+            self.spent_before[step.view.assignment_id] = start.time_spent_s
+            self.push_screen(welcome_back(start, step.view), lambda _: self._present(step))
         else:
             self._present(step)
 
@@ -198,7 +202,12 @@ class OverseerApp(App[None]):
             self.push_screen(BriefingScreen(step.briefing, part, len(parts), self.session.overseer, left),
                              lambda _: self._practice(step, 0))
             return
-        self.item_screen.load(step.view, step.assistance, step.progress)
+        self._load(step)
+
+    def _load(self, step: Step) -> None:
+        assert step.view is not None
+        self.item_screen.load(step.view, step.assistance, step.progress,
+                              spent_s=self.spent_before.pop(step.view.assignment_id, 0.0))
 
     # ------------------------------------------------------------ practice
     def _practice(self, step: Step, n: int) -> None:
@@ -206,7 +215,7 @@ class OverseerApp(App[None]):
         if n < len(step.practice):
             self.item_screen.load(step.practice[n], [], None)
         elif step.view is not None:
-            self.item_screen.load(step.view, step.assistance, step.progress)
+            self._load(step)
 
     def answer_practice(self, view: ItemView, choice: str) -> None:
         """Feedback on a practice answer, then the next practice item or the study item."""
@@ -252,5 +261,17 @@ class OverseerApp(App[None]):
             yield SystemCommand("Ask the model", "Ask a follow-up question (f)", screen.action_follow_up)
 
     async def action_quit(self) -> None:
+        screen = getattr(self, "item_screen", None)
+        spent = screen.time_on_item() if screen is not None and screen.view is not None else None
+        if spent is not None:  # so the time on this item goes on counting when the session is reopened
+            self.record("item_time", screen.view.assignment_id, {"time_on_item_s": spent})  # type: ignore[union-attr]
         self.record("session_end", None, {"reason": "quit"})
         self.exit()
+
+    # ------------------------------------------------------------ terminal size
+    def on_resize(self, event: events.Resize) -> None:
+        """Below the minimum size every screen says what size it needs instead of cutting content off."""
+        self.set_class(too_small(event.size.width, event.size.height), "-too-small")
+        for screen in self.screen_stack:
+            for guard in screen.query(SizeGuard):
+                guard.refresh()

@@ -16,14 +16,16 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SNAPSHOTS = HERE.parent.parent / "tests" / "__snapshots__" / "test_tui_snapshots"
 NAMES = {"test_briefing": "briefing", "test_item_with_code_and_help": "item", "test_judgment_filled_in": "judgment",
-         "test_done": "done"}
+         "test_done": "done", "test_followup_answer": "followup", "test_followup_full_screen": "followup-full-screen",
+         "test_help_screen": "help", "test_debate": "debate", "test_debate_full_screen": "debate-full-screen",
+         "test_too_small": "too-small"}
 
 
 def main() -> None:
     if shutil.which("rsvg-convert") is None:
         sys.exit("rsvg-convert not found: apt-get install librsvg2-bin")
     for svg in sorted(SNAPSHOTS.glob("*.svg")):
-        m = re.match(r"(\w+)\[(\d+x\d+)\]\.svg", svg.name)
+        m = re.match(r"(\w+?)(?:\[|_)(\d+x\d+)\]?\.svg", svg.name)
         if not m or m.group(1) not in NAMES:
             continue
         # rsvg drops leading no-break spaces inside a text run; plain spaces with xml:space keep columns aligned

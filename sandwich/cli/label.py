@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import typer
+from rich.console import Console
 
 from sandwich.cli.common import console, study_db
 from sandwich.errors import SandwichError
@@ -81,11 +82,33 @@ def label(
             progress = ro.for_overseer(overseer).progress()
     except SandwichError:
         pass
+    code = app.return_code or 0
     if progress is not None:
-        console.print(f"{overseer}: {progress.done} of {progress.total} judged — everything submitted is saved.")
-    _leave_abandoned_answers(app.return_code or 0)
-    if app.return_code:
-        raise typer.Exit(app.return_code)
+        console.print(f"{overseer}: {progress.done} of {progress.total} judged — "
+                      + ("every judgment submitted before the error is saved." if code
+                         else "everything submitted is saved."), markup=False, highlight=False)
+    _exit_if_failed(code)
+    _leave_abandoned_answers(code)
+
+
+def _exit_if_failed(code: int) -> None:
+    """A session that ended in an error is never reported as a normal exit.
+
+    `sys.exit`, not `typer.Exit`: the CLI runs click outside standalone mode, where
+    `Exit` becomes a return value and the process would exit 0.
+    """
+    if not code:
+        return
+    err = Console(stderr=True)
+    err.print("[bold red]error:[/] the overseer app stopped with an error (shown above), not by quitting.",
+              highlight=False)
+    err.print("[dim]→ Reopen the session to go on; please send the message above to the study lead.[/]",
+              highlight=False)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if any(t is not threading.main_thread() and t.daemon and t.is_alive() for t in threading.enumerate()):
+        os._exit(code)  # a follow-up still generating must not hold the exit up (see _leave_abandoned_answers)
+    sys.exit(code)
 
 
 def _leave_abandoned_answers(code: int) -> None:
@@ -136,9 +159,8 @@ def label_remote(server: str, token: str | None, overseer: str | None, *, web: b
         app.run()
         progress = client.progress()
         console.print(f"{client.overseer}: {progress.done} of {progress.total} judged — everything submitted is "
-                      "saved on the server.")
-        if app.return_code:
-            raise typer.Exit(app.return_code)
+                      "saved on the server.", markup=False, highlight=False)
+        _exit_if_failed(app.return_code or 0)
     finally:
         client.close()
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Center, VerticalScroll
+from textual.containers import Center
 from textual.screen import Screen
 from textual.widgets import Button, Header, Static
 
 from sandwich.views import Briefing
+from tui.widgets.help_scroll import HelpScroll
+from tui.widgets.judgment_form import CONFIDENCE_KEYS
 from tui.widgets.key_footer import KeyFooter
+from tui.widgets.size_guard import SizeGuard
 
 
 def briefing_text(b: Briefing, part: int, parts: int, overseer: str, items: int | None = None) -> Text:
@@ -24,7 +27,9 @@ def briefing_text(b: Briefing, part: int, parts: int, overseer: str, items: int 
     out.append("How to answer\n", style="bold underline")
     out.append(f"  • answers: {', '.join(fmt.choice_labels) if len(fmt.choice_labels) <= 4 else 'the letters shown'}"
                " — keys 1–9 or click\n")
-    out.append(f"  • confidence that your answer is right: {', '.join(map(str, fmt.confidence))} % — keys + and −\n")
+    keys = " ".join(CONFIDENCE_KEYS[:len(fmt.confidence)])
+    out.append(f"  • confidence that your answer is right: {', '.join(map(str, fmt.confidence))} % — keys {keys}"
+               " (lowest first), or + and −\n")
     if fmt.rationale != "off":
         out.append(f"  • a one-line reason ({fmt.rationale}) — key w\n")
     out.append("  • submit — key s\n")
@@ -49,11 +54,12 @@ class BriefingScreen(Screen[bool]):
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
-        with VerticalScroll(id="briefing-body"):
+        with HelpScroll(id="briefing-body"):
             yield Static(briefing_text(self.briefing, self.part, self.parts, self.overseer, self.items), id="briefing-text")
             with Center():
                 yield Button("Begin  ⏎", id="begin", variant="primary")
         yield KeyFooter(compact=True)
+        yield SizeGuard()
 
     def on_mount(self) -> None:
         self.sub_title = f"{self.overseer} · briefing: {self.briefing.condition}"

@@ -11,6 +11,7 @@ from textual.widgets import Button, Header, Static
 
 from sandwich.views import ProgressView
 from tui.widgets.key_footer import KeyFooter
+from tui.widgets.size_guard import SizeGuard
 
 
 def done_text(progress: ProgressView) -> Text:
@@ -40,6 +41,7 @@ class DoneScreen(Screen[None]):
             with Center():
                 yield Button("Close", id="close", variant="success")
         yield KeyFooter(compact=True)
+        yield SizeGuard()
 
     def on_mount(self) -> None:
         self.sub_title = f"{self.progress.overseer} · finished"

@@ -12,6 +12,7 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Header, Input, TabbedContent, Tree
 
@@ -23,26 +24,35 @@ from tui.widgets.followup import FollowUpBox
 from tui.widgets.help_pane import UNUSABLE
 from tui.widgets.item_body import ItemBody
 from tui.widgets.item_timer import ItemTimer
-from tui.widgets.judgment_form import JudgmentForm
+from tui.widgets.judgment_form import CONFIDENCE_KEYS, JudgmentForm
 from tui.widgets.key_footer import KeyFooter
+from tui.widgets.size_guard import SizeGuard
 from tui.widgets.status_bar import StatusBar
 
 NARROW = 100  # below this many columns the item and the help stack instead of sitting side by side
 
 ANSWER_KEYS = [Binding(str(n), f"answer({n - 1})", "answer", key_display="1-9", show=n == 1) for n in range(1, 10)]
+CONFIDENCE_BINDINGS = [Binding(k, f"confidence_level({n})", "sure", key_display="z-n", show=n == 0)
+                       for n, k in enumerate(CONFIDENCE_KEYS)]
+HEARTBEAT_S = 3.0  # how often the running time on an item is logged, so a crash or kill loses at most this much
 
 
 class ItemScreen(Screen[None]):
     """One item at a time; `load` swaps the content in place so the next item renders fast."""
 
+    ALLOW_IN_MAXIMIZED_VIEW = "Header, StatusBar, KeyFooter, SizeGuard"  # a full-screen pane keeps the timer in view
+    ESCAPE_TO_MINIMIZE = False  # Esc first leaves a text box (action_leave_input), then restores
+
     BINDINGS = [
         *ANSWER_KEYS,
-        Binding("plus,equals_sign", "confidence(1)", "sure", key_display="+/-"),
+        *CONFIDENCE_BINDINGS,
+        Binding("plus,equals_sign", "confidence(1)", "sure", key_display="+/-", show=False),
         Binding("minus", "confidence(-1)", "less sure", show=False),
-        Binding("w", "why", "why"),
+        Binding("w", "why", "why", show=False),  # the reason line says "w to type"
         Binding("s", "submit", "submit"),
         Binding("a", "toggle_help", "model"),
         Binding("f", "follow_up", "ask"),
+        Binding("m", "maximise", "max"),
         Binding("escape", "leave_input", "leave box", show=False),
     ]
 
@@ -62,10 +72,18 @@ class ItemScreen(Screen[None]):
             yield AssistancePanel(id="assist")
         yield JudgmentForm(id="judgment")
         yield KeyFooter(compact=True)
+        yield SizeGuard()
 
     # ------------------------------------------------------------ loading an item
-    def load(self, view: ItemView, help_views: list[AssistanceView], progress: ProgressView | None) -> None:
-        """Show a new item (study or practice) with a fresh form, fresh timer and closed help."""
+    def load(self, view: ItemView, help_views: list[AssistanceView], progress: ProgressView | None,
+             spent_s: float = 0.0) -> None:
+        """Show a new item (study or practice) with a fresh form, fresh timer and closed help.
+
+        `spent_s`: seconds already spent on this item in earlier sessions; time on the item and
+        its time limit go on from there.
+        """
+        if self.maximized is not None:
+            self.minimize()
         self.view = view
         self.judgment_id = uuid.uuid4().hex  # kept across retries, so a retried submit is idempotent
         self.first_assist_at: float | None = None
@@ -80,17 +98,21 @@ class ItemScreen(Screen[None]):
         assist.display = bool(view.assistance_kinds) and not view.practice
         if assist.display:
             assist.configure(view, help_views)
-            assist.border_title = "Model's help (a)" + (
-                f": {PANES[view.assistance_kinds[0]][0]}" if len(view.assistance_kinds) == 1 else "")
+            assist.border_title = Content("Model's help (a)" + (
+                f": {PANES[view.assistance_kinds[0]][0]}" if len(view.assistance_kinds) == 1 else ""))
         form = self.query_one(JudgmentForm)
         # a multiple-choice question is already in the item; a code-review question is not
         form.reset(view.judgment, "" if view.item.task_kind == "multiple-choice" else view.item.question)
         form.border_title = "Your judgment" + (" — practice, not counted" if view.practice else "")
         self.set_focus(self.query_one(ItemBody))
         self.refresh_bindings()  # which keys apply (help, follow-ups) depends on the item's condition
-        self.shown_at = self.clock()
+        spent_s = 0.0 if view.practice else max(0.0, spent_s)
+        self.shown_at = self.clock() - spent_s
         limit = None if view.practice else view.judgment.time_limit_s
-        self.query_one(ItemTimer).start(limit, view.judgment.warn_before_s)
+        self.query_one(ItemTimer).start(limit, view.judgment.warn_before_s, spent_s)
+        # beats every HEARTBEAT_S from now (Timer.reset would wait out the current interval first)
+        self._heartbeat.stop()
+        self._heartbeat = self.set_interval(HEARTBEAT_S, self.log_time)
         if self.submitted_at is not None:  # measure submit → next item painted (benchmarks read it)
             self.call_after_refresh(self._painted, self.submitted_at)
             self.submitted_at = None
@@ -112,6 +134,19 @@ class ItemScreen(Screen[None]):
     def on_mount(self) -> None:
         self._fit(self.app.size.width)
         self.query_one(AssistancePanel).display = False
+        self._heartbeat = self.set_interval(HEARTBEAT_S, self.log_time)
+
+    def time_on_item(self) -> float | None:
+        """Seconds on the study item now shown, earlier visits included (None for practice or none)."""
+        if self.view is None or self.view.practice or self.submitting:
+            return None
+        return round(self.clock() - self.shown_at, 3)
+
+    def log_time(self) -> None:
+        """Log the running time on the item (the service rebuilds it from these after a crash or quit)."""
+        spent = self.time_on_item()
+        if spent is not None and self.query_one(ItemTimer).running:
+            self._record("item_time", {"time_on_item_s": spent})
 
     def _fit(self, width: int) -> None:
         narrow = width < NARROW
@@ -123,7 +158,7 @@ class ItemScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide keys that do nothing here (no help in this part, no follow-ups)."""
         view = self.view
-        if action in ("answer", "confidence", "why", "submit"):
+        if action in ("answer", "confidence", "confidence_level", "why", "submit", "maximise"):
             return view is not None  # not tied to `submitting`: flipping it would rebuild the footer twice per item
         if action == "toggle_help":
             return bool(view and view.assistance_kinds and not view.practice)
@@ -137,11 +172,38 @@ class ItemScreen(Screen[None]):
     def action_confidence(self, step: int) -> None:
         self.query_one(JudgmentForm).nudge_confidence(step)
 
+    def action_confidence_level(self, n: int) -> None:
+        self.query_one(JudgmentForm).pick_confidence(n)
+
+    def action_maximise(self) -> None:
+        """Give the whole screen to the pane with focus (the item, or the model's help); m again restores."""
+        if self.maximized is not None:
+            self.minimize()
+            self._record("pane_restored", {})
+            return
+        focused = self.focused
+        assist = self.query_one(AssistancePanel)
+        pane = assist if focused is not None and assist in focused.ancestors_with_self else self.query_one(ItemBody)
+        if pane is assist and not assist.display:
+            return
+        if pane is assist and not assist.opened:
+            self.action_toggle_help()
+        self.maximize(pane, container=False)
+        self._record("pane_maximised", {"pane": "help" if pane is assist else "item"})
+
     def action_why(self) -> None:
         self.set_focus(self.query_one("#why", Input))  # at once: the next keys typed go to the box
 
     def action_leave_input(self) -> None:
-        self.set_focus(self.query_one(ItemBody))
+        """Esc: out of a text box; in a full-screen pane, back to the normal layout."""
+        if self.maximized is None:
+            self.set_focus(self.query_one(ItemBody))
+        elif not isinstance(self.focused, Input):
+            self.minimize()
+        else:  # leaving a text box inside the full-screen help: stay there, on the answers
+            assist = self.query_one(AssistancePanel)
+            log = assist.query_one("#followup-log")
+            self.set_focus(log if log.display else assist.query_one(f"#pane-{assist.active_kind}"))
 
     def action_toggle_help(self) -> None:
         assist = self.query_one(AssistancePanel)
@@ -151,6 +213,8 @@ class ItemScreen(Screen[None]):
             pane = assist.query_one(f"#pane-{assist.active_kind}")
             self.set_focus(pane.query_one(DecompositionTree) if assist.active_kind == "decomposition" else pane)
         else:
+            if self.maximized is assist:  # closing the help also leaves its full screen
+                self.minimize()
             self._record("panel_closed", {"kind": assist.active_kind})
             self.set_focus(self.query_one(ItemBody))
 
@@ -201,7 +265,7 @@ class ItemScreen(Screen[None]):
         self.assistance_failed = True
         self._record("assistance_unavailable", {"error": event.error[:500]})
         self.notify("The model is not available right now. You can still judge this item.",
-                    title="Model unavailable", severity="warning")
+                    title="Model unavailable", severity="warning", markup=False)
 
     @on(ChoiceRow.Changed)
     def _changed(self, event: ChoiceRow.Changed) -> None:
@@ -214,7 +278,7 @@ class ItemScreen(Screen[None]):
     def _warn(self) -> None:
         left = self.view.judgment.warn_before_s if self.view else 0
         self._record("timer_warning", {"seconds_left": left})
-        self.notify(f"{left} seconds left on this item.", title="Time", severity="warning")
+        self.notify(f"{left} seconds left on this item.", title="Time", severity="warning", markup=False)
 
     @on(ItemTimer.Expired)
     def _expired(self) -> None:
@@ -231,7 +295,7 @@ class ItemScreen(Screen[None]):
         if view is None or self.submitting:
             return
         if not timed_out and (problem := form.problem()):
-            self.notify(problem, title="Not yet", severity="warning")
+            self.notify(problem, title="Not yet", severity="warning", markup=False)
             return
         now = self.clock()
         choice, confidence = form.answer.value, form.confidence.value
@@ -256,7 +320,7 @@ class ItemScreen(Screen[None]):
             assistance_failed=self.assistance_failed, timed_out=timed_out, skipped=skipped, client_meta=meta)
         if timed_out:
             self.notify("Time is up: " + ("the item was skipped." if skipped else "your answer was submitted."),
-                        title="Time", severity="warning")
+                        title="Time", severity="warning", markup=False)
         self.app.submit_judgment(judgment)  # type: ignore[attr-defined]
 
     def submit_failed(self, error: Exception) -> None:
@@ -265,4 +329,4 @@ class ItemScreen(Screen[None]):
         self.query_one(JudgmentForm).locked = False
         reason = getattr(error, "message", None) or str(error) or type(error).__name__
         self.notify(f"{reason}\nNothing was lost: press s to try again.", title="Not saved", severity="error",
-                    timeout=10)
+                    timeout=10, markup=False)

@@ -21,6 +21,7 @@ PANES = {"explanation": ("Explanation", ExplanationPane), "decomposition": ("Sub
 class AssistancePanel(Vertical):
     """Hidden until the overseer opens it (a), so the time to first use of help is measured honestly."""
 
+    ALLOW_MAXIMIZE = True  # m gives the whole screen to the help and its follow-ups (readable at 80×24)
     narrow = False
     live_followups = False
 

@@ -10,12 +10,22 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 
+def chip_text(label: str, selected: bool) -> str:
+    """`[2 B]` when selected, ` 2 B ` when not: the choice is shown by more than colour, at the same width."""
+    return f"[{label}]" if selected else f" {label} "
+
+
 class Chip(Static):
     """One option in a ChoiceRow."""
 
     def __init__(self, label: str, index: int, **kw: object) -> None:
-        super().__init__(label, markup=False, **kw)  # type: ignore[arg-type]
+        super().__init__(chip_text(label, False), markup=False, **kw)  # type: ignore[arg-type]
+        self.label = label
         self.index = index
+
+    def relabel(self, label: str, selected: bool) -> None:
+        self.label = label
+        self.update(chip_text(label, selected))
 
     def on_click(self, event: events.Click) -> None:
         event.stop()
@@ -60,7 +70,7 @@ class ChoiceRow(Horizontal, can_focus=True):
         chips = list(self.query(Chip))
         for n, label in enumerate(labels):
             if n < len(chips):
-                chips[n].update(label)
+                chips[n].relabel(label, chips[n].has_class("-selected"))
             else:
                 self.mount(Chip(label, n, classes="chip"))
         for chip in chips[len(labels):]:
@@ -90,5 +100,7 @@ class ChoiceRow(Horizontal, can_focus=True):
 
     def _paint(self) -> None:
         for chip in self.query(Chip):
-            if chip.has_class("-selected") != (chip.index == self.selected):  # restyle only what changes
-                chip.set_class(chip.index == self.selected, "-selected")
+            on = chip.index == self.selected
+            if chip.has_class("-selected") != on:  # restyle only what changes
+                chip.set_class(on, "-selected")
+                chip.update(chip_text(chip.label, on), layout=False)  # same width: no layout pass

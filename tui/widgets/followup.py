@@ -10,6 +10,8 @@ from textual.message import Message
 from textual.widgets import Input, Static
 from textual.worker import get_current_worker
 
+ASK_ITEM = "Ask the model about this item (f), Enter to send · m: full screen"
+
 
 class FollowUpBox(Vertical):
     """Ask the model about the item (or a selected sub-question); its answer streams below."""
@@ -30,7 +32,7 @@ class FollowUpBox(Vertical):
             self.error = error
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="Ask the model a question about this item (f), Enter to send", id="followup-q",
+        yield Input(placeholder=ASK_ITEM, id="followup-q",
                     max_length=2000)
         with VerticalScroll(id="followup-log"):
             yield Static("", id="followup-text")
@@ -44,6 +46,7 @@ class FollowUpBox(Vertical):
         self.streaming = False
         self.query_one("#followup-text", Static).update("")
         self.query_one("#followup-log").display = False
+        self.styles.height = "auto"  # just the question line until there is a conversation
         q = self.query_one("#followup-q", Input)
         q.value = ""
         if q.disabled:  # toggling `disabled` restyles; do it only when it changes
@@ -58,8 +61,7 @@ class FollowUpBox(Vertical):
 
     def _placeholder(self, node_id: str | None) -> None:
         self.query_one("#followup-q", Input).placeholder = (
-            f"Ask about sub-question {node_id}, Enter to send (Esc: back)" if node_id
-            else "Ask the model a question about this item (f), Enter to send")
+            f"Ask about sub-question {node_id}, Enter to send (Esc: back)" if node_id else ASK_ITEM)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id != "followup-q":
@@ -72,10 +74,13 @@ class FollowUpBox(Vertical):
         event.input.disabled = True  # locked while the model answers
         self.streaming = self.waiting = True
         about = f" (about sub-question {self.node_id})" if self.node_id else ""
+        if self.transcript:  # a blank line between exchanges, never after the last (the log shows its end)
+            self.transcript.append("\n\n")
         self.transcript.append(f"You{about}: ", style="bold")
         self.transcript.append(question + "\n")
         self.transcript.append("Model: ", style="bold green")
         self._render_log()
+        self.screen.set_focus(self.query_one("#followup-log"))  # ↑ ↓ PgUp PgDn End now scroll the answers
         self.post_message(self.Used(question, self.node_id))
         self.stream_answer(self.assignment_id, question, self.node_id)
 
@@ -108,7 +113,7 @@ class FollowUpBox(Vertical):
 
     def _done(self, assignment_id: str) -> None:
         if assignment_id == self.assignment_id:
-            self.transcript.append("\n\n")
+            self.transcript.rstrip()
             self._unlock()
 
     def _failed(self, assignment_id: str, error: Exception) -> None:
@@ -117,7 +122,7 @@ class FollowUpBox(Vertical):
         reason = getattr(error, "message", None) or str(error) or type(error).__name__
         self.transcript.append("\nThe model is not available right now, so it cannot answer. "
                                "You can still judge the item.\n", style="bold red")
-        self.transcript.append(f"({reason.splitlines()[0][:200]})\n\n", style="dim")
+        self.transcript.append(f"({reason.splitlines()[0][:200]})", style="dim")
         self._render_log()
         self._unlock()
         self.post_message(self.Failed(reason))
@@ -131,9 +136,10 @@ class FollowUpBox(Vertical):
     def _render_log(self) -> None:
         log = self.query_one("#followup-log", VerticalScroll)
         log.display = True
+        self.styles.height = "2fr"  # a conversation takes most of the panel instead of one clipped row
         shown = self.transcript
         if self.streaming and getattr(self, "waiting", False):
             shown = shown.copy()
             shown.append("thinking… (you can keep working)", style="dim italic")
         self.query_one("#followup-text", Static).update(shown)
-        log.scroll_end(animate=False)
+        self.call_after_refresh(log.scroll_end, animate=False)  # once laid out: the newest line in view

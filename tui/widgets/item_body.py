@@ -6,6 +6,7 @@ from rich.console import Group, RenderableType
 from rich.syntax import Syntax
 from rich.text import Text
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.widgets import Static
 
 from sandwich.views import ItemContent
@@ -31,7 +32,9 @@ def render_item(item: ItemContent, *, dark: bool = True, background: str | None 
 
 
 class ItemBody(VerticalScroll, can_focus=True):
-    """Scrollable view of the item (arrow keys / page keys scroll when it has focus)."""
+    """Scrollable view of the item (arrow keys / page keys scroll when it has focus; m: full screen)."""
+
+    ALLOW_MAXIMIZE = True
 
     def compose(self):  # type: ignore[override]
         yield Static("", id="item-content")
@@ -39,7 +42,7 @@ class ItemBody(VerticalScroll, can_focus=True):
     def show(self, item: ItemContent, *, dark: bool = True) -> None:
         """Display `item` and scroll back to its top."""
         self.item = item
-        self.border_title = item.title
+        self.border_title = Content(item.title)  # data, never markup (an id may hold `[/b]`)
         self.restyle(dark=dark)
         self.scroll_home(animate=False)
 

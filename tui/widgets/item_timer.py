@@ -34,10 +34,14 @@ class ItemTimer(Static):
     def on_mount(self) -> None:
         self._ticker = self.set_interval(0.5, self.tick, pause=True)
 
-    def start(self, limit_s: float | None, warn_before_s: float) -> None:
-        """(Re)start the countdown for a new item; None means no limit (elapsed time is still shown)."""
+    def start(self, limit_s: float | None, warn_before_s: float, spent_s: float = 0.0) -> None:
+        """(Re)start the countdown for a new item; None means no limit (elapsed time is still shown).
+
+        `spent_s`: seconds already spent on this item in earlier visits (a resumed session), so
+        the limit goes on counting from where it was instead of starting again.
+        """
         self.limit_s, self.warn_before_s = limit_s, warn_before_s
-        self.started = self.clock()
+        self.started = self.clock() - max(0.0, spent_s)
         self.warned = self.expired = False
         self.running = True
         self.remove_class("-warning", "-expired")

@@ -10,9 +10,16 @@ from textual.widgets import Button, Input, Label, Static
 from sandwich.views import JudgmentFormat
 from tui.widgets.choice_row import ChoiceRow
 
+CONFIDENCE_KEYS = "zxcvbn"  # the bottom row, left to right: lowest to highest confidence
+
+
+def confidence_labels(levels: list[int]) -> list[str]:
+    """`z 50`, `x 60`, … (levels past the sixth have no direct key; + and − reach them)."""
+    return [f"{CONFIDENCE_KEYS[n]} {c}" if n < len(CONFIDENCE_KEYS) else str(c) for n, c in enumerate(levels)]
+
 
 class JudgmentForm(Vertical):
-    """Answer chips (keys 1–9), confidence chips (+/−), a rationale line and a submit button (s)."""
+    """Answer chips (keys 1–9), confidence chips (keys z–n, +/−), a rationale line and a submit button (s)."""
 
     class SubmitPressed(Message):
         """The overseer asked to submit (button or Enter in the rationale line)."""
@@ -22,6 +29,7 @@ class JudgmentForm(Vertical):
         with Horizontal(id="answer-line"):
             yield Label("Answer", classes="form-label")
             yield ChoiceRow(id="answer")
+        with Horizontal(id="confidence-line"):
             yield Label("Confidence %", classes="form-label", id="confidence-label")
             yield ChoiceRow(id="confidence")
         with Horizontal(id="why-line"):
@@ -35,7 +43,7 @@ class JudgmentForm(Vertical):
         self.query_one("#question", Static).display = bool(question)
         labels = [f"{n + 1} {c}" if n < 9 else c for n, c in enumerate(fmt.choices)]
         self.answer.set_options(list(fmt.choices), labels)
-        self.confidence.set_options(list(fmt.confidence), [str(c) for c in fmt.confidence])
+        self.confidence.set_options(list(fmt.confidence), confidence_labels(list(fmt.confidence)))
         why = self.query_one("#why", Input)
         why.value = ""
         why.display = fmt.rationale != "off"
@@ -74,6 +82,11 @@ class JudgmentForm(Vertical):
         if not self.locked:
             self.answer.select(n)
 
+    def pick_confidence(self, n: int) -> None:
+        """Select the n-th confidence level (0-based, lowest first)."""
+        if not self.locked:
+            self.confidence.select(n)
+
     def nudge_confidence(self, step: int) -> None:
         """Move the confidence one step up or down (the first press picks the lowest level)."""
         if self.locked:
@@ -89,7 +102,7 @@ class JudgmentForm(Vertical):
         if self.answer.value is None:
             return "Pick an answer first (keys 1–9, or click one)."
         if self.confidence.value is None:
-            return "Say how confident you are (+ / −, or click a percentage)."
+            return "Say how confident you are (keys z x c v b n, + / −, or click a percentage)."
         if self.fmt.rationale == "required" and not self.rationale:
             return "This study asks for a one-line reason: press w and type it."
         return None

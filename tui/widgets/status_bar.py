@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.content import Content
 from textual.widgets import Label
 
 from sandwich.views import ItemView, ProgressView
@@ -42,8 +43,8 @@ class StatusBar(Horizontal):
     def show(self, view: ItemView, progress: ProgressView | None) -> None:
         overall, part = progress_text(view, progress)
         # fixed-size labels: repaint them without a layout pass
-        self.query_one("#progress-overall", Label).update(overall, layout=False)
-        self.query_one("#progress-part", Label).update(part, layout=False)
+        self.query_one("#progress-overall", Label).update(Content(overall), layout=False)
+        self.query_one("#progress-part", Label).update(Content(part), layout=False)  # condition names are data
 
     @property
     def timer(self) -> ItemTimer:
