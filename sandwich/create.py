@@ -65,6 +65,10 @@ def existing_judgments(db: Path) -> int:
 def create_study(sf: StudyFile, db: Path, *, force: bool = False, allow_unsandboxed: bool = False,
                  progress: Progress | None = None) -> dict[str, int]:
     """Create (or re-create) the study database at `db`. Returns counts of what was written."""
+    if sf.study.overseers.design == "observed":
+        raise StoreError(f"{sf.path}: an observed study takes its assignments from data, not from a dealt plan.",
+                         hint="Load it with `sandwich import judgments FILE --study STUDY.yaml --db OUT.duckdb` "
+                              "(or `sandwich import nyu-debate` / `llm-debate`).")
     n_judged = existing_judgments(db)
     if n_judged and not force:
         raise StoreError(f"{db} already holds {n_judged} judgment(s); refusing to overwrite them.",
@@ -84,6 +88,7 @@ def create_study(sf: StudyFile, db: Path, *, force: bool = False, allow_unsandbo
     if ov.judged_items is not None:
         pool = sample_pool(pool, {g.item_id: g.label for g in data.gold}, ov.judged_items, study.seed)
     names = [c.name for c in study.conditions]
+    assert ov.items_per_overseer is not None  # required by the schema for dealt designs
     assignments = plan(pool, names, ov.non_experts, ov.items_per_overseer, design=ov.design, experts=ov.experts,
                        expert_condition=study.expert_condition, seed=ov.seed)
 

@@ -1,0 +1,55 @@
+"""`sandwich import …`: load published or a lab's own judgments as an observed study."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from sandwich.cli.common import console
+from sandwich.importers.records import ImportedStudy
+
+import_app = typer.Typer(help="Load published oversight data or your own judgments as an observed study.",
+                         no_args_is_help=True)
+
+
+def _report(study: ImportedStudy, db: Path) -> None:
+    s = study.summary
+    t = Table(title=f"Imported {study.name} → {db}", title_justify="left")
+    t.add_column("condition")
+    t.add_column("judgments", justify="right")
+    for c in study.conditions:
+        t.add_row(c.name, str(s.by_condition[c.name]))
+    console.print(t)
+    console.print(f"sessions read: {s.sessions} · included: {s.included} · items: {len(study.items)} · "
+                  f"overseers: {len(study.overseers)} · transcripts: {len(study.transcripts)}")
+    for why, n in sorted(s.skipped.items()):
+        console.print(f"  left out: {n} session(s) — {why}")
+    if s.offline_included or s.offline_skipped:
+        console.print(f"offline judgments included: {s.offline_included}")
+    for why, n in sorted(s.offline_skipped.items()):
+        console.print(f"  left out: {n} offline judgment(s) — {why}")
+    console.print(f"next: sandwich analyze {db} --out {db.with_suffix('')}-report")
+
+
+@import_app.command("nyu-debate")
+def nyu_debate(
+    path: Path = typer.Argument(..., help="Folder laid out like julianmichael/debate (debates-metadata.jsonl, "
+                                          "debates/official/*.json).", show_default=False),
+    db: Path = typer.Option(..., "--db", help="Study database to write (a new file)."),
+    include_all: bool = typer.Option(False, "--all", help="Also import sessions not included in the paper."),
+    force: bool = typer.Option(False, "--force", help="Replace --db if it exists."),
+) -> None:
+    """The NYU debate experiments (Michael et al. 2023) as an observed study."""
+    from sandwich.importers.nyu import load_nyu_debate
+    from sandwich.importers.persist import write_imported_study
+
+    study = load_nyu_debate(path, include_all=include_all)
+    write_imported_study(db, study, force=force)
+    _report(study, db)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `import` command group to the CLI."""
+    app.add_typer(import_app, name="import")

@@ -1,0 +1,170 @@
+"""Every SQL statement the importers need, in one place (to move into the study store later).
+
+Functions take typed records (`sandwich.importers.records`) or return polars frames; nothing
+else in `sandwich.importers` or the trajectory analysis writes SQL. An import writes a new
+study database atomically: a temporary file beside the target, renamed into place only when
+complete, so a failure leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from sandwich import store
+from sandwich.errors import StoreError
+from sandwich.importers.records import ImportedStudy, Transcript
+from sandwich.studyfile import config_hash
+
+# Imported transcripts: what each judge read. Several sessions can share an item and condition, so they
+# cannot live in `assistance` (one row per item, condition and kind); replay studies copy one per item there.
+TRANSCRIPTS_DDL = """CREATE TABLE IF NOT EXISTS imported_transcripts (transcript_id VARCHAR PRIMARY KEY,
+    item_id VARCHAR NOT NULL, condition VARCHAR NOT NULL, kind VARCHAR NOT NULL, content JSON, source JSON)"""
+BELIEF = "belief"   # interactions.event of a point on a judge's belief trajectory
+
+
+def _study_rows(con: duckdb.DuckDBPyConnection, s: ImportedStudy) -> None:
+    store.set_meta(con, "study", s.name)
+    store.set_meta(con, "config_text", s.config_text)
+    store.set_meta(con, "config_hash", config_hash(s.config_text))
+    store.set_meta(con, "study_path", f"import:{s.source.get('dataset', 'judgments')}")
+    store.set_meta(con, "import_source", s.source)
+    store.set_meta(con, "import_summary", s.summary.as_dict())
+    con.executemany("INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+        [i.item_id, i.task_kind, i.problem_id, i.split, i.role, i.title, i.prompt, i.body, i.question, i.choices,
+         i.language, json.dumps(i.meta)] for i in s.items])
+    if s.gold:
+        con.executemany("INSERT INTO gold VALUES (?, ?, ?, ?)",
+                        [[g.item_id, g.label, g.source, json.dumps(g.detail)] for g in s.gold])
+    con.executemany("INSERT INTO conditions VALUES (?, ?, ?, ?, ?)", [
+        [c.name, n, json.dumps([{"kind": k, "params": {}} for k in c.assistance]), c.briefing, False]
+        for n, c in enumerate(s.conditions)])
+    con.executemany("INSERT INTO overseers VALUES (?, ?, ?, ?)",
+                    [[o, "non_expert", "human", json.dumps({"imported": s.source.get("dataset")})]
+                     for o in s.overseers])
+
+
+def _judgment_rows(con: duckdb.DuckDBPyConnection, s: ImportedStudy) -> None:
+    position: dict[str, int] = {}
+    assignments, judgments, interactions = [], [], []
+    for j in sorted(s.judgments, key=lambda j: (j.overseer, j.created_at is None, j.created_at or 0, j.judgment_id)):
+        pos = position.get(j.overseer, 0)
+        position[j.overseer] = pos + 1
+        assignments.append([j.assignment_id, j.overseer, j.item_id, j.condition, pos, 0])
+        meta = {**j.meta, "transcript_id": j.transcript_id}
+        judgments.append([j.judgment_id, j.assignment_id, j.overseer, j.item_id, j.condition, j.choice, j.confidence,
+                          j.rationale, j.time_on_item_s, None, False, False, False, "human", False,
+                          json.dumps(meta), j.created_at])
+        for n, b in enumerate(j.trajectory):
+            interactions.append([f"{j.judgment_id}:belief:{n}", j.overseer, j.assignment_id, BELIEF,
+                                 json.dumps({"round": b.round, "step": n, "probabilities": b.probabilities,
+                                             "message": b.message, "imported": True}), b.ts])
+    con.executemany("INSERT INTO assignments VALUES (?, ?, ?, ?, ?, ?)", assignments)
+    con.executemany("INSERT INTO judgments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", judgments)
+    if interactions:
+        con.executemany("INSERT INTO interactions VALUES (?, ?, ?, ?, ?, ?)", interactions)
+
+
+def write_transcripts(con: duckdb.DuckDBPyConnection, transcripts: list[Transcript]) -> None:
+    """Store imported transcripts (creating their table if needed)."""
+    con.execute(TRANSCRIPTS_DDL)
+    if transcripts:
+        con.executemany("INSERT INTO imported_transcripts VALUES (?, ?, ?, ?, ?, ?)",
+                        [[t.transcript_id, t.item_id, t.condition, t.kind, json.dumps(t.content),
+                          json.dumps(t.source)] for t in transcripts])
+
+
+def write_imported_study(db: str | Path, study: ImportedStudy, *, force: bool = False) -> Path:
+    """Write `study` as a new study database at `db`, atomically. Refuses to replace a file unless `force`."""
+    db = Path(db)
+    if db.exists() and not force:
+        raise StoreError(f"{db} already exists; refusing to overwrite it.",
+                         hint="Pass --force to replace it, or choose another --db.")
+    db.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{db.name}.", suffix=".tmp", dir=db.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    tmp.unlink()  # DuckDB wants to create the file itself
+    try:
+        con = store.connect(tmp, create=True)
+        with store.transaction(con):
+            _study_rows(con, study)
+            _judgment_rows(con, study)
+            write_transcripts(con, study.transcripts)
+        con.execute("CHECKPOINT")
+        con.close()
+        store.remove_db(db)
+        os.replace(tmp, db)
+    except BaseException:
+        store.remove_db(tmp)
+        raise
+    return db
+
+
+# ------------------------------------------------------------------ reading
+def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
+    cur = con.cursor()
+    try:
+        return pl.from_arrow(cur.execute(sql, params or []).arrow())  # type: ignore[return-value]
+    finally:
+        cur.close()
+
+
+def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether the database has a table called `name`."""
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                            [name]).fetchone()[0])
+
+
+def read_trajectory_frames(db: str | Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(beliefs, finals) for trajectory analysis, lead side (reads gold).
+
+    beliefs: judgment_id, overseer, condition, item_id, gold, choices, step, round, probabilities (JSON text)
+    from `belief` interactions; finals: judgment_id, overseer, condition, item_id, gold, choice, confidence,
+    client_meta (JSON text), simulated — one row per non-skipped judgment.
+    """
+    con = store.connect(db, read_only=True)
+    try:
+        finals = _frame(con, """
+            SELECT j.judgment_id, j.assignment_id, j.overseer, j.condition, j.item_id, g.label AS gold, j.choice,
+                   j.confidence, CAST(j.client_meta AS VARCHAR) AS client_meta, j.simulated
+            FROM judgments j LEFT JOIN gold g USING (item_id) WHERE NOT j.skipped ORDER BY j.judgment_id""")
+        beliefs = _frame(con, f"""
+            SELECT j.judgment_id, i.overseer, j.condition, j.item_id, g.label AS gold,
+                   CAST(json_extract(i.payload, '$.step') AS INTEGER) AS step,
+                   CAST(json_extract(i.payload, '$.round') AS INTEGER) AS round,
+                   CAST(json_extract(i.payload, '$.probabilities') AS VARCHAR) AS probabilities
+            FROM interactions i JOIN judgments j USING (assignment_id) LEFT JOIN gold g ON g.item_id = j.item_id
+            WHERE i.event = '{BELIEF}' AND NOT j.skipped ORDER BY j.judgment_id, step""")
+    finally:
+        con.close()
+    return beliefs, finals
+
+
+def read_transcripts(db: str | Path) -> list[Transcript]:
+    """Every imported transcript in a study database (empty when it has none)."""
+    con = store.connect(db, read_only=True)
+    try:
+        if not has_table(con, "imported_transcripts"):
+            return []
+        rows = store.rows(con, "SELECT * FROM imported_transcripts ORDER BY transcript_id")
+    finally:
+        con.close()
+    return [Transcript(r["transcript_id"], r["item_id"], r["condition"], r["kind"], json.loads(r["content"]),
+                       json.loads(r["source"])) for r in rows]
+
+
+def import_summary(db: str | Path) -> dict[str, Any] | None:
+    """The summary an import stored, or None for a study that was not imported."""
+    con = store.connect(db, read_only=True)
+    try:
+        text = store.get_meta(con, "import_summary")
+    finally:
+        con.close()
+    return json.loads(text) if text else None
