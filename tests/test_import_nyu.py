@@ -1,0 +1,173 @@
+"""`sandwich import nyu-debate` on a hand-written fixture (tests/data/nyu-mini, see its README).
+
+Needs no shared data: every expected value below is worked out from the fixture by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from sandwich.analysis import analyze_study
+from sandwich.importers.nyu import load_nyu_debate
+from sandwich.importers.persist import write_imported_study
+from sandwich.service import StudyService
+
+REPO = Path(__file__).resolve().parent.parent
+MINI = REPO / "tests" / "data" / "nyu-mini"
+PASSAGE = ('THE LAST LAMP\n\n"Keep it lit," said Mara. She didn\'t trust the [old] generator; it had failed twice.'
+           "\n\nTom's brother fixed it at dawn.")
+
+
+@pytest.fixture(scope="module")
+def mini_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("nyu") / "mini.duckdb"
+    write_imported_study(db, load_nyu_debate(MINI))
+    return db
+
+
+def _rows(db: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_item_is_article_plus_question_with_readable_passage_and_gold(mini_db: Path) -> None:
+    items = _rows(mini_db, "SELECT item_id, title, body, question, choices FROM items")
+    assert len(items) == 1  # two sessions ask the same question with the answers in different orders
+    _, title, body, question, choices = items[0]
+    assert (title, question) == ("The Last Lamp", "Who fixed the generator?")
+    assert body == PASSAGE
+    assert choices == ["Mara", "Tom's brother"]
+    assert _rows(mini_db, "SELECT label FROM gold") == [("B",)]
+
+
+def test_summary_counts_left_out_sessions(mini_db: Path) -> None:
+    meta = json.loads(_rows(mini_db, "SELECT value FROM meta WHERE key = 'import_summary'")[0][0])
+    assert meta["sessions"] == 4 and meta["included"] == 2 and meta["offline_included"] == 1
+    assert meta["skipped"] == {"not in the paper (includedInPaper false)": 1, "never judged to the end": 1}
+    with_all = load_nyu_debate(MINI, include_all=True)
+    assert with_all.summary.included == 3 and dict(with_all.summary.skipped) == {"never judged to the end": 1}
+
+
+def test_judgments_keep_choice_order_probability_time_and_rationale(mini_db: Path) -> None:
+    rows = {r[0]: r[1:] for r in _rows(mini_db, """
+        SELECT overseer, condition, choice, confidence, rationale, time_on_item_s, CAST(client_meta AS VARCHAR)
+        FROM judgments""")}
+    assert set(rows) == {"Cy Cherry", "Di Date", "Ed Elder"}
+    cond, choice, conf, why, secs, meta = rows["Cy Cherry"]
+    # shown [Mara, Tom's brother] = stored order: 0.9 on the second answer -> B
+    assert (cond, choice, conf, why) == ("human-debate", "B", 90, "B: the brother fixed it.")
+    assert secs == pytest.approx(360.0)  # first event at +60 s, final feedback at +420 s
+    assert json.loads(meta)["shown_order"] == [0, 1]
+    cond, choice, conf, why, secs, meta = rows["Di Date"]
+    # shown [Tom's brother, Mara]: 0.8 on the shown second answer = stored A (Mara), the wrong one
+    assert (cond, choice, conf) == ("human-consultancy", "A", 80)
+    assert json.loads(meta)["shown_order"] == [1, 0]
+    assert json.loads(meta)["shown_choices"] == ["Tom's brother", "Mara"]
+    assert json.loads(meta)["probabilities"] == pytest.approx([0.8, 0.2])
+    cond, choice, conf, why, secs, _ = rows["Ed Elder"]
+    assert (cond, choice, conf, why) == ("offline-human-consultancy", "B", 70, "The quote never says she fixed it.")
+    assert secs == pytest.approx(60.0)
+
+
+def test_belief_trajectory_is_every_earlier_round_in_stored_order(mini_db: Path) -> None:
+    rows = _rows(mini_db, """SELECT CAST(payload AS VARCHAR), ts FROM interactions i JOIN judgments j USING (assignment_id)
+                             WHERE j.overseer = 'Cy Cherry' AND event = 'belief' ORDER BY ts""")
+    points = [json.loads(p) for p, _ in rows]
+    assert [(p["round"], p["probabilities"]) for p in points] == [(0, [0.5, 0.5]), (1, [0.3, 0.7])]
+    assert points[1]["message"] == "B quotes the ending."
+    offline = _rows(mini_db, """SELECT CAST(payload AS VARCHAR) FROM interactions i JOIN judgments j USING (assignment_id)
+                                WHERE j.overseer = 'Ed Elder'""")
+    assert [json.loads(p)["probabilities"] for (p,) in offline] == [[0.5, 0.5]]
+
+
+def test_transcripts_resolve_quotes_to_the_passage(mini_db: Path) -> None:
+    rows = {r[0]: (r[1], json.loads(r[2])) for r in _rows(
+        mini_db, "SELECT transcript_id, kind, CAST(content AS VARCHAR) FROM imported_transcripts")}
+    assert set(rows) == {"lamp-0", "lamp-1"}
+    kind, debate = rows["lamp-0"]
+    assert kind == "debate" and debate["answers"] == {"A": "A. Mara", "B": "B. Tom's brother"}
+    first = [t for t in debate["turns"] if t["speaker"] == "B"][0]
+    q = first["quotes"][0]
+    assert q["text"] == "Tom's brother fixed it at dawn." and q["verified"] is True
+    assert PASSAGE[q["start"]:q["end"]] == q["text"]
+    assert first["text"] == "No, <quote>Tom's brother fixed it at dawn.</quote>"
+    kind, consult = rows["lamp-1"]
+    # the consultant was Debater B, defending the shown second answer (Mara), stored A
+    assert kind == "consultancy" and consult["side"] == "A" and consult["assigned_answer"] == "A. Mara"
+    assert [t["quotes"][0]["text"] for t in consult["turns"] if t["speaker"] == "consultant"] == ['"Keep it lit,"']
+
+
+def test_analyze_gives_each_conditions_accuracy(mini_db: Path, tmp_path: Path) -> None:
+    res = analyze_study(mini_db, out_dir=tmp_path / "rep", replicates=100)
+    acc = {g.group: (g.judgments, g.accuracy.est) for g in res.groups}
+    assert acc == {"human-debate": (1, 1.0), "human-consultancy": (1, 0.0), "offline-human-consultancy": (1, 1.0)}
+    assert not res.synthetic
+    out = json.loads((tmp_path / "rep" / "results.json").read_text())
+    assert {c["group"]: c["accuracy"]["est"] for c in out["conditions"]} == {k: v for k, (_, v) in acc.items()}
+
+
+def test_the_service_opens_an_observed_study(mini_db: Path) -> None:
+    with StudyService(mini_db, read_only=True) as svc:
+        assert svc.study.overseers.design == "observed"
+        session = svc.for_overseer("Cy Cherry")  # names as written, spaces and capitals kept
+        assert session.next_item() is None       # the imported judgment answers its observed assignment
+        assert session.progress().done == 1
+
+
+def test_a_tie_is_never_correct(tmp_path: Path) -> None:
+    folder = tmp_path / "tie"
+    shutil.copytree(MINI, folder)
+    f = folder / "debates" / "official" / "lamp-0.json"
+    s = json.loads(f.read_text())
+    s["rounds"][-1]["JudgeFeedback"]["distribution"] = [0.5, 0.5]
+    f.write_text(json.dumps(s))
+    lines = (folder / "debates-metadata.jsonl").read_text().splitlines()
+    m = json.loads(lines[0])
+    m["status"]["Complete"]["result"]["judgingInfo"]["finalJudgement"] = [0.5, 0.5]
+    (folder / "debates-metadata.jsonl").write_text("\n".join([json.dumps(m), *lines[1:]]) + "\n")
+    study = load_nyu_debate(folder)
+    tie = next(j for j in study.judgments if j.overseer == "Cy Cherry")
+    assert (tie.choice, tie.confidence) == ("tie", 50)
+    db = tmp_path / "tie.duckdb"
+    write_imported_study(db, study)
+    acc = {g.group: g.accuracy.est for g in analyze_study(db, replicates=50).groups}
+    assert acc["human-debate"] == 0.0
+
+
+def test_contradicting_gold_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "bad"
+    shutil.copytree(MINI, folder)
+    f = folder / "debates" / "official" / "lamp-1.json"
+    s = json.loads(f.read_text())
+    s["setup"]["correctAnswerIndex"] = 1
+    f.write_text(json.dumps(s))
+    from sandwich.errors import DataError
+    with pytest.raises(DataError, match="correct answer"):
+        load_nyu_debate(folder)
+
+
+def test_bad_json_line_exits_2_with_place_and_writes_nothing(tmp_path: Path) -> None:
+    folder = tmp_path / "broken"
+    shutil.copytree(MINI, folder)
+    meta = folder / "debates-metadata.jsonl"
+    lines = meta.read_text().splitlines()
+    lines[1] = lines[1][:40]
+    meta.write_text("\n".join(lines) + "\n")
+    db = tmp_path / "out.duckdb"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    r = subprocess.run([sys.executable, "-m", "sandwich", "import", "nyu-debate", str(folder), "--db", str(db)],
+                       capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert r.returncode == 2
+    assert f"{meta}:2:" in r.stderr.replace("\n", "") and "not valid JSON" in r.stderr
+    assert not db.exists() and not list(tmp_path.glob(".out.duckdb*"))
