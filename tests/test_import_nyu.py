@@ -97,7 +97,7 @@ def test_transcripts_resolve_quotes_to_the_passage(mini_db: Path) -> None:
     assert set(rows) == {"lamp-0", "lamp-1"}
     kind, debate = rows["lamp-0"]
     assert kind == "debate" and debate["answers"] == {"A": "A. Mara", "B": "B. Tom's brother"}
-    first = [t for t in debate["turns"] if t["speaker"] == "B"][0]
+    first = next(t for t in debate["turns"] if t["speaker"] == "B")
     q = first["quotes"][0]
     assert q["text"] == "Tom's brother fixed it at dawn." and q["verified"] is True
     assert PASSAGE[q["start"]:q["end"]] == q["text"]
@@ -167,7 +167,43 @@ def test_bad_json_line_exits_2_with_place_and_writes_nothing(tmp_path: Path) -> 
     db = tmp_path / "out.duckdb"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     r = subprocess.run([sys.executable, "-m", "sandwich", "import", "nyu-debate", str(folder), "--db", str(db)],
-                       capture_output=True, text=True, env=env, cwd=tmp_path)
+                       capture_output=True, text=True, env=env, cwd=tmp_path, check=False)
     assert r.returncode == 2
     assert f"{meta}:2:" in r.stderr.replace("\n", "") and "not valid JSON" in r.stderr
     assert not db.exists() and not list(tmp_path.glob(".out.duckdb*"))
+
+
+def test_trajectory_measures_by_round_reward_and_offline(mini_db: Path) -> None:
+    import math
+
+    from sandwich.analysis.trajectories import (
+        by_round,
+        interactive_vs_offline,
+        judge_rewards,
+        trajectories,
+    )
+
+    traj = trajectories(mini_db)
+    cy = traj.filter(overseer="Cy Cherry").sort("step")
+    assert cy["p_correct"].to_list() == pytest.approx([0.5, 0.7, 0.9]) and cy["round"].to_list() == [0, 1, 2]
+    rounds = {(r["condition"], r["round"]): r for r in by_round(traj).iter_rows(named=True)}
+    hc0, hc1 = rounds[("human-consultancy", 0)], rounds[("human-consultancy", 1)]
+    assert (hc0["accuracy"], hc0["brier"]) == (1.0, pytest.approx(0.16))   # 0.6 on the right answer first
+    assert (hc1["accuracy"], hc1["brier"]) == (0.0, pytest.approx(0.64))   # talked out of it: 0.2
+    assert rounds[("human-debate", 0)]["accuracy"] == 0.0                   # 50/50 is not right
+    rewards = {r["judgment_id"]: r for r in judge_rewards(mini_db).iter_rows(named=True)}
+    assert set(rewards) == {"nyu:lamp-0:judge", "nyu:lamp-1:judge"}          # live judges only
+    assert rewards["nyu:lamp-0:judge"]["reward"] == pytest.approx(math.log2(0.9) - 0.05 * 2)
+    assert rewards["nyu:lamp-1:judge"]["reward"] == pytest.approx(math.log2(0.2) - 0.05 * 1)
+    pairs = interactive_vs_offline(mini_db).to_dicts()
+    assert pairs == [{"condition": "human-consultancy", "sessions": 1, "live_accuracy": 0.0,
+                      "offline_accuracy": 1.0, "agree": 0.0}]
+
+
+def test_report_shows_trajectory_sections(mini_db: Path, tmp_path: Path) -> None:
+    res = analyze_study(mini_db, out_dir=tmp_path / "rep", replicates=50)
+    page = (tmp_path / "rep" / "index.html").read_text()
+    assert "Accuracy and calibration by round" in page and "Judge reward" in page and "offline judges" in page
+    data = json.loads((tmp_path / "rep" / "results.json").read_text())["trajectories"]
+    assert {r["condition"] for r in data["interactive_vs_offline"]} == {"human-consultancy"}
+    assert res.trajectory is not None and len(res.trajectory.tables) == 3

@@ -43,6 +43,7 @@ class AnalysisResult:
     reliability: list[OverseerReliability] = field(default_factory=list)
     hypotheses: list[HypothesisResult] = field(default_factory=list)
     model: str | None = None
+    trajectory: Any = None          # TrajectorySections for studies with belief trajectories (imported debates)
     html: Path | None = None
     pngs: list[Path] = field(default_factory=list)
 
@@ -166,6 +167,9 @@ def analyze_study(db_path: str | Path, out_dir: str | Path | None = None, replic
     res.aggregates, res.reliability = aggregate(t)
     res.hypotheses = [test_hypothesis(h, label, t, draws, study.baseline_condition, replicates,
                                       permutations=permutations, seed=seed) for h, label in tests]
+    if study.overseers.design == "observed":
+        from sandwich.analysis.trajectory_report import trajectory_sections
+        res.trajectory = trajectory_sections(db_path)
     _finish(res, out_dir)
     return res
 

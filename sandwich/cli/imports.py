@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from sandwich.cli.common import console
 from sandwich.importers.records import ImportedStudy
+
+DbOption = Annotated[Path, typer.Option("--db", help="Study database to write (a new file).")]
+ForceOption = Annotated[bool, typer.Option("--force", help="Replace --db if it exists.")]
 
 import_app = typer.Typer(help="Load published oversight data or your own judgments as an observed study.",
                          no_args_is_help=True)
@@ -35,11 +39,12 @@ def _report(study: ImportedStudy, db: Path) -> None:
 
 @import_app.command("nyu-debate")
 def nyu_debate(
-    path: Path = typer.Argument(..., help="Folder laid out like julianmichael/debate (debates-metadata.jsonl, "
-                                          "debates/official/*.json).", show_default=False),
-    db: Path = typer.Option(..., "--db", help="Study database to write (a new file)."),
-    include_all: bool = typer.Option(False, "--all", help="Also import sessions not included in the paper."),
-    force: bool = typer.Option(False, "--force", help="Replace --db if it exists."),
+    path: Annotated[Path, typer.Argument(help="Folder laid out like julianmichael/debate (debates-metadata.jsonl, "
+                                              "debates/official/*.json).", show_default=False)],
+    db: DbOption,
+    include_all: Annotated[bool, typer.Option("--all", help="Also import sessions not included in the paper.")]
+    = False,
+    force: ForceOption = False,
 ) -> None:
     """The NYU debate experiments (Michael et al. 2023) as an observed study."""
     from sandwich.importers.nyu import load_nyu_debate

@@ -25,10 +25,22 @@ from pathlib import Path
 from typing import Any
 
 from sandwich.errors import DataError
-from sandwich.importers.nyu_transcript import offline_beliefs, scoring_rule, walk_rounds, when
+from sandwich.importers.nyu_transcript import (
+    offline_beliefs,
+    scoring_rule,
+    walk_rounds,
+    when,
+)
 from sandwich.importers.observed import observed_config
-from sandwich.importers.records import (TIE, Belief, ConditionRecord, ImportedJudgment, ImportedStudy,
-                                        ImportSummary, Transcript)
+from sandwich.importers.records import (
+    TIE,
+    Belief,
+    ConditionRecord,
+    ImportedJudgment,
+    ImportedStudy,
+    ImportSummary,
+    Transcript,
+)
 from sandwich.importers.text import Passage, detokenize
 from sandwich.tasks.base import Gold, Item
 from sandwich.tasks.split import split_groups
@@ -218,7 +230,7 @@ def load_nyu_debate(path: str | Path, *, include_all: bool = False) -> ImportedS
             b.judgments.append(_judgment(f"nyu:{name}:judge", judge, item_id, base, beliefs, first, name, {
                 **common, "mode": "live", "judge_reward": info.get("judgeReward"),
                 "num_continues": info.get("numContinues"),
-                "ended_by": next(iter((meta["status"]["Complete"]["result"].get("endedBy") or {"?": 0})))}))
+                "ended_by": next(iter(meta["status"]["Complete"]["result"].get("endedBy") or {"?": 0}))}))
             summary.included += 1
         for judge_name, result in sorted((offline or offline_meta).items()):
             steps, mode = offline_beliefs(result, order, f"{where} offline judge {judge_name!r}")

@@ -10,7 +10,7 @@ saw into the item's stored choice order; the permutation is kept with every judg
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sandwich.errors import DataError
@@ -24,7 +24,7 @@ def when(ms: Any) -> datetime | None:
     """A millisecond Unix timestamp as naive UTC (as the study store keeps times)."""
     if not isinstance(ms, (int, float)):
         return None
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).replace(tzinfo=None)
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).replace(tzinfo=None)
 
 
 def message(feedback: dict[str, Any]) -> str:

@@ -108,10 +108,10 @@ def write_imported_study(db: str | Path, study: ImportedStudy, *, force: bool = 
 
 
 # ------------------------------------------------------------------ reading
-def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
+def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
     cur = con.cursor()
     try:
-        return pl.from_arrow(cur.execute(sql, params or []).arrow())  # type: ignore[return-value]
+        return pl.from_arrow(cur.sql(sql).to_arrow_table())  # type: ignore[return-value]
     finally:
         cur.close()
 

@@ -1,0 +1,95 @@
+"""The trajectory measures as report sections: rich tables (terminal and HTML) and JSON.
+
+Only studies with belief trajectories (imported debate/consultancy sessions) get these
+sections; for every other study `trajectory_sections` returns None and the report is unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from rich.table import Table
+
+from sandwich.analysis.trajectories import (
+    by_round,
+    interactive_vs_offline,
+    judge_rewards,
+    trajectories,
+)
+
+MAX_ROUNDS_SHOWN = 8
+
+
+@dataclass
+class TrajectorySections:
+    """Tables for the report and numbers for results.json."""
+
+    tables: list[Table] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None or not math.isfinite(x) else f"{100 * x:.1f}%"
+
+
+def _round_table(rounds: pl.DataFrame) -> Table:
+    t = Table(title="Accuracy and calibration by round (each judge's latest belief on the right answer, carried "
+                    "forward; correct = P(right) > 0.5)", title_justify="left")
+    for c in ("condition", "round", "judges", "still judging", "accuracy", "Brier"):
+        t.add_column(c, justify="left" if c == "condition" else "right")
+    for r in rounds.filter(pl.col("round") <= MAX_ROUNDS_SHOWN).iter_rows(named=True):
+        t.add_row(r["condition"], str(r["round"]), str(r["judges"]), str(r["still_judging"]), _pct(r["accuracy"]),
+                  f"{r['brier']:.3f}")
+    return t
+
+
+def _reward_table(rewards: pl.DataFrame) -> Table:
+    t = Table(title="Judge reward (LogScoreWithLinearPenalty: log score of P(right) − penalty per extra round)",
+              title_justify="left")
+    for c in ("condition", "judgments", "mean reward", "mean rounds asked", "matches recorded"):
+        t.add_column(c, justify="left" if c == "condition" else "right")
+    agg = rewards.group_by("condition", maintain_order=True).agg(
+        pl.len().alias("n"), pl.col("reward").mean().alias("reward"), pl.col("continues").mean().alias("cont"),
+        ((pl.col("reward") - pl.col("recorded")).abs() < 1e-9).sum().alias("match"),
+        pl.col("recorded").is_not_null().sum().alias("has"))
+    for r in agg.sort("condition").iter_rows(named=True):
+        t.add_row(r["condition"], str(r["n"]), f"{r['reward']:.3f}", f"{r['cont']:.2f}", f"{r['match']}/{r['has']}")
+    return t
+
+
+def _offline_table(pairs: pl.DataFrame) -> Table:
+    t = Table(title="Interactive judges vs offline judges of the same transcripts", title_justify="left")
+    for c in ("condition", "sessions", "interactive accuracy", "offline accuracy", "same answer"):
+        t.add_column(c, justify="left" if c == "condition" else "right")
+    for r in pairs.iter_rows(named=True):
+        t.add_row(r["condition"], str(r["sessions"]), _pct(r["live_accuracy"]), _pct(r["offline_accuracy"]),
+                  _pct(r["agree"]))
+    return t
+
+
+def trajectory_sections(db: str | Path) -> TrajectorySections | None:
+    """Report sections for a study with belief trajectories, else None."""
+    traj = trajectories(db)
+    if traj.is_empty():
+        return None
+    out = TrajectorySections()
+    rounds = by_round(traj)
+    out.tables.append(_round_table(rounds))
+    out.data["by_round"] = rounds.to_dicts()
+    rewards = judge_rewards(db)
+    if rewards.height:
+        out.tables.append(_reward_table(rewards))
+        out.data["judge_reward"] = (rewards.group_by("condition").agg(
+            pl.len().alias("judgments"), pl.col("reward").mean().alias("mean_reward")).sort("condition").to_dicts())
+    pairs = interactive_vs_offline(db)
+    if pairs.height:
+        out.tables.append(_offline_table(pairs))
+        out.data["interactive_vs_offline"] = pairs.to_dicts()
+    if rounds["round"].max() > MAX_ROUNDS_SHOWN:  # type: ignore[operator]
+        out.notes.append(f"Rounds after {MAX_ROUNDS_SHOWN} are in results.json (few judges go that long).")
+    return out
