@@ -86,7 +86,7 @@ def by_round(traj: pl.DataFrame) -> pl.DataFrame:
         for rnd in rounds:
             upto = c.filter(pl.col("round") <= rnd).sort("round").group_by("judgment_id").last()
             still = c.filter(pl.col("round") >= rnd)["judgment_id"].n_unique()
-            p = upto["p_correct"]
+            p = upto["p_correct"].to_numpy()
             out.append({"condition": cond, "round": rnd, "judges": upto.height, "still_judging": still,
                         "accuracy": float((p > 0.5).mean()), "brier": float(((1 - p) ** 2).mean())})
     return pl.DataFrame(out).sort("condition", "round")

@@ -118,8 +118,8 @@ def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
 
 def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     """Whether the database has a table called `name`."""
-    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
-                            [name]).fetchone()[0])
+    row = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()
+    return bool(row and row[0])
 
 
 def read_trajectory_frames(db: str | Path) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -168,3 +168,26 @@ def import_summary(db: str | Path) -> dict[str, Any] | None:
     finally:
         con.close()
     return json.loads(text) if text else None
+
+
+def read_incidence(db: str | Path) -> list[tuple[str, str, str]]:
+    """(overseer, item, condition) per non-skipped non-expert judgment: an observed study's design."""
+    con = store.connect(db, read_only=True)
+    try:
+        return [(o, i, c) for o, i, c in con.execute(
+            """SELECT j.overseer, j.item_id, j.condition FROM judgments j JOIN overseers o ON o.name = j.overseer
+               WHERE NOT j.skipped AND o.role <> 'expert' ORDER BY j.judgment_id""").fetchall()]
+    finally:
+        con.close()
+
+
+def read_config_text(db: str | Path) -> str:
+    """The study file text a database was created or imported with."""
+    con = store.connect(db, read_only=True)
+    try:
+        text = store.get_meta(con, "config_text")
+    finally:
+        con.close()
+    if text is None:
+        raise StoreError(f"{db}: the study was never fully created.", hint="Create or import it again.")
+    return text
