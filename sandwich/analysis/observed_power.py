@@ -37,7 +37,7 @@ def build_observed_design(study: Study, incidence: Sequence[tuple[str, str, str]
     rng.shuffle(templates)  # type: ignore[arg-type]
     per_item = len(rows) / len({i for _, i, _ in rows})
     total = n_overseers * items_per_overseer
-    pool = max(items_per_overseer, int(round(total / per_item)))
+    pool = max(items_per_overseer, round(total / per_item))
     overseer, item, group = [], [], []
     for s in range(n_overseers):
         mix = np.array(by_overseer[templates[s % len(templates)]])
