@@ -204,6 +204,27 @@ class Condition(Strict):
 
 
 # ---------------------------------------------------------------- overseers
+class ObservedColumns(Strict):
+    """Observed design: where each field lives in a judgments file (`sandwich import judgments`)."""
+
+    overseer: str = "overseer"
+    item: str = Field("item", description="the item's id (or, for multiple choice, the data file's id)")
+    condition: str = "condition"
+    choice: str = Field("choice", description="a choice letter, or the text of a choice")
+    confidence: str | None = Field(None, description="percent (0-100) that the chosen answer is right")
+    probability: str | None = Field(None, description="probability (0-1) that the chosen answer is right")
+    time: str | None = Field(None, description="seconds on the item")
+    rationale: str | None = None
+    gold: str | None = Field(None, description="checked against the task's gold; a disagreement is refused")
+    choice_order: str | None = Field(None, description="the order the overseer saw the choices in (kept as is)")
+
+    @model_validator(mode="after")
+    def _one_confidence(self) -> ObservedColumns:
+        if self.confidence and self.probability:
+            raise ValueError("columns: give confidence (percent) or probability (0-1), not both")
+        return self
+
+
 class OverseerSpec(Strict):
     """Who judges, and how items and conditions are spread over them."""
 
@@ -218,11 +239,14 @@ class OverseerSpec(Strict):
         None, ge=1, description="judge only this many items (a seeded sample, balanced by gold label); default all")
     practice_items: int = Field(0, ge=0, le=10, description="practice items with feedback before each condition")
     seed: int = 0
+    columns: ObservedColumns | None = Field(None, description="observed design: columns of the judgments file")
 
     @model_validator(mode="after")
     def _names(self) -> OverseerSpec:
         if self.design == "observed":  # names come from the data and are kept as written
             return self
+        if self.columns is not None:
+            raise ValueError("columns: only an observed design reads a judgments file")
         if not self.non_experts:
             raise ValueError("non_experts: name at least one overseer (only an observed design takes them "
                              "from the data)")

@@ -55,6 +55,25 @@ def nyu_debate(
     _report(study, db)
 
 
+@import_app.command("judgments")
+def judgments(
+    file: Annotated[Path, typer.Argument(help="Judgments: .csv, .parquet or .jsonl, one row per judgment.",
+                                         show_default=False)],
+    study: Annotated[Path, typer.Option("--study", help="Study YAML with overseers.design: observed and "
+                                                        "overseers.columns naming the file's columns.")],
+    db: DbOption,
+    force: ForceOption = False,
+) -> None:
+    """A lab's own judgments as an observed study (items and gold from the study's task)."""
+    from sandwich.importers.judgments import load_judgments
+    from sandwich.importers.persist import write_imported_study
+    from sandwich.studyfile import load_study
+
+    imported = load_judgments(file, load_study(study))
+    write_imported_study(db, imported, force=force)
+    _report(imported, db)
+
+
 def register(app: typer.Typer) -> None:
     """Add the `import` command group to the CLI."""
     app.add_typer(import_app, name="import")

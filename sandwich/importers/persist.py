@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,13 +46,15 @@ def _study_rows(con: duckdb.DuckDBPyConnection, s: ImportedStudy) -> None:
     con.executemany("INSERT INTO conditions VALUES (?, ?, ?, ?, ?)", [
         [c.name, n, json.dumps([{"kind": k, "params": {}} for k in c.assistance]), c.briefing, False]
         for n, c in enumerate(s.conditions)])
+    experts = set(s.source.get("experts") or [])
     con.executemany("INSERT INTO overseers VALUES (?, ?, ?, ?)",
-                    [[o, "non_expert", "human", json.dumps({"imported": s.source.get("dataset")})]
-                     for o in s.overseers])
+                    [[o, "expert" if o in experts else "non_expert", "human",
+                      json.dumps({"imported": s.source.get("dataset")})] for o in s.overseers])
 
 
 def _judgment_rows(con: duckdb.DuckDBPyConnection, s: ImportedStudy) -> None:
     position: dict[str, int] = {}
+    now = datetime.now(UTC).replace(tzinfo=None)  # when a row says nothing about its time
     assignments, judgments, interactions = [], [], []
     for j in sorted(s.judgments, key=lambda j: (j.overseer, j.created_at is None, j.created_at or 0, j.judgment_id)):
         pos = position.get(j.overseer, 0)
@@ -60,7 +63,7 @@ def _judgment_rows(con: duckdb.DuckDBPyConnection, s: ImportedStudy) -> None:
         meta = {**j.meta, "transcript_id": j.transcript_id}
         judgments.append([j.judgment_id, j.assignment_id, j.overseer, j.item_id, j.condition, j.choice, j.confidence,
                           j.rationale, j.time_on_item_s, None, False, False, False, "human", False,
-                          json.dumps(meta), j.created_at])
+                          json.dumps(meta), j.created_at or now])
         for n, b in enumerate(j.trajectory):
             interactions.append([f"{j.judgment_id}:belief:{n}", j.overseer, j.assignment_id, BELIEF,
                                  json.dumps({"round": b.round, "step": n, "probabilities": b.probabilities,
