@@ -74,6 +74,24 @@ def judgments(
     _report(imported, db)
 
 
+@import_app.command("llm-debate")
+def llm_debate(
+    file: Annotated[Path, typer.Argument(help="human_feedback.csv of ucl-dark/llm_debate (Khan et al. 2024).",
+                                         show_default=False)],
+    db: Annotated[Path, typer.Option("--db", help="Study database to write (a new file).")] = Path("llm-debate.duckdb"),
+    experiment: Annotated[list[str] | None, typer.Option("--experiment", help="Only this experiment_name "
+                                                                              "(repeatable; default all).")] = None,
+    force: ForceOption = False,
+) -> None:
+    """Khan et al. 2024 human judgments of LLM debates and consultancies as an observed study."""
+    from sandwich.importers.llm_debate import load_llm_debate
+    from sandwich.importers.persist import write_imported_study
+
+    imported = load_llm_debate(file, experiments=experiment or None)
+    write_imported_study(db, imported, force=force)
+    _report(imported, db)
+
+
 def register(app: typer.Typer) -> None:
     """Add the `import` command group to the CLI."""
     app.add_typer(import_app, name="import")
