@@ -320,7 +320,7 @@ class SimulatedOverseer(Strict):
     """How a simulated overseer judges: an LLM playing the overseer, or a parametric profile."""
 
     kind: Literal["llm", "parametric"] = "parametric"
-    backend: Literal["embedded", "vllm"] | None = None
+    backend: Literal["embedded", "vllm", "scripted"] | None = None
     model: str | None = None
     url: str | None = None
     skill: dict[str, float] = Field(default_factory=dict, description="P(correct) per condition name or 'default'")

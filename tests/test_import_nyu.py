@@ -207,3 +207,52 @@ def test_report_shows_trajectory_sections(mini_db: Path, tmp_path: Path) -> None
     data = json.loads((tmp_path / "rep" / "results.json").read_text())["trajectories"]
     assert {r["condition"] for r in data["interactive_vs_offline"]} == {"human-consultancy"}
     assert res.trajectory is not None and len(res.trajectory.tables) == 3
+
+
+REPLAY = """study: lamp-replay
+question: Do new judges read the NYU transcripts as well as the originals did?
+task: {kind: multiple-choice, source: "import:nyu-debate"}
+gold: {kind: dataset-label}
+assistant: {backend: scripted, model: scripted-judge}
+conditions:
+  - {name: human-debate, assistance: [debate], live_followups: false}
+  - {name: human-consultancy, assistance: [consultancy], live_followups: false}
+overseers: {design: between-subjects, non_experts: [llm-a, llm-b], items_per_overseer: 1}
+judgment: {choices: item, confidence: [50, 60, 70, 80, 90, 100]}
+simulation: {non_expert: {kind: llm, backend: scripted}}
+"""
+
+
+def test_replay_serves_imported_transcripts_to_an_llm_judge(mini_db: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from sandwich.cli import app
+    from sandwich.sim.runner import simulate_study
+
+    study = tmp_path / "replay.yaml"
+    study.write_text(REPLAY)
+    db = tmp_path / "replay.duckdb"
+    r = CliRunner().invoke(app, ["import", "replay", str(mini_db), "--study", str(study), "--db", str(db)])
+    assert r.exit_code == 0, r.output
+    with StudyService(db) as svc:
+        rows = svc.query("SELECT condition, backend, model, CAST(params AS VARCHAR) AS p, "
+                         "CAST(content AS VARCHAR) AS c FROM assistance ORDER BY condition")
+        assert [(x["condition"], x["backend"], x["model"]) for x in rows] == [
+            ("human-consultancy", "imported", "nyu-debate:lamp-1"), ("human-debate", "imported", "nyu-debate:lamp-0")]
+        assert json.loads(rows[0]["p"])["source"]["repository"] == "julianmichael/debate"
+        assert all(t["speaker"] != "judge" for x in rows for t in json.loads(x["c"])["turns"])
+        a = svc.query("SELECT assignment_id, overseer FROM assignments WHERE condition = 'human-debate'")[0]
+        help_ = svc.for_overseer(a["overseer"]).assistance(a["assignment_id"])
+        assert help_[0].status == "ok" and help_[0].backend == "imported" and help_[0].content["imported"] is True
+    summary = simulate_study(db, with_model_alone=False)
+    assert sum(summary.judged.values()) == 2 and set(summary.kinds.values()) == {"llm"}
+    res = analyze_study(db, out_dir=tmp_path / "rep", replicates=50)
+    assert res.synthetic
+    replay = {r["condition"]: r for r in json.loads((tmp_path / "rep" / "results.json").read_text())
+              ["trajectories"]["replay"]}
+    # beside them, the original (live) judges of the same transcripts: Cy right, Di wrong
+    assert (replay["human-debate"]["original_judgments"], replay["human-debate"]["original_accuracy"]) == (1, 1.0)
+    assert (replay["human-consultancy"]["original_judgments"],
+            replay["human-consultancy"]["original_accuracy"]) == (1, 0.0)
+    assert replay["human-debate"]["judges"] == "simulated" and replay["human-debate"]["judgments"] == 1
+    assert "Replayed transcripts" in (tmp_path / "rep" / "index.html").read_text()

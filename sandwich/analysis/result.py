@@ -167,9 +167,8 @@ def analyze_study(db_path: str | Path, out_dir: str | Path | None = None, replic
     res.aggregates, res.reliability = aggregate(t)
     res.hypotheses = [test_hypothesis(h, label, t, draws, study.baseline_condition, replicates,
                                       permutations=permutations, seed=seed) for h, label in tests]
-    if study.overseers.design == "observed":
-        from sandwich.analysis.trajectory_report import trajectory_sections
-        res.trajectory = trajectory_sections(db_path)
+    from sandwich.analysis.trajectory_report import trajectory_sections
+    res.trajectory = trajectory_sections(db_path)  # None unless the study has trajectories or replayed help
     _finish(res, out_dir)
     return res
 

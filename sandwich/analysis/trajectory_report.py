@@ -72,12 +72,44 @@ def _offline_table(pairs: pl.DataFrame) -> Table:
     return t
 
 
+def _replay_table(reference: list[dict[str, Any]], mine: pl.DataFrame) -> tuple[Table, list[dict[str, Any]]]:
+    t = Table(title="Replayed transcripts: this study's judges beside the original judges of the same transcripts "
+                    "(imported help; never pooled)", title_justify="left")
+    for c in ("condition", "this study", "judgments", "accuracy", "original judges", "judgments ", "accuracy "):
+        t.add_column(c, justify="left" if c in ("condition", "this study", "original judges") else "right")
+    ref = pl.DataFrame(reference) if reference else pl.DataFrame(schema={"transcript_id": pl.Utf8, "mode": pl.Utf8,
+                                                                          "correct": pl.Boolean})
+    live = ref.filter(pl.col("mode") == "live") if ref.height else ref
+    rows = []
+    for cond in mine["condition"].unique(maintain_order=True).to_list():
+        m = mine.filter(pl.col("condition") == cond)
+        sessions = {s.split(":", 1)[1] for s in m["transcript"].to_list() if s and ":" in s}
+        r = live.filter(pl.col("transcript_id").is_in(list(sessions))) if live.height else live
+        kind = "simulated" if m["simulated"].all() else ("people" if not m["simulated"].any() else "mixed")
+        acc_new = float(m["correct"].cast(pl.Float64).mean()) if m.height else float("nan")  # type: ignore[arg-type]
+        acc_old = float(r["correct"].cast(pl.Float64).mean()) if r.height else float("nan")  # type: ignore[arg-type]
+        t.add_row(cond, kind + (" (SYNTHETIC)" if kind != "people" else ""), str(m.height), _pct(acc_new),
+                  "people (imported)", str(r.height), _pct(acc_old))
+        rows.append({"condition": cond, "judges": kind, "judgments": m.height, "accuracy": acc_new,
+                     "original_judgments": r.height, "original_accuracy": acc_old})
+    return t, rows
+
+
 def trajectory_sections(db: str | Path) -> TrajectorySections | None:
-    """Report sections for a study with belief trajectories, else None."""
+    """Report sections for a study with belief trajectories or replayed transcripts, else None."""
+    from sandwich.importers.persist import replay_reference
+
+    reference, mine = replay_reference(db)
     traj = trajectories(db)
-    if traj.is_empty():
+    if traj.is_empty() and not mine.height:
         return None
     out = TrajectorySections()
+    if mine.height:
+        table, rows = _replay_table(reference, mine)
+        out.tables.append(table)
+        out.data["replay"] = rows
+    if traj.is_empty():
+        return out
     rounds = by_round(traj)
     out.tables.append(_round_table(rounds))
     out.data["by_round"] = rounds.to_dicts()

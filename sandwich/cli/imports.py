@@ -92,6 +92,31 @@ def llm_debate(
     _report(imported, db)
 
 
+@import_app.command("replay")
+def replay(
+    source: Annotated[Path, typer.Argument(help="An imported study database (e.g. from `import nyu-debate`).",
+                                           show_default=False)],
+    study: Annotated[Path, typer.Option("--study", help="The new study's YAML (a dealt design; conditions named "
+                                                        "like the source's, or with the same assistance kind).")],
+    db: DbOption,
+    items: Annotated[int | None, typer.Option("--items", min=1, help="How many items (a seeded sample).")] = None,
+    keep_judge: Annotated[bool, typer.Option("--keep-judge", help="Keep the original judge's messages in the "
+                                                                  "transcripts.")] = False,
+    force: ForceOption = False,
+) -> None:
+    """A new study whose assistance is imported transcripts, for new people (`label`) or LLM judges (`simulate`)."""
+    from sandwich.importers.persist import write_replay_study
+    from sandwich.importers.replay import build_replay
+    from sandwich.studyfile import load_study
+
+    sf = load_study(study)
+    plan = build_replay(source, sf, items=items, keep_judge=keep_judge, seed=sf.study.seed)
+    write_replay_study(db, plan, force=force)
+    console.print(f"Replay study {sf.study.study} → {db}: {len(plan.items)} items, {len(plan.assignments)} "
+                  f"assignments, {plan.source['transcripts']} imported transcripts as assistance.")
+    console.print(f"next: sandwich label {db} --overseer NAME, or sandwich simulate {db} --kind llm")
+
+
 def register(app: typer.Typer) -> None:
     """Add the `import` command group to the CLI."""
     app.add_typer(import_app, name="import")

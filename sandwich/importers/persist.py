@@ -13,7 +13,7 @@ import os
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import polars as pl
@@ -22,6 +22,10 @@ from sandwich import store
 from sandwich.errors import StoreError
 from sandwich.importers.records import ImportedStudy, Transcript
 from sandwich.studyfile import config_hash
+from sandwich.tasks.base import Gold, Item
+
+if TYPE_CHECKING:
+    from sandwich.importers.replay import ReplayStudy
 
 # Imported transcripts: what each judge read. Several sessions can share an item and condition, so they
 # cannot live in `assistance` (one row per item, condition and kind); replay studies copy one per item there.
@@ -194,3 +198,103 @@ def read_config_text(db: str | Path) -> str:
     if text is None:
         raise StoreError(f"{db}: the study was never fully created.", hint="Create or import it again.")
     return text
+
+
+# ------------------------------------------------------------------ replay
+def read_imported_items(db: str | Path, item_ids: list[str]) -> tuple[list[Item], list[Gold]]:
+    """Items and gold of an imported study, for the ids given (lead side)."""
+    con = store.connect(db, read_only=True)
+    try:
+        items = store.rows(con, "SELECT * FROM items WHERE item_id IN (SELECT unnest(?)) ORDER BY item_id",
+                           [item_ids])
+        gold = store.rows(con, "SELECT * FROM gold WHERE item_id IN (SELECT unnest(?)) ORDER BY item_id", [item_ids])
+    finally:
+        con.close()
+    return ([Item(r["item_id"], r["task_kind"], r["problem_id"], r["title"] or "", r["prompt"] or "", r["body"] or "",
+                  r["question"] or "", list(r["choices"] or []), r["language"], json.loads(r["meta"] or "{}"),
+                  r["split"], "study") for r in items],
+            [Gold(r["item_id"], r["label"], r["source"], json.loads(r["detail"] or "{}")) for r in gold])
+
+
+def read_original_judgments(db: str | Path, transcript_ids: list[str]) -> list[dict[str, Any]]:
+    """The imported judgments made on these transcripts: who, under which condition, right or not."""
+    con = store.connect(db, read_only=True)
+    try:
+        return store.rows(con, """
+            SELECT json_extract_string(j.client_meta, '$.transcript_id') AS transcript_id, j.overseer, j.condition,
+                   j.item_id, j.choice, j.confidence, j.choice = g.label AS correct,
+                   json_extract_string(j.client_meta, '$.mode') AS mode
+            FROM judgments j LEFT JOIN gold g USING (item_id)
+            WHERE json_extract_string(j.client_meta, '$.transcript_id') IN (SELECT unnest(?))
+            ORDER BY transcript_id, j.judgment_id""", [transcript_ids])
+    finally:
+        con.close()
+
+
+def write_replay_study(db: str | Path, replay: ReplayStudy, *, force: bool = False) -> Path:
+    """A new dealt study whose assistance is imported transcripts (backend 'imported'), atomically."""
+    db = Path(db)
+    if db.exists() and not force:
+        raise StoreError(f"{db} already exists; refusing to overwrite it.",
+                         hint="Pass --force to replace it, or choose another --db.")
+    sf, study = replay.study_file, replay.study_file.study
+    db.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{db.name}.", suffix=".tmp", dir=db.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    tmp.unlink()
+    try:
+        con = store.connect(tmp, create=True)
+        with store.transaction(con):
+            store.set_meta(con, "study", study.study)
+            store.set_meta(con, "config_text", sf.text)
+            store.set_meta(con, "config_hash", sf.config_hash)
+            store.set_meta(con, "study_path", str(sf.path.resolve()))
+            store.set_meta(con, "replay_source", replay.source)
+            store.set_meta(con, "replay_reference", replay.reference)
+            con.executemany("INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+                [i.item_id, i.task_kind, i.problem_id, i.split, i.role, i.title, i.prompt, i.body, i.question,
+                 i.choices, i.language, json.dumps(i.meta)] for i in replay.items])
+            con.executemany("INSERT INTO gold VALUES (?, ?, ?, ?)",
+                            [[g.item_id, g.label, g.source, json.dumps(g.detail)] for g in replay.gold])
+            con.executemany("INSERT INTO conditions VALUES (?, ?, ?, ?, ?)", [
+                [c.name, n, json.dumps([a.model_dump() for a in c.assistance]), c.briefing, c.live_followups]
+                for n, c in enumerate(study.conditions)])
+            ov = study.overseers
+            con.executemany("INSERT INTO overseers VALUES (?, ?, ?, ?)",
+                            [[n, "non_expert", "human", None] for n in ov.non_experts]
+                            + [[n, "expert", "human", None] for n in ov.experts])
+            con.executemany("INSERT INTO assignments VALUES (?, ?, ?, ?, ?, ?)", [
+                [a.assignment_id, a.overseer, a.item_id, a.condition, a.position, a.block]
+                for a in replay.assignments])
+            con.executemany("""INSERT INTO assistance (assistance_id, item_id, condition, kind, status, content, raw,
+                                   backend, model, prompt, params) VALUES (?, ?, ?, ?, 'ok', ?, NULL, 'imported', ?,
+                                   NULL, ?)""",
+                            [[r["assistance_id"], r["item_id"], r["condition"], r["kind"], json.dumps(r["content"]),
+                              r["model"], json.dumps(r["params"])] for r in replay.assistance])
+        con.execute("CHECKPOINT")
+        con.close()
+        store.remove_db(db)
+        os.replace(tmp, db)
+    except BaseException:
+        store.remove_db(tmp)
+        raise
+    return db
+
+
+def replay_reference(db: str | Path) -> tuple[list[dict[str, Any]], pl.DataFrame]:
+    """(original judgments on the replayed transcripts, this study's judgments with the transcript each saw)."""
+    con = store.connect(db, read_only=True)
+    try:
+        text = store.get_meta(con, "replay_reference")
+        if not text:
+            return [], pl.DataFrame()
+        mine = _frame(con, """
+            SELECT j.condition, j.overseer, j.simulated, j.choice = g.label AS correct,
+                   json_extract_string(a.params, '$.source.session') AS session, a.model AS transcript
+            FROM judgments j LEFT JOIN gold g USING (item_id)
+            JOIN assistance a ON a.item_id = j.item_id AND a.condition = j.condition
+            WHERE NOT j.skipped AND j.choice IS NOT NULL""")
+    finally:
+        con.close()
+    return json.loads(text), mine
