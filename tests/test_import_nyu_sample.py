@@ -118,3 +118,47 @@ def test_one_belief_trajectory_end_to_end(sample: Path, imported: tuple[Path, di
     finally:
         con.close()
     assert n == len(expected) - 1
+
+
+REPLAY = """study: nyu-replay
+question: Does an LLM judge read real NYU debates as well as the people who judged them?
+task: {kind: multiple-choice, source: "import:nyu-debate"}
+gold: {kind: dataset-label}
+assistant: {backend: scripted, model: scripted-judge}
+conditions:
+  - {name: debate, assistance: [debate], live_followups: false}
+overseers: {design: within-subjects, non_experts: [llm-judge], items_per_overseer: 20}
+judgment: {choices: item, confidence: [50, 60, 70, 80, 90, 100]}
+simulation: {non_expert: {kind: llm, backend: scripted}}
+"""
+
+
+def test_llm_judge_replays_20_transcripts_beside_the_human_judges(
+        sample: Path, imported: tuple[Path, dict], tmp_path: Path) -> None:
+    from sandwich.importers.persist import write_replay_study
+    from sandwich.importers.replay import build_replay
+    from sandwich.sim.runner import simulate_study
+    from sandwich.studyfile import load_study
+
+    source, _ = imported
+    (tmp_path / "replay.yaml").write_text(REPLAY)
+    plan = build_replay(source, load_study(tmp_path / "replay.yaml"), items=20)
+    db = write_replay_study(tmp_path / "replay.duckdb", plan)
+    summary = simulate_study(db, with_model_alone=False)
+    assert summary.judged == {"llm-judge": 20}
+    res = analyze_study(db, out_dir=tmp_path / "rep", replicates=100)
+    out = json.loads((tmp_path / "rep" / "results.json").read_text())
+    assert out["synthetic"] and [c["judgments"] for c in out["conditions"]] == [20]
+    (row,) = out["trajectories"]["replay"]
+    # the people who judged those 20 transcripts live, recomputed from the raw session files
+    sessions = [a["model"].split(":", 1)[1] for a in plan.assistance]
+    assert len(set(sessions)) == 20
+    right = total = 0
+    for name in sessions:
+        meta = next(m for m in _metadata(sample) if m["name"] == name)
+        info = meta["status"]["Complete"]["result"]["judgingInfo"]
+        right += info["finalJudgement"][info["correctAnswerIndex"]] > 0.5
+        total += 1
+    assert (row["original_judgments"], row["original_accuracy"]) == (total, pytest.approx(right / total))
+    assert row["judges"] == "simulated" and row["judgments"] == 20
+    assert row["accuracy"] == pytest.approx(res.groups[0].accuracy.est)
