@@ -244,6 +244,14 @@ def test_replay_serves_imported_transcripts_to_an_llm_judge(mini_db: Path, tmp_p
         a = svc.query("SELECT assignment_id, overseer FROM assignments WHERE condition = 'human-debate'")[0]
         help_ = svc.for_overseer(a["overseer"]).assistance(a["assignment_id"])
         assert help_[0].status == "ok" and help_[0].backend == "imported" and help_[0].content["imported"] is True
+    with StudyService(db, read_only=True) as svc:
+        (item,) = svc.query("SELECT item_id, choices FROM items")
+        flipped = svc.gold()[item["item_id"]] == "A"   # balancing may reverse the stored order
+        debate = json.loads(rows[1]["c"])
+        me = "A" if flipped else "B"
+        assert debate["answers"][me] == f"{me}. Tom's brother"
+        assert {t["speaker"] for t in debate["turns"]} == {"A", "B"}
+        assert item["choices"][0 if flipped else 1] == "Tom's brother"
     summary = simulate_study(db, with_model_alone=False)
     assert sum(summary.judged.values()) == 2 and set(summary.kinds.values()) == {"llm"}
     res = analyze_study(db, out_dir=tmp_path / "rep", replicates=50)
@@ -256,3 +264,20 @@ def test_replay_serves_imported_transcripts_to_an_llm_judge(mini_db: Path, tmp_p
             replay["human-consultancy"]["original_accuracy"]) == (1, 0.0)
     assert replay["human-debate"]["judges"] == "simulated" and replay["human-debate"]["judgments"] == 1
     assert "Replayed transcripts" in (tmp_path / "rep" / "index.html").read_text()
+
+
+def test_replay_balances_gold_position_and_relabels_transcripts() -> None:
+    from sandwich.importers.replay import balance_gold, flip_content
+    from sandwich.tasks.base import Gold, Item
+
+    items = [Item(f"i{n}", "multiple-choice", "p", "t", choices=["x", "y"]) for n in range(10)]
+    gold = [Gold(f"i{n}", "B", "dataset-label") for n in range(10)]   # every right answer at B
+    flipped = balance_gold(items, gold, seed=3)
+    assert len(flipped) == 5 and sorted(g.label for g in gold) == ["A"] * 5 + ["B"] * 5
+    for it, g in zip(items, gold, strict=True):
+        assert it.choices[ord(g.label) - 65] == "y"                   # gold still names the same answer
+    content = {"answers": {"A": "A. x", "B": "B. y"}, "side": "A", "assigned_answer": "A. x",
+               "turns": [{"speaker": "A", "text": "x"}, {"speaker": "judge", "text": "?"}]}
+    out = flip_content(content)
+    assert out["answers"] == {"B": "B. x", "A": "A. y"} and (out["side"], out["assigned_answer"]) == ("B", "B. x")
+    assert [t["speaker"] for t in out["turns"]] == ["B", "judge"]

@@ -143,6 +143,8 @@ def test_llm_judge_replays_20_transcripts_beside_the_human_judges(
     source, _ = imported
     (tmp_path / "replay.yaml").write_text(REPLAY)
     plan = build_replay(source, load_study(tmp_path / "replay.yaml"), items=20)
+    # the sample's stored order puts the right answer at B for 42 of 60 items: replay balances it
+    assert sorted(g.label for g in plan.gold) == ["A"] * 10 + ["B"] * 10
     db = write_replay_study(tmp_path / "replay.duckdb", plan)
     summary = simulate_study(db, with_model_alone=False)
     assert summary.judged == {"llm-judge": 20}

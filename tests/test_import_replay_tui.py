@@ -33,6 +33,9 @@ def test_a_person_judges_a_replayed_debate(tmp_path: Path) -> None:
     (tmp_path / "replay.yaml").write_text(STUDY)
     db = write_replay_study(tmp_path / "replay.duckdb", build_replay(source, load_study(tmp_path / "replay.yaml")))
 
+    with StudyService(db, read_only=True) as svc:
+        right = svc.gold()[svc.query("SELECT item_id FROM items")[0]["item_id"]]  # A or B after balancing
+
     async def run() -> tuple[str, str]:
         with StudyService(db) as svc:
             app = OverseerApp(svc.for_overseer("ana"), study_title=svc.study.study)
@@ -47,16 +50,16 @@ def test_a_person_judges_a_replayed_debate(tmp_path: Path) -> None:
                 await pilot.pause()
                 panel = app.item_screen.query_one(AssistancePanel)
                 text = plain(panel.query_one("#pane-debate").query_one(".help-text"))
-                await pilot.press("2", "plus", "plus", "s")  # answer B, confidence 75
+                await pilot.press("1" if right == "A" else "2", "plus", "plus", "s")  # the right answer, at 75
                 await until_item(pilot, app, view.assignment_id)
                 return text, view.assignment_id
         raise AssertionError("unreachable")
 
     text, assignment = asyncio.run(run())
     # the real speeches, relabelled by the answer each debater defends; quotes checked against the story
-    assert "Debater B argues for: B. Tom's brother" in text
+    assert f"Debater {right} argues for: {right}. Tom's brother" in text
     assert "✓ “Tom's brother fixed it at dawn.” verified in the item" in text
     assert "B quotes the ending" not in text          # the original judge's messages are not replayed
     with StudyService(db, read_only=True) as svc:
         rows = svc.query("SELECT choice, confidence, source FROM judgments WHERE assignment_id = ?", [assignment])
-    assert rows == [{"choice": "B", "confidence": 75, "source": "human"}]
+    assert rows == [{"choice": right, "confidence": 75, "source": "human"}]

@@ -9,6 +9,8 @@ study file's design, overseers and conditions) on items taken from an imported s
   one transcript per item and condition (the first by id) becomes that condition's assistance,
   stored with ``backend = 'imported'``, the source session as ``model`` and the whole source record
   in ``params`` — so every report can say the help was imported, and from where;
+- the two choices of some items are reversed (transcripts relabelled to match) so the right answer is
+  A for half of the items: imported items keep one fixed order, which need not be balanced;
 - the original judge's own messages are dropped from the transcript (they reveal that judge's belief)
   unless `keep_judge` is set;
 - the original judges' final answers on the same transcripts are kept as a reference
@@ -86,6 +88,7 @@ def build_replay(source_db: str | Path, sf: StudyFile, *, items: int | None = No
     if not pool_ids:
         raise SandwichError("No item has a transcript for every assisted condition of the study.")
     all_items, all_gold = read_imported_items(source_db, pool_ids)
+    flipped = balance_gold(all_items, all_gold, seed)
     ov = study.overseers
     assert ov.items_per_overseer is not None  # required for dealt designs
     assignments = plan(pool_ids, [c.name for c in study.conditions], ov.non_experts, ov.items_per_overseer,
@@ -94,7 +97,7 @@ def build_replay(source_db: str | Path, sf: StudyFile, *, items: int | None = No
     for cond, by_item in chosen.items():
         for item_id in pool_ids:
             t = by_item[item_id]
-            content = dict(t.content)
+            content = flip_content(t.content) if item_id in flipped else dict(t.content)
             if not keep_judge:
                 content["turns"] = [x for x in content.get("turns", []) if x.get("speaker") != "judge"]
             rows.append({"assistance_id": f"replay:{cond}:{item_id}", "item_id": item_id, "condition": cond,
@@ -104,4 +107,44 @@ def build_replay(source_db: str | Path, sf: StudyFile, *, items: int | None = No
             used.append(t.transcript_id)
     reference = read_original_judgments(source_db, used)
     return ReplayStudy(sf, all_items, all_gold, assignments, rows, reference,
-                       {"source_db": str(Path(source_db).resolve()), "transcripts": len(set(used))})
+                       {"source_db": str(Path(source_db).resolve()), "transcripts": len(set(used)),
+                        "choices_reversed": sorted(flipped)})
+
+
+def balance_gold(items: list[Item], gold: list[Gold], seed: int) -> set[str]:
+    """Reverse the two choices of some items so the right answer is A for half of them (seeded).
+
+    Imported items keep their answers in one fixed (sorted) order, which can put the right answer
+    at B far more often than at A (42 of 60 in the shared NYU sample): a new judge who always says B
+    would then look skilled. Returns the ids of the items whose choices were reversed (in place).
+    """
+    by_id = {g.item_id: g for g in gold}
+    two = sorted(i.item_id for i in items if len(i.choices) == 2 and i.item_id in by_id)
+    rng = random.Random(f"balance:{seed}")
+    rng.shuffle(two)
+    half = len(two) // 2 + (len(two) % 2 if rng.random() < 0.5 else 0)  # an odd one out goes either way
+    want_a = set(two[:half])
+    flipped = set()
+    for item in items:
+        g = by_id.get(item.item_id)
+        if item.item_id not in two or g is None or (g.label == "A") == (item.item_id in want_a):
+            continue
+        item.choices = item.choices[::-1]
+        item.meta = {**item.meta, "choices_reversed_from_source": True}
+        g.label = "A" if g.label == "B" else "B"
+        flipped.add(item.item_id)
+    return flipped
+
+
+def flip_content(content: dict[str, Any]) -> dict[str, Any]:
+    """A transcript relabelled for an item whose two choices were reversed (A ↔ B)."""
+    swap = {"A": "B", "B": "A"}
+    out = dict(content)
+    if "answers" in out:
+        out["answers"] = {swap[k]: f"{swap[k]}{v[1:]}" if v[:2] in ("A.", "B.") else v
+                          for k, v in out["answers"].items()}
+    if out.get("side") in swap:
+        out["side"] = swap[out["side"]]
+        out["assigned_answer"] = f"{out['side']}{str(out.get('assigned_answer', ''))[1:]}"
+    out["turns"] = [{**t, "speaker": swap.get(t.get("speaker"), t.get("speaker"))} for t in out.get("turns", [])]
+    return out
