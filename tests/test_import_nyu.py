@@ -281,3 +281,18 @@ def test_replay_balances_gold_position_and_relabels_transcripts() -> None:
     out = flip_content(content)
     assert out["answers"] == {"B": "B. x", "A": "A. y"} and (out["side"], out["assigned_answer"]) == ("B", "B. x")
     assert [t["speaker"] for t in out["turns"]] == ["B", "judge"]
+
+
+def test_trajectory_sections_survive_a_locked_database(mini_db: Path, tmp_path: Path) -> None:
+    db = tmp_path / "locked.duckdb"
+    shutil.copy2(mini_db, db)
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+                               "print('locked', flush=True); time.sleep(60)", str(db)], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        res = analyze_study(db, replicates=50)
+        assert res.trajectory is not None and len(res.trajectory.tables) == 3
+    finally:
+        holder.kill()
+        holder.wait()

@@ -7,6 +7,8 @@ sections; for every other study `trajectory_sections` returns None and the repor
 from __future__ import annotations
 
 import math
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from sandwich.analysis.trajectories import (
     judge_rewards,
     trajectories,
 )
+from sandwich.errors import StudyLocked
 
 MAX_ROUNDS_SHOWN = 8
 
@@ -96,7 +99,26 @@ def _replay_table(reference: list[dict[str, Any]], mine: pl.DataFrame) -> tuple[
 
 
 def trajectory_sections(db: str | Path) -> TrajectorySections | None:
-    """Report sections for a study with belief trajectories or replayed transcripts, else None."""
+    """Report sections for a study with belief trajectories or replayed transcripts, else None.
+
+    When a labeller holds the database's write lock, reads a snapshot copy (as analysis does).
+    """
+    try:
+        return _sections(db)
+    except StudyLocked:
+        tmpdir = Path(tempfile.mkdtemp(prefix="sandwich-snapshot-"))
+        try:
+            copy = tmpdir / Path(db).name
+            shutil.copy2(db, copy)
+            wal = Path(f"{db}.wal")
+            if wal.exists():
+                shutil.copy2(wal, Path(f"{copy}.wal"))
+            return _sections(copy)
+        finally:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def _sections(db: str | Path) -> TrajectorySections | None:
     from sandwich.importers.persist import replay_reference
 
     reference, mine = replay_reference(db)
