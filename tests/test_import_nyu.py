@@ -286,9 +286,8 @@ def test_replay_balances_gold_position_and_relabels_transcripts() -> None:
 def test_trajectory_sections_survive_a_locked_database(mini_db: Path, tmp_path: Path) -> None:
     db = tmp_path / "locked.duckdb"
     shutil.copy2(mini_db, db)
-    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-                               "print('locked', flush=True); time.sleep(60)", str(db)], stdout=subprocess.PIPE,
-                              text=True)
+    hold = "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('locked', flush=True); time.sleep(60)"
+    holder = subprocess.Popen([sys.executable, "-c", hold, str(db)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         res = analyze_study(db, replicates=50)
