@@ -77,7 +77,7 @@ def load_judgments(file: str | Path, sf: StudyFile) -> ImportedStudy:
     if study.overseers.design != "observed":
         raise StudyFileError(str(sf.path), [(f"{sf.path}: overseers.design must be 'observed' to import judgments "
                                             f"(it is {study.overseers.design!r})")])
-    cols = study.overseers.columns or ObservedColumns()
+    cols = study.overseers.columns or ObservedColumns.model_validate({})
     path = Path(file)
     frame = read_table(path)
     wanted = {k: v for k, v in cols.model_dump().items() if v}
