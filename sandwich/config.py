@@ -116,7 +116,7 @@ class GoldSpec(Strict):
 class AssistantSpec(Strict):
     """The model that helps overseers; embedded runs in-process and needs no server."""
 
-    backend: Literal["embedded", "vllm", "vllm-offline"] = "embedded"
+    backend: Literal["embedded", "vllm", "vllm-offline", "scripted"] = "embedded"
     model: str = "smollm2-135m-instruct"
     url: str | None = Field(None, description="OpenAI-compatible base URL of a running vLLM server (…/v1)")
     api_key_env: str | None = Field(None, description="environment variable holding the server's API key")
@@ -204,14 +204,36 @@ class Condition(Strict):
 
 
 # ---------------------------------------------------------------- overseers
+class ObservedColumns(Strict):
+    """Observed design: where each field lives in a judgments file (`sandwich import judgments`)."""
+
+    overseer: str = "overseer"
+    item: str = Field("item", description="the item's id (or, for multiple choice, the data file's id)")
+    condition: str = "condition"
+    choice: str = Field("choice", description="a choice letter, or the text of a choice")
+    confidence: str | None = Field(None, description="percent (0-100) that the chosen answer is right")
+    probability: str | None = Field(None, description="probability (0-1) that the chosen answer is right")
+    time: str | None = Field(None, description="seconds on the item")
+    rationale: str | None = None
+    gold: str | None = Field(None, description="checked against the task's gold; a disagreement is refused")
+    choice_order: str | None = Field(None, description="the order the overseer saw the choices in (kept as is)")
+
+    @model_validator(mode="after")
+    def _one_confidence(self) -> ObservedColumns:
+        if self.confidence and self.probability:
+            raise ValueError("columns: give confidence (percent) or probability (0-1), not both")
+        return self
+
+
 class OverseerSpec(Strict):
     """Who judges, and how items and conditions are spread over them."""
 
-    design: Literal["within-subjects", "between-subjects"] = "within-subjects"
-    non_experts: list[str] = Field(..., min_length=1)
+    design: Literal["within-subjects", "between-subjects", "observed"] = Field(
+        "within-subjects", description="observed: assignments come from imported data, not a dealt plan")
+    non_experts: list[str] = Field(default_factory=list)
     experts: list[str] = []
     expert_condition: str | None = Field(None, description="condition experts judge under (default: first unassisted)")
-    items_per_overseer: int = Field(..., ge=1)
+    items_per_overseer: int | None = Field(None, ge=1, description="required unless design is observed")
     judge_split: Literal["all", "train"] = "all"
     judged_items: int | None = Field(
         None, ge=1, description="judge only this many items (a seeded sample, balanced by gold label); default all")
@@ -219,9 +241,19 @@ class OverseerSpec(Strict):
     versions_per_problem: int = Field(
         1, ge=1, description="most versions (candidates) of one problem an overseer meets; never two in one part")
     seed: int = 0
+    columns: ObservedColumns | None = Field(None, description="observed design: columns of the judgments file")
 
     @model_validator(mode="after")
     def _names(self) -> OverseerSpec:
+        if self.design == "observed":  # names come from the data and are kept as written
+            return self
+        if self.columns is not None:
+            raise ValueError("columns: only an observed design reads a judgments file")
+        if not self.non_experts:
+            raise ValueError("non_experts: name at least one overseer (only an observed design takes them "
+                             "from the data)")
+        if self.items_per_overseer is None:
+            raise ValueError("items_per_overseer: required field is missing")
         for n in self.non_experts + self.experts:
             _slug(n, "overseer name")
         everyone = self.non_experts + self.experts
@@ -290,7 +322,7 @@ class SimulatedOverseer(Strict):
     """How a simulated overseer judges: an LLM playing the overseer, or a parametric profile."""
 
     kind: Literal["llm", "parametric"] = "parametric"
-    backend: Literal["embedded", "vllm"] | None = None
+    backend: Literal["embedded", "vllm", "scripted"] | None = None
     model: str | None = None
     url: str | None = None
     skill: dict[str, float] = Field(default_factory=dict, description="P(correct) per condition name or 'default'")
@@ -351,8 +383,10 @@ class Study(Strict):
         ov = self.overseers
         if ov.expert_condition is not None and ov.expert_condition not in names:
             raise ValueError(f"overseers.expert_condition: no condition named {ov.expert_condition!r}")
-        n_cond, k = len(self.conditions), ov.items_per_overseer
-        if ov.design == "within-subjects":
+        n_cond, k = len(self.conditions), ov.items_per_overseer or 0
+        if ov.design == "observed":
+            pass  # who met which condition is whatever the data says: nothing to balance
+        elif ov.design == "within-subjects":
             if k < n_cond or k % n_cond:
                 raise ValueError(
                     f"overseers.items_per_overseer: within-subjects needs a multiple of the {n_cond} conditions "
@@ -416,5 +450,10 @@ class Study(Strict):
 
     @property
     def baseline_condition(self) -> str:
-        """The unassisted condition the gap is measured from (first with no assistance)."""
-        return next((c.name for c in self.conditions if not c.assistance), self.conditions[0].name)
+        """The unassisted condition the gap is measured from (first with no assistance).
+
+        An observed study without an unassisted condition has no baseline: the name 'unassisted' is
+        returned, which matches no condition, so gap closed is reported as not computable.
+        """
+        fallback = "unassisted" if self.overseers.design == "observed" else self.conditions[0].name
+        return next((c.name for c in self.conditions if not c.assistance), fallback)

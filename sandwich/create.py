@@ -50,6 +50,10 @@ def create_study(sf: StudyFile, db: Path, *, force: bool = False, allow_unsandbo
 
     ``on_design`` receives check-design's report on the assignment plan before anything is written.
     """
+    if sf.study.overseers.design == "observed":
+        raise StoreError(f"{sf.path}: an observed study takes its assignments from data, not from a dealt plan.",
+                         hint="Load it with `sandwich import judgments FILE --study STUDY.yaml --db OUT.duckdb` "
+                              "(or `sandwich import nyu-debate` / `llm-debate`).")
     n_judged = existing_judgments(db)
     if n_judged and not force:
         raise StoreError(f"{db} already holds {n_judged} judgment(s); refusing to overwrite them.",

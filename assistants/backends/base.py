@@ -71,6 +71,10 @@ def get_backend(spec: AssistantSpec) -> Backend:
         from assistants.backends.vllm_http import VLLMHTTPBackend
 
         return VLLMHTTPBackend.for_spec(spec)
+    if spec.backend == "scripted":
+        from assistants.backends.scripted import ScriptedBackend
+
+        return ScriptedBackend.for_spec(spec)
     if spec.backend == "vllm-offline":
         from assistants.backends.vllm_offline import VLLMOfflineBackend
 

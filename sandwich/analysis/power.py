@@ -111,8 +111,12 @@ class PowerResult:
 
 
 def power_analysis(study: Study, overseers: list[int], items: list[int], *, sims: int = 200,
-                   seed: int = 0) -> PowerResult:
-    """Simulate `sims` studies per cell and count how often each hypothesis is supported."""
+                   seed: int = 0, incidence: list[tuple[str, str, str]] | None = None) -> PowerResult:
+    """Simulate `sims` studies per cell and count how often each hypothesis is supported.
+
+    An observed design needs `incidence` ((overseer, item, condition) per observed judgment): the
+    simulated studies keep its unbalanced mix (see observed_power.py).
+    """
     hyps = list(study.preregistration.hypotheses)
     res = PowerResult(study.study, overseers, items, sims)
     if not hyps:
@@ -129,7 +133,11 @@ def power_analysis(study: Study, overseers: list[int], items: list[int], *, sims
             continue
         for b, k in enumerate(items):
             try:
-                d = build_design(study, n_o, k)
+                if study.overseers.design == "observed":
+                    from sandwich.analysis.observed_power import build_observed_design
+                    d = build_observed_design(study, incidence or [], n_o, k, seed=seed + 7919 * a + b)
+                else:
+                    d = build_design(study, n_o, k)
             except DesignError as e:
                 res.notes.append(f"{n_o} overseers × {k} items: {e.message}")
                 continue

@@ -28,7 +28,7 @@ app = typer.Typer(
 err = Console(stderr=True)
 
 # Command modules, in the order they appear in --help. Each defines register(app).
-COMMAND_MODULES = ["study", "design", "models", "assist", "label", "simulate", "analyze", "train", "serve"]
+COMMAND_MODULES = ["study", "design", "models", "assist", "label", "simulate", "analyze", "train", "serve", "imports"]
 
 for _name in COMMAND_MODULES:
     try:
