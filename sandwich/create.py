@@ -33,6 +33,14 @@ def build_task(sf: StudyFile, *, allow_unsandboxed: bool = False, progress: Prog
     return load_multiple_choice(task, sf.path.parent)
 
 
+def verify_import(sf: StudyFile, db: Path) -> None:
+    """Imported gold must be exactly what the data file says: re-read the file and check the stored gold."""
+    task = sf.study.task
+    if task.kind == "multiple-choice":
+        from sandwich.tasks.multiple_choice import verify_stored_gold
+        verify_stored_gold(task, sf.path.parent, db)
+
+
 def sample_pool(pool: list[str], labels: dict[str, str], n: int, seed: int) -> list[str]:
     """A seeded sample of n items, spread evenly over gold labels so the judged set stays balanced."""
     if n >= len(pool):
@@ -118,6 +126,7 @@ def create_study(sf: StudyFile, db: Path, *, force: bool = False, allow_unsandbo
                 [a.assignment_id, a.overseer, a.item_id, a.condition, a.position, a.block] for a in assignments])
         con.execute("CHECKPOINT")
         con.close()
+        verify_import(sf, tmp)
         store.remove_db(db)
         os.replace(tmp, db)
     except BaseException:

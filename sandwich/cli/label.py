@@ -59,7 +59,7 @@ def label(
     if study is None or overseer is None:
         raise SandwichError("Give the study and --overseer NAME.",
                             hint="Or label through a server: sandwich label --server URL --token TOKEN.")
-    path = study_db(study, db)
+    path = study_db(study, db, write=True)
     name, left = _check(path, overseer)
     if left == 0:
         console.print(f"[green]All done[/] — {overseer} has judged every item in {name}. Thank you!")

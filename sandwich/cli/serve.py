@@ -35,7 +35,7 @@ def serve(
     """Serve a study to many overseers at once: this process owns the database; overseers connect with tokens."""
     from sandwich.server.runner import serve as run
 
-    path = study_db(study, db)
+    path = study_db(study, db, write=True)
     with socket.socket() as s:  # a clear error instead of uvicorn's exit when the port is taken
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -59,7 +59,7 @@ def _local_tokens(study: str, db: Path | None) -> Iterator[TokenStore]:
     from sandwich.server.tokens import TokenStore
     from sandwich.service import StudyService
 
-    path = study_db(study, db)
+    path = study_db(study, db, write=True)
     try:
         svc = StudyService(path)
     except StudyLocked as e:
