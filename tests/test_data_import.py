@@ -191,12 +191,12 @@ def test_every_missing_value_is_named_with_file_row_and_column(tmp_path: Path) -
 
 def test_create_checks_the_stored_gold_against_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A transformation that loses track of the answer (here: choices reversed after gold was set) is caught."""
-    import sandwich.create as create
+    from sandwich import create
 
     folder = case("c01-numeric-answer", tmp_path)
     real = create.build_task
 
-    def shuffled(sf, **kw):  # noqa: ANN001, ANN003, ANN202
+    def shuffled(sf, **kw):
         data = real(sf, **kw)
         data.items[0].choices = list(reversed(data.items[0].choices))
         return data
