@@ -112,8 +112,9 @@ def check_study_file(study_file: Path, db: Path) -> None:
     if sf.study.study != stored.study:
         raise SandwichError(
             f"{study_file} is study {sf.study.study!r}, but {db} holds study {stored.study!r}.",
-            hint=f"Give {stored.study!r}'s study file with this --db, or the database of {sf.study.study!r} "
-                 f"(create one with: sandwich create {shlex.quote(str(study_file))} --db NEW.duckdb).")
+            hint=f"Give the study file of {stored.study!r} with this database, or the database of "
+                 f"{sf.study.study!r} (create one with: sandwich create {shlex.quote(str(study_file))} "
+                 "--db NEW.duckdb).")
     if sf.config_hash == stored_hash:
         return
     mine, theirs = _flat(sf.study.model_dump(mode="json")), _flat(stored.model_dump(mode="json"))
