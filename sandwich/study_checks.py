@@ -34,7 +34,11 @@ def _duplicates(names: list[str]) -> list[int]:
 
 def _conditions(conditions: list[Any]) -> list[Problem]:
     names = [c.name for c in conditions]
-    return [_at(("conditions", i, "name"), f"condition {names[i]!r} is defined twice (first as conditions"
+    unused = [_at(("conditions", i, "live_followups"), "follow-up questions to the model need assistance; this "
+                                                       "condition has none (remove live_followups)")
+              for i, c in enumerate(conditions) if not c.assistance and "live_followups" in c.model_fields_set
+              and c.live_followups]
+    return unused + [_at(("conditions", i, "name"), f"condition {names[i]!r} is defined twice (first as conditions"
              f"[{names.index(names[i])}]); give each condition its own name") for i in _duplicates(names)]
 
 
@@ -58,15 +62,33 @@ def _task_and_gold(task: Any, gold: Any, overseers: Any) -> list[Problem]:
     return out
 
 
+def _timing(judgment: Any) -> list[Problem]:
+    """Timer settings written in the file that cannot take effect (defaults are never blamed)."""
+    written = judgment.model_fields_set
+    limit = judgment.time_limit_s
+    out: list[Problem] = []
+    if limit is None:
+        out += [_at(("judgment", f), "has no effect without judgment.time_limit_s; remove it or set a time limit")
+                for f in ("warn_before_s", "on_timeout") if f in written]
+    elif "warn_before_s" in written and judgment.warn_before_s >= limit:
+        out.append(_at(("judgment", "warn_before_s"), f"a warning {judgment.warn_before_s} s before the end of a "
+                                                      f"{limit} s limit would show from the start; use less than "
+                                                      f"{limit}"))
+    return out
+
+
 def _judgment(task: Any, judgment: Any) -> list[Problem]:
-    if task is None or judgment is None or judgment.choices is None:
+    if judgment is None:
         return []
+    out = _timing(judgment)
+    if task is None or judgment.choices is None:
+        return out
     if task.kind == "code-review" and (
             not isinstance(judgment.choices, list) or sorted(judgment.choices) != ["buggy", "correct"]):
-        return [_at(("judgment", "choices"), "code-review judgments are [correct, buggy]")]
+        out.append(_at(("judgment", "choices"), "code-review judgments are [correct, buggy]"))
     if task.kind == "multiple-choice" and judgment.choices != "item":
-        return [_at(("judgment", "choices"), "multiple-choice judgments use the item's choices ('item')")]
-    return []
+        out.append(_at(("judgment", "choices"), "multiple-choice judgments use the item's choices ('item')"))
+    return out
 
 
 def _overseers(ov: Any, conditions: list[Any] | None) -> list[Problem]:
@@ -79,6 +101,9 @@ def _overseers(ov: Any, conditions: list[Any] | None) -> list[Problem]:
     if conditions is None:
         return out
     names = [c.name for c in conditions]
+    if ov.expert_condition is not None and not ov.experts:
+        out.append(_at(("overseers", "expert_condition"), "has no effect without overseers.experts; remove it or "
+                                                          "add experts"))
     if ov.expert_condition is not None and ov.expert_condition not in names:
         out.append(_at(("overseers", "expert_condition"), f"no condition named {ov.expert_condition!r} "
                                                        f"(conditions: {', '.join(names)})"))

@@ -259,3 +259,25 @@ def test_programmatic_study_still_refuses_inconsistent_settings() -> None:
     data = parse_yaml(BASE.replace("name: explain", "name: unassisted"), "x")[0]
     with pytest.raises(ValidationError, match=r"conditions\[1\]\.name: condition 'unassisted' is defined twice"):
         Study.model_validate(data)
+
+
+@pytest.mark.parametrize(("extra", "place", "what"), [
+    ("judgment: {time_limit_s: null, warn_before_s: 30}\n", "14:47: judgment.warn_before_s", "no effect without"),
+    ("judgment: {time_limit_s: null, on_timeout: skip}\n", "14:44: judgment.on_timeout", "no effect without"),
+    ("judgment: {time_limit_s: 30, warn_before_s: 30}\n", "14:45: judgment.warn_before_s", "from the start"),
+])
+def test_timer_settings_that_cannot_take_effect_are_errors(extra: str, place: str, what: str) -> None:
+    [msg] = problems_of(BASE + extra)
+    assert msg.startswith(f"x.yaml:{place}:") and what in msg
+
+
+def test_settings_that_cannot_take_effect_elsewhere_are_errors() -> None:
+    [msg] = problems_of(BASE.replace("  - {name: unassisted}", "  - {name: unassisted, live_followups: true}"))
+    assert msg.startswith("x.yaml:8:40: conditions[0].live_followups:") and "need assistance" in msg
+    [msg] = problems_of(BASE.replace("items_per_overseer: 6", "items_per_overseer: 6\n  expert_condition: explain"))
+    assert msg.startswith("x.yaml:14:21: overseers.expert_condition: has no effect without overseers.experts")
+
+
+def test_defaults_are_never_blamed() -> None:
+    validate_text(BASE + "judgment: {time_limit_s: 30}\n", "x.yaml")  # default warn_before_s (60) is not an error
+    validate_text(BASE + "judgment: {time_limit_s: null}\n", "x.yaml")
