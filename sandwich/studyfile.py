@@ -47,6 +47,8 @@ def config_hash(text: str) -> str:
 
 MAX_DEPTH = 32          # a study file is a few levels deep; more is a mistake or an attack
 MAX_BYTES = 1_000_000  # a study file is a few kB; its data lives in task.source
+ALIASES = "anchors and aliases (&name, *name) are not allowed in a study file; write the value out"
+TOO_DEEP = f"value nested too deeply (more than {MAX_DEPTH} levels)"
 
 
 class _MarkedLoader(yaml.SafeLoader):
@@ -60,15 +62,12 @@ class _MarkedLoader(yaml.SafeLoader):
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
-            raise yaml.composer.ComposerError(
-                None, None, "anchors and aliases (&name, *name) are not allowed in a study file; write the value out",
-                event.start_mark)
+            raise yaml.composer.ComposerError(None, None, ALIASES, event.start_mark)
         nests = isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent))
         if nests:
             self._depth += 1
             if self._depth > MAX_DEPTH:
-                raise yaml.composer.ComposerError(
-                    None, None, f"value nested too deeply (more than {MAX_DEPTH} levels)", event.start_mark)
+                raise yaml.composer.ComposerError(None, None, TOO_DEEP, event.start_mark)
         try:
             return super().compose_node(parent, index)
         finally:
@@ -101,10 +100,36 @@ def _fmt(loc: Loc) -> str:
     return out or "(top level)"
 
 
+def _precheck(text: str) -> None:
+    """Walk libyaml's events first: refuses aliases and deep nesting in microseconds.
+
+    PyYAML's pure-Python scanner is quadratic in flow nesting (1,000 brackets take seconds), so the
+    limits are applied on the C parser's event stream before the marked Python loader runs.
+    """
+    if not yaml.__with_libyaml__:
+        return  # the Python loader applies the same limits, only more slowly
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+                raise yaml.composer.ComposerError(None, None, ALIASES, event.start_mark)
+            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise yaml.composer.ComposerError(None, None, TOO_DEEP, event.start_mark)
+            elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                depth -= 1
+    except yaml.MarkedYAMLError as e:
+        if e.problem and "maximum nesting depth" in e.problem:  # libyaml's own limit (1,000 levels)
+            raise yaml.composer.ComposerError(None, None, TOO_DEEP, e.problem_mark) from None
+        raise
+
+
 def parse_yaml(text: str, path: str) -> tuple[Any, dict[Loc, tuple[int, int]], dict[Loc, tuple[int, int]]]:
     """Parse YAML keeping the line/column of every value and key."""
     loader: _MarkedLoader | None = None
     try:
+        _precheck(text)
         loader = _MarkedLoader(text)  # the reader checks for unprintable characters here
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as e:
