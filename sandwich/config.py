@@ -291,10 +291,7 @@ class Hypothesis(Strict):
     def _id(cls, v: str) -> str:
         if not v.strip():
             raise ValueError("a hypothesis needs a non-empty id")
-        if RESERVED_HYPOTHESIS_ID.search(v):
-            raise ValueError(f"hypothesis id {v!r} is reserved: `analyze` names its exploratory tests X1, X2, … "
-                             "and marks edited hypotheses with '*'; choose another id (e.g. H1)")
-        return v
+        return v  # ids `analyze` gives its own tests (X1, H1*) are refused in study files by study_checks
 
 
 class Preregistration(Strict):

@@ -126,6 +126,13 @@ def _overseers(ov: Any, conditions: list[Any] | None) -> list[Problem]:
 def _hypotheses(prereg: Any, conditions: list[Any] | None) -> list[Problem]:
     out: list[Problem] = []
     hyps = prereg.hypotheses
+    from sandwich.config import RESERVED_HYPOTHESIS_ID
+
+    for i, h in enumerate(hyps):
+        if RESERVED_HYPOTHESIS_ID.search(h.id):
+            out.append(_at(("preregistration", "hypotheses", i, "id"),
+                           f"hypothesis id {h.id!r} is reserved: `analyze` names its exploratory tests X1, X2, … "
+                           "and marks edited hypotheses with '*'; choose another id (e.g. H1)"))
     for i in _duplicates([h.id for h in hyps]):
         out.append(_at(("preregistration", "hypotheses", i, "id"), f"hypothesis id {hyps[i].id!r} is used twice"))
     names = None if conditions is None else {c.name for c in conditions} | {"expert"}
