@@ -111,12 +111,13 @@ def _precheck(text: str) -> None:
     depth = 0
     try:
         for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+            mark: Any = event.start_mark  # libyaml's Mark: same fields as yaml.error.Mark
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
-                raise yaml.composer.ComposerError(None, None, ALIASES, event.start_mark)
+                raise yaml.composer.ComposerError(None, None, ALIASES, mark)
             if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
                 depth += 1
                 if depth > MAX_DEPTH:
-                    raise yaml.composer.ComposerError(None, None, TOO_DEEP, event.start_mark)
+                    raise yaml.composer.ComposerError(None, None, TOO_DEEP, mark)
             elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
                 depth -= 1
     except yaml.MarkedYAMLError as e:
@@ -202,7 +203,8 @@ def _sections(data: dict[str, Any]) -> dict[str, Any]:
             out[name] = None if field.is_required() else field.get_default(call_default_factory=True)
             continue
         try:
-            out[name] = TypeAdapter(Annotated[field.annotation, field]).validate_python(data[name])
+            section: Any = Annotated[field.annotation, field]  # the field's type with its constraints
+            out[name] = TypeAdapter(section).validate_python(data[name])
         except ValidationError:
             out[name] = None
     return out
@@ -229,7 +231,7 @@ def validate_text(text: str, path: str = "<study>") -> Study:
         study = Study.model_validate(data, context={"collect_problems": True})
     except ValidationError as e:
         for err in e.errors():
-            found.append(_located(_clean_loc(err["loc"]), _describe(err), marks, key_marks, path,
+            found.append(_located(_clean_loc(err["loc"]), _describe(dict(err)), marks, key_marks, path,
                                   err["type"] == "extra_forbidden"))
     sections = {n: getattr(study, n) for n in Study.model_fields} if study is not None else _sections(data)
     if study is None and sections.get("judgment") is not None and sections["judgment"].choices is None \
