@@ -233,3 +233,13 @@ def test_validate_says_when_the_design_cannot_be_covered(tmp_path: Path) -> None
     assert res.returncode == 2 and "items_per_overseer 6" in res.stderr and "Traceback" not in res.stderr
     res = cli("validate", "--no-data", str(study))
     assert res.returncode == 0
+
+
+def test_a_deeply_nested_data_line_is_a_located_error_not_a_traceback(tmp_path: Path) -> None:
+    rows = [{"id": "a", "question": "?", "choices": ["x", "y"], "answer": "A"}]
+    study = write_study(tmp_path, rows)
+    with (tmp_path / "items.jsonl").open("a") as f:
+        f.write('{"id": "b", "question": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
+    res = cli("validate", str(study))
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert f"{tmp_path / 'items.jsonl'}:2: cannot read the line: a value nested too deeply" in res.stderr

@@ -66,6 +66,8 @@ def _read_records(task: MultipleChoiceTask, base: Path) -> tuple[list[dict[str, 
                     rec = json.loads(line)
                 except json.JSONDecodeError as e:
                     raise DataError(f"{path}:{n}:{e.colno}: cannot read the line: not valid JSON ({e.msg})") from None
+                except RecursionError:
+                    raise DataError(f"{path}:{n}: cannot read the line: a value nested too deeply") from None
                 if not isinstance(rec, dict):
                     raise DataError(f"{path}:{n}: each line must be a JSON object, got {type(rec).__name__}")
                 records.append(rec)
