@@ -14,7 +14,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from sandwich.errors import SandwichError
+from sandwich.errors import SandwichError, StudyLocked
 from sandwich.service import StudyService
 from sandwich.store import default_db_path
 
@@ -67,8 +67,11 @@ def require_help(db: Path, study_arg: str, overseers: Sequence[str] | None, *, a
 
     `warn` is a rich Console (stderr) for the warning. The message gives the exact precompute command.
     """
-    with StudyService(db, read_only=True) as svc:
-        lacking = [c for c in help_readiness(svc, overseers) if c.ready < c.items]
+    try:
+        with StudyService(db, read_only=True) as svc:
+            lacking = [c for c in help_readiness(svc, overseers) if c.ready < c.items]
+    except StudyLocked:
+        return  # another process owns the database: the command itself reports that when it opens it
     if not lacking:
         return
     cmd = ["sandwich", "assist", "precompute", study_arg]

@@ -38,7 +38,6 @@ def serve(
     from sandwich.server.runner import serve as run
 
     path = study_db(study, db, write=True)
-    require_help(path, study, None, allow=allow_missing_help, warn=warn)
     with socket.socket() as s:  # a clear error instead of uvicorn's exit when the port is taken
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -46,6 +45,7 @@ def serve(
         except OSError as e:
             raise SandwichError(f"Cannot listen on {host}:{port}: {e.strerror}.",
                                 hint="Another server is using it; pick another with --port.") from None
+    require_help(path, study, None, allow=allow_missing_help, warn=warn)
     run(path, host=host, port=port, log_level=log_level, follow_up_limit=follow_up_limit,
         announce=lambda text: console.print(text, highlight=False, soft_wrap=True))
 
