@@ -243,3 +243,20 @@ def test_a_deeply_nested_data_line_is_a_located_error_not_a_traceback(tmp_path: 
     res = cli("validate", str(study))
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert f"{tmp_path / 'items.jsonl'}:2: cannot read the line: a value nested too deeply" in res.stderr
+
+
+def test_a_choices_column_is_decoded_one_way_for_the_whole_file(tmp_path: Path) -> None:
+    text = ('id,question,choices,answer\n'
+            'a,?,"[""x | y"", ""z""]",A\n'       # a JSON list whose first choice contains a bar
+            'b,?,"p | q",B\n')                    # a bar-separated string
+    study = write_study(tmp_path, text, source="items.csv")
+    with pytest.raises(DataError) as e:
+        create_study(load_study(study), tmp_path / "s.duckdb")
+    assert "column 'choices' writes its choices in more than one way" in e.value.message
+    assert "JSON-list strings in row(s) 1" in e.value.message and "'a | b | c' strings in row(s) 2" in e.value.message
+
+
+def test_a_json_list_column_keeps_a_bar_inside_a_choice(tmp_path: Path) -> None:
+    text = 'id,question,choices,answer\na,?,"[""x | y"", ""z""]",x | y\nb,?,"[""p"", ""q""]",q\n'
+    create_study(load_study(write_study(tmp_path, text, source="items.csv")), tmp_path / "s.duckdb")
+    assert stored_gold(tmp_path / "s.duckdb") == {"mc-a": ("A", "x | y"), "mc-b": ("B", "q")}

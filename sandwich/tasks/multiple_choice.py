@@ -113,7 +113,39 @@ class _Row:
         return f"{where} row {self.number} (id {self.qid!r})"
 
 
-def _choices(row: dict[str, Any], spec: str | list[str], here: str, problems: list[str]) -> list[str]:
+def _json_list(value: str) -> list[Any] | None:
+    try:
+        parsed = json.loads(value)
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    return parsed if isinstance(parsed, list) else None
+
+
+def choice_encoding(records: list[dict[str, Any]], column: str, where: str) -> str:
+    """How a single choices column is written, decided once for the whole file: list, json or pipe.
+
+    Raises DataError naming rows when rows disagree (some JSON lists, some 'a | b' strings), so one
+    row is never split differently from the next.
+    """
+    kinds: dict[str, list[int]] = {}
+    for n, rec in enumerate(records, start=1):
+        v = rec.get(column)
+        if _missing(v):
+            continue
+        kind = "list" if isinstance(v, (list, tuple)) else (
+            "json" if isinstance(v, str) and _json_list(v) is not None else "pipe" if isinstance(v, str) else "other")
+        kinds.setdefault(kind, []).append(n)
+    if len(kinds) > 1 or "other" in kinds:
+        names = {"list": "lists", "json": "JSON-list strings", "pipe": "'a | b | c' strings", "other": "not lists"}
+        parts = [f"{names[k]} in row(s) {', '.join(map(str, rows[:8]))}{' …' if len(rows) > 8 else ''}"
+                 for k, rows in kinds.items()]
+        raise DataError(f"{where}: column {column!r} writes its choices in more than one way: {'; '.join(parts)}",
+                        hint="Write every row's choices the same way (a list, a JSON list, or 'a | b | c').")
+    return next(iter(kinds), "list")
+
+
+def _choices(row: dict[str, Any], spec: str | list[str], here: str, problems: list[str],
+             encoding: str = "list") -> list[str]:
     if isinstance(spec, list):
         cells = [row.get(c) for c in spec]
         filled = [i for i, v in enumerate(cells) if not _missing(v)]
@@ -126,10 +158,7 @@ def _choices(row: dict[str, Any], spec: str | list[str], here: str, problems: li
         return [_text(v) for v in cells[: last + 1]]
     value = row.get(spec)
     if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            value = [v.strip() for v in value.split("|")]
+        value = _json_list(value) if encoding == "json" else [v.strip() for v in value.split("|")]
     if not isinstance(value, (list, tuple)):
         problems.append(f"{here}, column {spec!r}: choices must be a list (or a JSON list / 'a | b | c' string), "
                         f"got {value!r}")
@@ -223,6 +252,7 @@ def read_rows(task: MultipleChoiceTask, base: Path) -> tuple[list[_Row], str]:
         records = records[: task.limit]
     if not records:
         raise DataError(f"{where}: the data file has no rows.")
+    encoding = "list" if isinstance(cols.choices, list) else choice_encoding(records, cols.choices, where)
     problems: list[str] = []
     rows: list[_Row] = []
     for n, rec in enumerate(records, start=1):
@@ -236,7 +266,7 @@ def read_rows(task: MultipleChoiceTask, base: Path) -> tuple[list[_Row], str]:
         for col, what in ((cols.question, "question"), (cols.answer, "answer"), (cols.passage, "passage")):
             if col and _missing(rec.get(col)):
                 problems.append(f"{here}, column {col!r}: the {what} is missing")
-        choices = _choices(rec, cols.choices, here, problems)
+        choices = _choices(rec, cols.choices, here, problems, encoding)
         if len(choices) < 2:
             problems.append(f"{here}: needs at least two choices, got {choices!r}")
         elif len(choices) > len(LETTERS):
