@@ -32,6 +32,14 @@ def build_task(sf: StudyFile, *, allow_unsandboxed: bool = False, progress: Prog
     return load_multiple_choice(task, sf.path.parent)
 
 
+def verify_import(sf: StudyFile, db: Path) -> None:
+    """Imported gold must be exactly what the data file says: re-read the file and check the stored gold."""
+    task = sf.study.task
+    if task.kind == "multiple-choice":
+        from sandwich.tasks.multiple_choice import verify_stored_gold
+        verify_stored_gold(task, sf.path.parent, db)
+
+
 def existing_judgments(db: Path) -> int:
     """How many judgments a study database already holds (0 if there is none)."""
     if not db.exists():
@@ -93,6 +101,7 @@ def create_study(sf: StudyFile, db: Path, *, force: bool = False, allow_unsandbo
                                                     a.block) for a in assignments]))
         finally:
             st.close()
+        verify_import(sf, tmp)
         store.remove_db(db)
         os.replace(tmp, db)
     except BaseException:
