@@ -161,3 +161,17 @@ def test_an_export_that_cannot_be_logged_is_refused(tmp_path: Path) -> None:
     with StudyService(db, read_only=True) as svc, pytest.raises(StoreError, match="cannot be logged"):
         export_study(svc, tmp_path / "export")
     assert not (tmp_path / "export" / "judgments.parquet").exists()
+
+
+def test_a_study_frozen_before_whole_plans_still_checks_out(tmp_path: Path) -> None:
+    """Files frozen by an older sandwich hold only the hypotheses and their hash: not tampered, still confirmatory."""
+    db = make("c10-prereg-tamper", tmp_path)
+    simulate_study(db, with_model_alone=False)
+    [row] = sql(db, "SELECT hypotheses FROM preregistration")
+    legacy = json.dumps(json.loads(row["hypotheses"]), sort_keys=True)
+    sql(db, "UPDATE preregistration SET plan = NULL, hypotheses = ?, hash = ?",
+        [legacy, hashlib.sha256(legacy.encode()).hexdigest()])
+    res = analyze_study(db, replicates=100, permutations=200)
+    assert not res.tampered and [h.label for h in res.hypotheses] == ["confirmatory"]
+    tamper(db)
+    assert analyze_study(db, replicates=100, permutations=200).tampered
