@@ -118,6 +118,8 @@ def _log_look(db_path: Path, action: str, who: str | None, warnings: list[str]) 
     except StudyLocked:
         warnings.append("This look could not be logged in the study (the file is in use by another process); "
                         "for a served study, take a snapshot with `sandwich snapshot`, which is logged.")
+    except StoreError as e:  # e.g. a read-only copy of a study: analyse it, but say the look left no trace
+        warnings.append(f"This look could not be logged in the study ({e.message}).")
 
 
 def load_study_data(db_path: str | Path, *, look: str | None = "analyze", who: str | None = None) -> StudyData:
