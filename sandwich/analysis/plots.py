@@ -110,7 +110,7 @@ def hypotheses_plot(res: AnalysisResult, path: Path) -> Path | None:
     fig, ax = plt.subplots(figsize=(6.4, 0.55 * len(hs) + 1.4), dpi=110)
     y = np.arange(len(hs))[::-1]
     for k, h in zip(y, hs, strict=True):
-        colour = "#1f77b4" if h.label == "confirmatory" else "#8c8c8c"
+        colour = "#1f77b4" if h.label.startswith("confirmatory") else "#8c8c8c"  # interim ones too
         if np.isfinite(h.lo):
             ax.plot([h.lo, h.hi], [k, k], color=colour, lw=2)
         ax.plot(h.estimate, k, "o", color=colour, mfc="white" if h.verdict != "supported" else colour)
