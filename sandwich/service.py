@@ -130,7 +130,7 @@ class StudyService:
         if frozen is None:
             return None
         return rules.check_plan(frozen, self.study, self.planned_judgments(), self.config_text, self.config_hash,
-                                self._store.looks())
+                                self._store.looks(), self._store.count_judgments())
 
     def record_look(self, action: str, who: str | None = None) -> LookRecord:
         """Log a look at the results (analyze, export, snapshot): when, by whom, how many judgments existed.

@@ -175,3 +175,15 @@ def test_a_study_frozen_before_whole_plans_still_checks_out(tmp_path: Path) -> N
     assert not res.tampered and [h.label for h in res.hypotheses] == ["confirmatory"]
     tamper(db)
     assert analyze_study(db, replicates=100, permutations=200).tampered
+
+
+def test_judgments_removed_after_a_look_are_reported_tampered(tmp_path: Path) -> None:
+    """Dropping the judgments that spoiled a result, after having looked at it, leaves the study TAMPERED."""
+    db = make("c10-prereg-tamper", tmp_path)
+    simulate_study(db, with_model_alone=False)
+    assert not analyze_study(db, replicates=100, permutations=200).tampered
+    sql(db, "DELETE FROM judgments WHERE condition = 'unassisted' AND choice IS NOT NULL AND overseer = 'ana'")
+    after = analyze_study(db, replicates=100, permutations=200)
+    assert after.tampered and after.stored == 34
+    assert any("saw 36 judgments, now 34: judgments were removed" in p for p in after.preregistration["problems"])
+    assert not any(h.label.startswith("confirmatory") for h in after.hypotheses)

@@ -166,7 +166,7 @@ def load_study_data(db_path: str | Path, *, look: str | None = "analyze", who: s
     model = model.with_columns(
         pl.when(pl.col("gold").is_null() | pl.col("choice").is_null()).then(None)
         .otherwise((pl.col("choice") == pl.col("gold")).cast(pl.Float64)).alias("correct"))
-    plan_check = None if frozen is None else rules.check_plan(frozen, study, planned, text, config_hash, looks)
+    plan_check = None if frozen is None else rules.check_plan(frozen, study, planned, text, config_hash, looks, stored)
     return StudyData(db_path, study, text, judg, skipped, overseers, prereg, first, model, warnings, snapshot,
                      plan_check=plan_check, looks=looks, planned=planned, stored_judgments=stored)
 
