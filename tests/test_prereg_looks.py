@@ -146,6 +146,9 @@ def test_every_look_is_logged_and_an_unfinished_study_is_interim(tmp_path: Path)
         ("analyze", 12, 36), ("export", 12, 36), ("snapshot", 12, 36)]
     assert looks[2]["who"] == "lead (token 0a1b2c)" and looks[0]["who"] == looks[1]["who"] != ""
     assert len({r["plan_hash"] for r in looks}) == 1 and looks[0]["plan_hash"]
+    with StudyService(db) as svc:  # status shows the frozen plan and the number of looks (and is not one)
+        st = svc.status()
+        assert st["looks"] == 3 and st["plan_hash"] == looks[0]["plan_hash"]
 
     simulate_study(db, with_model_alone=False)  # the study completes
     final = analyze_study(db, replicates=100, permutations=200)
