@@ -131,7 +131,7 @@ class StudyService:
         if frozen is None:
             return None
         return rules.check_plan(frozen, self.study, self.planned_judgments(), self.config_text, self.config_hash,
-                                self._store.looks())
+                                self._store.looks(), self._store.count_judgments())
 
     def record_look(self, action: str, who: str | None = None) -> LookRecord:
         """Log a look at the results (analyze, export, snapshot): when, by whom, how many judgments existed.
@@ -182,9 +182,11 @@ class StudyService:
     def status(self) -> dict[str, Any]:
         """Counts for `sandwich status`: items, overseers, assignments done/left per overseer and condition."""
         counts = self._store.status_counts()
+        frozen = self._store.frozen_plan()
         return {"study": self.study.study, "question": self.study.question, "db": str(self.db_path),
                 "config_hash": self.config_hash, "items": counts["items"], "assignments": counts["assignments"],
-                "assistance": counts["assistance"], "conditions": [c.name for c in self.study.conditions]}
+                "assistance": counts["assistance"], "conditions": [c.name for c in self.study.conditions],
+                "plan_hash": frozen.hash if frozen else None, "looks": len(self._store.looks())}
 
     def gold(self) -> dict[str, str]:
         """Gold labels by item id. Lead side only: analysis and classifier training."""

@@ -160,7 +160,7 @@ def _hypotheses(data: StudyData, study_file_prereg: Preregistration | None,
                             "pre-registered; every test is labelled exploratory.")
             confirmatory = []
         if data.plan_check is not None and data.plan_check.tampered:
-            warnings.append("TAMPERED: the frozen analysis plan no longer matches this study ("
+            warnings.append("TAMPERED: the study changed after its plan was frozen or its results were seen ("
                             + "; ".join(data.plan_check.problems) + "). No test is confirmatory.")
             confirmatory = []
         frozen_set = {h.model_dump_json() for h in confirmatory}

@@ -85,7 +85,9 @@ def status(
     with open_service(study, db, read_only=True) as svc:
         st = svc.status()
     console.print(f"[bold]{st['study']}[/] — {st['question']}")
-    console.print(f"[dim]{st['db']} · config {st['config_hash'][:12]}[/]")
+    plan = f"plan frozen {st['plan_hash'][:12]}" if st.get("plan_hash") else "plan not frozen yet"
+    console.print(f"[dim]{st['db']} · config {st['config_hash'][:12]} · {plan} · "
+                  f"{st.get('looks', 0)} logged look(s) at results[/]")
     items = Table(title="Items", show_edge=False)
     for col in ("split", "role", "items"):
         items.add_column(col)

@@ -306,9 +306,9 @@ class DuckDBStore:
 
     def freeze_plan(self, rec: FreezeRecord) -> None:
         """Store the frozen plan (once)."""
+        hyps = {"hypotheses": rec.plan.get("hypotheses", []), "notes": rec.plan.get("notes")}  # for readers
         self._exec("INSERT INTO preregistration (hash, hypotheses, frozen_at, plan) VALUES (?, ?, ?, ?)",
-                   [rec.hash, json.dumps(rec.plan.get("preregistration")), rec.frozen_at,
-                    json.dumps(rec.plan, sort_keys=True)])
+                   [rec.hash, json.dumps(hyps, sort_keys=True), rec.frozen_at, json.dumps(rec.plan, sort_keys=True)])
 
     def add_look(self, rec: LookRecord) -> None:
         """Append a look to the study's log."""
