@@ -15,6 +15,10 @@ UNSANDBOXED = "--i-understand-this-runs-untrusted-code-unsandboxed"
 
 def show_design_report(report: DesignReport, *, title: str = "No-skill strategies per overseer") -> None:
     """Print check-design's table (accuracy of each strategy family's best variant), gold per part and warnings."""
+    if not report.overseers:
+        console.print("[dim]check-design: no gold to score no-skill strategies against (this study's gold comes "
+                      "from expert overseers' judgments).[/]")
+        return
     table = Table(title=title, show_edge=False)
     for col in ("overseer", "items", "problems", "siblings", "gold/part", "best no-skill", "strategy"):
         table.add_column(col, justify="left" if col in ("overseer", "strategy") else "right")
