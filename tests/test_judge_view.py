@@ -3,13 +3,12 @@ help (quote marks, the consultant's caveat, missing-help notices), the part's br
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
+from case_support import create_case
 from rich.text import Text
 
-from case_support import create_case
 from sandwich.service import StudyService
 from sandwich.sim.llm_judge import judge_messages
 from sandwich.views import AssistanceView
