@@ -74,7 +74,7 @@ def ece_sweep(confidence: np.ndarray, correct: np.ndarray) -> float:
     n = len(c)
     if not n:
         return float("nan")
-    order = np.argsort(c, kind="stable")
+    order = np.lexsort((y, c))   # by confidence, ties by outcome: bins never depend on the rows' order
     c, y = c[order], y[order]
     best = 1
     for b in range(2, min(n, MAX_BINS) + 1):
