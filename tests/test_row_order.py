@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -29,7 +31,7 @@ def _study(rng: np.random.Generator) -> JudgmentTable:
 
 def _nan_free(x: object) -> object:
     """NaN compares unequal to itself: make it None so figures can be compared."""
-    if isinstance(x, float) and x != x:
+    if isinstance(x, float) and math.isnan(x):
         return None
     if isinstance(x, tuple):
         return tuple(_nan_free(v) for v in x)
