@@ -214,7 +214,8 @@ def test_hypothesis(h: Hypothesis, label: str, t: JudgmentTable, draws: dict[tup
         est, lo, hi, kind = _display_interval(diff, h.metric, h.alternative, h.alpha)
     else:  # ECE: no bootstrap draws; the estimate comes from the permutation routine
         diff, est, lo, hi = None, float("nan"), float("nan"), float("nan")
-        note = "ECE has no bootstrap interval; "
+        note = ("ECE has no bootstrap interval; this test's ECE bins by confidence level (the per-condition table "
+                "uses the equal-mass sweep); ")
     use_perm = test == "permutation" or diff is None
     if use_perm and (gold_expert and EXPERT in (a_name, b_name)):
         if diff is None:
