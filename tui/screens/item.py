@@ -14,6 +14,7 @@ from textual.binding import Binding
 from textual.containers import Container
 from textual.content import Content
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Header, Input, TabbedContent, Tree
 
 from sandwich.views import AssistanceView, ItemView, JudgmentIn, ProgressView
@@ -42,6 +43,7 @@ class ItemScreen(Screen[None]):
 
     ALLOW_IN_MAXIMIZED_VIEW = "Header, StatusBar, KeyFooter, SizeGuard"  # a full-screen pane keeps the timer in view
     ESCAPE_TO_MINIMIZE = False  # Esc first leaves a text box (action_leave_input), then restores
+    _heartbeat: Timer  # logs the running time on the item (set on mount, restarted per item)
 
     BINDINGS = [
         *ANSWER_KEYS,
