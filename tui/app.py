@@ -23,7 +23,14 @@ from textual.widgets import Static
 
 from sandwich.errors import AlreadyJudged
 from sandwich.service import OverseerAPI
-from sandwich.views import AssistanceView, Briefing, ItemView, JudgmentIn, ProgressView, SessionStart
+from sandwich.views import (
+    AssistanceView,
+    Briefing,
+    ItemView,
+    JudgmentIn,
+    ProgressView,
+    SessionStart,
+)
 from tui.screens.briefing import BriefingScreen
 from tui.screens.done import DoneScreen
 from tui.screens.help import HelpScreen
@@ -267,6 +274,15 @@ class OverseerApp(App[None]):
             self.record("item_time", screen.view.assignment_id, {"time_on_item_s": spent})  # type: ignore[union-attr]
         self.record("session_end", None, {"reason": "quit"})
         self.exit()
+
+    # ------------------------------------------------------------ focus (a browser tab hidden, a window left)
+    def on_app_blur(self, event: events.AppBlur) -> None:
+        if self.item_screen.is_mounted:
+            self.item_screen.went_away()
+
+    def on_app_focus(self, event: events.AppFocus) -> None:
+        if self.item_screen.is_mounted:
+            self.item_screen.came_back()
 
     # ------------------------------------------------------------ terminal size
     def on_resize(self, event: events.Resize) -> None:
