@@ -23,14 +23,7 @@ from textual.widgets import Static
 
 from sandwich.errors import AlreadyJudged
 from sandwich.service import OverseerAPI
-from sandwich.views import (
-    AssistanceView,
-    Briefing,
-    ItemView,
-    JudgmentIn,
-    ProgressView,
-    SessionStart,
-)
+from sandwich.views import AssistanceView, Briefing, ItemView, JudgmentIn, ProgressView, SessionStart
 from tui.screens.briefing import BriefingScreen
 from tui.screens.done import DoneScreen
 from tui.screens.help import HelpScreen
