@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -238,12 +239,16 @@ def test_followup_answer_in_a_real_80x24_terminal(case_db):
         term.wait_for("Before you start this part")
         term.keys("Enter")
         term.wait_for("Item 1 of 2")
-        term.keys("a", "f")
+        term.keys("a")
+        term.wait_for("Ask the model about this item")
+        term.keys("f")
+        time.sleep(1.0)  # the question box has focus before the question is typed (a busy machine is slow)
         term.tmux("send-keys", "-t", "main", "-l", QUESTION)
+        term.wait_for(QUESTION)
         term.keys("Enter")
-        shown = term.wait_for("ANSWER-END")  # no key pressed: the newest lines are in view
+        shown = term.wait_for("ANSWER-END", timeout=60)  # no key pressed: the newest lines are in view
         term.keys("m")
-        full = term.wait_for(f"You: {QUESTION}")
+        full = term.wait_for(f"You: {QUESTION}", timeout=60)
         term.keys("m", "C-q")
         term.wait_closed()
     finally:
