@@ -20,6 +20,18 @@ def _quotes(out: Text, quotes: list[Any]) -> None:
         out.append(" verified in the item" if ok else " not found in the item", style="dim")
 
 
+def quote_spans(contents: list[dict[str, Any] | None]) -> list[tuple[int, int]]:
+    """[start, end) passage ranges of verified quotes that carry them (imported transcripts do)."""
+    spans = []
+    for content in contents:
+        for t in (content or {}).get("turns") or []:
+            for q in t.get("quotes") or [] if isinstance(t, dict) else []:
+                if isinstance(q, dict) and q.get("verified") and isinstance(q.get("start"), int) \
+                        and isinstance(q.get("end"), int):
+                    spans.append((q["start"], q["end"]))
+    return sorted(set(spans))
+
+
 def render_consultancy(content: dict[str, Any]) -> Text:
     """`{"assigned_answer", "turns": [{"speaker", "text"}]}`."""
     out = Text()
