@@ -119,10 +119,11 @@ def trajectory_sections(db: str | Path) -> TrajectorySections | None:
 
 
 def _sections(db: str | Path) -> TrajectorySections | None:
-    from sandwich.importers.persist import replay_reference
+    from sandwich.importers.persist import read_trajectory_frames, replay_reference
 
     reference, mine = replay_reference(db)
-    traj = trajectories(db)
+    frames = read_trajectory_frames(db)
+    traj = trajectories(db, frames)
     if traj.is_empty() and not mine.height:
         return None
     out = TrajectorySections()
@@ -135,12 +136,12 @@ def _sections(db: str | Path) -> TrajectorySections | None:
     rounds = by_round(traj)
     out.tables.append(_round_table(rounds))
     out.data["by_round"] = rounds.to_dicts()
-    rewards = judge_rewards(db)
+    rewards = judge_rewards(db, frames)
     if rewards.height:
         out.tables.append(_reward_table(rewards))
         out.data["judge_reward"] = (rewards.group_by("condition").agg(
             pl.len().alias("judgments"), pl.col("reward").mean().alias("mean_reward")).sort("condition").to_dicts())
-    pairs = interactive_vs_offline(db)
+    pairs = interactive_vs_offline(db, frames)
     if pairs.height:
         out.tables.append(_offline_table(pairs))
         out.data["interactive_vs_offline"] = pairs.to_dicts()
