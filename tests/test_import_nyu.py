@@ -263,7 +263,10 @@ def test_replay_serves_imported_transcripts_to_an_llm_judge(mini_db: Path, tmp_p
     assert (replay["human-consultancy"]["original_judgments"],
             replay["human-consultancy"]["original_accuracy"]) == (1, 0.0)
     assert replay["human-debate"]["judges"] == "simulated" and replay["human-debate"]["judgments"] == 1
-    assert "Replayed transcripts" in (tmp_path / "rep" / "index.html").read_text()
+    page = (tmp_path / "rep" / "index.html").read_text()
+    assert "Replayed transcripts" in page and "imported (backend &#x27;imported&#x27;): 2 transcripts from " \
+        "julianmichael/debate" in page
+    assert replay["human-debate"]["transcripts"] == ["lamp-0"]
 
 
 def test_replay_balances_gold_position_and_relabels_transcripts() -> None:

@@ -94,7 +94,9 @@ def _replay_table(reference: list[dict[str, Any]], mine: pl.DataFrame) -> tuple[
         t.add_row(cond, kind + (" (SYNTHETIC)" if kind != "people" else ""), str(m.height), _pct(acc_new),
                   "people (imported)", str(r.height), _pct(acc_old))
         rows.append({"condition": cond, "judges": kind, "judgments": m.height, "accuracy": acc_new,
-                     "original_judgments": r.height, "original_accuracy": acc_old})
+                     "original_judgments": r.height, "original_accuracy": acc_old,
+                     "imported_from": sorted({x for x in m["repository"].to_list() if x}),
+                     "transcripts": sorted(sessions)})
     return t, rows
 
 
@@ -131,6 +133,10 @@ def _sections(db: str | Path) -> TrajectorySections | None:
         table, rows = _replay_table(reference, mine)
         out.tables.append(table)
         out.data["replay"] = rows
+        repos = sorted({x for r in rows for x in r["imported_from"]}) or ["an imported study"]
+        out.notes.append(f"The help in this study is imported (backend 'imported'): "
+                         f"{sum(len(r['transcripts']) for r in rows)} transcripts from {', '.join(repos)}; "
+                         "the session behind each item is in results.json.")
     if traj.is_empty():
         return out
     rounds = by_round(traj)
