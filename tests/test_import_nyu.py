@@ -298,3 +298,29 @@ def test_trajectory_sections_survive_a_locked_database(mini_db: Path, tmp_path: 
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_the_service_accepts_a_new_judgment_in_an_observed_study(mini_db: Path, tmp_path: Path) -> None:
+    from sandwich.errors import AlreadyJudged
+    from sandwich.views import JudgmentIn
+
+    db = tmp_path / "grow.duckdb"
+    shutil.copy2(mini_db, db)
+    with StudyService(db) as svc:
+        (item,) = [r["item_id"] for r in svc.query("SELECT item_id FROM items")]
+        aid = svc.observe("New Judge", item, "human-debate")
+        assert svc.observe("New Judge", item, "human-debate") == aid      # the same judgment, the same assignment
+        receipt = svc.for_overseer("New Judge").submit(JudgmentIn(judgment_id="new-judge-0001", assignment_id=aid,
+                                                                  choice="A", confidence=60))
+        assert not receipt.duplicate
+        with pytest.raises(AlreadyJudged):
+            svc.observe("New Judge", item, "human-consultancy")
+    acc = {g.group: (g.judgments, g.accuracy.est) for g in analyze_study(db, replicates=50).groups}
+    assert acc["human-debate"] == (2, 0.5)   # Cy right, the new judge (A = Mara) wrong
+
+
+def test_observe_is_refused_for_a_dealt_design(mc_study: Path) -> None:
+    from sandwich.errors import SandwichError
+
+    with StudyService(mc_study) as svc, pytest.raises(SandwichError, match="deals its own assignments"):
+        svc.observe("ana", "mc-q000", "unassisted")

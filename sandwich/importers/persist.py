@@ -299,3 +299,13 @@ def replay_reference(db: str | Path) -> tuple[list[dict[str, Any]], pl.DataFrame
     finally:
         con.close()
     return json.loads(text), mine
+
+
+def add_observed_assignment(con: duckdb.DuckDBPyConnection, overseer: str, item_id: str, condition: str) -> str:
+    """Observed design: the assignment an outside judgment answers, created (with its overseer) on first use."""
+    aid = f"obs:{overseer}:{item_id}"
+    con.execute("INSERT INTO overseers VALUES (?, 'non_expert', 'human', NULL) ON CONFLICT DO NOTHING", [overseer])
+    pos = con.execute("SELECT count(*) FROM assignments WHERE overseer = ?", [overseer]).fetchone()
+    con.execute("INSERT INTO assignments VALUES (?, ?, ?, ?, ?, 0) ON CONFLICT DO NOTHING",
+                [aid, overseer, item_id, condition, pos[0] if pos else 0])
+    return aid
