@@ -204,6 +204,7 @@ def test_report_shows_trajectory_sections(mini_db: Path, tmp_path: Path) -> None
     res = analyze_study(mini_db, out_dir=tmp_path / "rep", replicates=50)
     page = (tmp_path / "rep" / "index.html").read_text()
     assert "Accuracy and calibration by round" in page and "Judge reward" in page and "offline judges" in page
+    assert "wall-clock span" in page  # the seconds per item of asynchronous sessions are not reading time
     data = json.loads((tmp_path / "rep" / "results.json").read_text())["trajectories"]
     assert {r["condition"] for r in data["interactive_vs_offline"]} == {"human-consultancy"}
     assert res.trajectory is not None and len(res.trajectory.tables) == 3

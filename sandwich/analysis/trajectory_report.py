@@ -137,6 +137,10 @@ def _sections(db: str | Path) -> TrajectorySections | None:
         out.notes.append(f"The help in this study is imported (backend 'imported'): "
                          f"{sum(len(r['transcripts']) for r in rows)} transcripts from {', '.join(repos)}; "
                          "the session behind each item is in results.json.")
+    finals = frames[1]
+    if finals.height and finals["client_meta"].str.contains('"imported": "nyu-debate"', literal=True).any():
+        out.notes.append("Time per item for imported NYU sessions is the wall-clock span of the session's "
+                         "timestamps (live sessions ran asynchronously over days): not reading time.")
     if traj.is_empty():
         return out
     rounds = by_round(traj)
