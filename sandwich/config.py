@@ -12,7 +12,6 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -51,7 +50,6 @@ def _slug(value: str, what: str) -> str:
     return value
 
 
-OverseerName = Annotated[str, AfterValidator(lambda v: _slug(v, "overseer name"))]
 Seed = Annotated[int, Field(ge=0, description="a non-negative integer seed")]
 
 
@@ -263,8 +261,9 @@ class OverseerSpec(Strict):
 
     design: Literal["within-subjects", "between-subjects", "observed"] = Field(
         "within-subjects", description="observed: assignments come from imported data, not a dealt plan")
-    non_experts: list[OverseerName] = Field(default_factory=list)
-    experts: list[OverseerName] = []
+    # names are checked below: an observed design keeps the data's names as written
+    non_experts: list[str] = Field(default_factory=list)
+    experts: list[str] = []
     expert_condition: str | None = Field(None, description="condition experts judge under (default: first unassisted)")
     items_per_overseer: int | None = Field(None, ge=1, description="required unless design is observed")
     judge_split: Literal["all", "train"] = "all"
@@ -287,6 +286,12 @@ class OverseerSpec(Strict):
                              "from the data)")
         if self.items_per_overseer is None:
             raise ValueError("items_per_overseer: required field is missing")
+        for field_name in ("non_experts", "experts"):
+            for i, n in enumerate(getattr(self, field_name)):
+                try:
+                    _slug(n, "overseer name")
+                except ValueError as e:
+                    raise ValueError(f"{field_name}[{i}]: {e}") from None
         return self
 
 

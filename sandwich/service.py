@@ -178,6 +178,28 @@ class StudyService:
             row = self._items[item_id] = found
         return row
 
+    def observe(self, overseer: str, item_id: str, condition: str) -> str:
+        """Observed design: the assignment id for a judgment made outside a dealt plan (created on first use).
+
+        Submit the judgment against it through `for_overseer(overseer)`. Raises SandwichError for a dealt
+        design, NotFound for an unknown item or condition, AlreadyJudged when that overseer judged the item
+        under another condition.
+        """
+        if self.study.overseers.design != "observed":
+            raise SandwichError(f"Study {self.study.study!r} deals its own assignments; only an observed design "
+                                "takes judgments made outside its plan.")
+        if condition not in self._conditions:
+            raise NotFound(f"No condition {condition!r} in study {self.study.study!r}.")
+        if self.store.item(item_id) is None:
+            raise NotFound(f"No item {item_id!r} in study {self.study.study!r}.")
+        with self.store.lock:
+            aid = self.store.add_observed_assignment(overseer, item_id, condition)
+            self._assignments.clear()  # re-read on next use: the plan grew
+        row = self.assignment_row(aid)
+        if row is None or row.condition != condition:
+            raise AlreadyJudged(f"{overseer!r} already has item {item_id!r} under another condition.")
+        return aid
+
     # ------------------------------------------------------------ lead side
     def status(self) -> dict[str, Any]:
         """Counts for `sandwich status`: items, overseers, assignments done/left per overseer and condition."""

@@ -205,6 +205,7 @@ def test_report_shows_trajectory_sections(mini_db: Path, tmp_path: Path) -> None
     res = analyze_study(mini_db, out_dir=tmp_path / "rep", replicates=50)
     page = (tmp_path / "rep" / "index.html").read_text()
     assert "Accuracy and calibration by round" in page and "Judge reward" in page and "offline judges" in page
+    assert "wall-clock span" in page  # the seconds per item of asynchronous sessions are not reading time
     data = json.loads((tmp_path / "rep" / "results.json").read_text())["trajectories"]
     assert {r["condition"] for r in data["interactive_vs_offline"]} == {"human-consultancy"}
     assert res.trajectory is not None and len(res.trajectory.tables) == 3
@@ -264,7 +265,10 @@ def test_replay_serves_imported_transcripts_to_an_llm_judge(mini_db: Path, tmp_p
     assert (replay["human-consultancy"]["original_judgments"],
             replay["human-consultancy"]["original_accuracy"]) == (1, 0.0)
     assert replay["human-debate"]["judges"] == "simulated" and replay["human-debate"]["judgments"] == 1
-    assert "Replayed transcripts" in (tmp_path / "rep" / "index.html").read_text()
+    page = (tmp_path / "rep" / "index.html").read_text()
+    assert "Replayed transcripts" in page and "imported (backend &#x27;imported&#x27;): 2 transcripts from " \
+        "julianmichael/debate" in page
+    assert replay["human-debate"]["transcripts"] == ["lamp-0"]
 
 
 def test_replay_balances_gold_position_and_relabels_transcripts() -> None:
@@ -296,3 +300,29 @@ def test_trajectory_sections_survive_a_locked_database(mini_db: Path, tmp_path: 
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_the_service_accepts_a_new_judgment_in_an_observed_study(mini_db: Path, tmp_path: Path) -> None:
+    from sandwich.errors import AlreadyJudged
+    from sandwich.views import JudgmentIn
+
+    db = tmp_path / "grow.duckdb"
+    shutil.copy2(mini_db, db)
+    with StudyService(db) as svc:
+        (item,) = [r["item_id"] for r in sql(svc, "SELECT item_id FROM items")]
+        aid = svc.observe("New Judge", item, "human-debate")
+        assert svc.observe("New Judge", item, "human-debate") == aid      # the same judgment, the same assignment
+        receipt = svc.for_overseer("New Judge").submit(JudgmentIn(judgment_id="new-judge-0001", assignment_id=aid,
+                                                                  choice="A", confidence=60))
+        assert not receipt.duplicate
+        with pytest.raises(AlreadyJudged):
+            svc.observe("New Judge", item, "human-consultancy")
+    acc = {g.group: (g.judgments, g.accuracy.est) for g in analyze_study(db, replicates=50).groups}
+    assert acc["human-debate"] == (2, 0.5)   # Cy right, the new judge (A = Mara) wrong
+
+
+def test_observe_is_refused_for_a_dealt_design(mc_study: Path) -> None:
+    from sandwich.errors import SandwichError
+
+    with StudyService(mc_study) as svc, pytest.raises(SandwichError, match="deals its own assignments"):
+        svc.observe("ana", "mc-q000", "unassisted")

@@ -164,3 +164,16 @@ def test_llm_judge_replays_20_transcripts_beside_the_human_judges(
     assert (row["original_judgments"], row["original_accuracy"]) == (total, pytest.approx(right / total))
     assert row["judges"] == "simulated" and row["judgments"] == 20
     assert row["accuracy"] == pytest.approx(res.groups[0].accuracy.est)
+
+
+FULL = os.environ.get("SANDWICH_NYU_FULL")  # the `pub/` folder of julianmichael/debate, branch 2023-nyu-experiments
+
+
+@pytest.mark.skipif(not FULL, reason="set SANDWICH_NYU_FULL to the full 631-session data set to check the paper")
+def test_full_data_set_gives_the_papers_figures(tmp_path: Path) -> None:
+    assert FULL is not None
+    db = write_imported_study(tmp_path / "nyu.duckdb", load_nyu_debate(FULL))
+    res = analyze_study(db, replicates=100)
+    got = {g.group: (round(g.accuracy.est * g.judgments), g.judgments) for g in res.groups}
+    assert {k: got[k] for k in ("human-debate", "human-consultancy", "ai-debate", "ai-consultancy")} == {
+        "human-debate": (130, 154), "human-consultancy": (71, 96), "ai-debate": (68, 87), "ai-consultancy": (61, 76)}

@@ -47,11 +47,23 @@ def _final_probs(choice: str | None, confidence: int | None, meta: dict[str, Any
     return [c, 1 - c] if choice == "A" else [1 - c, c]
 
 
-def trajectories(db: str | Path) -> pl.DataFrame:
-    """Per judgment with a trajectory: every step, the final one last (``final`` true). Lead side (uses gold)."""
+Frames = tuple[pl.DataFrame, pl.DataFrame]
+
+
+def _frames(db: str | Path, frames: Frames | None) -> Frames:
+    if frames is not None:
+        return frames
     from sandwich.store.imported import read_trajectory_frames
 
-    beliefs, finals = read_trajectory_frames(db)
+    return read_trajectory_frames(db)
+
+
+def trajectories(db: str | Path, frames: Frames | None = None) -> pl.DataFrame:
+    """Per judgment with a trajectory: every step, the final one last (``final`` true). Lead side (uses gold).
+
+    `frames`: (beliefs, finals) already read with `read_trajectory_frames`, to read the database once.
+    """
+    beliefs, finals = _frames(db, frames)
     rows: list[dict[str, Any]] = []
     last_step: dict[str, tuple[int, int]] = {}
     for r in beliefs.iter_rows(named=True):
@@ -100,11 +112,9 @@ def log_score_with_linear_penalty(p_correct: float, continues: int, rule: dict[s
             + float(rule.get("constant", 0.0)) - float(rule.get("perTurnPenalty", 0.0)) * continues)
 
 
-def judge_rewards(db: str | Path) -> pl.DataFrame:
+def judge_rewards(db: str | Path, frames: Frames | None = None) -> pl.DataFrame:
     """Per live judgment whose session defines LogScoreWithLinearPenalty: the reward, and the recorded one."""
-    from sandwich.store.imported import read_trajectory_frames
-
-    beliefs, finals = read_trajectory_frames(db)
+    beliefs, finals = _frames(db, frames)
     continues = dict(beliefs.group_by("judgment_id").len().iter_rows())
     rows = []
     for r in finals.iter_rows(named=True):
@@ -124,15 +134,13 @@ def judge_rewards(db: str | Path) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema)
 
 
-def interactive_vs_offline(db: str | Path) -> pl.DataFrame:
+def interactive_vs_offline(db: str | Path, frames: Frames | None = None) -> pl.DataFrame:
     """Per condition: live judges vs offline judges who read the same transcripts (sessions with both).
 
     Columns: condition, sessions, live_accuracy, offline_accuracy, agree (share of sessions where the
     live judge and the (first) offline judge chose the same answer).
     """
-    from sandwich.store.imported import read_trajectory_frames
-
-    _, finals = read_trajectory_frames(db)
+    _, finals = _frames(db, frames)
     rows = []
     for r in finals.iter_rows(named=True):
         meta = json.loads(r["client_meta"]) if r["client_meta"] else {}

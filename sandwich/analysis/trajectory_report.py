@@ -94,7 +94,9 @@ def _replay_table(reference: list[dict[str, Any]], mine: pl.DataFrame) -> tuple[
         t.add_row(cond, kind + (" (SYNTHETIC)" if kind != "people" else ""), str(m.height), _pct(acc_new),
                   "people (imported)", str(r.height), _pct(acc_old))
         rows.append({"condition": cond, "judges": kind, "judgments": m.height, "accuracy": acc_new,
-                     "original_judgments": r.height, "original_accuracy": acc_old})
+                     "original_judgments": r.height, "original_accuracy": acc_old,
+                     "imported_from": sorted({x for x in m["repository"].to_list() if x}),
+                     "transcripts": sorted(sessions)})
     return t, rows
 
 
@@ -119,10 +121,11 @@ def trajectory_sections(db: str | Path) -> TrajectorySections | None:
 
 
 def _sections(db: str | Path) -> TrajectorySections | None:
-    from sandwich.store.imported import replay_reference
+    from sandwich.store.imported import read_trajectory_frames, replay_reference
 
     reference, mine = replay_reference(db)
-    traj = trajectories(db)
+    frames = read_trajectory_frames(db)
+    traj = trajectories(db, frames)
     if traj.is_empty() and not mine.height:
         return None
     out = TrajectorySections()
@@ -130,17 +133,25 @@ def _sections(db: str | Path) -> TrajectorySections | None:
         table, rows = _replay_table(reference, mine)
         out.tables.append(table)
         out.data["replay"] = rows
+        repos = sorted({x for r in rows for x in r["imported_from"]}) or ["an imported study"]
+        out.notes.append(f"The help in this study is imported (backend 'imported'): "
+                         f"{sum(len(r['transcripts']) for r in rows)} transcripts from {', '.join(repos)}; "
+                         "the session behind each item is in results.json.")
+    finals = frames[1]
+    if finals.height and finals["client_meta"].str.contains('"imported": "nyu-debate"', literal=True).any():
+        out.notes.append("Time per item for imported NYU sessions is the wall-clock span of the session's "
+                         "timestamps (live sessions ran asynchronously over days): not reading time.")
     if traj.is_empty():
         return out
     rounds = by_round(traj)
     out.tables.append(_round_table(rounds))
     out.data["by_round"] = rounds.to_dicts()
-    rewards = judge_rewards(db)
+    rewards = judge_rewards(db, frames)
     if rewards.height:
         out.tables.append(_reward_table(rewards))
         out.data["judge_reward"] = (rewards.group_by("condition").agg(
             pl.len().alias("judgments"), pl.col("reward").mean().alias("mean_reward")).sort("condition").to_dicts())
-    pairs = interactive_vs_offline(db)
+    pairs = interactive_vs_offline(db, frames)
     if pairs.height:
         out.tables.append(_offline_table(pairs))
         out.data["interactive_vs_offline"] = pairs.to_dicts()

@@ -189,6 +189,17 @@ class DuckDBStore:
             f"SELECT assignment_id, overseer, item_id, condition, position, block FROM assignments {where} "
             "ORDER BY overseer, position", params)]
 
+    def add_observed_assignment(self, overseer: str, item_id: str, condition: str) -> str:
+        """Observed design: the assignment an outside judgment answers, created (with its overseer) on first use."""
+        aid = f"obs:{overseer}:{item_id}"
+        with self.transaction():
+            self._exec("INSERT INTO overseers (name, role, kind, profile) VALUES (?, 'non_expert', 'human', NULL) "
+                       "ON CONFLICT DO NOTHING", [overseer])
+            (pos,) = self._rows("SELECT count(*) FROM assignments WHERE overseer = ?", [overseer])[0]
+            self._exec("INSERT INTO assignments (assignment_id, overseer, item_id, condition, position, block) "
+                       "VALUES (?, ?, ?, ?, ?, 0) ON CONFLICT DO NOTHING", [aid, overseer, item_id, condition, pos])
+        return aid
+
     def gold(self) -> list[GoldRecord]:
         """Every gold label (lead side only)."""
         return [GoldRecord(i, lab, s, _load(d)) for i, lab, s, d in

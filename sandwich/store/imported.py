@@ -320,7 +320,8 @@ def replay_reference(db: str | Path) -> tuple[list[dict[str, Any]], pl.DataFrame
             return [], pl.DataFrame()
         mine = _frame(con, """
             SELECT j.condition, j.overseer, j.simulated, j.choice = g.label AS correct,
-                   json_extract_string(a.params, '$.source.session') AS session, a.model AS transcript
+                   json_extract_string(a.params, '$.source.session') AS session, a.model AS transcript,
+                   json_extract_string(a.params, '$.source.repository') AS repository
             FROM judgments j LEFT JOIN gold g USING (item_id)
             JOIN assistance a ON a.item_id = j.item_id AND a.condition = j.condition
             WHERE NOT j.skipped AND j.choice IS NOT NULL""")

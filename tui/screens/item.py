@@ -29,6 +29,7 @@ from tui.widgets.judgment_form import CONFIDENCE_KEYS, JudgmentForm
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.size_guard import SizeGuard
 from tui.widgets.status_bar import StatusBar
+from tui.widgets.transcript import quote_spans
 
 NARROW = 100  # below this many columns the item and the help stack instead of sitting side by side
 
@@ -90,6 +91,7 @@ class ItemScreen(Screen[None]):
         self.judgment_id = uuid.uuid4().hex  # kept across retries, so a retried submit is idempotent
         self.first_assist_at: float | None = None
         self.assistance_failed = any(v.status in UNUSABLE for v in help_views)
+        self.quote_spans = quote_spans([v.content for v in help_views if v.kind in ("debate", "consultancy")])
         self.submitting = False
         self.viewed_nodes: set[str] = set()
         self.changes: list[list[Any]] = []
@@ -238,6 +240,8 @@ class ItemScreen(Screen[None]):
         assist.opened = not assist.opened
         if assist.opened:
             self._used_help("panel_opened", {"kind": assist.active_kind})
+            if self.quote_spans:  # only once help is open: seeing marked quotes is using the help
+                self.query_one(ItemBody).highlight(self.quote_spans, dark=self.app.current_theme.dark)
             pane = assist.query_one(f"#pane-{assist.active_kind}")
             self.set_focus(pane.query_one(DecompositionTree) if assist.active_kind == "decomposition" else pane)
         else:
