@@ -20,9 +20,23 @@ from typing import Any
 
 import httpx
 
-from sandwich.errors import AlreadyJudged, AssistanceUnavailable, NotFound, NotSaved, SandwichError
-from sandwich.views import (AssistanceView, Briefing, ItemView, JudgmentIn, PracticeFeedback, ProgressView, Receipt,
-                            SessionStart)
+from sandwich.errors import (
+    AlreadyJudged,
+    AssistanceUnavailable,
+    NotFound,
+    NotSaved,
+    SandwichError,
+)
+from sandwich.views import (
+    AssistanceView,
+    Briefing,
+    ItemView,
+    JudgmentIn,
+    PracticeFeedback,
+    ProgressView,
+    Receipt,
+    SessionStart,
+)
 
 RETRY_STATUS = {502, 503, 504}
 
@@ -54,6 +68,14 @@ def _raise_for(r: httpx.Response) -> None:
     raise cls(message, hint=hint)
 
 
+def _retry_after(r: httpx.Response) -> float:
+    """The server's Retry-After in seconds (1 when absent or not a number)."""
+    try:
+        return max(0.0, float(r.headers.get("retry-after", "1")))
+    except ValueError:
+        return 1.0
+
+
 class _Http:
     """An httpx client with bearer auth and retrying of idempotent requests."""
 
@@ -71,6 +93,12 @@ class _Http:
         while True:
             try:
                 r = self.http.request(method, path, **kw)
+                if r.status_code == 429:  # over this token's budget: refused before anything was done
+                    wait = _retry_after(r)
+                    if time.monotonic() + wait > deadline:
+                        _raise_for(r)
+                    time.sleep(wait)
+                    continue
                 if r.status_code not in RETRY_STATUS or not idempotent:
                     if r.status_code >= 400:
                         _raise_for(r)

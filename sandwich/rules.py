@@ -13,13 +13,27 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sandwich.config import Condition, JudgmentSpec, Study
 from sandwich.errors import SandwichError
-from sandwich.store.records import AssignmentRecord, FreezeRecord, ItemRecord, JudgmentRecord, LookRecord
-from sandwich.views import ConditionProgress, ItemContent, ItemView, JudgmentFormat, JudgmentIn, ProgressView
+from sandwich.store.records import (
+    AssignmentRecord,
+    FreezeRecord,
+    ItemRecord,
+    JudgmentRecord,
+    LookRecord,
+)
+from sandwich.views import (
+    TIME_SLACK_S,
+    ConditionProgress,
+    ItemContent,
+    ItemView,
+    JudgmentFormat,
+    JudgmentIn,
+    ProgressView,
+)
 
 # analyze's defaults; frozen with the plan so a later run with other settings is seen as a deviation
 DEFAULT_REPLICATES = 2000
@@ -28,7 +42,7 @@ DEFAULT_PERMUTATIONS = 2000
 
 def utc_now() -> datetime:
     """Now, in UTC, without tzinfo (how every timestamp is stored)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 # ------------------------------------------------------------------ judgments
@@ -59,6 +73,10 @@ def check_judgment(j: JudgmentIn, fmt: JudgmentFormat) -> None:
     Raises SandwichError with what was expected. A skipped judgment carries no answer; a judgment
     forced by the time limit needs no rationale (there was no time to write one).
     """
+    if j.source == "human" and fmt.time_limit_s and j.time_on_item_s is not None \
+            and j.time_on_item_s > fmt.time_limit_s + TIME_SLACK_S:
+        raise SandwichError(f"time_on_item_s = {j.time_on_item_s:g} s is beyond this item's time limit "
+                            f"({fmt.time_limit_s} s, plus {TIME_SLACK_S} s of slack).")
     if j.skipped:
         return
     if j.choice not in fmt.choices:

@@ -239,6 +239,14 @@ class OverseerAPI(Protocol):
     def follow_up(self, assignment_id: str, question: str, node_id: str | None = None) -> Iterator[str]: ...
     def log(self, event: str, assignment_id: str | None = None, payload: dict[str, Any] | None = None,
             interaction_id: str | None = None) -> None: ...
+    def _practice_assignment(self, assignment_id: str) -> None:
+        """Refuse (NotFound) a practice id that is not `practice:<one of my conditions>:<a practice item>`."""
+        _, condition, item_id = (assignment_id.split(":", 2) + ["", ""])[:3]
+        mine = {a.condition for a in self._svc.session_assignments(self.overseer)}
+        item = self._svc.store.item(item_id) if condition in mine else None
+        if item is None or item.role != "practice":
+            raise NotFound(f"{assignment_id!r} is not one of {self.overseer}'s practice items.")
+
     def submit(self, j: JudgmentIn) -> Receipt: ...
 
 
@@ -421,13 +429,23 @@ class OverseerSession:
     def log(self, event: str, assignment_id: str | None = None, payload: dict[str, Any] | None = None,
             interaction_id: str | None = None) -> None:
         """Record an interaction (panel opened, node expanded, follow-up asked …) with a timestamp."""
-        if assignment_id is not None and not assignment_id.startswith("practice:"):
+        if assignment_id is not None and assignment_id.startswith("practice:"):
+            self._practice_assignment(assignment_id)
+        elif assignment_id is not None:
             self._assignment(assignment_id)
         if not event or len(event) > 64:
             raise SandwichError("An interaction event needs a short name (1–64 characters).")
         self._svc.store.add_interaction(InteractionRecord(
             interaction_id=interaction_id or uuid.uuid4().hex, overseer=self.overseer, assignment_id=assignment_id,
             event=event, payload=payload or {}, ts=rules.utc_now()))
+
+    def _practice_assignment(self, assignment_id: str) -> None:
+        """Refuse (NotFound) a practice id that is not `practice:<one of my conditions>:<a practice item>`."""
+        _, condition, item_id = (assignment_id.split(":", 2) + ["", ""])[:3]
+        mine = {a.condition for a in self._svc.session_assignments(self.overseer)}
+        item = self._svc.store.item(item_id) if condition in mine else None
+        if item is None or item.role != "practice":
+            raise NotFound(f"{assignment_id!r} is not one of {self.overseer}'s practice items.")
 
     def submit(self, j: JudgmentIn) -> Receipt:
         """Store a judgment durably before returning. The same judgment_id twice is a no-op."""

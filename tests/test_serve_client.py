@@ -55,7 +55,7 @@ def label_like_the_app(client: OverseerClient, out: dict[str, Any]) -> None:
                 briefed.add(step.view.condition)
             client.log("item_shown", step.view.assignment_id, {"position": step.view.position})
             if step.assistance:
-                client.log("assistance_opened", step.view.assignment_id, {"kind": step.assistance[0].kind})
+                client.log("panel_opened", step.view.assignment_id, {"kind": step.assistance[0].kind})
             fmt = step.view.judgment
             client.submit(JudgmentIn(judgment_id=uuid.uuid4().hex, assignment_id=step.view.assignment_id,
                                      choice=fmt.choices[0], confidence=fmt.confidence[-1], time_on_item_s=2.0))

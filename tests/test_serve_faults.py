@@ -167,9 +167,15 @@ def test_a_disk_that_refuses_writes_tells_the_client_not_saved(load_study) -> No
             assert r.status_code == 503 and r.json()["saved"] is False and "NOT saved" in r.json()["message"]
             with pytest.raises(NotSaved, match="NOT saved"):
                 client.submit(lost)
+            health = httpx.get(server.url + "/v1/health")  # not "ok" while every write fails, and says why
+            assert health.status_code == 503 and health.json()["ok"] is False
+            writer = health.json()["writer"]
+            assert writer["failing"] and writer["failed_writes"] >= 2 and writer["last_error"]
         finally:
             resource.prlimit(pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
         assert client.next_item().assignment_id == f"{name}:0001"  # still unjudged
         retried = client.submit(lost)  # the disk is back: the same judgment goes in once
         assert not retried.duplicate
+        health = httpx.get(server.url + "/v1/health").json()
+        assert health["ok"] and health["writer"]["failed_writes"] >= 2  # ok again; the failures stay counted
     assert_exactly_once(db, [ok, retried])

@@ -32,9 +32,13 @@ def serve(
     follow_up_limit: int | None = typer.Option(None, "--follow-up-limit",
                                                help="Live follow-ups running at once (default: assistant.concurrency)."),
     log_level: str = typer.Option("info", "--log-level", help="debug | info | warning | error"),
+    rate_limit: float = typer.Option(20.0, "--rate-limit",
+                                     help="Requests per second each token may make, sustained (bursts of 20 s "
+                                          "worth; bodies 256 KiB/s); over it: 429 with Retry-After. 0 = off."),
     allow_missing_help: bool = typer.Option(False, ALLOW_FLAG, help=ALLOW_HELP),
 ) -> None:
     """Serve a study to many overseers at once: this process owns the database; overseers connect with tokens."""
+    from sandwich.server.budget import Budget
     from sandwich.server.runner import serve as run
 
     path = study_db(study, db, write=True)
@@ -47,6 +51,7 @@ def serve(
                                 hint="Another server is using it; pick another with --port.") from None
     require_help(path, study, None, allow=allow_missing_help, warn=warn)
     run(path, host=host, port=port, log_level=log_level, follow_up_limit=follow_up_limit,
+        budget=Budget(requests_per_s=rate_limit, request_burst=20 * rate_limit),
         announce=lambda text: console.print(text, highlight=False, soft_wrap=True))
 
 

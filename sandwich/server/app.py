@@ -24,27 +24,54 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sandwich.errors import AlreadyJudged, AssistanceUnavailable, NotFound, NotSaved, SandwichError, StudyLocked
+from sandwich.errors import (
+    AlreadyJudged,
+    AssistanceUnavailable,
+    NotFound,
+    NotSaved,
+    SandwichError,
+    StudyLocked,
+)
+from sandwich.interactions import check_client_event
 from sandwich.server import snapshot as snapshots
 from sandwich.server.auth import Anyone, Lead, Overseer, state_of
 from sandwich.server.limits import BodyLimit
 from sandwich.server.live import follow_up_stream
-from sandwich.server.schemas import (IDENT, NAME, ErrorBody, FollowUpIn, InteractionIn, PracticeAnswerIn,
-                                     Principal, SessionIn, TokenIn, TokenInfo, TokenOut)
+from sandwich.server.schemas import (
+    IDENT,
+    NAME,
+    ErrorBody,
+    FollowUpIn,
+    InteractionIn,
+    PracticeAnswerIn,
+    Principal,
+    SessionIn,
+    TokenIn,
+    TokenInfo,
+    TokenOut,
+)
 from sandwich.server.state import ServerState
 from sandwich.server.tokens import Principal as TokenPrincipal
 from sandwich.server.writer import ServerClosing
 from sandwich.service import StudyService
 from sandwich.store import DB_ERRORS
-from sandwich.views import (AssistanceView, Briefing, ItemView, JudgmentIn, PracticeFeedback, ProgressView, Receipt,
-                            SessionStart)
+from sandwich.views import (
+    AssistanceView,
+    Briefing,
+    ItemView,
+    JudgmentIn,
+    PracticeFeedback,
+    ProgressView,
+    Receipt,
+    SessionStart,
+)
 
 log = logging.getLogger("sandwich.serve")
 
 AssignmentId = Annotated[str, Path(pattern=IDENT, max_length=200)]
 ConditionName = Annotated[str, Path(pattern=NAME)]
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422, 503)}
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422, 429, 503)}
 STATUS = [(NotSaved, 503), (ServerClosing, 503), (StudyLocked, 503), (AssistanceUnavailable, 503),
           (NotFound, 404), (AlreadyJudged, 409), (SandwichError, 422)]
 
@@ -74,7 +101,7 @@ def _install_errors(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, e: StarletteHTTPException) -> JSONResponse:
         names = {401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed",
-                 413: "TooLarge", 503: "Unavailable"}
+                 413: "TooLarge", 429: "TooManyRequests", 503: "Unavailable"}
         return _error(e.status_code, names.get(e.status_code, "HTTPError"), str(e.detail), request,
                       headers=getattr(e, "headers", None))
 
@@ -115,10 +142,13 @@ def _overseer_routes(app: FastAPI) -> None:
     base = "/v1/overseers/{overseer}"
 
     @app.get("/v1/health", tags=["anyone"])
-    def health(request: Request) -> dict[str, Any]:
-        """Liveness (no token): the study's name and the writer's counters."""
+    def health(request: Request) -> JSONResponse:
+        """Liveness (no token): the study's name and the writer's counters. While the database refuses writes
+        (the last write failed, none has succeeded since) `ok` is false, the status 503, and `last_error` says why."""
         st = state_of(request)
-        return {"ok": True, "study": st.svc.study.study, "writer": st.writer.stats()}
+        stats = st.writer.stats()
+        return JSONResponse({"ok": not stats["failing"], "study": st.svc.study.study, "writer": stats},
+                            status_code=503 if stats["failing"] else 200)
 
     @app.get("/v1/whoami", tags=["anyone"])
     def whoami(request: Request, who: Anyone) -> Principal:
@@ -183,6 +213,8 @@ def _overseer_routes(app: FastAPI) -> None:
     async def log_interaction(request: Request, who: Overseer, body: InteractionIn) -> Response:
         """Record an interaction event (a retried log with the same interaction_id is a no-op)."""
         st = state_of(request)
+        a = st.index.assignments.get(body.assignment_id or "")
+        check_client_event(body.event, body.payload, st.index.fmts[a.item_id] if a is not None else None)
         session = await asyncio.to_thread(st.session, who.subject)
         await asyncio.wrap_future(st.writer.run(lambda: session.log(body.event, body.assignment_id, body.payload,
                                                                     body.interaction_id)))
@@ -190,7 +222,14 @@ def _overseer_routes(app: FastAPI) -> None:
 
     @app.post(base + "/judgments", tags=["overseer"])
     async def submit(request: Request, who: Overseer, body: JudgmentIn) -> Receipt:
-        """Store a judgment; answered only after COMMIT. The same judgment_id again returns the original receipt."""
+        """Store a judgment; answered only after COMMIT. The same judgment_id again returns the original receipt.
+
+        An overseer's token stores a person's judgment: `source` other than "human" is refused (422).
+        """
+        if body.source != "human":
+            raise SandwichError(f"source {body.source!r}: a judgment sent with an overseer's token is a person's "
+                                "(source human); the server sets it.",
+                                hint="Simulated judgments are made on the lead's side (`sandwich simulate`).")
         return await asyncio.wrap_future(state_of(request).writer.submit(who.subject, body))
 
 

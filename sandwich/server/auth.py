@@ -27,7 +27,8 @@ def state_of(request: Request) -> ServerState:
     return request.app.state.sandwich
 
 
-def refuse(request: Request, status: int, reason: str, who: Principal | None = None) -> HTTPException:
+def refuse(request: Request, status: int, reason: str, who: Principal | None = None,
+           headers: dict[str, str] | None = None) -> HTTPException:
     """Log and audit a refusal, and return the HTTPException to raise."""
     client = request.client.host if request.client else None
     log.warning("refused %s %s → %d (%s; token subject=%s role=%s; client %s)", request.method, request.url.path,
@@ -37,8 +38,9 @@ def refuse(request: Request, status: int, reason: str, who: Principal | None = N
     if _audit_window[0] != second:
         _audit_window[:] = [second, 0]
     _audit_window[1] += 1
+    headers = {**(headers or {}), **({"WWW-Authenticate": "Bearer"} if status == 401 else {})} or None
     if _audit_window[1] > AUDIT_PER_SECOND:
-        return HTTPException(status, detail=reason, headers={"WWW-Authenticate": "Bearer"} if status == 401 else None)
+        return HTTPException(status, detail=reason, headers=headers)
     try:
         st.writer.run(lambda: st.svc.store.add_audit(AuditRecord(
             event="refused", subject=who.subject if who else None, role=who.role if who else None,
@@ -46,7 +48,6 @@ def refuse(request: Request, status: int, reason: str, who: Principal | None = N
             detail={"reason": reason})))
     except Exception:  # noqa: BLE001 — shutting down: the log line above still records it
         pass
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return HTTPException(status, detail=reason, headers=headers)
 
 
@@ -59,6 +60,14 @@ async def principal(request: Request) -> Principal:
     who = state_of(request).tokens.verify(token.strip()) if scheme.lower() == "bearer" else None
     if who is None:
         raise refuse(request, 401, "unknown, malformed or revoked token")
+    try:
+        size = int(request.headers.get("content-length") or 0)
+    except ValueError:
+        size = 0
+    wait = state_of(request).budgets.charge(who.token_id, size)
+    if wait:
+        raise refuse(request, 429, f"this token is over its request budget; retry in {wait} s", who,
+                     headers={"Retry-After": str(wait)})
     return who
 
 

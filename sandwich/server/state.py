@@ -7,6 +7,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from sandwich.server.budget import Budget, TokenBudgets
 from sandwich.server.index import StudyIndex
 from sandwich.server.tokens import TokenStore
 from sandwich.server.writer import JudgmentWriter
@@ -25,6 +26,7 @@ class ServerState:
     follow_up_timeout_s: float
     follow_up_queue_s: float
     max_body: int
+    budgets: TokenBudgets
     sessions: dict[str, OverseerSession] = field(default_factory=dict)
     _mutex: threading.Lock = field(default_factory=threading.Lock)
     follow_up_slots: asyncio.Semaphore | None = None
@@ -32,14 +34,15 @@ class ServerState:
 
     @classmethod
     def open(cls, svc: StudyService, *, max_body: int = 64 * 1024, follow_up_limit: int | None = None,
-             follow_up_timeout_s: float | None = None, follow_up_queue_s: float = 120.0) -> ServerState:
+             follow_up_timeout_s: float | None = None, follow_up_queue_s: float = 120.0,
+             budget: Budget | None = None) -> ServerState:
         """Index the study and start its writer thread."""
         index = StudyIndex(svc)
         spec = svc.study.assistant
         limit = follow_up_limit or spec.concurrency
         return cls(svc=svc, index=index, tokens=TokenStore(svc), writer=JudgmentWriter(svc, index),
                    follow_up_limit=limit, follow_up_timeout_s=follow_up_timeout_s or spec.timeout_s,
-                   follow_up_queue_s=follow_up_queue_s, max_body=max_body,
+                   follow_up_queue_s=follow_up_queue_s, max_body=max_body, budgets=TokenBudgets(budget or Budget()),
                    follow_up_pool=ThreadPoolExecutor(max_workers=limit, thread_name_prefix="sandwich-follow-up"))
 
     def session(self, overseer: str) -> OverseerSession:

@@ -64,6 +64,10 @@ class JudgmentWriter:
         self.committed = 0
         self.commit_s = 0.0      # time spent inside transactions (for /v1/health)
         self.max_batch_seen = 0
+        self.failed = 0              # writes refused by the database since start
+        self.failing = False         # the last write the database saw failed (and none has succeeded since)
+        self.last_error: str | None = None
+        self.last_error_at: str | None = None
         self._thread = threading.Thread(target=self._loop, name="sandwich-writer", daemon=True)
         self._thread.start()
 
@@ -82,10 +86,13 @@ class JudgmentWriter:
         self._queue.put(op)
         return op.future
 
-    def stats(self) -> dict[str, float]:
-        """Counters: transactions, judgments committed, mean time in a transaction, largest batch."""
+    def stats(self) -> dict[str, Any]:
+        """Counters: transactions, judgments committed, mean time in a transaction, largest batch, and failed
+        writes with the last database error (and its UTC time)."""
         return {"batches": self.batches, "committed": self.committed, "max_batch": self.max_batch_seen,
-                "mean_transaction_ms": round(1000 * self.commit_s / max(self.batches, 1), 2)}
+                "mean_transaction_ms": round(1000 * self.commit_s / max(self.batches, 1), 2),
+                "failed_writes": self.failed, "failing": self.failing, "last_error": self.last_error,
+                "last_error_at": self.last_error_at}
 
     def close(self, timeout: float = 30.0) -> None:
         """Stop taking writes, finish everything already queued, and stop the thread."""
@@ -138,11 +145,16 @@ class JudgmentWriter:
                     self._commit([op])
                 return
             log.error("write failed, nothing saved: %s", e)
+            self.failed += 1
+            self.failing = True
+            self.last_error = f"{type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}"
+            self.last_error_at = rules.utc_now().isoformat(timespec="seconds")
             ops[0].future.set_exception(NotSaved(
                 f"The study database refused the write ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
                 "it was NOT saved.", hint="Keep the judgment and retry; tell the study lead if this persists."))
             return
         self.batches += 1
+        self.failing = False
         self.commit_s += time.perf_counter() - started
         self.max_batch_seen = max(self.max_batch_seen, len(ops))
         self._frozen = self._frozen or batch.froze_preregistration
