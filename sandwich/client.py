@@ -20,23 +20,9 @@ from typing import Any
 
 import httpx
 
-from sandwich.errors import (
-    AlreadyJudged,
-    AssistanceUnavailable,
-    NotFound,
-    NotSaved,
-    SandwichError,
-)
-from sandwich.views import (
-    AssistanceView,
-    Briefing,
-    ItemView,
-    JudgmentIn,
-    PracticeFeedback,
-    ProgressView,
-    Receipt,
-    SessionStart,
-)
+from sandwich.errors import AlreadyJudged, AssistanceUnavailable, NotFound, NotSaved, SandwichError
+from sandwich.views import (AssistanceView, Briefing, ItemView, JudgmentIn, PracticeFeedback, ProgressView, Receipt,
+                            SessionStart)
 
 RETRY_STATUS = {502, 503, 504}
 

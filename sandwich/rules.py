@@ -13,27 +13,14 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from sandwich.config import Condition, JudgmentSpec, Study
 from sandwich.errors import SandwichError
-from sandwich.store.records import (
-    AssignmentRecord,
-    FreezeRecord,
-    ItemRecord,
-    JudgmentRecord,
-    LookRecord,
-)
-from sandwich.views import (
-    TIME_SLACK_S,
-    ConditionProgress,
-    ItemContent,
-    ItemView,
-    JudgmentFormat,
-    JudgmentIn,
-    ProgressView,
-)
+from sandwich.store.records import AssignmentRecord, FreezeRecord, ItemRecord, JudgmentRecord, LookRecord
+from sandwich.views import (TIME_SLACK_S, ConditionProgress, ItemContent, ItemView, JudgmentFormat, JudgmentIn,
+                            ProgressView)
 
 # analyze's defaults; frozen with the plan so a later run with other settings is seen as a deviation
 DEFAULT_REPLICATES = 2000
@@ -42,7 +29,7 @@ DEFAULT_PERMUTATIONS = 2000
 
 def utc_now() -> datetime:
     """Now, in UTC, without tzinfo (how every timestamp is stored)."""
-    return datetime.now(UTC).replace(tzinfo=None)
+    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 # ------------------------------------------------------------------ judgments
