@@ -14,13 +14,13 @@ import json
 import random
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from sandwich.errors import AlreadyJudged, AssistanceUnavailable, NotFound, NotSaved, SandwichError
+from sandwich.errors import AlreadyJudged, AssistanceUnavailable, NotFound, NotSaved, SandwichError, SessionInUse
 from sandwich.views import (AssistanceView, Briefing, ItemView, JudgmentIn, PracticeFeedback, ProgressView, Receipt,
                             SessionStart)
 
@@ -36,7 +36,8 @@ class ServerUnreachable(NotSaved):
 
 
 _ERRORS: dict[str, type[SandwichError]] = {"NotFound": NotFound, "AlreadyJudged": AlreadyJudged,
-                                           "NotSaved": NotSaved, "AssistanceUnavailable": AssistanceUnavailable}
+                                           "NotSaved": NotSaved, "AssistanceUnavailable": AssistanceUnavailable,
+                                           "SessionInUse": SessionInUse}
 
 
 def _raise_for(r: httpx.Response) -> None:
@@ -70,6 +71,7 @@ class _Http:
             raise SandwichError(f"{url!r} is not a server URL.", hint="Give it as http://HOST:PORT.")
         self.url = url.rstrip("/")
         self.retry_for_s = retry_for_s
+        self.on_unreachable: Callable[[], None] | None = None  # told at once when a request starts retrying
         self.http = httpx.Client(base_url=self.url, timeout=timeout,
                                  headers={"Authorization": f"Bearer {token}", "User-Agent": "sandwich-client"})
 
@@ -97,6 +99,8 @@ class _Http:
                     raise ServerUnreachable(f"No answer from {self.url} for {method} {path} ({type(e).__name__}); "
                                             "it may or may not have been done.", hint="Check, then retry.") from e
                 last = e
+            if delay == 0.05 and self.on_unreachable is not None:  # the first failed attempt of this request
+                self.on_unreachable()
             if time.monotonic() + delay > deadline:
                 if isinstance(last, httpx.Response):
                     _raise_for(last)
@@ -114,8 +118,10 @@ class OverseerClient:
     """The `OverseerAPI` over HTTP: what the TUI uses with `sandwich label --server URL --token T`."""
 
     def __init__(self, url: str, token: str, *, timeout: float = 10.0, retry_for_s: float = 30.0,
-                 follow_up_timeout_s: float = 180.0) -> None:
+                 follow_up_timeout_s: float = 180.0, take_over: bool = False) -> None:
         self._h = _Http(url, token, timeout=timeout, retry_for_s=retry_for_s)
+        self.take_over = take_over
+        self.session_id: str | None = None
         self._follow_up_timeout_s = follow_up_timeout_s
         who = self._h.request("GET", "/v1/whoami", retry_for_s=min(retry_for_s, 5.0)).json()  # fail fast at start
         if who["role"] != "overseer":
@@ -124,6 +130,15 @@ class OverseerClient:
         self.overseer: str = who["subject"]
         self.study: str = who["study"]
         self._base = f"/v1/overseers/{self.overseer}"
+
+    @property
+    def on_unreachable(self) -> Callable[[], None] | None:
+        """Called (from the calling thread) as soon as a request finds the server unreachable and starts retrying."""
+        return self._h.on_unreachable
+
+    @on_unreachable.setter
+    def on_unreachable(self, fn: Callable[[], None] | None) -> None:
+        self._h.on_unreachable = fn
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -138,10 +153,19 @@ class OverseerClient:
     def _get(self, path: str) -> Any:
         return self._h.request("GET", self._base + path).json()
 
-    def start_session(self, client: str = "tui") -> SessionStart:
-        """Open or resume the session on the server."""
-        r = self._h.request("POST", self._base + "/session", json={"client": client}, idempotent=False)
-        return SessionStart.model_validate(r.json())
+    def start_session(self, client: str = "tui", take_over: bool = False) -> SessionStart:
+        """Open or resume the session on the server; every later write carries its session id.
+
+        Raises SessionInUse while another live session of this overseer is open (unless `take_over`).
+        """
+        r = self._h.request("POST", self._base + "/session", idempotent=False,
+                            json={"client": client, "take_over": take_over or self.take_over,
+                                  "session_id": self.session_id})
+        start = SessionStart.model_validate(r.json())
+        self.session_id = start.session_id
+        if start.session_id:
+            self._h.http.headers["X-Sandwich-Session"] = start.session_id
+        return start
 
     def next_item(self) -> ItemView | None:
         """The next unjudged assignment, or None when finished."""

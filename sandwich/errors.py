@@ -52,6 +52,10 @@ class AlreadyJudged(SandwichError):
     """An assignment already has a different judgment."""
 
 
+class SessionInUse(SandwichError):
+    """Another live session of the same overseer holds the lease (see `sandwich.leases`)."""
+
+
 class SessionFinished(SandwichError):
     """An overseer has no unjudged assignments left."""
 

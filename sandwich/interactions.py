@@ -13,7 +13,8 @@ import math
 from typing import Any
 
 from sandwich.errors import SandwichError
-from sandwich.views import MAX_TIME_S, TIME_SLACK_S, JudgmentFormat
+from sandwich.store.records import JudgmentRecord
+from sandwich.views import MAX_TIME_S, TIME_SLACK_S, JudgmentFormat, JudgmentIn
 
 # written by the service only: a client posting one is refused (422)
 SERVER_EVENTS = frozenset({
@@ -63,3 +64,24 @@ def check_client_event(event: str, payload: dict[str, Any] | None, fmt: Judgment
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
                 or not 0 <= value <= cap:
             raise SandwichError(f"Event {event!r}: {key} = {value!r} is not a time in seconds between 0 and {cap:g}.")
+
+
+def conflict(j: JudgmentIn, standing: JudgmentRecord | None) -> tuple[str, dict[str, Any]]:
+    """What to tell the overseer, and what to log as `judgment_conflict`, when a judgment of `j`'s assignment
+    from another session (`standing`) already holds it and `j` is therefore not recorded."""
+    def answer(choice: str | None, confidence: int | None, skipped: bool = False) -> str:
+        return "skipped" if skipped or choice is None else f"{choice}, {confidence}%"
+
+    mine = answer(j.choice, j.confidence, j.skipped)
+    if standing is None:
+        theirs, when = "an earlier answer", ""
+    else:
+        theirs = answer(standing.choice, standing.confidence, standing.skipped)
+        when = f" at {standing.created_at:%H:%M:%S} UTC" if standing.created_at else ""
+    message = (f"This item was already answered from another session ({theirs}{when}); your answer ({mine}) was "
+               "not recorded. The earlier answer stands.")
+    payload = {"discarded_judgment_id": j.judgment_id, "choice": j.choice, "confidence": j.confidence,
+               "skipped": j.skipped, "time_on_item_s": j.time_on_item_s,
+               "standing_judgment_id": standing.judgment_id if standing else None,
+               "standing_choice": standing.choice if standing else None}
+    return message, payload

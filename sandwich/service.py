@@ -22,6 +22,8 @@ from typing import Any, Protocol
 from sandwich import rules
 from sandwich.config import Condition, Study
 from sandwich.errors import AlreadyJudged, NotFound, SandwichError, StoreError
+from sandwich.interactions import conflict
+from sandwich.leases import Leases
 from sandwich.store import (AssignmentRecord, DuplicateKey, InteractionRecord, ItemRecord, LookRecord, OverseerRecord,
                             StudyStore, open_store)
 from sandwich.studyfile import validate_text
@@ -57,6 +59,7 @@ class StudyService:
         self._sessions: dict[str, list[AssignmentRecord]] = {}
         self._items: dict[str, ItemRecord] = {}
         self._prereg_frozen: str | None = None
+        self.leases = Leases(self._store)  # one live session per overseer (sandwich.leases)
 
     # ------------------------------------------------------------ plumbing
     def __enter__(self) -> StudyService:
@@ -257,6 +260,7 @@ class OverseerSession:
         self._svc = service
         self.overseer = overseer
         self.role = role
+        self.session_id: str | None = None  # set by start_session: this object's writes then need its lease
 
     # ------------------------------------------------------------ reading
     def _assignment(self, assignment_id: str) -> AssignmentRecord:
@@ -389,8 +393,21 @@ class OverseerSession:
                                                       "latency_s": round(time.monotonic() - started, 3)})
 
     # ------------------------------------------------------------ writing
-    def start_session(self, client: str = "tui") -> SessionStart:
-        """Record that the overseer (re)opened their session; note an item interrupted mid-way."""
+    def start_session(self, client: str = "tui", *, session_id: str | None = None, take_over: bool = False,
+                      leases: Leases | None = None) -> SessionStart:
+        """Take the overseer's session lease, record that the session (re)opened, and note an item interrupted mid-way.
+
+        Raises SessionInUse (nothing recorded) while another live session of this overseer holds the lease,
+        unless `take_over`; a take-over is logged as `session_taken_over`. `leases`: the server's (its
+        sessions are HTTP clients, identified by `session_id`); in process, this object holds the lease.
+        """
+        in_process = leases is None
+        sid, taken = (leases or self._svc.leases).acquire(self.overseer, client, session_id, take_over)
+        if in_process:
+            self.session_id = sid
+        if taken is not None:
+            self.log("session_taken_over", None, {"client": client, "from_client": taken.client,
+                                                  "from_session": taken.session_id, "from_since": taken.acquired_at})
         nxt = self.next_item()
         store = self._svc.store
         prior = len(store.interactions(overseer=self.overseer, event="session_start"))
@@ -405,7 +422,7 @@ class OverseerSession:
                     self.log("interrupted", nxt.assignment_id, {"times_shown_before": shown, "time_spent_s": spent})
         self.log("session_start", None, {"client": client, "resumed": prior > 0})
         return SessionStart(overseer=self.overseer, resumed=prior > 0, interrupted_assignment=interrupted,
-                            progress=self.progress(), quit_cleanly=quit_cleanly, time_spent_s=spent)
+                            progress=self.progress(), quit_cleanly=quit_cleanly, time_spent_s=spent, session_id=sid)
 
     def _resume_facts(self, assignment_id: str | None) -> tuple[bool, float]:
         """(the last session ended by quitting, seconds already spent on `assignment_id`), from the interactions.
@@ -435,9 +452,13 @@ class OverseerSession:
             self._assignment(assignment_id)
         if not event or len(event) > 64:
             raise SandwichError("An interaction event needs a short name (1–64 characters).")
+        if self.session_id is not None:
+            self._svc.leases.hold(self.overseer, self.session_id)
         self._svc.store.add_interaction(InteractionRecord(
             interaction_id=interaction_id or uuid.uuid4().hex, overseer=self.overseer, assignment_id=assignment_id,
             event=event, payload=payload or {}, ts=rules.utc_now()))
+        if event == "session_end" and self.session_id is not None:
+            self._svc.leases.release(self.overseer, self.session_id)
 
     def _practice_assignment(self, assignment_id: str) -> None:
         """Refuse (NotFound) a practice id that is not `practice:<one of my conditions>:<a practice item>`."""
@@ -455,6 +476,8 @@ class OverseerSession:
             a = self._assignment(j.assignment_id)
             fmt = svc.judgment_format(svc.item_row(a.item_id))
             rules.check_judgment(j, fmt)
+            if self.session_id is not None:
+                svc.leases.hold(self.overseer, self.session_id)
             svc.freeze_preregistration()
             now = rules.utc_now()
             try:
@@ -468,6 +491,10 @@ class OverseerSession:
                 if dup is not None:
                     raise AlreadyJudged(f"Judgment id {j.judgment_id!r} was already used for another assignment.",
                                         hint="Clients must generate a fresh id for each judgment.") from None
-                raise AlreadyJudged(f"Assignment {j.assignment_id!r} already has a judgment.",
-                                    hint="Each assignment is judged once; the earlier judgment stands.") from None
+                standing = next((r for r in store.judgments(condition=a.condition)
+                                 if r.assignment_id == j.assignment_id), None)
+                message, payload = conflict(j, standing)
+                self.log("judgment_conflict", j.assignment_id, payload)  # the refused answer is kept on record
+                raise AlreadyJudged(message, hint="Each assignment is judged once; the earlier judgment stands.") \
+                    from None
             return Receipt(judgment_id=j.judgment_id, assignment_id=j.assignment_id, duplicate=False, stored_at=now)

@@ -138,6 +138,7 @@ class SessionStart(View):
     progress: ProgressView
     quit_cleanly: bool = False  # the previous session ended by quitting (not a crash or a kill)
     time_spent_s: float = 0.0  # seconds already spent on the next item in earlier visits
+    session_id: str | None = None  # this session's lease: send it with every write (X-Sandwich-Session)
 
 
 class PracticeFeedback(View):

@@ -21,7 +21,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Static
 
-from sandwich.errors import AlreadyJudged
+from sandwich.errors import AlreadyJudged, SessionInUse
 from sandwich.service import OverseerAPI
 from sandwich.views import AssistanceView, Briefing, ItemView, JudgmentIn, ProgressView, SessionStart
 from tui.screens.briefing import BriefingScreen
@@ -100,6 +100,8 @@ class OverseerApp(App[None]):
         self.session_start: SessionStart | None = None
         self.progress: ProgressView | None = None
         self.spent_before: dict[str, float] = {}  # assignment → seconds spent on it in earlier sessions
+        if hasattr(session, "on_unreachable"):  # an HTTP session: say at once when the server does not answer
+            session.on_unreachable = lambda: self.call_from_thread(self.item_screen.server_unreachable)
 
     def compose(self) -> ComposeResult:
         yield Static("Opening your session…", id="loading")
@@ -157,12 +159,20 @@ class OverseerApp(App[None]):
             view = self.item_screen.view
             if self.progress is not None and view is not None:
                 progress = advance(self.progress, view.condition)
-        except AlreadyJudged:
-            pass  # stored by an earlier attempt or another client: move on
+        except AlreadyJudged as e:  # another session's answer stands (a retry of our own returns its receipt)
+            self.call_from_thread(self._conflict, e)
+            return
+        except SessionInUse as e:  # another window took this overseer's session over
+            self.call_from_thread(self._fatal, e, "This window is no longer your active session")
+            return
         except Exception as e:
             self.call_from_thread(self.item_screen.submit_failed, e)
             return
         self._next(progress)
+
+    def _conflict(self, error: AlreadyJudged) -> None:
+        self.push_screen(NoticeScreen("Your answer was not recorded", error.message, button="Go on", tone="error"),
+                         lambda _: self.run_worker(self._next, thread=True, group="flow", exclusive=True))
 
     def _next(self, progress: ProgressView | None = None) -> None:
         try:
@@ -178,9 +188,11 @@ class OverseerApp(App[None]):
                                       button="Try again", tone="error"),
                          lambda _: self.run_worker(self._next, thread=True, group="flow", exclusive=True))
 
-    def _fatal(self, error: Exception) -> None:
+    def _fatal(self, error: Exception, title: str = "Cannot open your session") -> None:
         reason = getattr(error, "message", None) or str(error)
-        self.push_screen(NoticeScreen("Cannot open your session", reason, button="Quit", tone="error"),
+        if hint := getattr(error, "hint", None):
+            reason += f"\n\n{hint}"
+        self.push_screen(NoticeScreen(title, reason, button="Quit", tone="error"),
                          lambda _: self.exit(return_code=2))
 
     def _present(self, step: Step) -> None:

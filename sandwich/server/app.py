@@ -24,7 +24,8 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sandwich.errors import AlreadyJudged, AssistanceUnavailable, NotFound, NotSaved, SandwichError, StudyLocked
+from sandwich.errors import (AlreadyJudged, AssistanceUnavailable, NotFound, NotSaved, SandwichError, SessionInUse,
+                             StudyLocked)
 from sandwich.interactions import check_client_event
 from sandwich.server import snapshot as snapshots
 from sandwich.server.auth import Anyone, Lead, Overseer, state_of
@@ -47,7 +48,8 @@ ConditionName = Annotated[str, Path(pattern=NAME)]
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422, 429, 503)}
 STATUS = [(NotSaved, 503), (ServerClosing, 503), (StudyLocked, 503), (AssistanceUnavailable, 503),
-          (NotFound, 404), (AlreadyJudged, 409), (SandwichError, 422)]
+          (NotFound, 404), (AlreadyJudged, 409), (SessionInUse, 409), (SandwichError, 422)]
+SESSION_HEADER = "x-sandwich-session"   # the session id `POST …/session` returned: every write carries it
 
 
 def _error(status: int, error: str, message: str, request: Request, *, hint: str | None = None,
@@ -132,10 +134,15 @@ def _overseer_routes(app: FastAPI) -> None:
 
     @app.post(base + "/session", tags=["overseer"])
     async def start_session(request: Request, who: Overseer, body: SessionIn) -> SessionStart:
-        """Open or resume the overseer's session (recorded; notes an item interrupted mid-way)."""
+        """Open or resume the overseer's session (recorded; notes an item interrupted mid-way).
+
+        409 SessionInUse while another live session of this overseer holds its lease (unless `take_over`).
+        The answer's `session_id` goes with every later write, as the X-Sandwich-Session header.
+        """
         st = state_of(request)
         session = await asyncio.to_thread(st.session, who.subject)
-        return await asyncio.wrap_future(st.writer.run(lambda: session.start_session(body.client)))
+        return await asyncio.wrap_future(st.writer.run(lambda: session.start_session(
+            body.client, session_id=body.session_id, take_over=body.take_over, leases=st.leases)))
 
     @app.get(base + "/next", tags=["overseer"], response_model=ItemView | None)
     async def next_item(request: Request, who: Overseer) -> Response:
@@ -190,8 +197,15 @@ def _overseer_routes(app: FastAPI) -> None:
         a = st.index.assignments.get(body.assignment_id or "")
         check_client_event(body.event, body.payload, st.index.fmts[a.item_id] if a is not None else None)
         session = await asyncio.to_thread(st.session, who.subject)
-        await asyncio.wrap_future(st.writer.run(lambda: session.log(body.event, body.assignment_id, body.payload,
-                                                                    body.interaction_id)))
+        sid = request.headers.get(SESSION_HEADER)
+
+        def write() -> None:
+            st.leases.hold(who.subject, sid)
+            session.log(body.event, body.assignment_id, body.payload, body.interaction_id)
+            if body.event == "session_end":
+                st.leases.release(who.subject, sid)
+
+        await asyncio.wrap_future(st.writer.run(write))
         return Response(status_code=204)
 
     @app.post(base + "/judgments", tags=["overseer"])
@@ -204,7 +218,8 @@ def _overseer_routes(app: FastAPI) -> None:
             raise SandwichError(f"source {body.source!r}: a judgment sent with an overseer's token is a person's "
                                 "(source human); the server sets it.",
                                 hint="Simulated judgments are made on the lead's side (`sandwich simulate`).")
-        return await asyncio.wrap_future(state_of(request).writer.submit(who.subject, body))
+        return await asyncio.wrap_future(state_of(request).writer.submit(who.subject, body,
+                                                                         request.headers.get(SESSION_HEADER)))
 
 
 def _lead_routes(app: FastAPI) -> None:

@@ -17,6 +17,8 @@ class SessionIn(View):
     """Opening (or re-opening) a session."""
 
     client: str = Field("http", max_length=64)
+    session_id: str | None = Field(None, min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")  # resume this one
+    take_over: bool = False   # open even while another live session holds the overseer's lease
 
 
 class InteractionIn(View):

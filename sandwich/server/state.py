@@ -7,6 +7,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from sandwich.leases import Leases
 from sandwich.server.budget import Budget, TokenBudgets
 from sandwich.server.index import StudyIndex
 from sandwich.server.tokens import TokenStore
@@ -27,6 +28,7 @@ class ServerState:
     follow_up_queue_s: float
     max_body: int
     budgets: TokenBudgets
+    leases: Leases
     sessions: dict[str, OverseerSession] = field(default_factory=dict)
     _mutex: threading.Lock = field(default_factory=threading.Lock)
     follow_up_slots: asyncio.Semaphore | None = None
@@ -40,7 +42,9 @@ class ServerState:
         index = StudyIndex(svc)
         spec = svc.study.assistant
         limit = follow_up_limit or spec.concurrency
-        return cls(svc=svc, index=index, tokens=TokenStore(svc), writer=JudgmentWriter(svc, index),
+        leases = Leases(svc.store, remote=True, cache=True)  # the server is its study's only writer
+        return cls(svc=svc, index=index, tokens=TokenStore(svc), writer=JudgmentWriter(svc, index, leases),
+                   leases=leases,
                    follow_up_limit=limit, follow_up_timeout_s=follow_up_timeout_s or spec.timeout_s,
                    follow_up_queue_s=follow_up_queue_s, max_body=max_body, budgets=TokenBudgets(budget or Budget()),
                    follow_up_pool=ThreadPoolExecutor(max_workers=limit, thread_name_prefix="sandwich-follow-up"))

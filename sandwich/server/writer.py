@@ -14,6 +14,7 @@ import logging
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -22,9 +23,11 @@ from typing import Any
 
 from sandwich import rules
 from sandwich.errors import AlreadyJudged, NotFound, NotSaved, SandwichError, StoreError
+from sandwich.interactions import conflict
+from sandwich.leases import Leases
 from sandwich.server.index import StoredJudgment, StudyIndex
 from sandwich.service import StudyService
-from sandwich.store import JudgmentRecord
+from sandwich.store import InteractionRecord, JudgmentRecord
 from sandwich.views import JudgmentIn, Receipt
 
 log = logging.getLogger("sandwich.serve")
@@ -53,8 +56,9 @@ class _Batch:
 class JudgmentWriter:
     """A single thread that owns every write to the study database."""
 
-    def __init__(self, svc: StudyService, index: StudyIndex, *, max_batch: int = 512) -> None:
+    def __init__(self, svc: StudyService, index: StudyIndex, leases: Leases, *, max_batch: int = 512) -> None:
         self._svc = svc
+        self._leases = leases
         self._index = index
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[_Op | None] = queue.SimpleQueue()
@@ -72,9 +76,9 @@ class JudgmentWriter:
         self._thread.start()
 
     # ------------------------------------------------------------ callers
-    def submit(self, overseer: str, j: JudgmentIn) -> Future:
-        """Queue a judgment; the future yields its Receipt once committed (or raises)."""
-        return self._put(_Op(lambda batch: self._judgment(batch, overseer, j), judgment=True))
+    def submit(self, overseer: str, j: JudgmentIn, session_id: str | None = None) -> Future:
+        """Queue a judgment from a session; the future yields its Receipt once committed (or raises)."""
+        return self._put(_Op(lambda batch: self._judgment(batch, overseer, j, session_id), judgment=True))
 
     def run(self, fn: Callable[[], Any]) -> Future:
         """Queue any other write (it runs inside the writer's transaction); the future yields its result after COMMIT."""
@@ -168,7 +172,7 @@ class JudgmentWriter:
                 op.future.set_result(value)
 
     # ------------------------------------------------------------ judgments
-    def _judgment(self, batch: _Batch, overseer: str, j: JudgmentIn) -> Receipt:
+    def _judgment(self, batch: _Batch, overseer: str, j: JudgmentIn, session_id: str | None) -> Receipt:
         """Check a judgment like `OverseerSession.submit` does, and add its row to the batch."""
         prev = batch.stored.get(j.judgment_id) or self._index.by_judgment.get(j.judgment_id)
         if prev is not None:
@@ -180,9 +184,16 @@ class JudgmentWriter:
         a = self._index.assignments.get(j.assignment_id)
         if a is None or a.overseer != overseer:
             raise NotFound(f"Assignment {j.assignment_id!r} is not one of {overseer}'s.")
-        if j.assignment_id in batch.assignments or j.assignment_id in self._index.by_assignment:
-            raise AlreadyJudged(f"Assignment {j.assignment_id!r} already has a judgment.",
-                                hint="Each assignment is judged once; the earlier judgment stands.")
+        self._leases.hold(overseer, session_id)  # SessionInUse: another window is this overseer's active one
+        held = batch.assignments.get(j.assignment_id) or self._index.by_assignment.get(j.assignment_id)
+        if held is not None:  # another session's judgment won: say so, and keep the refused answer on record
+            standing = next((r for r in batch.rows if r.judgment_id == held.judgment_id), None) \
+                or self._svc.store.judgment(held.judgment_id)
+            message, payload = conflict(j, standing)
+            self._svc.store.add_interaction(InteractionRecord(
+                interaction_id=uuid.uuid4().hex, overseer=overseer, assignment_id=j.assignment_id,
+                event="judgment_conflict", payload=payload, ts=rules.utc_now()))
+            raise AlreadyJudged(message, hint="Each assignment is judged once; the earlier judgment stands.")
         fmt = self._index.fmts[a.item_id]
         rules.check_judgment(j, fmt)
         if not self._frozen:  # hypotheses are frozen before the first judgment, in the same transaction

@@ -340,6 +340,7 @@ class ItemScreen(Screen[None]):
             confidence = view.judgment.confidence[0]  # the scale's lowest level: a guess
             meta["confidence_defaulted"] = True
         self.submitting = True
+        self.saving_since = now
         self.submitted_at = time.perf_counter()
         form.locked = True
         self.query_one(ItemTimer).stop()
@@ -361,6 +362,15 @@ class ItemScreen(Screen[None]):
         """The service did not store the judgment: say why and let the overseer try again."""
         self.submitting = False
         self.query_one(JudgmentForm).locked = False
+        if self.view is not None and not self.view.practice:  # the item's clock goes on; the failed save is not counted
+            gone = max(0.0, self.clock() - getattr(self, "saving_since", self.clock()))
+            self.shown_at += gone
+            self.query_one(ItemTimer).resume(gone)
         reason = getattr(error, "message", None) or str(error) or type(error).__name__
         self.notify(f"{reason}\nNothing was lost: press s to try again.", title="Not saved", severity="error",
                     timeout=10, markup=False)
+
+    def server_unreachable(self) -> None:
+        """The study server did not answer; the client keeps retrying. Said at once, not after the retries."""
+        text = "saving… (server unreachable, retrying)" if self.submitting else "server unreachable, retrying…"
+        self.notify(text, title="Connection", severity="warning", timeout=8, markup=False)
