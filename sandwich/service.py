@@ -261,6 +261,7 @@ class OverseerSession:
         self.overseer = overseer
         self.role = role
         self.session_id: str | None = None  # set by start_session: this object's writes then need its lease
+        self.take_over = False              # start_session takes the lease even from another live session
 
     # ------------------------------------------------------------ reading
     def _assignment(self, assignment_id: str) -> AssignmentRecord:
@@ -402,7 +403,8 @@ class OverseerSession:
         sessions are HTTP clients, identified by `session_id`); in process, this object holds the lease.
         """
         in_process = leases is None
-        sid, taken = (leases or self._svc.leases).acquire(self.overseer, client, session_id, take_over)
+        sid, taken = (leases or self._svc.leases).acquire(self.overseer, client, session_id,
+                                                          take_over or self.take_over)
         if in_process:
             self.session_id = sid
         if taken is not None:

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from sandwich.cli.common import console, study_db, warn
 from sandwich.cli.help_ready import ALLOW_FLAG, ALLOW_HELP, require_help
+from sandwich.cli.secret import resolve_token, token_file_option, token_option
 from sandwich.errors import SandwichError
 from sandwich.service import StudyService
 
@@ -34,9 +35,10 @@ def serve_web(study: str, overseer: str, db: Path, host: str, port: int, theme: 
     from textual_serve.server import Server
 
     command = shlex.join([sys.executable, "-m", "sandwich", "label", study, "--overseer", overseer,
-                         "--db", str(db.resolve()), "--theme", theme] + ([ALLOW_FLAG] if allow_missing_help else []))
+                         "--db", str(db.resolve()), "--theme", theme, "--client", "web"]
+                         + ([ALLOW_FLAG] if allow_missing_help else []))
     console.print(f"[green]serving[/] {overseer}'s session at [bold]http://{host}:{port}[/] — "
-                  "open it in one browser tab (the study file has one writer at a time). Ctrl+C stops.")
+                  "open it in one browser tab (a second tab says so and stops). Ctrl+C stops.")
     Server(command, host=host, port=port, title=f"sandwich · {overseer}").serve()
 
 
@@ -49,20 +51,58 @@ def label(
     host: str = typer.Option("127.0.0.1", "--host", help="With --web: address to listen on."),
     port: int = typer.Option(8000, "--port", help="With --web: port to listen on."),
     theme: str = typer.Option("dark", "--theme", help="dark or light (t switches inside the app)."),
-    server: str | None = typer.Option(None, "--server", help="Label through a running `sandwich serve` at this URL."),
-    token: str | None = typer.Option(None, "--token", envvar="SANDWICH_TOKEN",
-                                     help="With --server: your overseer token (or set SANDWICH_TOKEN)."),
+    server: str | None = typer.Option(None, "--server", help="Label through a running `sandwich serve` at this URL "
+                                      "(your token in SANDWICH_TOKEN or --token-file)."),
+    token: str | None = token_option(),
+    token_file: Path | None = token_file_option(),
+    take_over: bool = typer.Option(False, "--take-over", help="Open even if your session is open elsewhere (that "
+                                   "window then stops saving)."),
+    client: str = typer.Option("tui", "--client", hidden=True),  # "web": a page of `label --web`
     allow_missing_help: bool = typer.Option(False, ALLOW_FLAG, help=ALLOW_HELP),
 ) -> None:
     """Judge your items in the overseer app: briefing, item, the model's help, your judgment."""
     if theme not in ("dark", "light"):
         raise SandwichError(f"--theme {theme!r}: expected dark or light.")
+    try:
+        _label(study, overseer, db, web, host, port, theme, server, resolve_token(token, token_file), take_over,
+               client, allow_missing_help)
+    except SandwichError as e:
+        if client != "web":
+            raise
+        show_in_browser(e)  # a browser page has no terminal: the error is shown in the page itself
+
+
+def error_app(error: SandwichError):  # noqa: ANN201 — a textual App, imported only when needed
+    """A one-screen app that shows why a session cannot open (what a browser page shows instead of loading)."""
+    from textual.app import App
+
+    from tui.screens.notice import NoticeScreen
+
+    body = error.message + (f"\n\n{error.hint}" if error.hint else "")
+
+    class SessionError(App[None]):
+        def on_mount(self) -> None:
+            self.push_screen(NoticeScreen("Cannot open your session", body, button="Close", tone="error"),
+                             lambda _: self.exit(return_code=2))
+
+    return SessionError()
+
+
+def show_in_browser(error: SandwichError) -> None:
+    """Show an error that stops a browser page's session in that page (not only in the server's log); exit 2."""
+    error_app(error).run()
+    sys.exit(2)
+
+
+def _label(study: str | None, overseer: str | None, db: Path | None, web: bool, host: str, port: int, theme: str,
+           server: str | None, token: str | None, take_over: bool, client: str, allow_missing_help: bool) -> None:
     if server:
-        label_remote(server, token, overseer, web=web, host=host, port=port, theme=theme)
+        label_remote(server, token, overseer, web=web, host=host, port=port, theme=theme, take_over=take_over,
+                     client=client)
         return
     if study is None or overseer is None:
         raise SandwichError("Give the study and --overseer NAME.",
-                            hint="Or label through a server: sandwich label --server URL --token TOKEN.")
+                            hint="Or label through a server: SANDWICH_TOKEN=… sandwich label --server URL.")
     path = study_db(study, db, write=True)
     name, left = _check(path, overseer)
     if left == 0:
@@ -76,7 +116,9 @@ def label(
 
     svc = StudyService(path)
     try:
-        app = OverseerApp(svc.for_overseer(overseer), study_title=name, theme=f"textual-{theme}")
+        session = svc.for_overseer(overseer)
+        session.take_over = take_over
+        app = OverseerApp(session, study_title=name, theme=f"textual-{theme}", client=client)
         app.run()
     finally:
         svc.close()
@@ -130,7 +172,7 @@ def _leave_abandoned_answers(code: int) -> None:
 
 
 def label_remote(server: str, token: str | None, overseer: str | None, *, web: bool, host: str, port: int,
-                 theme: str) -> None:
+                 theme: str, take_over: bool = False, client: str = "tui") -> None:
     """The same app against `sandwich serve`: the session is an HTTP client (sandwich.client.OverseerClient)."""
     import os
 
@@ -139,34 +181,35 @@ def label_remote(server: str, token: str | None, overseer: str | None, *, web: b
     if not token:
         raise SandwichError("--server needs your overseer token.",
                             hint="Ask the study lead for one (`sandwich tokens issue STUDY --overseer NAME`); "
-                                 "pass --token or set SANDWICH_TOKEN.")
-    client = OverseerClient(server, token)
+                                 "set SANDWICH_TOKEN or use --token-file FILE.")
+    api = OverseerClient(server, token, take_over=take_over)
     try:
-        if overseer is not None and overseer != client.overseer:
-            raise SandwichError(f"This token is {client.overseer}'s, not {overseer}'s.", hint="Use your own token.")
-        left = client.progress()
+        if overseer is not None and overseer != api.overseer:
+            raise SandwichError(f"This token is {api.overseer}'s, not {overseer}'s.", hint="Use your own token.")
+        left = api.progress()
         if left.done == left.total:
-            console.print(f"[green]All done[/] — {client.overseer} has judged every item in {client.study}. Thank you!")
+            console.print(f"[green]All done[/] — {api.overseer} has judged every item in {api.study}. Thank you!")
             return
         if web:  # one app process per browser page; the token travels in the environment, not the command line
             from textual_serve.server import Server
 
             os.environ["SANDWICH_TOKEN"] = token
-            command = shlex.join([sys.executable, "-m", "sandwich", "label", "--server", server, "--theme", theme])
-            console.print(f"[green]serving[/] {client.overseer}'s session at [bold]http://{host}:{port}[/] "
+            command = shlex.join([sys.executable, "-m", "sandwich", "label", "--server", server, "--theme", theme,
+                                  "--client", "web"])
+            console.print(f"[green]serving[/] {api.overseer}'s session at [bold]http://{host}:{port}[/] "
                           f"(through {server}). Ctrl+C stops.")
-            Server(command, host=host, port=port, title=f"sandwich · {client.overseer}").serve()
+            Server(command, host=host, port=port, title=f"sandwich · {api.overseer}").serve()
             return
         from tui.app import OverseerApp
 
-        app = OverseerApp(client, study_title=client.study, theme=f"textual-{theme}")
+        app = OverseerApp(api, study_title=api.study, theme=f"textual-{theme}", client=client)
         app.run()
-        progress = client.progress()
-        console.print(f"{client.overseer}: {progress.done} of {progress.total} judged — everything submitted is "
+        progress = api.progress()
+        console.print(f"{api.overseer}: {progress.done} of {progress.total} judged — everything submitted is "
                       "saved on the server.", markup=False, highlight=False)
         _exit_if_failed(app.return_code or 0)
     finally:
-        client.close()
+        api.close()
 
 
 def register(app: typer.Typer) -> None:

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from sandwich.cli.common import console, study_db, warn
 from sandwich.cli.help_ready import ALLOW_FLAG, ALLOW_HELP, require_help
+from sandwich.cli.secret import resolve_token, token_file_option, token_option, write_token_file
 from sandwich.errors import SandwichError, StudyLocked
 
 if TYPE_CHECKING:
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
 tokens_app = typer.Typer(help="Access tokens for `sandwich serve` (one per overseer, and lead tokens).",
                          no_args_is_help=True)
 SERVER_HELP = "URL of the running `sandwich serve` (needed while it owns the study database)."
-LEAD_TOKEN_HELP = "A lead token for --server."
 
 
 def serve(
@@ -55,8 +55,8 @@ def serve(
         announce=lambda text: console.print(text, highlight=False, soft_wrap=True))
 
 
-SERVED_HINT = ("The study is probably being served: run this with --server http://HOST:PORT --lead-token TOKEN "
-               "(the token `sandwich serve` printed).")
+SERVED_HINT = ("The study is probably being served: run this with --server http://HOST:PORT --lead-token-file "
+               "STUDY.lead-token (the file `sandwich serve` wrote) or with SANDWICH_LEAD_TOKEN set.")
 
 
 @contextmanager
@@ -81,12 +81,15 @@ def _local_tokens(study: str, db: Path | None) -> Iterator[TokenStore]:
         svc.close()
 
 
-def _lead_client(server: str, lead_token: str | None):  # noqa: ANN202
+def _lead_client(server: str, lead_token: str | None, lead_token_file: Path | None = None):  # noqa: ANN202
     from sandwich.client import LeadClient
 
-    if not lead_token:
-        raise SandwichError("--server needs --lead-token.", hint="`sandwich serve` prints a lead token when it starts.")
-    return LeadClient(server, lead_token)
+    token = resolve_token(lead_token, lead_token_file, lead=True)
+    if not token:
+        raise SandwichError("--server needs a lead token: set SANDWICH_LEAD_TOKEN or give --lead-token-file FILE.",
+                            hint="`sandwich serve` writes one to STUDY.lead-token beside the study when it first "
+                                 "starts; `sandwich tokens issue STUDY --lead --out FILE` makes another.")
+    return LeadClient(server, token)
 
 
 @tokens_app.command("issue")
@@ -96,11 +99,14 @@ def issue(
     lead: bool = typer.Option(False, "--lead", help="A lead token (status, export, snapshot, tokens)."),
     db: Path | None = typer.Option(None, "--db", help="Study database (default: beside the YAML)."),
     server: str | None = typer.Option(None, "--server", help=SERVER_HELP),
-    lead_token: str | None = typer.Option(None, "--lead-token", help=LEAD_TOKEN_HELP, envvar="SANDWICH_LEAD_TOKEN"),
+    lead_token: str | None = token_option(lead=True),
+    lead_token_file: Path | None = token_file_option(lead=True),
+    out: Path | None = typer.Option(None, "--out", "-o", dir_okay=False,
+                                    help="Write the token to this new file (mode 600) instead of printing it."),
 ) -> None:
-    """Issue a token and print it once (only its salted hash is stored)."""
+    """Issue a token: print it once, or write it to an owner-only file with --out (only its salted hash is stored)."""
     if server:
-        client = _lead_client(server, lead_token)
+        client = _lead_client(server, lead_token, lead_token_file)
         out = client.issue_token(overseer=overseer, lead=lead)
         client.close()
         token, subject = out["token"], out["subject"]
@@ -108,6 +114,10 @@ def issue(
         with _local_tokens(study, db) as store:
             token, who = store.issue(overseer=overseer, lead=lead)
         subject = who.subject
+    if out is not None:
+        write_token_file(out, token)
+        console.print(f"token for {subject} written to {out} (readable by you only)", markup=False, highlight=False)
+        return
     console.print(f"[dim]token for {subject} (shown once):[/]", highlight=False)
     print(token)
 
@@ -117,11 +127,12 @@ def list_tokens(
     study: str = typer.Argument(..., help="Study YAML or .duckdb file.", show_default=False),
     db: Path | None = typer.Option(None, "--db", help="Study database (default: beside the YAML)."),
     server: str | None = typer.Option(None, "--server", help=SERVER_HELP),
-    lead_token: str | None = typer.Option(None, "--lead-token", help=LEAD_TOKEN_HELP, envvar="SANDWICH_LEAD_TOKEN"),
+    lead_token: str | None = token_option(lead=True),
+    lead_token_file: Path | None = token_file_option(lead=True),
 ) -> None:
     """List tokens (ids, subjects, roles; never secrets)."""
     if server:
-        client = _lead_client(server, lead_token)
+        client = _lead_client(server, lead_token, lead_token_file)
         rows = client.tokens()
         client.close()
     else:
@@ -141,11 +152,12 @@ def revoke(
     token_id: str = typer.Argument(..., help="The token's id (from `tokens list`).", show_default=False),
     db: Path | None = typer.Option(None, "--db", help="Study database (default: beside the YAML)."),
     server: str | None = typer.Option(None, "--server", help=SERVER_HELP),
-    lead_token: str | None = typer.Option(None, "--lead-token", help=LEAD_TOKEN_HELP, envvar="SANDWICH_LEAD_TOKEN"),
+    lead_token: str | None = token_option(lead=True),
+    lead_token_file: Path | None = token_file_option(lead=True),
 ) -> None:
     """Revoke a token (takes effect at once on a running server when done through --server)."""
     if server:
-        client = _lead_client(server, lead_token)
+        client = _lead_client(server, lead_token, lead_token_file)
         client.revoke_token(token_id)
         client.close()
     else:
@@ -156,11 +168,12 @@ def revoke(
 
 def snapshot(
     server: str = typer.Option(..., "--server", help="URL of the running `sandwich serve`."),
-    lead_token: str = typer.Option(..., "--lead-token", help=LEAD_TOKEN_HELP, envvar="SANDWICH_LEAD_TOKEN"),
+    lead_token: str | None = token_option(lead=True),
+    lead_token_file: Path | None = token_file_option(lead=True),
     out: Path = typer.Option(Path("snapshot.duckdb"), "--out", "-o", help="Where to write the snapshot."),
 ) -> None:
     """Download a consistent copy of a served study's database; then run `sandwich analyze OUT`."""
-    client = _lead_client(server, lead_token)
+    client = _lead_client(server, lead_token, lead_token_file)
     try:
         path = client.snapshot(out)
     finally:

@@ -9,6 +9,8 @@ import typer
 from rich.table import Table
 
 from sandwich.cli.common import check_writable_db, console, open_service, progress_bar
+from sandwich.cli.secret import token_file_option, token_option
+from sandwich.errors import SandwichError, StudyLocked
 from sandwich.store import default_db_path
 from sandwich.studyfile import StudyFile, load_study
 
@@ -78,12 +80,32 @@ def create(
 
 
 def status(
-    study: str = typer.Argument(..., help="Study YAML or .duckdb file.", show_default=False),
+    study: str | None = typer.Argument(None, help="Study YAML or .duckdb file (not needed with --server).",
+                                       show_default=False),
     db: Path | None = typer.Option(None, "--db", help="Study database (default: beside the YAML)."),
+    server: str | None = typer.Option(None, "--server", help="Ask a running `sandwich serve` (it owns the database "
+                                      "while it serves); lead token in SANDWICH_LEAD_TOKEN or --lead-token-file."),
+    lead_token: str | None = token_option(lead=True),
+    lead_token_file: Path | None = token_file_option(lead=True),
 ) -> None:
     """Items, overseers, and assignments done/left per overseer and condition."""
-    with open_service(study, db, read_only=True) as svc:
-        st = svc.status()
+    if server:
+        from sandwich.cli.serve import _lead_client
+
+        client = _lead_client(server, lead_token, lead_token_file)
+        try:
+            st = client.status()
+        finally:
+            client.close()
+    elif study is None:
+        raise SandwichError("Give the study (or --server URL for a study being served).")
+    else:
+        try:
+            with open_service(study, db, read_only=True) as svc:
+                st = svc.status()
+        except StudyLocked as e:
+            raise SandwichError(e.message, hint="It is probably being served: `sandwich status --server URL` "
+                                "with SANDWICH_LEAD_TOKEN set or --lead-token-file STUDY.lead-token.") from None
     console.print(f"[bold]{st['study']}[/] — {st['question']}")
     plan = f"plan frozen {st['plan_hash'][:12]}" if st.get("plan_hash") else "plan not frozen yet"
     console.print(f"[dim]{st['db']} · config {st['config_hash'][:12]} · {plan} · "

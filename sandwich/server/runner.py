@@ -17,7 +17,13 @@ from pathlib import Path
 
 import uvicorn
 
+from sandwich.server.tokens import write_token_file
 from sandwich.service import StudyService
+
+
+def lead_token_path(db_path: Path) -> Path:
+    """Where `serve` writes the lead token it issues on a study's first start: beside the study database."""
+    return db_path.with_name(db_path.stem + ".lead-token")
 
 
 def serve(db_path: Path, *, host: str = "127.0.0.1", port: int = 8765, log_level: str = "info",
@@ -34,9 +40,11 @@ def serve(db_path: Path, *, host: str = "127.0.0.1", port: int = 8765, log_level
     try:
         app = create_app(svc, **options)
         st = app.state.sandwich
-        if not st.tokens.has_lead():
+        if not st.tokens.has_lead():  # to an owner-only file, not to standard output (where logs collect it)
             token, _ = st.tokens.issue(lead=True)
-            announce(f"lead token (shown once; keep it): {token}")
+            where = write_token_file(lead_token_path(db_path), token, replace_existing=True)
+            announce(f"lead token written to {where} (readable by you only); use it with "
+                     f"--lead-token-file {where}")
         config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
                                 timeout_graceful_shutdown=30, limit_concurrency=int(os.environ.get(
                                     "SANDWICH_SERVE_MAX_CONNECTIONS", "1000")), backlog=2048)

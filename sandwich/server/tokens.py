@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
 import threading
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Literal
 
 from sandwich.errors import NotFound, SandwichError
@@ -30,6 +32,23 @@ class Principal:
     token_id: str
     subject: str   # the overseer's name, or "lead"
     role: Role
+
+
+def write_token_file(path: Path, token: str, *, replace_existing: bool = False) -> Path:
+    """Write a token to a new file only its owner can read (mode 0600), never through a wider-open file.
+
+    Raises SandwichError when `path` exists (unless `replace_existing`).
+    """
+    if replace_existing:
+        path.unlink(missing_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise SandwichError(f"{path} already exists; not overwriting a token file.",
+                            hint="Remove it first, or give another path.") from None
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+    return path
 
 
 def _digest(salt: str, secret: str) -> str:

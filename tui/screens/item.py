@@ -332,7 +332,8 @@ class ItemScreen(Screen[None]):
         self.came_back()  # a submit (or time-out) means the overseer is here
         now = self.clock()
         choice, confidence = form.answer.value, form.confidence.value
-        meta: dict[str, Any] = {"client": "tui", "size": f"{self.app.size.width}x{self.app.size.height}",
+        meta: dict[str, Any] = {"client": getattr(self.app, "client", "tui"),
+                                "size": f"{self.app.size.width}x{self.app.size.height}",
                                 "theme": self.app.theme, "changes": self.changes[-50:],
                                 "away_s": round(self.away_s, 3)}
         skipped = timed_out and (view.judgment.on_timeout == "skip" or choice is None)
