@@ -42,7 +42,7 @@ def test_a_submit_while_the_server_is_down_says_so_at_once_and_the_clock_resumes
             loop = asyncio.get_running_loop()
             pressed = loop.time()
             await pilot.press("1", "z", "s")
-            messages = lambda: [n.message for n in app._notifications]  # noqa: E731
+            messages = lambda: [n.message for n in app._notifications]
             await wait_for(pilot, lambda: any("server unreachable, retrying" in m for m in messages()))
             out["said_after_s"] = loop.time() - pressed
             out["saving"] = [m for m in messages() if "unreachable" in m]

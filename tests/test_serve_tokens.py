@@ -24,11 +24,10 @@ TOKEN = re.compile(r"sw_[0-9a-f]+\.\S+")
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full = {**os.environ, "COLUMNS": "200", **(env or {})}
-    full.pop("SANDWICH_TOKEN", None) if "SANDWICH_TOKEN" not in (env or {}) else None
-    full.pop("SANDWICH_LEAD_TOKEN", None) if "SANDWICH_LEAD_TOKEN" not in (env or {}) else None
+    full = {k: v for k, v in os.environ.items() if k not in ("SANDWICH_TOKEN", "SANDWICH_LEAD_TOKEN")}
+    full.update({"COLUMNS": "200", **(env or {})})
     return subprocess.run([sys.executable, "-m", "sandwich", *args], capture_output=True, text=True, env=full,
-                          timeout=120)
+                          timeout=120, check=False)
 
 
 def owner_only(path: Path) -> bool:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -32,9 +31,9 @@ def _label_web(db: Path) -> None:
 def test_a_second_tab_shows_why_it_cannot_open_in_the_tab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _, db = create_case(CASE, tmp_path)
     # the first tab's process holds the study file
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from sandwich.service import StudyService; "
-                               f"s = StudyService({str(db)!r}); print('open', flush=True); time.sleep(60)"],
-                              stdout=subprocess.PIPE, text=True)
+    hold = ("import time; from sandwich.service import StudyService; "
+            f"s = StudyService({str(db)!r}); print('open', flush=True); time.sleep(60)")
+    holder = subprocess.Popen([sys.executable, "-c", hold], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "open"
         shown: list[SandwichError] = []
@@ -76,7 +75,6 @@ def test_judgments_from_the_browser_are_stored_as_web(tmp_path: Path) -> None:
                 await pilot.press("1", "z", "s")
                 await until_item(pilot, app, aid)
                 await wait_for(pilot, lambda: bool(svc.store.judgments()))
-                time.sleep(0.1)
 
     asyncio.run(run())
     rows = sql(db, "SELECT json_extract_string(client_meta, '$.client') AS client FROM judgments")

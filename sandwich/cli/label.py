@@ -7,6 +7,7 @@ import shlex
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -72,7 +73,7 @@ def label(
         show_in_browser(e)  # a browser page has no terminal: the error is shown in the page itself
 
 
-def error_app(error: SandwichError):  # noqa: ANN201 — a textual App, imported only when needed
+def error_app(error: SandwichError) -> Any:  # a textual App (textual is imported only when needed)
     """A one-screen app that shows why a session cannot open (what a browser page shows instead of loading)."""
     from textual.app import App
 
