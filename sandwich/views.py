@@ -6,10 +6,11 @@ exchange with the service. Nothing an overseer receives has a gold field.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class View(BaseModel):
@@ -118,6 +119,19 @@ class JudgmentIn(View):
     skipped: bool = False
     source: Literal["human", "llm", "parametric"] = "human"
     client_meta: dict[str, Any] | None = None
+
+    @field_validator("client_meta")
+    @classmethod
+    def _plain_small_json(cls, meta: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The client's notes are plain JSON (no NaN/Infinity) of at most 16 KiB."""
+        if meta is not None:
+            try:
+                size = len(json.dumps(meta, allow_nan=False))
+            except ValueError:
+                raise ValueError("client_meta holds NaN or Infinity, which is not JSON") from None
+            if size > 16 * 1024:
+                raise ValueError(f"client_meta has {size} bytes (at most 16384)")
+        return meta
 
 
 class Receipt(View):

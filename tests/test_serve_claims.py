@@ -66,6 +66,7 @@ def test_server_owned_fields_and_bounds(served) -> None:
         assert r.status_code == 422, (bad, r.text)
     r = judgment(',"time_on_item_s":1e999')  # overflows to inf when parsed
     assert r.status_code == 422
+    assert judgment(',"client_meta":{"away_s":NaN}').status_code == 422
     assert judgment(',"time_on_item_s":179.5,"source":"human"').status_code == 200
     # 3. events: the server's own are reserved, unknown ones refused, times in payloads bounded
     event = lambda e, payload="{}", aid=first: _post(
