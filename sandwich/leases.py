@@ -93,7 +93,8 @@ class Leases:
             return False
         return lease.host != socket.gethostname() or _alive(lease.pid)
 
-    def _refusal(self, overseer: str, lease: Lease, now: datetime, *, opening: bool) -> SessionInUse:
+    def _refusal(self, overseer: str, lease: Lease, now: datetime, *, opening: bool,
+                 sessionless: bool = False) -> SessionInUse:
         since = datetime.fromisoformat(lease.acquired_at).strftime("%H:%M:%S UTC")
         idle = (now - datetime.fromisoformat(lease.renewed_at)).total_seconds()
         left = max(0, round(self.ttl_s - idle))
@@ -103,6 +104,10 @@ class Leases:
                                 "window at a time, so that no answer is lost.",
                                 hint=f"Close the other window (or browser tab) and open this again; if it crashed, "
                                      f"its hold runs out in {left} s. To move here anyway, open with --take-over.")
+        if sessionless:
+            return SessionInUse(f"{overseer} has a session open ({where}); a write from outside it is refused. "
+                                "Nothing was saved.", hint="Open a session first (POST …/session), or close the "
+                                "other one.")
         return SessionInUse(f"This window's session for {overseer} is no longer the active one ({where} took "
                             "over). Nothing was saved from this window.",
                             hint="Go on in the other window, or close it and reopen here.")
@@ -146,7 +151,8 @@ class Leases:
                                               self._remote, lease.acquired_at, now.isoformat()))
                 return
             if self.live(lease, now):
-                raise self._refusal(overseer, lease, now, opening=False)  # type: ignore[arg-type]
+                raise self._refusal(overseer, lease, now, opening=False,  # type: ignore[arg-type]
+                                    sessionless=session_id is None)
             if session_id is not None:  # ours ran out and nobody took it: take it again
                 self._put(overseer, Lease(session_id, "resumed", socket.gethostname(), os.getpid(), self._remote,
                                           now.isoformat(), now.isoformat()))

@@ -142,6 +142,7 @@ def test_over_http_a_second_session_is_refused_and_a_take_over_is_visible(served
     raw = httpx.post(f"{server.url}/v1/overseers/ana/judgments", headers={"Authorization": f"Bearer {token}"},
                      json=_j("ana:0000", "A").model_dump())  # a client that never opened a session
     assert raw.status_code == 409 and raw.json()["error"] == "SessionInUse" and raw.json()["saved"] is False
+    assert "a write from outside it is refused" in raw.json()["message"]
     # the second window takes over: the first one cannot save unnoticed
     OverseerClient(server.url, token, take_over=True).start_session("web")
     with pytest.raises(SessionInUse, match="no longer the active one"):
