@@ -107,9 +107,9 @@ def issue(
     """Issue a token: print it once, or write it to an owner-only file with --out (only its salted hash is stored)."""
     if server:
         client = _lead_client(server, lead_token, lead_token_file)
-        out = client.issue_token(overseer=overseer, lead=lead)
+        issued = client.issue_token(overseer=overseer, lead=lead)
         client.close()
-        token, subject = out["token"], out["subject"]
+        token, subject = issued["token"], issued["subject"]
     else:
         with _local_tokens(study, db) as store:
             token, who = store.issue(overseer=overseer, lead=lead)
