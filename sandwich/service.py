@@ -23,7 +23,7 @@ from sandwich import rules
 from sandwich.config import Condition, Study
 from sandwich.errors import AlreadyJudged, NotFound, SandwichError, StoreError
 from sandwich.store import (AssignmentRecord, DuplicateKey, InteractionRecord, ItemRecord, LookRecord, OverseerRecord,
-                            StudyStore, open_store)
+                            StudyStore, as_location, open_store)
 from sandwich.studyfile import validate_text
 from sandwich.views import (AssistanceView, Briefing, ItemView, JudgmentFormat, JudgmentIn, PracticeFeedback,
                             ProgressView, Receipt, SessionStart)
@@ -41,13 +41,13 @@ class StudyService:
     """Open a study store and serve it to the lead and, through sessions, to overseers."""
 
     def __init__(self, db_path: str | Path, *, read_only: bool = False, store_kind: str | None = None) -> None:
-        self.db_path = Path(db_path)
+        self.db_path: Path | str = as_location(db_path)  # a DuckDB file, or a PostgreSQL URL (kept as text)
         self.read_only = read_only
         self._store = open_store(self.db_path, read_only=read_only, kind=store_kind)
         text = self._store.get_meta("config_text")
         if text is None:
             self._store.close()
-            raise StoreError(f"{self.db_path}: the study was never fully created.", hint="Run `sandwich create` again.")
+            raise StoreError(f"{self._store.location}: the study was never fully created.", hint="Run `sandwich create` again.")
         self.config_text: str = text
         self.config_hash: str = self._store.get_meta("config_hash") or ""
         self.study: Study = validate_text(text, str(self.db_path) + "#config")
@@ -139,7 +139,7 @@ class StudyService:
         Raises StoreError when the study is open read-only: a look must not go unlogged.
         """
         if self.read_only:
-            raise StoreError(f"{self.db_path}: this look at the results cannot be logged: the study is open "
+            raise StoreError(f"{self._store.location}: this look at the results cannot be logged: the study is open "
                              "read-only.", hint="Open it writable (every look at results is logged in the study).")
         frozen = self._store.frozen_plan()
         look = LookRecord(ts=rules.utc_now(), action=action, who=who or os_user(),

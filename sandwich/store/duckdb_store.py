@@ -427,3 +427,36 @@ class DuckDBStore:
             finally:
                 self._con.execute("DETACH sandwich_snapshot")
 
+
+    # ------------------------------------------------------------ whole tables (store copy)
+    def table_names(self) -> list[str]:
+        """The study's tables, by name."""
+        return [r[0] for r in self._rows("SELECT table_name FROM information_schema.tables "
+                                         "WHERE table_schema = 'main' ORDER BY table_name")]
+
+    def read_table(self, table: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """(column names, rows) of a whole table; JSON columns as their stored text."""
+        if table not in self.table_names():
+            raise ValueError(f"no table {table!r}")
+        with self._lock:
+            cur = self._con.execute(f'SELECT * FROM "{table}"')
+            return [d[0] for d in cur.description], cur.fetchall()
+
+    def dump_tables(self) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
+        """Every table as `read_table` gives it, read under the lock (one consistent state)."""
+        with self._lock:
+            return {t: self.read_table(t) for t in self.table_names()}
+
+    def write_table(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Append rows to a table (values as `read_table` gives them); creates a known extra table first."""
+        if table not in self.table_names():
+            ddl = migrations.EXTRA_TABLES.get(table)
+            if ddl is None:
+                raise ValueError(f"no table {table!r} here, and none known by that name")
+            self._exec(ddl)
+        names = ", ".join(f'"{c}"' for c in columns)
+        self._many(f'INSERT INTO "{table}" ({names}) VALUES ({", ".join("?" * len(columns))})', rows)
+
+    def clear_table(self, table: str) -> None:
+        """Delete every row of a table (store copy empties a new study's `meta` before filling it)."""
+        self._exec(f'DELETE FROM "{table}"')
