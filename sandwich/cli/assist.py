@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Optional
 
 import typer
 
-from sandwich.cli.common import console, open_service, progress_bar
+from sandwich.cli.common import DB_HELP, console, open_service, progress_bar
 from sandwich.errors import SandwichError
 
 assist_app = typer.Typer(help="Generate and inspect model assistance.", no_args_is_help=True)
@@ -17,7 +16,7 @@ assist_app = typer.Typer(help="Generate and inspect model assistance.", no_args_
 @assist_app.command("precompute")
 def precompute_cmd(
     study: str = typer.Argument(..., help="The study's .yaml (its .duckdb beside it) or a .duckdb file."),
-    db: Optional[Path] = typer.Option(None, "--db", help="Study database (default: beside the YAML)."),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
     backend: Optional[str] = typer.Option(None, "--backend", help="Override the study's backend: embedded, vllm, "
                                                                   "vllm-offline."),
     url: Optional[str] = typer.Option(None, "--url", help="vLLM server base URL (…/v1); implies --backend vllm."),

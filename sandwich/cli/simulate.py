@@ -7,13 +7,13 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from sandwich.cli.common import console, progress_bar, study_db
+from sandwich.cli.common import DB_HELP, console, progress_bar, study_db
 from sandwich.errors import SandwichError
 
 
 def simulate(
     study: str = typer.Argument(..., help="Study YAML or .duckdb file.", show_default=False),
-    db: Path | None = typer.Option(None, "--db", help="Study database (default: beside the YAML)."),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
     kind: str | None = typer.Option(None, "--kind", help="parametric | llm (default: the study's simulation section)."),
     overseers: str | None = typer.Option(None, "--overseers", help="Comma-separated overseers to simulate (default: all)."),
     model_alone: bool = typer.Option(True, "--model-alone/--no-model-alone",

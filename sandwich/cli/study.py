@@ -8,8 +8,15 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from sandwich.cli.common import check_writable_db, console, open_service, progress_bar
-from sandwich.store import default_db_path
+from sandwich.cli.common import (
+    DB_HELP,
+    check_writable_db,
+    console,
+    open_service,
+    progress_bar,
+)
+from sandwich.store import as_location, default_db_path
+from sandwich.store.postgres_schema import redact
 from sandwich.studyfile import StudyFile, load_study
 
 UNSANDBOXED = "--i-understand-this-runs-untrusted-code-unsandboxed"
@@ -50,7 +57,8 @@ def check_data(sf: StudyFile) -> None:
 
 def create(
     study: Path = typer.Argument(..., help="Study YAML file.", show_default=False),
-    db: Path | None = typer.Option(None, "--db", help="Where to write the study database (default: beside the YAML)."),
+    db: str | None = typer.Option(None, "--db", help="Where to write the study: a .duckdb file (default: beside "
+                                  "the YAML) or a postgresql://…?schema=NAME URL."),
     force: bool = typer.Option(False, "--force", help="Re-create even if the database already holds judgments."),
     unsandboxed: bool = typer.Option(False, UNSANDBOXED, help="Run candidate code WITHOUT the sandbox (dangerous)."),
 ) -> None:
@@ -59,8 +67,9 @@ def create(
     from sandwich.create import create_study
 
     sf = load_study(study)
-    target = db or default_db_path(study)
-    check_writable_db(target, creating=True)
+    target = as_location(db) if db else default_db_path(study)
+    if isinstance(target, Path):  # PostgreSQL says itself whether it may be written
+        check_writable_db(target, creating=True)
     if sf.study.task.kind == "multiple-choice":  # say how the data was read before anything is written
         from sandwich.create import build_task
 
@@ -69,7 +78,7 @@ def create(
     with progress_bar("running hidden tests in the sandbox", transient=True) as update:
         counts = create_study(sf, target, force=force, allow_unsandboxed=unsandboxed, progress=update,
                               on_design=show_design_report)
-    console.print(f"[green]created[/] {target}")
+    console.print(f"[green]created[/] {redact(str(target))}")
     gold = f", {counts['correct']} gold-correct / {counts['gold'] - counts['correct']} gold-buggy" \
         if sf.study.task.kind == "code-review" and counts["gold"] else ""
     console.print(f"  {counts['items']} items ({counts['train']} train / {counts['test']} test, "
@@ -79,7 +88,7 @@ def create(
 
 def status(
     study: str = typer.Argument(..., help="Study YAML or .duckdb file.", show_default=False),
-    db: Path | None = typer.Option(None, "--db", help="Study database (default: beside the YAML)."),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Items, overseers, and assignments done/left per overseer and condition."""
     with open_service(study, db, read_only=True) as svc:
@@ -126,7 +135,7 @@ def status(
 def export(
     study: str = typer.Argument(..., help="Study YAML or .duckdb file.", show_default=False),
     to: Path = typer.Option(..., "--to", help="Folder to write Parquet files into."),
-    db: Path | None = typer.Option(None, "--db", help="Study database (default: beside the YAML)."),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Parquet files of everything but the gold, plus the gold in a separate folder (gold/)."""
     from sandwich.export import export_study

@@ -130,8 +130,7 @@ class PostgresStore:
         else:
             buf.seek(0)
             # FORCE_QUOTE quotes every non-NULL value, so an unquoted empty field is NULL and "" an empty string
-            raw = pl.read_csv(buf, has_header=False, new_columns=names, infer_schema=False,
-                              missing_utf8_is_empty_string=False)
+            raw = pl.read_csv(buf, has_header=False, new_columns=names, infer_schema=False)
         exprs = []
         for n, oid in cols:
             c = pl.col(n)
