@@ -32,6 +32,7 @@ DATA = Path(__file__).parent / "data"
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "sandwich", *args], capture_output=True, text=True, timeout=600,
+                          check=False,
                           cwd=cwd, env={**os.environ, "COLUMNS": "200"})
 
 
