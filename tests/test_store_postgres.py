@@ -176,3 +176,38 @@ def test_bad_urls_are_clear_errors(tmp_path: Path, pg_url: str) -> None:
     down = cli("status", str(yaml_path), "--db", "postgresql://sandwich:secret@127.0.0.1:1/postgres?schema=x")
     assert down.returncode == 2 and "cannot connect to PostgreSQL" in down.stderr
     assert "secret" not in down.stderr  # a password never reaches a message
+
+
+def test_every_command_takes_a_postgres_url(tmp_path: Path, pg_url: str) -> None:
+    """create, status, simulate, export, analyze, label, assist precompute and serve on one PostgreSQL study."""
+    import httpx
+
+    from sandwich.client import LeadClient, OverseerClient
+    from sandwich.server.harness import ServerProcess, create_with_tokens
+
+    yaml_path = write_mc_study(tmp_path)
+    tokens, lead = create_with_tokens(yaml_path, pg_url, ["ana", "ben"])  # type: ignore[arg-type]
+    sim = cli("simulate", str(yaml_path), "--db", pg_url, "--overseers", "chi", "--no-model-alone")
+    assert sim.returncode == 0, sim.stderr
+    assert sql(pg_url, "SELECT count(*) AS n FROM judgments WHERE overseer = 'chi'") == [{"n": 12}]
+    out = cli("export", str(yaml_path), "--db", pg_url, "--to", str(tmp_path / "export"))
+    assert out.returncode == 0, out.stderr
+    import polars as pl
+    assert pl.read_parquet(tmp_path / "export" / "judgments.parquet").height == 12
+    assert (tmp_path / "export" / "gold" / "gold.parquet").exists()
+    report = cli("analyze", pg_url, "--replicates", "100")
+    assert report.returncode == 0, report.stderr
+    for command in (["label", str(yaml_path), "--overseer", "zed"], ["assist", "precompute", str(yaml_path),
+                                                                    "--overseer", "zed"]):
+        res = cli(*command, "--db", pg_url)  # reaches the study: the overseer is what is wrong
+        assert res.returncode == 2 and "zed" in res.stderr and "not a study" not in res.stderr, res.stderr
+    with ServerProcess(pg_url, log=tmp_path / "serve.log") as server:  # type: ignore[arg-type]
+        ana = OverseerClient(server.url, tokens["ana"])
+        view = ana.next_item()
+        j = JudgmentIn(judgment_id="served-00001", assignment_id=view.assignment_id, choice="B", confidence=75)
+        assert not ana.submit(j).duplicate and ana.submit(j).duplicate
+        assert httpx.get(server.url + "/v1/health", timeout=5).status_code == 200
+        snap = LeadClient(server.url, lead).snapshot(tmp_path / "snap.duckdb")
+    rows = duckdb.connect(str(snap), read_only=True).execute(
+        "SELECT choice FROM judgments WHERE judgment_id = 'served-00001'").fetchall()
+    assert rows == [("B",)]
