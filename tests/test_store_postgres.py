@@ -211,3 +211,44 @@ def test_every_command_takes_a_postgres_url(tmp_path: Path, pg_url: str) -> None
     rows = duckdb.connect(str(snap), read_only=True).execute(
         "SELECT choice FROM judgments WHERE judgment_id = 'served-00001'").fetchall()
     assert rows == [("B",)]
+
+
+def test_a_failed_create_leaves_the_old_study_and_no_staging_schema(tmp_path: Path, pg_url: str,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from sandwich.store.postgres_store import PostgresStore
+
+    yaml_path = write_mc_study(tmp_path)
+    create_study(load_study(yaml_path), pg_url)
+    before = all_rows(pg_url)
+
+    def broken(self: PostgresStore, content: Any) -> None:
+        self.set_meta("study", "half-written")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(PostgresStore, "write_study", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        create_study(load_study(yaml_path), pg_url, force=True)
+    assert all_rows(pg_url) == before
+    assert sql(pg_url, "SELECT schema_name FROM information_schema.schemata WHERE left(schema_name, 4) = 'new_'") == []
+
+
+def test_writes_fail_while_postgres_is_down_and_resume_after(tmp_path: Path, pg_url: str, pg_cluster: Any) -> None:
+    """A database restart: the pool replaces its dead connections; a write while down raises a driver error
+    (the server answers 503 for those), never a silent success."""
+    from sandwich.store import DB_ERRORS
+
+    create_study(load_study(write_mc_study(tmp_path)), pg_url)
+    with StudyService(pg_url) as svc:
+        ana = svc.for_overseer("ana")
+        first = ana.next_item()
+        pg_cluster.pg_ctl("-m", "fast", "stop")
+        try:
+            with pytest.raises(DB_ERRORS):
+                ana.submit(JudgmentIn(judgment_id="while-down-1", assignment_id=first.assignment_id, choice="A",
+                                      confidence=50))
+        finally:
+            pg_cluster.start()
+        receipt = ana.submit(JudgmentIn(judgment_id="after-up-01", assignment_id=first.assignment_id, choice="A",
+                                        confidence=50))
+        assert not receipt.duplicate
+    assert sql(pg_url, "SELECT judgment_id FROM judgments") == [{"judgment_id": "after-up-01"}]
