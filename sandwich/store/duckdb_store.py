@@ -454,8 +454,16 @@ class DuckDBStore:
             if ddl is None:
                 raise ValueError(f"no table {table!r} here, and none known by that name")
             self._exec(ddl)
+        types = dict(self._rows("SELECT column_name, data_type FROM information_schema.columns "
+                                "WHERE table_schema = 'main' AND table_name = ?", [table]))
         names = ", ".join(f'"{c}"' for c in columns)
-        self._many(f'INSERT INTO "{table}" ({names}) VALUES ({", ".join("?" * len(columns))})', rows)
+        # one INSERT per 10,000 rows, each column passed as one list (as `add_judgments`): executemany
+        # row by row is ~100x slower in DuckDB
+        select = ", ".join(f"UNNEST(${n}::{types[c]}[])" for n, c in enumerate(columns, start=1))
+        for i in range(0, len(rows), 10_000):
+            chunk = rows[i:i + 10_000]
+            self._exec(f'INSERT INTO "{table}" ({names}) SELECT {select}',
+                       [[r[k] for r in chunk] for k in range(len(columns))])
 
     def clear_table(self, table: str) -> None:
         """Delete every row of a table (store copy empties a new study's `meta` before filling it)."""
