@@ -24,8 +24,15 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from pg_cluster import start_cluster
 
-from sandwich.store import (GoldRecord, ItemRecord, JudgmentRecord, OverseerRecord, StudyContent,
-                            copy_study, open_store)
+from sandwich.store import (
+    GoldRecord,
+    ItemRecord,
+    JudgmentRecord,
+    OverseerRecord,
+    StudyContent,
+    copy_study,
+    open_store,
+)
 
 
 def content(n_overseers: int, n_items: int) -> StudyContent:
