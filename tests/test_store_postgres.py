@@ -252,3 +252,18 @@ def test_writes_fail_while_postgres_is_down_and_resume_after(tmp_path: Path, pg_
                                         confidence=50))
         assert not receipt.duplicate
     assert sql(pg_url, "SELECT judgment_id FROM judgments") == [{"judgment_id": "after-up-01"}]
+
+
+def test_frames_of_a_study_without_judgments_have_duckdbs_types(tmp_path: Path, pg_url: str) -> None:
+    sf = load_study(write_mc_study(tmp_path))
+    create_study(sf, pg_url)
+    create_study(sf, tmp_path / "empty.duckdb")
+    pg, dk = open_store(pg_url, read_only=True), open_store(tmp_path / "empty.duckdb", read_only=True)
+    try:
+        fp, fd = pg.analysis_frames(), dk.analysis_frames()
+    finally:
+        pg.close()
+        dk.close()
+    assert fp["judgments"].height == 0 and fp["overseers"].height == 3
+    for name in fd:
+        assert fp[name].schema == fd[name].schema and fp[name].equals(fd[name]), name
