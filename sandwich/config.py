@@ -13,7 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-ASSISTANCE_KINDS: tuple[str, ...] = ("explanation", "decomposition", "critique", "consultancy", "debate")
+from sandwich import assistance
+
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
@@ -116,7 +117,8 @@ class GoldSpec(Strict):
 class AssistantSpec(Strict):
     """The model that helps overseers; embedded runs in-process and needs no server."""
 
-    backend: Literal["embedded", "vllm", "vllm-offline"] = "embedded"
+    backend: Literal["embedded", "vllm", "vllm-offline", "scripted"] = Field(
+        "embedded", description="scripted: deterministic canned replies, for tests and demos (no model)")
     model: str = "smollm2-135m-instruct"
     url: str | None = Field(None, description="OpenAI-compatible base URL of a running vLLM server (…/v1)")
     api_key_env: str | None = Field(None, description="environment variable holding the server's API key")
@@ -141,15 +143,6 @@ class AssistanceSpec(Strict):
     params: dict[str, Any] = {}
 
 
-_PARAMS: dict[str, dict[str, type]] = {
-    "explanation": {"max_tokens": int},
-    "decomposition": {"max_subquestions": int, "max_tokens": int},
-    "critique": {"max_flaws": int, "max_tokens": int},
-    "consultancy": {"rounds": int, "word_limit": int, "seed": int},
-    "debate": {"rounds": int, "word_limit": int},
-}
-
-
 def _parse_assistance(entry: Any) -> AssistanceSpec:
     """Accept `explanation` or `{debate: {rounds: 2}}`."""
     if isinstance(entry, AssistanceSpec):
@@ -163,14 +156,7 @@ def _parse_assistance(entry: Any) -> AssistanceSpec:
             raise ValueError(f"parameters of {kind!r} must be a mapping, got {type(params).__name__}")
     else:
         raise ValueError("each assistance entry is a name or a one-key mapping like {debate: {rounds: 2}}")
-    if kind not in ASSISTANCE_KINDS:
-        raise ValueError(f"unknown assistance {kind!r} (expected one of: {', '.join(ASSISTANCE_KINDS)})")
-    allowed = _PARAMS[kind]
-    for key, value in params.items():
-        if key not in allowed:
-            raise ValueError(f"unknown parameter {key!r} for {kind} (expected one of: {', '.join(allowed)})")
-        if not isinstance(value, allowed[key]) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{kind}.{key} must be a positive integer, got {value!r}")
+    assistance.check_params(str(kind), params)  # the kinds and their parameters are declared in the registry
     return AssistanceSpec(kind=kind, params=params)
 
 

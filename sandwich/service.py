@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from sandwich import rules
+from sandwich import assistance, rules
 from sandwich.config import Condition, Study
 from sandwich.errors import AlreadyJudged, NotFound, SandwichError, StoreError
 from sandwich.store import (AssignmentRecord, DuplicateKey, InteractionRecord, ItemRecord, LookRecord, OverseerRecord,
@@ -27,15 +27,6 @@ from sandwich.store import (AssignmentRecord, DuplicateKey, InteractionRecord, I
 from sandwich.studyfile import validate_text
 from sandwich.views import (AssistanceView, Briefing, ItemView, JudgmentFormat, JudgmentIn, PracticeFeedback,
                             ProgressView, Receipt, SessionStart)
-
-ASSISTANCE_BLURB = {
-    "explanation": "an explanation of the item in plain language",
-    "decomposition": "the question split into smaller sub-questions, each answered by the model; you can ask follow-ups",
-    "critique": "a list of possible flaws the model found, each with where and why",
-    "consultancy": "a consultant arguing for one answer — it may be arguing for the wrong one",
-    "debate": "two model debaters arguing for opposite answers over several rounds",
-}
-
 
 class StudyService:
     """Open a study store and serve it to the lead and, through sessions, to overseers."""
@@ -271,7 +262,7 @@ class OverseerSession:
         cond = self._svc.condition(condition)
         j = self._svc.study.judgment
         if cond.assistance:
-            helps = "\n".join(f"• {ASSISTANCE_BLURB[k]}" for k in cond.kinds)
+            helps = "\n".join(f"• {assistance.get(k).briefing}" for k in cond.kinds)
             text = f"In this part the model helps you with:\n{helps}"
             if cond.live_followups:
                 text += "\nYou may also ask the model your own follow-up questions."

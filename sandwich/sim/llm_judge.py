@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sandwich.help_text import TITLES, help_segments, plain
+from sandwich.help_text import help_segments, plain, title
 from sandwich.views import AssistanceView, ItemView
 
 Messages = list[dict[str, str]]
@@ -49,7 +49,7 @@ def render_item(view: ItemView) -> str:
 
 def render_assistance(a: AssistanceView) -> str:
     """One panel of help as text, in the app's words (`sandwich.help_text`), under the app's tab title."""
-    return f"## The model's help: {TITLES.get(a.kind, a.kind)}\n{plain(help_segments(a)).strip()}"
+    return f"## The model's help: {title(a.kind)}\n{plain(help_segments(a)).strip()}"
 
 
 def time_limit_text(seconds: int | None) -> str:

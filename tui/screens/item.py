@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.widgets import Header, Input, TabbedContent, Tree
 
 from sandwich.views import AssistanceView, ItemView, JudgmentIn, ProgressView
-from tui.widgets.assistance_panel import PANES, AssistancePanel
+from tui.widgets.assistance_panel import AssistancePanel, is_tree, title
 from tui.widgets.choice_row import ChoiceRow
 from tui.widgets.decomposition import DecompositionTree
 from tui.widgets.followup import FollowUpBox
@@ -99,7 +99,7 @@ class ItemScreen(Screen[None]):
         if assist.display:
             assist.configure(view, help_views)
             assist.border_title = Content("Model's help (a)" + (
-                f": {PANES[view.assistance_kinds[0]][0]}" if len(view.assistance_kinds) == 1 else ""))
+                f": {title(view.assistance_kinds[0])}" if len(view.assistance_kinds) == 1 else ""))
         form = self.query_one(JudgmentForm)
         # a multiple-choice question is already in the item; a code-review question is not
         form.reset(view.judgment, "" if view.item.task_kind == "multiple-choice" else view.item.question)
@@ -211,7 +211,7 @@ class ItemScreen(Screen[None]):
         if assist.opened:
             self._used_help("panel_opened", {"kind": assist.active_kind})
             pane = assist.query_one(f"#pane-{assist.active_kind}")
-            self.set_focus(pane.query_one(DecompositionTree) if assist.active_kind == "decomposition" else pane)
+            self.set_focus(pane.query_one(DecompositionTree) if is_tree(assist.active_kind) else pane)
         else:
             if self.maximized is assist:  # closing the help also leaves its full screen
                 self.minimize()
@@ -223,7 +223,7 @@ class ItemScreen(Screen[None]):
         if not assist.opened:
             self.action_toggle_help()
         node = None
-        if assist.active_kind == "decomposition" and self.focused is assist.query_one(DecompositionTree):
+        if is_tree(assist.active_kind) and self.focused is assist.query_one(DecompositionTree):
             node = assist.decomposition.selected_node
         assist.query_one(FollowUpBox).target(node)
 
