@@ -9,7 +9,8 @@ Backend failures raise :class:`sandwich.errors.AssistanceUnavailable`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import importlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -61,19 +62,35 @@ class Backend(Protocol):
         ...
 
 
+BackendFactory = Callable[[AssistantSpec], Backend]
+_BACKENDS: dict[str, str | BackendFactory] = {
+    # name -> factory, or "module:Class" whose `for_spec` is the factory (imported on first use: torch, vllm)
+    "embedded": "assistants.backends.embedded:EmbeddedBackend",
+    "vllm": "assistants.backends.vllm_http:VLLMHTTPBackend",
+    "vllm-offline": "assistants.backends.vllm_offline:VLLMOfflineBackend",
+    "scripted": "assistants.backends.scripted:ScriptedBackend",
+}
+
+
+def register_backend(name: str, factory: str | BackendFactory, *, replace: bool = False) -> None:
+    """Make `backend: NAME` in a study's `assistant:` section build a backend with `factory(spec)`."""
+    if name in _BACKENDS and not replace:
+        raise ValueError(f"backend {name!r} is already registered")
+    _BACKENDS[name] = factory
+
+
+def backend_names() -> list[str]:
+    """Every registered backend name."""
+    return list(_BACKENDS)
+
+
 def get_backend(spec: AssistantSpec) -> Backend:
-    """The backend a study's `assistant:` section names (embedded | vllm | vllm-offline)."""
-    if spec.backend == "embedded":
-        from assistants.backends.embedded import EmbeddedBackend
-
-        return EmbeddedBackend.for_spec(spec)
-    if spec.backend == "vllm":
-        from assistants.backends.vllm_http import VLLMHTTPBackend
-
-        return VLLMHTTPBackend.for_spec(spec)
-    if spec.backend == "vllm-offline":
-        from assistants.backends.vllm_offline import VLLMOfflineBackend
-
-        return VLLMOfflineBackend.for_spec(spec)
-    raise AssistanceUnavailable(f"Unknown assistant backend {spec.backend!r}.",
-                                hint="Use backend: embedded, vllm or vllm-offline in the study file.")
+    """The backend a study's `assistant:` section names (embedded | vllm | vllm-offline | scripted | registered)."""
+    factory = _BACKENDS.get(spec.backend)
+    if factory is None:
+        raise AssistanceUnavailable(f"Unknown assistant backend {spec.backend!r}.",
+                                    hint=f"Use backend: {', '.join(_BACKENDS)} in the study file.")
+    if isinstance(factory, str):
+        module, _, cls = factory.partition(":")
+        return getattr(importlib.import_module(module), cls).for_spec(spec)
+    return factory(spec)
