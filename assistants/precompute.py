@@ -21,10 +21,10 @@ from typing import Any
 from assistants.backends.base import Backend, get_backend
 from assistants.strategy import Outcome, run_strategies, steps_for
 from assistants.templates import answer_values
-from sandwich.rules import item_content
 from sandwich import assistance
 from sandwich.config import AssistantSpec
 from sandwich.errors import SandwichError
+from sandwich.rules import item_content
 from sandwich.service import StudyService
 from sandwich.store import AssistanceRecord
 from sandwich.views import ItemContent

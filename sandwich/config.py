@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator,
+                      model_validator)
 
 from sandwich import assistance
 
@@ -102,7 +103,29 @@ class MultipleChoiceTask(Strict):
     split: SplitSpec = SplitSpec(by="item")
 
 
-Task = Annotated[CodeReviewTask | MultipleChoiceTask, Field(discriminator="kind")]
+class RegisteredTask(BaseModel):
+    """The `task:` section of a kind registered outside this module (`sandwich.tasks.kind.register`); the
+    study validates it against that kind's own `config` model."""
+
+    model_config = ConfigDict(extra="allow")
+    kind: str
+
+
+_BUILT_IN_TASKS = {m.model_fields["kind"].annotation.__args__[0]: m for m in (CodeReviewTask, MultipleChoiceTask)}
+
+
+def _task_tag(v: Any) -> str | None:
+    """The union member for a `task:` section: a built-in kind's own model, else a registered kind's."""
+    kind = v.get("kind") if isinstance(v, dict) else getattr(v, "kind", None)
+    if kind is None or kind in _BUILT_IN_TASKS:
+        return kind
+    from sandwich.tasks import kind as task_kinds
+
+    return "registered" if task_kinds.find(kind) is not None else kind
+
+
+Task = Annotated[Annotated[CodeReviewTask, Tag("code-review")] | Annotated[MultipleChoiceTask, Tag("multiple-choice")]
+                 | Annotated[RegisteredTask, Tag("registered")], Discriminator(_task_tag)]
 
 
 class GoldSpec(Strict):
@@ -313,27 +336,32 @@ class Study(Strict):
 
     _study = field_validator("study")(lambda v: _slug(v, "study name"))
 
+    @field_validator("task", mode="after")
+    @classmethod
+    def _registered_task(cls, v: Any) -> Any:
+        if not isinstance(v, RegisteredTask):
+            return v
+        from sandwich.tasks import kind as task_kinds
+
+        try:
+            return task_kinds.get(v.kind).config.model_validate(v.model_dump())
+        except ValidationError as e:
+            err = e.errors()[0]
+            raise ValueError(f"task.{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+
     @model_validator(mode="after")
     def _consistent(self) -> Study:
         names = [c.name for c in self.conditions]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"conditions: duplicate condition name(s): {', '.join(dupes)}")
-        kind = self.task.kind
-        if kind == "code-review" and self.gold.kind == "dataset-label":
-            raise ValueError("gold: code-review items have no dataset label; use kind: execution or expert-overseers")
-        if kind == "multiple-choice" and self.gold.kind == "execution":
-            raise ValueError("gold: multiple-choice items cannot be executed; use kind: dataset-label or expert-overseers")
         if self.gold.kind == "expert-overseers" and not self.overseers.experts:
             raise ValueError("gold: kind expert-overseers needs overseers.experts")
-        if self.judgment.choices is None:
-            self.judgment.choices = ["correct", "buggy"] if kind == "code-review" else "item"
-        if kind == "code-review" and (
-            not isinstance(self.judgment.choices, list) or sorted(self.judgment.choices) != ["buggy", "correct"]
-        ):
-            raise ValueError("judgment.choices: code-review judgments are [correct, buggy]")
-        if kind == "multiple-choice" and self.judgment.choices != "item":
-            raise ValueError("judgment.choices: multiple-choice judgments use the item's choices ('item')")
+        from sandwich.tasks import kind as task_kinds
+
+        problem = task_kinds.get(self.task.kind).check(self)  # gold kinds, choices: the task kind's rules
+        if problem is not None:
+            raise ValueError(problem)
         ov = self.overseers
         if ov.expert_condition is not None and ov.expert_condition not in names:
             raise ValueError(f"overseers.expert_condition: no condition named {ov.expert_condition!r}")
@@ -354,14 +382,6 @@ class Study(Strict):
                 f"overseers.non_experts: between-subjects needs at least one overseer per condition "
                 f"({n_cond} conditions, {len(ov.non_experts)} overseers)"
             )
-        if isinstance(self.task, CodeReviewTask):
-            n = self.task.problems if isinstance(self.task.problems, int) else (
-                len(self.task.problems) if self.task.problems else 164)
-            if self.task.split.by == "problem" and n - round(n * self.task.split.train) < 1:
-                raise ValueError(
-                    f"task.split: train {self.task.split.train} of {n} problems leaves no test items; "
-                    "lower train or add problems"
-                )
         sources = {"expert", *names} | {f"{agg}:{c}" for agg in ("majority", "dawid-skene") for c in names}
         for src in self.classifiers.train_on:
             if src not in sources:

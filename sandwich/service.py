@@ -25,6 +25,7 @@ from sandwich.errors import AlreadyJudged, NotFound, SandwichError, StoreError
 from sandwich.store import (AssignmentRecord, DuplicateKey, InteractionRecord, ItemRecord, LookRecord, OverseerRecord,
                             StudyStore, open_store)
 from sandwich.studyfile import validate_text
+from sandwich.tasks import kind as task_kinds
 from sandwich.views import (AssistanceView, Briefing, ItemView, JudgmentFormat, JudgmentIn, PracticeFeedback,
                             ProgressView, Receipt, SessionStart)
 
@@ -308,9 +309,7 @@ class OverseerSession:
             raise NotFound(f"{item_id!r} is not a practice item.")
         right = gold[item_id]
         self.log("practice_answer", None, {"item_id": item_id, "choice": choice, "correct": choice == right})
-        why = "The hidden tests pass." if right == "correct" else "It fails the problem's hidden tests."
-        if self._svc.study.task.kind != "code-review":
-            why = f"The answer is {right}."
+        why = task_kinds.get(self._svc.study.task.kind).practice_explanation(right)
         return PracticeFeedback(item_id=item_id, your_choice=choice, right_choice=right, correct=choice == right,
                                 explanation=why)
 

@@ -39,8 +39,9 @@ def create(
         counts = create_study(sf, target, force=force, allow_unsandboxed=unsandboxed, progress=update,
                               on_design=show_design_report)
     console.print(f"[green]created[/] {target}")
-    gold = f", {counts['correct']} gold-correct / {counts['gold'] - counts['correct']} gold-buggy" \
-        if sf.study.task.kind == "code-review" and counts["gold"] else ""
+    from sandwich.tasks import kind as task_kinds
+
+    gold = task_kinds.get(sf.study.task.kind).gold_summary(counts)
     console.print(f"  {counts['items']} items ({counts['train']} train / {counts['test']} test, "
                   f"{counts['practice']} practice){gold}")
     console.print(f"  {counts['overseers']} overseers, {counts['assignments']} assignments")

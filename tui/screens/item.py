@@ -16,6 +16,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Header, Input, TabbedContent, Tree
 
+from sandwich.tasks import kind as task_kinds
 from sandwich.views import AssistanceView, ItemView, JudgmentIn, ProgressView
 from tui.widgets.assistance_panel import AssistancePanel, is_tree, title
 from tui.widgets.choice_row import ChoiceRow
@@ -101,8 +102,8 @@ class ItemScreen(Screen[None]):
             assist.border_title = Content("Model's help (a)" + (
                 f": {title(view.assistance_kinds[0])}" if len(view.assistance_kinds) == 1 else ""))
         form = self.query_one(JudgmentForm)
-        # a multiple-choice question is already in the item; a code-review question is not
-        form.reset(view.judgment, "" if view.item.task_kind == "multiple-choice" else view.item.question)
+        # a multiple-choice question is already in the item; a code-review question is not (the task kind says)
+        form.reset(view.judgment, "" if task_kinds.of(view.item).question_in_item else view.item.question)
         form.border_title = "Your judgment" + (" — practice, not counted" if view.practice else "")
         self.set_focus(self.query_one(ItemBody))
         self.refresh_bindings()  # which keys apply (help, follow-ups) depends on the item's condition

@@ -9,6 +9,7 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
+from sandwich.tasks import kind as task_kinds
 from sandwich.views import ItemContent
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -16,7 +17,7 @@ LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 def render_item(item: ItemContent, *, dark: bool = True, background: str | None = None) -> RenderableType:
     """A rich renderable of an item as an overseer sees it (no gold exists on ItemContent)."""
-    if item.task_kind == "code-review" or item.language:
+    if task_kinds.of(item).shows_code or item.language:
         return Syntax(item.body or item.prompt, item.language or "python", line_numbers=True, word_wrap=True,
                       theme="monokai" if dark else "friendly", background_color=background, indent_guides=True)
     parts: list[RenderableType] = []
