@@ -19,7 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from sandwich import assistance, rules
+from sandwich import assistance, compose, rules
+from sandwich.compose import FollowUpModel
 from sandwich.config import Condition, Study
 from sandwich.errors import AlreadyJudged, NotFound, SandwichError, StoreError
 from sandwich.store import (AssignmentRecord, DuplicateKey, InteractionRecord, ItemRecord, LookRecord, OverseerRecord,
@@ -32,8 +33,12 @@ from sandwich.views import (AssistanceView, Briefing, ItemView, JudgmentFormat, 
 class StudyService:
     """Open a study store and serve it to the lead and, through sessions, to overseers."""
 
-    def __init__(self, db_path: str | Path, *, read_only: bool = False, store_kind: str | None = None) -> None:
+    def __init__(self, db_path: str | Path, *, read_only: bool = False, store_kind: str | None = None,
+                 follow_up_model: FollowUpModel | None = None) -> None:
+        """`follow_up_model` answers overseers' own questions (injected by the CLI; default:
+        `sandwich.compose.FOLLOW_UP_MODEL`, imported on first use)."""
         self.db_path = Path(db_path)
+        self._follow_up_model = follow_up_model
         self.read_only = read_only
         self._store = open_store(self.db_path, read_only=read_only, kind=store_kind)
         text = self._store.get_meta("config_text")
@@ -60,6 +65,13 @@ class StudyService:
     def close(self) -> None:
         """Close the store (a DuckDB file is checkpointed so it stands alone)."""
         self._store.close()
+
+    @property
+    def follow_up_model(self) -> FollowUpModel:
+        """The model that answers live follow-up questions (the injected one, else the default)."""
+        if self._follow_up_model is None:
+            self._follow_up_model = compose.follow_up_model()
+        return self._follow_up_model
 
     @property
     def store(self) -> StudyStore:
@@ -328,8 +340,7 @@ class OverseerSession:
         question = question.strip()
         if not question or len(question) > 2000:
             raise SandwichError("A follow-up question needs 1–2000 characters.")
-        from assistants.live import stream_follow_up
-
+        stream_follow_up = self._svc.follow_up_model
         item = self.item(assignment_id).item
         context = self.assistance(assignment_id)
         self.log("followup_asked", assignment_id, {"question": question, "node_id": node_id})

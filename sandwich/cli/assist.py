@@ -19,7 +19,7 @@ def precompute_cmd(
     study: str = typer.Argument(..., help="The study's .yaml (its .duckdb beside it) or a .duckdb file."),
     db: Optional[Path] = typer.Option(None, "--db", help="Study database (default: beside the YAML)."),
     backend: Optional[str] = typer.Option(None, "--backend", help="Override the study's backend: embedded, vllm, "
-                                                                  "vllm-offline."),
+                                                                  "vllm-offline, scripted (canned replies, no model)."),
     url: Optional[str] = typer.Option(None, "--url", help="vLLM server base URL (…/v1); implies --backend vllm."),
     model: Optional[str] = typer.Option(None, "--model", help="Override the study's assistant model."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Assistance rows generated and committed together."),
