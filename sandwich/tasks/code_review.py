@@ -232,16 +232,18 @@ class CodeReview(TaskKind):
                                  question=item.question)
 
     def model_view(self, item: ItemContent) -> str:
+        c = self.typed(item)
         fence = f"```{item.language or ''}"
-        return f"A programming problem and a candidate solution:\n{fence}\n{item.body.strip()}\n```\n\n" \
-               f"Question: {item.question}"
+        return f"A programming problem and a candidate solution:\n{fence}\n{c.program.strip()}\n```\n\n" \
+               f"Question: {c.question}"
 
     def judge_view(self, item: ItemContent) -> list[str]:
-        parts = [item.prompt.strip()] if item.prompt else []
-        if item.body:
-            parts.append(f"```{item.language or ''}\n{item.body.rstrip()}\n```")
-        if item.question:
-            parts.append(f"Question: {item.question.strip()}")
+        c = self.typed(item)
+        parts = [c.problem.strip()] if c.problem else []
+        if c.program:
+            parts.append(f"```{item.language or ''}\n{c.program.rstrip()}\n```")
+        if c.question:
+            parts.append(f"Question: {c.question.strip()}")
         return parts
 
     def practice_explanation(self, right: str) -> str:

@@ -100,9 +100,10 @@ class TaskKind:
 
     def model_view(self, item: ItemContent) -> str:
         """The item as the model reads it in an assistance prompt."""
-        parts = [f"Passage:\n{item.body.strip()}\n"] if item.body.strip() else []
-        parts.append(f"Question: {item.question}")
-        parts += [f"{LETTERS[i]}. {c}" for i, c in enumerate(item.choices)]
+        c = PassageContent(passage=item.body, question=item.question, choices=item.choices)
+        parts = [f"Passage:\n{c.passage.strip()}\n"] if c.passage.strip() else []
+        parts.append(f"Question: {c.question}")
+        parts += [f"{LETTERS[i]}. {choice}" for i, choice in enumerate(c.choices)]
         return "\n".join(parts)
 
     def judge_view(self, item: ItemContent) -> list[str]:
