@@ -62,3 +62,45 @@ def test_an_unknown_backend_name_lists_the_registered_ones() -> None:
     with pytest.raises(AssistanceUnavailable) as err:
         get_backend(spec)
     assert "scripted" in (err.value.hint or "")
+
+
+def test_a_follow_up_in_the_app_streams_the_scripted_answer_through_the_injected_model(tmp_path: Path) -> None:
+    import asyncio
+
+    from tui_support import add_assistance, plain, wait_for
+
+    from assistants.backends.scripted import DEFAULT_REPLY
+    from assistants.live import stream_follow_up
+    from tui.app import OverseerApp
+    from tui.screens.briefing import BriefingScreen
+    from tui.widgets.followup import FollowUpBox
+
+    db = create(write_study(tmp_path, conditions="\n  - {name: decompose, assistance: [decomposition]}",
+                            overseers=1, items_per_overseer=6, extra="assistant: {backend: scripted}"))
+    add_assistance(db)
+    asked: list[str] = []
+
+    def model(spec: AssistantSpec, **kw: object) -> object:
+        asked.append(str(kw["question"]))
+        return stream_follow_up(spec, **kw)  # type: ignore[arg-type]  # the keywords are stream_follow_up's
+
+    async def run() -> str:
+        with StudyService(db, follow_up_model=model) as svc:
+            app = OverseerApp(svc.for_overseer("ana"))
+            async with app.run_test(size=(120, 40)) as pilot:
+                await wait_for(pilot, lambda: isinstance(app.screen, BriefingScreen))
+                await pilot.press("enter")
+                await wait_for(pilot, lambda: app.item_screen.view is not None and app.screen is app.item_screen)
+                await pilot.press("a", "f", *"what is this", "enter")
+                box = app.item_screen.query_one(FollowUpBox)
+                await wait_for(pilot, lambda: not box.streaming and "scripted" in plain(box.query_one("#followup-text")))
+                return plain(box.query_one("#followup-text"))
+
+    text = asyncio.run(run())
+    assert asked == ["what is this"]  # the service called the model the CLI (here: the test) injected
+    assert DEFAULT_REPLY.splitlines()[0] in text
+    with StudyService(db, read_only=True) as svc:
+        from db_sql import sql
+
+        events = [r["event"] for r in sql(svc, "SELECT event FROM interactions ORDER BY ts")]
+    assert "followup_asked" in events and "followup_answered" in events
