@@ -93,7 +93,8 @@ def test_a_follow_up_in_the_app_streams_the_scripted_answer_through_the_injected
                 await wait_for(pilot, lambda: app.item_screen.view is not None and app.screen is app.item_screen)
                 await pilot.press("a", "f", *"what is this", "enter")
                 box = app.item_screen.query_one(FollowUpBox)
-                await wait_for(pilot, lambda: not box.streaming and "scripted" in plain(box.query_one("#followup-text")))
+                await wait_for(pilot, lambda: not box.streaming
+                               and "scripted" in plain(box.query_one("#followup-text")))
                 return plain(box.query_one("#followup-text"))
 
     text = asyncio.run(run())

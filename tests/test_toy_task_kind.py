@@ -127,7 +127,8 @@ def test_a_task_kind_declared_in_a_test_is_created_labelled_and_analyzed(tmp_pat
 
 def test_the_toy_kinds_own_rules_check_the_study_file(tmp_path: Path, toy_task: Any) -> None:
     path = _write(tmp_path)
-    path.write_text(path.read_text().replace("judgment: {confidence", "judgment: {choices: [agree, disagree], confidence"))
+    path.write_text(path.read_text().replace("judgment: {confidence",
+                                             "judgment: {choices: [agree, disagree], confidence"))
     with pytest.raises(SandwichError, match=r"true-false judgments are \[true, false\]"):
         load_study(path)
     path = _write(tmp_path, [("Only text", "maybe")])
