@@ -30,7 +30,7 @@ import scipy.sparse as sp
 from scipy import stats
 
 from sandwich.analysis.data import JudgmentTable
-from sandwich.analysis.robust import Calibrated, Linear, calibrate
+from sandwich.analysis.robust import Calibrated, Linear, calibrate, variance_shares
 
 # above this share of filled cells (and on big blocks only: threaded BLAS on small matrices is slow on a
 # busy machine) a block is multiplied as a dense matrix, below as sparse x dense
@@ -197,13 +197,24 @@ def cell_sums(t: JudgmentTable, stats: tuple[str, ...] = ("accuracy", "brier", "
     cell = np.unique(t.overseer.astype(np.int64) * n_i + t.item, return_inverse=True)[1].ravel()
     judgment = np.arange(len(t.overseer))
     terms: dict[tuple[str, str], Linear] = {}
+    # working-model variance shares pooled over groups: within one condition of a counterbalanced design each
+    # item is judged once, so item difficulty is only identifiable across conditions
+    shares: dict[str, np.ndarray] = {}
+    for s in stats:
+        v = values[s]
+        ok = np.isfinite(v)
+        if ok.any():
+            means = np.bincount(t.group[ok], weights=v[ok], minlength=len(t.groups)) / np.maximum(
+                np.bincount(t.group[ok], minlength=len(t.groups)), 1)
+            shares[s] = variance_shares(t.overseer[ok], t.item[ok], cell[ok], v[ok] - means[t.group[ok]])
     for g in range(len(t.groups)):
         in_g = t.group == g
         count_blocks: dict[bytes, int] = {}
         for s in stats:
             v = values[s]
             ok = in_g & np.isfinite(v)
-            terms[(t.groups[g], s)] = Linear.ratio(t.overseer[ok], t.item[ok], cell[ok], judgment[ok], v[ok])
+            terms[(t.groups[g], s)] = Linear.ratio(t.overseer[ok], t.item[ok], cell[ok], judgment[ok], v[ok],
+                                                   shares=shares.get(s))
             key = np.packbits(ok).tobytes()
             if key not in count_blocks:
                 count_blocks[key] = len(blocks)

@@ -28,9 +28,11 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 from scipy import stats
+from scipy.optimize import brentq
 
-CALIBRATION_DRAWS = 400        # working-model simulations per interval (E[V] to ~±3%, ν to ~±10%)
+CALIBRATION_DRAWS = 2000       # working-model simulations per interval (at most; see CALIBRATION_CELLS)
 CALIBRATION_CELLS = 20_000_000  # terms × draws per chunk of the simulation (memory bound)
+CALIBRATION_WORK = 500_000     # terms × draws per interval: fewer draws for bigger statistics (at least 400)
 LARGE_DESIGN = 200             # clusters in the smallest dimension above which calibration is skipped (k≈1, t≈z)
 
 _base_ids = itertools.count()
@@ -60,14 +62,19 @@ class Linear:
         return Linear(zi, zi, zi, zi, zi, z, z, np.zeros((0, 3)))
 
     @staticmethod
-    def ratio(o: np.ndarray, i: np.ndarray, c: np.ndarray, j: np.ndarray, y: np.ndarray,
-              seed: int = 0) -> Linear:
-        """The mean of `y` over these judgments (a ratio Σy / n), with its working-model components."""
+    def ratio(o: np.ndarray, i: np.ndarray, c: np.ndarray, j: np.ndarray, y: np.ndarray, seed: int = 0,
+              shares: np.ndarray | None = None) -> Linear:
+        """The mean of `y` over these judgments (a ratio Σy / n), with its working-model components: `shares`
+        of the residual variance (overseer, item, noise; estimated from these judgments if not given — pass
+        ones pooled over conditions when items recur across conditions only, as in counterbalanced designs)."""
         n = len(y)
         est = float(y.mean()) if n else 0.0
         r = y - est
+        comp = variance_components(o, i, c, r)
+        if shares is not None:
+            comp = shares * float(np.mean(r**2)) if n else comp
         return Linear(o, i, c, j, np.full(n, next(_base_ids)), np.full(n, 1.0 / max(n, 1)), r,
-                      np.tile(np.sqrt(variance_components(o, i, c, r)), (n, 1)), seed)
+                      np.tile(np.sqrt(comp), (n, 1)), seed)
 
     def scaled(self, g: float) -> Linear:
         """The expansion of g · statistic."""
@@ -108,6 +115,12 @@ def variance_components(o: np.ndarray, i: np.ndarray, c: np.ndarray, r: np.ndarr
     return np.array([s_o, s_i, s_e])
 
 
+def variance_shares(o: np.ndarray, i: np.ndarray, c: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """`variance_components` as shares of their sum (overseer, item, noise)."""
+    comp = variance_components(o, i, c, r)
+    return comp / comp.sum() if comp.sum() > 0 else np.array([0.0, 0.0, 1.0])
+
+
 @dataclass(frozen=True)
 class Calibrated:
     """A calibrated standard error: se = √(k · V) on ν degrees of freedom."""
@@ -133,46 +146,117 @@ class Calibrated:
         return float(2 * stats.t.sf(abs(z), self.df))
 
 
-def _indicator(ids: np.ndarray) -> sp.csr_matrix:
-    """(clusters × terms) 0/1 matrix: which term falls in which cluster."""
-    _, inv = np.unique(ids, return_inverse=True)
-    return sp.csr_matrix((np.ones(len(ids)), (inv, np.arange(len(ids)))), shape=(int(inv.max()) + 1, len(ids)))
+class _Clusters:
+    """Sums of term values (terms or terms × draws) within clusters, as one sparse product."""
+
+    def __init__(self, ids: np.ndarray) -> None:
+        _, inv = np.unique(ids, return_inverse=True)
+        self.inv = inv.ravel()
+        counts = np.bincount(self.inv)
+        self.n = len(counts)
+        self.counts = counts.astype(float)
+        indptr = np.concatenate([[0], np.cumsum(counts)])
+        self.m = sp.csr_matrix((np.ones(len(self.inv)), np.argsort(self.inv, kind="stable"), indptr),
+                               shape=(self.n, len(self.inv)))
+
+    def sums(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self.m @ x)
+
+    def spread(self, z: np.ndarray) -> np.ndarray:
+        """Per term, the value of its cluster (z: clusters or clusters × draws)."""
+        return z[self.inv]
 
 
-def _two_way(ind: tuple[sp.csr_matrix, sp.csr_matrix, sp.csr_matrix], x: np.ndarray) -> np.ndarray:
+def _pieces(cl: tuple[_Clusters, _Clusters, _Clusters], x: np.ndarray) -> tuple[np.ndarray, ...]:
+    """One-way variances of Σ x clustered by overseers, items and cells (x: terms or terms × draws)."""
+    return tuple((c.sums(x) ** 2).sum(axis=0) for c in cl)
+
+
+def _two_way(cl: tuple[_Clusters, _Clusters, _Clusters], x: np.ndarray) -> np.ndarray:
     """CGM two-way variance of Σ x (x: terms or terms × draws), falling back to the larger one-way one if ≤ 0."""
-    v_o, v_i, v_c = (np.asarray((m @ x) ** 2).sum(axis=0) for m in ind)
+    v_o, v_i, v_c = _pieces(cl, x)
     v = v_o + v_i - v_c
     return np.where(v > 0, v, np.maximum(v_o, v_i))
+
+
+def _shared(whole: _Clusters, split: _Clusters, x: np.ndarray, observed: float) -> tuple[float, float]:
+    """How far an overseer's (item's) effect is shared between the statistic's conditions in the working model.
+
+    With the effect shared (ρ = 1) it cancels in a within-condition difference; independent per condition
+    (ρ = 0) it does not. ρ is set so the model's overseer (item) part of the variance matches the one observed
+    (V_overseers − V_cells, de-biased by G/(G−1)): an overseer × condition interaction then keeps its few df.
+    Returns (ρ, the model's variance part)."""
+    a1, a0 = float(np.sum(whole.sums(x) ** 2)), float(np.sum(split.sums(x) ** 2))
+    if abs(a1 - a0) <= 1e-9 * max(a1, a0, 1e-300):
+        return 1.0, a1
+    rho = float(np.clip((observed - a0) / (a1 - a0), 0.0, 1.0))
+    return rho, rho * a1 + (1 - rho) * a0
+
+
+def _matching_df(q: float, level: float = 0.95) -> float:
+    """The ν with t_ν's two-sided `level` quantile = q (∞ when q is at or below the normal quantile)."""
+    if not q > stats.norm.ppf(0.5 + level / 2) * (1 + 1e-9):
+        return 1e6
+    if q >= stats.t.ppf(0.5 + level / 2, 1.0):
+        return 1.0
+    return float(brentq(lambda nu: stats.t.ppf(0.5 + level / 2, nu) - q, 1.0, 1e6))
+
+
+_cache: dict[bytes, Calibrated] = {}
 
 
 def calibrate(lin: Linear, draws: int = CALIBRATION_DRAWS) -> Calibrated:
     """Two-way cluster-robust variance of the statistic, with its working-model bias factor and df."""
     if not len(lin.w) or not np.any(lin.w):
         return Calibrated(0.0, np.inf, 1.0, 0.0)
-    ind = (_indicator(lin.o), _indicator(lin.i), _indicator(lin.c))
-    v = float(_two_way(ind, lin.w * lin.r))
-    g_min = min(ind[0].shape[0], ind[1].shape[0])
+    key = b"".join(np.ascontiguousarray(a).tobytes() for a in (lin.o, lin.i, lin.c, lin.j, lin.base, lin.w, lin.r,
+                                                                 lin.sd)) + bytes([draws % 256, lin.seed % 256])
+    if key in _cache:
+        return _cache[key]
+    cl = (_Clusters(lin.o), _Clusters(lin.i), _Clusters(lin.c))
+    v_o, v_i, v_c = (float(x) for x in _pieces(cl, lin.w * lin.r))
+    v = v_o + v_i - v_c if v_o + v_i - v_c > 0 else max(v_o, v_i)
+    g_min = min(cl[0].n, cl[1].n)
     if g_min > LARGE_DESIGN or draws <= 0:
         return Calibrated(float(np.sqrt(v)), max(g_min - 1, 1), 1.0, v)
-    # the true variance of est under the working model, in closed form
-    ind_j = _indicator(lin.j)
-    v_true = sum(float(np.sum((m @ (lin.w * lin.sd[:, k])) ** 2)) for k, m in enumerate((ind[0], ind[1], ind_j)))
+    # the working model: overseer and item effects partly shared between conditions (ρ), judgment noise
+    n_b = int(lin.base.max()) + 1
+    split = (_Clusters(lin.o.astype(np.int64) * n_b + lin.base), _Clusters(lin.i.astype(np.int64) * n_b + lin.base))
+    cl_j, cl_b = _Clusters(lin.j), _Clusters(lin.base)
+    rho, v_true = [], 0.0
+    for k, (whole, observed) in enumerate(((cl[0], v_o - v_c), (cl[1], v_i - v_c))):
+        g = whole.n
+        r, part = _shared(whole, split[k], lin.w * lin.sd[:, k], max(observed, 0.0) * g / max(g - 1, 1))
+        rho.append(r)
+        v_true += part
+    v_true += float(np.sum(cl_j.sums(lin.w * lin.sd[:, 2]) ** 2))
     # E[V] and Var[V] under the working model, by simulation (residuals centred within each ratio, like the data)
-    ind_b = _indicator(lin.base)
-    n_b = np.asarray(ind_b.sum(axis=1)).ravel()
     rng = np.random.default_rng(lin.seed)
+    draws = min(draws, max(400, CALIBRATION_WORK // len(lin.w)))
     chunk = max(1, min(draws, CALIBRATION_CELLS // len(lin.w)))
-    sims = []
+    sims, devs = [], []
     for start in range(0, draws, chunk):
         b = min(chunk, draws - start)
-        y = (lin.sd[:, 0:1] * (ind[0].T @ rng.standard_normal((ind[0].shape[0], b)))
-             + lin.sd[:, 1:2] * (ind[1].T @ rng.standard_normal((ind[1].shape[0], b)))
-             + lin.sd[:, 2:3] * (ind_j.T @ rng.standard_normal((ind_j.shape[0], b))))
-        y -= ind_b.T @ ((ind_b @ y) / n_b[:, None])
-        sims.append(_two_way(ind, lin.w[:, None] * y))
-    sim = np.concatenate(sims)
-    mean, var = float(sim.mean()), float(sim.var(ddof=1)) if len(sim) > 1 else 0.0
+        y = lin.sd[:, 2:3] * cl_j.spread(rng.standard_normal((cl_j.n, b), np.float32))
+        for k in (0, 1):
+            effect = np.sqrt(rho[k]) * cl[k].spread(rng.standard_normal((cl[k].n, b), np.float32))
+            if rho[k] < 1:
+                effect += np.sqrt(1 - rho[k]) * split[k].spread(rng.standard_normal((split[k].n, b), np.float32))
+            y += lin.sd[:, k:k + 1] * effect
+        devs.append(lin.w @ y)                       # est − E[est] in this draw
+        y -= cl_b.spread(cl_b.sums(y) / cl_b.counts[:, None])
+        sims.append(_two_way(cl, lin.w[:, None] * y))
+    sim, dev = np.concatenate(sims), np.concatenate(devs)
+    mean = float(sim.mean())
     k = v_true / mean if mean > 0 and v_true > 0 else 1.0
-    df = 2 * mean**2 / var if var > 0 else float(max(g_min - 1, 1))
-    return Calibrated(float(np.sqrt(k * v)), max(df, 1.0), k, v)
+    # the t quantile the working model calls for (a parametric bootstrap-t): V can be small exactly when the
+    # variance it subtracts (e.g. item difficulty that cancels in a within-overseer difference) is large, so
+    # est / se has heavier tails than a Satterthwaite t; ν is the df whose t quantile matches.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_star = np.abs(dev) / np.sqrt(k * np.maximum(sim, 1e-300))
+    df = _matching_df(float(np.quantile(t_star, 0.95)))
+    out = Calibrated(float(np.sqrt(k * v)), max(df, 1.0), k, v)
+    if len(_cache) > 256:
+        _cache.clear()
+    _cache[key] = out
+    return out
