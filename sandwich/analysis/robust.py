@@ -9,15 +9,21 @@ with r_j the residual of judgment j from its condition's estimate (if V ≤ 0, t
 one-way variance, as CGM §2.3 suggest). With a handful of overseers V is biased low and
 noisy, so a plain z (or a t on "min clusters − 1" degrees of freedom) either under- or
 over-covers. It is calibrated as Bell & McCaffrey (2002, Survey Methodology 28:169) and
-Imbens & Kolesár (2016, REStat 98:701) propose, against a working model — here crossed
-random effects, y_j = σ_o·a_overseer + σ_i·b_item + σ_e·e_j, with the three variance
-components estimated by moments from the same residuals:
+Imbens & Kolesár (2016, REStat 98:701) propose, against a working model — crossed random
+effects, y_j = σ_o·a_overseer + σ_i·b_item + σ_e·e_j, with the variance shares estimated by
+moments from the residuals of all conditions together (items recur across conditions only),
+and each effect shared between the statistic's conditions to the degree (ρ) that matches the
+observed overseer (item) part of its variance, so an overseer × condition interaction keeps
+its few degrees of freedom:
   * bias:  k = (true variance of est) / E[V]       (the CR2 idea: undo the downward bias)
-  * df:    ν = 2 E[V]² / Var[V]                      (Satterthwaite)
-and the interval is est ± t_ν · √(k · V). E[V] and Var[V] under the working model are
-computed by simulating it (seeded, `CALIBRATION_DRAWS` draws; the true variance in closed
-form), so the same code covers every design (within, between, unbalanced observational)
-and every smooth statistic. `benchmarks/validity_grid.py` checks the coverage.
+  * quantile: the 95% quantile of |est* − E| / √(k V*) over simulations of the working model (a
+    parametric bootstrap-t: V is small exactly when the variance it subtracts is large, so the
+    ratio has heavier tails than a Satterthwaite t), reported as the df ν whose t quantile matches;
+and the interval is est ± t_ν · √(k · V). The simulations are seeded (up to `CALIBRATION_DRAWS`)
+and the true variance is in closed form, so the same code covers every design (within,
+between, unbalanced observational) and every smooth statistic. Above `LARGE_DESIGN` clusters
+in both dimensions the calibration is skipped (k ≈ 1, t ≈ z there).
+`benchmarks/validity_grid.py` checks the coverage and the tests' size.
 """
 
 from __future__ import annotations
@@ -70,9 +76,10 @@ class Linear:
         n = len(y)
         est = float(y.mean()) if n else 0.0
         r = y - est
-        comp = variance_components(o, i, c, r)
-        if shares is not None:
-            comp = shares * float(np.mean(r**2)) if n else comp
+        if shares is not None and n:
+            comp = shares * float(np.mean(r**2))
+        else:
+            comp = variance_components(o, i, c, r)
         return Linear(o, i, c, j, np.full(n, next(_base_ids)), np.full(n, 1.0 / max(n, 1)), r,
                       np.tile(np.sqrt(comp), (n, 1)), seed)
 
@@ -101,8 +108,8 @@ def variance_components(o: np.ndarray, i: np.ndarray, c: np.ndarray, r: np.ndarr
     tot = float(np.mean(r**2))
 
     def t_and_n2(ids: np.ndarray) -> tuple[float, float, int]:
-        _, inv, counts = np.unique(ids, return_inverse=True, return_counts=True)
-        return float(np.sum(np.bincount(inv, weights=r) ** 2)), float(np.sum(counts.astype(float) ** 2)), len(counts)
+        counts = np.bincount(ids).astype(float)   # ids: small non-negative integers
+        return float(np.sum(np.bincount(ids, weights=r) ** 2)), float(np.sum(counts**2)), int(np.count_nonzero(counts))
 
     t_c, n2_c, _ = t_and_n2(c)
     out = []
@@ -213,12 +220,15 @@ def calibrate(lin: Linear, draws: int = CALIBRATION_DRAWS) -> Calibrated:
                                                                  lin.sd)) + bytes([draws % 256, lin.seed % 256])
     if key in _cache:
         return _cache[key]
-    cl = (_Clusters(lin.o), _Clusters(lin.i), _Clusters(lin.c))
-    v_o, v_i, v_c = (float(x) for x in _pieces(cl, lin.w * lin.r))
+    # ids are small non-negative integers: one bincount per family (no sort) for the data's own variance
+    x = lin.w * lin.r
+    sums = [np.bincount(ids, weights=x) for ids in (lin.o, lin.i, lin.c)]
+    v_o, v_i, v_c = (float(np.sum(z**2)) for z in sums)
     v = v_o + v_i - v_c if v_o + v_i - v_c > 0 else max(v_o, v_i)
-    g_min = min(cl[0].n, cl[1].n)
+    g_min = min(int(np.count_nonzero(np.bincount(lin.o))), int(np.count_nonzero(np.bincount(lin.i))))
     if g_min > LARGE_DESIGN or draws <= 0:
         return Calibrated(float(np.sqrt(v)), max(g_min - 1, 1), 1.0, v)
+    cl = (_Clusters(lin.o), _Clusters(lin.i), _Clusters(lin.c))
     # the working model: overseer and item effects partly shared between conditions (ρ), judgment noise
     n_b = int(lin.base.max()) + 1
     split = (_Clusters(lin.o.astype(np.int64) * n_b + lin.base), _Clusters(lin.i.astype(np.int64) * n_b + lin.base))

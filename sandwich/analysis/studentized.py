@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-WORK = 200_000_000   # cells × relabellings the item family may cost; more relabellings are dropped (say so)
+WORK = 20_000_000    # cells × relabellings the item family may cost; beyond it fewer relabellings (≥ 200)
 
 
 def affordable(n_cells: int, permutations: int) -> int:
