@@ -111,3 +111,25 @@ def test_dawid_skene_recovers_planted_overseer_reliabilities() -> None:
     assert rho >= 0.9 and err.mean() <= 0.05 and err.max() <= 0.12
     verdict = {r.overseer: r.verdict for r in reliability}
     assert verdict["o00"] == "noise" and verdict["o11"] == "signal"
+
+
+def test_studentized_permutation_statistic_uses_the_two_way_se_of_each_relabelling() -> None:
+    from sandwich.analysis.hypotheses import permutation_labels
+    from sandwich.analysis.robust import calibrate
+    from sandwich.analysis.studentized import studentized_differences
+
+    d = grid()[6]   # unbalanced, observational: overseers in one or both conditions, items recurring unevenly
+    t = simulate(d, Truth(effect=0.4), np.random.default_rng(2))
+    in_a = np.bincount(t.overseer[t.group == 1], minlength=len(t.overseers)) > 0
+    in_b = np.bincount(t.overseer[t.group == 0], minlength=len(t.overseers)) > 0
+    swap = permutation_labels(in_a, in_b, 3, np.random.default_rng(0))
+    diff, stat = studentized_differences(t.correct, t.group == 1, t.overseer, t.item, swap)
+    for p in range(len(swap)):
+        relabelled = (t.group == 1) ^ swap[p][t.overseer]
+        tp = JudgmentTable(t.overseers, t.items, t.groups, t.overseer, t.item, relabelled.astype(np.int64),
+                           t.correct, t.confidence, t.time, t.stratum, t.choice)
+        draws, _, _ = bootstrap_sums(cell_sums(tp, ("accuracy",)), 0, seed=0)
+        dd = Draws.combine(lambda x, y: x - y, draws[("assisted", "accuracy")], draws[("unassisted", "accuracy")])
+        assert diff[p] == pytest.approx(dd.est)
+        assert dd.lin is not None
+        assert stat[p] == pytest.approx(dd.est / np.sqrt(calibrate(dd.lin).v), rel=1e-6)
