@@ -93,8 +93,9 @@ class Linear:
         parts = [p for p in parts if len(p.w)]
         if not parts:
             return Linear.empty()
-        cat = [np.concatenate([getattr(p, f) for p in parts]) for f in ("o", "i", "c", "j", "base", "w", "r")]
-        return Linear(*cat, np.vstack([p.sd for p in parts]), parts[0].seed)
+        o, i, c, j, base, w, r = (np.concatenate([getattr(p, f) for p in parts])
+                                  for f in ("o", "i", "c", "j", "base", "w", "r"))
+        return Linear(o, i, c, j, base, w, r, np.vstack([p.sd for p in parts]), parts[0].seed)
 
 
 def variance_components(o: np.ndarray, i: np.ndarray, c: np.ndarray, r: np.ndarray) -> np.ndarray:
@@ -258,14 +259,14 @@ def calibrate(lin: Linear, draws: int = CALIBRATION_DRAWS) -> Calibrated:
         sims.append(_two_way(cl, lin.w[:, None] * y))
     sim, dev = np.concatenate(sims), np.concatenate(devs)
     mean = float(sim.mean())
-    k = v_true / mean if mean > 0 and v_true > 0 else 1.0
+    bias = v_true / mean if mean > 0 and v_true > 0 else 1.0
     # the t quantile the working model calls for (a parametric bootstrap-t): V can be small exactly when the
     # variance it subtracts (e.g. item difficulty that cancels in a within-overseer difference) is large, so
     # est / se has heavier tails than a Satterthwaite t; ν is the df whose t quantile matches.
     with np.errstate(divide="ignore", invalid="ignore"):
-        t_star = np.abs(dev) / np.sqrt(k * np.maximum(sim, 1e-300))
+        t_star = np.abs(dev) / np.sqrt(bias * np.maximum(sim, 1e-300))
     df = _matching_df(float(np.quantile(t_star, 0.95)))
-    out = Calibrated(float(np.sqrt(k * v)), max(df, 1.0), k, v)
+    out = Calibrated(float(np.sqrt(bias * v)), max(df, 1.0), bias, v)
     if len(_cache) > 256:
         _cache.clear()
     _cache[key] = out
