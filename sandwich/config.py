@@ -11,18 +11,32 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator,
-                      model_validator)
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, ValidationInfo,
+                      field_validator, model_validator)
 
 from sandwich import assistance
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
+# Names the program itself uses next to condition names; a condition called so would be merged with them.
+RESERVED_CONDITION_NAMES: dict[str, str] = {
+    "expert": "the analysis's group of expert overseers (and the 'expert' label source and hypothesis keyword)",
+    "experts": "the analysis's expert rung",
+    "gold": "the analysis's top rung when a study has no expert overseers",
+    "model": "the analysis's model-alone rung",
+    "default": "the simulated overseers' fallback skill key (simulation.*.skill.default)",
+}
+# Hypothesis ids `analyze` gives to tests it adds itself: --explore A:B becomes X1, X2, …; an edited one gets a '*'.
+RESERVED_HYPOTHESIS_ID = re.compile(r"^X\d+$|\*")
+
 
 class Strict(BaseModel):
-    """Base for every section: unknown keys are errors, values are checked on assignment."""
+    """Base for every section: unknown keys are errors, values are checked on assignment.
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    `.inf` and `.nan` are refused in every number: no setting means anything at infinity or NaN.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 def _slug(value: str, what: str) -> str:
@@ -31,13 +45,16 @@ def _slug(value: str, what: str) -> str:
     return value
 
 
+Seed = Annotated[int, Field(ge=0, description="a non-negative integer seed")]
+
+
 # --------------------------------------------------------------------- task
 class CandidateSpec(Strict):
     """Which candidate solutions become items for each code-review problem."""
 
     canonical: int = Field(1, ge=0, le=1, description="include the reference solution (0 or 1)")
     mutants: int = Field(2, ge=0, le=10, description="AST mutants per problem")
-    seed: int = 0
+    seed: Seed = 0
     operators: list[str] | None = Field(None, description="mutation operators to use (default: all)")
 
     @model_validator(mode="after")
@@ -51,7 +68,7 @@ class SplitSpec(Strict):
     """Train/test split: classifiers learn on train items and are scored on held-out test items."""
 
     train: float = Field(0.7, gt=0.0, lt=1.0)
-    seed: int = 0
+    seed: Seed = 0
     by: Literal["problem", "item"] = Field(
         "problem", description="split whole problems so candidates of one problem never straddle the split"
     )
@@ -99,7 +116,7 @@ class MultipleChoiceTask(Strict):
     columns: ColumnMap = ColumnMap()
     answer_format: Literal["auto", "index", "letter", "text"] = "auto"
     limit: int | None = Field(None, ge=1)
-    seed: int = 0
+    seed: Seed = 0
     split: SplitSpec = SplitSpec(by="item")
 
 
@@ -148,8 +165,8 @@ class AssistantSpec(Strict):
     temperature: float = Field(0.0, ge=0, le=2)
     top_p: float = Field(1.0, gt=0, le=1)
     max_tokens: int = Field(256, ge=1, le=8192)
-    seed: int = 0
-    timeout_s: float = Field(60.0, gt=0)
+    seed: Seed = 0
+    timeout_s: float = Field(60.0, gt=0, le=3600)
     concurrency: int = Field(16, ge=1, le=1024)
 
     @model_validator(mode="after")
@@ -191,7 +208,14 @@ class Condition(Strict):
     briefing: str | None = Field(None, description="extra text shown on the condition's briefing screen")
     live_followups: bool = Field(True, description="overseers may ask the model their own follow-up questions")
 
-    _name = field_validator("name")(lambda v: _slug(v, "condition name"))
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        _slug(v, "condition name")
+        if v in RESERVED_CONDITION_NAMES:
+            raise ValueError(f"{v!r} is reserved: it is {RESERVED_CONDITION_NAMES[v]}; give the condition "
+                             "another name")
+        return v
 
     @field_validator("assistance", mode="before")
     @classmethod
@@ -213,30 +237,63 @@ class Condition(Strict):
 
 
 # ---------------------------------------------------------------- overseers
+class ObservedColumns(Strict):
+    """Observed design: where each field lives in a judgments file (`sandwich import judgments`)."""
+
+    overseer: str = "overseer"
+    item: str = Field("item", description="the item's id (or, for multiple choice, the data file's id)")
+    condition: str = "condition"
+    choice: str = Field("choice", description="a choice letter, or the text of a choice")
+    confidence: str | None = Field(None, description="percent (0-100) that the chosen answer is right")
+    probability: str | None = Field(None, description="probability (0-1) that the chosen answer is right")
+    time: str | None = Field(None, description="seconds on the item")
+    rationale: str | None = None
+    gold: str | None = Field(None, description="checked against the task's gold; a disagreement is refused")
+    choice_order: str | None = Field(None, description="the order the overseer saw the choices in (kept as is)")
+
+    @model_validator(mode="after")
+    def _one_confidence(self) -> ObservedColumns:
+        if self.confidence and self.probability:
+            raise ValueError("columns: give confidence (percent) or probability (0-1), not both")
+        return self
+
+
 class OverseerSpec(Strict):
     """Who judges, and how items and conditions are spread over them."""
 
-    design: Literal["within-subjects", "between-subjects"] = "within-subjects"
-    non_experts: list[str] = Field(..., min_length=1)
+    design: Literal["within-subjects", "between-subjects", "observed"] = Field(
+        "within-subjects", description="observed: assignments come from imported data, not a dealt plan")
+    # names are checked below: an observed design keeps the data's names as written
+    non_experts: list[str] = Field(default_factory=list)
     experts: list[str] = []
     expert_condition: str | None = Field(None, description="condition experts judge under (default: first unassisted)")
-    items_per_overseer: int = Field(..., ge=1)
+    items_per_overseer: int | None = Field(None, ge=1, description="required unless design is observed")
     judge_split: Literal["all", "train"] = "all"
     judged_items: int | None = Field(
         None, ge=1, description="judge only this many items (a seeded sample, balanced by gold label); default all")
     practice_items: int = Field(0, ge=0, le=10, description="practice items with feedback before each condition")
     versions_per_problem: int = Field(
         1, ge=1, description="most versions (candidates) of one problem an overseer meets; never two in one part")
-    seed: int = 0
+    seed: Seed = 0
+    columns: ObservedColumns | None = Field(None, description="observed design: columns of the judgments file")
 
     @model_validator(mode="after")
     def _names(self) -> OverseerSpec:
-        for n in self.non_experts + self.experts:
-            _slug(n, "overseer name")
-        everyone = self.non_experts + self.experts
-        dupes = sorted({n for n in everyone if everyone.count(n) > 1})
-        if dupes:
-            raise ValueError(f"overseer named more than once: {', '.join(dupes)}")
+        if self.design == "observed":  # names come from the data and are kept as written
+            return self
+        if self.columns is not None:
+            raise ValueError("columns: only an observed design reads a judgments file")
+        if not self.non_experts:
+            raise ValueError("non_experts: name at least one overseer (only an observed design takes them "
+                             "from the data)")
+        if self.items_per_overseer is None:
+            raise ValueError("items_per_overseer: required field is missing")
+        for field_name in ("non_experts", "experts"):
+            for i, n in enumerate(getattr(self, field_name)):
+                try:
+                    _slug(n, "overseer name")
+                except ValueError as e:
+                    raise ValueError(f"{field_name}[{i}]: {e}") from None
         return self
 
 
@@ -247,7 +304,7 @@ class JudgmentSpec(Strict):
         None, description="code-review: [correct, buggy]; multiple-choice: 'item' (the item's own choices)"
     )
     confidence: list[int] = [50, 60, 70, 80, 90, 100]
-    time_limit_s: int | None = Field(300, ge=10)
+    time_limit_s: int | None = Field(300, ge=10, le=86400)
     warn_before_s: int = Field(60, ge=0)
     on_timeout: Literal["force", "skip"] = "force"
     rationale: Literal["optional", "required", "off"] = "optional"
@@ -274,6 +331,13 @@ class Hypothesis(Strict):
     alpha: float = Field(0.05, gt=0, lt=0.5)
     test: Literal["bootstrap", "permutation"] = "permutation"
 
+    @field_validator("id")
+    @classmethod
+    def _id(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("a hypothesis needs a non-empty id")
+        return v  # ids `analyze` gives its own tests (X1, H1*) are refused in study files by study_checks
+
 
 class Preregistration(Strict):
     """Hypotheses frozen (hashed, timestamped) before the first judgment."""
@@ -287,9 +351,9 @@ class ClassifierSpec(Strict):
 
     backbone: Literal["minilm", "minilm-finetune", "lm-reward"] = "minilm"
     train_on: list[str] = Field(default_factory=lambda: ["expert"])
-    seeds: list[int] = [0, 1, 2]
-    epochs: int = Field(20, ge=1)
-    learning_rate: float = Field(1e-3, gt=0)
+    seeds: list[Seed] = Field([0, 1, 2], min_length=1)
+    epochs: int = Field(20, ge=1, le=10_000)
+    learning_rate: float = Field(1e-3, gt=0, le=10)
     batch_size: int = Field(16, ge=1)
     soft_labels: bool = Field(False, description="use confidences as soft targets")
     aux_confidence_loss: bool = Field(False, description="weak-to-strong auxiliary confidence loss")
@@ -299,13 +363,14 @@ class SimulatedOverseer(Strict):
     """How a simulated overseer judges: an LLM playing the overseer, or a parametric profile."""
 
     kind: Literal["llm", "parametric"] = "parametric"
-    backend: Literal["embedded", "vllm"] | None = None
+    backend: Literal["embedded", "vllm", "scripted"] | None = None
     model: str | None = None
     url: str | None = None
-    skill: dict[str, float] = Field(default_factory=dict, description="P(correct) per condition name or 'default'")
+    skill: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(
+        default_factory=dict, description="P(correct) per condition name or 'default'")
     noise: float = Field(0.05, ge=0, le=1, description="spread of skill between overseers")
     bias: float = Field(0.0, ge=-1, le=1, description="tilt towards the first choice")
-    seconds_per_item: float = Field(60.0, gt=0)
+    seconds_per_item: float = Field(60.0, gt=0, le=86400)
 
 
 class SimulationSpec(Strict):
@@ -317,6 +382,10 @@ class SimulationSpec(Strict):
 
 
 # -------------------------------------------------------------------- study
+def _loc_text(loc: tuple[str | int, ...]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if n else p) for n, p in enumerate(loc))
+
+
 class Study(Strict):
     """A whole study file."""
 
@@ -332,7 +401,7 @@ class Study(Strict):
     preregistration: Preregistration = Preregistration()
     classifiers: ClassifierSpec = ClassifierSpec()
     simulation: SimulationSpec = SimulationSpec()
-    seed: int = 0
+    seed: Seed = 0
 
     _study = field_validator("study")(lambda v: _slug(v, "study name"))
 
@@ -350,56 +419,22 @@ class Study(Strict):
             raise ValueError(f"task.{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
 
     @model_validator(mode="after")
-    def _consistent(self) -> Study:
-        names = [c.name for c in self.conditions]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"conditions: duplicate condition name(s): {', '.join(dupes)}")
-        if self.gold.kind == "expert-overseers" and not self.overseers.experts:
-            raise ValueError("gold: kind expert-overseers needs overseers.experts")
-        from sandwich.tasks import kind as task_kinds
+    def _consistent(self, info: ValidationInfo) -> Study:
+        if self.judgment.choices is None:
+            self.judgment.choices = ["correct", "buggy"] if self.task.kind == "code-review" else "item"
+        if (info.context or {}).get("collect_problems"):
+            return self  # the study-file reader runs the checks itself, to place each problem at its value
+        from sandwich.study_checks import cross_field_problems
 
-        problem = task_kinds.get(self.task.kind).check(self)  # gold kinds, choices: the task kind's rules
-        if problem is not None:
-            raise ValueError(problem)
-        ov = self.overseers
-        if ov.expert_condition is not None and ov.expert_condition not in names:
-            raise ValueError(f"overseers.expert_condition: no condition named {ov.expert_condition!r}")
-        n_cond, k = len(self.conditions), ov.items_per_overseer
-        if ov.design == "within-subjects":
-            if k < n_cond or k % n_cond:
-                raise ValueError(
-                    f"overseers.items_per_overseer: within-subjects needs a multiple of the {n_cond} conditions "
-                    f"so each overseer meets each condition equally often (got {k})"
-                )
-            if len(ov.non_experts) < n_cond:
-                raise ValueError(
-                    f"overseers.non_experts: within-subjects with {n_cond} conditions needs at least {n_cond} "
-                    f"overseers so every item is judged under every condition (got {len(ov.non_experts)})"
-                )
-        elif len(ov.non_experts) < n_cond:
-            raise ValueError(
-                f"overseers.non_experts: between-subjects needs at least one overseer per condition "
-                f"({n_cond} conditions, {len(ov.non_experts)} overseers)"
-            )
-        sources = {"expert", *names} | {f"{agg}:{c}" for agg in ("majority", "dawid-skene") for c in names}
-        for src in self.classifiers.train_on:
-            if src not in sources:
-                raise ValueError(
-                    f"classifiers.train_on: unknown label source {src!r} (expected 'expert', a condition name, "
-                    "or majority:/dawid-skene: followed by a condition name)"
-                )
-        ids = [h.id for h in self.preregistration.hypotheses]
-        if len(set(ids)) != len(ids):
-            raise ValueError("preregistration.hypotheses: duplicate hypothesis id")
-        for h in self.preregistration.hypotheses:
-            for c in h.compare:
-                if c not in names and c != "expert":
-                    raise ValueError(f"preregistration.hypotheses {h.id}: no condition named {c!r}")
+        problems = cross_field_problems({name: getattr(self, name) for name in type(self).model_fields})
+        if problems:
+            raise ValueError("; ".join(f"{_loc_text(loc)}: {msg}" for loc, msg in problems))
         return self
 
     @model_validator(mode="after")
-    def _enough_problems(self) -> Study:
+    def _enough_problems(self, info: ValidationInfo) -> Study:
+        if (info.context or {}).get("collect_problems"):
+            return self  # the study-file reader places this problem at its line (study_checks)
         # the design rules live with check-design
         from sandwich.design_check import problem_shortfall
         if (problem := problem_shortfall(self)) is not None:
@@ -422,5 +457,10 @@ class Study(Strict):
 
     @property
     def baseline_condition(self) -> str:
-        """The unassisted condition the gap is measured from (first with no assistance)."""
-        return next((c.name for c in self.conditions if not c.assistance), self.conditions[0].name)
+        """The unassisted condition the gap is measured from (first with no assistance).
+
+        An observed study without an unassisted condition has no baseline: the name 'unassisted' is
+        returned, which matches no condition, so gap closed is reported as not computable.
+        """
+        fallback = "unassisted" if self.overseers.design == "observed" else self.conditions[0].name
+        return next((c.name for c in self.conditions if not c.assistance), fallback)

@@ -29,6 +29,14 @@ def build_task(sf: StudyFile, *, allow_unsandboxed: bool = False, progress: Prog
                                           progress=progress)
 
 
+def verify_import(sf: StudyFile, db: Path) -> None:
+    """Imported gold must be exactly what the data file says: re-read the file and check the stored gold."""
+    task = sf.study.task
+    if task.kind == "multiple-choice":
+        from sandwich.tasks.multiple_choice import verify_stored_gold
+        verify_stored_gold(task, sf.path.parent, db)
+
+
 def existing_judgments(db: Path) -> int:
     """How many judgments a study database already holds (0 if there is none)."""
     if not db.exists():
@@ -47,6 +55,10 @@ def create_study(sf: StudyFile, db: Path, *, force: bool = False, allow_unsandbo
 
     ``on_design`` receives check-design's report on the assignment plan before anything is written.
     """
+    if sf.study.overseers.design == "observed":
+        raise StoreError(f"{sf.path}: an observed study takes its assignments from data, not from a dealt plan.",
+                         hint="Load it with `sandwich import judgments FILE --study STUDY.yaml --db OUT.duckdb` "
+                              "(or `sandwich import nyu-debate` / `llm-debate`).")
     n_judged = existing_judgments(db)
     if n_judged and not force:
         raise StoreError(f"{db} already holds {n_judged} judgment(s); refusing to overwrite them.",
@@ -86,6 +98,7 @@ def create_study(sf: StudyFile, db: Path, *, force: bool = False, allow_unsandbo
                                                     a.block) for a in assignments]))
         finally:
             st.close()
+        verify_import(sf, tmp)
         store.remove_db(db)
         os.replace(tmp, db)
     except BaseException:

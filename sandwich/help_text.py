@@ -67,7 +67,7 @@ def consultancy(content: Content) -> Segments:
     for t in content.get("turns") or []:
         t = t if isinstance(t, dict) else {"speaker": "consultant", "text": str(t)}
         out.append((f"\n{str(t.get('speaker', 'consultant')).capitalize()}: ",
-                    SPEAKER_STYLE.get(t.get("speaker"), "bold")))
+                    SPEAKER_STYLE.get(str(t.get("speaker")), "bold")))
         out.append((str(t.get("text", "")).strip(), ""))
         out += _quotes(t.get("quotes", []))
         out.append(("\n", ""))

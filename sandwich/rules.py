@@ -196,13 +196,14 @@ def plan_differences(frozen: dict[str, Any], now: dict[str, Any]) -> list[str]:
 
 
 def check_plan(frozen: FreezeRecord, study: Study, planned: int, config_text: str, config_hash: str,
-               looks: Sequence[LookRecord]) -> PlanCheck:
+               looks: Sequence[LookRecord], judgments: int | None = None) -> PlanCheck:
     """Re-check a frozen plan against everything that could have been rewritten after the freeze.
 
     - the stored plan must still hash to the stored hash;
     - the plan recomputed from the stored study text must equal the stored plan;
     - the stored study text must still hash to its stored config hash;
-    - every look logged since the freeze must have seen the same plan hash.
+    - every look logged since the freeze must have seen the same plan hash, and no more judgments
+      than are stored now (`judgments`; judgments are never deleted).
     Someone who rewrites all four consistently is not caught here: the report prints the frozen hash
     and time so they can be checked against an external registration.
     """
@@ -225,4 +226,7 @@ def check_plan(frozen: FreezeRecord, study: Study, planned: int, config_text: st
         if look.plan_hash is not None and look.plan_hash != frozen.hash:
             check.problems.append(f"the {look.action} at {look.ts:%Y-%m-%d %H:%M:%S} saw plan hash "
                                   f"{look.plan_hash[:12]}, now {frozen.hash[:12]}")
+        if judgments is not None and look.judgments > judgments:
+            check.problems.append(f"the {look.action} at {look.ts:%Y-%m-%d %H:%M:%S} saw {look.judgments} "
+                                  f"judgments, now {judgments}: judgments were removed after it")
     return check

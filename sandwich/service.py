@@ -135,7 +135,7 @@ class StudyService:
         if frozen is None:
             return None
         return rules.check_plan(frozen, self.study, self.planned_judgments(), self.config_text, self.config_hash,
-                                self._store.looks())
+                                self._store.looks(), self._store.count_judgments())
 
     def record_look(self, action: str, who: str | None = None) -> LookRecord:
         """Log a look at the results (analyze, export, snapshot): when, by whom, how many judgments existed.
@@ -182,13 +182,37 @@ class StudyService:
             row = self._items[item_id] = found
         return row
 
+    def observe(self, overseer: str, item_id: str, condition: str) -> str:
+        """Observed design: the assignment id for a judgment made outside a dealt plan (created on first use).
+
+        Submit the judgment against it through `for_overseer(overseer)`. Raises SandwichError for a dealt
+        design, NotFound for an unknown item or condition, AlreadyJudged when that overseer judged the item
+        under another condition.
+        """
+        if self.study.overseers.design != "observed":
+            raise SandwichError(f"Study {self.study.study!r} deals its own assignments; only an observed design "
+                                "takes judgments made outside its plan.")
+        if condition not in self._conditions:
+            raise NotFound(f"No condition {condition!r} in study {self.study.study!r}.")
+        if self.store.item(item_id) is None:
+            raise NotFound(f"No item {item_id!r} in study {self.study.study!r}.")
+        with self.store.lock:
+            aid = self.store.add_observed_assignment(overseer, item_id, condition)
+            self._assignments.clear()  # re-read on next use: the plan grew
+        row = self.assignment_row(aid)
+        if row is None or row.condition != condition:
+            raise AlreadyJudged(f"{overseer!r} already has item {item_id!r} under another condition.")
+        return aid
+
     # ------------------------------------------------------------ lead side
     def status(self) -> dict[str, Any]:
         """Counts for `sandwich status`: items, overseers, assignments done/left per overseer and condition."""
         counts = self._store.status_counts()
+        frozen = self._store.frozen_plan()
         return {"study": self.study.study, "question": self.study.question, "db": str(self.db_path),
                 "config_hash": self.config_hash, "items": counts["items"], "assignments": counts["assignments"],
-                "assistance": counts["assistance"], "conditions": [c.name for c in self.study.conditions]}
+                "assistance": counts["assistance"], "conditions": [c.name for c in self.study.conditions],
+                "plan_hash": frozen.hash if frozen else None, "looks": len(self._store.looks())}
 
     def gold(self) -> dict[str, str]:
         """Gold labels by item id. Lead side only: analysis and classifier training."""

@@ -157,3 +157,15 @@ def test_too_few_problems_is_a_clear_error() -> None:
     with pytest.raises(DesignError) as e:
         plan(items, ["a", "b"], ["o1", "o2", "o3", "o4"], 24, problems={i: i[:3] for i in items}, seed=1)
     assert "only 10 problem(s)" in str(e.value) and "versions_per_problem" in str(e.value)
+
+
+def test_between_subjects_sessions_hold_one_version_per_problem_and_balanced_gold() -> None:
+    items = [f"p{p:02d}{v}" for p in range(20) for v in "ab"]
+    problems = {i: i[:3] for i in items}
+    gold = {i: ("correct" if (int(i[1:3]) + (i[-1] == "b")) % 2 else "buggy") for i in items}
+    a = plan(items, ["a", "b"], [f"o{j}" for j in range(8)], 10, design="between-subjects", seed=4, labels=gold,
+             problems=problems)
+    for s in _sessions(a).values():
+        assert len({problems[x.item_id] for x in s}) == 10
+        assert Counter(gold[x.item_id] for x in s) == Counter({"correct": 5, "buggy": 5})
+    assert {(x.item_id, x.condition) for x in a} == {(i, c) for i in items for c in "ab"}

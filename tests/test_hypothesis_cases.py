@@ -47,3 +47,15 @@ def test_gap_closed_hypothesis_obeys_the_sandwich_stability_rule(tmp_path: Path)
     assert "expert − unassisted is not clearly above zero (+0.125" in h1.note
     out = json.loads((tmp_path / "report" / "results.json").read_text())
     assert out["hypotheses"][0]["p"] is None and out["hypotheses"][0]["verdict"] == "not testable"
+
+
+def test_power_says_when_the_design_often_cannot_reach_alpha(tmp_path: Path) -> None:
+    from sandwich.analysis.power import power_analysis
+    from sandwich.studyfile import load_study
+
+    for f in ("study.yaml", "items.csv"):
+        (tmp_path / f).write_text((Path(__file__).parent / "data" / "c12-permutation-floor" / f).read_text())
+    study = load_study(tmp_path / "study.yaml").study
+    res = power_analysis(study, [5], [8], sims=20, seed=1)
+    assert any("5 overseers × 8 items" in n and "H1's smallest attainable p was above α = 0.05" in n
+               for n in res.notes), res.notes

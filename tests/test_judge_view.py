@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from case_support import create_case
 from rich.text import Text
 
-from case_support import create_case
 from sandwich.service import StudyService
 from sandwich.sim.llm_judge import judge_messages
 from sandwich.views import AssistanceView
@@ -91,3 +91,43 @@ def test_without_a_briefing_the_time_limit_is_still_stated(shown: tuple[Any, str
     view, _ = shown
     prompt = judge_messages(view, [], persona="ana", expert=False)[1]["content"]
     assert "You have 2 min 0 s per item." in prompt
+
+
+@pytest.mark.parametrize("kind", ["consultancy", "debate", "critique", "explanation"])
+def test_the_running_app_shows_nothing_the_judge_does_not_read(tmp_path: Path, kind: str) -> None:
+    """Drive the real app (Pilot) to a helped item, open the help, and find every line of its pane in the
+    prompt the LLM judge gets for the same item in the same session."""
+    import asyncio
+
+    from tui_support import add_assistance, create, plain, wait_for, write_study
+
+    from tui.app import OverseerApp
+    from tui.screens.briefing import BriefingScreen
+
+    db = create(write_study(tmp_path, conditions=f"\n  - {{name: helped, assistance: [{kind}]}}", overseers=1,
+                            items_per_overseer=6, judgment="{choices: item, confidence: [50, 100], time_limit_s: 90}"))
+    add_assistance(db)
+
+    async def run() -> tuple[str, str]:
+        with StudyService(db) as svc:
+            session = svc.for_overseer("ana")
+            app = OverseerApp(session)
+            async with app.run_test(size=(200, 50)) as pilot:
+                await wait_for(pilot, lambda: isinstance(app.screen, BriefingScreen))
+                await pilot.press("enter")
+                await wait_for(pilot, lambda: app.item_screen.view is not None and app.screen is app.item_screen)
+                await pilot.press("a")
+                await pilot.pause()
+                pane = plain(app.item_screen.query_one(f"#pane-{kind} .help-text"), width=190)
+                view = app.item_screen.view
+                prompt = "\n".join(m["content"] for m in judge_messages(
+                    view, session.assistance(view.assignment_id), persona="ana", expert=False,
+                    briefing=session.briefing(view.condition).text))
+        return pane, prompt
+
+    pane, prompt = asyncio.run(run())
+    lines = [line.strip() for line in pane.splitlines() if line.strip()]
+    assert lines and "No help was prepared" not in pane
+    for line in lines:
+        assert line in prompt, f"the app shows {line!r}; the judge does not read it"
+    assert "1 min 30 s per item" in prompt

@@ -146,6 +146,9 @@ def test_every_look_is_logged_and_an_unfinished_study_is_interim(tmp_path: Path)
         ("analyze", 12, 36), ("export", 12, 36), ("snapshot", 12, 36)]
     assert looks[2]["who"] == "lead (token 0a1b2c)" and looks[0]["who"] == looks[1]["who"] != ""
     assert len({r["plan_hash"] for r in looks}) == 1 and looks[0]["plan_hash"]
+    with StudyService(db) as svc:  # status shows the frozen plan and the number of looks (and is not one)
+        st = svc.status()
+        assert st["looks"] == 3 and st["plan_hash"] == looks[0]["plan_hash"]
 
     simulate_study(db, with_model_alone=False)  # the study completes
     final = analyze_study(db, replicates=100, permutations=200)
@@ -161,3 +164,29 @@ def test_an_export_that_cannot_be_logged_is_refused(tmp_path: Path) -> None:
     with StudyService(db, read_only=True) as svc, pytest.raises(StoreError, match="cannot be logged"):
         export_study(svc, tmp_path / "export")
     assert not (tmp_path / "export" / "judgments.parquet").exists()
+
+
+def test_a_study_frozen_before_whole_plans_still_checks_out(tmp_path: Path) -> None:
+    """Files frozen by an older sandwich hold only the hypotheses and their hash: not tampered, still confirmatory."""
+    db = make("c10-prereg-tamper", tmp_path)
+    simulate_study(db, with_model_alone=False)
+    [row] = sql(db, "SELECT hypotheses FROM preregistration")
+    legacy = json.dumps(json.loads(row["hypotheses"]), sort_keys=True)
+    sql(db, "UPDATE preregistration SET plan = NULL, hypotheses = ?, hash = ?",
+        [legacy, hashlib.sha256(legacy.encode()).hexdigest()])
+    res = analyze_study(db, replicates=100, permutations=200)
+    assert not res.tampered and [h.label for h in res.hypotheses] == ["confirmatory"]
+    tamper(db)
+    assert analyze_study(db, replicates=100, permutations=200).tampered
+
+
+def test_judgments_removed_after_a_look_are_reported_tampered(tmp_path: Path) -> None:
+    """Dropping the judgments that spoiled a result, after having looked at it, leaves the study TAMPERED."""
+    db = make("c10-prereg-tamper", tmp_path)
+    simulate_study(db, with_model_alone=False)
+    assert not analyze_study(db, replicates=100, permutations=200).tampered
+    sql(db, "DELETE FROM judgments WHERE condition = 'unassisted' AND choice IS NOT NULL AND overseer = 'ana'")
+    after = analyze_study(db, replicates=100, permutations=200)
+    assert after.tampered and after.stored == 34
+    assert any("saw 36 judgments, now 34: judgments were removed" in p for p in after.preregistration["problems"])
+    assert not any(h.label.startswith("confirmatory") for h in after.hypotheses)

@@ -14,12 +14,14 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from db_sql import sql
+from test_tui_terminal import Terminal, needs_tmux
 from tui_support import (
     add_assistance,
     create,
@@ -228,3 +230,29 @@ def test_direct_confidence_keys_and_choices_marked_by_more_than_colour(tmp_path)
     assert "[z 50]" in lines[1] and "[v 80]" in lines[2] and "[c 70]" in lines[3] and lines[3].count("[") == 2
     j = sql(db, "SELECT choice, confidence FROM judgments")[0]
     assert (j["choice"], j["confidence"]) == ("B", 70)
+
+
+@needs_tmux
+def test_followup_answer_in_a_real_80x24_terminal(case_db):
+    """c27 as an overseer meets it: tmux at 80×24, ask, read the answer; `m` shows the whole exchange."""
+    term = Terminal([str(case_db.parent / "study.yaml"), "--db", str(case_db), "--overseer", "ana"], size=(80, 24))
+    try:
+        term.wait_for("Before you start this part")
+        term.keys("Enter")
+        term.wait_for("Item 1 of 2")
+        term.keys("a")
+        term.wait_for("Ask the model about this item")
+        term.keys("f")
+        time.sleep(1.0)  # the question box has focus before the question is typed (a busy machine is slow)
+        term.tmux("send-keys", "-t", "main", "-l", QUESTION)
+        term.wait_for(QUESTION)
+        term.keys("Enter")
+        shown = term.wait_for("ANSWER-END", timeout=60)  # no key pressed: the newest lines are in view
+        term.keys("m")
+        full = term.wait_for(f"You: {QUESTION}", timeout=60)
+        term.keys("m", "C-q")
+        term.wait_closed()
+    finally:
+        term.close()
+    assert "Model: ANSWER-START No. The passage gives a single reason" in shown
+    assert "ANSWER-START" in full and "ANSWER-END" in full and "time 0:" in full

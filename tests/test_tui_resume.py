@@ -212,3 +212,40 @@ def test_a_crash_exits_non_zero_and_says_so(tmp_path):
     text = out.read_text()
     assert "EXIT=1" in text, text[-2000:]
     assert "the overseer app stopped with an error" in text and "everything submitted is saved" not in text
+
+
+def test_time_away_from_the_app_is_recorded_and_not_counted(case_db):
+    """Focus lost (a browser tab hidden, the terminal window left) stops the item's clock and limit."""
+    from textual import events
+
+    clock = Clock(0.0)
+
+    async def run() -> tuple[str, str]:
+        with StudyService(case_db) as svc:
+            app = OverseerApp(svc.for_overseer("ana"), clock=clock)
+            async with app.run_test(size=(80, 24)) as pilot:
+                await until_notice_or_briefing(pilot, app)
+                await open_item(pilot, app)
+                clock.now = 10.0
+                app.post_message(events.AppBlur())
+                await pilot.pause(0.2)
+                clock.now = 40.0  # 30 s away
+                await pilot.pause(0.7)
+                away = screen_text(app).splitlines()[1]
+                app.post_message(events.AppFocus())
+                await pilot.pause(0.2)
+                clock.now = 45.0
+                await wait_for(pilot, lambda: "time left 0:45" in screen_text(app).splitlines()[1], timeout=3)
+                back = screen_text(app).splitlines()[1]
+                await pilot.press("1", "z", "s")
+                await wait_for(pilot, lambda: app.item_screen.view.position == 1)
+        return away, back
+
+    away, back = asyncio.run(run())
+    assert away.rstrip().endswith("time left 0:50")  # frozen while away
+    assert back.rstrip().endswith("time left 0:45")  # 15 s on the item, not 45
+    j = stored(case_db, "SELECT time_on_item_s, client_meta FROM judgments")[0]
+    assert j["time_on_item_s"] == pytest.approx(15.0) and '"away_s": 30.0' in j["client_meta"]
+    rows = stored(case_db, "SELECT event, payload FROM interactions WHERE event LIKE 'focus%' ORDER BY ts")
+    assert [(r["event"], r["payload"]) for r in rows] == [("focus_lost", '{"time_on_item_s": 10.0}'),
+                                                          ("focus_regained", '{"away_s": 30.0}')]

@@ -278,6 +278,15 @@ class OverseerApp(App[None]):
         self.record("session_end", None, {"reason": "quit"})
         self.exit()
 
+    # ------------------------------------------------------------ focus (a browser tab hidden, a window left)
+    def on_app_blur(self, event: events.AppBlur) -> None:
+        if self.item_screen.is_mounted:
+            self.item_screen.went_away()
+
+    def on_app_focus(self, event: events.AppFocus) -> None:
+        if self.item_screen.is_mounted:
+            self.item_screen.came_back()
+
     # ------------------------------------------------------------ terminal size
     def on_resize(self, event: events.Resize) -> None:
         """Below the minimum size every screen says what size it needs instead of cutting content off."""

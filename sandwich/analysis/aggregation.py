@@ -140,8 +140,9 @@ def dawid_skene_labels(df: pd.DataFrame, n_iter: int = 50) -> tuple[pd.Series | 
     if reason:
         return None, None, 0, reason
     model = _fit_ds(df, n_iter)
+    assert model.labels_ is not None   # set by fit()
     labels = model.labels_.astype(str).copy()
-    probas = model.probas_.copy() if getattr(model, "probas_", None) is not None else None
+    probas = model.probas_.copy() if model.probas_ is not None else None
     answers = df.groupby("task")["label"].agg(lambda s: sorted(set(s)))
     overridden = 0
     for task, labs in answers.items():
@@ -228,6 +229,7 @@ def ds_accuracy(model: DawidSkene) -> dict[str, float]:
     """Per worker: sum over true classes of prior * P(answer = class | truth = class)."""
     err = model.errors_
     priors = model.priors_
+    assert err is not None and priors is not None   # set by fit()
     out: dict[str, float] = {}
     for worker, block in err.groupby(level=0):
         block = block.droplevel(0)

@@ -63,11 +63,22 @@ def ece_from_sums(level_counts: np.ndarray, level_hits: np.ndarray, levels: np.n
         return np.sum(level_counts * np.abs(levels - acc), axis=-1) / n
 
 
+def _edges(c: np.ndarray, bins: int) -> np.ndarray:
+    """Equal-mass bin edges over sorted confidences, each moved to the nearest boundary between distinct values:
+    judgments with the same stated confidence always share a bin (so no bin depends on the rows' order)."""
+    n = len(c)
+    out = []
+    for e in np.linspace(0, n, bins + 1).astype(int)[1:-1]:
+        lo, hi = np.searchsorted(c, c[e], "left"), np.searchsorted(c, c[e], "right")
+        out.append(lo if e - lo <= hi - e else hi)
+    return np.unique([0, *out, n])
+
+
 def ece_sweep(confidence: np.ndarray, correct: np.ndarray) -> float:
     """ECE with equal-mass bins, as many as keep bin accuracy monotone in confidence (Roelofs et al. 2022).
 
-    Shapes: two (n,) arrays, confidence in 0..1, correct 1/0 (NaNs dropped). Returns a share in 0..1, NaN when
-    there is nothing to score.
+    Bins never split one stated confidence level. Shapes: two (n,) arrays, confidence in 0..1, correct 1/0
+    (NaNs dropped). Returns a share in 0..1, NaN when there is nothing to score.
     """
     ok = np.isfinite(confidence) & np.isfinite(correct)
     c, y = confidence[ok], correct[ok]
@@ -76,16 +87,16 @@ def ece_sweep(confidence: np.ndarray, correct: np.ndarray) -> float:
         return float("nan")
     order = np.argsort(c, kind="stable")
     c, y = c[order], y[order]
-    best = 1
+    best = np.array([0, n])
     for b in range(2, min(n, MAX_BINS) + 1):
-        edges = np.linspace(0, n, b + 1).astype(int)
-        acc = np.add.reduceat(y, edges[:-1]) / np.diff(edges)
+        edges = _edges(c, b)
+        edges = edges[edges < n]
+        acc = np.add.reduceat(y, edges) / np.diff(np.append(edges, n))
         if np.any(np.diff(acc) < 0):
             break
-        best = b
-    edges = np.linspace(0, n, best + 1).astype(int)
-    sizes = np.diff(edges)
-    gap = np.abs(np.add.reduceat(c, edges[:-1]) - np.add.reduceat(y, edges[:-1])) / sizes
+        best = np.append(edges, n)
+    sizes = np.diff(best)
+    gap = np.abs(np.add.reduceat(c, best[:-1]) - np.add.reduceat(y, best[:-1])) / sizes
     return float(np.sum(sizes * gap) / n)
 
 

@@ -118,6 +118,8 @@ def _log_look(db_path: Path, action: str, who: str | None, warnings: list[str]) 
     except StudyLocked:
         warnings.append("This look could not be logged in the study (the file is in use by another process); "
                         "for a served study, take a snapshot with `sandwich snapshot`, which is logged.")
+    except StoreError as e:  # e.g. a read-only copy of a study: analyse it, but say the look left no trace
+        warnings.append(f"This look could not be logged in the study ({e.message}).")
 
 
 def load_study_data(db_path: str | Path, *, look: str | None = "analyze", who: str | None = None) -> StudyData:
@@ -164,7 +166,7 @@ def load_study_data(db_path: str | Path, *, look: str | None = "analyze", who: s
     model = model.with_columns(
         pl.when(pl.col("gold").is_null() | pl.col("choice").is_null()).then(None)
         .otherwise((pl.col("choice") == pl.col("gold")).cast(pl.Float64)).alias("correct"))
-    plan_check = None if frozen is None else rules.check_plan(frozen, study, planned, text, config_hash, looks)
+    plan_check = None if frozen is None else rules.check_plan(frozen, study, planned, text, config_hash, looks, stored)
     return StudyData(db_path, study, text, judg, skipped, overseers, prereg, first, model, warnings, snapshot,
                      plan_check=plan_check, looks=looks, planned=planned, stored_judgments=stored)
 

@@ -37,8 +37,8 @@ def tampered_text(res: AnalysisResult) -> str:
     """The TAMPERED notice with every difference found ('' when the plan checks out)."""
     if not res.tampered or res.preregistration is None:
         return ""
-    return ("TAMPERED — the frozen analysis plan no longer matches what this study holds; no test is "
-            "confirmatory. " + "; ".join(res.preregistration["problems"]) + ".")
+    return ("TAMPERED — this study was changed after its analysis plan was frozen or its results were looked "
+            "at; no test is confirmatory. " + "; ".join(res.preregistration["problems"]) + ".")
 
 
 def looks_table(res: AnalysisResult) -> Table | None:

@@ -121,7 +121,7 @@ def hypotheses_plot(res: AnalysisResult, path: Path) -> Path | None:
     fig, ax = plt.subplots(figsize=(6.4, 0.55 * len(hs) + 1.4), dpi=110)
     y = np.arange(len(hs))[::-1]
     for k, h in zip(y, hs, strict=True):
-        colour = "#1f77b4" if h.label == "confirmatory" else "#8c8c8c"
+        colour = "#1f77b4" if h.label.startswith("confirmatory") else "#8c8c8c"  # interim ones too
         lo, hi = h.lo, h.hi   # a one-sided bound: the open end drawn as an arrow
         span = 2 * abs(h.estimate - (lo if np.isfinite(lo) else hi)) + 0.05
         lo_d = lo if np.isfinite(lo) else h.estimate - span

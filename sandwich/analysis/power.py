@@ -113,8 +113,12 @@ class PowerResult:
 
 
 def power_analysis(study: Study, overseers: list[int], items: list[int], *, sims: int = 200,
-                   seed: int = 0) -> PowerResult:
-    """Simulate `sims` studies per cell and count how often each hypothesis is supported."""
+                   seed: int = 0, incidence: list[tuple[str, str, str]] | None = None) -> PowerResult:
+    """Simulate `sims` studies per cell and count how often each hypothesis is supported.
+
+    An observed design needs `incidence` ((overseer, item, condition) per observed judgment): the
+    simulated studies keep its unbalanced mix (see observed_power.py).
+    """
     hyps = list(study.preregistration.hypotheses)
     res = PowerResult(study.study, overseers, items, sims)
     if not hyps:
@@ -131,11 +135,16 @@ def power_analysis(study: Study, overseers: list[int], items: list[int], *, sims
             continue
         for b, k in enumerate(items):
             try:
-                d = build_design(study, n_o, k)
+                if study.overseers.design == "observed":
+                    from sandwich.analysis.observed_power import build_observed_design
+                    d = build_observed_design(study, incidence or [], n_o, k, seed=seed + 7919 * a + b)
+                else:
+                    d = build_design(study, n_o, k)
             except DesignError as e:
                 res.notes.append(f"{n_o} overseers × {k} items: {e.message}")
                 continue
             hits = {h.id: 0 for h in hyps}
+            floor = {h.id: 0 for h in hyps}   # studies whose permutation test could not reach α at all
             for s in range(sims):
                 t = simulate_table(study, d, rng)
                 draws, _, _ = bootstrap_sums(cell_sums(t), POWER_REPLICATES, int(rng.integers(2**31)))
@@ -143,8 +152,14 @@ def power_analysis(study: Study, overseers: list[int], items: list[int], *, sims
                     r = test_hypothesis(h, "confirmatory", t, draws, study.baseline_condition, POWER_REPLICATES,
                                         permutations=POWER_PERMUTATIONS, seed=s)
                     hits[h.id] += r.verdict == "supported"
+                    floor[h.id] += r.verdict == "not testable at α"
             for h in hyps:
                 res.power[h.id][a, b] = hits[h.id] / sims
+                if floor[h.id] >= 0.1 * sims:
+                    res.notes.append(f"{n_o} overseers × {k} items: in {floor[h.id]} of {sims} simulated studies "
+                                     f"{h.id}'s smallest attainable p was above α = {h.alpha:g} (too few overseers, or "
+                                     "ties in the permutation distribution): this design often cannot reach α — add "
+                                     "overseers or use test: bootstrap.")
     if study.overseers.design == "within-subjects" and any(k % len(study.conditions) for k in items):
         res.notes.append(f"items per overseer are rounded up to a multiple of the {len(study.conditions)} conditions.")
     return res

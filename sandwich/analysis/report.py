@@ -186,6 +186,11 @@ def print_report(res: AnalysisResult, console: Console | None = None) -> None:
     console.print(agreement_table(res))
     console.print(aggregation_table(res))
     console.print(overseer_table(res))
+    if res.trajectory is not None:
+        for tt in res.trajectory.tables:
+            console.print(tt)
+        for n in res.trajectory.notes:
+            console.print(f"[dim]{n}[/]")
     console.print("[dim]Intervals: two-way (pigeonhole) bootstrap over overseers and items, rescaled to remove "
                   "double-counted judgment noise; the plain pigeonhole intervals are in results.json.[/]")
     if res.html:
@@ -238,6 +243,7 @@ def results_json(res: AnalysisResult) -> dict[str, Any]:
         "hypotheses": [{k: (v if not isinstance(v, float) or math.isfinite(v) else None)
                         for k, v in h.__dict__.items()} for h in res.hypotheses],
         **integrity_json(res),
+        **({"trajectories": res.trajectory.data} if res.trajectory is not None else {}),
     }
 
 
@@ -278,6 +284,9 @@ def write_html(res: AnalysisResult, out: Path) -> Path:
                   _table_html(overseer_table(res))]
         if "overseers.png" in imgs:
             parts.append(_img(imgs["overseers.png"]))
+        if res.trajectory is not None:
+            parts += [_table_html(tt) for tt in res.trajectory.tables]
+            parts += [f"<p class='dim'>{html.escape(n)}</p>" for n in res.trajectory.notes]
         parts.append("<p class='dim'>Intervals: two-way (pigeonhole) bootstrap over overseers and items "
                      "(Owen 2007), rescaled to the variance 2(V<sub>overseers</sub> + V<sub>items</sub>) − "
                      "V<sub>both</sub>, which removes judgment noise the plain pigeonhole bootstrap counts three "

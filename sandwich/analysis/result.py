@@ -59,6 +59,7 @@ class AnalysisResult:
     reliability: list[OverseerReliability] = field(default_factory=list)
     hypotheses: list[HypothesisResult] = field(default_factory=list)
     model: str | None = None
+    trajectory: Any = None          # TrajectorySections for studies with belief trajectories (imported debates)
     html: Path | None = None
     pngs: list[Path] = field(default_factory=list)
     preregistration: dict[str, Any] | None = None   # frozen hash, frozen_at, tampered, problems
@@ -159,7 +160,7 @@ def _hypotheses(data: StudyData, study_file_prereg: Preregistration | None,
                             "pre-registered; every test is labelled exploratory.")
             confirmatory = []
         if data.plan_check is not None and data.plan_check.tampered:
-            warnings.append("TAMPERED: the frozen analysis plan no longer matches this study ("
+            warnings.append("TAMPERED: the study changed after its plan was frozen or its results were seen ("
                             + "; ".join(data.plan_check.problems) + "). No test is confirmatory.")
             confirmatory = []
         frozen_set = {h.model_dump_json() for h in confirmatory}
@@ -303,6 +304,8 @@ def analyze_study(db_path: str | Path, out_dir: str | Path | None = None, replic
         for h in res.hypotheses:
             if h.label == "confirmatory":
                 h.label = "confirmatory (interim)"
+    from sandwich.analysis.trajectory_report import trajectory_sections
+    res.trajectory = trajectory_sections(db_path)  # None unless the study has trajectories or replayed help
     _finish(res, out_dir)
     return res
 

@@ -65,7 +65,7 @@ def select_sources(requested: str | None, present: list[str], planned: list[str]
             wanted += [s for s in present if s != "human"]
         else:
             wanted.append(part)
-    return [s for s in dict.fromkeys(wanted)]
+    return list(dict.fromkeys(wanted))
 
 
 @dataclass
@@ -81,7 +81,7 @@ class NoHelp:
 def judgments_without_help(judgments: pl.DataFrame, study: Study) -> list[NoHelp]:
     """Per assisted condition: how many non-expert judgments carry `assistance_failed` (help failed or none
     was prepared)."""
-    out = []
+    out: list[NoHelp] = []
     assisted = [c.name for c in study.conditions if c.assistance]
     if not judgments.height:
         return out

@@ -213,8 +213,8 @@ def _matched_pgr(summaries: list[SourceSummary], by_source: dict[str, list[RunRe
     point = {s: {m: [ev.metrics(y, p)[m] for p in _scores_for(rs, test).values()] for m in ev.METRICS}
              for s, rs in at_size.items() if rs}
     if floor not in point or ceiling not in point:
-        return ["PGR at matched sizes: the floor or the ceiling has no run at the matched size; re-run "
-                "`sandwich train`."]
+        return [("PGR at matched sizes: the floor or the ceiling has no run at the matched size; re-run "
+                 "`sandwich train`.")]
     for summ in summaries:
         if summ.source not in point:
             continue
@@ -226,8 +226,8 @@ def _matched_pgr(summaries: list[SourceSummary], by_source: dict[str, list[RunRe
             summ.pgr_matched[m] = {"mean": ev.pgr(summ_mean(point, summ.source, m), summ_mean(point, floor, m),
                                                   summ_mean(point, ceiling, m)), "seed_lo": lo, "seed_hi": hi}
     sizes = ", ".join(f"{s.source} {s.n_train}" for s in summaries)
-    return [f"Training sizes differ ({sizes} examples): PGR is also given with every source trained on "
-            f"{n_match} items (seeded subsamples), so it compares label quality rather than quantity."]
+    return [(f"Training sizes differ ({sizes} examples): PGR is also given with every source trained on "
+             f"{n_match} items (seeded subsamples), so it compares label quality rather than quantity.")]
 
 
 def summ_mean(point: dict[str, dict[str, list[float]]], source: str, metric: str) -> float:

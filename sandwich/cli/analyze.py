@@ -56,20 +56,31 @@ def analyze(
 
 
 def power(
-    study: Path = typer.Argument(..., help="Study YAML (no database needed).", show_default=False),
+    study: Path = typer.Argument(..., help="Study YAML (no database needed), or an observed study's .duckdb.",
+                                 show_default=False),
     overseers: str = typer.Option("4,8,16", "--overseers", help="Numbers of non-expert overseers to try."),
     items: str = typer.Option("24,48,96", "--items", help="Items per overseer to try."),
     sims: int = typer.Option(200, "--sims", min=10, help="Simulated studies per cell."),
     out: Path | None = typer.Option(None, "--out", help="Also write power.png and power.json here."),
     seed: int | None = typer.Option(None, "--seed", help="Simulation seed (default: the study's)."),
+    db: Path | None = typer.Option(None, "--db", help="Observed design: the database whose incidence to keep."),
 ) -> None:
     """Simulated power of each pre-registered hypothesis, using the study's parametric overseer profiles."""
     from sandwich.analysis.power import power_analysis, power_table, write_power
-    from sandwich.studyfile import load_study
+    from sandwich.store.imported import read_config_text, read_incidence
+    from sandwich.studyfile import load_study, validate_text
 
-    sf = load_study(study)
-    res = power_analysis(sf.study, _ints(overseers, "--overseers"), _ints(items, "--items"), sims=sims,
-                         seed=sf.study.seed if seed is None else seed)
+    db = db or (study if study.suffix == ".duckdb" else None)
+    spec = validate_text(read_config_text(study), f"{study}#config") if study.suffix == ".duckdb" \
+        else load_study(study).study
+    incidence = None
+    if spec.overseers.design == "observed":
+        if db is None:
+            raise SandwichError(f"{study}: an observed design's power follows the data's incidence.",
+                                hint="Pass the imported study database with --db.")
+        incidence = read_incidence(db)
+    res = power_analysis(spec, _ints(overseers, "--overseers"), _ints(items, "--items"), sims=sims,
+                         seed=spec.seed if seed is None else seed, incidence=incidence)
     for t in power_table(res):
         console.print(t)
     if out is not None:

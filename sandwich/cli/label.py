@@ -11,7 +11,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from sandwich.cli.common import console, study_db
+from sandwich.cli.common import console, study_db, warn
+from sandwich.cli.help_ready import ALLOW_FLAG, ALLOW_HELP, require_help
 from sandwich.errors import SandwichError
 from sandwich.service import StudyService
 
@@ -27,12 +28,13 @@ def _check(db: Path, overseer: str) -> tuple[str, int]:
         svc.close()
 
 
-def serve_web(study: str, overseer: str, db: Path, host: str, port: int, theme: str = "dark") -> None:
+def serve_web(study: str, overseer: str, db: Path, host: str, port: int, theme: str = "dark",
+              allow_missing_help: bool = False) -> None:
     """Serve the same app in a browser: textual-serve starts one `sandwich label` process per page."""
     from textual_serve.server import Server
 
     command = shlex.join([sys.executable, "-m", "sandwich", "label", study, "--overseer", overseer,
-                         "--db", str(db.resolve()), "--theme", theme])
+                         "--db", str(db.resolve()), "--theme", theme] + ([ALLOW_FLAG] if allow_missing_help else []))
     console.print(f"[green]serving[/] {overseer}'s session at [bold]http://{host}:{port}[/] — "
                   "open it in one browser tab (the study file has one writer at a time). Ctrl+C stops.")
     Server(command, host=host, port=port, title=f"sandwich · {overseer}").serve()
@@ -50,6 +52,7 @@ def label(
     server: str | None = typer.Option(None, "--server", help="Label through a running `sandwich serve` at this URL."),
     token: str | None = typer.Option(None, "--token", envvar="SANDWICH_TOKEN",
                                      help="With --server: your overseer token (or set SANDWICH_TOKEN)."),
+    allow_missing_help: bool = typer.Option(False, ALLOW_FLAG, help=ALLOW_HELP),
 ) -> None:
     """Judge your items in the overseer app: briefing, item, the model's help, your judgment."""
     if theme not in ("dark", "light"):
@@ -60,13 +63,14 @@ def label(
     if study is None or overseer is None:
         raise SandwichError("Give the study and --overseer NAME.",
                             hint="Or label through a server: sandwich label --server URL --token TOKEN.")
-    path = study_db(study, db)
+    path = study_db(study, db, write=True)
     name, left = _check(path, overseer)
     if left == 0:
         console.print(f"[green]All done[/] — {overseer} has judged every item in {name}. Thank you!")
         return
+    require_help(path, study, [overseer], allow=allow_missing_help, warn=warn)
     if web:
-        serve_web(study, overseer, path, host, port, theme)
+        serve_web(study, overseer, path, host, port, theme, allow_missing_help)
         return
     from assistants.live import stream_follow_up
     from tui.app import OverseerApp

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from sandwich.cli.common import console, study_db
+from sandwich.cli.common import console, study_db, warn
+from sandwich.cli.help_ready import ALLOW_FLAG, ALLOW_HELP, require_help
 from sandwich.errors import SandwichError, StudyLocked
 
 if TYPE_CHECKING:
@@ -31,11 +32,12 @@ def serve(
     follow_up_limit: int | None = typer.Option(None, "--follow-up-limit",
                                                help="Live follow-ups running at once (default: assistant.concurrency)."),
     log_level: str = typer.Option("info", "--log-level", help="debug | info | warning | error"),
+    allow_missing_help: bool = typer.Option(False, ALLOW_FLAG, help=ALLOW_HELP),
 ) -> None:
     """Serve a study to many overseers at once: this process owns the database; overseers connect with tokens."""
     from sandwich.server.runner import serve as run
 
-    path = study_db(study, db)
+    path = study_db(study, db, write=True)
     with socket.socket() as s:  # a clear error instead of uvicorn's exit when the port is taken
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -43,6 +45,7 @@ def serve(
         except OSError as e:
             raise SandwichError(f"Cannot listen on {host}:{port}: {e.strerror}.",
                                 hint="Another server is using it; pick another with --port.") from None
+    require_help(path, study, None, allow=allow_missing_help, warn=warn)
     run(path, host=host, port=port, log_level=log_level, follow_up_limit=follow_up_limit,
         announce=lambda text: console.print(text, highlight=False, soft_wrap=True))
 
@@ -58,7 +61,7 @@ def _local_tokens(study: str, db: Path | None) -> Iterator[TokenStore]:
     from sandwich.service import StudyService
     from sandwich.store import DB_ERRORS
 
-    path = study_db(study, db)
+    path = study_db(study, db, write=True)
     try:
         svc = StudyService(path)
     except StudyLocked as e:

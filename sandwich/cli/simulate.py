@@ -26,7 +26,7 @@ def simulate(
     if kind not in (None, "parametric", "llm"):
         raise SandwichError(f"--kind {kind!r}: expected parametric or llm.")
     names = [n.strip() for n in overseers.split(",") if n.strip()] if overseers else None
-    path = study_db(study, db)
+    path = study_db(study, db, write=True)
     with progress_bar("simulating overseers") as update:
         summary = simulate_study(path, kind=kind, overseers=names, with_model_alone=model_alone, progress=update,
                                  backend_factory=get_backend)

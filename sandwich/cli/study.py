@@ -2,25 +2,50 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
-from sandwich.cli.common import console, open_service, progress_bar
+from sandwich.cli.common import check_writable_db, console, open_service, progress_bar
 from sandwich.store import default_db_path
-from sandwich.studyfile import load_study
+from sandwich.studyfile import StudyFile, load_study
 
 UNSANDBOXED = "--i-understand-this-runs-untrusted-code-unsandboxed"
 
 
-def validate(study: Path = typer.Argument(..., help="Study YAML file.", show_default=False)) -> None:
-    """Check a study file; errors name file:line:column, the field and what was expected."""
+def validate(
+    study: Path = typer.Argument(..., help="Study YAML file.", show_default=False),
+    data: bool = typer.Option(True, "--data/--no-data",
+                              help="Also load the data file and build the study in a scratch database, as "
+                                   "`create` would (multiple-choice studies)."),
+) -> None:
+    """Check a study file and its data; errors name file:line:column (or file, row and column) and the fix."""
     sf = load_study(study)
     s = sf.study
     console.print(f"[green]ok[/] {study}: study [bold]{s.study}[/] — {s.task.kind}, {len(s.conditions)} conditions "
                   f"({', '.join(c.name for c in s.conditions)}), {len(s.overseers.non_experts)} non-experts, "
                   f"{len(s.overseers.experts)} experts, {len(s.preregistration.hypotheses)} pre-registered hypotheses")
+    if data:
+        check_data(sf)
+
+
+def check_data(sf: StudyFile) -> None:
+    """Load a data-file task and dry-run `create` in a scratch folder: ids, answers, gold and design coverage.
+
+    Raises DataError / DesignError (exit 2) with every problem found; prints how the answers were read.
+    """
+    if sf.study.task.kind != "multiple-choice":
+        return  # code-review items come from the built-in HumanEval set, checked by `create` in the sandbox
+    from sandwich.create import build_task, create_study
+
+    for note in build_task(sf).notes:
+        console.print(f"[green]ok[/] data {note}", highlight=False)
+    with tempfile.TemporaryDirectory(prefix="sandwich-validate-") as scratch:
+        counts = create_study(sf, Path(scratch) / "dry-run.duckdb")
+    console.print(f"[green]ok[/] design: {counts['items']} items, {counts['assignments']} assignments for "
+                  f"{counts['overseers']} overseers; stored gold matches the file")
 
 
 def create(
@@ -35,6 +60,12 @@ def create(
 
     sf = load_study(study)
     target = db or default_db_path(study)
+    check_writable_db(target, creating=True)
+    if sf.study.task.kind == "multiple-choice":  # say how the data was read before anything is written
+        from sandwich.create import build_task
+
+        for note in build_task(sf).notes:
+            console.print(f"data {note}", highlight=False)
     with progress_bar("running hidden tests in the sandbox", transient=True) as update:
         counts = create_study(sf, target, force=force, allow_unsandboxed=unsandboxed, progress=update,
                               on_design=show_design_report)
@@ -55,7 +86,9 @@ def status(
     with open_service(study, db, read_only=True) as svc:
         st = svc.status()
     console.print(f"[bold]{st['study']}[/] — {st['question']}")
-    console.print(f"[dim]{st['db']} · config {st['config_hash'][:12]}[/]")
+    plan = f"plan frozen {st['plan_hash'][:12]}" if st.get("plan_hash") else "plan not frozen yet"
+    console.print(f"[dim]{st['db']} · config {st['config_hash'][:12]} · {plan} · "
+                  f"{st.get('looks', 0)} logged look(s) at results[/]")
     items = Table(title="Items", show_edge=False)
     for col in ("split", "role", "items"):
         items.add_column(col)

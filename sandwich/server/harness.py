@@ -92,7 +92,9 @@ class ServerProcess:
     def start(self, timeout: float = 90.0) -> ServerProcess:
         """Start the server and wait until /v1/health answers; on failure, say why with its log."""
         cmd = [sys.executable, "-m", "sandwich", "serve", str(self.db), "--host", "127.0.0.1",
-               "--port", str(self.port), "--log-level", "warning", *self.extra_args]
+               "--port", str(self.port), "--log-level", "warning",
+               "--allow-missing-help",  # load and fault tests serve studies whose help was never generated
+               *self.extra_args]
         out = open(self.log, "ab")
         self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
         out.close()

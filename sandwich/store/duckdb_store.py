@@ -189,6 +189,17 @@ class DuckDBStore:
             f"SELECT assignment_id, overseer, item_id, condition, position, block FROM assignments {where} "
             "ORDER BY overseer, position", params)]
 
+    def add_observed_assignment(self, overseer: str, item_id: str, condition: str) -> str:
+        """Observed design: the assignment an outside judgment answers, created (with its overseer) on first use."""
+        aid = f"obs:{overseer}:{item_id}"
+        with self.transaction():
+            self._exec("INSERT INTO overseers (name, role, kind, profile) VALUES (?, 'non_expert', 'human', NULL) "
+                       "ON CONFLICT DO NOTHING", [overseer])
+            (pos,) = self._rows("SELECT count(*) FROM assignments WHERE overseer = ?", [overseer])[0]
+            self._exec("INSERT INTO assignments (assignment_id, overseer, item_id, condition, position, block) "
+                       "VALUES (?, ?, ?, ?, ?, 0) ON CONFLICT DO NOTHING", [aid, overseer, item_id, condition, pos])
+        return aid
+
     def gold(self) -> list[GoldRecord]:
         """Every gold label (lead side only)."""
         return [GoldRecord(i, lab, s, _load(d)) for i, lab, s, d in
@@ -306,9 +317,9 @@ class DuckDBStore:
 
     def freeze_plan(self, rec: FreezeRecord) -> None:
         """Store the frozen plan (once)."""
+        hyps = {"hypotheses": rec.plan.get("hypotheses", []), "notes": rec.plan.get("notes")}  # for readers
         self._exec("INSERT INTO preregistration (hash, hypotheses, frozen_at, plan) VALUES (?, ?, ?, ?)",
-                   [rec.hash, json.dumps(rec.plan.get("preregistration")), rec.frozen_at,
-                    json.dumps(rec.plan, sort_keys=True)])
+                   [rec.hash, json.dumps(hyps, sort_keys=True), rec.frozen_at, json.dumps(rec.plan, sort_keys=True)])
 
     def add_look(self, rec: LookRecord) -> None:
         """Append a look to the study's log."""

@@ -41,3 +41,4 @@ class TaskData:
     items: list[Item]
     gold: list[Gold]
     hidden_tests: dict[str, tuple[str, str]] = field(default_factory=dict)  # problem_id -> (test, entry_point)
+    notes: list[str] = field(default_factory=list)  # how the data was read (e.g. the answer reading), for the lead

@@ -3,7 +3,9 @@
 Candidates are the reference solution and deterministic AST mutants of it, all
 rendered the same way (ast.unparse) so formatting never tells them apart. Gold is
 the problem's hidden tests run in the sandbox: a mutant that still passes is
-gold-correct. Hidden tests go to the blinded `hidden_tests` table only.
+gold-correct. Hidden tests go to the blinded `hidden_tests` table only. Item ids
+and titles are opaque (``cr-017``, "Review 017"): the HumanEval task id, whose
+reference solution is public, stays in ``problem_id`` on the lead's side.
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ def _opaque_codes(keys: list[tuple[str, int]], seed: int) -> dict[tuple[str, int
 def load_code_review(task: CodeReviewTask, gold_spec: GoldSpec, seed: int, *,
                      allow_unsandboxed: bool = False, progress: Progress | None = None) -> TaskData:
     """Build candidates for each problem and label them by sandboxed execution."""
-    from sandwich.sandbox import SandboxLimits
+    from sandwich.sandbox import SandboxLimits, SandboxResult
     from sandwich.tasks.execution import check_program, execute_candidates
     from sandwich.tasks.mutants import make_mutants, normalize
 
@@ -101,19 +103,21 @@ def load_code_review(task: CodeReviewTask, gold_spec: GoldSpec, seed: int, *,
 
     limits = SandboxLimits(timeout_s=gold_spec.timeout_s, memory_mb=gold_spec.memory_mb)
     programs = [(code, p["test"], p["entry_point"]) for p, code, _ in cands]
+    results: list[SandboxResult | None]
     if gold_spec.kind == "execution":
         from sandwich.sandbox import SandboxUnavailable
         try:
-            results = execute_candidates(programs, limits, progress=progress, allow_unsandboxed=allow_unsandboxed)
+            done = execute_candidates(programs, limits, progress=progress, allow_unsandboxed=allow_unsandboxed)
         except SandboxUnavailable as e:
             raise SandwichError(f"Cannot run the hidden tests: {e}",
                                 hint="Gold for code-review comes from running code, which sandwich does only in "
                                      "the bubblewrap sandbox.") from None
-        broken = [r for r in results if r.status == "error"]
+        broken = [r for r in done if r.status == "error"]
         if broken:
-            raise SandwichError(f"The sandbox failed on {len(broken)} of {len(results)} programs "
+            raise SandwichError(f"The sandbox failed on {len(broken)} of {len(done)} programs "
                                 f"(first: {broken[0].detail}); no gold was written.",
                                 hint="Check `bwrap --version` works for this user; then run create again.")
+        results = list(done)
     else:
         results = [None] * len(programs)
     _ = check_program  # the program that was run is rebuilt on demand from hidden_tests

@@ -356,7 +356,8 @@ def make_mutants(code: str, n: int, seed: int, operators: Sequence[str] | None =
         rng.shuffle(order)
         queues[op] = deque(order)
     rng.shuffle(ops)
-    seen, out = {original}, []
+    seen: set[str] = {original}
+    out: list[Mutant] = []
     while len(out) < n and any(queues.values()):
         for op in ops:
             while queues[op] and len(out) < n:

@@ -15,6 +15,7 @@ from textual.containers import Container
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Header, Input, TabbedContent, Tree
 
 from sandwich.tasks import kind as task_kinds
@@ -30,6 +31,7 @@ from tui.widgets.judgment_form import CONFIDENCE_KEYS, JudgmentForm
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.size_guard import SizeGuard
 from tui.widgets.status_bar import StatusBar
+from tui.widgets.transcript import quote_spans
 
 NARROW = 100  # below this many columns the item and the help stack instead of sitting side by side
 
@@ -44,6 +46,7 @@ class ItemScreen(Screen[None]):
 
     ALLOW_IN_MAXIMIZED_VIEW = "Header, StatusBar, KeyFooter, SizeGuard"  # a full-screen pane keeps the timer in view
     ESCAPE_TO_MINIMIZE = False  # Esc first leaves a text box (action_leave_input), then restores
+    _heartbeat: Timer  # logs the running time on the item (set on mount, restarted per item)
 
     BINDINGS = [
         *ANSWER_KEYS,
@@ -117,6 +120,7 @@ class ItemScreen(Screen[None]):
         self.judgment_id = uuid.uuid4().hex  # kept across retries, so a retried submit is idempotent
         self.first_assist_at: float | None = None
         self.assistance_failed = any(v.status in UNUSABLE for v in help_views)
+        self.quote_spans = quote_spans([v.content for v in help_views if v.kind in ("debate", "consultancy")])
         self.submitting = False
         self.viewed_nodes: set[str] = set()
         self.changes: list[list[Any]] = []
@@ -137,6 +141,8 @@ class ItemScreen(Screen[None]):
         self.refresh_bindings()  # which keys apply (help, follow-ups) depends on the item's condition
         spent_s = 0.0 if view.practice else max(0.0, spent_s)
         self.shown_at = self.clock() - spent_s
+        self.away_since: float | None = None
+        self.away_s = 0.0
         limit = None if view.practice else view.judgment.time_limit_s
         self.query_one(ItemTimer).start(limit, view.judgment.warn_before_s, spent_s)
         # beats every HEARTBEAT_S from now (Timer.reset would wait out the current interval first)
@@ -167,10 +173,34 @@ class ItemScreen(Screen[None]):
         self.query_one(FollowUpBox).follow_up = self.follow_up
 
     def time_on_item(self) -> float | None:
-        """Seconds on the study item now shown, earlier visits included (None for practice or none)."""
+        """Seconds on the study item now shown, earlier visits included, time away not (None for practice)."""
         if self.view is None or self.view.practice or self.submitting:
             return None
-        return round(self.clock() - self.shown_at, 3)
+        now = self.clock() if self.away_since is None else self.away_since
+        return round(now - self.shown_at, 3)
+
+    # ------------------------------------------------------------ the overseer away (tab hidden, window left)
+    def went_away(self) -> None:
+        """The app lost focus: record it, and stop the item's clock and time limit until it comes back."""
+        if self.view is None or self.view.practice or self.submitting or self.away_since is not None:
+            return
+        self.away_since = self.clock()
+        timer = self.query_one(ItemTimer)
+        timer.tick()  # show the time left as it is now, then hold it
+        timer.stop()
+        self._record("focus_lost", {"time_on_item_s": self.time_on_item()})
+
+    def came_back(self) -> None:
+        """The app has focus again: the time away is recorded and counts neither as time on the item nor
+        against its limit."""
+        if self.away_since is None:
+            return
+        gone = max(0.0, self.clock() - self.away_since)
+        self.away_since = None
+        self.away_s += gone
+        self.shown_at += gone
+        self.query_one(ItemTimer).resume(gone)
+        self._record("focus_regained", {"away_s": round(gone, 3)})
 
     def log_time(self) -> None:
         """Log the running time on the item (the service rebuilds it from these after a crash or quit)."""
@@ -240,6 +270,8 @@ class ItemScreen(Screen[None]):
         assist.opened = not assist.opened
         if assist.opened:
             self._used_help("panel_opened", {"kind": assist.active_kind})
+            if self.quote_spans:  # only once help is open: seeing marked quotes is using the help
+                self.query_one(ItemBody).highlight(self.quote_spans, dark=self.app.current_theme.dark)
             pane = assist.query_one(f"#pane-{assist.active_kind}")
             self.set_focus(pane.query_one(DecompositionTree) if is_tree(assist.active_kind) else pane)
         else:
@@ -327,10 +359,12 @@ class ItemScreen(Screen[None]):
         if not timed_out and (problem := form.problem()):
             self.notify(problem, title="Not yet", severity="warning", markup=False)
             return
+        self.came_back()  # a submit (or time-out) means the overseer is here
         now = self.clock()
         choice, confidence = form.answer.value, form.confidence.value
         meta: dict[str, Any] = {"client": "tui", "size": f"{self.app.size.width}x{self.app.size.height}",
-                                "theme": self.app.theme, "changes": self.changes[-50:]}
+                                "theme": self.app.theme, "changes": self.changes[-50:],
+                                "away_s": round(self.away_s, 3)}
         skipped = timed_out and (view.judgment.on_timeout == "skip" or choice is None)
         if timed_out and not skipped and confidence is None:
             confidence = view.judgment.confidence[0]  # the scale's lowest level: a guess

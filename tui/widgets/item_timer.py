@@ -53,6 +53,15 @@ class ItemTimer(Static):
         self.running = False
         self._ticker.pause()
 
+    def resume(self, away_s: float) -> None:
+        """Go on after a pause that does not count (the overseer was away), `away_s` seconds long."""
+        if self.expired:
+            return
+        self.started += max(0.0, away_s)
+        self.running = True
+        self._ticker.resume()
+        self.tick()
+
     @property
     def elapsed(self) -> float:
         return max(0.0, self.clock() - self.started)

@@ -10,6 +10,18 @@ from sandwich import help_text
 from tui.widgets.help_pane import HelpPane
 
 
+def quote_spans(contents: list[dict[str, Any] | None]) -> list[tuple[int, int]]:
+    """[start, end) passage ranges of verified quotes that carry them (imported transcripts do)."""
+    spans = []
+    for content in contents:
+        for t in (content or {}).get("turns") or []:
+            for q in t.get("quotes") or [] if isinstance(t, dict) else []:
+                if isinstance(q, dict) and q.get("verified") and isinstance(q.get("start"), int) \
+                        and isinstance(q.get("end"), int):
+                    spans.append((q["start"], q["end"]))
+    return sorted(set(spans))
+
+
 def render_consultancy(content: dict[str, Any]) -> Text:
     """`{"assigned_answer", "turns": [{"speaker", "text"}]}` (words shared with the LLM judge)."""
     return Text.assemble(*help_text.consultancy(content))
