@@ -82,6 +82,8 @@ def status(
     db: Path | None = typer.Option(None, "--db", help="Study database (default: beside the YAML)."),
 ) -> None:
     """Items, overseers, and assignments done/left per overseer and condition."""
+    from sandwich.analysis.narrow import fit
+
     with open_service(study, db, read_only=True) as svc:
         st = svc.status()
     console.print(f"[bold]{st['study']}[/] — {st['question']}")
@@ -111,7 +113,7 @@ def status(
         label = f"{name}†" if row["role"] == "expert" else name
         table.add_row(label, *[row["cells"].get(c, "–") for c in st["conditions"]],
                       str(row["done"]), str(row["total"] - row["done"]))
-    console.print(table)
+    console.print(fit(table, console.width))  # one column per condition: stacked when too narrow
     if st["assistance"]:
         at = Table(title="Precomputed assistance", show_edge=False)
         for col in ("condition", "kind", "status", "n"):
