@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 import pytest
-import yaml
 from db_sql import sql
+from fake_model import fake_model
 from polars.testing import assert_frame_equal
 
 from sandwich.create import create_study
@@ -27,30 +24,12 @@ from sandwich.studyfile import load_study
 CASE = Path(__file__).parent / "data" / "c25-export-misses-model-answers"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def study_db(tmp_path: Path) -> Iterator[Path]:
     """c25's study with simulated overseers, the model's own answers (from the case's fake server) and two refusals."""
-    port = free_port()
-    server = subprocess.Popen([sys.executable, str(CASE / "fake_openai.py"), str(port)])
-    try:
-        for _ in range(100):
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)
-        folder = tmp_path / "c25"
-        shutil.copytree(CASE, folder)
-        spec = yaml.safe_load((folder / "study.yaml").read_text())
-        spec["assistant"]["url"] = f"http://127.0.0.1:{port}/v1"
-        (folder / "study.yaml").write_text(yaml.safe_dump(spec))
-        db = folder / "s.duckdb"
-        create_study(load_study(folder / "study.yaml"), db)
+    with fake_model(CASE, tmp_path / "c25") as study_yaml:
+        db = study_yaml.parent / "s.duckdb"
+        create_study(load_study(study_yaml), db)
         summary = simulate_study(db)
         assert summary.model_alone, summary.warnings
         with StudyService(db) as svc:
@@ -58,9 +37,6 @@ def study_db(tmp_path: Path) -> Iterator[Path]:
                 svc.store.add_audit(AuditRecord(event="unauthorized", subject=None, role=None, method="GET",
                                                 path=path, status=401, client="127.0.0.1", detail=None))
         yield db
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def test_export_writes_every_table_of_the_schema_but_the_secrets(study_db: Path, tmp_path: Path) -> None:
