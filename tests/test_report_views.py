@@ -129,3 +129,34 @@ def test_report_tables_keep_whole_headers_at_80_columns(study: Path) -> None:
     wide = Console(width=140, record=True, no_color=True)
     res.print(wide)
     assert "judgments" in wide.export_text() and "cond." not in wide.export_text()  # wide terminals: unchanged
+
+
+SIX_CONDITIONS = """
+  - {name: unassisted}
+  - {name: explain, assistance: [explanation]}
+  - {name: decompose, assistance: [decomposition]}
+  - {name: critique, assistance: [critique]}
+  - {name: consult, assistance: [consultancy]}
+  - {name: debate, assistance: [{debate: {rounds: 1}}]}"""
+
+
+@pytest.mark.parametrize("columns", [80, 160])
+def test_status_with_six_conditions_at_80_columns_cuts_no_header(tmp_path: Path, columns: int) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from study_files import write_mc_study
+
+    from sandwich.create import create_study
+    from sandwich.studyfile import load_study
+
+    db = tmp_path / "mc.duckdb"
+    create_study(load_study(write_mc_study(tmp_path, conditions=SIX_CONDITIONS, overseers=6)), db)
+    res = subprocess.run([sys.executable, "-m", "sandwich", "status", str(db)], capture_output=True, text=True,
+                         check=False, timeout=120, env={**os.environ, "COLUMNS": str(columns)})
+    assert res.returncode == 0, res.stderr
+    assert "…" not in res.stdout
+    for name in ("unassisted", "decompose", "critique", "consult", "debate", "done", "left"):
+        assert name in res.stdout, name
+    assert "0/2" in res.stdout   # each of the six conditions: 0 of 2 items done
