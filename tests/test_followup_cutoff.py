@@ -90,3 +90,43 @@ def test_precompute_records_finish_reasons_and_retry_failed_redoes_cut_rows(stud
         shown = {a.item_id: session.assistance(a.assignment_id)[0].content["text"]
                  for a in svc.store.assignments("ana")}
         assert shown["mc-f1"].endswith(CUT_OFF_NOTE) and not shown["mc-f2"].endswith(CUT_OFF_NOTE)
+
+
+def test_in_the_app_a_cut_answer_says_so_and_submitting_mid_stream_logs_it_abandoned(study_yaml: Path) -> None:
+    import asyncio
+
+    from tui_support import plain, wait_for
+
+    from tui.app import OverseerApp
+    from tui.screens.briefing import BriefingScreen
+    from tui.widgets.followup import FollowUpBox
+
+    db = study_yaml.parent / "s.duckdb"
+    create_study(load_study(study_yaml), db)
+
+    async def run() -> str:
+        with StudyService(db) as svc:
+            app = OverseerApp(svc.for_overseer("ana"))
+            async with app.run_test(size=(80, 24)) as pilot:
+                await wait_for(pilot, lambda: isinstance(app.screen, BriefingScreen))
+                await pilot.press("enter")
+                await wait_for(pilot, lambda: app.item_screen.view is not None and app.screen is app.item_screen)
+                await pilot.press("a", "f", *"Why does the loop miss a number?", "enter")
+                box = app.item_screen.query_one(FollowUpBox)
+                await wait_for(pilot, lambda: not box.streaming, timeout=30)
+                cut = plain(box.query_one("#followup-text"))
+                await pilot.press("f", *"Say it slowly please", "enter")
+                await wait_for(pilot, lambda: "The loop" in plain(box.query_one("#followup-text")).split("slowly")[-1],
+                               timeout=30)
+                await pilot.press("escape", "1", "plus", "s")   # submit while the answer still streams
+                await wait_for(pilot, lambda: app.item_screen.view.position == 1, timeout=30)
+                await pilot.pause(1.5)   # the worker sees it was cancelled at its next piece and closes the stream
+        return cut
+
+    shown = asyncio.run(run())
+    assert f"{CUT_TEXT}{CUT_OFF_NOTE}" in shown
+    events = followups(db)
+    assert [e for e, _ in events] == ["followup_asked", "followup_answered", "followup_asked", "followup_abandoned"]
+    partial = events[3][1]["partial"]
+    assert partial.startswith("The loop") and partial != CUT_TEXT   # what was read before submitting, not more
+    assert len(sql(db, "SELECT * FROM judgments")) == 1

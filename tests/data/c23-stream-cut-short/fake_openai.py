@@ -4,10 +4,12 @@ Streaming requests get a few words, then:
   * if the question contains "cut": the stream just ends — no finish_reason, no [DONE]
     (what a crashed worker or a proxy timeout looks like);
   * otherwise: finish_reason "length" (the answer hit max_tokens), then [DONE].
+A question containing "slowly" streams half a second per word (tests abandon it mid-way).
 Non-streaming requests (precompute) get a short complete answer, or, when the prompt mentions the loop
 (item f1), the eight words with finish_reason "length"."""
 import json
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 WORDS = ["The", " loop", " stops", " one", " step", " early", " because", " the"]
@@ -45,6 +47,7 @@ class Handler(BaseHTTPRequestHandler):
                                      "finish_reason": "length" if long else "stop"}], "usage": {}})
             return
         cut = "cut" in req["messages"][-1]["content"].lower()
+        slow = "slowly" in req["messages"][-1]["content"].lower()   # tests: half a second per word
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.send_header("transfer-encoding", "chunked")
@@ -52,6 +55,8 @@ class Handler(BaseHTTPRequestHandler):
         for n, word in enumerate(WORDS):
             if cut and n == 3:
                 break
+            if slow and n:
+                time.sleep(0.5)
             self._chunk("data: " + json.dumps({"choices": [{"index": 0, "delta": {"content": word},
                                                              "finish_reason": None}]}) + "\n\n")
         if not cut:
