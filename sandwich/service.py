@@ -383,7 +383,7 @@ class OverseerSession:
         item = self.item(assignment_id).item
         context = self.assistance(assignment_id)
         self.log("followup_asked", assignment_id, {"question": question, "node_id": node_id})
-        started, parts = time.monotonic(), []
+        started, parts = time.monotonic(), list[str]()
         about = {"question": question, "node_id": node_id}
         answer = stream_follow_up(self._svc.study.assistant, item=item, assistance=context,
                                   question=question, node_id=node_id)

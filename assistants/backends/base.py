@@ -9,7 +9,7 @@ Backend failures raise :class:`sandwich.errors.AssistanceUnavailable`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -62,7 +62,7 @@ class Backend(Protocol):
         ...
 
     def stream(self, messages: Messages, *, max_tokens: int = 256, temperature: float = 0.0,
-               seed: int = 0, timeout_s: float = 60) -> Iterator[str]:
+               seed: int = 0, timeout_s: float = 60) -> Generator[str, None, str | None]:
         """Yield the answer to one conversation piece by piece as it is generated.
 
         The generator's return value is the finish reason ("stop", "length", …; None when the backend

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 
 from assistants.backends.base import Generation, Messages
 from sandwich.config import AssistantSpec
@@ -54,7 +54,8 @@ class ScriptedBackend:
         return out
 
     def stream(self, messages: Messages, *, max_tokens: int = 256, temperature: float = 0.0, seed: int = 0,
-               timeout_s: float = 60) -> Iterator[str]:
-        """The fixed reply, word by word."""
+               timeout_s: float = 60) -> Generator[str, None, str | None]:
+        """The fixed reply, word by word; it always ends of itself ("stop")."""
         for word in REPLY.split(" "):
             yield word + " "
+        return "stop"

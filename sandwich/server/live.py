@@ -56,6 +56,7 @@ async def follow_up_stream(st: ServerState, session: OverseerSession, assignment
         raise HTTPException(503, "The model is busy with other overseers' questions; ask again in a moment.",
                             headers={"Retry-After": "5"}) from None
     loop = asyncio.get_running_loop()
+    pool = st.follow_up_pool
     pieces = session.follow_up(assignment_id, question, node_id)
 
     async def events() -> AsyncIterator[str]:
@@ -82,8 +83,8 @@ async def follow_up_stream(st: ServerState, session: OverseerSession, assignment
             yield _event("error", {"error": type(e).__name__, "message": getattr(e, "message", str(e))})
         finally:
             st.follow_up_slots.release()
-            if not finished:  # the overseer left (or it failed): close it so an abandoned answer is logged as such
-                st.follow_up_pool.submit(_close, pieces)
+            if not finished and pool is not None:  # the overseer left: close it so it is logged as abandoned
+                pool.submit(_close, pieces)
 
     return StreamingResponse(events(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
