@@ -9,7 +9,7 @@ loads once and a vLLM client keeps its connections.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 
 from assistants.backends.base import Backend, get_backend
 from assistants.replies import truncate_words
@@ -69,9 +69,12 @@ def follow_up_messages(item: ItemContent, assistance: list[AssistanceView], ques
 
 
 def stream_follow_up(spec: AssistantSpec, *, item: ItemContent, assistance: list[AssistanceView], question: str,
-                     node_id: str | None = None) -> Iterator[str]:
-    """Stream the answer to an overseer's question; AssistanceUnavailable if the backend is down or too slow."""
+                     node_id: str | None = None) -> Generator[str, None, str | None]:
+    """Stream the answer to an overseer's question; returns the backend's finish reason ("length": cut off).
+
+    Raises AssistanceUnavailable if the backend is down, too slow, or its stream stopped mid-answer.
+    """
     msgs = follow_up_messages(item, assistance, question, node_id)
     backend = backend_for(spec)
-    yield from backend.stream(msgs, max_tokens=min(spec.max_tokens, FOLLOW_UP_MAX_TOKENS),
-                              temperature=spec.temperature, seed=spec.seed, timeout_s=spec.timeout_s)
+    return (yield from backend.stream(msgs, max_tokens=min(spec.max_tokens, FOLLOW_UP_MAX_TOKENS),
+                              temperature=spec.temperature, seed=spec.seed, timeout_s=spec.timeout_s))

@@ -140,15 +140,21 @@ def assign_sides(jobs: list[Job], gold: dict[str, str], seed: int, population: d
 
 def plan(svc: StudyService, *, retry_failed: bool = False,
          overseers: Sequence[str] | None = None) -> tuple[list[Job], int]:
-    """Jobs still to do (kind-major order so a batch shares its prompts' shape), and how many were skipped."""
+    """Jobs still to do (kind-major order so a batch shares its prompts' shape), and how many were skipped.
+
+    With `retry_failed`, failed and unparsed rows are done again, and so are rows whose output was cut off
+    at the token limit (`params.truncated`).
+    """
     items = _items(svc)
     have = {(r.item_id, r.condition, r.kind): r.status for r in svc.store.assistance()}
+    cut = {(r.item_id, r.condition, r.kind) for r in svc.store.assistance() if (r.params or {}).get("truncated")}
     jobs: list[Job] = []
     skipped = 0
     for item_id, cond_name in needed(svc, overseers):
         for spec in svc.study.condition(cond_name).assistance:
-            status = have.get((item_id, cond_name, spec.kind))
-            if status == "ok" or (status is not None and not retry_failed):
+            key = (item_id, cond_name, spec.kind)
+            status = have.get(key)
+            if (status == "ok" and key not in cut) or (status is not None and not retry_failed):
                 skipped += 1
                 continue
             jobs.append(Job(items[item_id], cond_name, spec.kind, dict(spec.params)))
@@ -178,7 +184,9 @@ def _row(job: Job, out: Outcome, spec: AssistantSpec, backend: Backend) -> Assis
     gens = out.generations
     params = {"strategy": job.params, "sampling": {"temperature": spec.temperature, "top_p": spec.top_p,
                                                    "max_tokens": job.params.get("max_tokens", spec.max_tokens)},
-              "calls": [g.params for g in gens], **job.side_info}
+              "calls": [g.params for g in gens], **job.side_info,
+              # per call; "length" means that output was cut off at max_tokens (--retry-failed redoes the row)
+              "finish_reasons": [g.finish_reason for g in gens], "truncated": any(g.truncated for g in gens)}
     if job.sides:
         params["sides"] = list(job.sides)
     return AssistanceRecord(

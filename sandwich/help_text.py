@@ -80,7 +80,8 @@ def debate(content: Content) -> Segments:
     out: Segments = []
     for side in ("A", "B"):
         out += [(f"Debater {side} argues for: ", SPEAKER_STYLE[side]), (f"{answers.get(side, '?')}\n", "")]
-    out.append((f"{DEBATE_KEY}\n", "italic dim"))
+    if any((t.get("quotes") if isinstance(t, dict) else None) for t in content.get("turns") or []):
+        out.append((f"{DEBATE_KEY}\n", "italic dim"))  # a key to marks that are not there only puzzles
     last_round = None
     for t in content.get("turns") or []:
         t = t if isinstance(t, dict) else {"text": str(t)}

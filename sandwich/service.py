@@ -15,7 +15,7 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,8 +27,8 @@ from sandwich.store import (AssignmentRecord, DuplicateKey, InteractionRecord, I
                             StudyStore, open_store)
 from sandwich.studyfile import validate_text
 from sandwich.tasks import kind as task_kinds
-from sandwich.views import (AssistanceView, Briefing, ItemView, JudgmentFormat, JudgmentIn, PracticeFeedback,
-                            ProgressView, Receipt, SessionStart)
+from sandwich.views import (CUT_OFF_NOTE, AssistanceView, Briefing, CutOff, ItemView, JudgmentFormat, JudgmentIn,
+                            PracticeFeedback, ProgressView, Receipt, SessionStart)
 
 class StudyService:
     """Open a study store and serve it to the lead and, through sessions, to overseers."""
@@ -219,6 +219,17 @@ class StudyService:
         return {g.item_id: g.label for g in self._store.gold()}
 
 
+def _pieces(answer: Generator[str, None, str | None], parts: list[str]) -> Generator[str, None, str | None]:
+    """Pass a streamed answer on piece by piece, keeping each in `parts`; returns the stream's finish reason."""
+    while True:
+        try:
+            piece = next(answer)
+        except StopIteration as stop:
+            return stop.value
+        parts.append(piece)
+        yield piece
+
+
 def os_user() -> str:
     """Who is at this machine (for the look log)."""
     try:
@@ -287,7 +298,11 @@ class OverseerSession:
             if r is None:
                 out.append(AssistanceView(kind=kind, status="missing"))
             else:
-                out.append(AssistanceView(kind=kind, status=r.status, content=r.content, raw=r.raw, model=r.model,
+                content = r.content
+                if (r.params or {}).get("truncated") and isinstance(content, dict) and "text" in content:
+                    # cut off at the token limit: the overseer reads that it stops mid-way (c23)
+                    content = {**content, "text": str(content["text"]).rstrip() + CUT_OFF_NOTE}
+                out.append(AssistanceView(kind=kind, status=r.status, content=content, raw=r.raw, model=r.model,
                                           backend=r.backend))
         return out
 
@@ -314,7 +329,8 @@ class OverseerSession:
         sample = self._svc.item_row(self._svc.session_assignments(self.overseer)[0].item_id)
         return Briefing(condition=condition, assistance=cond.kinds, live_followups=rules.followups_allowed(cond),
                         text=text, judgment=self._svc.judgment_format(sample),
-                        practice_items=self._svc.study.overseers.practice_items)
+                        practice_items=self._svc.study.overseers.practice_items,
+                        choices_per_item=j.choices == "item")
 
     def progress(self) -> ProgressView:
         """Done/total overall and per condition."""
@@ -368,18 +384,27 @@ class OverseerSession:
         item = self.item(assignment_id).item
         context = self.assistance(assignment_id)
         self.log("followup_asked", assignment_id, {"question": question, "node_id": node_id})
-        started, parts = time.monotonic(), []
+        started, parts = time.monotonic(), list[str]()
+        about = {"question": question, "node_id": node_id}
+        answer = stream_follow_up(self._svc.study.assistant, item=item, assistance=context,
+                                  question=question, node_id=node_id)
         try:
-            for piece in stream_follow_up(self._svc.study.assistant, item=item, assistance=context,
-                                          question=question, node_id=node_id):
-                parts.append(piece)
-                yield piece
-        except Exception as e:
-            self.log("followup_failed", assignment_id, {"question": question, "node_id": node_id, "error": str(e)})
+            finish = yield from _pieces(answer, parts)
+            if finish == "length":  # the overseer reads that the answer is incomplete
+                yield CutOff(CUT_OFF_NOTE)
+        except GeneratorExit:  # the overseer moved on (submitted, next item, quit) while it streamed
+            answer.close()
+            self.log("followup_abandoned", assignment_id, {**about, "partial": "".join(parts),
+                                                           "latency_s": round(time.monotonic() - started, 3)})
             raise
-        self.log("followup_answered", assignment_id, {"question": question, "node_id": node_id,
-                                                      "answer": "".join(parts),
-                                                      "latency_s": round(time.monotonic() - started, 3)})
+        except Exception as e:
+            self.log("followup_failed", assignment_id, {**about, "error": str(e), "partial": "".join(parts)})
+            raise
+        text = "".join(parts)
+        self.log("followup_answered", assignment_id, {
+            **about, "answer": text, "finish_reason": finish, "truncated": finish == "length",
+            **({"shown": text + CUT_OFF_NOTE} if finish == "length" else {}),
+            "latency_s": round(time.monotonic() - started, 3)})
 
     # ------------------------------------------------------------ writing
     def start_session(self, client: str = "tui") -> SessionStart:

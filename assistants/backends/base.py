@@ -10,7 +10,7 @@ Backend failures raise :class:`sandwich.errors.AssistanceUnavailable`.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -37,6 +37,12 @@ class Generation:
     tokens_out: int = 0
     latency_s: float = 0.0
     seed: int = 0
+    finish_reason: str | None = None  # "stop", "length" (cut off at max_tokens), … ; None: not reported
+
+    @property
+    def truncated(self) -> bool:
+        """The output was cut off at the token limit (OpenAI finish_reason "length")."""
+        return self.finish_reason == "length"
 
     def record(self) -> dict[str, Any]:
         """A JSON-ready dict of the whole record."""
@@ -57,8 +63,13 @@ class Backend(Protocol):
         ...
 
     def stream(self, messages: Messages, *, max_tokens: int = 256, temperature: float = 0.0,
-               seed: int = 0, timeout_s: float = 60) -> Iterator[str]:
-        """Yield the answer to one conversation piece by piece as it is generated."""
+               seed: int = 0, timeout_s: float = 60) -> Generator[str, None, str | None]:
+        """Yield the answer to one conversation piece by piece as it is generated.
+
+        The generator's return value is the finish reason ("stop", "length", …; None when the backend
+        cannot tell). A stream that ends without one (no finish reason and no end marker: a dropped
+        connection) raises AssistanceUnavailable instead of passing the partial text off as whole.
+        """
         ...
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 
 from assistants.backends.base import Generation, Messages
 from sandwich.config import AssistantSpec
@@ -75,9 +75,11 @@ class ScriptedBackend:
         return out
 
     def stream(self, messages: Messages, *, max_tokens: int = 256, temperature: float = 0.0, seed: int = 0,
-               timeout_s: float = 60) -> Iterator[str]:
-        """The scripted reply, word by word."""
+               timeout_s: float = 60) -> Generator[str, None, str | None]:
+        """The scripted reply, word by word; "length" when max_tokens cut it, else "stop"."""
         self.prompts.append(list(messages))
-        words = self._reply(messages, seed, temperature).split(" ")[: max(1, max_tokens)]
+        all_words = self._reply(messages, seed, temperature).split(" ")
+        words = all_words[: max(1, max_tokens)]
         for k, w in enumerate(words):
             yield w if k == 0 else " " + w
+        return "length" if len(words) < len(all_words) else "stop"

@@ -13,6 +13,7 @@ from textual.widgets import Input, Static
 from textual.worker import get_current_worker
 
 from sandwich.errors import SandwichError
+from sandwich.views import CutOff
 
 ASK_ITEM = "Ask the model about this item (f), Enter to send · m: full screen"
 
@@ -123,7 +124,7 @@ class FollowUpBox(Vertical):
     def _piece(self, assignment_id: str, piece: str) -> None:
         if assignment_id == self.assignment_id:
             self.waiting = False
-            self.transcript.append(piece)
+            self.transcript.append(piece, style="bold yellow" if isinstance(piece, CutOff) else "")
             self._render_log()
 
     def _done(self, assignment_id: str) -> None:
