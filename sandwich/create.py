@@ -13,6 +13,7 @@ from sandwich.assignment import deal_study
 from sandwich.design_check import DesignReport, check_design
 from sandwich.errors import StoreError
 from sandwich.studyfile import StudyFile
+from sandwich.tasks import kind as task_kinds
 from sandwich.tasks.base import TaskData
 
 Progress = Callable[[int, int], None]
@@ -21,12 +22,8 @@ Progress = Callable[[int, int], None]
 def build_task(sf: StudyFile, *, allow_unsandboxed: bool = False, progress: Progress | None = None) -> TaskData:
     """Items, gold and hidden tests for the study's task."""
     task = sf.study.task
-    if task.kind == "code-review":
-        from sandwich.tasks.code_review import load_code_review
-        return load_code_review(task, sf.study.gold, sf.study.seed, allow_unsandboxed=allow_unsandboxed,
-                                progress=progress)
-    from sandwich.tasks.multiple_choice import load_multiple_choice
-    return load_multiple_choice(task, sf.path.parent)
+    return task_kinds.get(task.kind).load(task, sf.study, sf.path.parent, allow_unsandboxed=allow_unsandboxed,
+                                          progress=progress)
 
 
 def verify_import(sf: StudyFile, db: store.Location) -> None:

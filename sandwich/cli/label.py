@@ -73,9 +73,10 @@ def label(
     if web:
         serve_web(study, overseer, path, host, port, theme, allow_missing_help)
         return
+    from assistants.live import stream_follow_up
     from tui.app import OverseerApp
 
-    svc = StudyService(path)
+    svc = StudyService(path, follow_up_model=stream_follow_up)  # the composition root injects the model
     try:
         app = OverseerApp(svc.for_overseer(overseer), study_title=name, theme=f"textual-{theme}")
         app.run()

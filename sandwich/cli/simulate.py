@@ -20,6 +20,7 @@ def simulate(
                                      help="Also record the assistant answering each item alone."),
 ) -> None:
     """Simulate overseers through the real study service; every judgment is marked simulated."""
+    from assistants.backends import get_backend
     from sandwich.sim.runner import simulate_study
 
     if kind not in (None, "parametric", "llm"):
@@ -27,7 +28,8 @@ def simulate(
     names = [n.strip() for n in overseers.split(",") if n.strip()] if overseers else None
     path = study_db(study, db, write=True)
     with progress_bar("simulating overseers") as update:
-        summary = simulate_study(path, kind=kind, overseers=names, with_model_alone=model_alone, progress=update)
+        summary = simulate_study(path, kind=kind, overseers=names, with_model_alone=model_alone, progress=update,
+                                 backend_factory=get_backend)
     t = Table(title="Simulated overseers (SYNTHETIC)", title_justify="left")
     for c in ("overseer", "kind", "judgments written"):
         t.add_column(c)

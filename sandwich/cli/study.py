@@ -79,8 +79,9 @@ def create(
         counts = create_study(sf, target, force=force, allow_unsandboxed=unsandboxed, progress=update,
                               on_design=show_design_report)
     console.print(f"[green]created[/] {redact(str(target))}")
-    gold = f", {counts['correct']} gold-correct / {counts['gold'] - counts['correct']} gold-buggy" \
-        if sf.study.task.kind == "code-review" and counts["gold"] else ""
+    from sandwich.tasks import kind as task_kinds
+
+    gold = task_kinds.get(sf.study.task.kind).gold_summary(counts)
     console.print(f"  {counts['items']} items ({counts['train']} train / {counts['test']} test, "
                   f"{counts['practice']} practice){gold}")
     console.print(f"  {counts['overseers']} overseers, {counts['assignments']} assignments")
@@ -91,6 +92,8 @@ def status(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Items, overseers, and assignments done/left per overseer and condition."""
+    from sandwich.analysis.narrow import fit
+
     with open_service(study, db, read_only=True) as svc:
         st = svc.status()
     console.print(f"[bold]{st['study']}[/] — {st['question']}")
@@ -120,7 +123,7 @@ def status(
         label = f"{name}†" if row["role"] == "expert" else name
         table.add_row(label, *[row["cells"].get(c, "–") for c in st["conditions"]],
                       str(row["done"]), str(row["total"] - row["done"]))
-    console.print(table)
+    console.print(fit(table, console.width))  # one column per condition: stacked when too narrow
     if st["assistance"]:
         at = Table(title="Precomputed assistance", show_edge=False)
         for col in ("condition", "kind", "status", "n"):
@@ -138,13 +141,18 @@ def export(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Parquet files of everything but the gold, plus the gold in a separate folder (gold/)."""
-    from sandwich.export import export_study
+    from rich.markup import escape
+
+    from sandwich.export import BLINDED_TABLES, WITHHELD, export_study
 
     with open_service(study, db) as svc:  # writable: the export is logged in the study as a look
         counts = export_study(svc, to)
-    console.print(f"[green]exported[/] to {to}: " + ", ".join(f"{t} {n}" for t, n in counts.items()
-                                                            if t not in ("gold", "hidden_tests")))
-    console.print(f"  gold kept apart in {to / 'gold'}: gold {counts['gold']}, hidden tests {counts['hidden_tests']}")
+    console.print(f"[green]exported[/] to {escape(str(to))}: " + ", ".join(
+        f"{t} {n}" for t, n in counts.items() if t not in BLINDED_TABLES))
+    console.print(f"  gold kept apart in {escape(str(to / 'gold'))}: "
+                  + ", ".join(f"{t} {counts[t]}" for t in BLINDED_TABLES if t in counts))
+    for table, why in WITHHELD.items():
+        console.print(f"  {table}: not exported ({why})")
 
 
 def register(app: typer.Typer) -> None:

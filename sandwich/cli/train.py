@@ -96,7 +96,10 @@ def compare(
 
     res = compare_study(study_db(study, db), out, backbone=backbone, runs_dir=runs, n_boot=replicates,
                         fixed_coverage=coverage)
-    console.print(res.table)
+    from sandwich.analysis.narrow import fit
+
+    for part in res.table.renderables:   # short headers or stacked rows in a narrow terminal
+        console.print(fit(part, console.width) if isinstance(part, Table) else part)
 
 
 def register(app: typer.Typer) -> None:

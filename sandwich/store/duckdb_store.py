@@ -397,9 +397,14 @@ class DuckDBStore:
                                             FROM model_answers m LEFT JOIN gold g ON g.item_id = m.item_id"""),
         }
 
+    def table_names(self) -> list[str]:
+        """Every table of the study file (the catalogue of the main schema), sorted."""
+        return [r[0] for r in self._rows("SELECT table_name FROM information_schema.tables "
+                                         "WHERE table_schema = 'main' ORDER BY table_name")]
+
     def export_parquet(self, out: Path, tables: Sequence[str], blinded: Sequence[str]) -> dict[str, int]:
         """Every table to OUT/<table>.parquet, the blinded ones to OUT/gold/. Returns row counts."""
-        known = {r[0] for r in self._rows("SELECT table_name FROM information_schema.tables")}
+        known = set(self.table_names())
         counts: dict[str, int] = {}
         with self._lock:
             for table in [*tables, *blinded]:
