@@ -10,14 +10,15 @@ export TOKENIZERS_PARALLELISM := false
 
 .PHONY: setup demo test test-fast bench clean-venv system-deps
 
-# System tools: bubblewrap (the sandbox) and tmux (the terminal end-to-end test).
+# System tools: bubblewrap (the sandbox), tmux (the terminal end-to-end test) and PostgreSQL (the
+# PostgreSQL study store; tests start a throwaway cluster with its initdb/pg_ctl).
 system-deps:
-	@if ! command -v bwrap >/dev/null || ! command -v tmux >/dev/null; then \
+	@if ! command -v bwrap >/dev/null || ! command -v tmux >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    (apt-get update -qq && apt-get install -y -qq bubblewrap tmux >/dev/null) || \
-	      echo "warning: could not install bubblewrap/tmux with apt-get"; \
+	    (apt-get update -qq && apt-get install -y -qq bubblewrap tmux postgresql >/dev/null) || \
+	      echo "warning: could not install bubblewrap/tmux/postgresql with apt-get"; \
 	  else \
-	    echo "warning: bubblewrap or tmux missing; install them (e.g. 'sudo apt-get install bubblewrap tmux')"; \
+	    echo "warning: bubblewrap, tmux or postgresql missing; install them (e.g. 'sudo apt-get install bubblewrap tmux postgresql')"; \
 	  fi; \
 	fi
 

@@ -17,8 +17,9 @@ from assistants.templates import answer_text, messages, quote_rule, show_item
 from sandwich.views import ItemContent
 
 
-def consultancy(item: ItemContent, params: dict[str, Any], *, side: str) -> Steps:
-    """`rounds` turns by the consultant for `side` (a choice value: a letter, or correct/buggy)."""
+def consultancy(item: ItemContent, params: dict[str, Any], *, sides: tuple[str, ...]) -> Steps:
+    """`rounds` turns by the consultant for `sides[0]` (a choice value: a letter, or correct/buggy)."""
+    side = sides[0]
     rounds, words = int(params.get("rounds", 1)), int(params.get("word_limit", 80))
     answer = answer_text(item, side)
     shown, rule = show_item(item), quote_rule(item)

@@ -9,12 +9,12 @@ loads once and a vLLM client keeps its connections.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Generator
 
 from assistants.backends.base import Backend, get_backend
 from assistants.replies import truncate_words
 from assistants.templates import messages, show_item
+from sandwich import assistance as help_kinds
 from sandwich.config import AssistantSpec
 from sandwich.errors import SandwichError
 from sandwich.views import AssistanceView, ItemContent
@@ -35,45 +35,27 @@ def backend_for(spec: AssistantSpec) -> Backend:
         return _backends[key]
 
 
-def _find(nodes: list[dict[str, Any]], node_id: str) -> dict[str, Any] | None:
-    for n in nodes:
-        if str(n.get("id")) == node_id:
-            return n
-        found = _find(n.get("children") or [], node_id)
-        if found:
-            return found
-    return None
-
-
 def _summary(view: AssistanceView) -> str:
-    c = view.content or {}
-    if view.kind == "explanation":
-        return f"Explanation: {c.get('text', '')}"
-    if view.kind == "decomposition":
-        return "Sub-questions:\n" + "\n".join(f"{n['id']}. {n['question']} — {n['answer']}" for n in c.get("nodes", []))
-    if view.kind == "critique":
-        return "Possible flaws:\n" + "\n".join(f"- {f['what']} ({f['where']}) {f['why']}" for f in c.get("flaws", []))
-    if view.kind == "consultancy":
-        return f"A consultant argued for \"{c.get('assigned_answer')}\": " + " ".join(t["text"] for t in c.get("turns", []))
-    if view.kind == "debate":
-        answers = c.get("answers", {})
-        return "A debate:\n" + "\n".join(f"{t['speaker']} (for \"{answers.get(t['speaker'])}\"): {t['text']}"
-                                         for t in c.get("turns", []))
-    return ""
+    """One kind of help in the words its registry entry gives a follow-up."""
+    kind = help_kinds.find(view.kind)
+    return kind.summarize(view.content or {}) if kind else ""
 
 
-def context_text(assistance: list[AssistanceView], node_id: str | None) -> str:
+def context_text(helps: list[AssistanceView], node_id: str | None) -> str:
     """The help the model is reminded of: one decomposition node, or a cut-down summary of everything shown."""
     if node_id is not None:
-        for view in assistance:
-            if view.kind == "decomposition" and view.status == "ok" and view.content:
-                node = _find(view.content.get("nodes", []), node_id)
-                if node:
-                    return f"\nThe reader is looking at this sub-question: {node['question']}\n" \
-                           f"The answer given was: {node['answer']}\n"
+        for view in helps:
+            kind = help_kinds.find(view.kind)
+            if kind is None or kind.pane != "tree" or view.status != "ok" or not view.content:
+                continue
+            typed = kind.parse(view.content)
+            node = typed.find(node_id) if typed is not None and hasattr(typed, "find") else None
+            if node:
+                return f"\nThe reader is looking at this sub-question: {node.question}\n" \
+                       f"The answer given was: {node.answer}\n"
         raise SandwichError(f"No decomposition node {node_id!r} for this item.",
                             hint="Ask about a node shown in the decomposition, or ask without a node.")
-    parts = [_summary(v) for v in assistance if v.status == "ok" and v.content]
+    parts = [_summary(v) for v in helps if v.status == "ok" and v.content]
     if not parts:
         return ""
     text, _ = truncate_words("\n".join(p for p in parts if p), CONTEXT_WORDS)
@@ -87,9 +69,12 @@ def follow_up_messages(item: ItemContent, assistance: list[AssistanceView], ques
 
 
 def stream_follow_up(spec: AssistantSpec, *, item: ItemContent, assistance: list[AssistanceView], question: str,
-                     node_id: str | None = None) -> Iterator[str]:
-    """Stream the answer to an overseer's question; AssistanceUnavailable if the backend is down or too slow."""
+                     node_id: str | None = None) -> Generator[str, None, str | None]:
+    """Stream the answer to an overseer's question; returns the backend's finish reason ("length": cut off).
+
+    Raises AssistanceUnavailable if the backend is down, too slow, or its stream stopped mid-answer.
+    """
     msgs = follow_up_messages(item, assistance, question, node_id)
     backend = backend_for(spec)
-    yield from backend.stream(msgs, max_tokens=min(spec.max_tokens, FOLLOW_UP_MAX_TOKENS),
-                              temperature=spec.temperature, seed=spec.seed, timeout_s=spec.timeout_s)
+    return (yield from backend.stream(msgs, max_tokens=min(spec.max_tokens, FOLLOW_UP_MAX_TOKENS),
+                              temperature=spec.temperature, seed=spec.seed, timeout_s=spec.timeout_s))

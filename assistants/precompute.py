@@ -21,15 +21,15 @@ from typing import Any
 from assistants.backends.base import Backend, get_backend
 from assistants.strategy import Outcome, run_strategies, steps_for
 from assistants.templates import answer_values
-from sandwich.rules import item_content
+from sandwich import assistance
 from sandwich.config import AssistantSpec
 from sandwich.errors import SandwichError
+from sandwich.rules import item_content
 from sandwich.service import StudyService
 from sandwich.store import AssistanceRecord
 from sandwich.views import ItemContent
 
 Progress = Callable[[int, int], None]
-SIDED = ("consultancy", "debate")
 
 
 @dataclass
@@ -101,8 +101,14 @@ def _wrong(values: list[str], right: str, key: str) -> str:
     return random.Random(key).choice([v for v in values if v != right])
 
 
+def _sided(kind: str) -> int:
+    """How many assigned answers a kind argues (the registry says: consultancy 1, debate 2, others 0)."""
+    return assistance.get(kind).sides
+
+
 def assign_sides(jobs: list[Job], gold: dict[str, str], seed: int, population: dict[str, list[str]]) -> None:
-    """Fill in who argues what for consultancy and debate jobs (reads gold only to balance right/wrong).
+    """Fill in who argues what for sided jobs (one side: a consultant; two: debaters), reading gold only to
+    balance right/wrong.
 
     The half/half split is drawn over `population` — every item the condition needs, by condition —
     not over the jobs of this run, so a resumed, retried or per-overseer run gives an item the
@@ -110,7 +116,7 @@ def assign_sides(jobs: list[Job], gold: dict[str, str], seed: int, population: d
     """
     groups: dict[tuple[str, str], list[Job]] = {}
     for j in jobs:
-        if j.kind in SIDED:
+        if _sided(j.kind):
             groups.setdefault((j.condition, j.kind), []).append(j)
     for (cond, kind), group in groups.items():
         flags = _balanced_flags(population[cond], f"{seed}:{cond}:{kind}")
@@ -120,11 +126,11 @@ def assign_sides(jobs: list[Job], gold: dict[str, str], seed: int, population: d
             right = gold.get(j.item.item_id)
             if right not in values:  # no gold (expert-judged study): a seeded coin, balance unknown
                 first = random.Random(key).choice(values)
-                j.sides = (first, _wrong(values, first, key)) if kind == "debate" else (first,)
-                j.side_info = {"assigned_is_correct": None} if kind == "consultancy" else {"correct_debater": None}
+                j.sides = (first, _wrong(values, first, key)) if _sided(kind) == 2 else (first,)
+                j.side_info = {"assigned_is_correct": None} if _sided(kind) == 1 else {"correct_debater": None}
                 continue
             wrong = _wrong(values, right, key)
-            if kind == "consultancy":
+            if _sided(kind) == 1:
                 j.sides = (right if flags[j.item.item_id] else wrong,)
                 j.side_info = {"assigned_is_correct": flags[j.item.item_id]}
             else:
@@ -134,33 +140,53 @@ def assign_sides(jobs: list[Job], gold: dict[str, str], seed: int, population: d
 
 def plan(svc: StudyService, *, retry_failed: bool = False,
          overseers: Sequence[str] | None = None) -> tuple[list[Job], int]:
-    """Jobs still to do (kind-major order so a batch shares its prompts' shape), and how many were skipped."""
+    """Jobs still to do (kind-major order so a batch shares its prompts' shape), and how many were skipped.
+
+    With `retry_failed`, failed and unparsed rows are done again, and so are rows whose output was cut off
+    at the token limit (`params.truncated`).
+    """
     items = _items(svc)
     have = {(r.item_id, r.condition, r.kind): r.status for r in svc.store.assistance()}
+    cut = {(r.item_id, r.condition, r.kind) for r in svc.store.assistance() if (r.params or {}).get("truncated")}
     jobs: list[Job] = []
     skipped = 0
     for item_id, cond_name in needed(svc, overseers):
         for spec in svc.study.condition(cond_name).assistance:
-            status = have.get((item_id, cond_name, spec.kind))
-            if status == "ok" or (status is not None and not retry_failed):
+            key = (item_id, cond_name, spec.kind)
+            status = have.get(key)
+            if (status == "ok" and key not in cut) or (status is not None and not retry_failed):
                 skipped += 1
                 continue
             jobs.append(Job(items[item_id], cond_name, spec.kind, dict(spec.params)))
-    if any(j.kind in SIDED for j in jobs):
+    if any(_sided(j.kind) for j in jobs):
         population: dict[str, list[str]] = {}
         for item_id, cond_name in needed(svc):
             population.setdefault(cond_name, []).append(item_id)
         assign_sides(jobs, svc.gold(), svc.study.seed, population)
-    kinds = ("explanation", "critique", "decomposition", "consultancy", "debate")
+    kinds = assistance.names()
     jobs.sort(key=lambda j: (kinds.index(j.kind), j.condition, j.item.item_id))
     return jobs, skipped
 
 
+def _checked(kind: str, out: Outcome) -> Outcome:
+    """The outcome with its content held to the kind's contract: content that breaks it is kept as raw text."""
+    if out.status != "ok":
+        return out
+    typed = assistance.get(kind).parse(out.content)
+    if typed is None:
+        return Outcome("unparsed", None, f"{out.raw}\n\n[content does not fit the {kind} contract: {out.content}]",
+                       out.generations)
+    return Outcome("ok", typed.model_dump(mode="json", exclude_unset=True), out.raw, out.generations)
+
+
 def _row(job: Job, out: Outcome, spec: AssistantSpec, backend: Backend) -> AssistanceRecord:
+    out = _checked(job.kind, out)
     gens = out.generations
     params = {"strategy": job.params, "sampling": {"temperature": spec.temperature, "top_p": spec.top_p,
                                                    "max_tokens": job.params.get("max_tokens", spec.max_tokens)},
-              "calls": [g.params for g in gens], **job.side_info}
+              "calls": [g.params for g in gens], **job.side_info,
+              # per call; "length" means that output was cut off at max_tokens (--retry-failed redoes the row)
+              "finish_reasons": [g.finish_reason for g in gens], "truncated": any(g.truncated for g in gens)}
     if job.sides:
         params["sides"] = list(job.sides)
     return AssistanceRecord(
@@ -194,9 +220,10 @@ def precompute(svc: StudyService, *, spec: AssistantSpec | None = None, backend:
         batch = jobs[k:k + batch_size]
         runs = [steps_for(j.kind, j.item, j.params, sides=j.sides, max_tokens=spec.max_tokens) for j in batch]
         outs = run_strategies(backend, runs, temperature=spec.temperature, seed=spec.seed)
-        store_outcomes(svc, [_row(j, o, spec, backend) for j, o in zip(batch, outs, strict=True)])
-        for o in outs:
-            report.by_status[o.status] = report.by_status.get(o.status, 0) + 1
+        rows = [_row(j, o, spec, backend) for j, o in zip(batch, outs, strict=True)]
+        store_outcomes(svc, rows)
+        for o, r in zip(outs, rows, strict=True):
+            report.by_status[r.status] = report.by_status.get(r.status, 0) + 1
             report.tokens_in += sum(g.tokens_in for g in o.generations)
             report.tokens_out += sum(g.tokens_out for g in o.generations)
         report.wall_s = time.perf_counter() - start

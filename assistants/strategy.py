@@ -15,27 +15,44 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
+from collections.abc import Generator
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from assistants.backends.base import Backend, BackendUnreachable, Generation, Messages
+from sandwich import assistance
 from sandwich.errors import AssistanceUnavailable
 from sandwich.views import ItemContent
 
 
 @dataclass
 class Call:
-    """One model request a strategy needs."""
+    """One model request a strategy needs, with its own sampling settings.
+
+    `temperature`/`seed` left None take the study's (`assistant:`); `n` > 1 asks for n samples of the same
+    conversation (seeds seed, seed+1, …), which come back one after another in the call's place — so a kind
+    that needs several different samples (best-of-n) asks for them in one call.
+    """
 
     messages: Messages
     max_tokens: int = 160
     choices: list[str] | None = None
     json_schema: dict | None = None
+    temperature: float | None = None
+    seed: int | None = None
+    n: int = 1
 
-    def key(self) -> tuple[int, str, str]:
+    def key(self) -> tuple[int, str, str, float | None, int | None]:
         """Calls with the same key can share one batched backend call."""
-        return self.max_tokens, json.dumps(self.choices), json.dumps(self.json_schema, sort_keys=True)
+        return (self.max_tokens, json.dumps(self.choices), json.dumps(self.json_schema, sort_keys=True),
+                self.temperature, self.seed)
+
+    def samples(self, default_seed: int = 0) -> list[Call]:
+        """The call as n single-sample calls with seeds seed, seed+1, … (itself when n is 1)."""
+        if self.n <= 1:
+            return [self]
+        base = default_seed if self.seed is None else self.seed
+        return [replace(self, n=1, seed=base + k) for k in range(self.n)]
 
 
 @dataclass
@@ -67,20 +84,11 @@ def unparsed(raw: str) -> Result:
 
 def steps_for(kind: str, item: ItemContent, params: dict[str, Any], *, sides: tuple[str, ...] = (),
               max_tokens: int = 160) -> Steps:
-    """The generator for one kind of assistance on one item (sides: consultancy 1, debate 2)."""
-    from assistants import consult, critique, debate, decompose, explain
-
-    table: dict[str, Callable[..., Steps]] = {
-        "explanation": explain.explanation, "decomposition": decompose.decomposition,
-        "critique": critique.critique, "consultancy": consult.consultancy, "debate": debate.debate}
-    if kind not in table:
+    """The generator for one kind of assistance on one item (a sided kind gets its assigned answers)."""
+    found = assistance.find(kind)
+    if found is None:
         raise ValueError(f"unknown assistance kind {kind!r}")
-    p = {"max_tokens": max_tokens, **params}
-    if kind == "consultancy":
-        return consult.consultancy(item, p, side=sides[0])
-    if kind == "debate":
-        return debate.debate(item, p, sides=(sides[0], sides[1]))
-    return table[kind](item, p)
+    return found.steps(item, {"max_tokens": max_tokens, **params}, sides)
 
 
 def run_strategies(backend: Backend, runs: list[Steps], *, temperature: float = 0.0, seed: int = 0) -> list[Outcome]:
@@ -100,7 +108,7 @@ def run_strategies(backend: Backend, runs: list[Steps], *, temperature: float = 
             raw = "\n\n".join(g.text for g in gens[i])
             outcomes[i] = Outcome("unparsed", None, f"{raw}\n\n[could not be read: {type(e).__name__}: {e}]", gens[i])
             return
-        waiting[i] = calls
+        waiting[i] = [one for c in calls for one in c.samples(seed)]
 
     for i in range(len(runs)):
         advance(i, None)
@@ -115,7 +123,8 @@ def run_strategies(backend: Backend, runs: list[Steps], *, temperature: float = 
             first = members[0][2]
             try:
                 out = backend.generate([c.messages for _, _, c in members], max_tokens=first.max_tokens,
-                                       temperature=temperature, seed=seed, choices=first.choices,
+                                       temperature=temperature if first.temperature is None else first.temperature,
+                                       seed=seed if first.seed is None else first.seed, choices=first.choices,
                                        json_schema=first.json_schema)
             except BackendUnreachable:
                 raise

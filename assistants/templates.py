@@ -10,6 +10,7 @@ import string
 from functools import lru_cache
 from pathlib import Path
 
+from sandwich.tasks import kind as task_kinds
 from sandwich.views import ItemContent
 
 PROMPTS = Path(__file__).parent / "prompts"
@@ -33,47 +34,38 @@ def messages(template_name: str, /, **values: object) -> list[dict[str, str]]:
 
 
 def is_code(item: ItemContent) -> bool:
-    """True for code-review items (the body is a program)."""
-    return item.task_kind == "code-review"
+    """True for items whose body is a program (the task kind says)."""
+    return task_kinds.of(item).shows_code
 
 
 def show_item(item: ItemContent) -> str:
-    """The item as the model reads it: the program, or the passage, question and lettered choices."""
-    if is_code(item):
-        fence = f"```{item.language or ''}"
-        return f"A programming problem and a candidate solution:\n{fence}\n{item.body.strip()}\n```\n\n" \
-               f"Question: {item.question}"
-    parts = [f"Passage:\n{item.body.strip()}\n"] if item.body.strip() else []
-    parts.append(f"Question: {item.question}")
-    parts += [f"{LETTERS[i]}. {c}" for i, c in enumerate(item.choices)]
-    return "\n".join(parts)
+    """The item as the model reads it (the task kind's model view: the program, or the passage, question and
+    lettered choices)."""
+    return task_kinds.of(item).model_view(item)
 
 
 def answer_text(item: ItemContent, value: str) -> str:
     """How an answer reads in prompts and content: 'B. the choice' for a lettered choice, else the value."""
-    if not is_code(item) and len(value) == 1 and value in LETTERS[: len(item.choices)]:
-        return f"{value}. {item.choices[LETTERS.index(value)]}"
-    return value
+    return task_kinds.of(item).answer_text(item, value)
 
 
 def answer_values(item: ItemContent) -> list[str]:
     """The values an overseer can answer with: letters for multiple choice, else the item's choices."""
-    return [LETTERS[i] for i in range(len(item.choices))] if not is_code(item) else list(item.choices)
+    return task_kinds.of(item).answer_values(item)
 
 
 def thing(item: ItemContent) -> str:
     """What is being judged, in a word."""
-    return "program" if is_code(item) else "question"
+    return task_kinds.of(item).noun
 
 
 def goal(item: ItemContent) -> str:
     """The overseer's decision, in words."""
-    return "whether this program is correct" if is_code(item) else "which choice answers the question"
+    return task_kinds.of(item).goal
 
 
 def quote_rule(item: ItemContent) -> str:
     """How to quote the source so quotes can be checked."""
     if not item.body.strip():
         return ""
-    where = "code" if is_code(item) else "passage"
-    return f"Quote the exact {where} you rely on inside <quote></quote> tags."
+    return f"Quote the exact {task_kinds.of(item).source_word} you rely on inside <quote></quote> tags."

@@ -73,12 +73,14 @@ def williams_rows(n: int) -> list[list[int]]:
 
 
 def judged_pool(pool: Sequence[str], labels: Mapping[str, str], problems: Mapping[str, str] | None, n: int,
-                seed: int) -> list[str]:
+                seed: int, versions_per_problem: int | None = None) -> list[str]:
     """A seeded sample of ``n`` items, dealt evenly over gold labels, from as many distinct problems as possible.
 
     Labels take turns; each turn takes an item whose problem is not chosen yet, preferring problems
     with the fewest items of other labels left (so a problem that is the only source of a rare label
-    stays available for it). Returns the pool unchanged when ``n >= len(pool)``.
+    stays available for it). When every problem is taken, further versions come from the problems with
+    the fewest versions chosen, never more than ``versions_per_problem`` of one problem (None: no cap), so
+    the sample can still be dealt. Returns the pool unchanged when ``n >= len(pool)``.
     """
     if n >= len(pool):
         return list(pool)
@@ -94,21 +96,27 @@ def judged_pool(pool: Sequence[str], labels: Mapping[str, str], problems: Mappin
         for i in ids:
             left.setdefault(problem_of(i), Counter())[label] += 1
     chosen: list[str] = []
-    used: set[str] = set()
+    used: Counter[str] = Counter()  # problem -> versions chosen
+    cap = versions_per_problem if versions_per_problem is not None else len(pool)
     while len(chosen) < n:
+        progressed = False
         for label in sorted(by_label):
             ids = by_label[label]
-            if not ids or len(chosen) >= n:
+            if len(chosen) >= n:
+                break
+            open_ids = [i for i in ids if used[problem_of(i)] < cap]
+            if not open_ids:
                 continue
-            fresh = [i for i in ids if problem_of(i) not in used]
-            if fresh:
-                pick = min(fresh, key=lambda i: sum(v for lab, v in left[problem_of(i)].items() if lab != label))
-            else:
-                pick = ids[0]
+            fewest = min(used[problem_of(i)] for i in open_ids)
+            fresh = [i for i in open_ids if used[problem_of(i)] == fewest]
+            pick = min(fresh, key=lambda i: sum(v for lab, v in left[problem_of(i)].items() if lab != label))
             ids.remove(pick)
             chosen.append(pick)
-            used.add(problem_of(pick))
+            used[problem_of(pick)] += 1
             left[problem_of(pick)][label] -= 1
+            progressed = True
+        if not progressed:  # the cap leaves too few items: the dealer reports the shortfall with its fix
+            break
     return chosen
 
 
@@ -340,7 +348,7 @@ def deal_study(study: Study, data: TaskData) -> Dealt:
     pool = [i.item_id for i in data.items if i.item_id not in practice and i.problem_id not in practised
             and (ov.judge_split == "all" or i.split == "train")]
     if ov.judged_items is not None:
-        pool = judged_pool(pool, labels, problems, ov.judged_items, study.seed)
+        pool = judged_pool(pool, labels, problems, ov.judged_items, study.seed, ov.versions_per_problem)
     assignments = plan(pool, [c.name for c in study.conditions], ov.non_experts, ov.items_per_overseer,
                        design=ov.design, experts=ov.experts, expert_condition=study.expert_condition, seed=ov.seed,
                        labels=labels, problems=problems, versions_per_problem=ov.versions_per_problem)

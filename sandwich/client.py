@@ -21,8 +21,8 @@ from typing import Any
 import httpx
 
 from sandwich.errors import AlreadyJudged, AssistanceUnavailable, NotFound, NotSaved, SandwichError, SessionInUse
-from sandwich.views import (AssistanceView, Briefing, ItemView, JudgmentIn, PracticeFeedback, ProgressView, Receipt,
-                            SessionStart)
+from sandwich.views import (CUT_OFF_NOTE, AssistanceView, Briefing, CutOff, ItemView, JudgmentIn, PracticeFeedback,
+                            ProgressView, Receipt, SessionStart)
 
 RETRY_STATUS = {502, 503, 504}
 
@@ -217,7 +217,7 @@ class OverseerClient:
                     elif line.startswith("data:"):
                         data = json.loads(line[5:].strip())
                         if event == "message":
-                            yield data
+                            yield CutOff(data) if data == CUT_OFF_NOTE else data
                         elif event == "error":
                             raise AssistanceUnavailable(data.get("message", "The model's answer failed."))
                         elif event == "done":

@@ -11,16 +11,11 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, ValidationInfo,
+                      field_validator, model_validator)
 
-ASSISTANCE_KINDS: tuple[str, ...] = ("explanation", "decomposition", "critique", "consultancy", "debate")
+from sandwich import assistance
+
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 # Names the program itself uses next to condition names; a condition called so would be merged with them.
@@ -125,7 +120,29 @@ class MultipleChoiceTask(Strict):
     split: SplitSpec = SplitSpec(by="item")
 
 
-Task = Annotated[CodeReviewTask | MultipleChoiceTask, Field(discriminator="kind")]
+class RegisteredTask(BaseModel):
+    """The `task:` section of a kind registered outside this module (`sandwich.tasks.kind.register`); the
+    study validates it against that kind's own `config` model."""
+
+    model_config = ConfigDict(extra="allow")
+    kind: str
+
+
+_BUILT_IN_TASKS = {m.model_fields["kind"].annotation.__args__[0]: m for m in (CodeReviewTask, MultipleChoiceTask)}
+
+
+def _task_tag(v: Any) -> str | None:
+    """The union member for a `task:` section: a built-in kind's own model, else a registered kind's."""
+    kind = v.get("kind") if isinstance(v, dict) else getattr(v, "kind", None)
+    if kind is None or kind in _BUILT_IN_TASKS:
+        return kind
+    from sandwich.tasks import kind as task_kinds
+
+    return "registered" if task_kinds.find(kind) is not None else kind
+
+
+Task = Annotated[Annotated[CodeReviewTask, Tag("code-review")] | Annotated[MultipleChoiceTask, Tag("multiple-choice")]
+                 | Annotated[RegisteredTask, Tag("registered")], Discriminator(_task_tag)]
 
 
 class GoldSpec(Strict):
@@ -140,7 +157,8 @@ class GoldSpec(Strict):
 class AssistantSpec(Strict):
     """The model that helps overseers; embedded runs in-process and needs no server."""
 
-    backend: Literal["embedded", "vllm", "vllm-offline", "scripted"] = "embedded"
+    backend: Literal["embedded", "vllm", "vllm-offline", "scripted"] = Field(
+        "embedded", description="scripted: deterministic canned replies, for tests and demos (no model)")
     model: str = "smollm2-135m-instruct"
     url: str | None = Field(None, description="OpenAI-compatible base URL of a running vLLM server (…/v1)")
     api_key_env: str | None = Field(None, description="environment variable holding the server's API key")
@@ -165,15 +183,6 @@ class AssistanceSpec(Strict):
     params: dict[str, Any] = {}
 
 
-_PARAMS: dict[str, dict[str, type]] = {
-    "explanation": {"max_tokens": int},
-    "decomposition": {"max_subquestions": int, "max_tokens": int},
-    "critique": {"max_flaws": int, "max_tokens": int},
-    "consultancy": {"rounds": int, "word_limit": int, "seed": int},
-    "debate": {"rounds": int, "word_limit": int},
-}
-
-
 def _parse_assistance(entry: Any) -> AssistanceSpec:
     """Accept `explanation` or `{debate: {rounds: 2}}`."""
     if isinstance(entry, AssistanceSpec):
@@ -187,14 +196,7 @@ def _parse_assistance(entry: Any) -> AssistanceSpec:
             raise ValueError(f"parameters of {kind!r} must be a mapping, got {type(params).__name__}")
     else:
         raise ValueError("each assistance entry is a name or a one-key mapping like {debate: {rounds: 2}}")
-    if kind not in ASSISTANCE_KINDS:
-        raise ValueError(f"unknown assistance {kind!r} (expected one of: {', '.join(ASSISTANCE_KINDS)})")
-    allowed = _PARAMS[kind]
-    for key, value in params.items():
-        if key not in allowed:
-            raise ValueError(f"unknown parameter {key!r} for {kind} (expected one of: {', '.join(allowed)})")
-        if not isinstance(value, allowed[key]) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{kind}.{key} must be a positive integer, got {value!r}")
+    assistance.check_params(str(kind), params)  # the kinds and their parameters are declared in the registry
     return AssistanceSpec(kind=kind, params=params)
 
 
@@ -403,6 +405,19 @@ class Study(Strict):
 
     _study = field_validator("study")(lambda v: _slug(v, "study name"))
 
+    @field_validator("task", mode="after")
+    @classmethod
+    def _registered_task(cls, v: Any) -> Any:
+        if not isinstance(v, RegisteredTask):
+            return v
+        from sandwich.tasks import kind as task_kinds
+
+        try:
+            return task_kinds.get(v.kind).config.model_validate(v.model_dump())
+        except ValidationError as e:
+            err = e.errors()[0]
+            raise ValueError(f"task.{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> Study:
         if self.judgment.choices is None:
@@ -417,7 +432,9 @@ class Study(Strict):
         return self
 
     @model_validator(mode="after")
-    def _enough_problems(self) -> Study:
+    def _enough_problems(self, info: ValidationInfo) -> Study:
+        if (info.context or {}).get("collect_problems"):
+            return self  # the study-file reader places this problem at its line (study_checks)
         # the design rules live with check-design
         from sandwich.design_check import problem_shortfall
         if (problem := problem_shortfall(self)) is not None:

@@ -6,16 +6,14 @@ place only when complete, so a failure leaves no partial study.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 
 from sandwich import store
 from sandwich.assignment import deal_study
 from sandwich.design_check import DesignReport, check_design
 from sandwich.errors import StoreError
 from sandwich.studyfile import StudyFile
+from sandwich.tasks import kind as task_kinds
 from sandwich.tasks.base import TaskData
 
 Progress = Callable[[int, int], None]
@@ -24,15 +22,11 @@ Progress = Callable[[int, int], None]
 def build_task(sf: StudyFile, *, allow_unsandboxed: bool = False, progress: Progress | None = None) -> TaskData:
     """Items, gold and hidden tests for the study's task."""
     task = sf.study.task
-    if task.kind == "code-review":
-        from sandwich.tasks.code_review import load_code_review
-        return load_code_review(task, sf.study.gold, sf.study.seed, allow_unsandboxed=allow_unsandboxed,
-                                progress=progress)
-    from sandwich.tasks.multiple_choice import load_multiple_choice
-    return load_multiple_choice(task, sf.path.parent)
+    return task_kinds.get(task.kind).load(task, sf.study, sf.path.parent, allow_unsandboxed=allow_unsandboxed,
+                                          progress=progress)
 
 
-def verify_import(sf: StudyFile, db: Path) -> None:
+def verify_import(sf: StudyFile, db: store.Location) -> None:
     """Imported gold must be exactly what the data file says: re-read the file and check the stored gold."""
     task = sf.study.task
     if task.kind == "multiple-choice":
@@ -40,9 +34,9 @@ def verify_import(sf: StudyFile, db: Path) -> None:
         verify_stored_gold(task, sf.path.parent, db)
 
 
-def existing_judgments(db: Path) -> int:
+def existing_judgments(db: store.Location) -> int:
     """How many judgments a study database already holds (0 if there is none)."""
-    if not db.exists():
+    if not store.study_exists(db):
         return 0
     st = store.open_store(db, read_only=True)
     try:
@@ -51,10 +45,12 @@ def existing_judgments(db: Path) -> int:
         st.close()
 
 
-def create_study(sf: StudyFile, db: Path, *, force: bool = False, allow_unsandboxed: bool = False,
+def create_study(sf: StudyFile, db: store.Location, *, force: bool = False, allow_unsandboxed: bool = False,
                  progress: Progress | None = None,
                  on_design: Callable[[DesignReport], None] | None = None) -> dict[str, int]:
-    """Create (or re-create) the study database at `db`. Returns counts of what was written.
+    """Create (or re-create) the study database at `db` (a DuckDB file or a PostgreSQL URL), atomically.
+
+    Returns counts of what was written.
 
     ``on_design`` receives check-design's report on the assignment plan before anything is written.
     """
@@ -78,12 +74,7 @@ def create_study(sf: StudyFile, db: Path, *, force: bool = False, allow_unsandbo
     if on_design is not None:  # `sandwich check-design` on the plan about to be written
         on_design(check_design(study, data.items, data.gold, assignments))
 
-    db.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{db.name}.", suffix=".tmp", dir=db.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    tmp.unlink()  # DuckDB wants to create the file itself
-    try:
+    with store.staged(db) as tmp:
         st = store.open_store(tmp, create=True)
         try:
             st.write_study(store.StudyContent(
@@ -102,11 +93,6 @@ def create_study(sf: StudyFile, db: Path, *, force: bool = False, allow_unsandbo
         finally:
             st.close()
         verify_import(sf, tmp)
-        store.remove_db(db)
-        os.replace(tmp, db)
-    except BaseException:
-        store.remove_db(tmp)
-        raise
     return {"items": len(data.items), "practice": len(practice), "gold": len(data.gold),
             "assignments": len(assignments), "overseers": len(ov.non_experts) + len(ov.experts),
             "correct": sum(g.label == "correct" for g in data.gold),

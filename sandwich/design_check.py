@@ -44,10 +44,11 @@ def problem_shortfall(study: Study) -> str | None:
     it is about, as study-file errors do.
     """
     task, ov = study.task, study.overseers
-    if task.kind != "code-review":
+    from sandwich.tasks import kind as task_kinds
+
+    total = task_kinds.get(task.kind).problem_count(task)
+    if total is None:  # every item is its own problem
         return None
-    total = task.problems if isinstance(task.problems, int) else (
-        len(task.problems) if task.problems else HUMANEVAL_PROBLEMS)
     train_only = ov.judge_split == "train" and task.split.by == "problem"
     n = (round(total * task.split.train) if train_only else total) - ov.practice_items
     parts = len(study.conditions) if ov.design == "within-subjects" else 1

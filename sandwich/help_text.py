@@ -2,15 +2,16 @@
 and the LLM judge's prompt, so a simulated overseer reads what a person reads (quote marks, the consultant's
 caveat, the notice when help is missing), in the same words.
 
-Each renderer returns `Segments`: a list of (text, style) pairs. The style is a hint (a rich style string) the
+Each kind's words are here; which renderer a kind uses is declared in its registry entry
+(`sandwich.assistance`). Each renderer returns `Segments`: a list of (text, style) pairs. The style is a hint (a rich style string) the
 app uses for colour; joined without styles the segments are the plain text the LLM judge reads.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
+from sandwich.assistance import registry
 from sandwich.views import AssistanceView
 
 Segments = list[tuple[str, str]]
@@ -19,8 +20,6 @@ Content = dict[str, Any]
 CONSULTANT_CAVEAT = "It was told which answer to defend — it may be the wrong one."
 DEBATE_KEY = "Quotes: ✓ found in the item, ✗ not found."
 SPEAKER_STYLE = {"A": "bold magenta", "B": "bold cyan", "consultant": "bold green"}
-TITLES = {"explanation": "Explanation", "decomposition": "Sub-questions", "critique": "Critique",
-          "consultancy": "Consultant", "debate": "Debate"}
 
 
 def plain(segments: Segments) -> str:
@@ -81,7 +80,8 @@ def debate(content: Content) -> Segments:
     out: Segments = []
     for side in ("A", "B"):
         out += [(f"Debater {side} argues for: ", SPEAKER_STYLE[side]), (f"{answers.get(side, '?')}\n", "")]
-    out.append((f"{DEBATE_KEY}\n", "italic dim"))
+    if any((t.get("quotes") if isinstance(t, dict) else None) for t in content.get("turns") or []):
+        out.append((f"{DEBATE_KEY}\n", "italic dim"))  # a key to marks that are not there only puzzles
     last_round = None
     for t in content.get("turns") or []:
         t = t if isinstance(t, dict) else {"text": str(t)}
@@ -114,9 +114,10 @@ def decomposition(content: Content) -> Segments:
     return out or [("(no sub-questions)", "italic")]
 
 
-RENDERERS: dict[str, Callable[[Content], Segments]] = {
-    "explanation": explanation, "critique": critique, "consultancy": consultancy, "debate": debate,
-    "decomposition": decomposition}
+def title(kind: str) -> str:
+    """The kind's tab title (its name when no kind of that name is registered)."""
+    found = registry.find(kind)
+    return found.title if found else kind
 
 
 def status_notice(view: AssistanceView) -> Segments | None:
@@ -139,5 +140,5 @@ def help_segments(view: AssistanceView) -> Segments:
     notice = status_notice(view)
     if notice is not None:
         return notice
-    render = RENDERERS.get(view.kind)
-    return render(view.content or {}) if render else [(str(view.content), "")]
+    kind = registry.find(view.kind)
+    return kind.segments(view.content or {}) if kind else [(str(view.content), "")]

@@ -15,41 +15,38 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from sandwich import rules
+from sandwich import assistance, compose, rules
+from sandwich.compose import FollowUpModel
 from sandwich.config import Condition, Study
 from sandwich.errors import AlreadyJudged, NotFound, SandwichError, StoreError
 from sandwich.interactions import conflict
 from sandwich.leases import Leases
 from sandwich.store import (AssignmentRecord, DuplicateKey, InteractionRecord, ItemRecord, LookRecord, OverseerRecord,
-                            StudyStore, open_store)
+                            StudyStore, as_location, open_store)
 from sandwich.studyfile import validate_text
-from sandwich.views import (AssistanceView, Briefing, ItemView, JudgmentFormat, JudgmentIn, PracticeFeedback,
-                            ProgressView, Receipt, SessionStart)
-
-ASSISTANCE_BLURB = {
-    "explanation": "an explanation of the item in plain language",
-    "decomposition": "the question split into smaller sub-questions, each answered by the model; you can ask follow-ups",
-    "critique": "a list of possible flaws the model found, each with where and why",
-    "consultancy": "a consultant arguing for one answer — it may be arguing for the wrong one",
-    "debate": "two model debaters arguing for opposite answers over several rounds",
-}
-
+from sandwich.tasks import kind as task_kinds
+from sandwich.views import (CUT_OFF_NOTE, AssistanceView, Briefing, CutOff, ItemView, JudgmentFormat, JudgmentIn,
+                            PracticeFeedback, ProgressView, Receipt, SessionStart)
 
 class StudyService:
     """Open a study store and serve it to the lead and, through sessions, to overseers."""
 
-    def __init__(self, db_path: str | Path, *, read_only: bool = False, store_kind: str | None = None) -> None:
-        self.db_path = Path(db_path)
+    def __init__(self, db_path: str | Path, *, read_only: bool = False, store_kind: str | None = None,
+                 follow_up_model: FollowUpModel | None = None) -> None:
+        """`follow_up_model` answers overseers' own questions (injected by the CLI; default:
+        `sandwich.compose.FOLLOW_UP_MODEL`, imported on first use)."""
+        self.db_path: Path | str = as_location(db_path)  # a DuckDB file, or a PostgreSQL URL (kept as text)
+        self._follow_up_model = follow_up_model
         self.read_only = read_only
         self._store = open_store(self.db_path, read_only=read_only, kind=store_kind)
         text = self._store.get_meta("config_text")
         if text is None:
             self._store.close()
-            raise StoreError(f"{self.db_path}: the study was never fully created.", hint="Run `sandwich create` again.")
+            raise StoreError(f"{self._store.location}: the study was never fully created.", hint="Run `sandwich create` again.")
         self.config_text: str = text
         self.config_hash: str = self._store.get_meta("config_hash") or ""
         self.study: Study = validate_text(text, str(self.db_path) + "#config")
@@ -71,6 +68,13 @@ class StudyService:
     def close(self) -> None:
         """Close the store (a DuckDB file is checkpointed so it stands alone)."""
         self._store.close()
+
+    @property
+    def follow_up_model(self) -> FollowUpModel:
+        """The model that answers live follow-up questions (the injected one, else the default)."""
+        if self._follow_up_model is None:
+            self._follow_up_model = compose.follow_up_model()
+        return self._follow_up_model
 
     @property
     def store(self) -> StudyStore:
@@ -142,7 +146,7 @@ class StudyService:
         Raises StoreError when the study is open read-only: a look must not go unlogged.
         """
         if self.read_only:
-            raise StoreError(f"{self.db_path}: this look at the results cannot be logged: the study is open "
+            raise StoreError(f"{self._store.location}: this look at the results cannot be logged: the study is open "
                              "read-only.", hint="Open it writable (every look at results is logged in the study).")
         frozen = self._store.frozen_plan()
         look = LookRecord(ts=rules.utc_now(), action=action, who=who or os_user(),
@@ -216,6 +220,17 @@ class StudyService:
     def gold(self) -> dict[str, str]:
         """Gold labels by item id. Lead side only: analysis and classifier training."""
         return {g.item_id: g.label for g in self._store.gold()}
+
+
+def _pieces(answer: Generator[str, None, str | None], parts: list[str]) -> Generator[str, None, str | None]:
+    """Pass a streamed answer on piece by piece, keeping each in `parts`; returns the stream's finish reason."""
+    while True:
+        try:
+            piece = next(answer)
+        except StopIteration as stop:
+            return stop.value
+        parts.append(piece)
+        yield piece
 
 
 def os_user() -> str:
@@ -296,7 +311,11 @@ class OverseerSession:
             if r is None:
                 out.append(AssistanceView(kind=kind, status="missing"))
             else:
-                out.append(AssistanceView(kind=kind, status=r.status, content=r.content, raw=r.raw, model=r.model,
+                content = r.content
+                if (r.params or {}).get("truncated") and isinstance(content, dict) and "text" in content:
+                    # cut off at the token limit: the overseer reads that it stops mid-way (c23)
+                    content = {**content, "text": str(content["text"]).rstrip() + CUT_OFF_NOTE}
+                out.append(AssistanceView(kind=kind, status=r.status, content=content, raw=r.raw, model=r.model,
                                           backend=r.backend))
         return out
 
@@ -308,7 +327,7 @@ class OverseerSession:
         cond = self._svc.condition(condition)
         j = self._svc.study.judgment
         if cond.assistance:
-            helps = "\n".join(f"• {ASSISTANCE_BLURB[k]}" for k in cond.kinds)
+            helps = "\n".join(f"• {assistance.get(k).briefing}" for k in cond.kinds)
             text = f"In this part the model helps you with:\n{helps}"
             if cond.live_followups:
                 text += "\nYou may also ask the model your own follow-up questions."
@@ -323,7 +342,8 @@ class OverseerSession:
         sample = self._svc.item_row(self._svc.session_assignments(self.overseer)[0].item_id)
         return Briefing(condition=condition, assistance=cond.kinds, live_followups=rules.followups_allowed(cond),
                         text=text, judgment=self._svc.judgment_format(sample),
-                        practice_items=self._svc.study.overseers.practice_items)
+                        practice_items=self._svc.study.overseers.practice_items,
+                        choices_per_item=j.choices == "item")
 
     def progress(self) -> ProgressView:
         """Done/total overall and per condition."""
@@ -354,9 +374,7 @@ class OverseerSession:
             raise NotFound(f"{item_id!r} is not a practice item.")
         right = gold[item_id]
         self.log("practice_answer", None, {"item_id": item_id, "choice": choice, "correct": choice == right})
-        why = "The hidden tests pass." if right == "correct" else "It fails the problem's hidden tests."
-        if self._svc.study.task.kind != "code-review":
-            why = f"The answer is {right}."
+        why = task_kinds.get(self._svc.study.task.kind).practice_explanation(right)
         return PracticeFeedback(item_id=item_id, your_choice=choice, right_choice=right, correct=choice == right,
                                 explanation=why)
 
@@ -375,23 +393,31 @@ class OverseerSession:
         question = question.strip()
         if not question or len(question) > 2000:
             raise SandwichError("A follow-up question needs 1–2000 characters.")
-        from assistants.live import stream_follow_up
-
+        stream_follow_up = self._svc.follow_up_model
         item = self.item(assignment_id).item
         context = self.assistance(assignment_id)
         self.log("followup_asked", assignment_id, {"question": question, "node_id": node_id})
-        started, parts = time.monotonic(), []
+        started, parts = time.monotonic(), list[str]()
+        about = {"question": question, "node_id": node_id}
+        answer = stream_follow_up(self._svc.study.assistant, item=item, assistance=context,
+                                  question=question, node_id=node_id)
         try:
-            for piece in stream_follow_up(self._svc.study.assistant, item=item, assistance=context,
-                                          question=question, node_id=node_id):
-                parts.append(piece)
-                yield piece
-        except Exception as e:
-            self.log("followup_failed", assignment_id, {"question": question, "node_id": node_id, "error": str(e)})
+            finish = yield from _pieces(answer, parts)
+            if finish == "length":  # the overseer reads that the answer is incomplete
+                yield CutOff(CUT_OFF_NOTE)
+        except GeneratorExit:  # the overseer moved on (submitted, next item, quit) while it streamed
+            answer.close()
+            self.log("followup_abandoned", assignment_id, {**about, "partial": "".join(parts),
+                                                           "latency_s": round(time.monotonic() - started, 3)})
             raise
-        self.log("followup_answered", assignment_id, {"question": question, "node_id": node_id,
-                                                      "answer": "".join(parts),
-                                                      "latency_s": round(time.monotonic() - started, 3)})
+        except Exception as e:
+            self.log("followup_failed", assignment_id, {**about, "error": str(e), "partial": "".join(parts)})
+            raise
+        text = "".join(parts)
+        self.log("followup_answered", assignment_id, {
+            **about, "answer": text, "finish_reason": finish, "truncated": finish == "length",
+            **({"shown": text + CUT_OFF_NOTE} if finish == "length" else {}),
+            "latency_s": round(time.monotonic() - started, 3)})
 
     # ------------------------------------------------------------ writing
     def start_session(self, client: str = "tui", *, session_id: str | None = None, take_over: bool = False,

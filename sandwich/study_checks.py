@@ -195,4 +195,19 @@ def cross_field_problems(sections: Mapping[str, Any]) -> list[Problem]:
         out += _classifiers(sections["classifiers"], conditions)
     if conditions is not None and sections.get("simulation") is not None:
         out += _simulation(sections["simulation"], conditions)
+    if conditions is not None and task is not None and ov is not None and ov.design != "observed":
+        out += _problems_for_design(sections)
     return out
+
+
+def _problems_for_design(sections: Mapping[str, Any]) -> list[Problem]:
+    """Too few problems for one version per overseer (the rule lives with check-design)."""
+    from types import SimpleNamespace
+
+    from sandwich.design_check import problem_shortfall
+
+    problem = problem_shortfall(SimpleNamespace(**sections))  # type: ignore[arg-type]  # the Study's sections
+    if problem is None:
+        return []
+    prefix = "overseers.items_per_overseer: "
+    return [_at(("overseers", "items_per_overseer"), problem.removeprefix(prefix))]

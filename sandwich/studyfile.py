@@ -172,7 +172,16 @@ def _where(loc: Loc, marks: dict[Loc, tuple[int, int]], key_marks: dict[Loc, tup
 
 def _clean_loc(loc: tuple[Any, ...]) -> Loc:
     # pydantic adds union-member tags ('code-review', 'function-after[...]') to locations; drop them
-    return tuple(p for p in loc if isinstance(p, int) or ("[" not in p and p not in ("code-review", "multiple-choice")))
+    from sandwich.tasks import kind as task_kinds
+
+    tags = {*task_kinds.names(), "registered"}
+    return tuple(p for p in loc if isinstance(p, int) or ("[" not in p and p not in tags))
+
+
+def _task_kinds() -> list[str]:
+    from sandwich.tasks import kind as task_kinds
+
+    return task_kinds.names()
 
 
 def _describe(err: dict[str, Any]) -> str:
@@ -184,9 +193,9 @@ def _describe(err: dict[str, Any]) -> str:
         return "required field is missing"
     if kind == "union_tag_invalid":
         tag = err.get("input", {}).get("kind") if isinstance(err.get("input"), dict) else None
-        return f"unknown task kind {tag!r} (expected one of: code-review, multiple-choice)"
+        return f"unknown task kind {tag!r} (expected one of: {', '.join(_task_kinds())})"
     if kind == "union_tag_not_found":
-        return "task needs a 'kind' (expected one of: code-review, multiple-choice)"
+        return f"task needs a 'kind' (expected one of: {', '.join(_task_kinds())})"
     for prefix in ("Value error, ", "Assertion failed, "):
         if msg.startswith(prefix):
             return msg[len(prefix):]

@@ -70,6 +70,7 @@ class Briefing(View):
     text: str
     judgment: JudgmentFormat
     practice_items: int
+    choices_per_item: bool = False  # multiple choice: each question brings its own options (judgment holds one's)
 
 
 class ItemView(View):
@@ -163,3 +164,11 @@ class PracticeFeedback(View):
     right_choice: str
     correct: bool
     explanation: str
+
+
+CUT_OFF_NOTE = " … (cut off at the token limit)"
+"""Shown after, and stored with, a model answer that stopped at its token limit."""
+
+
+class CutOff(str):
+    """The last piece of a streamed answer that was cut off: the note itself, marked so a client can style it."""

@@ -326,3 +326,15 @@ def test_observe_is_refused_for_a_dealt_design(mc_study: Path) -> None:
 
     with StudyService(mc_study) as svc, pytest.raises(SandwichError, match="deals its own assignments"):
         svc.observe("ana", "mc-q000", "unassisted")
+
+
+def test_check_design_reads_an_observed_studys_own_sessions(mini_db: Path) -> None:
+    """check-design on an imported study scores no-skill strategies on the sessions the data holds."""
+    r = subprocess.run([sys.executable, "-m", "sandwich", "check-design", str(mini_db)], capture_output=True,
+                       text=True, cwd=REPO, timeout=120, env={**os.environ, "COLUMNS": "120"})
+    assert r.returncode in (0, 1), r.stderr
+    out = " ".join(r.stdout.split())
+    assert "No-skill strategies per overseer" in out and "always" in out
+    assert "observed design: sessions, order and parts are the data's own" in out
+    judges = {row[0] for row in _rows(mini_db, "SELECT DISTINCT overseer FROM judgments")}
+    assert judges and all(j in r.stdout for j in judges)

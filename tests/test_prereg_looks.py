@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import study_location
 from db_sql import sql
 
 from sandwich.analysis import analyze_study
@@ -27,13 +28,13 @@ from sandwich.studyfile import load_study, validate_text
 DATA = Path(__file__).parent / "data"
 
 
-def make(case: str, tmp_path: Path) -> Path:
-    """The case's study created in a fresh folder; returns its database."""
+def make(case: str, tmp_path: Path, where: Path | str | None = None) -> Path:
+    """The case's study created in a fresh folder (or at `where`, e.g. a PostgreSQL URL); returns its location."""
     folder = tmp_path / case
     shutil.copytree(DATA / case, folder)
-    db = folder / "s.duckdb"
+    db = where or folder / "s.duckdb"
     create_study(load_study(folder / "study.yaml"), db)
-    return db
+    return db  # type: ignore[return-value]  # a URL stands in for the path on PostgreSQL
 
 
 def tamper(db: Path, *, rewrite_plan: bool = False) -> None:
@@ -63,8 +64,8 @@ def test_the_service_offers_no_raw_sql() -> None:
         assert not hasattr(StudyService, name), name
 
 
-def test_whole_plan_is_frozen_at_the_first_judgment(tmp_path: Path) -> None:
-    db = make("c10-prereg-tamper", tmp_path)
+def test_whole_plan_is_frozen_at_the_first_judgment(tmp_path: Path, store_kind: str, request: pytest.FixtureRequest) -> None:
+    db = make("c10-prereg-tamper", tmp_path, study_location(tmp_path, store_kind, request))
     simulate_study(db, overseers=["ana"], with_model_alone=False)
     with StudyService(db) as svc:
         frozen = svc.store.frozen_plan()
@@ -78,8 +79,8 @@ def test_whole_plan_is_frozen_at_the_first_judgment(tmp_path: Path) -> None:
     assert frozen.hash == hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()
 
 
-def test_a_rewritten_preregistration_is_reported_tampered(tmp_path: Path) -> None:
-    db = make("c10-prereg-tamper", tmp_path)
+def test_a_rewritten_preregistration_is_reported_tampered(tmp_path: Path, store_kind: str, request: pytest.FixtureRequest) -> None:
+    db = make("c10-prereg-tamper", tmp_path, study_location(tmp_path, store_kind, request))
     simulate_study(db, with_model_alone=False)
     before = analyze_study(db, replicates=100, permutations=200)
     assert not before.tampered
@@ -102,9 +103,9 @@ def test_a_rewritten_preregistration_is_reported_tampered(tmp_path: Path) -> Non
     assert results["tampered"] is True and results["preregistration"]["plan_hash"] == frozen_hash
 
 
-def test_a_consistent_rewrite_is_caught_by_the_look_log(tmp_path: Path) -> None:
+def test_a_consistent_rewrite_is_caught_by_the_look_log(tmp_path: Path, store_kind: str, request: pytest.FixtureRequest) -> None:
     """Rewriting plan, hash, study text and config hash together still disagrees with an earlier look."""
-    db = make("c10-prereg-tamper", tmp_path)
+    db = make("c10-prereg-tamper", tmp_path, study_location(tmp_path, store_kind, request))
     simulate_study(db, with_model_alone=False)
     assert not analyze_study(db, replicates=100, permutations=200).tampered
     tamper(db, rewrite_plan=True)
@@ -180,9 +181,9 @@ def test_a_study_frozen_before_whole_plans_still_checks_out(tmp_path: Path) -> N
     assert analyze_study(db, replicates=100, permutations=200).tampered
 
 
-def test_judgments_removed_after_a_look_are_reported_tampered(tmp_path: Path) -> None:
+def test_judgments_removed_after_a_look_are_reported_tampered(tmp_path: Path, store_kind: str, request: pytest.FixtureRequest) -> None:
     """Dropping the judgments that spoiled a result, after having looked at it, leaves the study TAMPERED."""
-    db = make("c10-prereg-tamper", tmp_path)
+    db = make("c10-prereg-tamper", tmp_path, study_location(tmp_path, store_kind, request))
     simulate_study(db, with_model_alone=False)
     assert not analyze_study(db, replicates=100, permutations=200).tampered
     sql(db, "DELETE FROM judgments WHERE condition = 'unassisted' AND choice IS NOT NULL AND overseer = 'ana'")

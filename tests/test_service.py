@@ -53,8 +53,8 @@ def test_submit_is_durable_idempotent_and_advances(mc_study: Path) -> None:
                                   choice="B", confidence=50))
         assert ana.progress().done == 1
     # a fresh process sees the committed judgment
-    out = subprocess.run([sys.executable, "-c", f"import duckdb; print(duckdb.connect({str(mc_study)!r}, "
-                          "read_only=True).execute('select count(*) from judgments').fetchone()[0])"],
+    out = subprocess.run([sys.executable, "-c", "from sandwich.store import open_store; "
+                          f"print(open_store({str(mc_study)!r}, read_only=True).count_judgments())"],
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "1"
 
@@ -124,6 +124,7 @@ def test_blinding_no_overseer_method_returns_gold(mc_study: Path) -> None:
         assert gold[view.item.item_id] in "ABCD"
 
 
+@pytest.mark.parametrize("store_kind", ["duckdb"])  # a DuckDB file has one writer; PostgreSQL has many
 def test_lock_held_by_another_process_is_a_clear_error(mc_study: Path) -> None:
     holder = subprocess.Popen([sys.executable, "-c", f"import duckdb,time; c=duckdb.connect({str(mc_study)!r}); "
                                "print('locked', flush=True); time.sleep(30)"], stdout=subprocess.PIPE, text=True)
@@ -138,13 +139,10 @@ def test_lock_held_by_another_process_is_a_clear_error(mc_study: Path) -> None:
 
 
 def test_newer_schema_is_refused_without_changes(mc_study: Path) -> None:
-    con = duckdb.connect(str(mc_study))
-    con.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
-    con.close()
+    sql(mc_study, "UPDATE meta SET value = '999' WHERE key = 'schema_version'")
     with pytest.raises(StoreError, match="newer sandwich"):
         StudyService(mc_study)
-    con = duckdb.connect(str(mc_study), read_only=True)
-    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "999"
+    assert sql(mc_study, "SELECT value FROM meta WHERE key='schema_version'") == [{"value": "999"}]
 
 
 def test_garbage_file_and_missing_db(tmp_path: Path) -> None:

@@ -14,7 +14,6 @@ from sandwich.service import StudyService
 from tui.app import OverseerApp
 from tui.screens.briefing import BriefingScreen
 from tui.screens.notice import NoticeScreen
-from tui.widgets.assistance_panel import AssistancePanel
 from tui.widgets.followup import FollowUpBox
 from db_sql import sql
 

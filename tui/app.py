@@ -96,7 +96,7 @@ class OverseerApp(App[None]):
         self.theme = theme or THEMES[0]
         self.briefed: set[str] = set()
         self.first_of_run = True
-        self.item_screen = ItemScreen(clock)
+        self.item_screen = ItemScreen(clock, follow_up=session.follow_up)
         self.session_start: SessionStart | None = None
         self.progress: ProgressView | None = None
         self.spent_before: dict[str, float] = {}  # assignment → seconds spent on it in earlier sessions
@@ -125,6 +125,16 @@ class OverseerApp(App[None]):
             self._interaction_log.submit(write)
         except RuntimeError:  # shutting down
             pass
+
+    # ------------------------------------------------------------ what the item screen reports
+    def on_item_screen_judgment_ready(self, message: ItemScreen.JudgmentReady) -> None:
+        self.submit_judgment(message.judgment)
+
+    def on_item_screen_practice_answered(self, message: ItemScreen.PracticeAnswered) -> None:
+        self.answer_practice(message.view, message.choice)
+
+    def on_item_screen_interaction(self, message: ItemScreen.Interaction) -> None:
+        self.record(message.event, message.assignment_id, message.payload)
 
     # ------------------------------------------------------------ flow
     @work(thread=True, exclusive=True, group="flow")

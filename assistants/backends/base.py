@@ -9,7 +9,8 @@ Backend failures raise :class:`sandwich.errors.AssistanceUnavailable`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import importlib
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -36,6 +37,12 @@ class Generation:
     tokens_out: int = 0
     latency_s: float = 0.0
     seed: int = 0
+    finish_reason: str | None = None  # "stop", "length" (cut off at max_tokens), … ; None: not reported
+
+    @property
+    def truncated(self) -> bool:
+        """The output was cut off at the token limit (OpenAI finish_reason "length")."""
+        return self.finish_reason == "length"
 
     def record(self) -> dict[str, Any]:
         """A JSON-ready dict of the whole record."""
@@ -56,28 +63,45 @@ class Backend(Protocol):
         ...
 
     def stream(self, messages: Messages, *, max_tokens: int = 256, temperature: float = 0.0,
-               seed: int = 0, timeout_s: float = 60) -> Iterator[str]:
-        """Yield the answer to one conversation piece by piece as it is generated."""
+               seed: int = 0, timeout_s: float = 60) -> Generator[str, None, str | None]:
+        """Yield the answer to one conversation piece by piece as it is generated.
+
+        The generator's return value is the finish reason ("stop", "length", …; None when the backend
+        cannot tell). A stream that ends without one (no finish reason and no end marker: a dropped
+        connection) raises AssistanceUnavailable instead of passing the partial text off as whole.
+        """
         ...
 
 
+BackendFactory = Callable[[AssistantSpec], Backend]
+_BACKENDS: dict[str, str | BackendFactory] = {
+    # name -> factory, or "module:Class" whose `for_spec` is the factory (imported on first use: torch, vllm)
+    "embedded": "assistants.backends.embedded:EmbeddedBackend",
+    "vllm": "assistants.backends.vllm_http:VLLMHTTPBackend",
+    "vllm-offline": "assistants.backends.vllm_offline:VLLMOfflineBackend",
+    "scripted": "assistants.backends.scripted:ScriptedBackend",
+}
+
+
+def register_backend(name: str, factory: str | BackendFactory, *, replace: bool = False) -> None:
+    """Make `backend: NAME` in a study's `assistant:` section build a backend with `factory(spec)`."""
+    if name in _BACKENDS and not replace:
+        raise ValueError(f"backend {name!r} is already registered")
+    _BACKENDS[name] = factory
+
+
+def backend_names() -> list[str]:
+    """Every registered backend name."""
+    return list(_BACKENDS)
+
+
 def get_backend(spec: AssistantSpec) -> Backend:
-    """The backend a study's `assistant:` section names (embedded | vllm | vllm-offline)."""
-    if spec.backend == "embedded":
-        from assistants.backends.embedded import EmbeddedBackend
-
-        return EmbeddedBackend.for_spec(spec)
-    if spec.backend == "vllm":
-        from assistants.backends.vllm_http import VLLMHTTPBackend
-
-        return VLLMHTTPBackend.for_spec(spec)
-    if spec.backend == "scripted":
-        from assistants.backends.scripted import ScriptedBackend
-
-        return ScriptedBackend.for_spec(spec)
-    if spec.backend == "vllm-offline":
-        from assistants.backends.vllm_offline import VLLMOfflineBackend
-
-        return VLLMOfflineBackend.for_spec(spec)
-    raise AssistanceUnavailable(f"Unknown assistant backend {spec.backend!r}.",
-                                hint="Use backend: embedded, vllm or vllm-offline in the study file.")
+    """The backend a study's `assistant:` section names (embedded | vllm | vllm-offline | scripted | registered)."""
+    factory = _BACKENDS.get(spec.backend)
+    if factory is None:
+        raise AssistanceUnavailable(f"Unknown assistant backend {spec.backend!r}.",
+                                    hint=f"Use backend: {', '.join(_BACKENDS)} in the study file.")
+    if isinstance(factory, str):
+        module, _, cls = factory.partition(":")
+        return getattr(importlib.import_module(module), cls).for_spec(spec)
+    return factory(spec)

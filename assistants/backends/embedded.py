@@ -14,7 +14,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -124,6 +124,7 @@ class EmbeddedBackend:
         gens = []
         for row, messages in enumerate(batch):
             new = out[row, width:].tolist()
+            finish = "stop" if tok.eos_token_id in new else ("length" if len(new) >= max_tokens else "stop")
             if tok.eos_token_id in new:
                 new = new[: new.index(tok.eos_token_id)]
             new = [t for t in new if t != tok.pad_token_id]
@@ -133,7 +134,7 @@ class EmbeddedBackend:
             gens.append(Generation(text=text, backend=self.name, model=self.model, messages=list(messages),
                                    params={**params, **({"json_schema": json_schema} if json_schema else {})},
                                    tokens_in=int(enc["attention_mask"][row].sum()), tokens_out=len(new),
-                                   latency_s=elapsed, seed=seed))
+                                   latency_s=elapsed, seed=seed, finish_reason=finish))
         return gens
 
     def _choose(self, batch: Sequence[Messages], choices: list[str], seed: int) -> list[Generation]:
@@ -178,8 +179,11 @@ class EmbeddedBackend:
         return gens
 
     def stream(self, messages: Messages, *, max_tokens: int = 256, temperature: float = 0.0,
-               seed: int = 0, timeout_s: float = 60) -> Iterator[str]:
-        """Yield text pieces as the model generates them (a worker thread runs generate)."""
+               seed: int = 0, timeout_s: float = 60) -> Generator[str, None, str | None]:
+        """Yield text pieces as the model generates them (a worker thread runs generate); return the finish reason.
+
+        "length" when generation stopped at `max_tokens` without an end-of-sequence token, else "stop".
+        """
         import queue
 
         import torch
@@ -189,11 +193,14 @@ class EmbeddedBackend:
         streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True, timeout=timeout_s)
         failure: list[BaseException] = []
         abandoned = threading.Event()
+        seen: list[int] = [0, -1]  # tokens generated so far, the last token (for the finish reason)
 
         class _Abandoned(StoppingCriteria):
             """Stops generation once the consumer has gone (the overseer moved on or quit)."""
 
             def __call__(self, input_ids, scores, **kwargs):  # type: ignore[no-untyped-def]
+                seen[0] += 1
+                seen[1] = int(input_ids[0, -1])
                 return abandoned.is_set()
 
         def work() -> None:
@@ -222,6 +229,7 @@ class EmbeddedBackend:
             abandoned.set()  # also on GeneratorExit: the worker stops at its next token
         if failure:
             raise AssistanceUnavailable(f"The embedded model failed: {failure[0]}") from None
+        return "length" if seen[0] >= max_tokens and seen[1] != tok.eos_token_id else "stop"
 
 
 def _with_schema(messages: Messages, schema: dict) -> Messages:

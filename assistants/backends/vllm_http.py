@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -95,13 +95,15 @@ class VLLMHTTPBackend:
             raise self._http_error(r)
         data = r.json()
         usage = data.get("usage") or {}
-        text = (data["choices"][0]["message"].get("content") or "").strip()
+        choice = data["choices"][0]
+        text = (choice["message"].get("content") or "").strip()
         params = {k: body[k] for k in ("max_tokens", "temperature", "top_p")}
         if "structured_outputs" in body:
             params["structured_outputs"] = body["structured_outputs"]
         return Generation(text=text, backend=self.name, model=self.model, messages=list(messages), params=params,
                           tokens_in=int(usage.get("prompt_tokens", 0)), tokens_out=int(usage.get("completion_tokens", 0)),
-                          latency_s=time.perf_counter() - start, seed=seed)
+                          latency_s=time.perf_counter() - start, seed=seed,
+                          finish_reason=choice.get("finish_reason"))
 
     def generate(self, batch: Sequence[Messages], *, max_tokens: int = 256, temperature: float = 0.0,
                  seed: int = 0, choices: list[str] | None = None,
@@ -117,8 +119,12 @@ class VLLMHTTPBackend:
             return [f.result() for f in futures]
 
     def stream(self, messages: Messages, *, max_tokens: int = 256, temperature: float = 0.0,
-               seed: int = 0, timeout_s: float = 60) -> Iterator[str]:
-        """Server-sent events from a streamed chat completion, one text delta at a time."""
+               seed: int = 0, timeout_s: float = 60) -> Generator[str, None, str | None]:
+        """Server-sent events from a streamed chat completion, one text delta at a time; returns the finish reason.
+
+        Raises AssistanceUnavailable when the stream ends with neither a finish reason nor `[DONE]`
+        (a dropped connection or a crashed worker): that text is partial, not an answer.
+        """
         body = {**self._body(messages, max_tokens, temperature, seed), "stream": True}
         timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0))
         try:
@@ -126,12 +132,13 @@ class VLLMHTTPBackend:
                 if r.status_code != 200:
                     r.read()
                     raise self._http_error(r)
+                finish: str | None = None
                 for line in r.iter_lines():
                     if not line.startswith("data:"):
                         continue
                     payload = line[5:].strip()
                     if payload == "[DONE]":
-                        return
+                        return finish or "stop"
                     event = json.loads(payload)
                     if "error" in event:
                         raise AssistanceUnavailable(f"The model server at {self.url} failed mid-answer: "
@@ -140,5 +147,11 @@ class VLLMHTTPBackend:
                         piece = (choice.get("delta") or {}).get("content")
                         if piece:
                             yield piece
+                        finish = choice.get("finish_reason") or finish
+                if finish is None:
+                    raise AssistanceUnavailable(f"The model server at {self.url} stopped mid-answer "
+                                                "(the stream ended without a finish reason).",
+                                                hint="Check the server's log; ask again.")
+                return finish
         except (httpx.ConnectError, httpx.TimeoutException, httpx.RemoteProtocolError) as e:
             raise self._unreachable(e) from None

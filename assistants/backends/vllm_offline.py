@@ -9,7 +9,7 @@ in one piece). vLLM is imported only when this backend is used.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -79,10 +79,13 @@ class VLLMOfflineBackend:
             params["structured_outputs"] = {"json": json_schema}
         return [Generation(text=o.outputs[0].text.strip(), backend=self.name, model=self.model, messages=list(m),
                            params=params, tokens_in=len(o.prompt_token_ids or []),
-                           tokens_out=len(o.outputs[0].token_ids), latency_s=elapsed, seed=seed)
+                           tokens_out=len(o.outputs[0].token_ids), latency_s=elapsed, seed=seed,
+                           finish_reason=getattr(o.outputs[0], "finish_reason", None))
                 for m, o in zip(batch, outs, strict=True)]
 
     def stream(self, messages: Messages, *, max_tokens: int = 256, temperature: float = 0.0,
-               seed: int = 0, timeout_s: float = 60) -> Iterator[str]:
-        """The whole answer as one piece (offline vLLM does not stream)."""
-        yield self.generate([messages], max_tokens=max_tokens, temperature=temperature, seed=seed)[0].text
+               seed: int = 0, timeout_s: float = 60) -> Generator[str, None, str | None]:
+        """The whole answer as one piece (offline vLLM does not stream); returns its finish reason."""
+        g = self.generate([messages], max_tokens=max_tokens, temperature=temperature, seed=seed)[0]
+        yield g.text
+        return g.finish_reason

@@ -128,7 +128,7 @@ def load_study_data(db_path: str | Path, *, look: str | None = "analyze", who: s
     With `look` (default "analyze"), the read is first logged in the study as a look by `who`
     (default: the OS user), so every look at results leaves a trace.
     """
-    db_path = Path(db_path)
+    db_path = store.as_location(db_path)
     warnings: list[str] = []
     if look:
         _log_look(db_path, look, who, warnings)

@@ -8,8 +8,14 @@ is better, so "A helps" is `alternative: less` there. Tests:
   under only one are shuffled between the two. Permuting single judgments would
   ignore that one person's judgments are correlated and reject a true null too
   often. All 2^n flips are enumerated when that is at most the permutation count.
-- bootstrap: the corrected two-way bootstrap distribution of the difference,
-  shifted to the null.
+  The statistic is studentized (difference / its two-way cluster-robust se,
+  see studentized.py): counterbalanced designs put every item under both
+  conditions, so item difficulty cancels in the observed difference but not in
+  a relabelled one, and the raw difference's permutation distribution is too
+  wide (the test rejected a true null at a fraction of its alpha).
+- bootstrap: the t test of the reported interval (estimate / calibrated
+  two-way cluster-robust se on its Satterthwaite df, see robust.py), so the
+  test and the interval always agree.
 gap_closed shares its denominator between conditions, so its permutation test
 is the accuracy-difference test (same null); its estimate and CI are the
 gap-closed difference from the bootstrap.
@@ -27,6 +33,7 @@ from sandwich.analysis.bootstrap import Draws, interval
 from sandwich.analysis.calibration import ece_from_sums
 from sandwich.analysis.data import EXPERT, JudgmentTable
 from sandwich.analysis.metrics import gap_denominator, gap_draws
+from sandwich.analysis.studentized import affordable, studentized_differences
 from sandwich.config import Hypothesis, Preregistration
 
 
@@ -62,11 +69,15 @@ def _group_name(name: str, t: JudgmentTable) -> str:
 
 def _sums(t: JudgmentTable, g: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
     """Per overseer: numerator and denominator of a ratio metric in group g."""
-    v = {"accuracy": t.correct, "gap_closed": t.correct, "brier": t.brier, "time": t.time}[metric]
+    v = _values(t, metric)
     m = (t.group == g) & np.isfinite(v)
     n_o = len(t.overseers)
     return (np.bincount(t.overseer[m], weights=v[m], minlength=n_o),
             np.bincount(t.overseer[m], minlength=n_o).astype(float))
+
+
+def _values(t: JudgmentTable, metric: str) -> np.ndarray:
+    return {"accuracy": t.correct, "gap_closed": t.correct, "brier": t.brier, "time": t.time}[metric]
 
 
 def _level_sums(t: JudgmentTable, g: int, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -97,8 +108,8 @@ def permutation_labels(in_a: np.ndarray, in_b: np.ndarray, permutations: int,
     if len(only):
         # an only-A overseer "swaps" when it is moved to B, and vice versa; keep group sizes
         was_a = in_a[only]
-        for p in range(1, permutations + 1):
-            swap[p, only] = rng.permutation(was_a) != was_a
+        shuffled = np.argsort(rng.random((permutations, len(only))), axis=1)   # one permutation per row
+        swap[1:, only] = was_a[shuffled] != was_a
     return swap
 
 
@@ -141,12 +152,15 @@ def permutation_test_floor(t: JudgmentTable, a: int, b: int, metric: str, altern
         stat = (ece_from_sums(k @ ca + s @ cb, k @ ha + s @ hb, levels)
                 - ece_from_sums(k @ cb + s @ ca, k @ hb + s @ ha, levels))
     else:
-        na, da = _sums(t, a, metric)
-        nb, db = _sums(t, b, metric)
-        s = permutation_labels(da > 0, db > 0, permutations, rng).astype(float)
-        k = 1 - s
-        with np.errstate(invalid="ignore", divide="ignore"):
-            stat = (k @ na + s @ nb) / (k @ da + s @ db) - (k @ nb + s @ na) / (k @ db + s @ da)
+        v = _values(t, metric)
+        m = np.isin(t.group, (a, b)) & np.isfinite(v)
+        in_a = np.bincount(t.overseer[m & (t.group == a)], minlength=len(t.overseers)) > 0
+        in_b = np.bincount(t.overseer[m & (t.group == b)], minlength=len(t.overseers)) > 0
+        n_cells = len(np.unique(t.overseer[m].astype(np.int64) * len(t.items) + t.item[m]))
+        swap = permutation_labels(in_a, in_b, affordable(n_cells, permutations), rng)
+        diff, stat = studentized_differences(v[m], t.group[m] == a, t.overseer[m], t.item[m], swap)
+        null = stat[np.isfinite(stat)]
+        return float(diff[0]), _p_value(stat[0], null, alternative), smallest_p(null, alternative)
     obs, null = stat[0], stat[np.isfinite(stat)]
     return float(obs), _p_value(obs, null, alternative), smallest_p(null, alternative)
 
@@ -163,17 +177,10 @@ def _p_value(obs: float, null: np.ndarray, alternative: str) -> float:
 
 
 def bootstrap_p(diff: Draws, alternative: str) -> tuple[float, np.ndarray]:
-    """p-value from the corrected bootstrap distribution of a difference, shifted to the null."""
+    """p-value of "difference = 0": the t test of the reported (calibrated two-way cluster-robust) interval,
+    and the interval's rescaled replicates."""
     iv = interval(diff)
-    centred = iv.draws[np.isfinite(iv.draws)] - iv.est
-    n = len(centred)
-    if alternative == "greater":
-        hits = np.sum(centred >= iv.est)
-    elif alternative == "less":
-        hits = np.sum(centred <= iv.est)
-    else:
-        hits = np.sum(np.abs(centred) >= abs(iv.est))
-    return float((1 + hits) / (n + 1)), iv.draws
+    return iv.p_value(alternative), iv.draws
 
 
 def test_hypothesis(h: Hypothesis, label: str, t: JudgmentTable, draws: dict[tuple[str, str], Draws],

@@ -74,7 +74,9 @@ def build_design(study: Study, n_overseers: int, items_per_overseer: int) -> Des
 def simulate_table(study: Study, d: Design, rng: np.random.Generator) -> JudgmentTable:
     """One simulated study on design `d`, with the study's parametric profiles."""
     sim = study.simulation
-    n_choices = 2 if study.task.kind == "code-review" else 4
+    from sandwich.tasks import kind as task_kinds
+
+    n_choices = task_kinds.get(study.task.kind).n_answers
     skills = np.array([parametric.skill_for(sim.non_expert, g) if g != EXPERT
                        else parametric.skill_for(sim.expert, study.expert_condition) for g in d.groups])
     noise = np.where(np.arange(len(d.overseers)) >= 0, sim.non_expert.noise, 0.0)

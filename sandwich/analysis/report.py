@@ -20,6 +20,7 @@ from rich.table import Table
 
 from sandwich.analysis.bootstrap import Interval
 from sandwich.analysis.integrity import integrity_html, integrity_json, print_integrity
+from sandwich.analysis.narrow import fit
 
 if TYPE_CHECKING:
     from sandwich.analysis.result import AnalysisResult
@@ -174,21 +175,21 @@ def print_report(res: AnalysisResult, console: Console | None = None) -> None:
         console.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
     if not res.groups:
         return
-    console.print(sandwich_table(res))
-    console.print(condition_table(res))
+    console.print(fit(sandwich_table(res), console.width))
+    console.print(fit(condition_table(res), console.width))
     if res.by_source:
-        console.print(source_table(res))
+        console.print(fit(source_table(res), console.width))
     if res.hypotheses:
-        console.print(hypotheses_table(res))
+        console.print(fit(hypotheses_table(res), console.width))
         for h in res.hypotheses:
             if h.note:
                 console.print(f"[dim]{h.id}: {h.note}[/]")
-    console.print(agreement_table(res))
-    console.print(aggregation_table(res))
-    console.print(overseer_table(res))
+    console.print(fit(agreement_table(res), console.width))
+    console.print(fit(aggregation_table(res), console.width))
+    console.print(fit(overseer_table(res), console.width))
     if res.trajectory is not None:
         for tt in res.trajectory.tables:
-            console.print(tt)
+            console.print(fit(tt, console.width))
         for n in res.trajectory.notes:
             console.print(f"[dim]{n}[/]")
     console.print("[dim]Intervals: two-way (pigeonhole) bootstrap over overseers and items, rescaled to remove "
@@ -287,6 +288,12 @@ def write_html(res: AnalysisResult, out: Path) -> Path:
         if res.trajectory is not None:
             parts += [_table_html(tt) for tt in res.trajectory.tables]
             parts += [f"<p class='dim'>{html.escape(n)}</p>" for n in res.trajectory.notes]
+        from sandwich.analysis.classifier_section import classifier_html, comparison
+
+        found = comparison(res, out)
+        if not isinstance(found, str):
+            res.pngs += [Path(p) for p in found.plots.values()]
+        parts.append(classifier_html(found, _table_html, _img))
         parts.append("<p class='dim'>Intervals: two-way (pigeonhole) bootstrap over overseers and items "
                      "(Owen 2007), rescaled to the variance 2(V<sub>overseers</sub> + V<sub>items</sub>) − "
                      "V<sub>both</sub>, which removes judgment noise the plain pigeonhole bootstrap counts three "

@@ -19,7 +19,7 @@ from sandwich.analysis.aggregation import GroupAggregate, OverseerReliability, a
 from sandwich.analysis.agreement import Agreement, agreement_by_group
 from sandwich.analysis.bootstrap import bootstrap_sums, cell_sums
 from sandwich.analysis.data import EXPERT, StudyData, judgment_table, load_study_data
-from sandwich.analysis.hypotheses import HypothesisResult, prereg_hash, test_hypothesis
+from sandwich.analysis.hypotheses import HypothesisResult, test_hypothesis
 from sandwich.analysis.metrics import (
     GroupSummary,
     Sandwich,
@@ -82,6 +82,7 @@ class AnalysisResult:
     no_help: list[NoHelp] = field(default_factory=list)
     premise: list[str] = field(default_factory=list)            # where the sandwich's premise is not shown
     disclosure: list[str] = field(default_factory=list)         # what is synthetic, in words
+    conditions: list[str] = field(default_factory=list)         # baseline first, then study order: plot colours
 
     @property
     def synthetic(self) -> bool:
@@ -209,7 +210,8 @@ def analyze_study(db_path: str | Path, out_dir: str | Path | None = None, replic
         data = replace(data, judgments=drop_without_help(data.judgments, study))
         no_help = [replace(n, excluded=True) for n in no_help]
     res = AnalysisResult(study.study, study.question, Path(db_path), data.judgments.height, data.simulated,
-                         replicates, seed, list(data.warnings), sources=chosen, left_out=left_out, no_help=no_help)
+                         replicates, seed, list(data.warnings), sources=chosen, left_out=left_out, no_help=no_help,
+                         conditions=[study.baseline_condition, *(c.name for c in study.conditions)])
     if left_out:
         res.warnings.insert(0, f"These figures are {res.source_label} only: "
                                + ", ".join(f"{n} {source_words([s])} judgment(s)" for s, n in left_out.items())

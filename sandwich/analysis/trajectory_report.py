@@ -23,6 +23,7 @@ from sandwich.analysis.trajectories import (
     trajectories,
 )
 from sandwich.errors import StudyLocked
+from sandwich.store import is_url, open_store
 
 MAX_ROUNDS_SHOWN = 8
 
@@ -103,8 +104,11 @@ def _replay_table(reference: list[dict[str, Any]], mine: pl.DataFrame) -> tuple[
 def trajectory_sections(db: str | Path) -> TrajectorySections | None:
     """Report sections for a study with belief trajectories or replayed transcripts, else None.
 
-    When a labeller holds the database's write lock, reads a snapshot copy (as analysis does).
+    When a labeller holds the database's write lock, reads a snapshot copy (as analysis does). A PostgreSQL
+    study that has either is read from a DuckDB snapshot (these readers are DuckDB SQL, `store/imported.py`).
     """
+    if is_url(str(db)):
+        return _postgres_sections(str(db))
     try:
         return _sections(db)
     except StudyLocked:
@@ -118,6 +122,19 @@ def trajectory_sections(db: str | Path) -> TrajectorySections | None:
             return _sections(copy)
         finally:
             shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def _postgres_sections(url: str) -> TrajectorySections | None:
+    st = open_store(url, read_only=True)
+    tmpdir = Path(tempfile.mkdtemp(prefix="sandwich-snapshot-"))
+    try:
+        if st.get_meta("replay_reference") is None and not st.interactions(event="belief"):
+            return None
+        st.snapshot(tmpdir / "study.duckdb")
+        return _sections(tmpdir / "study.duckdb")
+    finally:
+        st.close()
+        shutil.rmtree(tmpdir, ignore_errors=True)
 
 
 def _sections(db: str | Path) -> TrajectorySections | None:

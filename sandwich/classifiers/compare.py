@@ -62,6 +62,7 @@ class ComparisonResult:
     plots: dict[str, str] = field(default_factory=dict)
     out_dir: str | None = None
     simulated_judgments: int = 0   # > 0: labels came (partly) from simulated overseers — SYNTHETIC
+    conditions: list[str] = field(default_factory=list)   # baseline first, then study order: plot colours
 
     @property
     def table(self) -> Any:
@@ -185,7 +186,8 @@ def compare_study(db_path: str | Path, out_dir: str | Path | None = None, *, bac
         notes.append(note)
     result = ComparisonResult(study.study, bb, floor, ceiling, len(test), int(y.sum()),
                               len({e.group for e in test}), fixed_coverage, summaries, notes,
-                              simulated_judgments=simulated)
+                              simulated_judgments=simulated,
+                              conditions=[study.baseline_condition, *(c.name for c in study.conditions)])
     if out_dir is not None:
         from sandwich.classifiers.report import write_plots
         out = Path(out_dir)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandwich.errors import SandwichError
+from sandwich.tasks import kind as task_kinds
 
 AGGREGATIONS = ("majority", "dawid-skene")
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -121,13 +122,14 @@ def load_examples(svc: Any) -> list[Example]:
               "prompt": i.prompt, "body": i.body, "question": i.question, "choices": i.choices}
              for i in svc.store.items()]
     out: list[Example] = []
+    tk = task_kinds.get(kind)  # the task kind says whether an example is an item or one of its choices
     for it in items:
         g = gold.get(it["item_id"])
-        if kind == "code-review":
+        if not tk.examples_per_choice and tk.bad_answer is not None:
+            text, context = tk.example_text(it["prompt"] or "", it["body"] or "")
             out.append(Example(it["item_id"], it["item_id"], it["problem_id"], it["split"],
-                               code_review_text(it["body"] or ""), None if g is None else int(g == "buggy"),
-                               context=task_context(it["prompt"] or "")))
-        elif kind == "multiple-choice":
+                               text, None if g is None else int(g == tk.bad_answer), context=context))
+        elif tk.examples_per_choice:
             for k, choice in enumerate(it["choices"] or []):
                 letter = LETTERS[k]
                 out.append(Example(f"{it['item_id']}#{letter}", it["item_id"], it["item_id"], it["split"],
@@ -164,8 +166,9 @@ def _item_probs(choice: str, confidence: int | None, options: list[str]) -> dict
 
 
 def _options(svc: Any, item_id: str, cache: dict[str, list[str]]) -> list[str]:
-    if svc.study.task.kind == "code-review":
-        return ["correct", "buggy"]
+    tk = task_kinds.get(svc.study.task.kind)
+    if not tk.examples_per_choice and isinstance(tk.default_choices, list):
+        return list(tk.default_choices)
     if item_id not in cache:
         item = svc.store.item(item_id)
         cache[item_id] = [LETTERS[k] for k in range(len(item.choices or []))] if item is not None else []
@@ -178,9 +181,10 @@ def _to_examples(kind: str, item_id: str, verdict: str, probs: dict[str, float],
     soft: dict[str, float] = {}
     hard: dict[str, int] = {}
     for ex in by_item.get(item_id, []):
-        if kind == "code-review":
-            soft[ex.example_id] = probs.get("buggy", 0.0)
-            hard[ex.example_id] = int(verdict == "buggy")
+        bad = task_kinds.get(kind).bad_answer
+        if ex.choice is None and bad is not None:  # a whole-item example
+            soft[ex.example_id] = probs.get(bad, 0.0)
+            hard[ex.example_id] = int(verdict == bad)
         else:
             soft[ex.example_id] = 1.0 - probs.get(ex.choice or "", 0.0)
             hard[ex.example_id] = int(verdict != ex.choice)

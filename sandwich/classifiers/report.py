@@ -10,6 +10,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from sandwich.analysis.palette import REFERENCE, colour
+
 if TYPE_CHECKING:
     from sandwich.classifiers.compare import ComparisonResult, SourceSummary
 
@@ -95,55 +97,77 @@ def render_tables(r: ComparisonResult) -> Group:
     return Group(*parts)
 
 
-def _stamp(fig: Any, r: ComparisonResult) -> None:
-    """Mark a figure SYNTHETIC when any label came from a simulated overseer."""
-    if r.simulated_judgments:
-        fig.text(0.01, 0.995, "SYNTHETIC — labels from simulated overseers", ha="left", va="top", color="#b00020",
-                 fontsize=9, fontweight="bold")
+STAMP_IN = 0.32   # inches of the figure's top band the SYNTHETIC stamp takes (above any title)
+
+
+def _stamp(fig: Any, r: ComparisonResult) -> float:
+    """Mark a figure SYNTHETIC when any label came from a simulated overseer; the top of the free area (0–1)."""
+    if not r.simulated_judgments:
+        return 1.0
+    fig.text(0.01, 0.995, "SYNTHETIC — labels from simulated overseers", ha="left", va="top", color="#b00020",
+             fontsize=9, fontweight="bold")
+    return 1 - STAMP_IN / fig.get_figheight()
+
+
+def _style(s: SourceSummary, conditions: list[str]) -> dict[str, Any]:
+    """A source in its condition's colour; aggregated sources (majority:…, dawid-skene:…) hatched."""
+    return {"color": colour(s.source, conditions), "hatch": "//" if ":" in s.source else None}
 
 
 def write_plots(r: ComparisonResult, out: Path) -> dict[str, str]:
-    """classifiers.png (each source against floor and ceiling) and risk_coverage.png."""
+    """classifiers.png (each source against floor and ceiling) and risk_coverage.png, in the report's colours."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
-    names = [s.source for s in r.summaries]
-    fig, axes = plt.subplots(1, 3, figsize=(4.2 * 3, 0.45 * len(names) + 2.2), sharey=True)
+    names = [f"{s.source} (n={s.n_train})" for s in r.summaries]
+    floor = next((s for s in r.summaries if s.role == "floor"), None)
+    ceiling = next((s for s in r.summaries if s.role == "ceiling"), None)
+    fig, axes = plt.subplots(1, 3, figsize=(4.2 * 3, 0.45 * len(names) + 2.9), sharey=True)
     for ax, m, label in zip(axes, ("accuracy", "auroc", "ece"), ("accuracy ↑", "AUROC ↑", "ECE ↓"), strict=True):
-        means = [s.metrics[m]["mean"] for s in r.summaries]
-        sds = [s.metrics[m]["sd"] if math.isfinite(s.metrics[m]["sd"]) else 0.0 for s in r.summaries]
-        colours = ["#2b8a3e" if s.role == "ceiling" else "#c92a2a" if s.role == "floor" else "#1c7ed6"
-                   for s in r.summaries]
-        ax.barh(range(len(names)), means, xerr=sds, color=colours, alpha=0.85)
-        for s in r.summaries:
-            if s.role in ("ceiling", "floor"):
-                ax.axvline(s.metrics[m]["mean"], color="#2b8a3e" if s.role == "ceiling" else "#c92a2a",
-                           linestyle="--", linewidth=1)
+        for k, s in enumerate(r.summaries):
+            sd = s.metrics[m]["sd"] if math.isfinite(s.metrics[m]["sd"]) else 0.0
+            ax.barh(k, s.metrics[m]["mean"], xerr=sd, alpha=0.85, edgecolor="black", linewidth=0.4,
+                    **_style(s, r.conditions))
+        for ref, ls in ((ceiling, "--"), (floor, "-.")):
+            if ref is not None:
+                ax.axvline(ref.metrics[m]["mean"], color=colour(ref.source, r.conditions), linestyle=ls, linewidth=1)
         if m in ("accuracy", "auroc"):
-            ax.axvline(0.5, color="grey", linewidth=0.8, linestyle=":")
-        ax.set_title(label)
-        ax.set_yticks(range(len(names)), names)
+            ax.axvline(0.5, color=REFERENCE, linewidth=0.8, linestyle=":")
+        ax.set_title(label, fontsize=10)
+        ax.set_yticks(range(len(names)), names, fontsize=8)
         ax.invert_yaxis()
-    fig.suptitle(f"{r.study}: classifiers trained on each label source vs the expert-trained one ({r.backbone})")
-    _stamp(fig, r)
-    fig.tight_layout()
+    handles = [Line2D([], [], color=REFERENCE, linestyle=":", label="chance (0.5)")]
+    if ceiling is not None:
+        handles.insert(0, Line2D([], [], color=colour(ceiling.source, r.conditions), linestyle="--",
+                                 label=f"ceiling: {ceiling.source}-trained"))
+    if floor is not None:
+        handles.insert(1, Line2D([], [], color=colour(floor.source, r.conditions), linestyle="-.",
+                                 label=f"floor: {floor.source}-trained"))
+    handles.append(Line2D([], [], color="black", linewidth=1, label="± sd over seeds; n = training items"))
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
+    top = _stamp(fig, r)
+    fig.suptitle(f"{r.study}: classifiers trained on each label source vs the expert-trained one ({r.backbone})",
+                 y=top - 0.01, va="top", fontsize=11)
+    fig.tight_layout(rect=(0, 0.5 / fig.get_figheight(), 1, top - 0.35 / fig.get_figheight()))
     main = out / "classifiers.png"
     fig.savefig(main, dpi=110)
     plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    fig, ax = plt.subplots(figsize=(6.5, 4.8))
     for s in r.summaries:
-        ax.plot(s.curve["coverage"], s.curve["risk"], label=s.source,
-                linewidth=2.2 if s.role != "source" else 1.3,
-                linestyle="--" if s.role == "floor" else "-")
+        ax.plot(s.curve["coverage"], s.curve["risk"], label=f"{s.source}" + {"ceiling": " (ceiling)",
+                                                                            "floor": " (floor)"}.get(s.role, ""),
+                color=colour(s.source, r.conditions), linewidth=2.2 if s.role != "source" else 1.3,
+                linestyle="--" if ":" in s.source else "-")
     ax.set_xlabel("coverage (share of test examples answered, most confident first)")
     ax.set_ylabel("risk (error rate among answered)")
-    ax.set_title(f"Risk–coverage on the held-out split (n={r.n_test})")
-    ax.axhline(0.01, color="grey", linewidth=0.7, linestyle=":")
+    ax.set_title(f"Risk–coverage on the held-out split (n={r.n_test})", fontsize=10)
+    ax.axhline(0.01, color=REFERENCE, linewidth=0.7, linestyle=":", label="1% risk")
     ax.legend(fontsize=8)
-    _stamp(fig, r)
-    fig.tight_layout()
+    top = _stamp(fig, r)
+    fig.tight_layout(rect=(0, 0, 1, top))
     rc = out / "risk_coverage.png"
     fig.savefig(rc, dpi=110)
     plt.close(fig)

@@ -55,7 +55,9 @@ def source_slug(source: str) -> str:
 
 
 def default_runs_dir(db_path: str | Path, study: str) -> Path:
-    """Runs live in a `runs/<study>/` folder beside the study database."""
+    """Runs live in a `runs/<study>/` folder beside the study database (in the working folder for PostgreSQL)."""
+    if str(db_path).startswith(("postgresql://", "postgres://")):
+        return Path.cwd() / "runs" / study
     return Path(db_path).resolve().parent / "runs" / study
 
 

@@ -13,6 +13,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from sandwich.errors import SandwichError
 
@@ -28,7 +29,8 @@ app = typer.Typer(
 err = Console(stderr=True)
 
 # Command modules, in the order they appear in --help. Each defines register(app).
-COMMAND_MODULES = ["study", "design", "models", "assist", "label", "simulate", "analyze", "train", "serve", "imports"]
+COMMAND_MODULES = ["study", "design", "models", "assist", "label", "simulate", "analyze", "train", "serve", "imports",
+                   "store_cmd"]
 
 for _name in COMMAND_MODULES:
     try:
@@ -40,16 +42,32 @@ for _name in COMMAND_MODULES:
     _mod.register(app)
 
 
+def _click_errors() -> tuple[type[Exception], ...]:
+    """Click's usage-error classes: recent typer vendors click as `typer._click`, older ones use click itself."""
+    import click
+
+    classes: list[type[Exception]] = [click.ClickException]
+    try:
+        from typer._click.exceptions import ClickException as VendoredClickException
+    except ImportError:
+        pass
+    else:
+        classes.append(VendoredClickException)
+    return tuple(classes)
+
+
 def main() -> None:
     """Entry point: run the app, reporting SandwichError as a message (exit 2), not a traceback."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
-        app(standalone_mode=False)
+        # without standalone mode click returns a command's `typer.Exit(code)` instead of exiting with it
+        rc = app(standalone_mode=False)
     except SandwichError as e:
-        err.print(f"[bold red]error:[/] {e.message}", highlight=False, soft_wrap=True)
+        # messages carry data (ids, paths, model text): never read them as Rich markup
+        err.print(Text.assemble(("error:", "bold red"), " ", e.message), highlight=False, soft_wrap=True)
         if e.hint:
-            err.print(f"[dim]→ {e.hint}[/]", highlight=False, soft_wrap=True)
+            err.print(Text("→ " + e.hint, style="dim"), highlight=False, soft_wrap=True)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/] — everything already submitted is saved.")
@@ -60,11 +78,12 @@ def main() -> None:
         err.print("aborted")
         sys.exit(1)
     except Exception as e:  # click's usage errors arrive here in non-standalone mode
-        import click
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
+        if isinstance(e, _click_errors()):
+            e.show()  # type: ignore[attr-defined]  # both click flavours have show()
+            sys.exit(e.exit_code)  # type: ignore[attr-defined]  # usage errors: 2
         raise
+    if isinstance(rc, int) and rc:
+        sys.exit(rc)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from sandwich.cli.common import console, study_db
+from sandwich.cli.common import DB_HELP, console, study_db
 from sandwich.errors import SandwichError
 
 
@@ -32,7 +32,7 @@ def _ints(text: str, what: str) -> list[int]:
 
 def analyze(
     study: str = typer.Argument(..., help="Study YAML or .duckdb file.", show_default=False),
-    db: Path | None = typer.Option(None, "--db", help="Study database (default: beside the YAML)."),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
     out: Path | None = typer.Option(None, "--out", help="Write index.html, PNG plots and results.json here."),
     replicates: int = typer.Option(2000, "--replicates", min=50, help="Two-way bootstrap replicates."),
     seed: int | None = typer.Option(None, "--seed", help="Bootstrap/permutation seed (default: the study's)."),

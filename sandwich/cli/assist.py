@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Optional
 
 import typer
 
-from sandwich.cli.common import console, open_service, progress_bar
+from sandwich.cli.common import DB_HELP, console, open_service, progress_bar
 from sandwich.errors import SandwichError
 
 assist_app = typer.Typer(help="Generate and inspect model assistance.", no_args_is_help=True)
@@ -17,13 +16,13 @@ assist_app = typer.Typer(help="Generate and inspect model assistance.", no_args_
 @assist_app.command("precompute")
 def precompute_cmd(
     study: str = typer.Argument(..., help="The study's .yaml (its .duckdb beside it) or a .duckdb file."),
-    db: Optional[Path] = typer.Option(None, "--db", help="Study database (default: beside the YAML)."),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
     backend: Optional[str] = typer.Option(None, "--backend", help="Override the study's backend: embedded, vllm, "
-                                                                  "vllm-offline."),
+                                                                  "vllm-offline, scripted (canned replies, no model)."),
     url: Optional[str] = typer.Option(None, "--url", help="vLLM server base URL (…/v1); implies --backend vllm."),
     model: Optional[str] = typer.Option(None, "--model", help="Override the study's assistant model."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Assistance rows generated and committed together."),
-    retry_failed: bool = typer.Option(False, "--retry-failed", help="Generate failed and unparsed rows again."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Generate failed, unparsed and cut-off rows again."),
     overseer: Optional[list[str]] = typer.Option(None, "--overseer",
                                                  help="Only the items these overseers will meet (repeatable)."),
 ) -> None:

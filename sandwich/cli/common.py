@@ -21,30 +21,40 @@ from rich.progress import (
 
 from sandwich.errors import SandwichError, StoreError
 from sandwich.service import StudyService
-from sandwich.store import default_db_path
+from sandwich.store import Location, as_location, default_db_path, is_url
 
 console = Console()
 warn = Console(stderr=True)
 
 
-def study_db(study: str, db: Path | None = None, *, write: bool = False) -> Path:
-    """STUDY may be a study .yaml (its database sits beside it) or a .duckdb file.
+DB_HELP = "Study database: a .duckdb file (default: beside the YAML) or a postgresql://…?schema=NAME URL."
+
+
+def study_db(study: str, db: str | Path | None = None, *, write: bool = False) -> Location:
+    """STUDY may be a study .yaml (its database sits beside it), a .duckdb file or a `postgresql://` URL.
 
     With a .yaml, the file must be the study the database holds (see `check_study_file`); with
-    `write`, the database must be writable before any work starts (see `check_writable_db`).
+    `write`, a database file must be writable before any work starts (see `check_writable_db`).
+    A PostgreSQL URL comes back as text; PostgreSQL itself says whether it may be written.
     """
-    path = _study_db(study, db)
+    location = _study_db(study, db)
     p = Path(study)
-    if p.suffix in (".yaml", ".yml") and p.is_file() and path.exists():
-        check_study_file(p, path)
+    if isinstance(location, str):
+        if p.suffix in (".yaml", ".yml") and p.is_file():
+            check_study_file(p, location)
+        return location
+    if p.suffix in (".yaml", ".yml") and p.is_file() and location.exists():
+        check_study_file(p, location)
     if write:
-        check_writable_db(path)
-    return path
+        check_writable_db(location)
+    return location
 
 
-def _study_db(study: str, db: Path | None) -> Path:
+def _study_db(study: str, db: str | Path | None) -> Location:
     if db is not None:
-        return db
+        return as_location(db)
+    if is_url(study):
+        return study
     p = Path(study)
     if p.suffix in (".yaml", ".yml"):
         target = default_db_path(p)
@@ -93,7 +103,7 @@ def _flat(value: object, prefix: str = "") -> dict[str, object]:
     return {prefix: value}
 
 
-def check_study_file(study_file: Path, db: Path) -> None:
+def check_study_file(study_file: Path, db: Location) -> None:
     """A study file given with its database must be the study the database holds.
 
     A different `study:` name is a SandwichError (exit 2) before anything else is done. The same
@@ -129,7 +139,7 @@ def check_study_file(study_file: Path, db: Path) -> None:
 
 
 @contextmanager
-def open_service(study: str, db: Path | None = None, *, read_only: bool = False) -> Iterator[StudyService]:
+def open_service(study: str, db: str | Path | None = None, *, read_only: bool = False) -> Iterator[StudyService]:
     """Open the study service for a STUDY argument and close it afterwards."""
     svc = StudyService(study_db(study, db, write=not read_only), read_only=read_only)
     try:

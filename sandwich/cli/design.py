@@ -53,7 +53,8 @@ def show_design_report(report: DesignReport, *, title: str = "No-skill strategie
 
 
 def check_design_cmd(
-    study: Path = typer.Argument(..., help="Study YAML file.", show_default=False),
+    study: Path = typer.Argument(..., help="Study YAML file, or the .duckdb of an observed (imported) study.",
+                                 show_default=False),
     seeds: int = typer.Option(1, "--seeds", min=1, help="Also deal the plan with this many seeds (study seed + 0, 1, …) "
                               "and summarise them."),
     unsandboxed: bool = typer.Option(False, UNSANDBOXED, help="Run candidate code WITHOUT the sandbox (dangerous)."),
@@ -67,6 +68,9 @@ def check_design_cmd(
     from sandwich.design_check import check_design
     from sandwich.studyfile import load_study
 
+    if study.suffix == ".duckdb":
+        _check_stored_design(study)
+        return
     sf = load_study(study)
     with progress_bar("building items and gold", transient=True) as update:
         data = build_task(sf, allow_unsandboxed=unsandboxed, progress=update)
@@ -87,6 +91,25 @@ def check_design_cmd(
         console.print(f"{warned} of {seeds} seeds warned")
     if warned:
         raise SystemExit(1)  # typer.Exit's code is swallowed when the app runs with standalone_mode=False
+
+
+def _check_stored_design(db: Path) -> None:
+    """check-design on the sessions a study database holds: an observed study's come from its data."""
+    from sandwich.design_check import check_sessions, sessions_from
+    from sandwich.service import StudyService
+
+    with StudyService(db, read_only=True) as svc:
+        st = svc.store
+        non_experts = [o.name for o in st.overseers() if o.role == "non_expert"]
+        report = check_sessions(sessions_from(st.assignments(), st.items(), st.gold(), non_experts),
+                                versions_per_problem=svc.study.overseers.versions_per_problem)
+        show_design_report(report, title=f"No-skill strategies per overseer — {svc.study.study}")
+        if svc.study.overseers.design == "observed":
+            console.print("  observed design: sessions, order and parts are the data's own; answer positions are "
+                          "the stored order, which a judge may have seen differently (kept per judgment)",
+                          style="dim")
+    if report.warnings:
+        raise SystemExit(1)
 
 
 def register(app: typer.Typer) -> None:

@@ -16,7 +16,7 @@ from rich.console import Console
 
 from sandwich.errors import SandwichError, StudyLocked
 from sandwich.service import StudyService
-from sandwich.store import default_db_path
+from sandwich.store import Location, default_db_path
 
 ALLOW_FLAG = "--allow-missing-help"
 ALLOW_HELP = ("Start even if an assisted condition lacks precomputed help (those items show no help and their "
@@ -61,7 +61,7 @@ def help_readiness(svc: StudyService, overseers: Sequence[str] | None = None) ->
     return out
 
 
-def require_help(db: Path, study_arg: str, overseers: Sequence[str] | None, *, allow: bool,
+def require_help(db: Location, study_arg: str, overseers: Sequence[str] | None, *, allow: bool,
                  warn: Console) -> None:
     """Refuse (SandwichError, exit 2) when an assisted condition lacks help; with `allow`, warn loudly instead.
 
@@ -75,7 +75,8 @@ def require_help(db: Path, study_arg: str, overseers: Sequence[str] | None, *, a
     if not lacking:
         return
     cmd = ["sandwich", "assist", "precompute", study_arg]
-    if default_db_path(study_arg).resolve() != db.resolve():  # the database is not where the STUDY argument points
+    # the database is not where the STUDY argument points
+    if not isinstance(db, Path) or default_db_path(study_arg).resolve() != db.resolve():
         cmd += ["--db", str(db)]
     for name in overseers or []:
         cmd += ["--overseer", name]

@@ -12,14 +12,15 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from sandwich.cli.common import console, study_db, warn
+from sandwich.cli.common import DB_HELP, console, study_db, warn
 from sandwich.cli.help_ready import ALLOW_FLAG, ALLOW_HELP, require_help
 from sandwich.cli.secret import resolve_token, token_file_option, token_option
 from sandwich.errors import SandwichError
 from sandwich.service import StudyService
+from sandwich.store import Location
 
 
-def _check(db: Path, overseer: str) -> tuple[str, int]:
+def _check(db: Location, overseer: str) -> tuple[str, int]:
     """Open the study once to fail early with a clear message; returns (study name, items left)."""
     svc = StudyService(db)
     try:
@@ -30,13 +31,13 @@ def _check(db: Path, overseer: str) -> tuple[str, int]:
         svc.close()
 
 
-def serve_web(study: str, overseer: str, db: Path, host: str, port: int, theme: str = "dark",
+def serve_web(study: str, overseer: str, db: Location, host: str, port: int, theme: str = "dark",
               allow_missing_help: bool = False) -> None:
     """Serve the same app in a browser: textual-serve starts one `sandwich label` process per page."""
     from textual_serve.server import Server
 
     command = shlex.join([sys.executable, "-m", "sandwich", "label", study, "--overseer", overseer,
-                         "--db", str(db.resolve()), "--theme", theme, "--client", "web"]
+                         "--db", str(db.resolve()) if isinstance(db, Path) else db, "--theme", theme, "--client", "web"]
                          + ([ALLOW_FLAG] if allow_missing_help else []))
     console.print(f"[green]serving[/] {overseer}'s session at [bold]http://{host}:{port}[/] — "
                   "open it in one browser tab (a second tab says so and stops). Ctrl+C stops.")
@@ -47,7 +48,7 @@ def label(
     study: str | None = typer.Argument(None, help="Study YAML (its .duckdb sits beside it) or the .duckdb file.",
                                        show_default=False),
     overseer: str | None = typer.Option(None, "--overseer", "-o", help="Your overseer name, as listed in the study."),
-    db: Path | None = typer.Option(None, "--db", help="Study database (default: beside the YAML)."),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
     web: bool = typer.Option(False, "--web", help="Serve the app in a browser instead of this terminal."),
     host: str = typer.Option("127.0.0.1", "--host", help="With --web: address to listen on."),
     port: int = typer.Option(8000, "--port", help="With --web: port to listen on."),
@@ -113,9 +114,10 @@ def _label(study: str | None, overseer: str | None, db: Path | None, web: bool, 
     if web:
         serve_web(study, overseer, path, host, port, theme, allow_missing_help)
         return
+    from assistants.live import stream_follow_up
     from tui.app import OverseerApp
 
-    svc = StudyService(path)
+    svc = StudyService(path, follow_up_model=stream_follow_up)  # the composition root injects the model
     try:
         session = svc.for_overseer(overseer)
         session.take_over = take_over

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from sandwich.cli.common import console, study_db, warn
+from sandwich.cli.common import DB_HELP, console, study_db, warn
 from sandwich.cli.help_ready import ALLOW_FLAG, ALLOW_HELP, require_help
 from sandwich.cli.secret import resolve_token, token_file_option, token_option, write_token_file
 from sandwich.errors import SandwichError, StudyLocked
@@ -26,7 +26,7 @@ SERVER_HELP = "URL of the running `sandwich serve` (needed while it owns the stu
 
 def serve(
     study: str = typer.Argument(..., help="Study YAML or .duckdb file.", show_default=False),
-    db: Path | None = typer.Option(None, "--db", help="Study database (default: beside the YAML)."),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (0.0.0.0 for a lab network)."),
     port: int = typer.Option(8765, "--port", help="TCP port."),
     follow_up_limit: int | None = typer.Option(None, "--follow-up-limit",
@@ -60,7 +60,7 @@ SERVED_HINT = ("The study is probably being served: run this with --server http:
 
 
 @contextmanager
-def _local_tokens(study: str, db: Path | None) -> Iterator[TokenStore]:
+def _local_tokens(study: str, db: str | None) -> Iterator[TokenStore]:
     """The token store of a study that is not being served (a clear error when it is)."""
     from sandwich.server.tokens import TokenStore
     from sandwich.service import StudyService
@@ -97,7 +97,7 @@ def issue(
     study: str = typer.Argument(..., help="Study YAML or .duckdb file.", show_default=False),
     overseer: str | None = typer.Option(None, "--overseer", help="The overseer this token is for."),
     lead: bool = typer.Option(False, "--lead", help="A lead token (status, export, snapshot, tokens)."),
-    db: Path | None = typer.Option(None, "--db", help="Study database (default: beside the YAML)."),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
     server: str | None = typer.Option(None, "--server", help=SERVER_HELP),
     lead_token: str | None = token_option(lead=True),
     lead_token_file: Path | None = token_file_option(lead=True),
@@ -125,7 +125,7 @@ def issue(
 @tokens_app.command("list")
 def list_tokens(
     study: str = typer.Argument(..., help="Study YAML or .duckdb file.", show_default=False),
-    db: Path | None = typer.Option(None, "--db", help="Study database (default: beside the YAML)."),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
     server: str | None = typer.Option(None, "--server", help=SERVER_HELP),
     lead_token: str | None = token_option(lead=True),
     lead_token_file: Path | None = token_file_option(lead=True),
@@ -150,7 +150,7 @@ def list_tokens(
 def revoke(
     study: str = typer.Argument(..., help="Study YAML or .duckdb file.", show_default=False),
     token_id: str = typer.Argument(..., help="The token's id (from `tokens list`).", show_default=False),
-    db: Path | None = typer.Option(None, "--db", help="Study database (default: beside the YAML)."),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
     server: str | None = typer.Option(None, "--server", help=SERVER_HELP),
     lead_token: str | None = token_option(lead=True),
     lead_token_file: Path | None = token_file_option(lead=True),

@@ -8,10 +8,11 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from sandwich.cli.common import check_writable_db, console, open_service, progress_bar
+from sandwich.cli.common import DB_HELP, check_writable_db, console, open_service, progress_bar
 from sandwich.cli.secret import token_file_option, token_option
 from sandwich.errors import SandwichError, StudyLocked
-from sandwich.store import default_db_path
+from sandwich.store import as_location, default_db_path
+from sandwich.store.postgres_schema import redact
 from sandwich.studyfile import StudyFile, load_study
 
 UNSANDBOXED = "--i-understand-this-runs-untrusted-code-unsandboxed"
@@ -52,7 +53,8 @@ def check_data(sf: StudyFile) -> None:
 
 def create(
     study: Path = typer.Argument(..., help="Study YAML file.", show_default=False),
-    db: Path | None = typer.Option(None, "--db", help="Where to write the study database (default: beside the YAML)."),
+    db: str | None = typer.Option(None, "--db", help="Where to write the study: a .duckdb file (default: beside "
+                                  "the YAML) or a postgresql://…?schema=NAME URL."),
     force: bool = typer.Option(False, "--force", help="Re-create even if the database already holds judgments."),
     unsandboxed: bool = typer.Option(False, UNSANDBOXED, help="Run candidate code WITHOUT the sandbox (dangerous)."),
 ) -> None:
@@ -61,8 +63,9 @@ def create(
     from sandwich.create import create_study
 
     sf = load_study(study)
-    target = db or default_db_path(study)
-    check_writable_db(target, creating=True)
+    target = as_location(db) if db else default_db_path(study)
+    if isinstance(target, Path):  # PostgreSQL says itself whether it may be written
+        check_writable_db(target, creating=True)
     if sf.study.task.kind == "multiple-choice":  # say how the data was read before anything is written
         from sandwich.create import build_task
 
@@ -71,9 +74,10 @@ def create(
     with progress_bar("running hidden tests in the sandbox", transient=True) as update:
         counts = create_study(sf, target, force=force, allow_unsandboxed=unsandboxed, progress=update,
                               on_design=show_design_report)
-    console.print(f"[green]created[/] {target}")
-    gold = f", {counts['correct']} gold-correct / {counts['gold'] - counts['correct']} gold-buggy" \
-        if sf.study.task.kind == "code-review" and counts["gold"] else ""
+    console.print(f"[green]created[/] {redact(str(target))}")
+    from sandwich.tasks import kind as task_kinds
+
+    gold = task_kinds.get(sf.study.task.kind).gold_summary(counts)
     console.print(f"  {counts['items']} items ({counts['train']} train / {counts['test']} test, "
                   f"{counts['practice']} practice){gold}")
     console.print(f"  {counts['overseers']} overseers, {counts['assignments']} assignments")
@@ -82,13 +86,15 @@ def create(
 def status(
     study: str | None = typer.Argument(None, help="Study YAML or .duckdb file (not needed with --server).",
                                        show_default=False),
-    db: Path | None = typer.Option(None, "--db", help="Study database (default: beside the YAML)."),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
     server: str | None = typer.Option(None, "--server", help="Ask a running `sandwich serve` (it owns the database "
                                       "while it serves); lead token in SANDWICH_LEAD_TOKEN or --lead-token-file."),
     lead_token: str | None = token_option(lead=True),
     lead_token_file: Path | None = token_file_option(lead=True),
 ) -> None:
     """Items, overseers, and assignments done/left per overseer and condition."""
+    from sandwich.analysis.narrow import fit
+
     if server:
         from sandwich.cli.serve import _lead_client
 
@@ -133,7 +139,7 @@ def status(
         label = f"{name}†" if row["role"] == "expert" else name
         table.add_row(label, *[row["cells"].get(c, "–") for c in st["conditions"]],
                       str(row["done"]), str(row["total"] - row["done"]))
-    console.print(table)
+    console.print(fit(table, console.width))  # one column per condition: stacked when too narrow
     if st["assistance"]:
         at = Table(title="Precomputed assistance", show_edge=False)
         for col in ("condition", "kind", "status", "n"):
@@ -148,16 +154,21 @@ def status(
 def export(
     study: str = typer.Argument(..., help="Study YAML or .duckdb file.", show_default=False),
     to: Path = typer.Option(..., "--to", help="Folder to write Parquet files into."),
-    db: Path | None = typer.Option(None, "--db", help="Study database (default: beside the YAML)."),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Parquet files of everything but the gold, plus the gold in a separate folder (gold/)."""
-    from sandwich.export import export_study
+    from rich.markup import escape
+
+    from sandwich.export import BLINDED_TABLES, WITHHELD, export_study
 
     with open_service(study, db) as svc:  # writable: the export is logged in the study as a look
         counts = export_study(svc, to)
-    console.print(f"[green]exported[/] to {to}: " + ", ".join(f"{t} {n}" for t, n in counts.items()
-                                                            if t not in ("gold", "hidden_tests")))
-    console.print(f"  gold kept apart in {to / 'gold'}: gold {counts['gold']}, hidden tests {counts['hidden_tests']}")
+    console.print(f"[green]exported[/] to {escape(str(to))}: " + ", ".join(
+        f"{t} {n}" for t, n in counts.items() if t not in BLINDED_TABLES))
+    console.print(f"  gold kept apart in {escape(str(to / 'gold'))}: "
+                  + ", ".join(f"{t} {counts[t]}" for t in BLINDED_TABLES if t in counts))
+    for table, why in WITHHELD.items():
+        console.print(f"  {table}: not exported ({why})")
 
 
 def register(app: typer.Typer) -> None:

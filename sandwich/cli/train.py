@@ -8,7 +8,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from sandwich.cli.common import console, study_db
+from sandwich.cli.common import DB_HELP, console, study_db
 from sandwich.errors import SandwichError
 
 
@@ -28,7 +28,7 @@ def _seeds(values: list[str]) -> list[int] | None:
 
 def train(
     study: str = typer.Argument(..., help="Study YAML or .duckdb file.", show_default=False),
-    db: Path | None = typer.Option(None, "--db", help="Study database (default: beside the YAML)."),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
     backbone: str | None = typer.Option(None, "--backbone",
                                         help="minilm | minilm-finetune | lm-reward (default: the study's)."),
     sources: list[str] = typer.Option([], "--sources", help="Label sources (default: classifiers.train_on), "
@@ -82,7 +82,7 @@ def train(
 
 def compare(
     study: str = typer.Argument(..., help="Study YAML or .duckdb file.", show_default=False),
-    db: Path | None = typer.Option(None, "--db", help="Study database (default: beside the YAML)."),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
     out: Path | None = typer.Option(None, "--out", help="Write classifiers.png, risk_coverage.png and "
                                     "classifiers.json here."),
     backbone: str | None = typer.Option(None, "--backbone", help="Which backbone's runs (default: the study's)."),
@@ -96,7 +96,10 @@ def compare(
 
     res = compare_study(study_db(study, db), out, backbone=backbone, runs_dir=runs, n_boot=replicates,
                         fixed_coverage=coverage)
-    console.print(res.table)
+    from sandwich.analysis.narrow import fit
+
+    for part in res.table.renderables:   # short headers or stacked rows in a narrow terminal
+        console.print(fit(part, console.width) if isinstance(part, Table) else part)
 
 
 def register(app: typer.Typer) -> None:

@@ -19,7 +19,8 @@ def take(svc: StudyService, folder: Path | None = None, *, who: str | None = Non
     folder = folder or Path(tempfile.mkdtemp(prefix="sandwich-snapshot-"))
     folder.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-    target = folder / f"{svc.db_path.stem}-snapshot-{stamp}.duckdb"
+    stem = svc.db_path.stem if isinstance(svc.db_path, Path) else svc.study.study  # a PostgreSQL URL: the study
+    target = folder / f"{stem}-snapshot-{stamp}.duckdb"
     with svc.lock:
         svc.record_look("snapshot", who)
         svc.store.snapshot(target)

@@ -21,7 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sandwich.help_text import TITLES, help_segments, plain
+from sandwich.help_text import help_segments, plain, title
+from sandwich.tasks import kind as task_kinds
 from sandwich.views import AssistanceView, ItemView
 
 Messages = list[dict[str, str]]
@@ -34,13 +35,7 @@ def render_item(view: ItemView) -> str:
     """The item as text, the way the TUI shows it."""
     it = view.item
     parts = [f"# {it.title}"] if it.title else []
-    if it.prompt:
-        parts.append(it.prompt.strip())
-    if it.body:
-        lang = it.language or ""
-        parts.append(f"```{lang}\n{it.body.rstrip()}\n```" if it.task_kind == "code-review" else it.body.strip())
-    if it.question:
-        parts.append(f"Question: {it.question.strip()}")
+    parts += task_kinds.of(it).judge_view(it)  # the task kind says how its item reads
     fmt = view.judgment
     parts.append("Answer with one of:\n" + "\n".join(f"- {v}" if v == lab else f"- {lab}"
                                                      for v, lab in zip(fmt.choices, fmt.choice_labels, strict=True)))
@@ -49,7 +44,7 @@ def render_item(view: ItemView) -> str:
 
 def render_assistance(a: AssistanceView) -> str:
     """One panel of help as text, in the app's words (`sandwich.help_text`), under the app's tab title."""
-    return f"## The model's help: {TITLES.get(a.kind, a.kind)}\n{plain(help_segments(a)).strip()}"
+    return f"## The model's help: {title(a.kind)}\n{plain(help_segments(a)).strip()}"
 
 
 def time_limit_text(seconds: int | None) -> str:

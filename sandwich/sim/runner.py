@@ -14,9 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from sandwich import compose
 from sandwich.config import AssistantSpec, SimulatedOverseer, Study
 from sandwich.errors import AssistanceUnavailable, SandwichError
 from sandwich.rules import item_content
@@ -140,8 +142,12 @@ def model_alone(svc: StudyService, backend: object) -> int:
 
 
 def simulate_study(db_path: str | Path, *, kind: str | None = None, overseers: Sequence[str] | None = None,
-                   with_model_alone: bool = True, progress: Progress | None = None) -> SimulationSummary:
-    """Simulate the study's overseers (all, or those named) and the model-alone answers."""
+                   with_model_alone: bool = True, progress: Progress | None = None,
+                   backend_factory: Callable[[AssistantSpec], Any] | None = None) -> SimulationSummary:
+    """Simulate the study's overseers (all, or those named) and the model-alone answers.
+
+    `backend_factory` builds the LLM judge's and the model-alone backend from a spec (injected by the CLI;
+    default `sandwich.compose.BACKEND_FACTORY`)."""
     out = SimulationSummary()
     with StudyService(db_path) as svc:
         study = svc.study
@@ -180,8 +186,7 @@ def simulate_study(db_path: str | Path, *, kind: str | None = None, overseers: S
             else:
                 llm.append(session)
         if llm:
-            from assistants.backends import get_backend
-
+            get_backend = backend_factory or compose.backend_factory()
             experts = {o.name for o in roster if o.role == "expert"}
             for role_experts in (False, True):
                 group = [s for s in llm if (s.overseer in experts) == role_experts]
@@ -193,9 +198,7 @@ def simulate_study(db_path: str | Path, *, kind: str | None = None, overseers: S
                 out.judged.update(run_llm(group, experts, backends[key], seed, tick))
         if with_model_alone:
             try:
-                from assistants.backends import get_backend
-
-                backend = get_backend(study.assistant)
+                backend = (backend_factory or compose.backend_factory())(study.assistant)
                 out.model_alone = model_alone(svc, backend)
                 out.model = study.assistant.model
             except (AssistanceUnavailable, ImportError) as e:

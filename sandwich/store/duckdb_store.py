@@ -397,9 +397,14 @@ class DuckDBStore:
                                             FROM model_answers m LEFT JOIN gold g ON g.item_id = m.item_id"""),
         }
 
+    def table_names(self) -> list[str]:
+        """Every table of the study file (the catalogue of the main schema), sorted."""
+        return [r[0] for r in self._rows("SELECT table_name FROM information_schema.tables "
+                                         "WHERE table_schema = 'main' ORDER BY table_name")]
+
     def export_parquet(self, out: Path, tables: Sequence[str], blinded: Sequence[str]) -> dict[str, int]:
         """Every table to OUT/<table>.parquet, the blinded ones to OUT/gold/. Returns row counts."""
-        known = {r[0] for r in self._rows("SELECT table_name FROM information_schema.tables")}
+        known = set(self.table_names())
         counts: dict[str, int] = {}
         with self._lock:
             for table in [*tables, *blinded]:
@@ -427,3 +432,39 @@ class DuckDBStore:
             finally:
                 self._con.execute("DETACH sandwich_snapshot")
 
+
+    # ------------------------------------------------------------ whole tables (store copy)
+    def read_table(self, table: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """(column names, rows) of a whole table; JSON columns as their stored text."""
+        if table not in self.table_names():
+            raise ValueError(f"no table {table!r}")
+        with self._lock:
+            cur = self._con.execute(f'SELECT * FROM "{table}"')
+            return [d[0] for d in cur.description], cur.fetchall()
+
+    def dump_tables(self) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
+        """Every table as `read_table` gives it, read under the lock (one consistent state)."""
+        with self._lock:
+            return {t: self.read_table(t) for t in self.table_names()}
+
+    def write_table(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Append rows to a table (values as `read_table` gives them); creates a known extra table first."""
+        if table not in self.table_names():
+            ddl = migrations.EXTRA_TABLES.get(table)
+            if ddl is None:
+                raise ValueError(f"no table {table!r} here, and none known by that name")
+            self._exec(ddl)
+        types = dict(self._rows("SELECT column_name, data_type FROM information_schema.columns "
+                                "WHERE table_schema = 'main' AND table_name = ?", [table]))
+        names = ", ".join(f'"{c}"' for c in columns)
+        # one INSERT per 10,000 rows, each column passed as one list (as `add_judgments`): executemany
+        # row by row is ~100x slower in DuckDB
+        select = ", ".join(f"UNNEST(${n}::{types[c]}[])" for n, c in enumerate(columns, start=1))
+        for i in range(0, len(rows), 10_000):
+            chunk = rows[i:i + 10_000]
+            self._exec(f'INSERT INTO "{table}" ({names}) SELECT {select}',
+                       [[r[k] for r in chunk] for k in range(len(columns))])
+
+    def clear_table(self, table: str) -> None:
+        """Delete every row of a table (store copy empties a new study's `meta` before filling it)."""
+        self._exec(f'DELETE FROM "{table}"')

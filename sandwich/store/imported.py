@@ -23,16 +23,15 @@ import polars as pl
 from sandwich import store
 from sandwich.errors import StoreError
 from sandwich.importers.records import ImportedStudy, Transcript
+from sandwich.store.migrations import EXTRA_TABLES
 from sandwich.studyfile import config_hash
 from sandwich.tasks.base import Gold, Item
 
 if TYPE_CHECKING:
     from sandwich.importers.replay import ReplayStudy
 
-# Imported transcripts: what each judge read. Several sessions can share an item and condition, so they
-# cannot live in `assistance` (one row per item, condition and kind); replay studies copy one per item there.
-TRANSCRIPTS_DDL = """CREATE TABLE IF NOT EXISTS imported_transcripts (transcript_id VARCHAR PRIMARY KEY,
-    item_id VARCHAR NOT NULL, condition VARCHAR NOT NULL, kind VARCHAR NOT NULL, content JSON, source JSON)"""
+# Imported transcripts (see `migrations.EXTRA_TABLES`): what each judge read.
+TRANSCRIPTS_DDL = EXTRA_TABLES["imported_transcripts"]
 BELIEF = "belief"   # interactions.event of a point on a judge's belief trajectory
 
 

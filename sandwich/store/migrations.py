@@ -71,6 +71,14 @@ MIGRATIONS: list[tuple[int, str]] = [
 ]
 SCHEMA_VERSION = max(v for v, _ in MIGRATIONS)
 
+# Tables some studies have outside the migrations, with their DDL, so `sandwich store copy` can carry them.
+# Imported transcripts: what each judge read. Several sessions can share an item and condition, so they
+# cannot live in `assistance` (one row per item, condition and kind); replay studies copy one per item there.
+EXTRA_TABLES: dict[str, str] = {
+    "imported_transcripts": """CREATE TABLE IF NOT EXISTS imported_transcripts (transcript_id VARCHAR PRIMARY KEY,
+    item_id VARCHAR NOT NULL, condition VARCHAR NOT NULL, kind VARCHAR NOT NULL, content JSON, source JSON)""",
+}
+
 
 def _friendly(e: Exception, path: Path) -> StoreError:
     text = str(e)

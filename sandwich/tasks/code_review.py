@@ -16,12 +16,16 @@ import json
 import random
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
 
 from sandwich.config import CodeReviewTask, GoldSpec
 from sandwich.errors import DataError, SandwichError
 from sandwich.tasks.base import Gold, Item, TaskData
+from sandwich.tasks.kind import TaskKind, register
 from sandwich.tasks.split import split_groups
+from sandwich.views import ItemContent
 
 Progress = Callable[[int, int], None]
 
@@ -168,3 +172,86 @@ def _balanced(gold: list[Gold], seed: int) -> set[str]:
     for ids in by_label.values():
         keep.update(rng.sample(sorted(ids), n))
     return keep
+
+
+# ------------------------------------------------------------------ the task kind
+class CodeReviewContent(BaseModel):
+    """A code-review item, typed: the problem statement and the candidate program."""
+
+    model_config = ConfigDict(frozen=True)
+    problem: str = ""
+    program: str = ""
+    language: str = "python"
+    question: str = ""
+
+
+class CodeReview(TaskKind):
+    """Is this candidate solution to a programming problem correct or buggy? Gold by sandboxed execution."""
+
+    name = "code-review"
+    config = CodeReviewTask
+    content = CodeReviewContent
+    gold_kinds = ("execution", "expert-overseers")
+    gold_error = "gold: code-review items have no dataset label; use kind: execution or expert-overseers"
+    default_choices: ClassVar[list[str] | str] = ["correct", "buggy"]
+    shows_code = True
+    question_in_item = False
+    noun = "program"
+    goal = "whether this program is correct"
+    source_word = "code"
+    n_answers = 2
+
+    def load(self, task: Any, study: Any, base: Path, *, allow_unsandboxed: bool = False,
+             progress: Progress | None = None) -> TaskData:
+        return load_code_review(task, study.gold, study.seed, allow_unsandboxed=allow_unsandboxed, progress=progress)
+
+    def check(self, study: Any) -> str | None:
+        problem = super().check(study)
+        if problem is not None:
+            return problem
+        n = self.problem_count(study.task) or 0
+        if study.task.split.by == "problem" and n - round(n * study.task.split.train) < 1:
+            return (f"task.split: train {study.task.split.train} of {n} problems leaves no test items; "
+                    "lower train or add problems")
+        return None
+
+    examples_per_choice = False
+    bad_answer = "buggy"
+
+    def example_text(self, prompt: str, body: str) -> tuple[str, str]:
+        from sandwich.classifiers.data import code_review_text, task_context
+
+        return code_review_text(body), task_context(prompt)
+
+    def problem_count(self, task: Any) -> int | None:
+        return task.problems if isinstance(task.problems, int) else (len(task.problems) if task.problems else 164)
+
+    def gold_summary(self, counts: dict[str, int]) -> str:
+        if not counts.get("gold"):
+            return ""
+        return f", {counts['correct']} gold-correct / {counts['gold'] - counts['correct']} gold-buggy"
+
+    def typed(self, item: ItemContent) -> CodeReviewContent:
+        return CodeReviewContent(problem=item.prompt, program=item.body, language=item.language or "python",
+                                 question=item.question)
+
+    def model_view(self, item: ItemContent) -> str:
+        c = self.typed(item)
+        fence = f"```{item.language or ''}"
+        return f"A programming problem and a candidate solution:\n{fence}\n{c.program.strip()}\n```\n\n" \
+               f"Question: {c.question}"
+
+    def judge_view(self, item: ItemContent) -> list[str]:
+        c = self.typed(item)
+        parts = [c.problem.strip()] if c.problem else []
+        if c.program:
+            parts.append(f"```{item.language or ''}\n{c.program.rstrip()}\n```")
+        if c.question:
+            parts.append(f"Question: {c.question.strip()}")
+        return parts
+
+    def practice_explanation(self, right: str) -> str:
+        return "The hidden tests pass." if right == "correct" else "It fails the problem's hidden tests."
+
+
+register(CodeReview())

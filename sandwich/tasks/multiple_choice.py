@@ -28,7 +28,9 @@ import polars as pl
 from sandwich.config import MultipleChoiceTask
 from sandwich.errors import DataError
 from sandwich.tasks.base import Gold, Item, TaskData
+from sandwich.tasks.kind import Progress, TaskKind, register
 from sandwich.tasks.split import split_groups
+from sandwich.views import ItemContent
 
 LETTERS = string.ascii_uppercase
 READINGS = ("text", "letter", "index")  # preference when several readings fit and agree
@@ -341,3 +343,27 @@ def verify_stored_gold(task: MultipleChoiceTask, base: Path, db: Path) -> None:
     if wrong:
         raise DataError(_listing(f"{task.source}: the stored gold differs from the file for {len(wrong)} item(s)",
                                  wrong), hint="This is a bug in the import; nothing was written. Please report it.")
+
+
+# ------------------------------------------------------------------ the task kind
+class MultipleChoice(TaskKind):
+    """Pick the choice that answers a question (maybe about a passage). Gold from the data set or experts."""
+
+    name = "multiple-choice"
+    config = MultipleChoiceTask
+    gold_error = "gold: multiple-choice items cannot be executed; use kind: dataset-label or expert-overseers"
+
+    def load(self, task: Any, study: Any, base: Path, *, allow_unsandboxed: bool = False,
+             progress: Progress | None = None) -> TaskData:
+        return load_multiple_choice(task, base)
+
+    def answer_values(self, item: ItemContent) -> list[str]:
+        return [LETTERS[i] for i in range(len(item.choices))]
+
+    def answer_text(self, item: ItemContent, value: str) -> str:
+        if len(value) == 1 and value in LETTERS[: len(item.choices)]:
+            return f"{value}. {item.choices[LETTERS.index(value)]}"
+        return value
+
+
+register(MultipleChoice())

@@ -25,8 +25,11 @@ def briefing_text(b: Briefing, part: int, parts: int, overseer: str, items: int 
     out.append(b.text.strip() + "\n\n")
     fmt = b.judgment
     out.append("How to answer\n", style="bold underline")
-    out.append(f"  • answers: {', '.join(fmt.choice_labels) if len(fmt.choice_labels) <= 4 else 'the letters shown'}"
-               " — keys 1–9 or click\n")
+    if b.choices_per_item:  # one item's options would read as everyone's
+        out.append("  • answers: the options that come with each question — keys 1–9 or click\n")
+    else:
+        out.append(f"  • answers: {', '.join(fmt.choice_labels) if len(fmt.choice_labels) <= 4 else 'the letters shown'}"
+                   " — keys 1–9 or click\n")
     keys = " ".join(CONFIDENCE_KEYS[:len(fmt.confidence)])
     out.append(f"  • confidence that your answer is right: {', '.join(map(str, fmt.confidence))} % — keys {keys}"
                " (lowest first), or + and −\n")

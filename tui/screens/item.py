@@ -13,15 +13,17 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
 from textual.content import Content
+from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Header, Input, TabbedContent, Tree
 
+from sandwich.tasks import kind as task_kinds
 from sandwich.views import AssistanceView, ItemView, JudgmentIn, ProgressView
-from tui.widgets.assistance_panel import PANES, AssistancePanel
+from tui.widgets.assistance_panel import AssistancePanel, is_tree, title
 from tui.widgets.choice_row import ChoiceRow
 from tui.widgets.decomposition import DecompositionTree
-from tui.widgets.followup import FollowUpBox
+from tui.widgets.followup import FollowUpBox, FollowUpStream
 from tui.widgets.help_pane import UNUSABLE
 from tui.widgets.item_body import ItemBody
 from tui.widgets.item_timer import ItemTimer
@@ -59,9 +61,36 @@ class ItemScreen(Screen[None]):
         Binding("escape", "leave_input", "leave box", show=False),
     ]
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    class JudgmentReady(Message):
+        """The overseer submitted a judgment: the app stores it and moves on."""
+
+        def __init__(self, judgment: JudgmentIn) -> None:
+            super().__init__()
+            self.judgment = judgment
+
+    class PracticeAnswered(Message):
+        """The overseer answered a practice item: the app shows feedback."""
+
+        def __init__(self, view: ItemView, choice: str) -> None:
+            super().__init__()
+            self.view = view
+            self.choice = choice
+
+    class Interaction(Message):
+        """Something the overseer did, to be logged (use of help, time on item, …)."""
+
+        def __init__(self, event: str, assignment_id: str | None, payload: dict[str, Any] | None) -> None:
+            super().__init__()
+            self.event = event
+            self.assignment_id = assignment_id
+            self.payload = payload
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic,
+                 follow_up: FollowUpStream | None = None) -> None:
+        """`follow_up(assignment_id, question, node_id)` streams the model's answer (the session's, injected)."""
         super().__init__()
         self.clock = clock
+        self.follow_up = follow_up
         self.view: ItemView | None = None
         self.submitting = False
         self.submitted_at: float | None = None
@@ -103,10 +132,10 @@ class ItemScreen(Screen[None]):
         if assist.display:
             assist.configure(view, help_views)
             assist.border_title = Content("Model's help (a)" + (
-                f": {PANES[view.assistance_kinds[0]][0]}" if len(view.assistance_kinds) == 1 else ""))
+                f": {title(view.assistance_kinds[0])}" if len(view.assistance_kinds) == 1 else ""))
         form = self.query_one(JudgmentForm)
-        # a multiple-choice question is already in the item; a code-review question is not
-        form.reset(view.judgment, "" if view.item.task_kind == "multiple-choice" else view.item.question)
+        # a multiple-choice question is already in the item; a code-review question is not (the task kind says)
+        form.reset(view.judgment, "" if task_kinds.of(view.item).question_in_item else view.item.question)
         form.border_title = "Your judgment" + (" — practice, not counted" if view.practice else "")
         self.set_focus(self.query_one(ItemBody))
         self.refresh_bindings()  # which keys apply (help, follow-ups) depends on the item's condition
@@ -122,10 +151,10 @@ class ItemScreen(Screen[None]):
         if self.submitted_at is not None:  # measure submit → next item painted (benchmarks read it)
             self.call_after_refresh(self._painted, self.submitted_at)
             self.submitted_at = None
-        self.app.record("practice_shown" if view.practice else "item_shown",  # type: ignore[attr-defined]
-                        None if view.practice else view.assignment_id,
-                        {"position": view.position, "condition": view.condition, "item_id": view.item.item_id}
-                        if view.practice else {"position": view.position, "condition": view.condition})
+        self.post_message(self.Interaction(
+            "practice_shown" if view.practice else "item_shown", None if view.practice else view.assignment_id,
+            {"position": view.position, "condition": view.condition, "item_id": view.item.item_id}
+            if view.practice else {"position": view.position, "condition": view.condition}))
 
     def _painted(self, since: float) -> None:
         self.latencies.append(time.perf_counter() - since)
@@ -141,6 +170,7 @@ class ItemScreen(Screen[None]):
         self._fit(self.app.size.width)
         self.query_one(AssistancePanel).display = False
         self._heartbeat = self.set_interval(HEARTBEAT_S, self.log_time)
+        self.query_one(FollowUpBox).follow_up = self.follow_up
 
     def time_on_item(self) -> float | None:
         """Seconds on the study item now shown, earlier visits included, time away not (None for practice)."""
@@ -243,7 +273,7 @@ class ItemScreen(Screen[None]):
             if self.quote_spans:  # only once help is open: seeing marked quotes is using the help
                 self.query_one(ItemBody).highlight(self.quote_spans, dark=self.app.current_theme.dark)
             pane = assist.query_one(f"#pane-{assist.active_kind}")
-            self.set_focus(pane.query_one(DecompositionTree) if assist.active_kind == "decomposition" else pane)
+            self.set_focus(pane.query_one(DecompositionTree) if is_tree(assist.active_kind) else pane)
         else:
             if self.maximized is assist:  # closing the help also leaves its full screen
                 self.minimize()
@@ -255,14 +285,14 @@ class ItemScreen(Screen[None]):
         if not assist.opened:
             self.action_toggle_help()
         node = None
-        if assist.active_kind == "decomposition" and self.focused is assist.query_one(DecompositionTree):
+        if is_tree(assist.active_kind) and self.focused is assist.query_one(DecompositionTree):
             node = assist.decomposition.selected_node
         assist.query_one(FollowUpBox).target(node)
 
     # ------------------------------------------------------------ recording use of help
     def _record(self, event: str, payload: dict[str, Any] | None = None) -> None:
         if self.view is not None and not self.view.practice:
-            self.app.record(event, self.view.assignment_id, payload)  # type: ignore[attr-defined]
+            self.post_message(self.Interaction(event, self.view.assignment_id, payload))
 
     def _used_help(self, event: str, payload: dict[str, Any]) -> None:
         if self.first_assist_at is None:
@@ -346,7 +376,7 @@ class ItemScreen(Screen[None]):
         form.locked = True
         self.query_one(ItemTimer).stop()
         if view.practice:
-            self.app.answer_practice(view, str(choice))  # type: ignore[attr-defined]
+            self.post_message(self.PracticeAnswered(view, str(choice)))
             return
         judgment = JudgmentIn(
             judgment_id=self.judgment_id, assignment_id=view.assignment_id,
@@ -357,7 +387,7 @@ class ItemScreen(Screen[None]):
         if timed_out:
             self.notify("Time is up: " + ("the item was skipped." if skipped else "your answer was submitted."),
                         title="Time", severity="warning", markup=False)
-        self.app.submit_judgment(judgment)  # type: ignore[attr-defined]
+        self.post_message(self.JudgmentReady(judgment))
 
     def submit_failed(self, error: Exception) -> None:
         """The service did not store the judgment: say why and let the overseer try again."""

@@ -6,16 +6,22 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static, TabbedContent, TabPane, Tabs
 
+from sandwich import assistance
 from sandwich.views import AssistanceView, ItemView
-from tui.widgets.critique import CritiquePane
 from tui.widgets.decomposition import DecompositionPane
-from tui.widgets.explanation import ExplanationPane
 from tui.widgets.followup import FollowUpBox
-from tui.widgets.transcript import ConsultancyPane, DebatePane
+from tui.widgets.help_pane import KindPane
 
-PANES = {"explanation": ("Explanation", ExplanationPane), "decomposition": ("Sub-questions", DecompositionPane),
-         "critique": ("Critique", CritiquePane), "consultancy": ("Consultant", ConsultancyPane),
-         "debate": ("Debate", DebatePane)}
+
+def title(kind: str) -> str:
+    """A kind's tab title, from the registry."""
+    return assistance.get(kind).title
+
+
+def is_tree(kind: str | None) -> bool:
+    """True for a kind the app lays out as a tree of sub-questions (follow-ups can name a node)."""
+    found = assistance.find(kind) if kind else None
+    return found is not None and found.pane == "tree"
 
 
 class AssistancePanel(Vertical):
@@ -28,9 +34,12 @@ class AssistancePanel(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("The model's help is hidden. Press [b]a[/b] to open it.", id="assist-closed")
         with TabbedContent(id="assist-tabs"):
-            for kind, (title, pane) in PANES.items():
-                with TabPane(title, id=f"tab-{kind}"):
-                    yield pane(id=f"pane-{kind}")
+            for kind in assistance.kinds():  # every registered kind has a tab; configure shows the condition's
+                with TabPane(kind.title, id=f"tab-{kind.name}"):
+                    if kind.pane == "tree":
+                        yield DecompositionPane(id=f"pane-{kind.name}")
+                    else:
+                        yield KindPane(kind.name, id=f"pane-{kind.name}")
         yield FollowUpBox(id="followup")
 
     def configure(self, view: ItemView, help_views: list[AssistanceView]) -> None:
@@ -38,7 +47,7 @@ class AssistancePanel(Vertical):
         tabs = self.query_one(TabbedContent)
         if list(view.assistance_kinds) != getattr(self, "kinds", None):  # a new part: other tabs
             self.kinds = list(view.assistance_kinds)
-            for kind in PANES:
+            for kind in assistance.names():
                 if kind in self.kinds:
                     tabs.show_tab(f"tab-{kind}")
                 else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -10,11 +12,22 @@ from textual.message import Message
 from textual.widgets import Input, Static
 from textual.worker import get_current_worker
 
+from sandwich.errors import SandwichError
+from sandwich.views import CutOff
+
 ASK_ITEM = "Ask the model about this item (f), Enter to send · m: full screen"
 
 
+FollowUpStream = Callable[[str, str, str | None], Iterator[str]]
+
+
 class FollowUpBox(Vertical):
-    """Ask the model about the item (or a selected sub-question); its answer streams below."""
+    """Ask the model about the item (or a selected sub-question); its answer streams below.
+
+    `follow_up` (assignment_id, question, node_id) → answer pieces is injected by the screen (the session's).
+    """
+
+    follow_up: FollowUpStream | None = None
 
     class Used(Message):
         """A follow-up was asked (counts as using the assistance)."""
@@ -88,8 +101,11 @@ class FollowUpBox(Vertical):
     def stream_answer(self, assignment_id: str, question: str, node_id: str | None) -> None:
         """Pull the answer from the session in a thread; each piece is painted on the UI thread."""
         worker = get_current_worker()
-        answer = self.app.session.follow_up(assignment_id, question, node_id)  # type: ignore[attr-defined]
+        answer: Iterator[str] | None = None
         try:
+            if self.follow_up is None:
+                raise SandwichError("No model is connected to answer follow-up questions.")
+            answer = self.follow_up(assignment_id, question, node_id)
             for piece in answer:
                 if worker.is_cancelled:
                     return
@@ -108,7 +124,7 @@ class FollowUpBox(Vertical):
     def _piece(self, assignment_id: str, piece: str) -> None:
         if assignment_id == self.assignment_id:
             self.waiting = False
-            self.transcript.append(piece)
+            self.transcript.append(piece, style="bold yellow" if isinstance(piece, CutOff) else "")
             self._render_log()
 
     def _done(self, assignment_id: str) -> None:

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from sandwich import help_text
+from sandwich import assistance, help_text
 from sandwich.views import AssistanceView
 
 UNUSABLE = ("failed", "missing")
@@ -40,3 +40,14 @@ class HelpPane(VerticalScroll, can_focus=True):
     def render_content(self, content: dict[str, Any]) -> RenderableType:
         """Render well-formed content; override per kind."""
         return Text(str(content))
+
+
+class KindPane(HelpPane):
+    """A text pane for any registered kind: its words come from the kind's registry entry (as the LLM judge's)."""
+
+    def __init__(self, kind: str, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.kind = kind
+
+    def render_content(self, content: dict[str, Any]) -> RenderableType:
+        return Text.assemble(*assistance.get(self.kind).segments(content))

@@ -11,6 +11,7 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
+from sandwich.tasks import kind as task_kinds
 from sandwich.views import ItemContent
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -22,7 +23,7 @@ def render_item(item: ItemContent, *, dark: bool = True, background: str | None 
 
     `highlights`: [start, end) character ranges of the passage to mark (quotes the help cites).
     """
-    if item.task_kind == "code-review" or item.language:
+    if task_kinds.of(item).shows_code or item.language:
         return Syntax(item.body or item.prompt, item.language or "python", line_numbers=True, word_wrap=True,
                       theme="monokai" if dark else "friendly", background_color=background, indent_guides=True)
     parts: list[RenderableType] = []

@@ -1,0 +1,184 @@
+"""Task kinds: one object per kind of item, and the registry that finds it by the study file's `task.kind`.
+
+A :class:`TaskKind` covers everything that differs between kinds of item: its study-file section (`config`),
+loading items and gold, which gold kinds and answer choices make sense, the overseer's view (code or text),
+the model's view (`model_view`), the LLM judge's view (`judge_view`), answer values and how they read, the
+practice feedback's wording, and a typed view of the item (`typed`) over the stored row. `code-review`
+(`sandwich.tasks.code_review`) and `multiple-choice` (`sandwich.tasks.multiple_choice`) implement it; a new
+kind subclasses it and calls :func:`register` (see docs/architecture.md). No `if kind == ...` is needed
+elsewhere.
+"""
+
+from __future__ import annotations
+
+import importlib
+import string
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from sandwich.tasks.base import TaskData
+from sandwich.views import ItemContent
+
+LETTERS = string.ascii_uppercase
+Progress = Callable[[int, int], None]
+
+
+class PassageContent(BaseModel):
+    """A question (maybe about a passage) with choices: the typed view of a text item."""
+
+    model_config = ConfigDict(frozen=True)
+    passage: str = ""
+    question: str = ""
+    choices: list[str] = []
+
+
+class TaskKind:
+    """One kind of item. The defaults describe a text item with a passage, a question and its choices."""
+
+    name: ClassVar[str]
+    config: ClassVar[type[BaseModel]]                       # the study file's `task:` section
+    content: ClassVar[type[BaseModel]] = PassageContent     # the typed view of an item
+    gold_kinds: ClassVar[tuple[str, ...]] = ("dataset-label", "expert-overseers")
+    gold_error: ClassVar[str] = ""                          # said when the study's gold kind is not one of them
+    default_choices: ClassVar[list[str] | str] = "item"     # judgment.choices: a fixed list, or 'item'
+    shows_code: ClassVar[bool] = False                      # the app shows the body as highlighted code
+    question_in_item: ClassVar[bool] = True                 # the app need not repeat the question by the answer
+    noun: ClassVar[str] = "question"                        # what is judged, in a word
+    goal: ClassVar[str] = "which choice answers the question"
+    source_word: ClassVar[str] = "passage"                  # what a quote must come from
+    n_answers: ClassVar[int] = 4                            # answers per item, for power analysis
+
+    # ------------------------------------------------------------ the study file
+    def load(self, task: Any, study: Any, base: Path, *, allow_unsandboxed: bool = False,
+             progress: Progress | None = None) -> TaskData:
+        """Items, gold (and hidden tests) for the study's `task` section; `base` is the study file's folder."""
+        raise NotImplementedError
+
+    def check(self, study: Any) -> str | None:
+        """Why the study's gold and judgment sections do not fit this kind (None when they do).
+
+        Fills in judgment.choices when the study leaves it out.
+        """
+        if study.gold.kind not in self.gold_kinds:
+            return self.gold_error or (f"gold: {self.name} items cannot use kind {study.gold.kind}; use kind: "
+                                       + " or ".join(self.gold_kinds))
+        if study.judgment.choices is None:
+            study.judgment.choices = self.default_choices
+        want, got = self.default_choices, study.judgment.choices
+        if want == "item" and got != "item":
+            return f"judgment.choices: {self.name} judgments use the item's choices ('item')"
+        if isinstance(want, list) and (not isinstance(got, list) or sorted(got) != sorted(want)):
+            return f"judgment.choices: {self.name} judgments are [{', '.join(want)}]"
+        return None
+
+    def problem_count(self, task: Any) -> int | None:
+        """How many problems the study's items come from, when one problem yields several versions (items)
+        an overseer must not meet side by side; None when every item is its own problem."""
+        return None
+
+    def gold_summary(self, counts: dict[str, int]) -> str:
+        """A short summary of the gold labels from `create_study`'s counts, for `sandwich create` ('' for none)."""
+        return ""
+
+    # ------------------------------------------------------------ classifier examples
+    # A reward model scores either each choice of an item (bad = not the right choice), or the item itself
+    # (bad = the answer `bad_answer`, e.g. a buggy program).
+    examples_per_choice: ClassVar[bool] = True
+    bad_answer: ClassVar[str | None] = None
+
+    def example_text(self, prompt: str, body: str) -> tuple[str, str]:
+        """(text, context) a classifier reads for a whole-item example."""
+        return body, prompt
+
+    # ------------------------------------------------------------ views
+    def typed(self, item: ItemContent) -> BaseModel:
+        """The item's content as this kind's typed model (a view over the stored row)."""
+        return PassageContent(passage=item.body, question=item.question, choices=item.choices)
+
+    def model_view(self, item: ItemContent) -> str:
+        """The item as the model reads it in an assistance prompt."""
+        c = PassageContent(passage=item.body, question=item.question, choices=item.choices)
+        parts = [f"Passage:\n{c.passage.strip()}\n"] if c.passage.strip() else []
+        parts.append(f"Question: {c.question}")
+        parts += [f"{LETTERS[i]}. {choice}" for i, choice in enumerate(c.choices)]
+        return "\n".join(parts)
+
+    def judge_view(self, item: ItemContent) -> list[str]:
+        """The item's text blocks as the LLM judge reads them (title and choices are added by the judge)."""
+        parts = [item.prompt.strip()] if item.prompt else []
+        if item.body:
+            parts.append(item.body.strip())
+        if item.question:
+            parts.append(f"Question: {item.question.strip()}")
+        return parts
+
+    # ------------------------------------------------------------ answers
+    def answer_values(self, item: ItemContent) -> list[str]:
+        """The values an overseer can answer with."""
+        return list(item.choices)
+
+    def answer_text(self, item: ItemContent, value: str) -> str:
+        """How an answer value reads in prompts and content."""
+        return value
+
+    def practice_explanation(self, right: str) -> str:
+        """What practice feedback says about the right answer."""
+        return f"The answer is {right}."
+
+
+_KINDS: dict[str, TaskKind] = {}
+_BUILTIN = ("sandwich.tasks.code_review", "sandwich.tasks.multiple_choice")
+_loaded = False
+
+
+def _builtin() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        for module in _BUILTIN:
+            importlib.import_module(module)
+
+
+def register(kind: TaskKind, *, replace: bool = False) -> TaskKind:
+    """Add a task kind (a second of the same name is an error unless `replace`)."""
+    if kind.name in _KINDS and not replace:
+        raise ValueError(f"task kind {kind.name!r} is already registered")
+    _KINDS[kind.name] = kind
+    return kind
+
+
+def unregister(name: str) -> None:
+    """Remove a task kind (tests that declare a toy kind clean up with this)."""
+    _KINDS.pop(name, None)
+
+
+def get(name: str) -> TaskKind:
+    """The task kind called `name`; KeyError names the registered kinds."""
+    _builtin()
+    if name not in _KINDS:
+        raise KeyError(f"unknown task kind {name!r} (registered: {', '.join(_KINDS)})")
+    return _KINDS[name]
+
+
+def find(name: str | None) -> TaskKind | None:
+    """The task kind called `name`, or None."""
+    _builtin()
+    return _KINDS.get(name or "")
+
+
+def names() -> list[str]:
+    """Every registered task kind's name."""
+    _builtin()
+    return list(_KINDS)
+
+
+def of(item: ItemContent) -> TaskKind:
+    """The kind of an item (an item of an unregistered kind is read as a plain text item)."""
+    return find(item.task_kind) or _Plain()
+
+
+class _Plain(TaskKind):
+    name = "text"
