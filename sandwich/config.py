@@ -421,7 +421,9 @@ class Study(Strict):
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> Study:
         if self.judgment.choices is None:
-            self.judgment.choices = ["correct", "buggy"] if self.task.kind == "code-review" else "item"
+            from sandwich.tasks import kind as task_kinds
+
+            self.judgment.choices = task_kinds.get(self.task.kind).default_choices
         if (info.context or {}).get("collect_problems"):
             return self  # the study-file reader runs the checks itself, to place each problem at its value
         from sandwich.study_checks import cross_field_problems

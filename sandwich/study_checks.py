@@ -14,7 +14,6 @@ from typing import Any
 
 Loc = tuple[str | int, ...]
 Problem = tuple[Loc, str]
-DEFAULT_CODE_REVIEW_PROBLEMS = 164  # HumanEval
 
 
 def _at(loc: Loc, message: str) -> Problem:
@@ -45,20 +44,19 @@ def _conditions(conditions: list[Any]) -> list[Problem]:
 def _task_and_gold(task: Any, gold: Any, overseers: Any) -> list[Problem]:
     out: list[Problem] = []
     if task is not None and gold is not None:
-        if task.kind == "code-review" and gold.kind == "dataset-label":
-            out.append(_at(("gold", "kind"), "code-review items have no dataset label; use kind: execution or "
-                                          "expert-overseers"))
-        if task.kind == "multiple-choice" and gold.kind == "execution":
-            out.append(_at(("gold", "kind"), "multiple-choice items cannot be executed; use kind: dataset-label or "
-                                          "expert-overseers"))
+        k = _kind(task)
+        if k is not None and gold.kind not in k.gold_kinds:
+            msg = k.gold_error.removeprefix("gold: ") or (f"{k.name} items cannot use kind {gold.kind}; use kind: "
+                                                           + " or ".join(k.gold_kinds))
+            out.append(_at(("gold", "kind"), msg))
     if gold is not None and overseers is not None and gold.kind == "expert-overseers" and not overseers.experts:
         out.append(_at(("gold", "kind"), "kind expert-overseers needs overseers.experts"))
-    if task is not None and task.kind == "code-review":
-        p = task.problems
-        n = p if isinstance(p, int) else (len(p) if p else DEFAULT_CODE_REVIEW_PROBLEMS)
-        if task.split.by == "problem" and n - round(n * task.split.train) < 1:
-            out.append(_at(("task", "split", "train"), f"train {task.split.train} of {n} problems leaves no test items; "
-                                                    "lower train or add problems"))
+    k = _kind(task) if task is not None else None
+    n = k.problem_count(task) if k is not None else None
+    split = getattr(task, "split", None)
+    if n is not None and split is not None and split.by == "problem" and n - round(n * split.train) < 1:
+        out.append(_at(("task", "split", "train"), f"train {split.train} of {n} problems leaves no test items; "
+                                                "lower train or add problems"))
     return out
 
 
@@ -83,12 +81,20 @@ def _judgment(task: Any, judgment: Any) -> list[Problem]:
     out = _timing(judgment)
     if task is None or judgment.choices is None:
         return out
-    if task.kind == "code-review" and (
-            not isinstance(judgment.choices, list) or sorted(judgment.choices) != ["buggy", "correct"]):
-        out.append(_at(("judgment", "choices"), "code-review judgments are [correct, buggy]"))
-    if task.kind == "multiple-choice" and judgment.choices != "item":
-        out.append(_at(("judgment", "choices"), "multiple-choice judgments use the item's choices ('item')"))
+    k = _kind(task)
+    want, got = (k.default_choices, judgment.choices) if k is not None else (None, None)
+    if want == "item" and got != "item":
+        out.append(_at(("judgment", "choices"), f"{k.name} judgments use the item's choices ('item')"))
+    if isinstance(want, list) and (not isinstance(got, list) or sorted(got) != sorted(want)):
+        out.append(_at(("judgment", "choices"), f"{k.name} judgments are [{', '.join(want)}]"))
     return out
+
+
+def _kind(task: Any) -> Any:
+    """The task kind object for a task section (None for a kind nobody registered: reported elsewhere)."""
+    from sandwich.tasks import kind as task_kinds
+
+    return task_kinds.find(task.kind)
 
 
 def _overseers(ov: Any, conditions: list[Any] | None) -> list[Problem]:

@@ -246,7 +246,7 @@ def validate_text(text: str, path: str = "<study>") -> Study:
     if study is None and sections.get("judgment") is not None and sections["judgment"].choices is None \
             and sections.get("task") is not None:
         sections["judgment"] = sections["judgment"].model_copy(
-            update={"choices": ["correct", "buggy"] if sections["task"].kind == "code-review" else "item"})
+            update={"choices": _default_choices(sections["task"].kind)})
     for loc, msg in cross_field_problems(sections):
         found.append(_located(loc, msg, marks, key_marks, path))
     if found:
@@ -272,3 +272,11 @@ def load_study(path: str | Path) -> StudyFile:
     except UnicodeDecodeError as e:
         raise StudyFileError(str(p), [f"{p}: not UTF-8 text ({e.reason} at byte {e.start})"]) from None
     return StudyFile(path=p, text=text, study=validate_text(text, str(p)))
+
+
+def _default_choices(kind: str) -> list[str] | str:
+    """judgment.choices a task kind takes when the study file leaves them out."""
+    from sandwich.tasks import kind as task_kinds
+
+    found = task_kinds.find(kind)
+    return found.default_choices if found is not None else "item"
