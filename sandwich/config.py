@@ -51,6 +51,8 @@ def _slug(value: str, what: str) -> str:
 
 
 Seed = Annotated[int, Field(ge=0, description="a non-negative integer seed")]
+# one OpenAI-compatible base URL (…/v1), or a list of them served as a pool (assistants/backends/pool.py)
+ServerUrls = str | Annotated[list[Annotated[str, Field(pattern=r"^https?://")]], Field(min_length=1)]
 
 
 # --------------------------------------------------------------------- task
@@ -142,7 +144,8 @@ class AssistantSpec(Strict):
 
     backend: Literal["embedded", "vllm", "vllm-offline", "scripted"] = "embedded"
     model: str = "smollm2-135m-instruct"
-    url: str | None = Field(None, description="OpenAI-compatible base URL of a running vLLM server (…/v1)")
+    url: ServerUrls | None = Field(None, description="OpenAI-compatible base URL of a running vLLM server (…/v1), "
+                                                     "or a list of them: requests are spread over the list")
     api_key_env: str | None = Field(None, description="environment variable holding the server's API key")
     temperature: float = Field(0.0, ge=0, le=2)
     top_p: float = Field(1.0, gt=0, le=1)
@@ -363,7 +366,7 @@ class SimulatedOverseer(Strict):
     kind: Literal["llm", "parametric"] = "parametric"
     backend: Literal["embedded", "vllm", "scripted"] | None = None
     model: str | None = None
-    url: str | None = None
+    url: ServerUrls | None = None
     skill: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(
         default_factory=dict, description="P(correct) per condition name or 'default'")
     noise: float = Field(0.05, ge=0, le=1, description="spread of skill between overseers")

@@ -68,9 +68,9 @@ def get_backend(spec: AssistantSpec) -> Backend:
 
         return EmbeddedBackend.for_spec(spec)
     if spec.backend == "vllm":
-        from assistants.backends.vllm_http import VLLMHTTPBackend
+        from assistants.backends.pool import vllm_backend
 
-        return VLLMHTTPBackend.for_spec(spec)
+        return vllm_backend(spec)  # one server, or a pool when assistant.url is a list
     if spec.backend == "scripted":
         from assistants.backends.scripted import ScriptedBackend
 
