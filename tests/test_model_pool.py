@@ -232,3 +232,16 @@ def test_llm_judge_simulation_spreads_over_the_pool(tmp_path: Path) -> None:
         summary = simulate_study(db, overseers=["ana"], with_model_alone=True)
     assert summary.judged == {"ana": 3} and summary.model_alone == 3
     assert a.chat_requests > 0 and b.chat_requests > 0
+
+
+def test_serve_allows_concurrency_follow_ups_per_server_of_the_pool(tmp_path: Path) -> None:
+    from sandwich.server.state import ServerState
+
+    db = _make_study(tmp_path, assistant=f"assistant: {{backend: vllm, model: {MODEL}, concurrency: 3, "
+                                         f"url: ['{dead_url()}', '{dead_url()}']}}")
+    with StudyService(db) as svc:
+        st = ServerState.open(svc)
+        try:
+            assert st.follow_up_limit == 6
+        finally:
+            st.close()

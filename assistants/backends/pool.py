@@ -207,17 +207,16 @@ class ServerPool:
         """`attempt` on one server after another until one answers; non-retryable errors go straight up."""
         tried: dict[str, str] = {}
         while (s := self._pick(tried)) is not None:
+            error: AssistanceUnavailable | None = None
             try:
-                out = attempt(s)
+                return attempt(s), s, tried
             except AssistanceUnavailable as e:
                 if not _retryable(e):
-                    self._done(s, None)  # the server answered; the request was at fault
-                    raise
-                self._done(s, e)
+                    raise  # the server answered; the request was at fault
+                error = e
                 tried[s.url] = _reason(e)
-                continue
-            self._done(s, None)
-            return out, s, tried
+            finally:
+                self._done(s, error)
         raise self._all_failed(tried)
 
     # ------------------------------------------------------------ the Backend interface

@@ -36,7 +36,8 @@ class ServerState:
         """Index the study and start its writer thread."""
         index = StudyIndex(svc)
         spec = svc.study.assistant
-        limit = follow_up_limit or spec.concurrency
+        servers = len(spec.url) if isinstance(spec.url, list) else 1  # a pool serves `concurrency` per server
+        limit = follow_up_limit or spec.concurrency * servers
         return cls(svc=svc, index=index, tokens=TokenStore(svc), writer=JudgmentWriter(svc, index),
                    follow_up_limit=limit, follow_up_timeout_s=follow_up_timeout_s or spec.timeout_s,
                    follow_up_queue_s=follow_up_queue_s, max_body=max_body,
