@@ -12,6 +12,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -51,8 +52,20 @@ def _slug(value: str, what: str) -> str:
 
 
 Seed = Annotated[int, Field(ge=0, description="a non-negative integer seed")]
+
+
+def _server_urls(v: str | list[str]) -> str | list[str]:
+    if isinstance(v, list):
+        if not v:
+            raise ValueError("an empty list: give one server's base URL (…/v1) or a list of them")
+        bad = [u for u in v if not re.match(r"^https?://", u)]
+        if bad:
+            raise ValueError(f"a server URL starts with http:// or https:// (got {bad[0]!r})")
+    return v
+
+
 # one OpenAI-compatible base URL (…/v1), or a list of them served as a pool (assistants/backends/pool.py)
-ServerUrls = str | Annotated[list[Annotated[str, Field(pattern=r"^https?://")]], Field(min_length=1)]
+ServerUrls = Annotated[str | list[str], AfterValidator(_server_urls)]
 
 
 # --------------------------------------------------------------------- task

@@ -19,8 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 from openai_standin import StandIn, free_port
-from pydantic import ValidationError
-from test_assistants import _make_study
+from test_assistants import STUDY, _make_study
 from test_create import cli
 from typer.testing import CliRunner
 
@@ -29,8 +28,9 @@ from assistants.backends.pool import CUT_OFF, ServerPool
 from assistants.backends.vllm_http import VLLMHTTPBackend
 from sandwich.cli import app
 from sandwich.config import AssistantSpec
-from sandwich.errors import AssistanceUnavailable
+from sandwich.errors import AssistanceUnavailable, StudyFileError
 from sandwich.service import StudyService
+from sandwich.studyfile import validate_text
 
 MODEL = "standin"
 
@@ -173,9 +173,11 @@ def test_assistant_url_takes_one_url_or_a_list() -> None:
     pool = get_backend(AssistantSpec(backend="vllm", url=["http://h0:8000/v1", "http://h1:8000/v1/"]))
     assert isinstance(pool, ServerPool) and [s.url for s in pool.servers] == ["http://h0:8000/v1",
                                                                                "http://h1:8000/v1"]
-    for bad in ([], ["h0:8000/v1"]):
-        with pytest.raises(ValidationError):
-            AssistantSpec(backend="vllm", url=bad)
+    for bad, why in (("[]", "an empty list"), ("[http://h0:8000/v1, 'h1:8000/v1']", "got 'h1:8000/v1'")):
+        with pytest.raises(StudyFileError) as e:
+            validate_text(STUDY.replace("assistant: {backend: embedded, max_tokens: 16}",
+                                        f"assistant: {{backend: vllm, url: {bad}}}"))
+        assert "<study>:9:33: assistant.url: " in str(e.value) and why in str(e.value)
 
 
 def test_precompute_and_a_follow_up_run_through_a_pool_with_one_server_dying(tmp_path: Path) -> None:
