@@ -5,6 +5,9 @@ Loads the model once for the module (a minute or more on a CPU); slow, like the 
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+
 import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.vllm]
@@ -12,7 +15,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 pytest.importorskip("vllm", reason="the vLLM CPU build is installed by `make setup`")
 
 from assistants.backends.base import get_backend  # noqa: E402
-from assistants.backends.vllm_offline import VLLMOfflineBackend  # noqa: E402
+from assistants.backends.vllm_offline import VLLMOfflineBackend, _llm  # noqa: E402
 from sandwich.config import AssistantSpec  # noqa: E402
 
 QUESTION = [{"role": "user", "content": "Is the sky blue on a clear day? Answer yes or no."}]
@@ -20,10 +23,12 @@ STORY = [{"role": "user", "content": "Write two sentences about a river."}]
 
 
 @pytest.fixture(scope="module")
-def backend() -> VLLMOfflineBackend:
+def backend() -> Iterator[VLLMOfflineBackend]:
     b = get_backend(AssistantSpec(backend="vllm-offline", model="smollm2-135m-instruct", seed=3))
     assert isinstance(b, VLLMOfflineBackend)
-    return b
+    yield b
+    _llm.cache_clear()  # free the engine (and its KV cache) before other modules start a vLLM server
+    gc.collect()
 
 
 def test_a_batch_comes_back_in_order_with_its_record(backend: VLLMOfflineBackend) -> None:
