@@ -4,6 +4,7 @@ Prints precompute throughput (tokens/s, items/s) for
   1. transformers `generate`, one prompt at a time (the naive baseline),
   2. transformers `generate`, batched with left padding (the honest baseline),
   3. a vLLM server with N concurrent requests (what `sandwich assist precompute` does with backend: vllm),
+  4. with --offline, `vllm.LLM` in-process, one batched `chat` call (backend: vllm-offline),
 and the ratios; then time-to-first-token of a live follow-up through the platform
 (StudyService → OverseerSession.follow_up → the server) vs the raw server.
 
@@ -146,6 +147,8 @@ def main() -> None:
     print(f"  vLLM server / transformers sequential: {vll / seq:5.2f}×   (issue target on CPU: ≥ 4×)")
     print(f"  vLLM server / transformers batched:    {vll / bat:5.2f}×")
     print(f"  transformers batched / sequential:     {bat / seq:5.2f}×")
+    if args.offline:  # same prompts, greedy, the server already stopped: no contention for the cores
+        print(f"  vLLM offline / vLLM server:            {rows[3]['tok_s'] / vll:5.2f}×   (no HTTP, one LLM.chat call)")
     print("\nlive follow-up, time to first token (median of interleaved tries)")
     print(f"  platform (service.follow_up → server): {platform * 1000:7.0f} ms")
     print(f"  raw server stream:                     {direct * 1000:7.0f} ms")

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, ValidationInfo,
-                      field_validator, model_validator)
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError,
+                      ValidationInfo, field_validator, model_validator)
 
 from sandwich import assistance
 
@@ -46,6 +46,20 @@ def _slug(value: str, what: str) -> str:
 
 
 Seed = Annotated[int, Field(ge=0, description="a non-negative integer seed")]
+
+
+def _server_urls(v: str | list[str]) -> str | list[str]:
+    if isinstance(v, list):
+        if not v:
+            raise ValueError("an empty list: give one server's base URL (…/v1) or a list of them")
+        bad = [u for u in v if not re.match(r"^https?://", u)]
+        if bad:
+            raise ValueError(f"a server URL starts with http:// or https:// (got {bad[0]!r})")
+    return v
+
+
+# one OpenAI-compatible base URL (…/v1), or a list of them served as a pool (assistants/backends/pool.py)
+ServerUrls = Annotated[str | list[str], AfterValidator(_server_urls)]
 
 
 # --------------------------------------------------------------------- task
@@ -160,7 +174,8 @@ class AssistantSpec(Strict):
     backend: Literal["embedded", "vllm", "vllm-offline", "scripted"] = Field(
         "embedded", description="scripted: deterministic canned replies, for tests and demos (no model)")
     model: str = "smollm2-135m-instruct"
-    url: str | None = Field(None, description="OpenAI-compatible base URL of a running vLLM server (…/v1)")
+    url: ServerUrls | None = Field(None, description="OpenAI-compatible base URL of a running vLLM server (…/v1), "
+                                                     "or a list of them: requests are spread over the list")
     api_key_env: str | None = Field(None, description="environment variable holding the server's API key")
     temperature: float = Field(0.0, ge=0, le=2)
     top_p: float = Field(1.0, gt=0, le=1)
@@ -365,7 +380,7 @@ class SimulatedOverseer(Strict):
     kind: Literal["llm", "parametric"] = "parametric"
     backend: Literal["embedded", "vllm", "scripted"] | None = None
     model: str | None = None
-    url: str | None = None
+    url: ServerUrls | None = None
     skill: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(
         default_factory=dict, description="P(correct) per condition name or 'default'")
     noise: float = Field(0.05, ge=0, le=1, description="spread of skill between overseers")

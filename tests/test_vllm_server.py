@@ -62,15 +62,30 @@ def test_precompute_a_small_study_through_the_server(server: ModelServer, tmp_pa
     from sandwich.service import StudyService
     from test_assistants import _make_study
 
-    db = _make_study(tmp_path, assistant=f"assistant: {{backend: vllm, url: '{server.url}', max_tokens: 16}}")
+    # a one-element list: the server pool's path (health check, least-loaded choice) against real vLLM
+    db = _make_study(tmp_path, assistant=f"assistant: {{backend: vllm, url: ['{server.url}'], max_tokens: 16}}")
     result = CliRunner().invoke(app, ["assist", "precompute", str(db)])
     assert result.exit_code == 0, result.output
     with StudyService(db) as svc:
-        rows = sql(svc, "SELECT kind, status, backend, content, tokens_out FROM assistance")
+        rows = sql(svc, "SELECT kind, status, backend, content, params, tokens_out FROM assistance")
         a = sql(svc, "SELECT assignment_id, overseer FROM assignments WHERE condition = 'helped' LIMIT 1")[0]
         pieces = list(svc.for_overseer(a["overseer"]).follow_up(a["assignment_id"], "What is the passage about?"))
     assert len(rows) == 20 and {r["backend"] for r in rows} == {"vllm"}
+    assert all(c["server"] == server.url for r in rows for c in json.loads(r["params"])["calls"])
     assert {r["kind"] for r in rows} == {"explanation", "decomposition", "critique", "consultancy", "debate"}
     assert all(r["status"] in ("ok", "unparsed") and r["tokens_out"] > 0 for r in rows)
     assert all(json.loads(r["content"]) for r in rows if r["status"] == "ok")
     assert "".join(pieces).strip()
+
+
+def test_a_pool_with_a_dead_url_streams_from_the_live_server(server: ModelServer) -> None:
+    from openai_standin import free_port
+
+    from assistants.backends.pool import ServerPool
+
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    pool = ServerPool([dead, server.url], server.name)
+    assert pool.check_health() == {dead: "cannot be reached (ConnectError)", server.url: ""}
+    pieces = list(pool.stream(QUESTION, max_tokens=24))
+    assert len(pieces) >= 2 and "".join(pieces).strip() and not pool.cut_offs
+    assert {r["url"]: r["answered"] for r in pool.status()} == {dead: 0, server.url: 1}

@@ -74,10 +74,18 @@ class Backend(Protocol):
 
 
 BackendFactory = Callable[[AssistantSpec], Backend]
+
+
+def vllm_pool_or_server(spec: AssistantSpec) -> Backend:
+    """`backend: vllm`: one server, or a pool when assistant.url is a list (imported on first use)."""
+    from assistants.backends.pool import vllm_backend
+
+    return vllm_backend(spec)
+
 _BACKENDS: dict[str, str | BackendFactory] = {
     # name -> factory, or "module:Class" whose `for_spec` is the factory (imported on first use: torch, vllm)
     "embedded": "assistants.backends.embedded:EmbeddedBackend",
-    "vllm": "assistants.backends.vllm_http:VLLMHTTPBackend",
+    "vllm": vllm_pool_or_server,
     "vllm-offline": "assistants.backends.vllm_offline:VLLMOfflineBackend",
     "scripted": "assistants.backends.scripted:ScriptedBackend",
 }

@@ -19,7 +19,8 @@ def precompute_cmd(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     backend: Optional[str] = typer.Option(None, "--backend", help="Override the study's backend: embedded, vllm, "
                                                                   "vllm-offline, scripted (canned replies, no model)."),
-    url: Optional[str] = typer.Option(None, "--url", help="vLLM server base URL (…/v1); implies --backend vllm."),
+    url: Optional[list[str]] = typer.Option(None, "--url", help="vLLM server base URL (…/v1); implies --backend "
+                                                                "vllm. Repeat it for a pool of servers."),
     model: Optional[str] = typer.Option(None, "--model", help="Override the study's assistant model."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Assistance rows generated and committed together."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Generate failed, unparsed and cut-off rows again."),
@@ -33,7 +34,7 @@ def precompute_cmd(
     with open_service(study, db) as svc:
         updates: dict[str, object] = {}
         if url:
-            updates.update(backend="vllm", url=url)
+            updates.update(backend="vllm", url=url[0] if len(url) == 1 else url)
         if backend:
             updates["backend"] = backend
             if backend != "vllm":
@@ -44,7 +45,8 @@ def precompute_cmd(
             spec = AssistantSpec(**{**svc.study.assistant.model_dump(), **updates})
         except ValueError as e:
             raise SandwichError(f"Invalid assistant override: {e}") from None
-        where = f" at {spec.url}" if spec.backend == "vllm" else ""
+        urls = spec.url if isinstance(spec.url, list) else [spec.url]
+        where = f" at {', '.join(str(u) for u in urls)}" if spec.backend == "vllm" else ""
         console.print(f"assistant: [bold]{spec.backend}[/]{where} · model {spec.model}")
         with progress_bar("assistance") as update:
             report = precompute(svc, spec=spec, batch_size=batch_size, retry_failed=retry_failed, progress=update,

@@ -41,7 +41,8 @@ class ServerState:
         """Index the study and start its writer thread."""
         index = StudyIndex(svc)
         spec = svc.study.assistant
-        limit = follow_up_limit or spec.concurrency
+        servers = len(spec.url) if isinstance(spec.url, list) else 1  # a pool serves `concurrency` per server
+        limit = follow_up_limit or spec.concurrency * servers
         leases = Leases(svc.store, remote=True, cache=True)  # the server is its study's only writer
         return cls(svc=svc, index=index, tokens=TokenStore(svc), writer=JudgmentWriter(svc, index, leases),
                    leases=leases,
