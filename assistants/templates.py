@@ -7,7 +7,7 @@ sees) plus strategy parameters, so no template can carry a gold label or a hidde
 from __future__ import annotations
 
 import string
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from sandwich.tasks import kind as task_kinds
@@ -17,7 +17,7 @@ PROMPTS = Path(__file__).parent / "prompts"
 LETTERS = string.ascii_uppercase
 
 
-@lru_cache(maxsize=None)
+@cache
 def template(name: str) -> string.Template:
     """The template `prompts/NAME.txt`."""
     return string.Template((PROMPTS / f"{name}.txt").read_text(encoding="utf-8"))

@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sandwich.config import Condition, JudgmentSpec, Study
@@ -28,7 +28,7 @@ DEFAULT_PERMUTATIONS = 2000
 
 def utc_now() -> datetime:
     """Now, in UTC, without tzinfo (how every timestamp is stored)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 # ------------------------------------------------------------------ judgments

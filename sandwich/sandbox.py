@@ -36,9 +36,10 @@ import tempfile
 import threading
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import Callable, Literal, Sequence, TypeVar
+from typing import Literal, TypeVar
 
 from sandwich.sandbox_endings import classify_exit, cpu_limit_s, kill_run, read_capped, wait_for
 

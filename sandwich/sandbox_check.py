@@ -64,8 +64,9 @@ import secrets
 import subprocess
 import tempfile
 import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, Callable, Sequence
+from typing import IO
 
 from sandwich import sandbox
 from sandwich.sandbox import SandboxLimits, SandboxResult, SandboxUnavailable, Status

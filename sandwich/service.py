@@ -23,12 +23,32 @@ from sandwich import assistance, compose, rules
 from sandwich.compose import FollowUpModel
 from sandwich.config import Condition, Study
 from sandwich.errors import AlreadyJudged, NotFound, SandwichError, StoreError
-from sandwich.store import (AssignmentRecord, DuplicateKey, InteractionRecord, ItemRecord, LookRecord, OverseerRecord,
-                            StudyStore, open_store)
+from sandwich.store import (
+    AssignmentRecord,
+    DuplicateKey,
+    InteractionRecord,
+    ItemRecord,
+    LookRecord,
+    OverseerRecord,
+    StudyStore,
+    open_store,
+)
 from sandwich.studyfile import validate_text
 from sandwich.tasks import kind as task_kinds
-from sandwich.views import (CUT_OFF_NOTE, AssistanceView, Briefing, CutOff, ItemView, JudgmentFormat, JudgmentIn,
-                            PracticeFeedback, ProgressView, Receipt, SessionStart)
+from sandwich.views import (
+    CUT_OFF_NOTE,
+    AssistanceView,
+    Briefing,
+    CutOff,
+    ItemView,
+    JudgmentFormat,
+    JudgmentIn,
+    PracticeFeedback,
+    ProgressView,
+    Receipt,
+    SessionStart,
+)
+
 
 class StudyService:
     """Open a study store and serve it to the lead and, through sessions, to overseers."""

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from db_sql import sql
+
 from sandwich.analysis import analyze_study
 from sandwich.importers.nyu import load_nyu_debate
-from sandwich.store.imported import write_imported_study
 from sandwich.service import StudyService
+from sandwich.store.imported import write_imported_study
 
 REPO = Path(__file__).resolve().parent.parent
 MINI = REPO / "tests" / "data" / "nyu-mini"

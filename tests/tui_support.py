@@ -12,11 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from db_sql import sql
 from study_files import mc_rows, write_mc_study  # noqa: F401 - re-exported for TUI tests
+
 from sandwich.create import create_study
 from sandwich.service import StudyService
 from sandwich.studyfile import load_study
-from db_sql import sql
 
 ALL_CONDITIONS = """
   - {name: unassisted}

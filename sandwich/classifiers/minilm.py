@@ -17,9 +17,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from sandwich.classifiers.backbones import (TrainContext, contrast_features, group_index,
-                                            load_checkpoint, save_checkpoint, seed_everything, use_contrast,
-                                            with_siblings)
+from sandwich.classifiers.backbones import (
+    TrainContext,
+    contrast_features,
+    group_index,
+    load_checkpoint,
+    save_checkpoint,
+    seed_everything,
+    use_contrast,
+    with_siblings,
+)
 from sandwich.classifiers.data import Example
 from sandwich.classifiers.losses import classification_loss
 from sandwich.classifiers.settings import TrainSettings

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -17,14 +16,14 @@ assist_app = typer.Typer(help="Generate and inspect model assistance.", no_args_
 @assist_app.command("precompute")
 def precompute_cmd(
     study: str = typer.Argument(..., help="The study's .yaml (its .duckdb beside it) or a .duckdb file."),
-    db: Optional[Path] = typer.Option(None, "--db", help="Study database (default: beside the YAML)."),
-    backend: Optional[str] = typer.Option(None, "--backend", help="Override the study's backend: embedded, vllm, "
+    db: Path | None = typer.Option(None, "--db", help="Study database (default: beside the YAML)."),
+    backend: str | None = typer.Option(None, "--backend", help="Override the study's backend: embedded, vllm, "
                                                                   "vllm-offline, scripted (canned replies, no model)."),
-    url: Optional[str] = typer.Option(None, "--url", help="vLLM server base URL (…/v1); implies --backend vllm."),
-    model: Optional[str] = typer.Option(None, "--model", help="Override the study's assistant model."),
+    url: str | None = typer.Option(None, "--url", help="vLLM server base URL (…/v1); implies --backend vllm."),
+    model: str | None = typer.Option(None, "--model", help="Override the study's assistant model."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Assistance rows generated and committed together."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Generate failed, unparsed and cut-off rows again."),
-    overseer: Optional[list[str]] = typer.Option(None, "--overseer",
+    overseer: list[str] | None = typer.Option(None, "--overseer",
                                                  help="Only the items these overseers will meet (repeatable)."),
 ) -> None:
     """Generate every item × condition × kind of assistance the study needs; resumable (done rows are kept)."""
@@ -63,7 +62,7 @@ def precompute_cmd(
 
 def serve_model_cmd(
     model: str = typer.Option("smollm2-135m-instruct", "--model", help="A prepared model name or a model directory."),
-    port: Optional[int] = typer.Option(None, "--port", help="Port (default: a free one)."),
+    port: int | None = typer.Option(None, "--port", help="Port (default: a free one)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     max_model_len: int = typer.Option(2048, "--max-model-len", help="Context length (tokens)."),
 ) -> None:

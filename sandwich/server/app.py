@@ -29,15 +29,34 @@ from sandwich.server import snapshot as snapshots
 from sandwich.server.auth import Anyone, Lead, Overseer, state_of
 from sandwich.server.limits import BodyLimit
 from sandwich.server.live import follow_up_stream
-from sandwich.server.schemas import (IDENT, NAME, ErrorBody, FollowUpIn, InteractionIn, PracticeAnswerIn,
-                                     Principal, SessionIn, TokenIn, TokenInfo, TokenOut)
+from sandwich.server.schemas import (
+    IDENT,
+    NAME,
+    ErrorBody,
+    FollowUpIn,
+    InteractionIn,
+    PracticeAnswerIn,
+    Principal,
+    SessionIn,
+    TokenIn,
+    TokenInfo,
+    TokenOut,
+)
 from sandwich.server.state import ServerState
 from sandwich.server.tokens import Principal as TokenPrincipal
 from sandwich.server.writer import ServerClosing
 from sandwich.service import StudyService
 from sandwich.store import DB_ERRORS
-from sandwich.views import (AssistanceView, Briefing, ItemView, JudgmentIn, PracticeFeedback, ProgressView, Receipt,
-                            SessionStart)
+from sandwich.views import (
+    AssistanceView,
+    Briefing,
+    ItemView,
+    JudgmentIn,
+    PracticeFeedback,
+    ProgressView,
+    Receipt,
+    SessionStart,
+)
 
 log = logging.getLogger("sandwich.serve")
 

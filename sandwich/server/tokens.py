@@ -12,7 +12,7 @@ import hmac
 import secrets
 import threading
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sandwich.errors import NotFound, SandwichError
@@ -68,7 +68,7 @@ class TokenStore:
             self._svc.for_overseer(overseer)  # NotFound with the list of names when unknown
         subject, role = (LEAD_SUBJECT, "lead") if lead else (overseer, "overseer")
         token_id, secret, salt = secrets.token_hex(6), secrets.token_urlsafe(32), secrets.token_hex(16)
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        now = datetime.now(UTC).replace(tzinfo=None)
         row = TokenRecord(token_id=token_id, salt=salt, token_hash=_digest(salt, secret), subject=subject,
                           role=role, created_at=now, revoked=False)
         self._svc.store.add_token(row)

@@ -12,12 +12,33 @@ from __future__ import annotations
 from pathlib import Path
 
 from sandwich.store.duckdb_store import DB_ERRORS, DuckDBStore
-from sandwich.store.migrations import (MIGRATIONS, SCHEMA_VERSION, connect, default_db_path, get_meta, remove_db,
-                                       schema_version)
+from sandwich.store.migrations import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    connect,
+    default_db_path,
+    get_meta,
+    remove_db,
+    schema_version,
+)
 from sandwich.store.protocol import DuplicateKey, StudyStore
-from sandwich.store.records import (AssignmentRecord, AssistanceRecord, AuditRecord, ConditionRecord, FreezeRecord,
-                                    GoldRecord, HiddenTestRecord, InteractionRecord, ItemRecord, JudgmentRecord,
-                                    LookRecord, ModelAnswerRecord, OverseerRecord, StudyContent, TokenRecord)
+from sandwich.store.records import (
+    AssignmentRecord,
+    AssistanceRecord,
+    AuditRecord,
+    ConditionRecord,
+    FreezeRecord,
+    GoldRecord,
+    HiddenTestRecord,
+    InteractionRecord,
+    ItemRecord,
+    JudgmentRecord,
+    LookRecord,
+    ModelAnswerRecord,
+    OverseerRecord,
+    StudyContent,
+    TokenRecord,
+)
 
 STORE_KINDS = ("duckdb",)
 

@@ -20,9 +20,21 @@ import polars as pl
 
 from sandwich.store import migrations
 from sandwich.store.protocol import DuplicateKey, iter_columns
-from sandwich.store.records import (AssignmentRecord, AssistanceRecord, AuditRecord, FreezeRecord, GoldRecord,
-                                    InteractionRecord, ItemRecord, JudgmentRecord, LookRecord, ModelAnswerRecord,
-                                    OverseerRecord, StudyContent, TokenRecord)
+from sandwich.store.records import (
+    AssignmentRecord,
+    AssistanceRecord,
+    AuditRecord,
+    FreezeRecord,
+    GoldRecord,
+    InteractionRecord,
+    ItemRecord,
+    JudgmentRecord,
+    LookRecord,
+    ModelAnswerRecord,
+    OverseerRecord,
+    StudyContent,
+    TokenRecord,
+)
 
 DB_ERRORS: tuple[type[Exception], ...] = (duckdb.Error,)
 
