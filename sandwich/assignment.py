@@ -349,6 +349,7 @@ def deal_study(study: Study, data: TaskData) -> Dealt:
             and (ov.judge_split == "all" or i.split == "train")]
     if ov.judged_items is not None:
         pool = judged_pool(pool, labels, problems, ov.judged_items, study.seed, ov.versions_per_problem)
+    assert ov.items_per_overseer is not None  # required by the study file unless the design is observed (never dealt)
     assignments = plan(pool, [c.name for c in study.conditions], ov.non_experts, ov.items_per_overseer,
                        design=ov.design, experts=ov.experts, expert_condition=study.expert_condition, seed=ov.seed,
                        labels=labels, problems=problems, versions_per_problem=ov.versions_per_problem)

@@ -9,7 +9,7 @@ simulated overseers used for pilots. Unknown keys are errors everywhere.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -137,7 +137,7 @@ class RegisteredTask(BaseModel):
     kind: str
 
 
-_BUILT_IN_TASKS = {m.model_fields["kind"].annotation.__args__[0]: m for m in (CodeReviewTask, MultipleChoiceTask)}
+_BUILT_IN_TASKS = {get_args(m.model_fields["kind"].annotation)[0]: m for m in (CodeReviewTask, MultipleChoiceTask)}
 
 
 def _task_tag(v: Any) -> str | None:
@@ -196,6 +196,7 @@ def _parse_assistance(entry: Any) -> AssistanceSpec:
     """Accept `explanation` or `{debate: {rounds: 2}}`."""
     if isinstance(entry, AssistanceSpec):
         return entry
+    params: Any
     if isinstance(entry, str):
         kind, params = entry, {}
     elif isinstance(entry, dict) and len(entry) == 1:

@@ -83,7 +83,7 @@ def prepare(name: str = DEFAULT_MODEL, *, force: bool = False,
     step("dequantizing weights", 1)
     model = AutoModelForCausalLM.from_pretrained(src.parent, gguf_file=src.name, dtype=torch.bfloat16)
     # a GGUF-loaded model remembers its quantizer; drop it so save_pretrained writes plain weights
-    model.hf_quantizer = None
+    model.hf_quantizer = None  # type: ignore[assignment]  # typed by nn.Module.__getattr__; None means no quantizer
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     tmp = target.with_name(target.name + ".partial")

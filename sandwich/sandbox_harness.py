@@ -409,7 +409,7 @@ def main() -> None:
     os.close(job_fd)
     channel = Channel(answers_r, requests_w, pid, memory_mb)
     try:
-        status, detail = run_tests(job, channel)  # type: ignore[arg-type]
+        status, detail = run_tests(job, channel)
     except CandidateFault as e:
         status, detail = e.status, str(e)
     except BaseException as e:

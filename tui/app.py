@@ -184,9 +184,12 @@ class OverseerApp(App[None]):
 
     def _retry(self, error: Exception) -> None:
         reason = getattr(error, "message", None) or str(error)
+
+        def again(_: bool | None) -> None:
+            self.run_worker(self._next, thread=True, group="flow", exclusive=True)
+
         self.push_screen(NoticeScreen("Could not load the next item", f"{reason}\n\nYour last judgment is saved.",
-                                      button="Try again", tone="error"),
-                         lambda _: self.run_worker(self._next, thread=True, group="flow", exclusive=True))
+                                      button="Try again", tone="error"), again)
 
     def _fatal(self, error: Exception) -> None:
         reason = getattr(error, "message", None) or str(error)

@@ -198,7 +198,7 @@ class EmbeddedBackend:
         class _Abandoned(StoppingCriteria):
             """Stops generation once the consumer has gone (the overseer moved on or quit)."""
 
-            def __call__(self, input_ids, scores, **kwargs):  # type: ignore[no-untyped-def]
+            def __call__(self, input_ids, scores, **kwargs):
                 seen[0] += 1
                 seen[1] = int(input_ids[0, -1])
                 return abandoned.is_set()

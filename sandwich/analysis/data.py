@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -155,7 +155,7 @@ def load_study_data(db_path: str | Path, *, look: str | None = "analyze", who: s
                                                        "notes": frozen.plan.get("notes")}
         prereg = {"hash": frozen.hash, "hypotheses": hyps, "frozen_at": frozen.frozen_at}
 
-    first = judg["created_at"].min() if judg.height else None
+    first = cast("datetime | None", judg["created_at"].min()) if judg.height else None  # a Datetime column's min
     skipped = int(judg["skipped"].sum()) if judg.height else 0
     judg = judg.filter(~pl.col("skipped") & pl.col("choice").is_not_null())
     if study.gold.kind == "expert-overseers" or judg.filter(pl.col("gold").is_null()).height:

@@ -52,9 +52,10 @@ def sandwich_plot(res: AnalysisResult, path: Path) -> Path | None:
     rows = [r for r in res.sandwich.rows if r.accuracy is not None]
     fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(rows) + 2), 4.6), dpi=110)
     x = np.arange(len(rows))
-    est = np.array([r.accuracy.est for r in rows]) * 100
-    lo = np.array([r.accuracy.lo for r in rows]) * 100
-    hi = np.array([r.accuracy.hi for r in rows]) * 100
+    accs = [r.accuracy for r in rows if r.accuracy is not None]  # all of them: rows were filtered above
+    est = np.array([a.est for a in accs]) * 100
+    lo = np.array([a.lo for a in accs]) * 100
+    hi = np.array([a.hi for a in accs]) * 100
     err = np.vstack([np.nan_to_num(est - lo), np.nan_to_num(hi - est)])
     ax.bar(x, est, color=[_rung_colour(r.kind, r.label, res) for r in rows], yerr=err, capsize=4,
            edgecolor="black", linewidth=0.5, error_kw={"label": "95% CI"})

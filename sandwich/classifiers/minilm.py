@@ -241,7 +241,8 @@ class FinetunedClassifier(nn.Module):
 def _group_batches(examples: Sequence[Example], size: int, gen: torch.Generator | None) -> list[list[Example]]:
     groups = list(group_index(examples).values())
     order = torch.randperm(len(groups), generator=gen).tolist() if gen is not None else range(len(groups))
-    batches, cur = [], []
+    batches: list[list[Example]] = []
+    cur: list[Example] = []
     for g in order:
         cur.extend(examples[k] for k in groups[g])
         if len(cur) >= size:

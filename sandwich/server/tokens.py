@@ -66,7 +66,7 @@ class TokenStore:
             raise SandwichError("Issue a token either for one overseer (--overseer NAME) or for the lead (--lead).")
         if overseer is not None:
             self._svc.for_overseer(overseer)  # NotFound with the list of names when unknown
-        subject, role = (LEAD_SUBJECT, "lead") if lead else (overseer, "overseer")
+        subject, role = (LEAD_SUBJECT, "lead") if lead or overseer is None else (overseer, "overseer")
         token_id, secret, salt = secrets.token_hex(6), secrets.token_urlsafe(32), secrets.token_hex(16)
         now = datetime.now(UTC).replace(tzinfo=None)
         row = TokenRecord(token_id=token_id, salt=salt, token_hash=_digest(salt, secret), subject=subject,

@@ -100,8 +100,8 @@ def answer_batch(backend: Any, conversations: Sequence[Messages], choice_sets: S
     """
     out: list[LLMAnswer | None] = [None] * len(conversations)
     by_set: dict[tuple[str, ...], list[int]] = {}
-    for k, cs in enumerate(choice_sets):
-        by_set.setdefault(tuple(cs), []).append(k)
+    for k, choice_set in enumerate(choice_sets):
+        by_set.setdefault(tuple(choice_set), []).append(k)
     for cs, idx in by_set.items():
         gens = []
         for start in range(0, len(idx), CHOICE_BATCH):

@@ -27,7 +27,7 @@ class HelpPane(VerticalScroll, can_focus=True):
 
     kind = ""
 
-    def compose(self):  # type: ignore[override]
+    def compose(self):
         yield Static("", classes="help-text")
 
     def show(self, view: AssistanceView) -> None:
