@@ -151,8 +151,8 @@ def _deal_once(pool: Sequence[str], label_of: Mapping[str, str], problem_of: Map
               and all(problem_of[x] != prob for x in cells[t][j]) and item not in cells[t][j]]
         if not ok:
             return False
-        t, j = min(ok, key=lambda c: (excess(c[0], c[1], label), sum(len(x) for x in cells[c[0]]), len(cells[c[0]][c[1]]),
-                                      rng.random()))
+        t, j = min(ok, key=lambda c: (excess(c[0], c[1], label), sum(len(x) for x in cells[c[0]]),
+                                      len(cells[c[0]][c[1]]), rng.random()))
         cells[t][j].append(item)
         in_set[t][prob] += 1
         labels_in[t, j][label] += 1

@@ -118,7 +118,8 @@ def progress(overseer: str, session: Sequence[AssignmentRecord], judged: set[str
         c[0] += a.assignment_id in judged
         c[1] += 1
         c[2] = min(c[2], a.block)
-    by = [ConditionProgress(condition=k, done=v[0], total=v[1]) for k, v in sorted(per.items(), key=lambda kv: kv[1][2])]
+    by = [ConditionProgress(condition=k, done=v[0], total=v[1])
+          for k, v in sorted(per.items(), key=lambda kv: kv[1][2])]
     return ProgressView(overseer=overseer, done=sum(c.done for c in by), total=sum(c.total for c in by),
                         by_condition=by)
 

@@ -57,8 +57,9 @@ def _task_and_gold(task: Any, gold: Any, overseers: Any) -> list[Problem]:
         p = task.problems
         n = p if isinstance(p, int) else (len(p) if p else DEFAULT_CODE_REVIEW_PROBLEMS)
         if task.split.by == "problem" and n - round(n * task.split.train) < 1:
-            out.append(_at(("task", "split", "train"), f"train {task.split.train} of {n} problems leaves no test items; "
-                                                    "lower train or add problems"))
+            out.append(_at(("task", "split", "train"),
+                           f"train {task.split.train} of {n} problems leaves no test items; "
+                           "lower train or add problems"))
     return out
 
 

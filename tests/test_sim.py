@@ -66,8 +66,9 @@ def test_parametric_skill_shows_in_accuracy(tmp_path: Path) -> None:
 
 def test_power_grows_with_overseers_and_stays_near_alpha_under_the_null() -> None:
     text = (Path(__file__).parent / "../studies/humaneval-review.yaml").resolve().read_text()
-    study = validate_text(text.replace("""    - {id: H2, compare: [debate, consult], metric: accuracy, alternative: greater, alpha: 0.05}""",
-                                       """    - {id: H2, compare: [explain, unassisted], metric: accuracy, alternative: greater, alpha: 0.05}""")
+    tail = "metric: accuracy, alternative: greater, alpha: 0.05}"
+    study = validate_text(text.replace("    - {id: H2, compare: [debate, consult], " + tail,
+                                       "    - {id: H2, compare: [explain, unassisted], " + tail)
                           .replace("debate: 0.72}", "debate: 0.85}").replace("explain: 0.65", "explain: 0.6"),
                           "power.yaml")
     res = power_analysis(study, [6, 18], [24, 48], sims=40, seed=1)

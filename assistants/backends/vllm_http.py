@@ -101,7 +101,8 @@ class VLLMHTTPBackend:
         if "structured_outputs" in body:
             params["structured_outputs"] = body["structured_outputs"]
         return Generation(text=text, backend=self.name, model=self.model, messages=list(messages), params=params,
-                          tokens_in=int(usage.get("prompt_tokens", 0)), tokens_out=int(usage.get("completion_tokens", 0)),
+                          tokens_in=int(usage.get("prompt_tokens", 0)),
+                          tokens_out=int(usage.get("completion_tokens", 0)),
                           latency_s=time.perf_counter() - start, seed=seed,
                           finish_reason=choice.get("finish_reason"))
 

@@ -92,7 +92,8 @@ def reliability_plot(res: AnalysisResult, path: Path) -> Path | None:
     for k, g in enumerate(groups):
         r = g.reliability
         c = colour(g.group, res.conditions)
-        ax.plot(r.levels, r.accuracy, marker="o", lw=1.4, color=c, label=f"{g.group} (ECE {g.ece:.2f}, n={g.judgments})")
+        ax.plot(r.levels, r.accuracy, marker="o", lw=1.4, color=c,
+                label=f"{g.group} (ECE {g.ece:.2f}, n={g.judgments})")
         for lv, acc, n in zip(r.levels, r.accuracy, r.counts, strict=True):
             # each group's counts on its own row beside the point, so coinciding points do not overprint
             ax.annotate(f"{int(n)}", (lv, acc), textcoords="offset points", xytext=(5, 4 - 8 * k), fontsize=7,

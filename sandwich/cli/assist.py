@@ -22,7 +22,8 @@ def precompute_cmd(
     url: str | None = typer.Option(None, "--url", help="vLLM server base URL (…/v1); implies --backend vllm."),
     model: str | None = typer.Option(None, "--model", help="Override the study's assistant model."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Assistance rows generated and committed together."),
-    retry_failed: bool = typer.Option(False, "--retry-failed", help="Generate failed, unparsed and cut-off rows again."),
+    retry_failed: bool = typer.Option(False, "--retry-failed",
+                                      help="Generate failed, unparsed and cut-off rows again."),
     overseer: list[str] | None = typer.Option(None, "--overseer",
                                                  help="Only the items these overseers will meet (repeatable)."),
 ) -> None:

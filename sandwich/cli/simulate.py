@@ -15,7 +15,8 @@ def simulate(
     study: str = typer.Argument(..., help="Study YAML or .duckdb file.", show_default=False),
     db: Path | None = typer.Option(None, "--db", help="Study database (default: beside the YAML)."),
     kind: str | None = typer.Option(None, "--kind", help="parametric | llm (default: the study's simulation section)."),
-    overseers: str | None = typer.Option(None, "--overseers", help="Comma-separated overseers to simulate (default: all)."),
+    overseers: str | None = typer.Option(None, "--overseers",
+                                         help="Comma-separated overseers to simulate (default: all)."),
     model_alone: bool = typer.Option(True, "--model-alone/--no-model-alone",
                                      help="Also record the assistant answering each item alone."),
 ) -> None:

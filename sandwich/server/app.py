@@ -256,7 +256,8 @@ def _lead_routes(app: FastAPI) -> None:
         return TokenOut(token=text, token_id=p.token_id, subject=p.subject, role=p.role)
 
     @app.delete("/v1/lead/tokens/{token_id}", tags=["lead"], status_code=204)
-    def revoke_token(request: Request, who: Lead, token_id: Annotated[str, Path(pattern=r"^[0-9a-f]{1,32}$")]) -> Response:
+    def revoke_token(request: Request, who: Lead,
+                     token_id: Annotated[str, Path(pattern=r"^[0-9a-f]{1,32}$")]) -> Response:
         """Revoke a token at once."""
         st = state_of(request)
         with st.svc.lock:

@@ -73,7 +73,8 @@ class JudgmentWriter:
         return self._put(_Op(lambda batch: self._judgment(batch, overseer, j), judgment=True))
 
     def run(self, fn: Callable[[], Any]) -> Future:
-        """Queue any other write (it runs inside the writer's transaction); the future yields its result after COMMIT."""
+        """Queue any other write (it runs inside the writer's transaction); the future yields its result after
+        COMMIT."""
         return self._put(_Op(lambda _batch: fn()))
 
     def _put(self, op: _Op) -> Future:

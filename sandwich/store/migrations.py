@@ -93,7 +93,8 @@ def connect(path: str | Path, *, read_only: bool = False, create: bool = False) 
     p = Path(path)
     if not create and not p.exists():
         raise StoreError(f"{p}: no study database here.",
-                         hint="Create it first with `sandwich create STUDY.yaml` (it writes STUDY.duckdb beside the YAML).")
+                         hint="Create it first with `sandwich create STUDY.yaml` "
+                              "(it writes STUDY.duckdb beside the YAML).")
     try:
         con = duckdb.connect(str(p), read_only=read_only)
     except duckdb.Error as e:

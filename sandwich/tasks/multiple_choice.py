@@ -45,7 +45,8 @@ def _read_records(task: MultipleChoiceTask, base: Path) -> tuple[list[dict[str, 
             import datasets  # optional: only where a hub is reachable
         except ImportError:
             raise DataError(f"task.source {task.source!r} needs the 'datasets' package.",
-                            hint="pip install 'sandwich[hub]', or download the data and point source: at the file.") from None
+                            hint="pip install 'sandwich[hub]', or download the data and point source: "
+                                 "at the file.") from None
         try:
             ds = datasets.load_dataset(name, task.hf_config, split=task.hf_split)
         except Exception as e:  # noqa: BLE001 - the hub raises many kinds; all mean "could not load"

@@ -34,7 +34,8 @@ class HelpPane(VerticalScroll, can_focus=True):
         """Display this item's help of this kind."""
         self.view = view
         notice = status_notice(view)
-        self.query_one(".help-text", Static).update(notice if notice is not None else self.render_content(view.content or {}))
+        self.query_one(".help-text", Static).update(
+            notice if notice is not None else self.render_content(view.content or {}))
         self.scroll_home(animate=False)
 
     def render_content(self, content: dict[str, Any]) -> RenderableType:
