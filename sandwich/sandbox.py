@@ -382,4 +382,4 @@ def _map_parallel(one: Callable[[T], SandboxResult], items: Sequence[T], workers
             results[futures[fut]] = fut.result()
             if progress is not None:
                 progress(done, len(items))
-    return results  # type: ignore[return-value]
+    return results  # type: ignore[return-value]  # every slot is filled: one future per item

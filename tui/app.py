@@ -260,6 +260,7 @@ class OverseerApp(App[None]):
         if getattr(self, "item_screen", None) is not None and self.item_screen.is_mounted:
             # after the refresh, when the new theme's colours have reached the widgets
             body = self.item_screen.query_one("#item")
+            # why the ignore below: query_one returns a Widget; #item is an ItemBody, which has restyle
             self.call_after_refresh(lambda: body.restyle(dark=self.current_theme.dark))  # type: ignore[attr-defined]
         if self.is_running:  # a theme given at start-up is not an overseer's action
             self.record("theme_changed", None, {"theme": theme})
@@ -277,6 +278,7 @@ class OverseerApp(App[None]):
         screen = getattr(self, "item_screen", None)
         spent = screen.time_on_item() if screen is not None and screen.view is not None else None
         if spent is not None:  # so the time on this item goes on counting when the session is reopened
+            # why the ignore below: screen.view is not None: checked above, not narrowed through the attribute
             self.record("item_time", screen.view.assignment_id, {"time_on_item_s": spent})  # type: ignore[union-attr]
         self.record("session_end", None, {"reason": "quit"})
         self.exit()

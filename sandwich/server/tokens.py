@@ -74,6 +74,7 @@ class TokenStore:
         self._svc.store.add_token(row)
         with self._mutex:
             self._by_id[token_id] = row
+        # why the ignore below: role is str here; Principal wants the 'lead' | 'overseer' Literal
         return f"sw_{token_id}.{secret}", Principal(token_id, subject, role)  # type: ignore[arg-type]
 
     def revoke(self, token_id: str) -> None:

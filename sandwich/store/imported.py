@@ -147,6 +147,7 @@ def write_imported_study(db: str | Path, study: ImportedStudy, *, force: bool = 
 def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
     cur = con.cursor()
     try:
+        # why the ignore below: from_arrow of a table is a DataFrame; stubs say DataFrame | Series
         return pl.from_arrow(cur.sql(sql).to_arrow_table())  # type: ignore[return-value]
     finally:
         cur.close()
