@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test test-fast bench clean-venv system-deps
+.PHONY: setup demo lint test test-fast bench clean-venv system-deps
 
 # System tools: bubblewrap (the sandbox), tmux (the terminal end-to-end test) and PostgreSQL (the
 # PostgreSQL study store; tests start a throwaway cluster with its initdb/pg_ctl).
@@ -40,13 +40,18 @@ setup: system-deps $(STAMP)
 demo: setup
 	$(BIN)/python -m sandwich.demo
 
+# ruff (style, bugs, imports) and mypy (types); both read their settings from pyproject.toml.
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
 # The embedded model is prepared first: many tests run the real model.
-test: setup
+test: setup lint
 	$(BIN)/sandwich models prepare
 	$(BIN)/python -m pytest -q
 
 # Skips the slow real-server tests (they still run in `make test` and CI).
-test-fast: setup
+test-fast: setup lint
 	$(BIN)/sandwich models prepare
 	$(BIN)/python -m pytest -q -m "not slow"
 

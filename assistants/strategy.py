@@ -99,6 +99,7 @@ def run_strategies(backend: Backend, runs: list[Steps], *, temperature: float = 
 
     def advance(i: int, sent: list[Generation] | None) -> None:
         try:
+            # why the ignore below: the first send of a fresh generator must be None; later ones are generations
             calls = runs[i].send(sent)  # type: ignore[arg-type]
         except StopIteration as stop:
             r: Result = stop.value

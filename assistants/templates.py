@@ -7,7 +7,7 @@ sees) plus strategy parameters, so no template can carry a gold label or a hidde
 from __future__ import annotations
 
 import string
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from sandwich.tasks import kind as task_kinds
@@ -17,7 +17,7 @@ PROMPTS = Path(__file__).parent / "prompts"
 LETTERS = string.ascii_uppercase
 
 
-@lru_cache(maxsize=None)
+@cache
 def template(name: str) -> string.Template:
     """The template `prompts/NAME.txt`."""
     return string.Template((PROMPTS / f"{name}.txt").read_text(encoding="utf-8"))
@@ -30,7 +30,8 @@ def render(template_name: str, /, **values: object) -> str:
 
 def messages(template_name: str, /, **values: object) -> list[dict[str, str]]:
     """A system + user conversation whose user turn is the rendered template."""
-    return [{"role": "system", "content": render("system")}, {"role": "user", "content": render(template_name, **values)}]
+    return [{"role": "system", "content": render("system")},
+            {"role": "user", "content": render(template_name, **values)}]
 
 
 def is_code(item: ItemContent) -> bool:

@@ -111,7 +111,8 @@ def main() -> None:
     t0 = time.perf_counter()
     aggregate(t, n_iter=20)
     agg = time.perf_counter() - t0
-    print(f"  {'majority vote + Dawid–Skene (crowd-kit, 20 EM steps)':<48} {agg:7.2f} s   (reported apart: EM, not bootstrap)")
+    print(f"  {'majority vote + Dawid–Skene (crowd-kit, 20 EM steps)':<48} {agg:7.2f} s   "
+          "(reported apart: EM, not bootstrap)")
     sample = max(1, args.replicates // 100)
     base = pandas_baseline(t, sample)
     scaled = base * args.replicates / sample

@@ -30,7 +30,8 @@ def main() -> None:
         study = Path(tmp) / "full.yaml"
         study.write_text(f"""study: full
 question: speed
-task: {{kind: code-review, problems: {args.problems}, candidates: {{canonical: 1, mutants: 2, seed: 1}}, balance: false}}
+task: {{kind: code-review, problems: {args.problems},
+       candidates: {{canonical: 1, mutants: 2, seed: 1}}, balance: false}}
 gold: {{kind: execution, timeout_s: 5}}
 conditions: [{{name: unassisted}}]
 overseers: {{non_experts: [a], items_per_overseer: 1, judged_items: 1}}

@@ -94,8 +94,8 @@ def main() -> None:
     gold_wall = time.monotonic() - t0
     report(f"gold path, run_checks ({args.workers} threads)", gold_wall,
            [r.status for r in gold], [r.duration_s for r in gold])
-    canon = [r for r, c in zip(gold, cands) if c[3]]
-    mutants = [r for r, c in zip(gold, cands) if not c[3]]
+    canon = [r for r, c in zip(gold, cands, strict=True) if c[3]]
+    mutants = [r for r, c in zip(gold, cands, strict=True) if not c[3]]
     print(f"  canonical solutions passed: {sum(r.status == 'passed' for r in canon)}/{len(canon)}; "
           f"mutants not passing: {sum(r.status != 'passed' for r in mutants)}/{len(mutants)} "
           f"({sum(r.status != 'passed' for r in mutants) / max(1, len(mutants)):.1%})")
@@ -105,7 +105,7 @@ def main() -> None:
     boxed_wall = time.monotonic() - t0
     report(f"sandboxed, run_many ({args.workers} threads)", boxed_wall,
            [r.status for r in boxed], [r.duration_s for r in boxed])
-    same = sum((g.status == "passed") == (b.status == "passed") for g, b in zip(gold, boxed))
+    same = sum((g.status == "passed") == (b.status == "passed") for g, b in zip(gold, boxed, strict=True))
     print(f"  gold path vs exit status: pass/fail agrees on {same}/{len(programs)} programs; "
           f"the forge-proof gold path runs at {boxed_wall / gold_wall:.2f}x the exit-status throughput")
     if args.no_baseline:
@@ -128,7 +128,7 @@ def main() -> None:
     report(f"unsandboxed, subprocess ({args.workers} threads)", par_wall,
            [s for s, _ in par], [d for _, d in par])
 
-    agree = sum((r.status == "passed") == (s == "passed") for r, (s, _) in zip(boxed, seq))
+    agree = sum((r.status == "passed") == (s == "passed") for r, (s, _) in zip(boxed, seq, strict=True))
     extra_ms = 1000 * (statistics.median(r.duration_s for r in boxed_seq) - statistics.median(d for _, d in seq))
     print(f"  sandboxed vs unsandboxed sequential: {seq_wall / boxed_wall:.2f}x the throughput; "
           f"vs unsandboxed with {args.workers} threads: {par_wall / boxed_wall:.2f}x; "

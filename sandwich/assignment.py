@@ -151,8 +151,8 @@ def _deal_once(pool: Sequence[str], label_of: Mapping[str, str], problem_of: Map
               and all(problem_of[x] != prob for x in cells[t][j]) and item not in cells[t][j]]
         if not ok:
             return False
-        t, j = min(ok, key=lambda c: (excess(c[0], c[1], label), sum(len(x) for x in cells[c[0]]), len(cells[c[0]][c[1]]),
-                                      rng.random()))
+        t, j = min(ok, key=lambda c: (excess(c[0], c[1], label), sum(len(x) for x in cells[c[0]]),
+                                      len(cells[c[0]][c[1]]), rng.random()))
         cells[t][j].append(item)
         in_set[t][prob] += 1
         labels_in[t, j][label] += 1
@@ -349,6 +349,7 @@ def deal_study(study: Study, data: TaskData) -> Dealt:
             and (ov.judge_split == "all" or i.split == "train")]
     if ov.judged_items is not None:
         pool = judged_pool(pool, labels, problems, ov.judged_items, study.seed, ov.versions_per_problem)
+    assert ov.items_per_overseer is not None  # required by the study file unless the design is observed (never dealt)
     assignments = plan(pool, [c.name for c in study.conditions], ov.non_experts, ov.items_per_overseer,
                        design=ov.design, experts=ov.experts, expert_condition=study.expert_condition, seed=ov.seed,
                        labels=labels, problems=problems, versions_per_problem=ov.versions_per_problem)

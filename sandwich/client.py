@@ -21,8 +21,18 @@ from typing import Any
 import httpx
 
 from sandwich.errors import AlreadyJudged, AssistanceUnavailable, NotFound, NotSaved, SandwichError, SessionInUse
-from sandwich.views import (CUT_OFF_NOTE, AssistanceView, Briefing, CutOff, ItemView, JudgmentIn, PracticeFeedback,
-                            ProgressView, Receipt, SessionStart)
+from sandwich.views import (
+    CUT_OFF_NOTE,
+    AssistanceView,
+    Briefing,
+    CutOff,
+    ItemView,
+    JudgmentIn,
+    PracticeFeedback,
+    ProgressView,
+    Receipt,
+    SessionStart,
+)
 
 RETRY_STATUS = {502, 503, 504}
 

@@ -10,7 +10,7 @@ defaults named here, imported by name on first use, so the import graph has no c
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from typing import Any, Protocol
 
 FOLLOW_UP_MODEL = "assistants.live:stream_follow_up"
@@ -21,7 +21,7 @@ class FollowUpModel(Protocol):
     """Streams the model's answer to an overseer's own question (see `assistants.live.stream_follow_up`)."""
 
     def __call__(self, spec: Any, *, item: Any, assistance: list[Any], question: str,
-                 node_id: str | None = None) -> Iterator[str]: ...
+                 node_id: str | None = None) -> Generator[str, None, str | None]: ...
 
 
 def resolve(name: str) -> Callable[..., Any]:

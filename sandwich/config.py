@@ -9,10 +9,20 @@ simulated overseers used for pilots. Unknown keys are errors everywhere.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError,
-                      ValidationInfo, field_validator, model_validator)
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from sandwich import assistance
 
@@ -142,7 +152,7 @@ class RegisteredTask(BaseModel):
     kind: str
 
 
-_BUILT_IN_TASKS = {m.model_fields["kind"].annotation.__args__[0]: m for m in (CodeReviewTask, MultipleChoiceTask)}
+_BUILT_IN_TASKS = {get_args(m.model_fields["kind"].annotation)[0]: m for m in (CodeReviewTask, MultipleChoiceTask)}
 
 
 def _task_tag(v: Any) -> str | None:
@@ -202,6 +212,7 @@ def _parse_assistance(entry: Any) -> AssistanceSpec:
     """Accept `explanation` or `{debate: {rounds: 2}}`."""
     if isinstance(entry, AssistanceSpec):
         return entry
+    params: Any
     if isinstance(entry, str):
         kind, params = entry, {}
     elif isinstance(entry, dict) and len(entry) == 1:
@@ -438,7 +449,7 @@ class Study(Strict):
         if self.judgment.choices is None:
             from sandwich.tasks import kind as task_kinds
 
-            self.judgment.choices = task_kinds.get(self.task.kind).default_choices
+            self.judgment.choices = task_kinds.get(self.task.kind).default_choices  # type: ignore[assignment]  # a kind's default is a list or 'item'
         if (info.context or {}).get("collect_problems"):
             return self  # the study-file reader runs the checks itself, to place each problem at its value
         from sandwich.study_checks import cross_field_problems

@@ -20,7 +20,7 @@ import string
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from scipy.stats import binomtest
 
@@ -28,7 +28,7 @@ from sandwich.no_skill import STRATEGIES, SessionItem
 
 if TYPE_CHECKING:
     from sandwich.assignment import Assignment
-    from sandwich.config import Study
+    from sandwich.config import SplitSpec, Study
     from sandwich.tasks.base import Gold, Item
 
 ALPHA = 0.05
@@ -47,23 +47,25 @@ def problem_shortfall(study: Study) -> str | None:
     from sandwich.tasks import kind as task_kinds
 
     total = task_kinds.get(task.kind).problem_count(task)
-    if total is None:  # every item is its own problem
+    per = ov.items_per_overseer
+    if total is None or per is None:  # every item is its own problem; or an observed design, which deals none
         return None
-    train_only = ov.judge_split == "train" and task.split.by == "problem"
-    n = (round(total * task.split.train) if train_only else total) - ov.practice_items
+    split: SplitSpec = task.split  # type: ignore[union-attr]  # a registered kind's split is an untyped extra field
+    train_only = ov.judge_split == "train" and split.by == "problem"
+    n = (round(total * split.train) if train_only else total) - ov.practice_items
     parts = len(study.conditions) if ov.design == "within-subjects" else 1
     versions = min(ov.versions_per_problem, parts)
-    need = math.ceil(ov.items_per_overseer / versions)
+    need = math.ceil(per / versions)
     if n >= need:
         return None
     enough = need + ov.practice_items
     if train_only:
-        enough = math.ceil(enough / task.split.train)
+        enough = math.ceil(enough / split.train)
     fixes = [f"set task.problems to at least {enough}" if enough <= HUMANEVAL_PROBLEMS else "use fewer items",
              f"lower overseers.items_per_overseer to at most {max(n * versions - (n * versions) % parts, 0)}"]
     if versions < parts:
         fixes.append("allow repeats in different parts with overseers.versions_per_problem: "
-                     f"{min(math.ceil(ov.items_per_overseer / max(n, 1)), parts)}")
+                     f"{min(math.ceil(per / max(n, 1)), parts)}")
     return (f"overseers.items_per_overseer: each overseer judges {ov.items_per_overseer} items, but only {max(n, 0)} "
             f"problems are available to judge and an overseer meets at most {versions} version(s) of a problem "
             "(the correct and buggy versions of one problem side by side can be compared instead of judged). "
@@ -120,7 +122,46 @@ class DesignReport:
         return max((s.accuracy for s in self.strategies), default=math.nan)
 
 
-def sessions_from(assignments: Sequence[Assignment], items: Sequence[Item], gold: Sequence[Gold],
+class _Dealt(Protocol):
+    """An assignment: a planned `Assignment` or a stored `AssignmentRecord`."""
+
+    @property
+    def overseer(self) -> str: ...
+    @property
+    def position(self) -> int: ...
+    @property
+    def block(self) -> int: ...
+    @property
+    def condition(self) -> str: ...
+    @property
+    def item_id(self) -> str: ...
+
+
+class _Shown(Protocol):
+    """An item: a task's `Item` or a stored `ItemRecord`."""
+
+    @property
+    def item_id(self) -> str: ...
+    @property
+    def problem_id(self) -> str: ...
+    @property
+    def title(self) -> str | None: ...
+    @property
+    def body(self) -> str | None: ...
+    @property
+    def choices(self) -> Sequence[str] | None: ...
+
+
+class _Labelled(Protocol):
+    """A gold label: a task's `Gold` or a stored `GoldRecord`."""
+
+    @property
+    def item_id(self) -> str: ...
+    @property
+    def label(self) -> str: ...
+
+
+def sessions_from(assignments: Sequence[_Dealt], items: Sequence[_Shown], gold: Sequence[_Labelled],
                   non_experts: Sequence[str]) -> dict[str, list[SessionItem]]:
     """Each non-expert's session in order, joined with item content and gold (items without gold are left out)."""
     by_id = {i.item_id: i for i in items}
@@ -132,9 +173,10 @@ def sessions_from(assignments: Sequence[Assignment], items: Sequence[Item], gold
             continue
         it = by_id[a.item_id]
         # code review answers with the choice itself, multiple choice with the choice's letter
-        values = tuple(it.choices) if labels[a.item_id] in it.choices else tuple(string.ascii_uppercase[:len(it.choices)])
+        choices = it.choices or []
+        values = tuple(choices) if labels[a.item_id] in choices else tuple(string.ascii_uppercase[:len(choices)])
         out[a.overseer].append(SessionItem(a.overseer, a.position, a.block, a.condition, it.item_id, it.problem_id,
-                                           it.title, it.body, labels[a.item_id], values))
+                                           it.title or "", it.body or "", labels[a.item_id], values))
     return {k: v for k, v in out.items() if v}
 
 

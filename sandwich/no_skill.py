@@ -96,9 +96,9 @@ def key_per_position(session: Session, others: Mapping[str, Session],
 # randomises, so its noise is that of reshuffling every part (a part holds, e.g., exactly 2 of 4
 # correct, so its hits vary more than a binomial's). `uses_others_gold`: hits are correlated across
 # overseers, so the chance null is simulated rather than binomial.
-order_in_part.null = "order"  # type: ignore[attr-defined]
-key_per_position.null = "order"  # type: ignore[attr-defined]
-key_per_part.uses_others_gold = True  # type: ignore[attr-defined]
+order_in_part.null = "order"  # type: ignore[attr-defined]  # a marker read by check-design
+key_per_position.null = "order"  # type: ignore[attr-defined]  # a marker read by check-design
+key_per_part.uses_others_gold = True  # type: ignore[attr-defined]  # a marker read by check-design
 
 
 def _changed(a: str, b: str) -> int:

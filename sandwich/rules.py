@@ -13,14 +13,21 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sandwich.config import Condition, JudgmentSpec, Study
 from sandwich.errors import SandwichError
 from sandwich.store.records import AssignmentRecord, FreezeRecord, ItemRecord, JudgmentRecord, LookRecord
-from sandwich.views import (TIME_SLACK_S, ConditionProgress, ItemContent, ItemView, JudgmentFormat, JudgmentIn,
-                            ProgressView)
+from sandwich.views import (
+    TIME_SLACK_S,
+    ConditionProgress,
+    ItemContent,
+    ItemView,
+    JudgmentFormat,
+    JudgmentIn,
+    ProgressView,
+)
 
 # analyze's defaults; frozen with the plan so a later run with other settings is seen as a deviation
 DEFAULT_REPLICATES = 2000
@@ -29,7 +36,7 @@ DEFAULT_PERMUTATIONS = 2000
 
 def utc_now() -> datetime:
     """Now, in UTC, without tzinfo (how every timestamp is stored)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 # ------------------------------------------------------------------ judgments
@@ -123,7 +130,8 @@ def progress(overseer: str, session: Sequence[AssignmentRecord], judged: set[str
         c[0] += a.assignment_id in judged
         c[1] += 1
         c[2] = min(c[2], a.block)
-    by = [ConditionProgress(condition=k, done=v[0], total=v[1]) for k, v in sorted(per.items(), key=lambda kv: kv[1][2])]
+    by = [ConditionProgress(condition=k, done=v[0], total=v[1])
+          for k, v in sorted(per.items(), key=lambda kv: kv[1][2])]
     return ProgressView(overseer=overseer, done=sum(c.done for c in by), total=sum(c.total for c in by),
                         by_condition=by)
 

@@ -36,9 +36,10 @@ import tempfile
 import threading
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import Callable, Literal, Sequence, TypeVar
+from typing import Literal, TypeVar
 
 from sandwich.sandbox_endings import classify_exit, cpu_limit_s, kill_run, read_capped, wait_for
 
@@ -381,4 +382,4 @@ def _map_parallel(one: Callable[[T], SandboxResult], items: Sequence[T], workers
             results[futures[fut]] = fut.result()
             if progress is not None:
                 progress(done, len(items))
-    return results  # type: ignore[return-value]
+    return results  # type: ignore[return-value]  # every slot is filled: one future per item

@@ -64,8 +64,9 @@ import secrets
 import subprocess
 import tempfile
 import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, Callable, Sequence
+from typing import IO
 
 from sandwich import sandbox
 from sandwich.sandbox import SandboxLimits, SandboxResult, SandboxUnavailable, Status
@@ -126,6 +127,7 @@ def _read_report(f: IO[bytes], nonce: str) -> tuple[Status, str] | None:
     parts = f.read(64_000).decode("utf-8", "replace").split("\n", 2)
     if len(parts) != 3 or not hmac.compare_digest(parts[0], nonce) or parts[1] not in _STATUSES:
         return None
+    # why the ignore below: parts[1] is checked to be one of the status Literals above
     return parts[1], parts[2]  # type: ignore[return-value]
 
 

@@ -25,12 +25,33 @@ from sandwich.config import Condition, Study
 from sandwich.errors import AlreadyJudged, NotFound, SandwichError, StoreError
 from sandwich.interactions import conflict
 from sandwich.leases import Leases
-from sandwich.store import (AssignmentRecord, DuplicateKey, InteractionRecord, ItemRecord, LookRecord, OverseerRecord,
-                            StudyStore, as_location, open_store)
+from sandwich.store import (
+    AssignmentRecord,
+    DuplicateKey,
+    InteractionRecord,
+    ItemRecord,
+    LookRecord,
+    OverseerRecord,
+    StudyStore,
+    as_location,
+    open_store,
+)
 from sandwich.studyfile import validate_text
 from sandwich.tasks import kind as task_kinds
-from sandwich.views import (CUT_OFF_NOTE, AssistanceView, Briefing, CutOff, ItemView, JudgmentFormat, JudgmentIn,
-                            PracticeFeedback, ProgressView, Receipt, SessionStart)
+from sandwich.views import (
+    CUT_OFF_NOTE,
+    AssistanceView,
+    Briefing,
+    CutOff,
+    ItemView,
+    JudgmentFormat,
+    JudgmentIn,
+    PracticeFeedback,
+    ProgressView,
+    Receipt,
+    SessionStart,
+)
+
 
 class StudyService:
     """Open a study store and serve it to the lead and, through sessions, to overseers."""
@@ -46,7 +67,8 @@ class StudyService:
         text = self._store.get_meta("config_text")
         if text is None:
             self._store.close()
-            raise StoreError(f"{self._store.location}: the study was never fully created.", hint="Run `sandwich create` again.")
+            raise StoreError(f"{self._store.location}: the study was never fully created.",
+                             hint="Run `sandwich create` again.")
         self.config_text: str = text
         self.config_hash: str = self._store.get_meta("config_hash") or ""
         self.study: Study = validate_text(text, str(self.db_path) + "#config")
@@ -257,14 +279,6 @@ class OverseerAPI(Protocol):
     def follow_up(self, assignment_id: str, question: str, node_id: str | None = None) -> Iterator[str]: ...
     def log(self, event: str, assignment_id: str | None = None, payload: dict[str, Any] | None = None,
             interaction_id: str | None = None) -> None: ...
-    def _practice_assignment(self, assignment_id: str) -> None:
-        """Refuse (NotFound) a practice id that is not `practice:<one of my conditions>:<a practice item>`."""
-        _, condition, item_id = (assignment_id.split(":", 2) + ["", ""])[:3]
-        mine = {a.condition for a in self._svc.session_assignments(self.overseer)}
-        item = self._svc.store.item(item_id) if condition in mine else None
-        if item is None or item.role != "practice":
-            raise NotFound(f"{assignment_id!r} is not one of {self.overseer}'s practice items.")
-
     def submit(self, j: JudgmentIn) -> Receipt: ...
 
 

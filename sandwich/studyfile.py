@@ -161,7 +161,8 @@ def parse_yaml(text: str, path: str) -> tuple[Any, dict[Loc, tuple[int, int]], d
     return data, marks, key_marks
 
 
-def _where(loc: Loc, marks: dict[Loc, tuple[int, int]], key_marks: dict[Loc, tuple[int, int]], extra: bool) -> tuple[int, int]:
+def _where(loc: Loc, marks: dict[Loc, tuple[int, int]], key_marks: dict[Loc, tuple[int, int]],
+           extra: bool) -> tuple[int, int]:
     if extra and loc in key_marks:
         return key_marks[loc]
     for n in range(len(loc), -1, -1):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from db_sql import sql
+
 from sandwich.service import StudyService
 from sandwich.views import JudgmentIn
-from db_sql import sql
 
 
 def plant_judgments(db: Path, skill: dict[str, float], seed: int = 0) -> int:

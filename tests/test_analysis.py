@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from db_sql import sql
+from study_files import mc_rows, write_mc_study
 
 from sandwich.analysis import analyze_study
 from sandwich.create import create_study
@@ -16,8 +18,6 @@ from sandwich.errors import SandwichError
 from sandwich.service import StudyService
 from sandwich.sim.runner import simulate_study
 from sandwich.studyfile import load_study
-from study_files import mc_rows, write_mc_study
-from db_sql import sql
 
 ROWS = mc_rows(24, answers="ABCD")
 PREREG = """

@@ -37,7 +37,7 @@ def test_within_subjects_properties(n_items: int, n_cond: int, n_ov: int, k: int
     by_ov: dict[str, list] = {}
     for x in a:
         by_ov.setdefault(x.overseer, []).append(x)
-    for o, mine in by_ov.items():
+    for mine in by_ov.values():
         assert len(mine) == k
         assert len({x.item_id for x in mine}) == k, "an overseer saw an item twice"
         assert Counter(x.condition for x in mine) == Counter({c: k // n_cond for c in conds})

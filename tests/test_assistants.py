@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from db_sql import sql
 from typer.testing import CliRunner
 
 from assistants import consult, critique, debate, decompose, explain
@@ -22,7 +23,6 @@ from sandwich.errors import AssistanceUnavailable
 from sandwich.service import StudyService
 from sandwich.studyfile import load_study
 from sandwich.views import ItemContent
-from db_sql import sql
 
 REPO = Path(__file__).resolve().parent.parent
 KINDS = ["explanation", "decomposition", "critique", "consultancy", "debate"]
@@ -240,7 +240,7 @@ def test_prompts_for_both_example_studies_carry_no_gold_or_hidden_tests(tmp_path
             gold = {r["item_id"]: r for r in sql(svc, "SELECT * FROM gold")}
             tests = [r["test"] for r in sql(svc, "SELECT test FROM hidden_tests")]
         before = _all_prompts(db)
-        for (item_id, kind), text in before.items():
+        for (item_id, _kind), text in before.items():
             assert "canonical" not in text.lower() and "mutant" not in text.lower()
             for t in tests:  # no line of any hidden test (asserts, check function)
                 for line in t.splitlines():

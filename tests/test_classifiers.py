@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from classifier_support import plant_judgments
+from db_sql import sql
 
 from sandwich.classifiers import compare_study, train_study
 from sandwich.classifiers.backbones import TrainContext
@@ -24,7 +25,6 @@ from sandwich.classifiers.data import SourceLabels, held_out, labels_for, load_e
 from sandwich.classifiers.settings import TrainSettings
 from sandwich.classifiers.training import run_one
 from sandwich.service import StudyService
-from db_sql import sql
 
 SKILL = {"unassisted": 0.60, "explain": 0.85}
 SOURCES = ["expert", "unassisted", "explain", "majority:explain", "dawid-skene:explain"]

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from classifier_support import plant_judgments
 from typer.testing import CliRunner
 
 from sandwich.classifiers import compare_study
 from sandwich.classifiers import evaluate as ev
 from sandwich.classifiers.data import held_out, labels_for, load_examples
 from sandwich.service import StudyService
-from classifier_support import plant_judgments
 
 
 def test_headline_metrics_on_a_hand_computed_case() -> None:

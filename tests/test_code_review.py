@@ -6,12 +6,12 @@ import re
 from pathlib import Path
 
 import pytest
+from db_sql import sql
 
 from sandwich.create import create_study
 from sandwich.service import StudyService
-from sandwich.views import JudgmentIn
 from sandwich.studyfile import load_study
-from db_sql import sql
+from sandwich.views import JudgmentIn
 
 STUDY = """study: cr
 question: q?

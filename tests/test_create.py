@@ -10,6 +10,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from db_sql import sql
 
 from sandwich.create import create_study
 from sandwich.errors import DataError, StoreError
@@ -17,7 +18,6 @@ from sandwich.service import StudyService
 from sandwich.studyfile import load_study
 from sandwich.views import JudgmentIn
 from tests.conftest import MC_ROWS, write_mc_study
-from db_sql import sql
 
 REPO = Path(__file__).resolve().parent.parent
 

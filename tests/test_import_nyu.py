@@ -14,12 +14,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from db_sql import sql
+
 from sandwich.analysis import analyze_study
 from sandwich.importers.nyu import load_nyu_debate
-from sandwich.store.imported import write_imported_study
 from sandwich.service import StudyService
+from sandwich.store.imported import write_imported_study
 
 REPO = Path(__file__).resolve().parent.parent
 MINI = REPO / "tests" / "data" / "nyu-mini"
@@ -82,12 +82,14 @@ def test_judgments_keep_choice_order_probability_time_and_rationale(mini_db: Pat
 
 
 def test_belief_trajectory_is_every_earlier_round_in_stored_order(mini_db: Path) -> None:
-    rows = _rows(mini_db, """SELECT CAST(payload AS VARCHAR), ts FROM interactions i JOIN judgments j USING (assignment_id)
+    rows = _rows(mini_db, """SELECT CAST(payload AS VARCHAR), ts
+                             FROM interactions i JOIN judgments j USING (assignment_id)
                              WHERE j.overseer = 'Cy Cherry' AND event = 'belief' ORDER BY ts""")
     points = [json.loads(p) for p, _ in rows]
     assert [(p["round"], p["probabilities"]) for p in points] == [(0, [0.5, 0.5]), (1, [0.3, 0.7])]
     assert points[1]["message"] == "B quotes the ending."
-    offline = _rows(mini_db, """SELECT CAST(payload AS VARCHAR) FROM interactions i JOIN judgments j USING (assignment_id)
+    offline = _rows(mini_db, """SELECT CAST(payload AS VARCHAR)
+                                FROM interactions i JOIN judgments j USING (assignment_id)
                                 WHERE j.overseer = 'Ed Elder'""")
     assert [json.loads(p)["probabilities"] for (p,) in offline] == [[0.5, 0.5]]
 

@@ -135,9 +135,9 @@ simulation: {non_expert: {kind: llm, backend: scripted}}
 
 def test_llm_judge_replays_20_transcripts_beside_the_human_judges(
         sample: Path, imported: tuple[Path, dict], tmp_path: Path) -> None:
-    from sandwich.store.imported import write_replay_study
     from sandwich.importers.replay import build_replay
     from sandwich.sim.runner import simulate_study
+    from sandwich.store.imported import write_replay_study
     from sandwich.studyfile import load_study
 
     source, _ = imported

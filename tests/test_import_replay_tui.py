@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from db_sql import sql
 from tui_support import plain, until_item
 
-from db_sql import sql
 from sandwich.importers.nyu import load_nyu_debate
-from sandwich.store.imported import write_imported_study, write_replay_study
 from sandwich.importers.replay import build_replay
 from sandwich.service import StudyService
+from sandwich.store.imported import write_imported_study, write_replay_study
 from sandwich.studyfile import load_study
 from tui.app import OverseerApp
 from tui.screens.briefing import BriefingScreen

@@ -21,7 +21,8 @@ from tui.widgets.transcript import render_consultancy, render_debate
 
 CONTENT: dict[str, dict[str, Any]] = {
     "consultancy": {"assigned_answer": "A flood damaged the deck",
-                    "turns": [{"speaker": "consultant", "text": "The report says <quote>a flood damaged the deck</quote>.",
+                    "turns": [{"speaker": "consultant",
+                               "text": "The report says <quote>a flood damaged the deck</quote>.",
                                "quotes": [{"text": "a flood damaged the deck", "verified": False}]}]},
     "debate": {"answers": {"A": "Cracks were found in its piers", "B": "A flood damaged the deck"},
                "turns": [{"round": 1, "speaker": "A", "text": "It says <quote>Engineers found cracks</quote>.",

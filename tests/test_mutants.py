@@ -127,7 +127,7 @@ def test_canonical_passes_and_most_mutants_fail_in_the_sandbox(problems: list[di
         mutants += [(m.code, p["test"], p["entry_point"]) for m in make_mutants(code, 2, seed=11)]
     results = execute_candidates(canon + mutants, SandboxLimits(timeout_s=3.0))
     canon_res, mutant_res = results[:len(canon)], results[len(canon):]
-    bad = [(p["task_id"], r.detail) for p, r in zip(sample, canon_res) if r.status != "passed"]
+    bad = [(p["task_id"], r.detail) for p, r in zip(sample, canon_res, strict=True) if r.status != "passed"]
     assert not bad
     killed = sum(r.status != "passed" for r in mutant_res) / len(mutant_res)
     with capsys.disabled():

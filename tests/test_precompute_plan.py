@@ -5,18 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from db_sql import sql
 
 from assistants.precompute import needed, plan
 from sandwich.errors import SandwichError
 from sandwich.service import StudyService
-from db_sql import sql
 
 
 def test_overseer_subset_is_exactly_their_assisted_items(mc_study: Path) -> None:
     with StudyService(mc_study, read_only=True) as svc:
         everything = set(needed(svc))
         ana = set(needed(svc, ["ana"]))
-        mine = {(r["item_id"], r["condition"]) for r in sql(svc, 
+        mine = {(r["item_id"], r["condition"]) for r in sql(svc,
             "SELECT item_id, condition FROM assignments WHERE overseer = 'ana' AND condition <> 'unassisted'")}
         assert ana == mine and ana < everything
         assert set(needed(svc, ["ana", "ben", "chi"])) == everything

@@ -64,7 +64,8 @@ def test_the_service_offers_no_raw_sql() -> None:
         assert not hasattr(StudyService, name), name
 
 
-def test_whole_plan_is_frozen_at_the_first_judgment(tmp_path: Path, store_kind: str, request: pytest.FixtureRequest) -> None:
+def test_whole_plan_is_frozen_at_the_first_judgment(tmp_path: Path, store_kind: str,
+        request: pytest.FixtureRequest) -> None:
     db = make("c10-prereg-tamper", tmp_path, study_location(tmp_path, store_kind, request))
     simulate_study(db, overseers=["ana"], with_model_alone=False)
     with StudyService(db) as svc:
@@ -79,7 +80,8 @@ def test_whole_plan_is_frozen_at_the_first_judgment(tmp_path: Path, store_kind: 
     assert frozen.hash == hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()
 
 
-def test_a_rewritten_preregistration_is_reported_tampered(tmp_path: Path, store_kind: str, request: pytest.FixtureRequest) -> None:
+def test_a_rewritten_preregistration_is_reported_tampered(tmp_path: Path, store_kind: str,
+        request: pytest.FixtureRequest) -> None:
     db = make("c10-prereg-tamper", tmp_path, study_location(tmp_path, store_kind, request))
     simulate_study(db, with_model_alone=False)
     before = analyze_study(db, replicates=100, permutations=200)
@@ -103,7 +105,8 @@ def test_a_rewritten_preregistration_is_reported_tampered(tmp_path: Path, store_
     assert results["tampered"] is True and results["preregistration"]["plan_hash"] == frozen_hash
 
 
-def test_a_consistent_rewrite_is_caught_by_the_look_log(tmp_path: Path, store_kind: str, request: pytest.FixtureRequest) -> None:
+def test_a_consistent_rewrite_is_caught_by_the_look_log(tmp_path: Path, store_kind: str,
+        request: pytest.FixtureRequest) -> None:
     """Rewriting plan, hash, study text and config hash together still disagrees with an earlier look."""
     db = make("c10-prereg-tamper", tmp_path, study_location(tmp_path, store_kind, request))
     simulate_study(db, with_model_alone=False)
@@ -181,7 +184,8 @@ def test_a_study_frozen_before_whole_plans_still_checks_out(tmp_path: Path) -> N
     assert analyze_study(db, replicates=100, permutations=200).tampered
 
 
-def test_judgments_removed_after_a_look_are_reported_tampered(tmp_path: Path, store_kind: str, request: pytest.FixtureRequest) -> None:
+def test_judgments_removed_after_a_look_are_reported_tampered(tmp_path: Path, store_kind: str,
+        request: pytest.FixtureRequest) -> None:
     """Dropping the judgments that spoiled a result, after having looked at it, leaves the study TAMPERED."""
     db = make("c10-prereg-tamper", tmp_path, study_location(tmp_path, store_kind, request))
     simulate_study(db, with_model_alone=False)

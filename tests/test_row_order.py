@@ -44,7 +44,8 @@ def _figures(t: JudgmentTable) -> list[object]:
     aggs, rel = aggregate(t)
     h = Hypothesis(id="H1", compare=["explain", "unassisted"], metric="accuracy", alternative="greater", alpha=0.05)
     hyp = run_hypothesis(h, "confirmatory", t, draws, "unassisted", 200, permutations=200, seed=3)
-    return [_nan_free(x) for x in [(g.group, round(g.accuracy.est, 9), round(g.accuracy.lo, 9), round(g.brier.est, 9), round(g.ece, 9),
+    return [_nan_free(x) for x in [(g.group, round(g.accuracy.est, 9), round(g.accuracy.lo, 9), round(g.brier.est, 9),
+                                    round(g.ece, 9),
               tuple(round(x, 9) for x in g.ece_ci)) for g in groups]
             + [(a.group, a.majority, a.dawid_skene, a.ties, a.note) for a in aggs]
             + [(r.overseer, r.verdict, r.reason, round(r.ds_accuracy, 6)) for r in rel]

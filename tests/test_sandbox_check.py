@@ -93,7 +93,7 @@ def test_c06_case_candidates_are_not_passed(he0: dict) -> None:
 @needs_bwrap
 def test_hostile_candidates_never_pass(he0: dict) -> None:
     results = run_checks([(code, he0["test"], he0["entry_point"]) for code in FORGERIES.values()], LIMITS)
-    labels = {name: (r.status, r.detail) for name, r in zip(FORGERIES, results)}
+    labels = {name: (r.status, r.detail) for name, r in zip(FORGERIES, results, strict=True)}
     assert all(r.status in {"failed", "crashed"} for r in results), labels
     assert "exited with status 0" in labels["sys.exit(0) in the tested function"][1] or \
         "SystemExit" in labels["sys.exit(0) in the tested function"][1]
@@ -181,7 +181,7 @@ def test_endings_are_labelled(he0: dict) -> None:
     }
     limits = SandboxLimits(timeout_s=2.0, memory_mb=256, max_file_mb=4)
     results = run_checks([(code, test, "f") for code, _, _ in cases.values()], limits)
-    got = {name: (r.status, r.detail) for name, r in zip(cases, results)}
+    got = {name: (r.status, r.detail) for name, r in zip(cases, results, strict=True)}
     for name, (_, status, detail) in cases.items():
         assert got[name][0] == status and detail in got[name][1], (name, got[name])
 
@@ -199,7 +199,7 @@ def test_all_canonical_solutions_pass(problems: list[dict]) -> None:
     """The existing gold of studies/humaneval-review.yaml must not change: every reference solution passes."""
     results = execute_candidates([(p["prompt"] + p["canonical_solution"], p["test"], p["entry_point"])
                                   for p in problems], LIMITS)
-    bad = [(p["task_id"], r.status, r.detail) for p, r in zip(problems, results) if r.status != "passed"]
+    bad = [(p["task_id"], r.status, r.detail) for p, r in zip(problems, results, strict=True) if r.status != "passed"]
     assert len(problems) == 164 and not bad
 
 

@@ -24,8 +24,8 @@ from sandwich.client import AccessDenied, LeadClient, OverseerClient
 from sandwich.errors import AlreadyJudged, AssistanceUnavailable, NotFound, SandwichError, StudyLocked
 from sandwich.server.harness import ServerProcess, create_with_tokens
 from sandwich.service import StudyService
-from sandwich.views import JudgmentIn
 from sandwich.store import AssistanceRecord
+from sandwich.views import JudgmentIn
 
 pytestmark = pytest.mark.timeout(300)
 

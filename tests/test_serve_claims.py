@@ -69,8 +69,9 @@ def test_server_owned_fields_and_bounds(served) -> None:
     assert judgment(',"client_meta":{"away_s":NaN}').status_code == 422
     assert judgment(',"time_on_item_s":179.5,"source":"human"').status_code == 200
     # 3. events: the server's own are reserved, unknown ones refused, times in payloads bounded
-    event = lambda e, payload="{}", aid=first: _post(
-        server, ana, "interactions", f'{{"event":"{e}","assignment_id":"{aid}","payload":{payload}}}')
+    def event(e, payload="{}", aid=first):
+        return _post(
+            server, ana, "interactions", f'{{"event":"{e}","assignment_id":"{aid}","payload":{payload}}}')
     r = event("followup_answered", '{"question":"is it A?","answer":"made up by the client"}')
     assert r.status_code == 422 and "server" in r.json()["message"]
     assert event("session_start").status_code == 422

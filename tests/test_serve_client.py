@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from db_sql import sql
 from tui_support import add_assistance, create, until_item, write_study
 
 from sandwich.client import OverseerClient
@@ -24,7 +25,6 @@ from sandwich.views import JudgmentIn
 from tui.app import OverseerApp, fetch_step
 from tui.screens.briefing import BriefingScreen
 from tui.screens.done import DoneScreen
-from db_sql import sql
 
 pytestmark = pytest.mark.timeout(300)
 

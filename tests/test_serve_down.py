@@ -42,7 +42,8 @@ def test_a_submit_while_the_server_is_down_says_so_at_once_and_the_clock_resumes
             loop = asyncio.get_running_loop()
             pressed = loop.time()
             await pilot.press("1", "z", "s")
-            messages = lambda: [n.message for n in app._notifications]
+            def messages():
+                return [n.message for n in app._notifications]
             await wait_for(pilot, lambda: any("server unreachable, retrying" in m for m in messages()))
             out["said_after_s"] = loop.time() - pressed
             out["saving"] = [m for m in messages() if "unreachable" in m]
@@ -66,6 +67,7 @@ def test_a_submit_while_the_server_is_down_says_so_at_once_and_the_clock_resumes
     assert not out["timer_while_saving"]
     assert any("Nothing was lost: press s to try again" in m for m in out["messages"]), out
     assert out["timer_after"] and not out["form_locked"]
-    assert out["time_on_item"] is not None and out["time_on_item"] < out["failed_after_s"]  # the failed save not counted
+    # the failed save's time is not counted
+    assert out["time_on_item"] is not None and out["time_on_item"] < out["failed_after_s"]
     with StudyService(db, read_only=True) as svc:
         assert not svc.store.judgments()  # nothing half-stored

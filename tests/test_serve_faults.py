@@ -17,13 +17,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from db_sql import sql
 
 from sandwich.client import OverseerClient
 from sandwich.errors import NotSaved
 from sandwich.server.harness import ServerProcess, create_with_tokens, overseer_names, write_load_study
 from sandwich.service import StudyService
 from sandwich.views import JudgmentIn, Receipt
-from db_sql import sql
 
 pytestmark = pytest.mark.timeout(300)
 

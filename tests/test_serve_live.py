@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 from conftest import write_mc_study
+from db_sql import sql
 
 from sandwich.client import OverseerClient
 from sandwich.server.harness import ServerProcess, create_with_tokens
 from sandwich.service import StudyService
-from db_sql import sql
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 

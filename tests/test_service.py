@@ -10,13 +10,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from db_sql import sql
 
 from sandwich import store
-from sandwich.store import migrations
 from sandwich.errors import AlreadyJudged, NotFound, SandwichError, StoreError, StudyLocked
 from sandwich.service import OverseerSession, StudyService
+from sandwich.store import migrations
 from sandwich.views import JudgmentIn
-from db_sql import sql
 
 
 def judge(session: OverseerSession, jid: str, choice: str = "A", conf: int = 75):
@@ -199,9 +199,10 @@ def test_a_late_low_numbered_migration_is_still_applied(tmp_path: Path, monkeypa
 
 
 def test_required_rationale_is_waived_only_when_time_ran_out(tmp_path: Path) -> None:
+    from study_files import write_mc_study
+
     from sandwich.create import create_study
     from sandwich.studyfile import load_study
-    from study_files import write_mc_study
 
     yaml_path = write_mc_study(tmp_path, judgment="{choices: item, confidence: [50, 100], rationale: required}")
     create_study(load_study(yaml_path), tmp_path / "r.duckdb")

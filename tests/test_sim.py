@@ -6,14 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from db_sql import sql
+from study_files import mc_rows, write_mc_study
 
 from sandwich.analysis.power import power_analysis
 from sandwich.create import create_study
 from sandwich.service import StudyService
 from sandwich.sim.runner import simulate_study
 from sandwich.studyfile import load_study, validate_text
-from study_files import mc_rows, write_mc_study
-from db_sql import sql
 
 ROWS = mc_rows(12, answers="A")
 
@@ -58,7 +58,7 @@ def test_parametric_skill_shows_in_accuracy(tmp_path: Path) -> None:
     create_study(load_study(yaml_path), db)
     simulate_study(db, with_model_alone=False)
     with StudyService(db, read_only=True) as svc:
-        acc = {r["condition"]: r["acc"] for r in sql(svc, 
+        acc = {r["condition"]: r["acc"] for r in sql(svc,
             "SELECT condition, avg((j.choice = g.label)::INT) AS acc FROM judgments j JOIN gold g USING (item_id) "
             "GROUP BY condition")}
     assert acc["debate"] > 0.75 and acc["unassisted"] < 0.55
@@ -66,8 +66,9 @@ def test_parametric_skill_shows_in_accuracy(tmp_path: Path) -> None:
 
 def test_power_grows_with_overseers_and_stays_near_alpha_under_the_null() -> None:
     text = (Path(__file__).parent / "../studies/humaneval-review.yaml").resolve().read_text()
-    study = validate_text(text.replace("""    - {id: H2, compare: [debate, consult], metric: accuracy, alternative: greater, alpha: 0.05}""",
-                                       """    - {id: H2, compare: [explain, unassisted], metric: accuracy, alternative: greater, alpha: 0.05}""")
+    tail = "metric: accuracy, alternative: greater, alpha: 0.05}"
+    study = validate_text(text.replace("    - {id: H2, compare: [debate, consult], " + tail,
+                                       "    - {id: H2, compare: [explain, unassisted], " + tail)
                           .replace("debate: 0.72}", "debate: 0.85}").replace("explain: 0.65", "explain: 0.6"),
                           "power.yaml")
     res = power_analysis(study, [6, 18], [24, 48], sims=40, seed=1)

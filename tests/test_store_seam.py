@@ -80,8 +80,15 @@ def test_each_store_keeps_the_contract(mc_study: Path) -> None:
     import pytest
 
     from sandwich.rules import utc_now
-    from sandwich.store import (AssistanceRecord, DuplicateKey, InteractionRecord, JudgmentRecord, LookRecord,
-                                StudyStore, open_store)
+    from sandwich.store import (
+        AssistanceRecord,
+        DuplicateKey,
+        InteractionRecord,
+        JudgmentRecord,
+        LookRecord,
+        StudyStore,
+        open_store,
+    )
 
     st = open_store(mc_study)
     try:

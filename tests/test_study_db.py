@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from db_sql import sql
+
 from sandwich.service import StudyService
 from sandwich.studyfile import load_study
 

@@ -126,7 +126,8 @@ DATA = Path(__file__).resolve().parent / "data"
 
 def sandwich(*args: str, cwd: Path | None = None) -> tuple[int, str]:
     """Run the real CLI (its error handling and exit codes included); returns (exit code, stdout + stderr)."""
-    res = subprocess.run([sys.executable, "-m", "sandwich", *args], capture_output=True, text=True, cwd=cwd, check=False,
+    res = subprocess.run([sys.executable, "-m", "sandwich", *args], capture_output=True, text=True, cwd=cwd,
+                         check=False,
                          env={**os.environ, "COLUMNS": "200"}, timeout=120)
     return res.returncode, res.stdout + res.stderr
 
@@ -252,7 +253,8 @@ def test_cross_field_nonsense_is_an_error_at_its_value(extra: str, place: str, w
 
 
 def test_field_and_cross_field_problems_come_together() -> None:
-    text = BASE.replace("name: explain", "name: unassisted").replace("{kind: execution}", "{kind: execution, timeout_s: 0}")
+    text = (BASE.replace("name: explain", "name: unassisted")
+            .replace("{kind: execution}", "{kind: execution, timeout_s: 0}"))
     msgs = problems_of(text)
     assert [m.split(": ", 2)[1] for m in msgs] == ["gold.timeout_s", "conditions[1].name"]
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from db_sql import sql
 from tui_support import add_assistance, create, plain, wait_for, write_study
 
 from sandwich.service import StudyService
@@ -15,7 +16,6 @@ from tui.app import OverseerApp
 from tui.screens.briefing import BriefingScreen
 from tui.screens.notice import NoticeScreen
 from tui.widgets.followup import FollowUpBox
-from db_sql import sql
 
 ONE_HELPED = "\n  - {name: decompose, assistance: [decomposition]}"
 DOWN = "assistant: {backend: vllm, url: 'http://127.0.0.1:9/v1', timeout_s: 3, max_tokens: 8}"

@@ -136,7 +136,7 @@ def test_decomposition_followup_and_subquestion_detail_readable_at_80x24(tmp_pat
     assert "Sub-question 1: What does the passage say about the river?" in full  # the detail pane had 0 rows
     assert "Model's answer: It rose after a storm." in full
     assert f"You (about sub-question 1): {QUESTION}" in full and "ANSWER-END" in full
-    events = [r["event"] for r in sql(db, 
+    events = [r["event"] for r in sql(db,
         "SELECT event FROM interactions WHERE event LIKE 'followup%' OR event = 'pane_maximised' ORDER BY ts")]
     assert events == ["followup_asked", "followup_answered", "pane_maximised"]
 

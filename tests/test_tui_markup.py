@@ -12,8 +12,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from textual.widgets._toast import Toast
 from db_sql import sql
+from textual.widgets._toast import Toast
 from tui_support import create, screen_text, until_item, wait_for, write_mc_study
 
 from sandwich.service import StudyService

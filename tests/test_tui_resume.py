@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_tui_terminal import Terminal, needs_tmux
 from db_sql import sql
+from test_tui_terminal import Terminal, needs_tmux
 from tui_support import create, screen_text, wait_for
 
 from sandwich.service import StudyService

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from db_sql import sql
 from tui_support import add_assistance, create, plain, until_item, wait_for, write_study
 
 from sandwich.service import StudyService
@@ -22,7 +23,6 @@ from tui.screens.help import HelpScreen
 from tui.screens.item import ItemScreen
 from tui.screens.notice import NoticeScreen
 from tui.widgets.assistance_panel import AssistancePanel
-from db_sql import sql
 
 KIND_OF = {"unassisted": None, "explain": "explanation", "decompose": "decomposition", "critique": "critique",
            "consult": "consultancy", "debate": "debate"}

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from db_sql import sql
 from tui_support import add_assistance, start_fake_model, wait_for, write_study
 from tui_support import create as create_study_db
 
@@ -23,7 +24,6 @@ from tui.app import OverseerApp
 from tui.screens.briefing import BriefingScreen
 from tui.screens.done import DoneScreen
 from tui.widgets.followup import FollowUpBox
-from db_sql import sql
 
 SIZES = [(80, 24), (120, 40)]
 

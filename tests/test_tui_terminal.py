@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from db_sql import sql
 from tui_support import add_assistance, create, write_study
 
 from sandwich.service import StudyService
 from sandwich.views import JudgmentIn
-from db_sql import sql
 
 REPO = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "TERM": "xterm-256color",
@@ -219,7 +219,7 @@ def test_web_serves_the_same_app(study):
                 while b"Before you start" not in buf and time.monotonic() < stop:
                     try:
                         msg = await asyncio.wait_for(ws.receive(), 2)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         continue
                     if msg.type not in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
                         break

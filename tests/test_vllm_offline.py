@@ -1,4 +1,5 @@
-"""`backend: vllm-offline`: `vllm.LLM` in this process (CPU build) on the prepared SmolLM2, through the Backend interface.
+"""`backend: vllm-offline`: `vllm.LLM` in this process (CPU build) on the prepared SmolLM2, through the Backend
+interface.
 
 Loads the model once for the module (a minute or more on a CPU); slow, like the real server test.
 """

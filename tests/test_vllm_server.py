@@ -13,9 +13,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 
 pytest.importorskip("vllm", reason="the vLLM CPU build is installed by `make setup`")
 
+from db_sql import sql  # noqa: E402
+
 from assistants.backends.server import ModelServer  # noqa: E402
 from assistants.backends.vllm_http import VLLMHTTPBackend  # noqa: E402
-from db_sql import sql
 
 QUESTION = [{"role": "user", "content": "Is the sky blue on a clear day? Answer yes or no."}]
 
@@ -56,11 +57,11 @@ def test_unknown_model_name_is_a_clear_error(server: ModelServer) -> None:
 
 
 def test_precompute_a_small_study_through_the_server(server: ModelServer, tmp_path: Path) -> None:
+    from test_assistants import _make_study
     from typer.testing import CliRunner
 
     from sandwich.cli import app
     from sandwich.service import StudyService
-    from test_assistants import _make_study
 
     # a one-element list: the server pool's path (health check, least-loaded choice) against real vLLM
     db = _make_study(tmp_path, assistant=f"assistant: {{backend: vllm, url: ['{server.url}'], max_tokens: 16}}")

@@ -12,11 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from db_sql import sql
 from study_files import mc_rows, write_mc_study  # noqa: F401 - re-exported for TUI tests
+
 from sandwich.create import create_study
 from sandwich.service import StudyService
 from sandwich.studyfile import load_study
-from db_sql import sql
 
 ALL_CONDITIONS = """
   - {name: unassisted}
@@ -62,8 +63,10 @@ def content_for(kind: str, item_id: str, choices: list[str]) -> dict[str, Any]:
                                                  "text": f"The answer is {a}: the passage says so plainly."}]}
     if kind == "debate":
         return {"answers": {"A": a, "B": b}, "turns": [
-            {"round": 1, "speaker": "A", "text": f"It is {a}.", "quotes": [{"text": "the river rose", "verified": True}]},
-            {"round": 1, "speaker": "B", "text": f"It is {b}.", "quotes": [{"text": "rose ten feet", "verified": False}]},
+            {"round": 1, "speaker": "A", "text": f"It is {a}.",
+             "quotes": [{"text": "the river rose", "verified": True}]},
+            {"round": 1, "speaker": "B", "text": f"It is {b}.",
+             "quotes": [{"text": "rose ten feet", "verified": False}]},
         ]}
     raise ValueError(kind)
 

@@ -181,8 +181,11 @@ class OverseerApp(App[None]):
         self._next(progress)
 
     def _conflict(self, error: AlreadyJudged) -> None:
+        def go_on(_: object) -> None:
+            self.run_worker(self._next, thread=True, group="flow", exclusive=True)
+
         self.push_screen(NoticeScreen("Your answer was not recorded", error.message, button="Go on", tone="error"),
-                         lambda _: self.run_worker(self._next, thread=True, group="flow", exclusive=True))
+                         go_on)
 
     def _next(self, progress: ProgressView | None = None) -> None:
         try:
@@ -194,9 +197,12 @@ class OverseerApp(App[None]):
 
     def _retry(self, error: Exception) -> None:
         reason = getattr(error, "message", None) or str(error)
+
+        def again(_: bool | None) -> None:
+            self.run_worker(self._next, thread=True, group="flow", exclusive=True)
+
         self.push_screen(NoticeScreen("Could not load the next item", f"{reason}\n\nYour last judgment is saved.",
-                                      button="Try again", tone="error"),
-                         lambda _: self.run_worker(self._next, thread=True, group="flow", exclusive=True))
+                                      button="Try again", tone="error"), again)
 
     def _fatal(self, error: Exception, title: str = "Cannot open your session") -> None:
         reason = getattr(error, "message", None) or str(error)
@@ -269,6 +275,7 @@ class OverseerApp(App[None]):
         if getattr(self, "item_screen", None) is not None and self.item_screen.is_mounted:
             # after the refresh, when the new theme's colours have reached the widgets
             body = self.item_screen.query_one("#item")
+            # why the ignore below: query_one returns a Widget; #item is an ItemBody, which has restyle
             self.call_after_refresh(lambda: body.restyle(dark=self.current_theme.dark))  # type: ignore[attr-defined]
         if self.is_running:  # a theme given at start-up is not an overseer's action
             self.record("theme_changed", None, {"theme": theme})
@@ -286,6 +293,7 @@ class OverseerApp(App[None]):
         screen = getattr(self, "item_screen", None)
         spent = screen.time_on_item() if screen is not None and screen.view is not None else None
         if spent is not None:  # so the time on this item goes on counting when the session is reopened
+            # why the ignore below: screen.view is not None: checked above, not narrowed through the attribute
             self.record("item_time", screen.view.assignment_id, {"time_on_item_s": spent})  # type: ignore[union-attr]
         self.record("session_end", None, {"reason": "quit"})
         self.exit()

@@ -174,7 +174,8 @@ class EmbeddedBackend:
             gens.append(Generation(text=choices[best], backend=self.name, model=self.model, messages=list(messages),
                                    params={"choices": choices, "method": "loglikelihood",
                                            "scores": [round(s, 4) for s in mine]},
-                                   tokens_in=len(p_ids[n * len(choices)]), tokens_out=len(c_ids[n * len(choices) + best]),
+                                   tokens_in=len(p_ids[n * len(choices)]),
+                                   tokens_out=len(c_ids[n * len(choices) + best]),
                                    latency_s=elapsed, seed=seed))
         return gens
 
@@ -198,7 +199,7 @@ class EmbeddedBackend:
         class _Abandoned(StoppingCriteria):
             """Stops generation once the consumer has gone (the overseer moved on or quit)."""
 
-            def __call__(self, input_ids, scores, **kwargs):  # type: ignore[no-untyped-def]
+            def __call__(self, input_ids, scores, **kwargs):
                 seen[0] += 1
                 seen[1] = int(input_ids[0, -1])
                 return abandoned.is_set()
@@ -224,7 +225,8 @@ class EmbeddedBackend:
                     yield piece
         except queue.Empty:
             raise AssistanceUnavailable(f"The embedded model produced nothing for {timeout_s:.0f} s.",
-                                        hint="The machine may be busy; try again, or raise assistant.timeout_s.") from None
+                                        hint="The machine may be busy; try again, or raise "
+                                             "assistant.timeout_s.") from None
         finally:
             abandoned.set()  # also on GeneratorExit: the worker stops at its next token
         if failure:

@@ -26,7 +26,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -246,7 +246,7 @@ class ServerPool:
             return list(ex.map(one, batch))
 
     def stream(self, messages: Messages, *, max_tokens: int = 256, temperature: float = 0.0,
-               seed: int = 0, timeout_s: float = 60) -> Iterator[str]:
+               seed: int = 0, timeout_s: float = 60) -> Generator[str, None, str | None]:
         """The answer piece by piece from one server; if that server dies mid-answer, a cut-off marker and the
         whole answer again from the next one. Raises BackendUnreachable (with any text received) when none can."""
         tried: dict[str, str] = {}
@@ -270,7 +270,7 @@ class ServerPool:
             finally:
                 self._done(s, error)
             if error is None:
-                return
+                return None  # ended by itself
             tried[s.url] = _reason(error)
             if got:
                 cut = CutOff(s.url, "".join(got), _reason(error), None)

@@ -48,7 +48,8 @@ class VLLMHTTPBackend:
     def for_spec(cls, spec: AssistantSpec) -> VLLMHTTPBackend:
         """The backend a study's assistant section describes."""
         key = os.environ.get(spec.api_key_env) if spec.api_key_env else None
-        return cls(spec.url or DEFAULT_URL, spec.model, api_key=key, concurrency=spec.concurrency,
+        url = spec.url[0] if isinstance(spec.url, list) else spec.url  # a list is served by the pool
+        return cls(url or DEFAULT_URL, spec.model, api_key=key, concurrency=spec.concurrency,
                    timeout_s=spec.timeout_s, top_p=spec.top_p)
 
     def close(self) -> None:
@@ -101,7 +102,8 @@ class VLLMHTTPBackend:
         if "structured_outputs" in body:
             params["structured_outputs"] = body["structured_outputs"]
         return Generation(text=text, backend=self.name, model=self.model, messages=list(messages), params=params,
-                          tokens_in=int(usage.get("prompt_tokens", 0)), tokens_out=int(usage.get("completion_tokens", 0)),
+                          tokens_in=int(usage.get("prompt_tokens", 0)),
+                          tokens_out=int(usage.get("completion_tokens", 0)),
                           latency_s=time.perf_counter() - start, seed=seed,
                           finish_reason=choice.get("finish_reason"))
 

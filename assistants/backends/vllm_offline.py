@@ -72,7 +72,7 @@ class VLLMOfflineBackend:
         start = time.perf_counter()
         outs = llm.chat([list(m) for m in batch], sp, use_tqdm=False)
         elapsed = time.perf_counter() - start
-        params = {"max_tokens": max_tokens, "temperature": temperature, "top_p": self.top_p}
+        params: dict[str, Any] = {"max_tokens": max_tokens, "temperature": temperature, "top_p": self.top_p}
         if choices:
             params["structured_outputs"] = {"choice": list(choices)}
         elif json_schema is not None:

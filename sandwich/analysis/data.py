@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -63,7 +63,7 @@ class JudgmentTable:
 class StudyData:
     """Everything analysis reads from a study database."""
 
-    db_path: Path
+    db_path: Path | str  # a DuckDB file, or a PostgreSQL URL
     study: Study
     config_text: str
     judgments: pl.DataFrame       # one row per non-skipped judgment, with role, gold, correct
@@ -85,11 +85,13 @@ class StudyData:
         return int(self.judgments["simulated"].sum()) if self.judgments.height else 0
 
 
-def _open(db_path: Path, warnings: list[str]) -> tuple[StudyStore, bool, Path | None]:
+def _open(db_path: Path | str, warnings: list[str]) -> tuple[StudyStore, bool, Path | None]:
     """Read-only store; if a labeler holds the write lock, analyse a snapshot copy instead."""
     try:
         return store.open_store(db_path, read_only=True), False, None
     except StudyLocked as e:
+        if not isinstance(db_path, Path):  # only a DuckDB file is locked by its writer
+            raise
         tmpdir = Path(tempfile.mkdtemp(prefix="sandwich-snapshot-"))
         copy = tmpdir / db_path.name
         try:
@@ -108,7 +110,7 @@ def _open(db_path: Path, warnings: list[str]) -> tuple[StudyStore, bool, Path | 
         return st, True, tmpdir
 
 
-def _log_look(db_path: Path, action: str, who: str | None, warnings: list[str]) -> None:
+def _log_look(db_path: Path | str, action: str, who: str | None, warnings: list[str]) -> None:
     """Log this look in the study itself (needs a moment of write access)."""
     from sandwich.service import StudyService
 
@@ -155,7 +157,7 @@ def load_study_data(db_path: str | Path, *, look: str | None = "analyze", who: s
                                                        "notes": frozen.plan.get("notes")}
         prereg = {"hash": frozen.hash, "hypotheses": hyps, "frozen_at": frozen.frozen_at}
 
-    first = judg["created_at"].min() if judg.height else None
+    first = cast("datetime | None", judg["created_at"].min()) if judg.height else None  # a Datetime column's min
     skipped = int(judg["skipped"].sum()) if judg.height else 0
     judg = judg.filter(~pl.col("skipped") & pl.col("choice").is_not_null())
     if study.gold.kind == "expert-overseers" or judg.filter(pl.col("gold").is_null()).height:

@@ -251,6 +251,7 @@ def test_hypothesis(h: Hypothesis, label: str, t: JudgmentTable, draws: dict[tup
             note += "p-value from the accuracy difference (same null: the gap shares its denominator); "
         test = "permutation"
     else:
+        assert diff is not None  # use_perm is set whenever diff is None
         p, _ = bootstrap_p(diff, h.alternative)
         test, min_p = "bootstrap", float("nan")
     verdict = "not testable" if not np.isfinite(p) else ("supported" if p < h.alpha else "not supported")

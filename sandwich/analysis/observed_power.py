@@ -34,7 +34,7 @@ def build_observed_design(study: Study, incidence: Sequence[tuple[str, str, str]
     for o, _, c in rows:
         by_overseer.setdefault(o, []).append(conds.index(c))
     templates = sorted(by_overseer)
-    rng.shuffle(templates)  # type: ignore[arg-type]
+    rng.shuffle(templates)
     per_item = len(rows) / len({i for _, i, _ in rows})
     total = n_overseers * items_per_overseer
     pool = max(items_per_overseer, round(total / per_item))

@@ -52,9 +52,10 @@ def sandwich_plot(res: AnalysisResult, path: Path) -> Path | None:
     rows = [r for r in res.sandwich.rows if r.accuracy is not None]
     fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(rows) + 2), 4.6), dpi=110)
     x = np.arange(len(rows))
-    est = np.array([r.accuracy.est for r in rows]) * 100
-    lo = np.array([r.accuracy.lo for r in rows]) * 100
-    hi = np.array([r.accuracy.hi for r in rows]) * 100
+    accs = [r.accuracy for r in rows if r.accuracy is not None]  # all of them: rows were filtered above
+    est = np.array([a.est for a in accs]) * 100
+    lo = np.array([a.lo for a in accs]) * 100
+    hi = np.array([a.hi for a in accs]) * 100
     err = np.vstack([np.nan_to_num(est - lo), np.nan_to_num(hi - est)])
     ax.bar(x, est, color=[_rung_colour(r.kind, r.label, res) for r in rows], yerr=err, capsize=4,
            edgecolor="black", linewidth=0.5, error_kw={"label": "95% CI"})
@@ -91,7 +92,8 @@ def reliability_plot(res: AnalysisResult, path: Path) -> Path | None:
     for k, g in enumerate(groups):
         r = g.reliability
         c = colour(g.group, res.conditions)
-        ax.plot(r.levels, r.accuracy, marker="o", lw=1.4, color=c, label=f"{g.group} (ECE {g.ece:.2f}, n={g.judgments})")
+        ax.plot(r.levels, r.accuracy, marker="o", lw=1.4, color=c,
+                label=f"{g.group} (ECE {g.ece:.2f}, n={g.judgments})")
         for lv, acc, n in zip(r.levels, r.accuracy, r.counts, strict=True):
             # each group's counts on its own row beside the point, so coinciding points do not overprint
             ax.annotate(f"{int(n)}", (lv, acc), textcoords="offset points", xytext=(5, 4 - 8 * k), fontsize=7,

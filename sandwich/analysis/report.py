@@ -222,7 +222,7 @@ td:first-child,th:first-child{text-align:left}th{background:#f3f3f3}h2{font-size
 
 def results_json(res: AnalysisResult) -> dict[str, Any]:
     """Machine-readable numbers (both interval kinds) for scripts."""
-    def iv(x: Interval | None) -> dict[str, float] | None:
+    def iv(x: Interval | None) -> dict[str, float | None] | None:
         return None if x is None else {k: (v if math.isfinite(v) else None) for k, v in x.as_dict().items()}
     return {
         "study": res.study, "judgments": res.judgments, "simulated": res.simulated, "synthetic": res.synthetic,

@@ -236,8 +236,8 @@ def analyze_study(db_path: str | Path, out_dir: str | Path | None = None, replic
     res.warnings += warns
     _plan_and_looks(res, data)
     if res.mixed or (planned and set(chosen) != set(planned)):
-        why = (f"the frozen plan counts {source_words(planned)} as confirmatory" if planned and set(chosen) != set(planned)
-               else "pooled sources cannot be confirmatory")
+        why = (f"the frozen plan counts {source_words(planned)} as confirmatory"
+               if planned and set(chosen) != set(planned) else "pooled sources cannot be confirmatory")
         if any(label == "confirmatory" for _, label in tests):
             res.warnings.append(f"Every hypothesis is labelled exploratory here: {why}, these figures are "
                                 f"{res.source_label}.")

@@ -115,7 +115,8 @@ def disclosure(judgments: pl.DataFrame, study: Study, model: str | None, model_a
     if "llm" in sources:
         j = judgments.filter((pl.col("source") == "llm") & pl.col("condition").is_in(assisted))
         helped = int((~j["assistance_failed"].fill_null(False)).sum()) if j.height else 0
-        out.append(f"LLM-judge overseers are a language model ({study.simulation.non_expert.model or study.assistant.model}"
+        judge_model = study.simulation.non_expert.model or study.assistant.model
+        out.append(f"LLM-judge overseers are a language model ({judge_model}"
                    f") reading each item, the part's briefing and the precomputed help, as a person would: "
                    f"{helped} of {j.height} of their assisted judgments had help. They are a model, not people.")
     if model is not None and model_accuracy is not None and sources and set(sources) != {"human"}:

@@ -90,7 +90,9 @@ def _replay_table(reference: list[dict[str, Any]], mine: pl.DataFrame) -> tuple[
         sessions = {s.split(":", 1)[1] for s in m["transcript"].to_list() if s and ":" in s}
         r = live.filter(pl.col("transcript_id").is_in(list(sessions))) if live.height else live
         kind = "simulated" if m["simulated"].all() else ("people" if not m["simulated"].any() else "mixed")
+        # why the ignore below: mean() of a Float64 column is a float or None; height>0 here
         acc_new = float(m["correct"].cast(pl.Float64).mean()) if m.height else float("nan")  # type: ignore[arg-type]
+        # why the ignore below: mean() of a Float64 column is a float or None; height>0 here
         acc_old = float(r["correct"].cast(pl.Float64).mean()) if r.height else float("nan")  # type: ignore[arg-type]
         t.add_row(cond, kind + (" (SYNTHETIC)" if kind != "people" else ""), str(m.height), _pct(acc_new),
                   "people (imported)", str(r.height), _pct(acc_old))
@@ -172,6 +174,7 @@ def _sections(db: str | Path) -> TrajectorySections | None:
     if pairs.height:
         out.tables.append(_offline_table(pairs))
         out.data["interactive_vs_offline"] = pairs.to_dicts()
+    # why the ignore below: max() of an integer column is an int; polars stubs are wider
     if rounds["round"].max() > MAX_ROUNDS_SHOWN:  # type: ignore[operator]
         out.notes.append(f"Rounds after {MAX_ROUNDS_SHOWN} are in results.json (few judges go that long).")
     return out

@@ -145,7 +145,7 @@ def analyse(t: JudgmentTable, *, replicates: int = 0, permutations: int = 1000, 
     p = {}
     for name in TESTS:
         test, alt = name[:-1], {">": "greater", "≠": "two-sided"}[name[-1]]
-        h = Hypothesis(id="H", compare=["assisted", "unassisted"], alternative=alt, test=test)  # type: ignore[arg-type]
+        h = Hypothesis(id="H", compare=["assisted", "unassisted"], alternative=alt, test=test)
         p[name] = test_hypothesis(h, "confirmatory", t, draws, "unassisted", replicates,
                                   permutations=permutations, seed=seed).p
     return StudyOutcome(ci, before, p)

@@ -258,7 +258,8 @@ def _aggregate(svc: Any, agg: str, kind: str, rows: list[dict[str, Any]], by_ite
         else:
             labels, probas = ds_labels, ds_probas
             if overridden:
-                lab.notes.append(f"Dawid–Skene relabelled {overridden} unanimous item(s); the unanimous answer is kept.")
+                lab.notes.append(f"Dawid–Skene relabelled {overridden} unanimous item(s); "
+                                 "the unanimous answer is kept.")
     for item_id, verdict in labels.items():
         opts = _options(svc, item_id, cache)
         if probas is not None and item_id in probas.index:

@@ -129,6 +129,13 @@ def resolution_note(n_bad: int, targets: Sequence[float] = (0.99, 0.999)) -> str
 
 
 # ------------------------------------------------------------ downstream
+def _bad(e: Example) -> int:
+    """An example's gold (1 = bad); held-out examples always have one."""
+    if e.bad is None:
+        raise ValueError("a held-out example has no gold label")
+    return e.bad
+
+
 def best_of_n(examples: Sequence[Example], p: np.ndarray, seed: int = 0) -> dict[str, float]:
     """Pick the least-suspicious candidate of each held-out group: pass rate vs random choice and the oracle."""
     groups: dict[str, list[int]] = defaultdict(list)
@@ -142,8 +149,8 @@ def best_of_n(examples: Sequence[Example], p: np.ndarray, seed: int = 0) -> dict
         n += 1
         scores = p[idx] + rng.uniform(0, 1e-9, len(idx))   # ties broken at random, reproducibly
         best = idx[int(np.argmin(scores))]
-        picked.append(1 - examples[best].bad)
-        random_rate.append(np.mean([1 - examples[k].bad for k in idx]))
+        picked.append(1 - _bad(examples[best]))
+        random_rate.append(np.mean([1 - _bad(examples[k]) for k in idx]))
         oracle.append(float(any(examples[k].bad == 0 for k in idx)))
     nan = float("nan")
     return {"groups": n, "pass_rate": float(np.mean(picked)) if n else nan,

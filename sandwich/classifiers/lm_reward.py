@@ -20,8 +20,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sandwich.classifiers.backbones import (TrainContext, group_index, load_checkpoint, save_checkpoint,
-                                            seed_everything, with_siblings)
+from sandwich.classifiers.backbones import (
+    TrainContext,
+    group_index,
+    load_checkpoint,
+    save_checkpoint,
+    seed_everything,
+    with_siblings,
+)
 from sandwich.classifiers.data import Example
 from sandwich.classifiers.losses import bradley_terry, classification_loss
 from sandwich.classifiers.settings import TrainSettings

@@ -17,9 +17,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from sandwich.classifiers.backbones import (TrainContext, contrast_features, group_index,
-                                            load_checkpoint, save_checkpoint, seed_everything, use_contrast,
-                                            with_siblings)
+from sandwich.classifiers.backbones import (
+    TrainContext,
+    contrast_features,
+    group_index,
+    load_checkpoint,
+    save_checkpoint,
+    seed_everything,
+    use_contrast,
+    with_siblings,
+)
 from sandwich.classifiers.data import Example
 from sandwich.classifiers.losses import classification_loss
 from sandwich.classifiers.settings import TrainSettings
@@ -234,7 +241,8 @@ class FinetunedClassifier(nn.Module):
 def _group_batches(examples: Sequence[Example], size: int, gen: torch.Generator | None) -> list[list[Example]]:
     groups = list(group_index(examples).values())
     order = torch.randperm(len(groups), generator=gen).tolist() if gen is not None else range(len(groups))
-    batches, cur = [], []
+    batches: list[list[Example]] = []
+    cur: list[Example] = []
     for g in order:
         cur.extend(examples[k] for k in groups[g])
         if len(cur) >= size:

@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Group
+from rich.console import Group, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
@@ -45,8 +45,10 @@ def render_tables(r: ComparisonResult) -> Group:
     main = Table(title=f"Classifiers by label source — {r.backbone}, held-out test split: {r.n_test} examples in "
                        f"{r.n_groups} groups, seeds {', '.join(map(str, seeds))}", show_edge=False,
                  title_justify="left")
-    for col, just in (("source", "left"), ("train n", "right"), ("accuracy", "right"), ("AUROC", "right"),
-                      ("ECE", "right"), ("best-of-n pass", "right")):
+    main_cols: tuple[tuple[str, JustifyMethod], ...] = (
+        ("source", "left"), ("train n", "right"), ("accuracy", "right"), ("AUROC", "right"), ("ECE", "right"),
+        ("best-of-n pass", "right"))
+    for col, just in main_cols:
         main.add_column(col, justify=just, no_wrap=True)
     for s in r.summaries:
         style = "bold" if s.role != "source" else None

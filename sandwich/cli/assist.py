@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import Optional
 
 import typer
 
@@ -17,14 +16,15 @@ assist_app = typer.Typer(help="Generate and inspect model assistance.", no_args_
 def precompute_cmd(
     study: str = typer.Argument(..., help="The study's .yaml (its .duckdb beside it) or a .duckdb file."),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
-    backend: Optional[str] = typer.Option(None, "--backend", help="Override the study's backend: embedded, vllm, "
+    backend: str | None = typer.Option(None, "--backend", help="Override the study's backend: embedded, vllm, "
                                                                   "vllm-offline, scripted (canned replies, no model)."),
-    url: Optional[list[str]] = typer.Option(None, "--url", help="vLLM server base URL (…/v1); implies --backend "
+    url: list[str] | None = typer.Option(None, "--url", help="vLLM server base URL (…/v1); implies --backend "
                                                                 "vllm. Repeat it for a pool of servers."),
-    model: Optional[str] = typer.Option(None, "--model", help="Override the study's assistant model."),
+    model: str | None = typer.Option(None, "--model", help="Override the study's assistant model."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Assistance rows generated and committed together."),
-    retry_failed: bool = typer.Option(False, "--retry-failed", help="Generate failed, unparsed and cut-off rows again."),
-    overseer: Optional[list[str]] = typer.Option(None, "--overseer",
+    retry_failed: bool = typer.Option(False, "--retry-failed",
+                                      help="Generate failed, unparsed and cut-off rows again."),
+    overseer: list[str] | None = typer.Option(None, "--overseer",
                                                  help="Only the items these overseers will meet (repeatable)."),
 ) -> None:
     """Generate every item × condition × kind of assistance the study needs; resumable (done rows are kept)."""
@@ -64,7 +64,7 @@ def precompute_cmd(
 
 def serve_model_cmd(
     model: str = typer.Option("smollm2-135m-instruct", "--model", help="A prepared model name or a model directory."),
-    port: Optional[int] = typer.Option(None, "--port", help="Port (default: a free one)."),
+    port: int | None = typer.Option(None, "--port", help="Port (default: a free one)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     max_model_len: int = typer.Option(2048, "--max-model-len", help="Context length (tokens)."),
 ) -> None:

@@ -61,7 +61,8 @@ def _study_db(study: str, db: str | Path | None) -> Location:
         if not p.exists() and not target.exists():
             raise SandwichError(f"{p}: no such study file.", hint="Check the path; example studies live in studies/.")
         if not target.exists():
-            raise SandwichError(f"{target}: no study database for {p} yet.", hint=f"Create it first: sandwich create {p}")
+            raise SandwichError(f"{target}: no study database for {p} yet.",
+                                hint=f"Create it first: sandwich create {p}")
         return target
     if p.suffix == ".duckdb" or p.exists():
         return p

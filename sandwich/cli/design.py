@@ -55,8 +55,9 @@ def show_design_report(report: DesignReport, *, title: str = "No-skill strategie
 def check_design_cmd(
     study: Path = typer.Argument(..., help="Study YAML file, or the .duckdb of an observed (imported) study.",
                                  show_default=False),
-    seeds: int = typer.Option(1, "--seeds", min=1, help="Also deal the plan with this many seeds (study seed + 0, 1, …) "
-                              "and summarise them."),
+    seeds: int = typer.Option(1, "--seeds", min=1,
+                              help="Also deal the plan with this many seeds (study seed + 0, 1, …) "
+                                   "and summarise them."),
     unsandboxed: bool = typer.Option(False, UNSANDBOXED, help="Run candidate code WITHOUT the sandbox (dangerous)."),
 ) -> None:
     """Deal the study's sessions (as `create` would, nothing is written) and report what no-skill strategies score.

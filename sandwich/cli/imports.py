@@ -105,8 +105,8 @@ def replay(
     force: ForceOption = False,
 ) -> None:
     """A new study whose assistance is imported transcripts, for new people (`label`) or LLM judges (`simulate`)."""
-    from sandwich.store.imported import write_replay_study
     from sandwich.importers.replay import build_replay
+    from sandwich.store.imported import write_replay_study
     from sandwich.studyfile import load_study
 
     sf = load_study(study)

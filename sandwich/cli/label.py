@@ -96,7 +96,7 @@ def show_in_browser(error: SandwichError) -> None:
     sys.exit(2)
 
 
-def _label(study: str | None, overseer: str | None, db: Path | None, web: bool, host: str, port: int, theme: str,
+def _label(study: str | None, overseer: str | None, db: str | None, web: bool, host: str, port: int, theme: str,
            server: str | None, token: str | None, take_over: bool, client: str, allow_missing_help: bool) -> None:
     if server:
         label_remote(server, token, overseer, web=web, host=host, port=port, theme=theme, take_over=take_over,

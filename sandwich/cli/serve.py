@@ -30,7 +30,8 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (0.0.0.0 for a lab network)."),
     port: int = typer.Option(8765, "--port", help="TCP port."),
     follow_up_limit: int | None = typer.Option(None, "--follow-up-limit",
-                                               help="Live follow-ups running at once (default: assistant.concurrency)."),
+                                               help="Live follow-ups running at once "
+                                                    "(default: assistant.concurrency)."),
     log_level: str = typer.Option("info", "--log-level", help="debug | info | warning | error"),
     rate_limit: float = typer.Option(20.0, "--rate-limit",
                                      help="Requests per second each token may make, sustained (bursts of 20 s "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import typer
 from rich.table import Table
 
@@ -14,7 +13,8 @@ def simulate(
     study: str = typer.Argument(..., help="Study YAML or .duckdb file.", show_default=False),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     kind: str | None = typer.Option(None, "--kind", help="parametric | llm (default: the study's simulation section)."),
-    overseers: str | None = typer.Option(None, "--overseers", help="Comma-separated overseers to simulate (default: all)."),
+    overseers: str | None = typer.Option(None, "--overseers",
+                                         help="Comma-separated overseers to simulate (default: all)."),
     model_alone: bool = typer.Option(True, "--model-alone/--no-model-alone",
                                      help="Also record the assistant answering each item alone."),
 ) -> None:

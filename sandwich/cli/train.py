@@ -5,7 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from sandwich.cli.common import DB_HELP, console, study_db
@@ -48,13 +56,13 @@ def train(
     path = study_db(study, db)
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TextColumn("eta"), TimeRemainingColumn(), console=console)
-    tasks: dict[str, int] = {}
+    tasks: dict[str, TaskID] = {}
 
     def progress(what: str, done: int, total: int) -> None:
         key = "runs" if what == "runs" else "steps"
         if key not in tasks:
             tasks[key] = bar.add_task("classifiers" if key == "runs" else what, total=total)
-        bar.update(tasks[key], completed=done, total=total, **({} if key == "runs" else {"description": what}))
+        bar.update(tasks[key], completed=done, total=total, description=None if key == "runs" else what)
 
     try:
         with bar:

@@ -54,7 +54,7 @@ def speech(pieces: list[dict[str, Any]], passage: Passage, where: str) -> tuple[
     """
     text: list[str] = []
     quotes: list[dict[str, Any]] = []
-    for n, piece in enumerate(pieces):
+    for piece in pieces:
         if "Text" in piece:
             text.append(piece["Text"]["text"])
         elif "Quote" in piece:

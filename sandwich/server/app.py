@@ -24,22 +24,48 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sandwich.errors import (AlreadyJudged, AssistanceUnavailable, NotFound, NotSaved, SandwichError, SessionInUse,
-                             StudyLocked)
+from sandwich.errors import (
+    AlreadyJudged,
+    AssistanceUnavailable,
+    NotFound,
+    NotSaved,
+    SandwichError,
+    SessionInUse,
+    StudyLocked,
+)
 from sandwich.interactions import check_client_event
 from sandwich.server import snapshot as snapshots
 from sandwich.server.auth import Anyone, Lead, Overseer, state_of
 from sandwich.server.limits import BodyLimit
 from sandwich.server.live import follow_up_stream
-from sandwich.server.schemas import (IDENT, NAME, ErrorBody, FollowUpIn, InteractionIn, PracticeAnswerIn,
-                                     Principal, SessionIn, TokenIn, TokenInfo, TokenOut)
+from sandwich.server.schemas import (
+    IDENT,
+    NAME,
+    ErrorBody,
+    FollowUpIn,
+    InteractionIn,
+    PracticeAnswerIn,
+    Principal,
+    SessionIn,
+    TokenIn,
+    TokenInfo,
+    TokenOut,
+)
 from sandwich.server.state import ServerState
 from sandwich.server.tokens import Principal as TokenPrincipal
 from sandwich.server.writer import ServerClosing
 from sandwich.service import StudyService
 from sandwich.store import DB_ERRORS
-from sandwich.views import (AssistanceView, Briefing, ItemView, JudgmentIn, PracticeFeedback, ProgressView, Receipt,
-                            SessionStart)
+from sandwich.views import (
+    AssistanceView,
+    Briefing,
+    ItemView,
+    JudgmentIn,
+    PracticeFeedback,
+    ProgressView,
+    Receipt,
+    SessionStart,
+)
 
 log = logging.getLogger("sandwich.serve")
 
@@ -265,7 +291,8 @@ def _lead_routes(app: FastAPI) -> None:
         return TokenOut(token=text, token_id=p.token_id, subject=p.subject, role=p.role)
 
     @app.delete("/v1/lead/tokens/{token_id}", tags=["lead"], status_code=204)
-    def revoke_token(request: Request, who: Lead, token_id: Annotated[str, Path(pattern=r"^[0-9a-f]{1,32}$")]) -> Response:
+    def revoke_token(request: Request, who: Lead,
+                     token_id: Annotated[str, Path(pattern=r"^[0-9a-f]{1,32}$")]) -> Response:
         """Revoke a token at once."""
         st = state_of(request)
         with st.svc.lock:

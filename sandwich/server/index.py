@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import datetime
+
 from sandwich import rules
 from sandwich.errors import NotFound
 from sandwich.service import OverseerSession, StudyService

@@ -56,7 +56,7 @@ async def follow_up_stream(st: ServerState, session: OverseerSession, assignment
         raise HTTPException(503, "The model is busy with other overseers' questions; ask again in a moment.",
                             headers={"Retry-After": "5"}) from None
     loop = asyncio.get_running_loop()
-    pool = st.follow_up_pool
+    pool, slots = st.follow_up_pool, st.follow_up_slots  # bound here: narrowed by the assert above
     pieces = session.follow_up(assignment_id, question, node_id)
 
     async def events() -> AsyncIterator[str]:
@@ -82,7 +82,7 @@ async def follow_up_stream(st: ServerState, session: OverseerSession, assignment
             log.warning("follow-up for %s failed: %s", assignment_id, e)
             yield _event("error", {"error": type(e).__name__, "message": getattr(e, "message", str(e))})
         finally:
-            st.follow_up_slots.release()
+            slots.release()
             if not finished and pool is not None:  # the overseer left: close it so it is logged as abandoned
                 pool.submit(_close, pieces)
 

@@ -21,12 +21,15 @@ from sandwich.server.tokens import write_token_file
 from sandwich.service import StudyService
 
 
-def lead_token_path(db_path: Path) -> Path:
-    """Where `serve` writes the lead token it issues on a study's first start: beside the study database."""
-    return db_path.with_name(db_path.stem + ".lead-token")
+def lead_token_path(db_path: Path | str, study: str = "study") -> Path:
+    """Where `serve` writes the lead token it issues on a study's first start: beside the study database
+    (for a PostgreSQL study, `STUDY.lead-token` in the current folder)."""
+    if isinstance(db_path, Path):
+        return db_path.with_name(db_path.stem + ".lead-token")
+    return Path.cwd() / f"{study}.lead-token"
 
 
-def serve(db_path: Path, *, host: str = "127.0.0.1", port: int = 8765, log_level: str = "info",
+def serve(db_path: Path | str, *, host: str = "127.0.0.1", port: int = 8765, log_level: str = "info",
           announce: Callable[[str], None] = print, **options: object) -> None:
     """Serve one study until SIGTERM/SIGINT. Issues (and announces) a lead token when the study has none."""
     from sandwich.server.app import create_app
@@ -42,7 +45,7 @@ def serve(db_path: Path, *, host: str = "127.0.0.1", port: int = 8765, log_level
         st = app.state.sandwich
         if not st.tokens.has_lead():  # to an owner-only file, not to standard output (where logs collect it)
             token, _ = st.tokens.issue(lead=True)
-            where = write_token_file(lead_token_path(db_path), token, replace_existing=True)
+            where = write_token_file(lead_token_path(db_path, svc.study.study), token, replace_existing=True)
             announce(f"lead token written to {where} (readable by you only); use it with "
                      f"--lead-token-file {where}")
         config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,

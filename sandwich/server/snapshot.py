@@ -8,7 +8,7 @@ lead token that asked for it) before the copy is taken.
 from __future__ import annotations
 
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sandwich.service import StudyService
@@ -18,7 +18,7 @@ def take(svc: StudyService, folder: Path | None = None, *, who: str | None = Non
     """Write a snapshot file (a complete study database) into `folder` (default: a new temp dir); return its path."""
     folder = folder or Path(tempfile.mkdtemp(prefix="sandwich-snapshot-"))
     folder.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     stem = svc.db_path.stem if isinstance(svc.db_path, Path) else svc.study.study  # a PostgreSQL URL: the study
     target = folder / f"{stem}-snapshot-{stamp}.duckdb"
     with svc.lock:

@@ -13,7 +13,7 @@ import os
 import secrets
 import threading
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -85,14 +85,15 @@ class TokenStore:
             raise SandwichError("Issue a token either for one overseer (--overseer NAME) or for the lead (--lead).")
         if overseer is not None:
             self._svc.for_overseer(overseer)  # NotFound with the list of names when unknown
-        subject, role = (LEAD_SUBJECT, "lead") if lead else (overseer, "overseer")
+        subject, role = (LEAD_SUBJECT, "lead") if lead or overseer is None else (overseer, "overseer")
         token_id, secret, salt = secrets.token_hex(6), secrets.token_urlsafe(32), secrets.token_hex(16)
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        now = datetime.now(UTC).replace(tzinfo=None)
         row = TokenRecord(token_id=token_id, salt=salt, token_hash=_digest(salt, secret), subject=subject,
                           role=role, created_at=now, revoked=False)
         self._svc.store.add_token(row)
         with self._mutex:
             self._by_id[token_id] = row
+        # why the ignore below: role is str here; Principal wants the 'lead' | 'overseer' Literal
         return f"sw_{token_id}.{secret}", Principal(token_id, subject, role)  # type: ignore[arg-type]
 
     def revoke(self, token_id: str) -> None:

@@ -17,8 +17,8 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from contextlib import nullcontext
+from dataclasses import dataclass, field
 from typing import Any
 
 from sandwich import rules
@@ -81,7 +81,8 @@ class JudgmentWriter:
         return self._put(_Op(lambda batch: self._judgment(batch, overseer, j, session_id), judgment=True))
 
     def run(self, fn: Callable[[], Any]) -> Future:
-        """Queue any other write (it runs inside the writer's transaction); the future yields its result after COMMIT."""
+        """Queue any other write (it runs inside the writer's transaction); the future yields its result after
+        COMMIT."""
         return self._put(_Op(lambda _batch: fn()))
 
     def _put(self, op: _Op) -> Future:

@@ -100,8 +100,8 @@ def answer_batch(backend: Any, conversations: Sequence[Messages], choice_sets: S
     """
     out: list[LLMAnswer | None] = [None] * len(conversations)
     by_set: dict[tuple[str, ...], list[int]] = {}
-    for k, cs in enumerate(choice_sets):
-        by_set.setdefault(tuple(cs), []).append(k)
+    for k, choice_set in enumerate(choice_sets):
+        by_set.setdefault(tuple(choice_set), []).append(k)
     for cs, idx in by_set.items():
         gens = []
         for start in range(0, len(idx), CHOICE_BATCH):
@@ -113,6 +113,7 @@ def answer_batch(backend: Any, conversations: Sequence[Messages], choice_sets: S
         scored = [_choice_probability(g, c) for g, c in zip(gens, choices, strict=True)]
         if all(p is not None for p in scored):
             # the backend scored every choice: its own probability of the answer is the confidence (no extra call)
+            # why the ignore below: every p is a float: checked by all(... is not None) above
             values = [int(min(scale, key=lambda s: abs(s - 100 * p))) for p in scored]  # type: ignore[operator]
         elif ask_confidence:
             confs = backend.generate([confidence_messages(conversations[k], c, scale)

@@ -110,7 +110,8 @@ def run_llm(sessions: Sequence[OverseerSession], experts: set[str], backend: obj
             failed = any(x.status in ("failed", "missing") for x in h)
             s.submit(JudgmentIn(judgment_id=_judgment_id(s.overseer, v.assignment_id), assignment_id=v.assignment_id,
                                 choice=a.choice, confidence=a.confidence, time_on_item_s=round(a.latency_s, 3),
-                                assistance_failed=failed, source="llm", client_meta={"simulator": "llm", "synthetic": True, **a.params}))
+                                assistance_failed=failed, source="llm",
+                                client_meta={"simulator": "llm", "synthetic": True, **a.params}))
             done[s.overseer] += 1
             tick()
     return done

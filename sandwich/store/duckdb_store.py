@@ -20,9 +20,21 @@ import polars as pl
 
 from sandwich.store import migrations
 from sandwich.store.protocol import DuplicateKey, iter_columns
-from sandwich.store.records import (AssignmentRecord, AssistanceRecord, AuditRecord, FreezeRecord, GoldRecord,
-                                    InteractionRecord, ItemRecord, JudgmentRecord, LookRecord, ModelAnswerRecord,
-                                    OverseerRecord, StudyContent, TokenRecord)
+from sandwich.store.records import (
+    AssignmentRecord,
+    AssistanceRecord,
+    AuditRecord,
+    FreezeRecord,
+    GoldRecord,
+    InteractionRecord,
+    ItemRecord,
+    JudgmentRecord,
+    LookRecord,
+    ModelAnswerRecord,
+    OverseerRecord,
+    StudyContent,
+    TokenRecord,
+)
 
 DB_ERRORS: tuple[type[Exception], ...] = (duckdb.Error,)
 
@@ -296,7 +308,8 @@ class DuckDBStore:
     def put_model_answers(self, rows: Sequence[ModelAnswerRecord]) -> None:
         """Store model-alone answers, replacing an earlier answer of the same model to the same item."""
         with self.transaction():
-            self._many("DELETE FROM model_answers WHERE item_id = ? AND model = ?", [[r.item_id, r.model] for r in rows])
+            self._many("DELETE FROM model_answers WHERE item_id = ? AND model = ?",
+                       [[r.item_id, r.model] for r in rows])
             self._many("INSERT INTO model_answers (item_id, model, backend, choice, confidence, raw, prompt, params, "
                        "latency_s, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)",
                        [[r.item_id, r.model, r.backend, r.choice, r.confidence, r.raw, _dump(r.prompt),
@@ -372,7 +385,8 @@ class DuckDBStore:
     def status_counts(self) -> dict[str, list[dict[str, Any]]]:
         """Counts for `sandwich status`."""
         return {
-            "items": self._dicts("SELECT split, role, count(*) AS n FROM items GROUP BY split, role ORDER BY split, role"),
+            "items": self._dicts("SELECT split, role, count(*) AS n FROM items "
+                                 "GROUP BY split, role ORDER BY split, role"),
             "assignments": self._dicts("""
                 SELECT a.overseer, o.role, a.condition, count(*) AS total, count(j.judgment_id) AS done
                 FROM assignments a JOIN overseers o ON o.name = a.overseer

@@ -9,10 +9,10 @@ complete, so a failure leaves nothing half-written.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -146,6 +146,7 @@ def write_imported_study(db: str | Path, study: ImportedStudy, *, force: bool = 
 def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
     cur = con.cursor()
     try:
+        # why the ignore below: from_arrow of a table is a DataFrame; stubs say DataFrame | Series
         return pl.from_arrow(cur.sql(sql).to_arrow_table())  # type: ignore[return-value]
     finally:
         cur.close()

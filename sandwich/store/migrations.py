@@ -101,7 +101,8 @@ def connect(path: str | Path, *, read_only: bool = False, create: bool = False) 
     p = Path(path)
     if not create and not p.exists():
         raise StoreError(f"{p}: no study database here.",
-                         hint="Create it first with `sandwich create STUDY.yaml` (it writes STUDY.duckdb beside the YAML).")
+                         hint="Create it first with `sandwich create STUDY.yaml` "
+                              "(it writes STUDY.duckdb beside the YAML).")
     try:
         con = duckdb.connect(str(p), read_only=read_only)
     except duckdb.Error as e:
@@ -123,8 +124,8 @@ def connect(path: str | Path, *, read_only: bool = False, create: bool = False) 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     """The schema version recorded in the file (0 for an empty file)."""
-    has_meta = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'").fetchone()[0]
+    row = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'").fetchone()
+    has_meta = row[0] if row else 0  # count(*) always yields one row
     if not has_meta:
         return 0
     row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()

@@ -93,18 +93,18 @@ class PostgresStore(TablesMixin):
 
     def _rows(self, query: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         with self._conn() as conn:
-            return conn.execute(query, list(params or [])).fetchall()  # type: ignore[arg-type]
+            return conn.execute(query, list(params or [])).fetchall()
 
     def _exec(self, query: str, params: Sequence[Any] | None = None) -> None:
         self._check_writable()
         with self._conn() as conn:
-            conn.execute(query, list(params or []))  # type: ignore[arg-type]
+            conn.execute(query, list(params or []))
 
     def _many(self, query: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
             self._check_writable()
             with self._conn() as conn, conn.cursor() as cur:
-                cur.executemany(query, [list(r) for r in rows])  # type: ignore[arg-type]
+                cur.executemany(query, [list(r) for r in rows])
 
     def _check_writable(self) -> None:
         if self.read_only:
@@ -395,7 +395,7 @@ class PostgresStore(TablesMixin):
     # ------------------------------------------------------------ lead views, analysis, copies
     def _dicts(self, query: str) -> list[dict[str, Any]]:
         with self._conn() as conn, conn.cursor() as cur:
-            cur.execute(query)  # type: ignore[arg-type]
+            cur.execute(query)
             cols = [d.name for d in cur.description or []]
             return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 

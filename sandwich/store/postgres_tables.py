@@ -32,10 +32,10 @@ def copy_frame(conn: psycopg.Connection, query: str) -> pl.DataFrame:
     matching the dtypes DuckDB's Arrow export gives for the same query.
     """
     with conn.cursor() as cur:
-        cur.execute(f"SELECT * FROM ({query}) q LIMIT 0")  # type: ignore[arg-type]
+        cur.execute(f"SELECT * FROM ({query}) q LIMIT 0")
         cols = [(d.name, d.type_code) for d in cur.description or []]
         buf = io.BytesIO()
-        with cur.copy(f"COPY ({query}) TO STDOUT (FORMAT csv, FORCE_QUOTE *)") as cp:  # type: ignore[arg-type]
+        with cur.copy(f"COPY ({query}) TO STDOUT (FORMAT csv, FORCE_QUOTE *)") as cp:
             for chunk in cp:
                 buf.write(chunk)
     names = [n for n, _ in cols]
@@ -135,4 +135,4 @@ class TablesMixin:
 
     def clear_table(self, table: str) -> None:
         """Delete every row of a table (store copy empties a new study's `meta` before filling it)."""
-        self._exec(sql.SQL("DELETE FROM {}").format(sql.Identifier(table)))  # type: ignore[arg-type]
+        self._exec(sql.SQL("DELETE FROM {}").format(sql.Identifier(table)))

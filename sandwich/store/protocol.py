@@ -23,9 +23,21 @@ from typing import Any, Protocol, runtime_checkable
 import polars as pl
 
 from sandwich.errors import StoreError
-from sandwich.store.records import (AssignmentRecord, AssistanceRecord, AuditRecord, FreezeRecord, GoldRecord,
-                                    InteractionRecord, ItemRecord, JudgmentRecord, LookRecord, ModelAnswerRecord,
-                                    OverseerRecord, StudyContent, TokenRecord)
+from sandwich.store.records import (
+    AssignmentRecord,
+    AssistanceRecord,
+    AuditRecord,
+    FreezeRecord,
+    GoldRecord,
+    InteractionRecord,
+    ItemRecord,
+    JudgmentRecord,
+    LookRecord,
+    ModelAnswerRecord,
+    OverseerRecord,
+    StudyContent,
+    TokenRecord,
+)
 
 
 class DuplicateKey(StoreError):

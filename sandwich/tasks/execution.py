@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from sandwich.sandbox import SandboxLimits, SandboxResult
 from sandwich.sandbox_check import run_checks

@@ -45,7 +45,8 @@ def _read_records(task: MultipleChoiceTask, base: Path) -> tuple[list[dict[str, 
             import datasets  # optional: only where a hub is reachable
         except ImportError:
             raise DataError(f"task.source {task.source!r} needs the 'datasets' package.",
-                            hint="pip install 'sandwich[hub]', or download the data and point source: at the file.") from None
+                            hint="pip install 'sandwich[hub]', or download the data and point source: "
+                                 "at the file.") from None
         try:
             ds = datasets.load_dataset(name, task.hf_config, split=task.hf_split)
         except Exception as e:  # noqa: BLE001 - the hub raises many kinds; all mean "could not load"
@@ -323,7 +324,7 @@ def expected_gold_texts(task: MultipleChoiceTask, base: Path) -> dict[str, str]:
     return out
 
 
-def verify_stored_gold(task: MultipleChoiceTask, base: Path, db: Path) -> None:
+def verify_stored_gold(task: MultipleChoiceTask, base: Path, db: Path | str) -> None:
     """Check that each stored gold letter names, among the stored choices, the text the file's answer names.
 
     Raises DataError listing every item whose stored gold differs from the file (the caller discards the db).

@@ -247,11 +247,13 @@ def _early_return(func: ast.FunctionDef) -> list[Edit]:
     """
     edits: list[Edit] = []
     returns = [n for n in _body_nodes(func) if isinstance(n, ast.Return) and n.value is not None]
+    # why the ignore below: r.value is not None: filtered above, not narrowed in a comprehension
     values = list(dict.fromkeys(ast.unparse(r.value) for r in returns))  # type: ignore[arg-type]
     for r in returns:
         for v in values:
-            if v != ast.unparse(r.value):  # type: ignore[arg-type]
+            if v != ast.unparse(r.value):  # type: ignore[arg-type]  # r.value is not None: filtered above
                 new = ast.parse(v, mode="eval").body
+                # why the ignore below: r.value is not None: filtered above
                 edits.append((f"{_line(r)}: return {_src(r.value)} -> return {_src(new)}",  # type: ignore[arg-type]
                               _setter(r, "value", new)))
     return edits
@@ -321,6 +323,7 @@ def _target(tree: ast.Module, entry_point: str | None) -> ast.FunctionDef | None
     funcs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
     if entry_point is not None:
         funcs = [f for f in funcs if f.name == entry_point]
+    # why the ignore below: the list is filtered to function definitions; mypy keeps the wider node type
     return funcs[-1] if funcs else None  # type: ignore[return-value]
 
 

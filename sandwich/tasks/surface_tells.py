@@ -64,7 +64,7 @@ def same_operands(tree: ast.Module) -> Iterator[ast.AST]:
     """``x == x``, ``a and a``, ``x - x``, ``x // x``: an operation on one value twice."""
     for n in ast.walk(tree):
         if isinstance(n, ast.Compare):
-            pairs = list(zip([n.left, *n.comparators], n.comparators))
+            pairs = list(zip([n.left, *n.comparators], n.comparators, strict=False))  # adjacent pairs: one shorter
         elif isinstance(n, ast.BoolOp):
             pairs = [(a, b) for i, a in enumerate(n.values) for b in n.values[i + 1:]]
         elif isinstance(n, ast.BinOp) and not isinstance(n.op, (ast.Add, ast.Mult)):

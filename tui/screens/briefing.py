@@ -28,7 +28,8 @@ def briefing_text(b: Briefing, part: int, parts: int, overseer: str, items: int 
     if b.choices_per_item:  # one item's options would read as everyone's
         out.append("  • answers: the options that come with each question — keys 1–9 or click\n")
     else:
-        out.append(f"  • answers: {', '.join(fmt.choice_labels) if len(fmt.choice_labels) <= 4 else 'the letters shown'}"
+        shown = ", ".join(fmt.choice_labels) if len(fmt.choice_labels) <= 4 else "the letters shown"
+        out.append(f"  • answers: {shown}"
                    " — keys 1–9 or click\n")
     keys = " ".join(CONFIDENCE_KEYS[:len(fmt.confidence)])
     out.append(f"  • confidence that your answer is right: {', '.join(map(str, fmt.confidence))} % — keys {keys}"
@@ -58,7 +59,8 @@ class BriefingScreen(Screen[bool]):
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
         with HelpScroll(id="briefing-body"):
-            yield Static(briefing_text(self.briefing, self.part, self.parts, self.overseer, self.items), id="briefing-text")
+            yield Static(briefing_text(self.briefing, self.part, self.parts, self.overseer, self.items),
+                         id="briefing-text")
             with Center():
                 yield Button("Begin  ⏎", id="begin", variant="primary")
         yield KeyFooter(compact=True)

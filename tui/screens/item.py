@@ -380,9 +380,11 @@ class ItemScreen(Screen[None]):
             return
         judgment = JudgmentIn(
             judgment_id=self.judgment_id, assignment_id=view.assignment_id,
+            # why the ignore below: choice and confidence are set whenever the judgment is not skipped
             choice=None if skipped else str(choice), confidence=None if skipped else int(confidence),  # type: ignore[arg-type]
             rationale=form.rationale, time_on_item_s=round(now - self.shown_at, 3),
-            time_to_first_assist_s=None if self.first_assist_at is None else round(self.first_assist_at - self.shown_at, 3),
+            time_to_first_assist_s=(None if self.first_assist_at is None
+                                    else round(self.first_assist_at - self.shown_at, 3)),
             assistance_failed=self.assistance_failed, timed_out=timed_out, skipped=skipped, client_meta=meta)
         if timed_out:
             self.notify("Time is up: " + ("the item was skipped." if skipped else "your answer was submitted."),

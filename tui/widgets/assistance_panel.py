@@ -55,6 +55,7 @@ class AssistancePanel(Vertical):
             tabs.query_one(Tabs).display = len(self.kinds) > 1  # one kind: its name is in the border title
         by_kind = {v.kind: v for v in help_views}
         for kind in self.kinds:
+            # why the ignore below: query_one returns a Widget; each #pane-<kind> is a HelpPane, which has show
             self.query_one(f"#pane-{kind}").show(by_kind.get(kind) or AssistanceView(kind=kind, status="missing"))  # type: ignore[attr-defined]
         if self.kinds and tabs.active != f"tab-{self.kinds[0]}":
             tabs.active = f"tab-{self.kinds[0]}"

@@ -19,6 +19,7 @@ class Chip(Static):
     """One option in a ChoiceRow."""
 
     def __init__(self, label: str, index: int, **kw: object) -> None:
+        # why the ignore below: **kw are Static's keyword options, passed through
         super().__init__(chip_text(label, False), markup=False, **kw)  # type: ignore[arg-type]
         self.label = label
         self.index = index
@@ -55,7 +56,7 @@ class ChoiceRow(Horizontal, can_focus=True):
             return self.row
 
     def __init__(self, **kw: object) -> None:
-        super().__init__(**kw)  # type: ignore[arg-type]
+        super().__init__(**kw)  # type: ignore[arg-type]  # **kw are the widget's keyword options, passed through
         self.values: list[str | int] = []
         self.labels: list[str] = []
 

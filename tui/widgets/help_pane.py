@@ -27,14 +27,15 @@ class HelpPane(VerticalScroll, can_focus=True):
 
     kind = ""
 
-    def compose(self):  # type: ignore[override]
+    def compose(self):
         yield Static("", classes="help-text")
 
     def show(self, view: AssistanceView) -> None:
         """Display this item's help of this kind."""
         self.view = view
         notice = status_notice(view)
-        self.query_one(".help-text", Static).update(notice if notice is not None else self.render_content(view.content or {}))
+        self.query_one(".help-text", Static).update(
+            notice if notice is not None else self.render_content(view.content or {}))
         self.scroll_home(animate=False)
 
     def render_content(self, content: dict[str, Any]) -> RenderableType:

@@ -46,7 +46,7 @@ class ItemBody(VerticalScroll, can_focus=True):
 
     ALLOW_MAXIMIZE = True
 
-    def compose(self):  # type: ignore[override]
+    def compose(self):
         yield Static("", id="item-content")
 
     def show(self, item: ItemContent, *, dark: bool = True) -> None:

@@ -25,7 +25,7 @@ class ItemTimer(Static):
         """Time is up."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic, **kw: object) -> None:
-        super().__init__("", **kw)  # type: ignore[arg-type]
+        super().__init__("", **kw)  # type: ignore[arg-type]  # **kw are Static's keyword options, passed through
         self.clock = clock
         self.limit_s: float | None = None
         self.started = 0.0

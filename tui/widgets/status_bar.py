@@ -32,7 +32,7 @@ class StatusBar(Horizontal):
     """Progress overall and in this part, plus the countdown."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic, **kw: object) -> None:
-        super().__init__(**kw)  # type: ignore[arg-type]
+        super().__init__(**kw)  # type: ignore[arg-type]  # **kw are the widget's keyword options, passed through
         self.clock = clock
 
     def compose(self) -> ComposeResult:

@@ -28,7 +28,9 @@ def render_consultancy(content: dict[str, Any]) -> Text:
 
 
 def render_debate(content: dict[str, Any]) -> Text:
-    """`{"answers": {"A", "B"}, "turns": [{"round", "speaker", "text", "quotes"}]}` (words shared with the LLM judge)."""
+    """`{"answers": {"A", "B"}, "turns": [{"round", "speaker", "text", "quotes"}]}`
+
+    (words shared with the LLM judge)."""
     return Text.assemble(*help_text.debate(content))
 
 
