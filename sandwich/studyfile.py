@@ -182,7 +182,7 @@ def _clean_loc(loc: tuple[Any, ...]) -> Loc:
 def _task_kinds() -> list[str]:
     from sandwich.tasks import kind as task_kinds
 
-    return task_kinds.names()
+    return sorted(task_kinds.names())
 
 
 def _describe(err: dict[str, Any]) -> str:

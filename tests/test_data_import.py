@@ -35,7 +35,7 @@ def case(name: str, tmp_path: Path) -> Path:
 def stored_gold(db: Path) -> dict[str, tuple[str, str]]:
     """Item id -> (gold letter, the choice text that letter names among the stored choices)."""
     with StudyService(db, read_only=True) as svc:
-        return {i: (g, list(svc.item_row(i)["choices"])[LETTERS.index(g)]) for i, g in svc.gold().items()}
+        return {i: (g, list(svc.item_row(i).choices)[LETTERS.index(g)]) for i, g in svc.gold().items()}
 
 
 MC_STUDY = """study: s

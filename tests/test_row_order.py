@@ -50,7 +50,7 @@ def _figures(t: JudgmentTable) -> list[object]:
             + [(a.group, a.majority, a.dawid_skene, a.ties, a.note) for a in aggs]
             + [(r.overseer, r.verdict, r.reason, round(r.ds_accuracy, 6)) for r in rel]
             + [(a.group, a.alpha) for a in agreement_by_group(t)]
-            + [(hyp.estimate, hyp.lo, hyp.p, hyp.verdict)]]
+            + [(round(hyp.estimate, 9), round(hyp.lo, 9), hyp.p, hyp.verdict)]]  # 9 places, like the rest
 
 
 @pytest.mark.parametrize("seed", [0, 1])

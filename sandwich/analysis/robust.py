@@ -213,6 +213,16 @@ def _matching_df(q: float, level: float = 0.95) -> float:
 _cache: dict[bytes, Calibrated] = {}
 
 
+def _canonical_judgments(lin: Linear) -> np.ndarray:
+    """Judgment ids renumbered by (overseer, item, cell, statistic), so the simulated judgment noise does not depend on
+    the order of the data's rows (the same judgment in several terms keeps one id)."""
+    uniq, first = np.unique(lin.j, return_index=True)
+    order = np.lexsort((uniq, lin.base[first], lin.c[first], lin.i[first], lin.o[first]))
+    label = np.empty(len(uniq), np.int64)
+    label[order] = np.arange(len(uniq))
+    return label[np.searchsorted(uniq, lin.j)]
+
+
 def calibrate(lin: Linear, draws: int = CALIBRATION_DRAWS) -> Calibrated:
     """Two-way cluster-robust variance of the statistic, with its working-model bias factor and df."""
     if not len(lin.w) or not np.any(lin.w):
@@ -233,7 +243,7 @@ def calibrate(lin: Linear, draws: int = CALIBRATION_DRAWS) -> Calibrated:
     # the working model: overseer and item effects partly shared between conditions (ρ), judgment noise
     n_b = int(lin.base.max()) + 1
     split = (_Clusters(lin.o.astype(np.int64) * n_b + lin.base), _Clusters(lin.i.astype(np.int64) * n_b + lin.base))
-    cl_j, cl_b = _Clusters(lin.j), _Clusters(lin.base)
+    cl_j, cl_b = _Clusters(_canonical_judgments(lin)), _Clusters(lin.base)
     rho, v_true = [], 0.0
     for k, (whole, observed) in enumerate(((cl[0], v_o - v_c), (cl[1], v_i - v_c))):
         g = whole.n
