@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from case_support import create_case, csv_gold, judge_all, other
+from db_sql import sql
 
 from sandwich.analysis import analyze_study
 from sandwich.sim.runner import simulate_study
@@ -44,7 +45,14 @@ def test_gap_closed_hypothesis_obeys_the_sandwich_stability_rule(tmp_path: Path)
     assert den is not None and -1.0 <= den.lo <= den.hi <= 1.0
     (h1,) = res.hypotheses
     assert h1.verdict == "not testable" and np.isnan(h1.p) and np.isnan(h1.lo) and np.isnan(h1.hi)
-    assert "expert − unassisted is not clearly above zero (+0.125" in h1.note
+    gold = {r["item_id"]: r["label"] for r in sql(db, "SELECT item_id, label FROM gold")}
+    rows = sql(db, "SELECT j.condition, o.role, j.item_id, j.choice FROM judgments j "
+                   "JOIN overseers o ON o.name = j.overseer")
+    def acc(keep) -> float:  # noqa: ANN001
+        mine = [r for r in rows if keep(r)]
+        return sum(r["choice"] == gold[r["item_id"]] for r in mine) / len(mine)
+    gap = acc(lambda r: r["role"] == "expert") - acc(lambda r: r["role"] != "expert" and r["condition"] == "unassisted")
+    assert f"expert − unassisted is not clearly above zero ({gap:+.3f}" in h1.note
     out = json.loads((tmp_path / "report" / "results.json").read_text())
     assert out["hypotheses"][0]["p"] is None and out["hypotheses"][0]["verdict"] == "not testable"
 

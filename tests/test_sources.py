@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from case_support import create_case, csv_gold, jsonl_gold, judge_all
+from db_sql import sql
 
 from sandwich.analysis import analyze_study
 from sandwich.errors import SandwichError
@@ -27,6 +28,18 @@ def blended(tmp_path: Path) -> Path:
     return db
 
 
+def _stored_accuracy(db: Path, simulated: bool) -> dict[str, tuple[float, int, int]]:
+    """Per condition, worked out here from what is stored: (accuracy, judgments, overseers)."""
+    gold = {r["item_id"]: r["label"] for r in sql(db, "SELECT item_id, label FROM gold")}
+    rows = sql(db, "SELECT condition, overseer, item_id, choice FROM judgments WHERE simulated = ?", [simulated])
+    out: dict[str, tuple[float, int, int]] = {}
+    for cond in {r["condition"] for r in rows}:
+        mine = [r for r in rows if r["condition"] == cond]
+        right = sum(r["choice"] == gold[r["item_id"]] for r in mine)
+        out[cond] = (round(right / len(mine), 3), len(mine), len({r["overseer"] for r in mine}))
+    return out
+
+
 def _acc(res: object, group: str) -> tuple[float, int, int]:
     g = next(g for g in res.groups if g.group == group)  # type: ignore[attr-defined]
     return round(g.accuracy.est, 3), g.judgments, g.overseers
@@ -39,7 +52,8 @@ def test_people_and_simulation_are_reported_apart_by_default(blended: Path, tmp_
     assert res.left_out == {"parametric": 24}
     assert any("people only" in w and "24 parametric simulation judgment(s) are left out" in w for w in res.warnings)
     sim = next(s for s in res.by_source if s.source == "parametric")
-    assert {g.group: round(g.accuracy.est, 3) for g in sim.groups} == {"unassisted": 0.167, "explain": 0.25}
+    want = _stored_accuracy(blended, simulated=True)
+    assert {g.group: round(g.accuracy.est, 3) for g in sim.groups} == {c: a for c, (a, _, _) in want.items()}
     out = json.loads((tmp_path / "report" / "results.json").read_text())
     assert out["sources"] == ["human"] and out["left_out"] == {"parametric": 24}
     assert {s["source"] for s in out["by_source"]} == {"human", "parametric"}
@@ -49,10 +63,14 @@ def test_source_option_selects_and_all_is_labelled_mixed(blended: Path) -> None:
     sim = analyze_study(blended, replicates=100, source="simulated")
     assert sim.sources == ["parametric"] and sim.synthetic
     assert any("read no item and no help" in d and "typed-in skills" in d for d in sim.disclosure)
-    assert _acc(sim, "unassisted") == (0.167, 12, 3) and _acc(sim, "explain") == (0.25, 12, 3)
+    want = _stored_accuracy(blended, simulated=True)
+    assert _acc(sim, "unassisted") == want["unassisted"] and _acc(sim, "explain") == want["explain"]
+    assert want["unassisted"][1:] == (12, 3) and want["explain"][1:] == (12, 3)
     mixed = analyze_study(blended, replicates=100, source="all")
     assert mixed.mixed and mixed.source_label.endswith("(MIXED)")
-    assert _acc(mixed, "unassisted") == (0.375, 16, 4)
+    people = _stored_accuracy(blended, simulated=False)["unassisted"]
+    pooled = (want["unassisted"][0] * 12 + people[0] * 4) / 16
+    assert _acc(mixed, "unassisted") == (round(pooled, 3), 16, 4)
     assert mixed.warnings[0].startswith("MIXED SOURCES")
     with pytest.raises(SandwichError, match="unknown source 'robots'"):
         analyze_study(blended, replicates=100, source="robots")

@@ -64,6 +64,7 @@ async def open_item(pilot: Any, app: OverseerApp) -> str:
         if screen is app.item_screen:
             return notice
         if isinstance(screen, NoticeScreen):
+            await wait_for(pilot, lambda: bool(unwrap(screen_text(app)).strip()))  # painted, not only pushed
             notice = unwrap(screen_text(app))
         await pilot.press("enter")
         await wait_for(pilot, lambda shown=screen: app.screen is not shown)
