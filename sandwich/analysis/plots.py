@@ -77,7 +77,8 @@ def sandwich_plot(res: AnalysisResult, path: Path) -> Path | None:
         ax.axhline(est[kinds.index("unassisted")], color=_rung_colour("unassisted", u.label, res), ls=":", lw=1,
                    label="unassisted level")
     ax.legend(fontsize=7, loc="upper left", ncol=2, frameon=False)
-    ax.set_title(f"{res.study}: the sandwich (95% two-way bootstrap CIs; n = judgments)", fontsize=11)
+    ax.set_title(f"{res.study}: the sandwich (95% two-way cluster-robust CIs, small-sample calibrated; "
+                 "n = judgments)", fontsize=11)
     ax.spines[["top", "right"]].set_visible(False)
     return _finish(fig, res, path)
 

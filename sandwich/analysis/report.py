@@ -52,8 +52,8 @@ def fmt_p(p: float) -> str:
 # ------------------------------------------------------------------- tables
 def condition_table(res: AnalysisResult) -> Table:
     """Per condition: accuracy, Brier, ECE, time, counts."""
-    t = Table(title="Per condition (95% two-way bootstrap CIs: overseers × items; ECE: equal-mass monotone sweep, "
-                    "Roelofs et al. 2022, CI over overseers)", title_justify="left")
+    t = Table(title="Per condition (95% calibrated two-way cluster-robust CIs: overseers × items; "
+                    "ECE: equal-mass monotone sweep, Roelofs et al. 2022, CI over overseers)", title_justify="left")
     for c in ("condition", "judgments", "overseers", "items", "accuracy", "Brier", "ECE", "s / item"):
         t.add_column(c, justify="left" if c == "condition" else "right")
     for g in res.groups:
