@@ -47,13 +47,20 @@ def _now() -> datetime:
 
 
 def _alive(pid: int) -> bool:
+    """Whether process `pid` runs here. A zombie (killed, not yet reaped) is dead: in a container whose
+    first process never reaps orphans, a `kill -9`ed app stays a zombie for good and would hold its lease."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]  # field 3, after the "(command)" which may hold spaces
+    except (OSError, IndexError):
+        return True  # no /proc (not Linux): signal 0 is all we know
+    return state not in ("Z", "X")
 
 
 class Leases:

@@ -8,8 +8,15 @@ In process (two `OverseerSession`s on one file, the overseer app driven by Pilot
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
 import time
 import uuid
+from dataclasses import asdict
 from pathlib import Path
 
 import httpx
@@ -20,7 +27,8 @@ from tui_support import until_item, wait_for
 
 from sandwich.client import LeadClient, OverseerClient
 from sandwich.errors import AlreadyJudged, SessionInUse
-from sandwich.leases import Leases
+from sandwich.leases import Lease, Leases
+from sandwich.rules import utc_now
 from sandwich.server.harness import ServerProcess
 from sandwich.server.tokens import TokenStore
 from sandwich.service import StudyService
@@ -67,6 +75,28 @@ def test_in_process_a_session_held_elsewhere_is_refused_until_it_ends_or_expires
         elsewhere.acquire("ana", "web", take_over=True)
         time.sleep(0.5)  # a crashed session's hold runs out
         svc.for_overseer("ana").start_session("tui")
+
+
+def test_a_session_whose_app_was_killed_but_never_reaped_does_not_lock_the_overseer_out(tmp_path: Path) -> None:
+    """In a container whose first process never reaps orphans, a `kill -9`ed app stays a zombie."""
+    _, db = create_case(CASE, tmp_path)
+    app = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        with StudyService(db) as svc:
+            held = Lease("s-crashed", "tui", socket.gethostname(), app.pid, False,
+                         utc_now().isoformat(), utc_now().isoformat())
+            svc.store.set_meta("session_lease:ana", json.dumps(asdict(held)))
+            with pytest.raises(SessionInUse, match="already has a session open"):
+                svc.for_overseer("ana").start_session("tui")  # its app still runs: refused
+            os.kill(app.pid, signal.SIGKILL)
+            deadline = time.monotonic() + 10
+            while Path(f"/proc/{app.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                assert time.monotonic() < deadline, "the killed app never became a zombie"
+                time.sleep(0.05)
+            svc.for_overseer("ana").start_session("tui")  # killed, not reaped: its hold is gone at once
+    finally:
+        app.kill()
+        app.wait()
 
 
 def test_in_process_an_answer_that_lost_the_race_is_said_and_recorded(tmp_path: Path) -> None:
