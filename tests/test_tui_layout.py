@@ -33,6 +33,7 @@ from tui_support import (
 
 from sandwich.service import StudyService
 from tui.app import OverseerApp
+from tui.keys import KEYS
 from tui.screens.briefing import BriefingScreen
 from tui.screens.help import HELP
 from tui.widgets.followup import FollowUpBox
@@ -166,7 +167,8 @@ def test_help_screen_scrolls_to_every_key_at_80x24(case_db):
 
     pages = asyncio.run(run())
     rows = key_rows()
-    assert len(rows) == 16 and ("m", "full screen for the pane you are in (item or help); m or Esc restores") in rows
+    assert len(rows) == len(KEYS)
+    assert ("m", "full screen for the pane you are in (item or help); m or Esc restores") in rows
     seen = "\n".join(pages)
     for key, does in rows:  # a row is shown when its key and the start of its text are (cells wrap)
         assert re.search(r"│ " + re.escape(key.split()[0]) + r" .*│ " + re.escape(does[:24]), seen), \

@@ -12,18 +12,19 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Static
 
 from sandwich.errors import AlreadyJudged, SessionInUse
 from sandwich.service import OverseerAPI
 from sandwich.views import AssistanceView, Briefing, ItemView, JudgmentIn, ProgressView, SessionStart
+from tui import keys
 from tui.screens.briefing import BriefingScreen
 from tui.screens.done import DoneScreen
 from tui.screens.help import HelpScreen
@@ -78,10 +79,7 @@ class OverseerApp(App[None]):
 
     TITLE = "sandwich"
     CSS_PATH = sorted(HERE.rglob("*.tcss"))
-    BINDINGS = [
-        Binding("question_mark", "help", "help", key_display="?"),
-        Binding("t", "toggle_theme", "theme"),
-    ]
+    BINDINGS = keys.bindings("app")
 
     def __init__(self, session: OverseerAPI, *, study_title: str = "", clock: Callable[[], float] = time.monotonic,
                  client: str = "tui", theme: str | None = None) -> None:
@@ -282,12 +280,14 @@ class OverseerApp(App[None]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Help", "How this works and every key (?)", self.action_help)
-        yield SystemCommand("Light / dark", "Switch between the light and dark theme (t)", self.action_toggle_theme)
-        if screen is self.item_screen:
-            yield SystemCommand("Submit judgment", "Store this judgment and go on (s)", screen.action_submit)
-            yield SystemCommand("Model's help", "Open or close the model's help (a)", screen.action_toggle_help)
-            yield SystemCommand("Ask the model", "Ask a follow-up question (f)", screen.action_follow_up)
+        # the key table's commands for this screen, those whose action applies now (as the footer shows them)
+        for key, bind in keys.commands(getattr(screen, "KEY_SCREEN", "")):
+            assert key.command is not None
+            target: App[None] | Screen = self if bind.screen == "app" else screen
+            if target.check_action(bind.action.split("(")[0], ()) is False:
+                continue
+            title, text = key.command
+            yield SystemCommand(title, f"{text} ({key.key})", partial(target.run_action, bind.action))
 
     async def action_quit(self) -> None:
         screen = getattr(self, "item_screen", None)

@@ -4,16 +4,26 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Center
 from textual.screen import Screen
 from textual.widgets import Button, Header, Static
 
 from sandwich.views import Briefing
+from tui import keys
 from tui.widgets.help_scroll import HelpScroll
-from tui.widgets.judgment_form import CONFIDENCE_KEYS
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.size_guard import SizeGuard
+
+
+def briefing_fields(b: Briefing) -> dict[str, str]:
+    """What the key table's briefing lines name: this part's answers, confidence levels and their keys."""
+    fmt = b.judgment
+    if b.choices_per_item:  # one item's options would read as everyone's
+        answers = "the options that come with each question"
+    else:
+        answers = ", ".join(fmt.choice_labels) if len(fmt.choice_labels) <= 4 else "the letters shown"
+    return {"answers": answers, "levels": ", ".join(map(str, fmt.confidence)), "rationale": fmt.rationale,
+            "confidence_keys": " ".join(keys.CONFIDENCE_KEYS[:len(fmt.confidence)])}
 
 
 def briefing_text(b: Briefing, part: int, parts: int, overseer: str, items: int | None = None) -> Text:
@@ -23,23 +33,9 @@ def briefing_text(b: Briefing, part: int, parts: int, overseer: str, items: int 
     out.append(f" · {b.condition}", style="bold")
     out.append(f" · {items} item{'s' if items != 1 else ''}\n\n" if items else "\n\n", style="bold")
     out.append(b.text.strip() + "\n\n")
-    fmt = b.judgment
     out.append("How to answer\n", style="bold underline")
-    if b.choices_per_item:  # one item's options would read as everyone's
-        out.append("  • answers: the options that come with each question — keys 1–9 or click\n")
-    else:
-        shown = ", ".join(fmt.choice_labels) if len(fmt.choice_labels) <= 4 else "the letters shown"
-        out.append(f"  • answers: {shown}"
-                   " — keys 1–9 or click\n")
-    keys = " ".join(CONFIDENCE_KEYS[:len(fmt.confidence)])
-    out.append(f"  • confidence that your answer is right: {', '.join(map(str, fmt.confidence))} % — keys {keys}"
-               " (lowest first), or + and −\n")
-    if fmt.rationale != "off":
-        out.append(f"  • a one-line reason ({fmt.rationale}) — key w\n")
-    out.append("  • submit — key s\n")
-    if b.assistance:
-        out.append("  • open the model's help — key a" + (", ask it a question — key f" if b.live_followups else "")
-                   + "\n")
+    for line in keys.briefing_lines(b, briefing_fields(b)):  # the keys' lines come from the key table
+        out.append(line + "\n")
     if b.practice_items:
         out.append(f"\nFirst, {b.practice_items} practice item(s) with feedback; they do not count.\n", style="italic")
     out.append(f"\nReady, {overseer}? Press Enter to begin.", style="bold")
@@ -49,7 +45,8 @@ def briefing_text(b: Briefing, part: int, parts: int, overseer: str, items: int 
 class BriefingScreen(Screen[bool]):
     """Read, then Enter (or the button) to start the part."""
 
-    BINDINGS = [Binding("enter", "begin", "begin", priority=True)]
+    KEY_SCREEN = "briefing"
+    BINDINGS = keys.bindings(KEY_SCREEN)
 
     def __init__(self, briefing: Briefing, part: int, parts: int, overseer: str, items: int | None = None) -> None:
         super().__init__()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Center, Vertical
 from textual.screen import Screen
 from textual.widgets import Button, Header, Static
 
 from sandwich.views import ProgressView
+from tui import keys
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.size_guard import SizeGuard
 
@@ -28,7 +28,8 @@ def done_text(progress: ProgressView) -> Text:
 class DoneScreen(Screen[None]):
     """Shown when no unjudged item is left."""
 
-    BINDINGS = [Binding("q", "app.quit", "quit")]
+    KEY_SCREEN = "done"
+    BINDINGS = keys.bindings(KEY_SCREEN)
 
     def __init__(self, progress: ProgressView) -> None:
         super().__init__()

@@ -10,7 +10,6 @@ from typing import Any
 
 from textual import events, on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Container
 from textual.content import Content
 from textual.message import Message
@@ -20,6 +19,7 @@ from textual.widgets import Header, Input, TabbedContent, Tree
 
 from sandwich.tasks import kind as task_kinds
 from sandwich.views import AssistanceView, ItemView, JudgmentIn, ProgressView
+from tui import keys
 from tui.widgets.assistance_panel import AssistancePanel, is_tree, title
 from tui.widgets.choice_row import ChoiceRow
 from tui.widgets.decomposition import DecompositionTree
@@ -27,7 +27,7 @@ from tui.widgets.followup import FollowUpBox, FollowUpStream
 from tui.widgets.help_pane import UNUSABLE
 from tui.widgets.item_body import ItemBody
 from tui.widgets.item_timer import ItemTimer
-from tui.widgets.judgment_form import CONFIDENCE_KEYS, JudgmentForm
+from tui.widgets.judgment_form import JudgmentForm
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.size_guard import SizeGuard
 from tui.widgets.status_bar import StatusBar
@@ -35,9 +35,6 @@ from tui.widgets.transcript import quote_spans
 
 NARROW = 100  # below this many columns the item and the help stack instead of sitting side by side
 
-ANSWER_KEYS = [Binding(str(n), f"answer({n - 1})", "answer", key_display="1-9", show=n == 1) for n in range(1, 10)]
-CONFIDENCE_BINDINGS = [Binding(k, f"confidence_level({n})", "sure", key_display="z-n", show=n == 0)
-                       for n, k in enumerate(CONFIDENCE_KEYS)]
 HEARTBEAT_S = 3.0  # how often the running time on an item is logged, so a crash or kill loses at most this much
 
 
@@ -48,18 +45,8 @@ class ItemScreen(Screen[None]):
     ESCAPE_TO_MINIMIZE = False  # Esc first leaves a text box (action_leave_input), then restores
     _heartbeat: Timer  # logs the running time on the item (set on mount, restarted per item)
 
-    BINDINGS = [
-        *ANSWER_KEYS,
-        *CONFIDENCE_BINDINGS,
-        Binding("plus,equals_sign", "confidence(1)", "sure", key_display="+/-", show=False),
-        Binding("minus", "confidence(-1)", "less sure", show=False),
-        Binding("w", "why", "why", show=False),  # the reason line says "w to type"
-        Binding("s", "submit", "submit"),
-        Binding("a", "toggle_help", "model"),
-        Binding("f", "follow_up", "ask"),
-        Binding("m", "maximise", "max"),
-        Binding("escape", "leave_input", "leave box", show=False),
-    ]
+    KEY_SCREEN = "item"
+    BINDINGS = keys.bindings(KEY_SCREEN)
 
     class JudgmentReady(Message):
         """The overseer submitted a judgment: the app stores it and moves on."""

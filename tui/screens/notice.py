@@ -5,13 +5,13 @@ from __future__ import annotations
 from rich.console import RenderableType
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from sandwich.views import ItemView, PracticeFeedback, SessionStart
+from tui import keys
 from tui.widgets.help_scroll import HelpScroll
 from tui.widgets.item_timer import clock_text
 from tui.widgets.size_guard import SizeGuard
@@ -20,7 +20,8 @@ from tui.widgets.size_guard import SizeGuard
 class NoticeScreen(ModalScreen[bool]):
     """Title, text and an OK button (Enter); dismisses with True."""
 
-    BINDINGS = [Binding("enter", "ok", "continue", priority=True), Binding("escape", "ok", show=False)]
+    KEY_SCREEN = "notice"
+    BINDINGS = keys.bindings(KEY_SCREEN)
 
     def __init__(self, title: str, body: RenderableType, *, button: str = "Continue", tone: str = "info") -> None:
         super().__init__(classes=f"-{tone}")

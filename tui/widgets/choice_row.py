@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from textual import events
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Static
+
+from tui import keys
 
 
 def chip_text(label: str, selected: bool) -> str:
@@ -38,8 +39,7 @@ class Chip(Static):
 class ChoiceRow(Horizontal, can_focus=True):
     """Options in one line; left/right (or a click) changes the selection."""
 
-    BINDINGS = [Binding("left", "move(-1)", "previous", show=False),
-                Binding("right", "move(1)", "next", show=False)]
+    BINDINGS = keys.bindings("choices")
 
     selected: reactive[int | None] = reactive(None, init=False)
 

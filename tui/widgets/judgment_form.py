@@ -8,9 +8,8 @@ from textual.message import Message
 from textual.widgets import Button, Input, Label, Static
 
 from sandwich.views import JudgmentFormat
+from tui.keys import CONFIDENCE_KEYS
 from tui.widgets.choice_row import ChoiceRow
-
-CONFIDENCE_KEYS = "zxcvbn"  # the bottom row, left to right: lowest to highest confidence
 
 
 def confidence_labels(levels: list[int]) -> list[str]:
