@@ -10,7 +10,6 @@ from collections.abc import Callable
 
 from sandwich import store
 from sandwich.assignment import deal_study
-from sandwich.config import MultipleChoiceTask
 from sandwich.design_check import DesignReport, check_design
 from sandwich.errors import StoreError
 from sandwich.studyfile import StudyFile
@@ -30,9 +29,7 @@ def build_task(sf: StudyFile, *, allow_unsandboxed: bool = False, progress: Prog
 def verify_import(sf: StudyFile, db: store.Location) -> None:
     """Imported gold must be exactly what the data file says: re-read the file and check the stored gold."""
     task = sf.study.task
-    if isinstance(task, MultipleChoiceTask):
-        from sandwich.tasks.multiple_choice import verify_stored_gold
-        verify_stored_gold(task, sf.path.parent, db)
+    task_kinds.get(task.kind).verify_stored_gold(task, sf.path.parent, db)
 
 
 def existing_judgments(db: store.Location) -> int:

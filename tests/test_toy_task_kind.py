@@ -139,3 +139,23 @@ def test_the_toy_kinds_own_rules_check_the_study_file(tmp_path: Path, toy_task: 
 def test_an_unregistered_task_kind_is_refused_with_the_registered_names(tmp_path: Path) -> None:
     with pytest.raises(SandwichError, match="unknown task kind 'true-false'.*code-review, multiple-choice"):
         load_study(_write(tmp_path))
+
+
+def test_a_toy_kinds_judgments_are_imported_in_its_own_answers(tmp_path: Path, toy_task: Any) -> None:
+    """`import judgments` reads answers through the task kind: 'true'/'false' for the toy kind (not code-review's
+    'correct'/'buggy'), and an answer it does not have is refused naming the ones it has."""
+    from sandwich.importers.judgments import load_judgments
+
+    path = _write(tmp_path)
+    path.write_text(path.read_text().replace("  non_experts: [ana]\n  items_per_overseer: 4\n",
+                                             "  design: observed\n"))
+    data = tmp_path / "judgments.csv"
+    data.write_text("overseer,item,condition,choice,confidence\nana,tf0,unassisted,true,90\n"
+                    "ana,tf1,unassisted,true,60\nbo,tf1,unassisted,false,80\n")
+    imported = load_judgments(data, load_study(path))
+    assert [(j.overseer, j.item_id, j.choice) for j in imported.judgments] == [
+        ("ana", "tf0", "true"), ("ana", "tf1", "true"), ("bo", "tf1", "false")]
+    data.write_text("overseer,item,condition,choice,confidence\nana,tf0,unassisted,correct,90\n")
+    with pytest.raises(SandwichError, match=r"row 1 column 'choice': 'correct' is not a true-false answer "
+                                            r"\('true' or 'false'\)"):
+        load_judgments(data, load_study(path))

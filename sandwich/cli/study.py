@@ -39,8 +39,10 @@ def check_data(sf: StudyFile) -> None:
 
     Raises DataError / DesignError (exit 2) with every problem found; prints how the answers were read.
     """
-    if sf.study.task.kind != "multiple-choice":
-        return  # code-review items come from the built-in HumanEval set, checked by `create` in the sandbox
+    from sandwich.tasks import kind as task_kinds
+
+    if not task_kinds.get(sf.study.task.kind).reads_data_file:
+        return  # e.g. code-review items come from the built-in HumanEval set, checked by `create` in the sandbox
     from sandwich.create import build_task, create_study
 
     for note in build_task(sf).notes:
@@ -66,7 +68,9 @@ def create(
     target = as_location(db) if db else default_db_path(study)
     if isinstance(target, Path):  # PostgreSQL says itself whether it may be written
         check_writable_db(target, creating=True)
-    if sf.study.task.kind == "multiple-choice":  # say how the data was read before anything is written
+    from sandwich.tasks import kind as task_kinds
+
+    if task_kinds.get(sf.study.task.kind).reads_data_file:  # say how the data was read before anything is written
         from sandwich.create import build_task
 
         for note in build_task(sf).notes:
@@ -75,8 +79,6 @@ def create(
         counts = create_study(sf, target, force=force, allow_unsandboxed=unsandboxed, progress=update,
                               on_design=show_design_report)
     console.print(f"[green]created[/] {redact(str(target))}")
-    from sandwich.tasks import kind as task_kinds
-
     gold = task_kinds.get(sf.study.task.kind).gold_summary(counts)
     console.print(f"  {counts['items']} items ({counts['train']} train / {counts['test']} test, "
                   f"{counts['practice']} practice){gold}")

@@ -23,8 +23,9 @@ from sandwich.importers.records import (
     ImportSummary,
 )
 from sandwich.studyfile import StudyFile
+from sandwich.tasks import kind as task_kinds
 from sandwich.tasks.base import Gold, Item
-from sandwich.tasks.multiple_choice import LETTERS
+from sandwich.views import ItemContent
 
 
 def read_table(path: Path) -> pl.DataFrame:
@@ -56,17 +57,12 @@ def _number(value: Any, where: str, lo: float, hi: float) -> float:
 
 
 def _choice(value: Any, item: Item, where: str) -> str:
-    text = str(value).strip()
-    if item.task_kind == "multiple-choice":
-        if len(text) == 1 and text.upper() in LETTERS[: len(item.choices)]:
-            return text.upper()
-        if text in item.choices:
-            return LETTERS[item.choices.index(text)]
-        raise DataError(f"{where}: {text!r} is neither a choice letter nor one of the item's choices "
-                        f"{item.choices!r}")
-    if text not in ("correct", "buggy"):
-        raise DataError(f"{where}: {text!r} is not a code-review answer (correct or buggy)")
-    return text
+    """The answer value `value` names, read by the item's task kind (a letter or choice text, correct/buggy…)."""
+    content = ItemContent(item_id=item.item_id, task_kind=item.task_kind, title=item.title, choices=item.choices)
+    try:
+        return task_kinds.of(content).read_answer(content, str(value).strip())
+    except ValueError as e:
+        raise DataError(f"{where}: {e}") from None
 
 
 def load_judgments(file: str | Path, sf: StudyFile) -> ImportedStudy:

@@ -66,8 +66,6 @@ def build_replay(source_db: str | Path, sf: StudyFile, *, items: int | None = No
     if study.overseers.design == "observed":
         raise SandwichError(f"{sf.path}: a replay study deals its own plan; use a within- or between-subjects "
                             "design.")
-    if study.task.kind != "multiple-choice":
-        raise SandwichError(f"{sf.path}: imported debates are multiple-choice items; set task.kind: multiple-choice.")
     transcripts = read_transcripts(source_db)
     if not transcripts:
         raise SandwichError(f"{source_db}: no imported transcripts to replay.",
@@ -88,6 +86,9 @@ def build_replay(source_db: str | Path, sf: StudyFile, *, items: int | None = No
     if not pool_ids:
         raise SandwichError("No item has a transcript for every assisted condition of the study.")
     all_items, all_gold = read_imported_items(source_db, pool_ids)
+    if kinds := sorted({i.task_kind for i in all_items} - {study.task.kind}):  # the items keep their own kind
+        raise SandwichError(f"{sf.path}: the imported items are {', '.join(kinds)} items, not {study.task.kind}; "
+                            f"set task.kind: {kinds[0]}.")
     flipped = balance_gold(all_items, all_gold, seed)
     ov = study.overseers
     assert ov.items_per_overseer is not None  # required for dealt designs

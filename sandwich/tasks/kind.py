@@ -50,6 +50,9 @@ class TaskKind:
     goal: ClassVar[str] = "which choice answers the question"
     source_word: ClassVar[str] = "passage"                  # what a quote must come from
     n_answers: ClassVar[int] = 4                            # answers per item, for power analysis
+    # items come from a data file the study names: cheap to load, so `create` says how the file was read before
+    # it writes, and `validate --data` dry-runs `create` (a kind whose loading runs hidden tests does neither)
+    reads_data_file: ClassVar[bool] = False
 
     # ------------------------------------------------------------ the study file
     def load(self, task: Any, study: Any, base: Path, *, allow_unsandboxed: bool = False,
@@ -82,6 +85,10 @@ class TaskKind:
     def gold_summary(self, counts: dict[str, int]) -> str:
         """A short summary of the gold labels from `create_study`'s counts, for `sandwich create` ('' for none)."""
         return ""
+
+    def verify_stored_gold(self, task: Any, base: Path, db: Any) -> None:
+        """After `create`: check the gold stored in `db` against the study's source (raises DataError)."""
+        return None
 
     # ------------------------------------------------------------ classifier examples
     # A reward model scores either each choice of an item (bad = not the right choice), or the item itself
@@ -123,6 +130,13 @@ class TaskKind:
     def answer_text(self, item: ItemContent, value: str) -> str:
         """How an answer value reads in prompts and content."""
         return value
+
+    def read_answer(self, item: ItemContent, text: str) -> str:
+        """The answer value an imported answer `text` names (raises ValueError saying what it may be)."""
+        values = self.answer_values(item)
+        if text in values:
+            return text
+        raise ValueError(f"{text!r} is not a {self.name} answer ({' or '.join(map(repr, values))})")
 
     def practice_explanation(self, right: str) -> str:
         """What practice feedback says about the right answer."""

@@ -353,6 +353,7 @@ class MultipleChoice(TaskKind):
     name = "multiple-choice"
     config = MultipleChoiceTask
     gold_error = "gold: multiple-choice items cannot be executed; use kind: dataset-label or expert-overseers"
+    reads_data_file = True
 
     def load(self, task: Any, study: Any, base: Path, *, allow_unsandboxed: bool = False,
              progress: Progress | None = None) -> TaskData:
@@ -360,6 +361,17 @@ class MultipleChoice(TaskKind):
 
     def answer_values(self, item: ItemContent) -> list[str]:
         return [LETTERS[i] for i in range(len(item.choices))]
+
+    def verify_stored_gold(self, task: Any, base: Path, db: Any) -> None:
+        verify_stored_gold(task, base, db)
+
+    def read_answer(self, item: ItemContent, text: str) -> str:
+        """A choice's letter (either case) or its text, as the letter."""
+        if len(text) == 1 and text.upper() in LETTERS[: len(item.choices)]:
+            return text.upper()
+        if text in item.choices:
+            return LETTERS[item.choices.index(text)]
+        raise ValueError(f"{text!r} is neither a choice letter nor one of the item's choices {item.choices!r}")
 
     def answer_text(self, item: ItemContent, value: str) -> str:
         if len(value) == 1 and value in LETTERS[: len(item.choices)]:
