@@ -20,7 +20,7 @@ import string
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from scipy.stats import binomtest
 
@@ -161,9 +161,36 @@ class _Labelled(Protocol):
     def label(self) -> str: ...
 
 
+def shown_values(meta: Mapping[str, Any] | None, choices: Sequence[str],
+                 values: Sequence[str]) -> tuple[str, ...] | None:
+    """The answer values in the order one judge saw them, from an imported judgment's `client_meta`.
+
+    Importers keep the shown order per judgment: ``shown_order`` (stored choice indices, shown first to last:
+    nyu-debate, llm-debate) or ``choice_order`` (`import judgments`: indices, letters or choice texts). None
+    when there is none, or it is not a permutation of the item's answers (then the stored order stands).
+    """
+    order = (meta or {}).get("shown_order", (meta or {}).get("choice_order"))
+    if not isinstance(order, list) or len(order) != len(values):
+        return None
+    if all(isinstance(k, int) and not isinstance(k, bool) for k in order):
+        shown = [values[k] if 0 <= k < len(values) else "" for k in order]
+    elif all(isinstance(k, str) for k in order):
+        shown = [k if k in values else (values[choices.index(k)] if k in choices else "") for k in order]
+    else:
+        return None
+    return tuple(shown) if sorted(shown) == sorted(values) else None
+
+
 def sessions_from(assignments: Sequence[_Dealt], items: Sequence[_Shown], gold: Sequence[_Labelled],
-                  non_experts: Sequence[str]) -> dict[str, list[SessionItem]]:
-    """Each non-expert's session in order, joined with item content and gold (items without gold are left out)."""
+                  non_experts: Sequence[str],
+                  shown: Mapping[tuple[str, str], Sequence[str]] | None = None) -> dict[str, list[SessionItem]]:
+    """Each non-expert's session in order, joined with item content and gold (items without gold are left out).
+
+    `shown` maps (overseer, item id) to the answer values in the order that overseer saw them (an observed
+    study's, `shown_values`). There, answers are scored by position as shown: the first value stands for "the
+    first option shown", and gold becomes the shown position of the right answer, so "always A" is "always the
+    first option the judge saw" whatever order the item is stored in.
+    """
     by_id = {i.item_id: i for i in items}
     labels = {g.item_id: g.label for g in gold}
     wanted = set(non_experts)
@@ -175,8 +202,12 @@ def sessions_from(assignments: Sequence[_Dealt], items: Sequence[_Shown], gold: 
         # code review answers with the choice itself, multiple choice with the choice's letter
         choices = it.choices or []
         values = tuple(choices) if labels[a.item_id] in choices else tuple(string.ascii_uppercase[:len(choices)])
+        label = labels[a.item_id]
+        seen = (shown or {}).get((a.overseer, a.item_id))
+        if seen is not None and label in seen:
+            label = values[list(seen).index(label)]  # the right answer's place as shown, named as that place
         out[a.overseer].append(SessionItem(a.overseer, a.position, a.block, a.condition, it.item_id, it.problem_id,
-                                           it.title or "", it.body or "", labels[a.item_id], values))
+                                           it.title or "", it.body or "", label, values))
     return {k: v for k, v in out.items() if v}
 
 

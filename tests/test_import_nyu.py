@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -338,5 +339,45 @@ def test_check_design_reads_an_observed_studys_own_sessions(mini_db: Path) -> No
     out = " ".join(r.stdout.split())
     assert "No-skill strategies per overseer" in out and "always" in out
     assert "observed design: sessions, order and parts are the data's own" in out
+    n = _rows(mini_db, "SELECT count(*) FROM judgments j JOIN overseers o ON o.name = j.overseer "
+                       "WHERE o.role = 'non_expert'")[0][0]
+    assert f"(A = the first option shown) are the order each judge saw for {n} of {n} judgments" in out
     judges = {row[0] for row in _rows(mini_db, "SELECT DISTINCT overseer FROM judgments")}
     assert judges and all(j in r.stdout for j in judges)
+
+
+def test_check_design_scores_answer_positions_in_the_order_each_judge_saw(mini_db: Path) -> None:
+    """An imported item's answers are stored sorted ("Tom's brother" is B everywhere), but judges saw them in
+    the session's own order. "Always the first option" must be scored in the order shown: its right value is
+    the share of judged sessions whose setup.correctAnswerIndex (an index into the shown answers) is 0."""
+    from sandwich.cli.design import stored_sessions
+    from sandwich.design_check import check_sessions
+    from sandwich.service import StudyService
+
+    with StudyService(mini_db, read_only=True) as svc:
+        sessions, shown = stored_sessions(svc)
+        report = check_sessions(sessions)
+    # independently: each scored judgment's own session file says where the right answer was shown
+    judged = [(o, it.item_id) for o, s in sessions.items() for it in s]
+    session_of = {(o, i): json.loads(meta)["session"] for o, i, meta in _rows(
+        mini_db, "SELECT overseer, item_id, CAST(client_meta AS VARCHAR) FROM judgments")}
+    right_at = [json.loads((MINI / "debates" / "official" / f"{session_of[k]}.json").read_text())
+                ["setup"]["correctAnswerIndex"] for k in judged]
+    assert len(judged) == 3 and set(shown) >= set(judged)
+    assert 0 < right_at.count(0) < len(right_at)  # the fixture shows the right answer first in some sessions only
+    score = {s.variant: s for s in report.variants}
+    assert (score["always A"].hits, score["always A"].n) == (right_at.count(0), len(right_at))
+    assert (score["always B"].hits, score["always B"].n) == (right_at.count(1), len(right_at))
+    # in the stored (sorted) order the right answer is always B: scored that way, "always B" would look perfect
+    stored = check_sessions(stored_sessions_without_order(svc_db=mini_db))
+    assert {s.variant: s.accuracy for s in stored.variants}["always B"] == 1.0
+
+
+def stored_sessions_without_order(svc_db: Path) -> dict[str, list[Any]]:
+    from sandwich.design_check import sessions_from
+    from sandwich.service import StudyService
+
+    with StudyService(svc_db, read_only=True) as svc:
+        st = svc.store
+        return sessions_from(st.assignments(), st.items(), st.gold(),
+                             [o.name for o in st.overseers() if o.role == "non_expert"])

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from sandwich.cli.common import console, progress_bar
 from sandwich.design_check import DesignReport
+
+if TYPE_CHECKING:
+    from sandwich.no_skill import SessionItem
+    from sandwich.service import StudyService
 
 UNSANDBOXED = "--i-understand-this-runs-untrusted-code-unsandboxed"
 
@@ -94,20 +99,46 @@ def check_design_cmd(
         raise SystemExit(1)  # typer.Exit's code is swallowed when the app runs with standalone_mode=False
 
 
+Shown = dict[tuple[str, str], tuple[str, ...]]  # (overseer, item id) -> answer values in the order shown
+
+
+def stored_sessions(svc: StudyService) -> tuple[dict[str, list[SessionItem]], Shown]:
+    """The non-experts' sessions a study database holds, and the shown order of each (overseer, item) that has one.
+
+    In an observed study, answers are scored by position in the order each judge saw them (kept per judgment
+    by the importers), so "always A" means "always the first option shown"; without a kept order, the stored one.
+    """
+    from sandwich.design_check import sessions_from, shown_values
+
+    st = svc.store
+    non_experts = [o.name for o in st.overseers() if o.role == "non_expert"]
+    items = st.items()
+    shown: Shown = {}
+    if svc.study.overseers.design == "observed":
+        by_id = {i.item_id: list(i.choices or []) for i in items}
+        for j in st.judgments():
+            choices = by_id.get(j.item_id, [])
+            letters = [chr(ord("A") + k) for k in range(len(choices))]
+            if (order := shown_values(j.client_meta, choices, letters)) is not None:
+                shown[(j.overseer, j.item_id)] = order
+    return sessions_from(st.assignments(), items, st.gold(), non_experts, shown), shown
+
+
 def _check_stored_design(db: Path) -> None:
     """check-design on the sessions a study database holds: an observed study's come from its data."""
-    from sandwich.design_check import check_sessions, sessions_from
+    from sandwich.design_check import check_sessions
     from sandwich.service import StudyService
 
     with StudyService(db, read_only=True) as svc:
-        st = svc.store
-        non_experts = [o.name for o in st.overseers() if o.role == "non_expert"]
-        report = check_sessions(sessions_from(st.assignments(), st.items(), st.gold(), non_experts),
-                                versions_per_problem=svc.study.overseers.versions_per_problem)
+        sessions, shown = stored_sessions(svc)
+        report = check_sessions(sessions, versions_per_problem=svc.study.overseers.versions_per_problem)
         show_design_report(report, title=f"No-skill strategies per overseer — {svc.study.study}")
         if svc.study.overseers.design == "observed":
-            console.print("  observed design: sessions, order and parts are the data's own; answer positions are "
-                          "the stored order, which a judge may have seen differently (kept per judgment)",
+            n = sum(len(s) for s in sessions.values())
+            k = sum((o, it.item_id) in shown for o, s in sessions.items() for it in s)
+            console.print("  observed design: sessions, order and parts are the data's own; answer positions "
+                          f"(A = the first option shown) are the order each judge saw for {k} of {n} judgments"
+                          + (f", the stored order for the other {n - k} (no shown order kept)" if k < n else ""),
                           style="dim")
     if report.warnings:
         raise SystemExit(1)
