@@ -23,18 +23,16 @@ from sandwich.store.protocol import DuplicateKey, iter_columns
 from sandwich.store.records import (
     AssignmentRecord,
     AssistanceRecord,
-    AuditRecord,
     FreezeRecord,
     GoldRecord,
     InteractionRecord,
     ItemRecord,
     JudgmentRecord,
-    LookRecord,
     ModelAnswerRecord,
     OverseerRecord,
     StudyContent,
-    TokenRecord,
 )
+from sandwich.store.shared_sql import SharedStatements, _dump, _load
 
 DB_ERRORS: tuple[type[Exception], ...] = (duckdb.Error,)
 
@@ -52,22 +50,20 @@ _ASSIST_COLUMNS = ("assistance_id, item_id, condition, kind, status, content, ra
                    "tokens_in, tokens_out, latency_s, seed, created_at")
 
 
-def _load(text: Any) -> Any:
-    return json.loads(text) if isinstance(text, str) else text
-
-
-def _dump(value: Any) -> str | None:
-    return None if value is None else json.dumps(value)
-
-
 def _item(r: tuple[Any, ...]) -> ItemRecord:
     values = list(r)
     values[11] = _load(values[11])
     return ItemRecord(*values)
 
 
-class DuckDBStore:
-    """A study store in one DuckDB file (see `StudyStore` for the contract of each method)."""
+class DuckDBStore(SharedStatements):
+    """A study store in one DuckDB file (see `StudyStore` for the contract of each method).
+
+    The look log, tokens and audit are `SharedStatements`, written once for DuckDB and PostgreSQL.
+    """
+
+    PARAM = "?"
+    NOW = "current_timestamp"
 
     def __init__(self, path: str | Path, *, read_only: bool = False, create: bool = False) -> None:
         self.path = Path(path)
@@ -333,47 +329,6 @@ class DuckDBStore:
         hyps = {"hypotheses": rec.plan.get("hypotheses", []), "notes": rec.plan.get("notes")}  # for readers
         self._exec("INSERT INTO preregistration (hash, hypotheses, frozen_at, plan) VALUES (?, ?, ?, ?)",
                    [rec.hash, json.dumps(hyps, sort_keys=True), rec.frozen_at, json.dumps(rec.plan, sort_keys=True)])
-
-    def add_look(self, rec: LookRecord) -> None:
-        """Append a look to the study's log."""
-        self._exec("INSERT INTO looks (ts, action, who, judgments, planned, plan_hash) VALUES (?, ?, ?, ?, ?, ?)",
-                   [rec.ts, rec.action, rec.who, rec.judgments, rec.planned, rec.plan_hash])
-
-    def looks(self) -> list[LookRecord]:
-        """Every logged look, oldest first."""
-        return [LookRecord(*r) for r in self._rows(
-            "SELECT ts, action, who, judgments, planned, plan_hash FROM looks ORDER BY ts")]
-
-    # ------------------------------------------------------------ serve: tokens and audit
-    def tokens(self) -> list[TokenRecord]:
-        """Every token with a public id (older id-less rows cannot be presented)."""
-        return [TokenRecord(*r) for r in self._rows(
-            "SELECT token_id, salt, token_hash, subject, role, created_at, revoked FROM tokens "
-            "WHERE token_id IS NOT NULL ORDER BY created_at")]
-
-    def add_token(self, rec: TokenRecord) -> None:
-        """Store a new token (its hash and salt; never the secret)."""
-        self._exec("INSERT INTO tokens (token_hash, subject, role, created_at, revoked, token_id, salt) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                   [rec.token_hash, rec.subject, rec.role, rec.created_at, rec.revoked, rec.token_id, rec.salt])
-
-    def revoke_token(self, token_id: str) -> None:
-        """Revoke a token by its public id."""
-        self._exec("UPDATE tokens SET revoked = true WHERE token_id = ?", [token_id])
-
-    def add_audit(self, rec: AuditRecord) -> None:
-        """Record a refused request."""
-        self._exec("INSERT INTO audit (ts, event, subject, role, method, path, status, client, detail) "
-                   "VALUES (coalesce(?, current_timestamp), ?, ?, ?, ?, ?, ?, ?, ?)",
-                   [rec.ts, rec.event, rec.subject, rec.role, rec.method, rec.path, rec.status, rec.client,
-                    _dump(rec.detail)])
-
-    def audit(self, limit: int) -> list[AuditRecord]:
-        """The most recent audit rows, newest first."""
-        return [AuditRecord(event=e, subject=s, role=r, method=m, path=p, status=st, client=c, detail=_load(d), ts=t)
-                for t, e, s, r, m, p, st, c, d in self._rows(
-                    "SELECT ts, event, subject, role, method, path, status, client, detail FROM audit "
-                    "ORDER BY ts DESC LIMIT ?", [limit])]
 
     # ------------------------------------------------------------ lead views, analysis, copies
     def _dicts(self, sql: str) -> list[dict[str, Any]]:

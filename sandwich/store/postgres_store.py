@@ -35,18 +35,16 @@ from sandwich.store.protocol import DuplicateKey, iter_columns
 from sandwich.store.records import (
     AssignmentRecord,
     AssistanceRecord,
-    AuditRecord,
     FreezeRecord,
     GoldRecord,
     InteractionRecord,
     ItemRecord,
     JudgmentRecord,
-    LookRecord,
     ModelAnswerRecord,
     OverseerRecord,
     StudyContent,
-    TokenRecord,
 )
+from sandwich.store.shared_sql import SharedStatements
 
 _JUDGMENT_TYPES = ["varchar", "varchar", "varchar", "varchar", "varchar", "varchar", "integer", "varchar",
                    "double precision", "double precision", "boolean", "boolean", "boolean", "varchar", "boolean",
@@ -61,8 +59,14 @@ def _item(r: Sequence[Any]) -> ItemRecord:
     return ItemRecord(*values)
 
 
-class PostgresStore(TablesMixin):
-    """A study store in one schema of a PostgreSQL database (see `StudyStore` for each method's contract)."""
+class PostgresStore(SharedStatements, TablesMixin):
+    """A study store in one schema of a PostgreSQL database (see `StudyStore` for each method's contract).
+
+    The look log, tokens and audit are `SharedStatements`, written once for DuckDB and PostgreSQL.
+    """
+
+    PARAM = "%s"
+    NOW = "localtimestamp"
 
     def __init__(self, url: str, *, read_only: bool = False, create: bool = False, pool_size: int = 4) -> None:
         self.url = url
@@ -350,47 +354,6 @@ class PostgresStore(TablesMixin):
         hyps = {"hypotheses": rec.plan.get("hypotheses", []), "notes": rec.plan.get("notes")}
         self._exec("INSERT INTO preregistration (hash, hypotheses, frozen_at, plan) VALUES (%s, %s, %s, %s)",
                    [rec.hash, json.dumps(hyps, sort_keys=True), rec.frozen_at, json.dumps(rec.plan, sort_keys=True)])
-
-    def add_look(self, rec: LookRecord) -> None:
-        """Append a look to the study's log."""
-        self._exec("INSERT INTO looks (ts, action, who, judgments, planned, plan_hash) VALUES (%s, %s, %s, %s, %s, %s)",
-                   [rec.ts, rec.action, rec.who, rec.judgments, rec.planned, rec.plan_hash])
-
-    def looks(self) -> list[LookRecord]:
-        """Every logged look, oldest first."""
-        return [LookRecord(*r) for r in self._rows(
-            "SELECT ts, action, who, judgments, planned, plan_hash FROM looks ORDER BY ts")]
-
-    # ------------------------------------------------------------ serve: tokens and audit
-    def tokens(self) -> list[TokenRecord]:
-        """Every token with a public id (older id-less rows cannot be presented)."""
-        return [TokenRecord(*r) for r in self._rows(
-            "SELECT token_id, salt, token_hash, subject, role, created_at, revoked FROM tokens "
-            "WHERE token_id IS NOT NULL ORDER BY created_at")]
-
-    def add_token(self, rec: TokenRecord) -> None:
-        """Store a new token (its hash and salt; never the secret)."""
-        self._exec("INSERT INTO tokens (token_hash, subject, role, created_at, revoked, token_id, salt) "
-                   "VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                   [rec.token_hash, rec.subject, rec.role, rec.created_at, rec.revoked, rec.token_id, rec.salt])
-
-    def revoke_token(self, token_id: str) -> None:
-        """Revoke a token by its public id."""
-        self._exec("UPDATE tokens SET revoked = true WHERE token_id = %s", [token_id])
-
-    def add_audit(self, rec: AuditRecord) -> None:
-        """Record a refused request."""
-        self._exec("INSERT INTO audit (ts, event, subject, role, method, path, status, client, detail) "
-                   "VALUES (coalesce(%s, localtimestamp), %s, %s, %s, %s, %s, %s, %s, %s)",
-                   [rec.ts, rec.event, rec.subject, rec.role, rec.method, rec.path, rec.status, rec.client,
-                    _dump(rec.detail)])
-
-    def audit(self, limit: int) -> list[AuditRecord]:
-        """The most recent audit rows, newest first."""
-        return [AuditRecord(event=e, subject=s, role=r, method=m, path=p, status=st, client=c, detail=_load(d), ts=t)
-                for t, e, s, r, m, p, st, c, d in self._rows(
-                    "SELECT ts, event, subject, role, method, path, status, client, detail FROM audit "
-                    "ORDER BY ts DESC LIMIT %s", [limit])]
 
     # ------------------------------------------------------------ lead views, analysis, copies
     def _dicts(self, query: str) -> list[dict[str, Any]]:
