@@ -161,36 +161,9 @@ class _Labelled(Protocol):
     def label(self) -> str: ...
 
 
-def shown_values(meta: Mapping[str, Any] | None, choices: Sequence[str],
-                 values: Sequence[str]) -> tuple[str, ...] | None:
-    """The answer values in the order one judge saw them, from an imported judgment's `client_meta`.
-
-    Importers keep the shown order per judgment: ``shown_order`` (stored choice indices, shown first to last:
-    nyu-debate, llm-debate) or ``choice_order`` (`import judgments`: indices, letters or choice texts). None
-    when there is none, or it is not a permutation of the item's answers (then the stored order stands).
-    """
-    order = (meta or {}).get("shown_order", (meta or {}).get("choice_order"))
-    if not isinstance(order, list) or len(order) != len(values):
-        return None
-    if all(isinstance(k, int) and not isinstance(k, bool) for k in order):
-        shown = [values[k] if 0 <= k < len(values) else "" for k in order]
-    elif all(isinstance(k, str) for k in order):
-        shown = [k if k in values else (values[choices.index(k)] if k in choices else "") for k in order]
-    else:
-        return None
-    return tuple(shown) if sorted(shown) == sorted(values) else None
-
-
 def sessions_from(assignments: Sequence[_Dealt], items: Sequence[_Shown], gold: Sequence[_Labelled],
-                  non_experts: Sequence[str],
-                  shown: Mapping[tuple[str, str], Sequence[str]] | None = None) -> dict[str, list[SessionItem]]:
-    """Each non-expert's session in order, joined with item content and gold (items without gold are left out).
-
-    `shown` maps (overseer, item id) to the answer values in the order that overseer saw them (an observed
-    study's, `shown_values`). There, answers are scored by position as shown: the first value stands for "the
-    first option shown", and gold becomes the shown position of the right answer, so "always A" is "always the
-    first option the judge saw" whatever order the item is stored in.
-    """
+                  non_experts: Sequence[str]) -> dict[str, list[SessionItem]]:
+    """Each non-expert's session in order, joined with item content and gold (items without gold are left out)."""
     by_id = {i.item_id: i for i in items}
     labels = {g.item_id: g.label for g in gold}
     wanted = set(non_experts)
@@ -202,12 +175,8 @@ def sessions_from(assignments: Sequence[_Dealt], items: Sequence[_Shown], gold: 
         # code review answers with the choice itself, multiple choice with the choice's letter
         choices = it.choices or []
         values = tuple(choices) if labels[a.item_id] in choices else tuple(string.ascii_uppercase[:len(choices)])
-        label = labels[a.item_id]
-        seen = (shown or {}).get((a.overseer, a.item_id))
-        if seen is not None and label in seen:
-            label = values[list(seen).index(label)]  # the right answer's place as shown, named as that place
         out[a.overseer].append(SessionItem(a.overseer, a.position, a.block, a.condition, it.item_id, it.problem_id,
-                                           it.title or "", it.body or "", label, values))
+                                           it.title or "", it.body or "", labels[a.item_id], values))
     return {k: v for k, v in out.items() if v}
 
 
@@ -339,3 +308,42 @@ def check_design(study: Study, items: Sequence[Item], gold: Sequence[Gold],
     ov = study.overseers
     return check_sessions(sessions_from(assignments, items, gold, ov.non_experts),
                           versions_per_problem=ov.versions_per_problem)
+
+
+def shown_values(meta: Mapping[str, Any] | None, choices: Sequence[str],
+                 values: Sequence[str]) -> tuple[str, ...] | None:
+    """The answer values in the order one judge saw them, from an imported judgment's `client_meta`.
+
+    Importers keep the shown order per judgment: ``shown_order`` (stored choice indices, shown first to last:
+    nyu-debate, llm-debate) or ``choice_order`` (`import judgments`: indices, letters or choice texts). None
+    when there is none, or it is not a permutation of the item's answers (then the stored order stands).
+    """
+    order = (meta or {}).get("shown_order", (meta or {}).get("choice_order"))
+    if not isinstance(order, list) or len(order) != len(values):
+        return None
+    if all(isinstance(k, int) and not isinstance(k, bool) for k in order):
+        shown = [values[k] if 0 <= k < len(values) else "" for k in order]
+    elif all(isinstance(k, str) for k in order):
+        shown = [k if k in values else (values[choices.index(k)] if k in choices else "") for k in order]
+    else:
+        return None
+    return tuple(shown) if sorted(shown) == sorted(values) else None
+
+
+def in_shown_order(sessions: Mapping[str, list[SessionItem]],
+                   shown: Mapping[tuple[str, str], Sequence[str]]) -> dict[str, list[SessionItem]]:
+    """Sessions scored by answer position as each overseer saw the answers (an observed study's).
+
+    `shown` maps (overseer, item id) to the answer values in the order shown (`shown_values`). Where there is
+    one, gold becomes the right answer's shown place, named by the value at that place in the stored order: the
+    first value stands for "the first option shown", so "always A" is "always the first option the judge saw"
+    whatever order the item is stored in. Items without a shown order keep the stored order.
+    """
+    out: dict[str, list[SessionItem]] = {}
+    for o, s in sessions.items():
+        out[o] = []
+        for it in s:
+            seen = list(shown.get((o, it.item_id)) or [])
+            moved = it.gold in seen and len(seen) == len(it.values)
+            out[o].append(replace(it, gold=it.values[seen.index(it.gold)]) if moved else it)
+    return out

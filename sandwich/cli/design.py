@@ -108,7 +108,7 @@ def stored_sessions(svc: StudyService) -> tuple[dict[str, list[SessionItem]], Sh
     In an observed study, answers are scored by position in the order each judge saw them (kept per judgment
     by the importers), so "always A" means "always the first option shown"; without a kept order, the stored one.
     """
-    from sandwich.design_check import sessions_from, shown_values
+    from sandwich.design_check import in_shown_order, sessions_from, shown_values
 
     st = svc.store
     non_experts = [o.name for o in st.overseers() if o.role == "non_expert"]
@@ -121,7 +121,7 @@ def stored_sessions(svc: StudyService) -> tuple[dict[str, list[SessionItem]], Sh
             letters = [chr(ord("A") + k) for k in range(len(choices))]
             if (order := shown_values(j.client_meta, choices, letters)) is not None:
                 shown[(j.overseer, j.item_id)] = order
-    return sessions_from(st.assignments(), items, st.gold(), non_experts, shown), shown
+    return in_shown_order(sessions_from(st.assignments(), items, st.gold(), non_experts), shown), shown
 
 
 def _check_stored_design(db: Path) -> None:
