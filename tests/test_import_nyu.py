@@ -274,9 +274,10 @@ def test_replay_serves_imported_transcripts_to_an_llm_judge(mini_db: Path, tmp_p
     assert replay["human-debate"]["transcripts"] == ["lamp-0"]
 
 
-def test_replay_into_a_study_of_another_task_kind_is_refused_naming_the_items_kind(mini_db: Path,
+def test_replay_of_another_task_kind_or_help_kind_is_refused_naming_what_was_imported(mini_db: Path,
                                                                                    tmp_path: Path) -> None:
-    """The replayed items keep the kind they were imported as; a study of another kind is refused, nothing written."""
+    """The replayed items keep the kind they were imported as, and their help the kinds the sessions gave: a study
+    asking for another task kind or another kind of help is refused, saying what was imported; nothing written."""
     study = tmp_path / "replay.yaml"
     study.write_text(REPLAY.replace('task: {kind: multiple-choice, source: "import:nyu-debate"}',
                                     "task: {kind: code-review, problems: 2}")
@@ -288,6 +289,15 @@ def test_replay_into_a_study_of_another_task_kind_is_refused_naming_the_items_ki
                        env={**os.environ, "COLUMNS": "200"})
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert "the imported items are multiple-choice items, not code-review; set task.kind: multiple-choice" in \
+        " ".join(r.stderr.split())
+    assert not db.exists()
+
+    study.write_text(REPLAY.replace("assistance: [consultancy]", "assistance: [explanation]"))
+    r = subprocess.run([sys.executable, "-m", "sandwich", "import", "replay", str(mini_db), "--study", str(study),
+                        "--db", str(db)], capture_output=True, text=True, cwd=REPO, timeout=120,
+                       env={**os.environ, "COLUMNS": "200"})
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "asks for 'explanation'; the imported transcripts are consultancy and debate only" in \
         " ".join(r.stderr.split())
     assert not db.exists()
 

@@ -71,11 +71,12 @@ def build_replay(source_db: str | Path, sf: StudyFile, *, items: int | None = No
         raise SandwichError(f"{source_db}: no imported transcripts to replay.",
                             hint="Import a study first: sandwich import nyu-debate PATH --db SOURCE.duckdb")
     chosen: dict[str, dict[str, Transcript]] = {}
+    imported = sorted({t.kind for t in transcripts})  # the kinds of help the source study's sessions gave
     for c in study.conditions:
         for kind in c.kinds:
-            if kind not in ("debate", "consultancy"):
-                raise SandwichError(f"{sf.path}: condition {c.name!r} asks for {kind!r}; imported transcripts "
-                                    "are debates or consultancies only.")
+            if kind not in imported:
+                raise SandwichError(f"{sf.path}: condition {c.name!r} asks for {kind!r}; the imported transcripts "
+                                    f"are {' and '.join(imported)} only.")
             chosen[c.name] = _pick(transcripts, c.name, kind)
             if not chosen[c.name]:
                 raise SandwichError(f"{source_db}: no imported {kind} transcript for condition {c.name!r}.")

@@ -107,7 +107,7 @@ class ItemScreen(Screen[None]):
         self.judgment_id = uuid.uuid4().hex  # kept across retries, so a retried submit is idempotent
         self.first_assist_at: float | None = None
         self.assistance_failed = any(v.status in UNUSABLE for v in help_views)
-        self.quote_spans = quote_spans([v.content for v in help_views if v.kind in ("debate", "consultancy")])
+        self.quote_spans = quote_spans([v.content for v in help_views])  # any help whose turns quote the item
         self.submitting = False
         self.viewed_nodes: set[str] = set()
         self.changes: list[list[Any]] = []
