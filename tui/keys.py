@@ -41,6 +41,10 @@ class Bind:
     each: bool = False
     builtin: bool = False
 
+    def __post_init__(self) -> None:
+        if self.screen not in SCREENS:
+            raise ValueError(f"key table: unknown screen {self.screen!r} (screens: {', '.join(SCREENS)})")
+
     def bindings(self, key: str) -> list[Binding]:
         """The Textual bindings (one per key with `each`; the footer shows only the first)."""
         display = self.display or key
