@@ -59,6 +59,7 @@ class HypothesisResult:
     note: str = ""
     interval: str = "two-sided 95%"   # what lo..hi is: one-sided (1 − α) bound for greater/less
     min_p: float = float("nan")       # smallest p the test could give on these data (permutation)
+    p_adjusted: float = float("nan")  # p corrected for the confirmatory family (the plan's multiplicity method)
 
 
 def prereg_hash(p: Preregistration) -> str:
@@ -285,6 +286,38 @@ def test_hypothesis(h: Hypothesis, label: str, t: JudgmentTable, draws: dict[tup
         verdict = "not testable at α"
     return HypothesisResult(h.id, label, (h.compare[0], h.compare[1]), h.metric, h.alternative, h.alpha, test,
                             est, lo, hi, p, verdict, note.strip().rstrip(";"), kind, min_p)
+
+
+def adjusted_p(p: np.ndarray, method: str) -> np.ndarray:
+    """Family-wise adjusted p-values: Bonferroni (m · p) or Holm's step-down (Holm 1979, Scand. J. Stat. 6:65:
+    the k-th smallest p times m − k + 1, made monotone), capped at 1; `none` returns p. Shape (m,) → (m,)."""
+    p = np.asarray(p, float)
+    m = len(p)
+    if method == "none" or m < 2:
+        return p.copy()
+    if method == "bonferroni":
+        return np.minimum(p * m, 1.0)
+    if method == "holm":
+        order = np.argsort(p, kind="stable")
+        steps = np.maximum.accumulate(p[order] * (m - np.arange(m)))
+        out = np.empty(m)
+        out[order] = np.minimum(steps, 1.0)
+        return out
+    raise ValueError(f"unknown multiplicity method {method!r}")
+
+
+def correct_for_multiplicity(results: list[HypothesisResult], method: str) -> None:
+    """Adjust the confirmatory hypotheses' p-values as one family (in place): `p_adjusted`, and the verdict
+    from it. Exploratory tests are not in the family (they confirm nothing)."""
+    family = [h for h in results if h.label.startswith("confirmatory") and np.isfinite(h.p)]
+    if method == "none" or len(family) < 2:
+        return
+    for h, q in zip(family, adjusted_p(np.array([h.p for h in family]), method), strict=True):
+        h.p_adjusted = float(q)
+        if h.verdict in ("supported", "not supported"):
+            h.verdict = "supported" if q < h.alpha else "not supported"
+        h.note = (h.note + "; " if h.note else "") + (f"{method}-adjusted over the {len(family)} confirmatory "
+                                                        f"hypotheses: p = {q:.4g} (the verdict uses it)")
 
 
 # possible range of a difference A − B per metric (accuracy, Brier, ECE are shares in 0..1)
