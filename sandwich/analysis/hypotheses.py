@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from itertools import combinations
 
 import numpy as np
 
@@ -86,15 +87,29 @@ def _values(t: JudgmentTable, metric: str) -> np.ndarray:
 
 def permutation_labels(in_a: np.ndarray, in_b: np.ndarray, permutations: int,
                        rng: np.random.Generator) -> np.ndarray:
-    """(P, overseers) booleans: True where the overseer's A and B roles are exchanged (row 0: observed)."""
+    """(P, overseers) booleans: True where the overseer's A and B roles are exchanged (row 0: observed).
+
+    When the design allows at most `permutations` distinct relabellings (sign flips × which one-condition
+    overseers go to A), all of them are enumerated, once each, so the p-value is the exact permutation p
+    (a multiple of 1 / relabellings) rather than a noisy estimate of it — with 4 overseers per condition
+    there are only C(8, 4) = 70."""
     both = np.flatnonzero(in_a & in_b)
     only = np.flatnonzero(in_a ^ in_b)
     n = len(in_a)
-    if not len(only) and 2 ** len(both) <= permutations:
+    if distinct_relabellings(in_a, in_b) <= permutations:
         codes = np.arange(2 ** len(both))
         flips = ((codes[:, None] >> np.arange(len(both))) & 1).astype(bool)
-        swap = np.zeros((len(codes), n), bool)
-        swap[:, both] = flips
+        was_a = in_a[only]
+        groups = [np.array(c, np.int64) for c in combinations(range(len(only)), int(was_a.sum()))]
+        moved = np.zeros((len(groups), len(only)), bool)
+        for r, g in enumerate(groups):
+            now_a = np.zeros(len(only), bool)
+            now_a[g] = True
+            moved[r] = now_a != was_a
+        moved = moved[np.argsort(moved.any(axis=1), kind="stable")]   # the observed assignment first
+        swap = np.zeros((len(codes) * len(moved), n), bool)
+        swap[:, both] = np.repeat(flips, len(moved), axis=0)
+        swap[:, only] = np.tile(moved, (len(codes), 1))
         return swap
     swap = np.zeros((permutations + 1, n), bool)
     swap[1:, both] = rng.random((permutations, len(both))) < 0.5
@@ -264,7 +279,7 @@ def test_hypothesis(h: Hypothesis, label: str, t: JudgmentTable, draws: dict[tup
         per_o_b = np.bincount(t.overseer[t.group == g[b_name]], minlength=len(t.overseers)) > 0
         n_distinct = distinct_relabellings(per_o, per_o_b)
         if np.isfinite(min_p) and min_p > h.alpha:
-            exact = not (per_o ^ per_o_b).any() and n_distinct <= permutations   # all sign flips enumerated
+            exact = n_distinct <= permutations   # every relabelling enumerated once
             ties = round(min_p * n_distinct) if exact else 0
             how = (f"only {n_distinct} distinct relabellings of overseers" if n_distinct * h.alpha < 1
                    else f"{ties} of {n_distinct} relabellings tie at the most extreme value" if ties > 1
