@@ -69,13 +69,18 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--quick", action="store_true", help="200 studies, 300 permutations, no 'before' column")
     ap.add_argument("--markdown", action="store_true", help="also print the tables as Markdown (for the README)")
+    ap.add_argument("--designs", default="",
+                    help="comma-separated substrings of design names to run (e.g. 'between'); default all")
+    ap.add_argument("--null-only", action="store_true", help="only the null studies (type-I error, coverage at δ=0)")
     args = ap.parse_args()
     if args.quick:
         args.studies, args.permutations, args.replicates = 200, 300, 0
     designs = grid()
-    effects = (0.0, args.effect)
+    wanted = [k for k, d in enumerate(designs)
+              if not args.designs or any(x.strip() and x.strip() in d.name for x in args.designs.split(","))]
+    effects = (0.0,) if args.null_only else (0.0, args.effect)
     jobs, chunk = [], 50
-    for d in range(len(designs)):
+    for d in wanted:
         for e in effects:
             for start in range(0, args.studies, chunk):
                 jobs.append((d, e, start, min(start + chunk, args.studies), args.replicates, args.permutations,
@@ -93,9 +98,10 @@ def main() -> None:
           f"truth: accuracy {null_truth['acc_unassisted']:.3f} unassisted, {alt_truth['acc_assisted']:.3f} assisted "
           f"under δ (difference {alt_truth['difference']:+.3f}); {elapsed:.0f} s on {args.workers} worker(s)\n")
     cov_rows, test_rows = [], []
-    for d, design in enumerate(designs):
+    for d in wanted:
+        design = designs[d]
         n_j = len(design.overseer)
-        outs = [(o, null_truth) for o in by[(d, 0.0)]] + [(o, alt_truth) for o in by[(d, args.effect)]]
+        outs = [(o, null_truth) for o in by[(d, 0.0)]] + [(o, alt_truth) for o in by.get((d, args.effect), [])]
         cov, width = [], []
         for k in INTERVALS:
             hit = np.array([o.ci[k][0] <= tr[k] <= o.ci[k][1] for o, tr in outs if np.isfinite(o.ci[k][0])])
@@ -107,7 +113,7 @@ def main() -> None:
         row = [design.name]
         for name in TESTS:
             t1 = rate(np.array([o.p[name] < ALPHA for o in by[(d, 0.0)]]))
-            pw = rate(np.array([o.p[name] < ALPHA for o in by[(d, args.effect)]]))
+            pw = rate(np.array([o.p[name] < ALPHA for o in by.get((d, args.effect), [])]))
             row += [fmt(*t1), fmt(*pw)]
         test_rows.append(row)
 

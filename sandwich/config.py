@@ -365,11 +365,35 @@ class Hypothesis(Strict):
         return v  # ids `analyze` gives its own tests (X1, H1*) are refused in study files by study_checks
 
 
+# judgment sources `analyze --source` keeps apart (sandwich/analysis/sources.py)
+JUDGMENT_SOURCES = ("human", "llm", "parametric")
+# multiplicity corrections over the confirmatory family (statsmodels.stats.multitest.multipletests methods)
+MULTIPLICITY = ("none", "holm", "bonferroni")
+# analyze's defaults, frozen with the plan so a later run with other settings is seen as a deviation
+DEFAULT_REPLICATES = 2000
+DEFAULT_PERMUTATIONS = 2000
+
+
 class Preregistration(Strict):
-    """Hypotheses frozen (hashed, timestamped) before the first judgment."""
+    """The analysis plan frozen (hashed, timestamped) at the first judgment: hypotheses and how they are tested."""
 
     hypotheses: list[Hypothesis] = []
     notes: str | None = None
+    sources: list[Literal["human", "llm", "parametric"]] | None = Field(
+        None, min_length=1,
+        description="judgment sources the confirmatory analysis counts (not given: people when there are any, "
+                    "else the first simulated kind)")
+    multiplicity: Literal["none", "holm", "bonferroni"] = Field(
+        "none", description="correction of the confirmatory hypotheses' p-values for testing several")
+    replicates: int = Field(DEFAULT_REPLICATES, ge=50, le=1_000_000, description="bootstrap replicates")
+    permutations: int = Field(DEFAULT_PERMUTATIONS, ge=50, le=1_000_000, description="permutations per test")
+
+    @field_validator("sources")
+    @classmethod
+    def _distinct_sources(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None and len(set(v)) != len(v):
+            raise ValueError("each source once")
+        return v
 
 
 class ClassifierSpec(Strict):

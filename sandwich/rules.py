@@ -29,10 +29,6 @@ from sandwich.views import (
     ProgressView,
 )
 
-# analyze's defaults; frozen with the plan so a later run with other settings is seen as a deviation
-DEFAULT_REPLICATES = 2000
-DEFAULT_PERMUTATIONS = 2000
-
 
 def utc_now() -> datetime:
     """Now, in UTC, without tzinfo (how every timestamp is stored)."""
@@ -141,21 +137,45 @@ def analysis_plan(study: Study, planned: int) -> dict[str, Any]:
     """Everything the confirmatory analysis depends on, as canonical JSON-able data.
 
     The hypotheses, the analysis seed, bootstrap replicates and permutations, which judgment sources
-    count, the multiplicity correction, and the planned sample size (`planned` judgments: every
-    assignment). Optional settings the study file may not declare take analyze's defaults.
+    count (null: not restricted by the plan — `analyze`'s default, people when there are any), the
+    multiplicity correction, and the planned sample size (`planned` judgments: every assignment). Every
+    setting is a typed field of the study file's `preregistration:` section (`config.Preregistration`).
     """
     p = study.preregistration
     return {
         "hypotheses": [h.model_dump(mode="json") for h in p.hypotheses],
         "notes": p.notes,
         "seed": study.seed,
-        "replicates": getattr(p, "replicates", DEFAULT_REPLICATES),
-        "permutations": getattr(p, "permutations", DEFAULT_PERMUTATIONS),
-        "sources": getattr(p, "sources", "all"),
-        "multiplicity": getattr(p, "multiplicity", "none"),
+        "replicates": p.replicates,
+        "permutations": p.permutations,
+        "sources": list(p.sources) if p.sources is not None else None,
+        "multiplicity": p.multiplicity,
         "planned_judgments": planned,
         "design": study.overseers.design,
     }
+
+
+# Plans frozen before `sources` was a typed field recorded "all" for a study that named no sources (it never
+# selected anything: analyze used its default). Compared as what it meant; the stored plan and its hash are
+# never rewritten, so they still verify byte for byte.
+_LEGACY_VALUES = {"sources": {"all": None}}
+
+
+def _as_meant(plan: dict[str, Any]) -> dict[str, Any]:
+    """A stored plan with legacy encodings read as what they meant (for comparison only)."""
+    out = dict(plan)
+    for key, table in _LEGACY_VALUES.items():
+        if isinstance(out.get(key), str) and out[key] in table:
+            out[key] = table[out[key]]
+    return out
+
+
+def planned_sources(plan: dict[str, Any] | None) -> list[str] | None:
+    """The judgment sources a frozen plan counts as confirmatory (None: the plan does not restrict them)."""
+    if not plan:
+        return None
+    sources = _as_meant(plan).get("sources")
+    return [str(s) for s in sources] if isinstance(sources, list) and sources else None
 
 
 def plan_hash(plan: dict[str, Any]) -> str:
@@ -227,12 +247,17 @@ def check_plan(frozen: FreezeRecord, study: Study, planned: int, config_text: st
                               f"{frozen.hash[:12]}")
     legacy = set(frozen.plan) == {"preregistration"}
     if legacy:
-        current = {"preregistration": study.preregistration.model_dump(mode="json")}
-        if current != frozen.plan:
-            check.problems += plan_differences(frozen.plan["preregistration"], current["preregistration"])
+        # such files froze {hypotheses, notes}; a setting added to the section since counts only when the study
+        # sets it away from its default (which the earlier code could not have frozen)
+        old = frozen.plan["preregistration"]
+        dump = study.preregistration.model_dump(mode="json")
+        defaults = type(study.preregistration)().model_dump(mode="json")
+        current = {k: v for k, v in dump.items() if k in old or v != defaults.get(k)}
+        if current != old:
+            check.problems += plan_differences(old, current)
     else:
         check.problems += [f"{d} (in the stored study text)"
-                           for d in plan_differences(frozen.plan, analysis_plan(study, planned))]
+                           for d in plan_differences(_as_meant(frozen.plan), analysis_plan(study, planned))]
     if hashlib.sha256(config_text.encode()).hexdigest() != config_hash:
         check.problems.append("the stored study text no longer matches its stored hash")
     for look in looks:

@@ -159,13 +159,15 @@ def _hypotheses(prereg: Any, conditions: list[Any] | None) -> list[Problem]:
 
 def _classifiers(classifiers: Any, conditions: list[Any]) -> list[Problem]:
     names = [c.name for c in conditions]
-    sources = {"expert", *names} | {f"{agg}:{c}" for agg in ("majority", "dawid-skene") for c in names}
+    judged = {*names} | {f"{agg}:{c}" for agg in ("majority", "dawid-skene") for c in names}
+    sources = {"expert"} | judged | {f"{s}@{k}" for s in judged for k in ("human", "llm", "parametric")}
     out: list[Problem] = []
     for i, src in enumerate(classifiers.train_on):
         if src not in sources:
             out.append(_at(("classifiers", "train_on", i),
                         f"unknown label source {src!r} (expected 'expert', a condition name, or majority:/"
-                        "dawid-skene: followed by a condition name)"))
+                        "dawid-skene: followed by a condition name, optionally followed by @human, @llm or "
+                        "@parametric)"))
     for i in _duplicates(classifiers.train_on):
         out.append(_at(("classifiers", "train_on", i), f"label source {classifiers.train_on[i]!r} is listed twice"))
     for i in _duplicates([str(s) for s in classifiers.seeds]):

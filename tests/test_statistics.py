@@ -133,3 +133,23 @@ def test_studentized_permutation_statistic_uses_the_two_way_se_of_each_relabelli
         assert diff[p] == pytest.approx(dd.est)
         assert dd.lin is not None
         assert stat[p] == pytest.approx(dd.est / np.sqrt(calibrate(dd.lin).v), rel=1e-6)
+
+
+def test_a_small_between_design_enumerates_every_relabelling_exactly_once() -> None:
+    """4 overseers per condition allow C(8, 4) = 70 relabellings: all of them, once each (observed first), so the
+    p-value is exact — one-sided at least 1/70, two-sided 2/70 (a relabelling and its mirror image tie) — and
+    the same whatever the permutation seed; before, 500 random draws estimated it with noise."""
+    from sandwich.analysis.hypotheses import permutation_labels, permutation_test_floor
+
+    d = grid()[3]
+    assert d.name.startswith("between 4/cond")
+    t = simulate(d, Truth(), np.random.default_rng(11))
+    in_a = np.bincount(t.overseer[t.group == 1], minlength=len(t.overseers)) > 0
+    swap = permutation_labels(in_a, ~in_a, 500, np.random.default_rng(0))
+    assert swap.shape == (70, 8) and not swap[0].any() and len({r.tobytes() for r in swap}) == 70
+    assert (swap[:, in_a].sum(1) == swap[:, ~in_a].sum(1)).all()     # 4 overseers in each condition every time
+    for alt, floor in (("greater", 1 / 70), ("two-sided", 2 / 70)):
+        runs = [permutation_test_floor(t, 1, 0, "accuracy", alt, 500, seed) for seed in (0, 1)]
+        assert runs[0] == runs[1]
+        _, p, min_p = runs[0]
+        assert min_p == pytest.approx(floor) and round(p * 70) == pytest.approx(p * 70)

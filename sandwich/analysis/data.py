@@ -155,7 +155,7 @@ def load_study_data(db_path: str | Path, *, look: str | None = "analyze", who: s
     if frozen is not None:
         hyps = frozen.plan.get("preregistration") or {"hypotheses": frozen.plan.get("hypotheses", []),
                                                        "notes": frozen.plan.get("notes")}
-        prereg = {"hash": frozen.hash, "hypotheses": hyps, "frozen_at": frozen.frozen_at}
+        prereg = {"hash": frozen.hash, "hypotheses": hyps, "frozen_at": frozen.frozen_at, "plan": frozen.plan}
 
     first = cast("datetime | None", judg["created_at"].min()) if judg.height else None  # a Datetime column's min
     skipped = int(judg["skipped"].sum()) if judg.height else 0

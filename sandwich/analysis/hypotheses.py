@@ -26,15 +26,19 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from itertools import combinations
 
 import numpy as np
 
 from sandwich.analysis.bootstrap import Draws, interval
-from sandwich.analysis.calibration import ece_from_sums
+from sandwich.analysis.calibration import ECE_REPLICATES, ece_sweep
 from sandwich.analysis.data import EXPERT, JudgmentTable
 from sandwich.analysis.metrics import gap_denominator, gap_draws
 from sandwich.analysis.studentized import affordable, studentized_differences
 from sandwich.config import Hypothesis, Preregistration
+
+# relabellings for an ECE test at most: each one runs the equal-mass sweep twice (~1 ms), not a sparse product
+ECE_PERMUTATIONS = 1000
 
 
 @dataclass
@@ -56,6 +60,7 @@ class HypothesisResult:
     note: str = ""
     interval: str = "two-sided 95%"   # what lo..hi is: one-sided (1 − α) bound for greater/less
     min_p: float = float("nan")       # smallest p the test could give on these data (permutation)
+    p_adjusted: float = float("nan")  # p corrected for the confirmatory family (the plan's multiplicity method)
 
 
 def prereg_hash(p: Preregistration) -> str:
@@ -80,28 +85,31 @@ def _values(t: JudgmentTable, metric: str) -> np.ndarray:
     return {"accuracy": t.correct, "gap_closed": t.correct, "brier": t.brier, "time": t.time}[metric]
 
 
-def _level_sums(t: JudgmentTable, g: int, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per overseer and confidence level: counts and hits (for ECE)."""
-    m = (t.group == g) & np.isfinite(t.correct) & np.isfinite(t.confidence)
-    lv = np.searchsorted(levels, np.round(t.confidence[m], 4))
-    counts = np.zeros((len(t.overseers), len(levels)))
-    hits = np.zeros_like(counts)
-    np.add.at(counts, (t.overseer[m], lv), 1)
-    np.add.at(hits, (t.overseer[m], lv), t.correct[m])
-    return counts, hits
-
-
 def permutation_labels(in_a: np.ndarray, in_b: np.ndarray, permutations: int,
                        rng: np.random.Generator) -> np.ndarray:
-    """(P, overseers) booleans: True where the overseer's A and B roles are exchanged (row 0: observed)."""
+    """(P, overseers) booleans: True where the overseer's A and B roles are exchanged (row 0: observed).
+
+    When the design allows at most `permutations` distinct relabellings (sign flips × which one-condition
+    overseers go to A), all of them are enumerated, once each, so the p-value is the exact permutation p
+    (a multiple of 1 / relabellings) rather than a noisy estimate of it — with 4 overseers per condition
+    there are only C(8, 4) = 70."""
     both = np.flatnonzero(in_a & in_b)
     only = np.flatnonzero(in_a ^ in_b)
     n = len(in_a)
-    if not len(only) and 2 ** len(both) <= permutations:
+    if distinct_relabellings(in_a, in_b) <= permutations:
         codes = np.arange(2 ** len(both))
         flips = ((codes[:, None] >> np.arange(len(both))) & 1).astype(bool)
-        swap = np.zeros((len(codes), n), bool)
-        swap[:, both] = flips
+        was_a = in_a[only]
+        groups = [np.array(c, np.int64) for c in combinations(range(len(only)), int(was_a.sum()))]
+        moved = np.zeros((len(groups), len(only)), bool)
+        for r, g in enumerate(groups):
+            now_a = np.zeros(len(only), bool)
+            now_a[g] = True
+            moved[r] = now_a != was_a
+        moved = moved[np.argsort(moved.any(axis=1), kind="stable")]   # the observed assignment first
+        swap = np.zeros((len(codes) * len(moved), n), bool)
+        swap[:, both] = np.repeat(flips, len(moved), axis=0)
+        swap[:, only] = np.tile(moved, (len(codes), 1))
         return swap
     swap = np.zeros((permutations + 1, n), bool)
     swap[1:, both] = rng.random((permutations, len(both))) < 0.5
@@ -143,14 +151,15 @@ def permutation_test_floor(t: JudgmentTable, a: int, b: int, metric: str, altern
     """Observed difference, permutation p-value and the smallest p these data allow (`smallest_p`)."""
     rng = np.random.default_rng(seed)
     if metric == "ece":
-        levels = np.unique(np.round(t.confidence[np.isfinite(t.confidence)], 4))
-        ca, ha = _level_sums(t, a, levels)
-        cb, hb = _level_sums(t, b, levels)
-        in_a, in_b = ca.sum(1) > 0, cb.sum(1) > 0
-        s = permutation_labels(in_a, in_b, permutations, rng).astype(float)
-        k = 1 - s
-        stat = (ece_from_sums(k @ ca + s @ cb, k @ ha + s @ hb, levels)
-                - ece_from_sums(k @ cb + s @ ca, k @ hb + s @ ha, levels))
+        # the reported ECE's own estimator (the equal-mass sweep) on every relabelling, so the test and the
+        # per-condition table read the same number
+        m = np.isin(t.group, (a, b)) & np.isfinite(t.correct) & np.isfinite(t.confidence)
+        o, was_a, c, y = t.overseer[m], t.group[m] == a, t.confidence[m], t.correct[m]
+        in_a = np.bincount(o[was_a], minlength=len(t.overseers)) > 0
+        in_b = np.bincount(o[~was_a], minlength=len(t.overseers)) > 0
+        swap = permutation_labels(in_a, in_b, min(permutations, ECE_PERMUTATIONS), rng)
+        lab = was_a[None, :] != swap[:, o]                       # relabellings × judgments: now under A
+        stat = np.array([ece_sweep(c[r], y[r]) - ece_sweep(c[~r], y[~r]) for r in lab])
     else:
         v = _values(t, metric)
         m = np.isin(t.group, (a, b)) & np.isfinite(v)
@@ -163,6 +172,31 @@ def permutation_test_floor(t: JudgmentTable, a: int, b: int, metric: str, altern
         return float(diff[0]), _p_value(stat[0], null, alternative), smallest_p(null, alternative)
     obs, null = stat[0], stat[np.isfinite(stat)]
     return float(obs), _p_value(obs, null, alternative), smallest_p(null, alternative)
+
+
+def ece_difference_interval(t: JudgmentTable, a: int, b: int, level: float = 0.95, seed: int = 0,
+                            replicates: int = ECE_REPLICATES) -> tuple[float, float]:
+    """Percentile interval of ECE_sweep(A) − ECE_sweep(B) from resampling overseers with replacement (the same
+    cluster bootstrap as the per-condition ECE interval, `calibration.ece_interval`): an overseer drawn brings
+    their judgments under both conditions. `level` is two-sided; NaNs with fewer than two overseers."""
+    m = np.isin(t.group, (a, b)) & np.isfinite(t.correct) & np.isfinite(t.confidence)
+    o, in_a, c, y = t.overseer[m], t.group[m] == a, t.confidence[m], t.correct[m]
+    who = np.unique(o)
+    if len(who) < 2:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    rows = [np.flatnonzero(o == w) for w in who]
+    reps = []
+    for _ in range(replicates):
+        idx = np.concatenate([rows[k] for k in rng.integers(0, len(who), len(who))])
+        ia = in_a[idx]
+        reps.append(ece_sweep(c[idx][ia], y[idx][ia]) - ece_sweep(c[idx][~ia], y[idx][~ia]))
+    reps_a = np.asarray(reps)
+    reps_a = reps_a[np.isfinite(reps_a)]
+    if not len(reps_a):
+        return float("nan"), float("nan")
+    lo, hi = np.quantile(reps_a, [0.5 - level / 2, 0.5 + level / 2])
+    return float(lo), float(hi)
 
 
 def _p_value(obs: float, null: np.ndarray, alternative: str) -> float:
@@ -219,10 +253,18 @@ def test_hypothesis(h: Hypothesis, label: str, t: JudgmentTable, draws: dict[tup
     if da is not None and db is not None:
         diff = Draws.combine(lambda x, y: x - y, da, db)
         est, lo, hi, kind = _display_interval(diff, h.metric, h.alternative, h.alpha)
-    else:  # ECE: no bootstrap draws; the estimate comes from the permutation routine
+    else:  # ECE: no cell-sum draws; estimate from the permutation routine, interval from resampling overseers
         diff, est, lo, hi = None, float("nan"), float("nan"), float("nan")
-        note = ("ECE has no bootstrap interval; this test's ECE bins by confidence level (the per-condition table "
-                "uses the equal-mass sweep); ")
+        if h.metric == "ece" and a_name in t.groups and b_name in t.groups:
+            ga, gb = t.groups.index(a_name), t.groups.index(b_name)
+            if h.alternative == "two-sided":
+                lo, hi = ece_difference_interval(t, ga, gb, 0.95, seed)
+            else:
+                lo, hi = ece_difference_interval(t, ga, gb, 1 - 2 * h.alpha, seed)
+                lo, hi = (lo, 1.0) if h.alternative == "greater" else (-1.0, hi)
+                kind = f"one-sided {100 * (1 - h.alpha):g}% {'lower' if h.alternative == 'greater' else 'upper'} bound"
+        note = ("ECE is the equal-mass sweep, as in the per-condition table; its interval resamples overseers and "
+                "the test relabels them; ")
     use_perm = test == "permutation" or diff is None
     if use_perm and (gold_expert and EXPERT in (a_name, b_name)):
         if diff is None:
@@ -237,7 +279,7 @@ def test_hypothesis(h: Hypothesis, label: str, t: JudgmentTable, draws: dict[tup
         per_o_b = np.bincount(t.overseer[t.group == g[b_name]], minlength=len(t.overseers)) > 0
         n_distinct = distinct_relabellings(per_o, per_o_b)
         if np.isfinite(min_p) and min_p > h.alpha:
-            exact = not (per_o ^ per_o_b).any() and n_distinct <= permutations   # all sign flips enumerated
+            exact = n_distinct <= permutations   # every relabelling enumerated once
             ties = round(min_p * n_distinct) if exact else 0
             how = (f"only {n_distinct} distinct relabellings of overseers" if n_distinct * h.alpha < 1
                    else f"{ties} of {n_distinct} relabellings tie at the most extreme value" if ties > 1
@@ -259,6 +301,38 @@ def test_hypothesis(h: Hypothesis, label: str, t: JudgmentTable, draws: dict[tup
         verdict = "not testable at α"
     return HypothesisResult(h.id, label, (h.compare[0], h.compare[1]), h.metric, h.alternative, h.alpha, test,
                             est, lo, hi, p, verdict, note.strip().rstrip(";"), kind, min_p)
+
+
+def adjusted_p(p: np.ndarray, method: str) -> np.ndarray:
+    """Family-wise adjusted p-values: Bonferroni (m · p) or Holm's step-down (Holm 1979, Scand. J. Stat. 6:65:
+    the k-th smallest p times m − k + 1, made monotone), capped at 1; `none` returns p. Shape (m,) → (m,)."""
+    p = np.asarray(p, float)
+    m = len(p)
+    if method == "none" or m < 2:
+        return p.copy()
+    if method == "bonferroni":
+        return np.minimum(p * m, 1.0)
+    if method == "holm":
+        order = np.argsort(p, kind="stable")
+        steps = np.maximum.accumulate(p[order] * (m - np.arange(m)))
+        out = np.empty(m)
+        out[order] = np.minimum(steps, 1.0)
+        return out
+    raise ValueError(f"unknown multiplicity method {method!r}")
+
+
+def correct_for_multiplicity(results: list[HypothesisResult], method: str) -> None:
+    """Adjust the confirmatory hypotheses' p-values as one family (in place): `p_adjusted`, and the verdict
+    from it. Exploratory tests are not in the family (they confirm nothing)."""
+    family = [h for h in results if h.label.startswith("confirmatory") and np.isfinite(h.p)]
+    if method == "none" or len(family) < 2:
+        return
+    for h, q in zip(family, adjusted_p(np.array([h.p for h in family]), method), strict=True):
+        h.p_adjusted = float(q)
+        if h.verdict in ("supported", "not supported"):
+            h.verdict = "supported" if q < h.alpha else "not supported"
+        h.note = (h.note + "; " if h.note else "") + (f"{method}-adjusted over the {len(family)} confirmatory "
+                                                        f"hypotheses: p = {q:.4g} (the verdict uses it)")
 
 
 # possible range of a difference A − B per metric (accuracy, Brier, ECE are shares in 0..1)

@@ -140,7 +140,9 @@ def hypotheses_table(res: AnalysisResult) -> Table:
         scale, unit, dig = (100, " pt", 1) if h.metric in ("accuracy", "gap_closed") else (1, "", 3)
         colour = {"supported": "green", "not supported": "yellow"}.get(h.verdict, "red")
         t.add_row(h.id, h.label, f"{h.compare[0]} vs {h.compare[1]}", h.metric, h.alternative,
-                  hypothesis_interval(h, scale, unit, dig), fmt_p(h.p), h.test, f"{h.alpha:g}",
+                  hypothesis_interval(h, scale, unit, dig),
+                  fmt_p(h.p) + (f" ({res.multiplicity} {fmt_p(h.p_adjusted)})" if math.isfinite(h.p_adjusted) else ""),
+                  h.test, f"{h.alpha:g}",
                   f"[{colour}]{h.verdict}[/]")
     return t
 
@@ -226,7 +228,8 @@ def results_json(res: AnalysisResult) -> dict[str, Any]:
         return None if x is None else {k: (v if math.isfinite(v) else None) for k, v in x.as_dict().items()}
     return {
         "study": res.study, "judgments": res.judgments, "simulated": res.simulated, "synthetic": res.synthetic,
-        "replicates": res.replicates, "seed": res.seed, "warnings": res.warnings,
+        "replicates": res.replicates, "permutations": res.permutations, "multiplicity": res.multiplicity,
+        "seed": res.seed, "warnings": res.warnings,
         "sources": res.sources, "mixed": res.mixed, "left_out": res.left_out, "premise": res.premise,
         "disclosure": res.disclosure,
         "no_help": [n.__dict__ for n in res.no_help],

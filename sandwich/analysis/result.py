@@ -19,7 +19,7 @@ from sandwich.analysis.aggregation import GroupAggregate, OverseerReliability, a
 from sandwich.analysis.agreement import Agreement, agreement_by_group
 from sandwich.analysis.bootstrap import bootstrap_sums, cell_sums
 from sandwich.analysis.data import EXPERT, StudyData, judgment_table, load_study_data
-from sandwich.analysis.hypotheses import HypothesisResult, test_hypothesis
+from sandwich.analysis.hypotheses import HypothesisResult, correct_for_multiplicity, test_hypothesis
 from sandwich.analysis.metrics import (
     GroupSummary,
     Sandwich,
@@ -66,6 +66,8 @@ class AnalysisResult:
     looks: list[dict[str, Any]] = field(default_factory=list)   # looks made before the planned sample size
     planned: int = 0                                 # planned judgments (one per assignment)
     stored: int = 0                                  # judgments stored now (skipped ones included)
+    permutations: int = 2000                         # per permutation test
+    multiplicity: str = "none"                       # correction over the confirmatory hypotheses
 
     @property
     def interim(self) -> bool:
@@ -185,9 +187,9 @@ def _hypotheses(data: StudyData, study_file_prereg: Preregistration | None,
     return [(h, "confirmatory") for h in confirmatory] + [(h, "exploratory") for h in fixed], warnings
 
 
-def analyze_study(db_path: str | Path, out_dir: str | Path | None = None, replicates: int = 2000,
+def analyze_study(db_path: str | Path, out_dir: str | Path | None = None, replicates: int | None = None,
                   seed: int | None = None, *, explore: list[tuple[str, str]] | None = None,
-                  study_file: str | Path | None = None, permutations: int = 2000, source: str | None = None,
+                  study_file: str | Path | None = None, permutations: int | None = None, source: str | None = None,
                   include_no_help: bool = False) -> AnalysisResult:
     """Analyse a study database; with `out_dir`, also write index.html, PNG plots and results.json.
 
@@ -199,6 +201,9 @@ def analyze_study(db_path: str | Path, out_dir: str | Path | None = None, replic
     data = load_study_data(db_path)
     study = data.study
     seed = study.seed if seed is None else seed
+    plan = _plan(data)
+    replicates = int(plan["replicates"]) if replicates is None else replicates
+    permutations = int(plan["permutations"]) if permutations is None else permutations
     present = present_sources(data.judgments)
     planned = planned_sources(data.prereg, study)
     chosen = select_sources(source, present, planned)
@@ -212,6 +217,7 @@ def analyze_study(db_path: str | Path, out_dir: str | Path | None = None, replic
     res = AnalysisResult(study.study, study.question, Path(db_path), data.judgments.height, data.simulated,
                          replicates, seed, list(data.warnings), sources=chosen, left_out=left_out, no_help=no_help,
                          conditions=[study.baseline_condition, *(c.name for c in study.conditions)])
+    res.permutations, res.multiplicity = permutations, str(plan["multiplicity"])
     if left_out:
         res.warnings.insert(0, f"These figures are {res.source_label} only: "
                                + ", ".join(f"{n} {source_words([s])} judgment(s)" for s, n in left_out.items())
@@ -302,6 +308,7 @@ def analyze_study(db_path: str | Path, out_dir: str | Path | None = None, replic
     res.aggregates, res.reliability = aggregate(t)
     res.hypotheses = [test_hypothesis(h, label, t, draws, study.baseline_condition, replicates,
                                       permutations=permutations, seed=seed) for h, label in tests]
+    correct_for_multiplicity(res.hypotheses, res.multiplicity)
     if res.interim:  # a confirmatory verdict before the planned sample size is only interim
         for h in res.hypotheses:
             if h.label == "confirmatory":
@@ -310,6 +317,18 @@ def analyze_study(db_path: str | Path, out_dir: str | Path | None = None, replic
     res.trajectory = trajectory_sections(db_path)  # None unless the study has trajectories or replayed help
     _finish(res, out_dir)
     return res
+
+
+def _plan(data: StudyData) -> dict[str, Any]:
+    """The analysis plan that decides replicates, permutations and multiplicity: the frozen one, else the study
+    file's (`rules.analysis_plan`; a plan frozen before whole plans were frozen is read with the file's settings)."""
+    from sandwich import rules
+
+    current = rules.analysis_plan(data.study, 0)
+    frozen = (data.prereg or {}).get("plan")
+    if not isinstance(frozen, dict):
+        return current
+    return {k: frozen.get(k, v) for k, v in current.items()}
 
 
 def _plan_and_looks(res: AnalysisResult, data: StudyData) -> None:
@@ -321,7 +340,7 @@ def _plan_and_looks(res: AnalysisResult, data: StudyData) -> None:
                                "tampered": pc.tampered,
                                "problems": list(pc.problems)}
         plan = pc.plan
-        for key, used in (("replicates", res.replicates), ("seed", res.seed)):
+        for key, used in (("replicates", res.replicates), ("permutations", res.permutations), ("seed", res.seed)):
             if key in plan and plan[key] != used:
                 res.warnings.append(f"This run uses {key} {used}; the frozen plan says {plan[key]}.")
     res.looks = [{"ts": look.ts, "action": look.action, "who": look.who, "judgments": look.judgments,

@@ -17,6 +17,7 @@ from typing import Any
 
 import polars as pl
 
+from sandwich import rules
 from sandwich.config import Study
 from sandwich.errors import SandwichError
 
@@ -39,11 +40,11 @@ def present_sources(judgments: pl.DataFrame) -> list[str]:
 
 
 def planned_sources(prereg: dict[str, Any] | None, study: Study) -> list[str] | None:
-    """The sources the frozen analysis plan counts as confirmatory (None when the plan does not say)."""
-    for holder in ((prereg or {}).get("plan"), prereg, (prereg or {}).get("hypotheses")):
-        if isinstance(holder, dict) and holder.get("sources"):
-            return [str(s) for s in holder["sources"]]
-    declared = getattr(study.preregistration, "sources", None)
+    """The sources the frozen analysis plan counts as confirmatory; without a frozen plan, the study file's
+    `preregistration.sources`. None when the plan does not say (then: people if any, else the first kind)."""
+    if prereg is not None and isinstance(prereg.get("plan"), dict):
+        return rules.planned_sources(prereg["plan"])
+    declared = study.preregistration.sources
     return [str(s) for s in declared] if declared else None
 
 

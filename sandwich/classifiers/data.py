@@ -11,7 +11,13 @@ must catch — a buggy program, a wrong answer.
 A **label source** turns judgments into targets on train-split examples only:
 ``expert`` (gold), a condition name (per item: majority of that condition's
 judgments, ties broken by confidence), ``majority:<cond>`` and
-``dawid-skene:<cond>`` (crowd-kit aggregations over overseers).
+``dawid-skene:<cond>`` (crowd-kit aggregations over overseers). People and
+simulated overseers are never pooled: a source reads one kind of judgment,
+``<source>@human``, ``@llm`` or ``@parametric`` (`sandwich.analysis.sources`);
+without a suffix, the kind `analyze` reports by default (the plan's first
+source present, else people when there are any, else the first simulated kind).
+Judgments made without their condition's help (``assistance_failed``) never
+become labels, as they are left out of `analyze`'s estimates.
 """
 
 from __future__ import annotations
@@ -142,20 +148,52 @@ def load_examples(svc: Any) -> list[Example]:
 
 
 # ------------------------------------------------------------------ labels
+JUDGMENT_KINDS = ("human", "llm", "parametric")   # the sources `analyze --source` keeps apart
+
+
 def source_conditions(source: str) -> tuple[str | None, str]:
-    """('majority', 'explain') for 'majority:explain'; (None, 'explain') for a plain condition; (None, 'expert')."""
+    """('majority', 'explain') for 'majority:explain' (or 'majority:explain@human'); (None, 'explain') for a plain
+    condition; (None, 'expert')."""
+    source = split_kind(source)[0]
     if ":" in source:
         agg, cond = source.split(":", 1)
         return agg, cond
     return None, source
 
 
-def _judgments(svc: Any, condition: str) -> list[dict[str, Any]]:
-    # lead-side read; skipped judgments carry no label
+def split_kind(source: str) -> tuple[str, str | None]:
+    """('majority:explain', 'human') for 'majority:explain@human'; ('explain', None) without a suffix."""
+    base, at, kind = source.rpartition("@")
+    return (base, kind) if at else (source, None)
+
+
+def _judgments(svc: Any, condition: str, kind: str | None) -> tuple[list[dict[str, Any]], str | None, list[str]]:
+    """One kind of non-expert judgment under a condition, without those made without their help.
+
+    Returns (rows, the kind read, notes). `kind` None: the kind `analyze` reports by default among these
+    judgments (`sandwich.analysis.sources.select_sources`). Skipped judgments carry no label."""
+    from sandwich.analysis.sources import planned_sources, select_sources, source_words
+
     non_experts = {o.name for o in svc.overseers() if o.role == "non_expert"}
-    return [{"overseer": j.overseer, "item_id": j.item_id, "choice": j.choice, "confidence": j.confidence}
-            for j in svc.store.judgments(condition=condition)
-            if not j.skipped and j.choice is not None and j.overseer in non_experts]
+    usable = [j for j in svc.store.judgments(condition=condition)
+              if not j.skipped and j.choice is not None and j.overseer in non_experts]
+    present = [k for k in JUDGMENT_KINDS if any(j.source == k for j in usable)]
+    if kind is None:
+        chosen = select_sources(None, present, planned_sources(None, svc.study))
+        kind = chosen[0] if chosen else None
+    notes: list[str] = []
+    others = {k: sum(j.source == k for j in usable) for k in present if k != kind}
+    if others:
+        notes.append(f"labels from {source_words([kind]) if kind else 'nobody'} only; left out: "
+                     + ", ".join(f"{n} judgment(s) of {source_words([k])}" for k, n in others.items())
+                     + f" (use '@{next(iter(others))}' for those).")
+    mine = [j for j in usable if j.source == kind]
+    failed = sum(j.assistance_failed for j in mine)
+    if failed:
+        notes.append(f"{failed} judgment(s) made without the condition's help (assistance_failed) are not labels.")
+    rows = [{"overseer": j.overseer, "item_id": j.item_id, "choice": j.choice, "confidence": j.confidence}
+            for j in mine if not j.assistance_failed]
+    return rows, kind, notes
 
 
 def _item_probs(choice: str, confidence: int | None, options: list[str]) -> dict[str, float]:
@@ -200,6 +238,12 @@ def labels_for(svc: Any, source: str, examples: list[Example]) -> SourceLabels:
         by_item[e.item_id].append(e)
     names = [c.name for c in svc.study.conditions]
     agg, cond = source_conditions(source)
+    who = split_kind(source)[1]
+    if who is not None and (who not in JUDGMENT_KINDS or cond == "expert"):
+        raise SandwichError(f"Unknown label source {source!r}: {who!r} is not a kind of overseer"
+                            if cond != "expert" else f"Unknown label source {source!r}: expert labels are gold.",
+                            hint="Suffix a condition source with @human, @llm or @parametric (people and "
+                                 "simulations are never pooled); 'expert' takes no suffix.")
     if source == "expert":
         lab = SourceLabels(source, {}, {})
         for e in train:
@@ -210,9 +254,11 @@ def labels_for(svc: Any, source: str, examples: list[Example]) -> SourceLabels:
     if cond not in names or (agg is not None and agg not in AGGREGATIONS):
         raise SandwichError(f"Unknown label source {source!r}.",
                             hint="Use 'expert', a condition name (" + ", ".join(names) + "), or "
-                                 "majority:<condition> / dawid-skene:<condition>.")
-    rows = [r for r in _judgments(svc, cond) if r["item_id"] in by_item]  # train split only
-    lab = SourceLabels(source, {}, {}, n_judgments=len(rows))
+                                 "majority:<condition> / dawid-skene:<condition>, optionally followed by "
+                                 "@human, @llm or @parametric.")
+    judged, _, notes = _judgments(svc, cond, who)
+    rows = [r for r in judged if r["item_id"] in by_item]  # train split only
+    lab = SourceLabels(source, {}, {}, n_judgments=len(rows), notes=notes)
     cache: dict[str, list[str]] = {}
     per_item: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:

@@ -34,7 +34,8 @@ def analyze(
     study: str = typer.Argument(..., help="Study YAML or .duckdb file.", show_default=False),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     out: Path | None = typer.Option(None, "--out", help="Write index.html, PNG plots and results.json here."),
-    replicates: int = typer.Option(2000, "--replicates", min=50, help="Two-way bootstrap replicates."),
+    replicates: int | None = typer.Option(None, "--replicates", min=50,
+                                          help="Two-way bootstrap replicates (default: the frozen plan's, 2000)."),
     seed: int | None = typer.Option(None, "--seed", help="Bootstrap/permutation seed (default: the study's)."),
     explore: list[str] = typer.Option([], "--explore", help="Extra comparison A:B, labelled exploratory (repeatable)."),
     source: str | None = typer.Option(
