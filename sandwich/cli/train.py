@@ -51,7 +51,7 @@ def train(
     force: bool = typer.Option(False, "--force", help="Re-train even runs that are already finished."),
 ) -> None:
     """Train a classifier per label source and seed on the train split; evaluate on held-out gold. Resumable."""
-    from sandwich.classifiers.training import train_study
+    from sandwich.classifiers import train_study  # pointwise or pairwise, by the study's task kind
 
     path = study_db(study, db)
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -99,8 +99,9 @@ def compare(
     coverage: float = typer.Option(0.5, "--coverage", min=0.01, max=1.0,
                                    help="Fixed share flagged for the missed-bad (FNR) column."),
 ) -> None:
-    """Per label source: accuracy, AUROC, ECE, PGR with CIs, the high-stakes view and best-of-n, vs the expert."""
-    from sandwich.classifiers.compare import compare_study
+    """Per label source: accuracy (preference accuracy on a pairwise study), AUROC, ECE, PGR with CIs, the
+    high-stakes view and best-of-n, against the expert (gold) ceiling."""
+    from sandwich.classifiers import compare_study
 
     res = compare_study(study_db(study, db), out, backbone=backbone, runs_dir=runs, n_boot=replicates,
                         fixed_coverage=coverage)
