@@ -194,12 +194,15 @@ def test_train_and_compare_report_pgr_matched_sizes_and_best_of_n(he, tmp_path: 
         assert sum(b["n"] for b in s.reliability) == res.n_test == 51
     # every held-out prompt has one correct candidate among two or three: random is well under 1
     assert by["gold"].best_of_n["random"] < by["gold"].best_of_n["oracle"] == 1.0
-    assert (tmp_path / "out" / "reward_models.json").exists()
+    assert (tmp_path / "out" / "reward_models.json").exists() and Path(res.plots["reliability"]).stat().st_size > 0
 
 
-def test_a_pairwise_study_uses_the_pairwise_pipeline_by_its_task_kind() -> None:
+def test_a_pairwise_study_uses_the_pairwise_pipeline_and_its_source_names() -> None:
     assert pipelines.for_kind("pairwise") is pipelines.PAIRWISE
     assert pipelines.for_kind("code-review") is pipelines.POINTWISE
+    pair = pipelines.for_kind("pairwise").label_sources(["unassisted", "debate"])
+    assert {"gold", "debate", "simulated:debate", "aggregate-debate", "aggregate-simulated:debate"} <= pair
+    assert "majority:debate" not in pair and "aggregate-debate" not in pipelines.POINTWISE.label_sources(["debate"])
 
 
 def test_export_trl_of_a_code_review_study_is_a_clear_error(he_db: Path, tmp_path: Path) -> None:
@@ -217,3 +220,21 @@ def test_lm_reward_trains_on_preferences(he, cache: Path) -> None:
     assert out.steps == 4 and out.pairs_seen == 16 and all(np.isfinite(model.losses))
     r = model.rewards([x.prompt for x in rows], [x.chosen for x in rows])
     assert r.shape == (8,) and np.isfinite(r).all()
+
+
+@pytest.mark.slow
+def test_trl_reward_trainer_trains_on_the_export_unchanged(he, tmp_path: Path) -> None:
+    from datasets import load_dataset
+    from trl import RewardConfig, RewardTrainer
+
+    from sandwich.classifiers.lm_reward import load_reward_model
+
+    pairs, _ = he
+    write_trl({"gold": preference_set(pairs, [], "gold")}, tmp_path / "trl")
+    ds = load_dataset("parquet", data_files=str(tmp_path / "trl" / "gold.parquet"), split="train").select(range(8))
+    tok, model, _ = load_reward_model(TrainSettings(backbone="lm-reward"))
+    args = RewardConfig(output_dir=str(tmp_path / "out"), max_steps=2, per_device_train_batch_size=2,
+                        max_length=256, report_to=[], use_cpu=True, save_strategy="no", logging_steps=1)
+    trainer = RewardTrainer(model=model, args=args, train_dataset=ds, processing_class=tok)
+    out = trainer.train()
+    assert out.global_step == 2 and np.isfinite(out.training_loss)

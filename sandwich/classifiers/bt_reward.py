@@ -15,6 +15,7 @@ TRL's −log σ(d). P(A ≻ B) = σ(r(A) − r(B)).
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +61,8 @@ class TrainOut:
 
     steps: int = 0
     pairs_seen: int = 0
+    step_times: list[float] = field(default_factory=list)   # perf_counter() after each optimiser step (lm-reward)
+    loop_seconds: float = 0.0                                 # time in the optimisation loop (features excluded)
     notes: list[str] = field(default_factory=list)
 
 
@@ -114,6 +117,7 @@ def train_minilm(rows: Sequence[Preference], settings: TrainSettings, seed: int,
         total = settings.epochs * per_epoch if not settings.max_steps else min(settings.epochs * per_epoch,
                                                                                 settings.max_steps)
         model, out, step = FrozenReward(head, scale, settings, cache_dir), TrainOut(), 0
+        t0 = time.perf_counter()
         while step < total:
             order = torch.randperm(len(rows), generator=gen)
             running = []
@@ -130,7 +134,7 @@ def train_minilm(rows: Sequence[Preference], settings: TrainSettings, seed: int,
                 out.pairs_seen += len(idx)
             model.losses.append(float(np.mean(running)))
         head.eval()
-        out.steps = step
+        out.steps, out.loop_seconds = step, time.perf_counter() - t0
         return model, out
     finally:
         torch.set_num_threads(threads)
@@ -195,6 +199,7 @@ def train_lm(rows: Sequence[Preference], settings: TrainSettings, seed: int,
             model.losses.append(loss.item())
             out.steps += 1
             out.pairs_seen += len(chunk)
+            out.step_times.append(time.perf_counter())
     return model, out
 
 

@@ -177,8 +177,30 @@ def compare_pairwise(data: PairwiseData, runs: list[RunRecord], *, backbone: str
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         res.out_dir = str(out_dir)
+        res.plots = {"reliability": str(write_reliability(res, out_dir / "reliability.png"))}
         (out_dir / "reward_models.json").write_text(json.dumps(res.to_dict(), indent=2))
     return res
+
+
+def write_reliability(res: PairComparison, path: Path) -> Path:
+    """Reliability diagram of P(A ≻ B), one line per source (the seed ensemble), the diagonal for reference."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="calibrated")
+    for s in res.summaries:
+        pts = s.reliability
+        ax.plot([b["predicted"] for b in pts], [b["observed"] for b in pts], marker="o", ms=3,
+                label=f"{s.source} (ECE {s.ece:.3f})")
+    ax.set(xlabel="predicted P(A ≻ B)", ylabel="share of held-out pairs where gold is A", xlim=(0, 1), ylim=(0, 1),
+           title=f"Calibration of the reward models ({res.n_test} held-out pairs)")
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
 
 
 def _matched(summaries: list[PairSummary], runs: list[RunRecord], full: dict[str, list[RunRecord]],

@@ -7,8 +7,8 @@ whose items are comparisons registers the pairwise pipeline under its name.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,9 @@ class Pipeline:
     train: str                      # "module:function" with `training.train_study`'s arguments
     compare: str                    # "module:function" with `compare.compare_study`'s arguments
     export_trl: str | None = None   # "module:function(svc, out) -> rows per file"; None: no preference export
+    # the label-source names a study file may list in classifiers.train_on, given its condition names
+    label_sources: Callable[[Sequence[str]], set[str]] = field(default=lambda names: pointwise_sources(names))
+    sources_hint: str = "'expert', a condition name, or majority:/dawid-skene: followed by a condition name"
 
     def function(self, what: str) -> Callable[..., Any]:
         """The named function, imported."""
@@ -30,11 +33,23 @@ class Pipeline:
         return getattr(importlib.import_module(module), name)
 
 
+def pointwise_sources(names: Sequence[str]) -> set[str]:
+    """Gold ('expert'), each condition, and its crowd-kit aggregations."""
+    return {"expert", *names} | {f"{agg}:{c}" for agg in ("majority", "dawid-skene") for c in names}
+
+
+def pairwise_sources(names: Sequence[str]) -> set[str]:
+    """Gold ('gold' or 'expert'), each condition's people and simulations, and their Bradley–Terry aggregates."""
+    each = {*names, *(f"simulated:{c}" for c in names)}
+    return {"gold", "expert", *each, *(f"aggregate-{c}" for c in each)}
+
+
 POINTWISE = Pipeline("pointwise", "sandwich.classifiers.training:train_study",
                      "sandwich.classifiers.compare:compare_study")
 PAIRWISE = Pipeline("pairwise", "sandwich.classifiers.pairwise_train:train_pairwise_study",
                     "sandwich.classifiers.pairwise_compare:compare_pairwise_study",
-                    "sandwich.classifiers.trl_export:export_trl_study")
+                    "sandwich.classifiers.trl_export:export_trl_study", pairwise_sources,
+                    "'gold', a condition name, simulated:<condition>, or aggregate- followed by either")
 _BY_KIND: dict[str, Pipeline] = {"pairwise": PAIRWISE}
 
 
