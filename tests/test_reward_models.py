@@ -194,6 +194,8 @@ def test_train_and_compare_report_pgr_matched_sizes_and_best_of_n(he, tmp_path: 
         assert sum(b["n"] for b in s.reliability) == res.n_test == 51
     # every held-out prompt has one correct candidate among two or three: random is well under 1
     assert by["gold"].best_of_n["random"] < by["gold"].best_of_n["oracle"] == 1.0
+    # the gold-trained model's top pick passes more often than a random pick (measured 0.66 vs 0.45, seeds 0-2)
+    assert by["gold"].best_of_n["pass_rate"] > by["gold"].best_of_n["random"] + 0.1
     assert (tmp_path / "out" / "reward_models.json").exists() and Path(res.plots["reliability"]).stat().st_size > 0
 
 
@@ -216,8 +218,9 @@ def test_export_trl_of_a_code_review_study_is_a_clear_error(he_db: Path, tmp_pat
 def test_lm_reward_trains_on_preferences(he, cache: Path) -> None:
     pairs, _ = he
     rows = preference_set(pairs, [], "gold").rows[:8]
+    # 8 pairs, 4 a step (batch_size 16 // 4), one epoch: 2 steps, however high max_steps is
     model, out = train_reward(rows, TrainSettings(backbone="lm-reward", max_steps=4, lm_max_length=256), 0, cache)
-    assert out.steps == 4 and out.pairs_seen == 16 and all(np.isfinite(model.losses))
+    assert out.steps == 2 and out.pairs_seen == 8 and all(np.isfinite(model.losses))
     r = model.rewards([x.prompt for x in rows], [x.chosen for x in rows])
     assert r.shape == (8,) and np.isfinite(r).all()
 

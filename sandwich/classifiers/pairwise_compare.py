@@ -170,6 +170,10 @@ def compare_pairwise(data: PairwiseData, runs: list[RunRecord], *, backbone: str
                 summ.best_of_n["gold_trained"] = gold_bon["pass_rate"]
     if GOLD not in full or data.floor not in full:
         notes.append(f"PGR needs a gold-trained model and one trained on the floor source {data.floor!r}.")
+    elif (floor_gap := float(np.mean(list(acc[GOLD].values())) - np.mean(list(acc[data.floor].values())))) < 0.02:
+        notes.append(f"PGR: the gold-trained model beats the {data.floor}-trained one by {floor_gap:+.3f} in "
+                     "preference accuracy only; a ratio over so small (or negative) a gap is unstable — read the raw "
+                     "accuracies.")
     n_prompts = len({p.problem_id for p in test})
     if n_prompts < 30:
         notes.append(f"Only {len(test)} held-out pairs from {n_prompts} prompts: every interval here is wide.")

@@ -6,7 +6,8 @@ dropped by the trainer) plus ``strength`` (0.5–1, the source's confidence in t
 ``source``, ``pair_id``, ``problem_id`` and ``split``. Sources hold train-split pairs only (what `sandwich train`
 learns from); the held-out gold pairs go to ``test-gold.parquet`` for evaluation. Loads with
 ``datasets.load_dataset("parquet", data_files=...)``. No ``margin`` column: TRL would subtract it from the
-reward difference, which is not what a strength means.
+reward difference, which is not what a strength means. TRL reads every row as "chosen ≻ rejected": filter
+``strength > 0.5`` first if ties (stored with chosen = A) should not count.
 """
 
 from __future__ import annotations
