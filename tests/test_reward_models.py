@@ -197,6 +197,11 @@ def test_train_and_compare_report_pgr_matched_sizes_and_best_of_n(he, tmp_path: 
     # the gold-trained model's top pick passes more often than a random pick (measured 0.66 vs 0.45, seeds 0-2)
     assert by["gold"].best_of_n["pass_rate"] > by["gold"].best_of_n["random"] + 0.1
     assert (tmp_path / "out" / "reward_models.json").exists() and Path(res.plots["reliability"]).stat().st_size > 0
+    # the HTML report's classifier section renders a pairwise comparison as it renders a pointwise one
+    from sandwich.analysis.classifier_section import classifier_html
+    page = classifier_html(res, lambda t: f"<table>{t.title}</table>", lambda p: f"<img src='{p.name}'>")
+    assert "Bradley–Terry reward models (minilm) on 51 held-out gold pairs" in page
+    assert "<img src='preference_reliability.png'>" in page and "best-of-n: a candidate passes" in page
 
 
 def test_a_pairwise_study_uses_the_pairwise_pipeline_and_its_source_names() -> None:

@@ -181,7 +181,7 @@ def compare_pairwise(data: PairwiseData, runs: list[RunRecord], *, backbone: str
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         res.out_dir = str(out_dir)
-        res.plots = {"reliability": str(write_reliability(res, out_dir / "reliability.png"))}
+        res.plots = {"reliability": str(write_reliability(res, out_dir / "preference_reliability.png"))}
         (out_dir / "reward_models.json").write_text(json.dumps(res.to_dict(), indent=2))
     return res
 
