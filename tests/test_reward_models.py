@@ -246,3 +246,19 @@ def test_trl_reward_trainer_trains_on_the_export_unchanged(he, tmp_path: Path) -
     trainer = RewardTrainer(model=model, args=args, train_dataset=ds, processing_class=tok)
     out = trainer.train()
     assert out.global_step == 2 and np.isfinite(out.training_loss)
+
+
+def test_train_and_compare_dispatch_on_the_task_kind_and_read_the_store(he_db: Path, he, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """`sandwich.classifiers.train_study/compare_study` on a study whose kind uses the pairwise pipeline: the
+    store is read through `load_pairwise_data` (its pair reader stands in for the pairwise task kind's)."""
+    from sandwich.classifiers import compare_study, pairwise_train, train_study
+
+    monkeypatch.setitem(pipelines._BY_KIND, "code-review", pipelines.PAIRWISE)
+    monkeypatch.setattr(pairwise_train, "gold_pairs_from_store", lambda svc: he[0])
+    recs = train_study(he_db, sources=["expert"], seeds=[0], runs_dir=tmp_path / "runs")
+    assert [(r.source, r.n_train, r.status) for r in recs] == [("gold", 141, "trained")]
+    assert (tmp_path / "runs" / "gold" / "minilm-seed0" / "scores.json").exists()
+    res = compare_study(he_db, tmp_path / "cmp", runs_dir=tmp_path / "runs", n_boot=50)
+    assert res.floor == "simulated:unassisted" and [s.source for s in res.summaries] == ["gold"]
+    assert res.summaries[0].accuracy["mean"] == pytest.approx(recs[0].metrics["accuracy"])
