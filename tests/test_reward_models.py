@@ -262,3 +262,22 @@ def test_train_and_compare_dispatch_on_the_task_kind_and_read_the_store(he_db: P
     res = compare_study(he_db, tmp_path / "cmp", runs_dir=tmp_path / "runs", n_boot=50)
     assert res.floor == "simulated:unassisted" and [s.source for s in res.summaries] == ["gold"]
     assert res.summaries[0].accuracy["mean"] == pytest.approx(recs[0].metrics["accuracy"])
+
+
+def test_export_trl_of_a_study_writes_each_source_and_logs_a_look(he_db: Path, he, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from datasets import load_dataset
+
+    from sandwich.classifiers import pairwise_train
+    from sandwich.classifiers.trl_export import export_trl_study
+    from sandwich.service import StudyService
+
+    monkeypatch.setattr(pairwise_train, "gold_pairs_from_store", lambda svc: he[0])
+    with StudyService(he_db) as svc:
+        before = len(svc.store.looks())
+        counts = export_trl_study(svc, tmp_path / "trl")
+        assert len(svc.store.looks()) == before + 1 and svc.store.looks()[-1].action == "export"
+    assert counts == {"gold.parquet": 141, "test-gold.parquet": 51}      # no judgments yet: gold only
+    test = load_dataset("parquet", data_files=str(tmp_path / "trl" / "test-gold.parquet"), split="train")
+    assert set(test["split"]) == {"test"} and set(test["strength"]) == {1.0}
+    assert not list((tmp_path / "trl").glob(".*partial"))
