@@ -97,7 +97,7 @@ def bench_lm(texts: list[tuple[str, str, int]], steps: int) -> tuple[float, floa
     point_t: list[float] = []
     ctx = TrainContext(seed=0, all_examples=ex, progress=lambda d, t: point_t.append(time.perf_counter()))
     try:
-        train_reward_model(ex, [float(e.bad) for e in ex], replace(base, max_steps=steps + 1), ctx)
+        train_reward_model(ex, [float(e.bad or 0) for e in ex], replace(base, max_steps=steps + 1), ctx)
         _, out = train_lm(pairs, replace(base, max_steps=steps + 1), 0)
     except SandwichError as e:
         print(f"lm-reward: skipped ({e.message})")

@@ -211,6 +211,9 @@ def _matched(summaries: list[PairSummary], runs: list[RunRecord], full: dict[str
              ids: list[str], y: np.ndarray, floor: str) -> list[str]:
     """PGR in preference accuracy with every source at the smallest source's number of training pairs."""
     matched = [r for r in runs if r.matched]
+    if not matched and len({rs[0].n_train for rs in full.values()}) == 1:
+        return [f"Every source trained on the same {next(iter(full.values()))[0].n_train} pairs: PGR is already at "
+                "matched sizes."]
     if not matched or floor not in full or GOLD not in full:
         return []
     n = min(r.matched for r in matched)
