@@ -202,6 +202,8 @@ def test_train_and_compare_report_pgr_matched_sizes_and_best_of_n(he, tmp_path: 
     page = classifier_html(res, lambda t: f"<table>{t.title}</table>", lambda p: f"<img src='{p.name}'>")
     assert "Bradley–Terry reward models (minilm) on 51 held-out gold pairs" in page
     assert "<img src='preference_reliability.png'>" in page and "best-of-n: a candidate passes" in page
+    # 51 held-out pairs, A wrong in about half: 99% precision cannot be certified (needs ≥ 299 flagged)
+    assert any("pairs where A is wrong" in n and "≥299" in n for n in res.notes), res.notes
 
 
 def test_a_pairwise_study_uses_the_pairwise_pipeline_and_its_source_names() -> None:

@@ -20,7 +20,7 @@ import numpy as np
 
 from sandwich.classifiers import pair_eval as pe
 from sandwich.classifiers.compare import _seed_ci
-from sandwich.classifiers.evaluate import pgr
+from sandwich.classifiers.evaluate import pgr, resolution_note
 from sandwich.classifiers.pairwise_train import PairwiseData
 from sandwich.classifiers.preferences import GOLD
 from sandwich.classifiers.training import RunRecord, default_runs_dir, load_runs
@@ -174,6 +174,8 @@ def compare_pairwise(data: PairwiseData, runs: list[RunRecord], *, backbone: str
         notes.append(f"PGR: the gold-trained model beats the {data.floor}-trained one by {floor_gap:+.3f} in "
                      "preference accuracy only; a ratio over so small (or negative) a gap is unstable — read the raw "
                      "accuracies.")
+    if (note := resolution_note(int((1 - y).sum()), (0.99,))) is not None:
+        notes.append(note.replace("bad item(s)", "pairs where A is wrong"))
     n_prompts = len({p.problem_id for p in test})
     if n_prompts < 30:
         notes.append(f"Only {len(test)} held-out pairs from {n_prompts} prompts: every interval here is wide.")
