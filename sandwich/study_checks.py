@@ -157,17 +157,17 @@ def _hypotheses(prereg: Any, conditions: list[Any] | None) -> list[Problem]:
     return out
 
 
-def _classifiers(classifiers: Any, conditions: list[Any]) -> list[Problem]:
+def _classifiers(classifiers: Any, conditions: list[Any], task: Any) -> list[Problem]:
+    from sandwich.classifiers.pipelines import for_kind
+
     names = [c.name for c in conditions]
-    judged = {*names} | {f"{agg}:{c}" for agg in ("majority", "dawid-skene") for c in names}
-    sources = {"expert"} | judged | {f"{s}@{k}" for s in judged for k in ("human", "llm", "parametric")}
+    pipeline = for_kind(str(getattr(task, "kind", "")))   # pairwise studies name their sources differently
+    sources = pipeline.label_sources(names)
     out: list[Problem] = []
     for i, src in enumerate(classifiers.train_on):
         if src not in sources:
             out.append(_at(("classifiers", "train_on", i),
-                        f"unknown label source {src!r} (expected 'expert', a condition name, or majority:/"
-                        "dawid-skene: followed by a condition name, optionally followed by @human, @llm or "
-                        "@parametric)"))
+                        f"unknown label source {src!r} (expected {pipeline.sources_hint})"))
     for i in _duplicates(classifiers.train_on):
         out.append(_at(("classifiers", "train_on", i), f"label source {classifiers.train_on[i]!r} is listed twice"))
     for i in _duplicates([str(s) for s in classifiers.seeds]):
@@ -200,7 +200,7 @@ def cross_field_problems(sections: Mapping[str, Any]) -> list[Problem]:
     if sections.get("preregistration") is not None:
         out += _hypotheses(sections["preregistration"], conditions)
     if conditions is not None and sections.get("classifiers") is not None:
-        out += _classifiers(sections["classifiers"], conditions)
+        out += _classifiers(sections["classifiers"], conditions, task)
     if conditions is not None and sections.get("simulation") is not None:
         out += _simulation(sections["simulation"], conditions)
     if conditions is not None and task is not None and ov is not None and ov.design != "observed":

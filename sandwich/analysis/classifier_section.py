@@ -17,13 +17,14 @@ from sandwich.errors import SandwichError
 if TYPE_CHECKING:
     from sandwich.analysis.result import AnalysisResult
     from sandwich.classifiers.compare import ComparisonResult
+    from sandwich.classifiers.pairwise_compare import PairComparison
 
 TITLE = "<h2>Classifiers trained on each label source</h2>"
 
 
-def comparison(res: AnalysisResult, out: Path) -> ComparisonResult | str:
+def comparison(res: AnalysisResult, out: Path) -> ComparisonResult | PairComparison | str:
     """The comparison of the study's trained runs (plots written to OUT/classifiers/), or why there is none."""
-    from sandwich.classifiers.compare import compare_study
+    from sandwich.classifiers import compare_study  # pointwise or pairwise, by the study's task kind
     from sandwich.classifiers.training import default_runs_dir, load_runs
 
     root = default_runs_dir(res.db_path, res.study)
@@ -35,16 +36,14 @@ def comparison(res: AnalysisResult, out: Path) -> ComparisonResult | str:
         return f"The trained classifiers could not be compared: {e}"
 
 
-def classifier_html(r: ComparisonResult | str, table_html: Callable[[Table], str],
+def classifier_html(r: ComparisonResult | PairComparison | str, table_html: Callable[[Table], str],
                     img: Callable[[Path], str]) -> str:
     """The section as HTML: SYNTHETIC first when labels were simulated, the plots, every table, the notes."""
-    from sandwich.classifiers.report import render_tables
-
     if isinstance(r, str):
         return TITLE + f"<p class='dim'>{html.escape(r)}</p>"
     parts = [TITLE]
-    plots = [Path(p) for p in r.plots.values() if Path(p).exists()]
-    for renderable in render_tables(r).renderables:
+    plots = [Path(p) for p in getattr(r, "plots", {}).values() if Path(p).exists()]
+    for renderable in r.table.renderables:   # a pairwise study's reward-model comparison has the same shape
         if isinstance(renderable, Table):
             parts.append(table_html(renderable))
             if plots:   # the plots right after the main table they draw

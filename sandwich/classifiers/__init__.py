@@ -1,24 +1,24 @@
-"""Reward-model classifiers trained on each label source's judgments, compared against expert-trained ones."""
+"""Reward-model classifiers trained on each label source's judgments, compared against expert-trained ones.
+
+Pointwise P(bad) classifiers for code-review and multiple-choice studies; Bradley–Terry reward models for
+pairwise studies. `sandwich.classifiers.pipelines` picks one by the study's task kind.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from sandwich.classifiers.compare import ComparisonResult
-    from sandwich.classifiers.training import RunRecord
+from sandwich.classifiers.pipelines import for_kind, study_kind
 
 
-def train_study(db_path: Any, **kwargs: Any) -> list[RunRecord]:
-    """Train the study's classifiers (see sandwich.classifiers.training.train_study)."""
-    from sandwich.classifiers.training import train_study as _train
-    return _train(db_path, **kwargs)
+def train_study(db_path: Any, **kwargs: Any) -> list[Any]:
+    """Train the study's classifiers or reward models (see `training.train_study`, `pairwise_train`)."""
+    return for_kind(study_kind(db_path)).function("train")(db_path, **kwargs)
 
 
-def compare_study(db_path: Any, out_dir: Any = None, **kwargs: Any) -> ComparisonResult:
-    """Compare the trained classifiers (see sandwich.classifiers.compare.compare_study)."""
-    from sandwich.classifiers.compare import compare_study as _compare
-    return _compare(db_path, out_dir, **kwargs)
+def compare_study(db_path: Any, out_dir: Any = None, **kwargs: Any) -> Any:
+    """Compare the trained classifiers or reward models (see `compare.compare_study`, `pairwise_compare`)."""
+    return for_kind(study_kind(db_path)).function("compare")(db_path, out_dir, **kwargs)
 
 
 __all__ = ["train_study", "compare_study"]

@@ -157,12 +157,19 @@ def export(
     study: str = typer.Argument(..., help="Study YAML or .duckdb file.", show_default=False),
     to: Path = typer.Option(..., "--to", help="Folder to write Parquet files into."),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    fmt: str = typer.Option("tables", "--format", help="tables: every table as Parquet; trl: a pairwise study's "
+                            "label sources as TRL preference datasets (prompt, chosen, rejected, strength, source)."),
 ) -> None:
     """Parquet files of everything but the gold, plus the gold in a separate folder (gold/)."""
     from rich.markup import escape
 
     from sandwich.export import BLINDED_TABLES, WITHHELD, export_study
 
+    if fmt not in ("tables", "trl"):
+        raise SandwichError(f"--format {fmt!r}: expected tables or trl.")
+    if fmt == "trl":
+        _export_trl(study, db, to)
+        return
     with open_service(study, db) as svc:  # writable: the export is logged in the study as a look
         counts = export_study(svc, to)
     console.print(f"[green]exported[/] to {escape(str(to))}: " + ", ".join(
@@ -171,6 +178,22 @@ def export(
                   + ", ".join(f"{t} {counts[t]}" for t in BLINDED_TABLES if t in counts))
     for table, why in WITHHELD.items():
         console.print(f"  {table}: not exported ({why})")
+
+
+def _export_trl(study: str, db: str | None, to: Path) -> None:
+    """`export --format trl`: the task kind's classifier pipeline writes the preference datasets."""
+    from rich.markup import escape
+
+    from sandwich.classifiers.pipelines import for_kind
+
+    with open_service(study, db) as svc:  # writable: the export is logged in the study as a look
+        pipeline = for_kind(str(svc.study.task.kind))
+        if pipeline.export_trl is None:
+            raise SandwichError(f"--format trl: a {svc.study.task.kind} study has no preference data.",
+                                hint="TRL preference datasets come from pairwise studies (task.kind: pairwise).")
+        counts = pipeline.function("export_trl")(svc, to)
+    console.print(f"[green]exported[/] TRL preference datasets to {escape(str(to))}: "
+                  + ", ".join(f"{name} {n}" for name, n in counts.items()))
 
 
 def register(app: typer.Typer) -> None:

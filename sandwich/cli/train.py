@@ -40,7 +40,8 @@ def train(
     backbone: str | None = typer.Option(None, "--backbone",
                                         help="minilm | minilm-finetune | lm-reward (default: the study's)."),
     sources: list[str] = typer.Option([], "--sources", help="Label sources (default: classifiers.train_on), "
-                                      "e.g. expert,unassisted,dawid-skene:debate."),
+                                      "e.g. expert,unassisted,dawid-skene:debate; on a pairwise study gold,"
+                                      "unassisted,simulated:debate,aggregate-debate."),
     seeds: list[str] = typer.Option([], "--seeds", help="Seeds (default: classifiers.seeds), e.g. 0,1,2."),
     runs: Path | None = typer.Option(None, "--runs", help="Runs folder (default: runs/<study>/ beside the database)."),
     epochs: int | None = typer.Option(None, "--epochs", min=1, help="Override the head's epochs."),
@@ -51,7 +52,7 @@ def train(
     force: bool = typer.Option(False, "--force", help="Re-train even runs that are already finished."),
 ) -> None:
     """Train a classifier per label source and seed on the train split; evaluate on held-out gold. Resumable."""
-    from sandwich.classifiers.training import train_study
+    from sandwich.classifiers import train_study  # pointwise or pairwise, by the study's task kind
 
     path = study_db(study, db)
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -99,8 +100,9 @@ def compare(
     coverage: float = typer.Option(0.5, "--coverage", min=0.01, max=1.0,
                                    help="Fixed share flagged for the missed-bad (FNR) column."),
 ) -> None:
-    """Per label source: accuracy, AUROC, ECE, PGR with CIs, the high-stakes view and best-of-n, vs the expert."""
-    from sandwich.classifiers.compare import compare_study
+    """Per label source: accuracy (preference accuracy on a pairwise study), AUROC, ECE, PGR with CIs, the
+    high-stakes view and best-of-n, against the expert (gold) ceiling."""
+    from sandwich.classifiers import compare_study
 
     res = compare_study(study_db(study, db), out, backbone=backbone, runs_dir=runs, n_boot=replicates,
                         fixed_coverage=coverage)
