@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 import threading
+import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +21,9 @@ from typing import Any, Literal
 
 from sandwich.errors import NotFound, SandwichError
 from sandwich.service import StudyService
-from sandwich.store import TokenRecord
+from sandwich.store import DB_ERRORS, TokenRecord
+
+log = logging.getLogger("sandwich.serve")
 
 Role = Literal["overseer", "lead"]
 LEAD_SUBJECT = "lead"
@@ -67,10 +71,14 @@ def _split(token: str) -> tuple[str, str] | None:
 class TokenStore:
     """Issue, list, revoke and check tokens; checks are served from memory (the server is the only writer)."""
 
-    def __init__(self, svc: StudyService) -> None:
+    def __init__(self, svc: StudyService, *, refresh_s: float | None = None) -> None:
+        """`refresh_s`: re-read the table at most this often (seconds) when other processes (replicas) issue and
+        revoke tokens too; None when this server is the study's only writer."""
         self._svc = svc
         self._mutex = threading.Lock()
         self._by_id: dict[str, TokenRecord] = {}
+        self._refresh_s = refresh_s
+        self._loaded_at = 0.0
         self.reload()
 
     def reload(self) -> None:
@@ -78,6 +86,18 @@ class TokenStore:
         rows = self._svc.store.tokens()
         with self._mutex:
             self._by_id = {r.token_id: r for r in rows}
+            self._loaded_at = time.monotonic()
+
+    def _refresh(self) -> None:
+        """With replicas: re-read the table once `refresh_s` has passed. While the store is unreachable the last
+        table read stays in force (reads keep being served; writes fail on their own)."""
+        if self._refresh_s is None or time.monotonic() - self._loaded_at < self._refresh_s:
+            return
+        self._loaded_at = time.monotonic()  # one reader at a time, and not again at once if the store is down
+        try:
+            self.reload()
+        except DB_ERRORS as e:
+            log.warning("could not re-read the tokens (keeping the last table read): %s", e)
 
     def issue(self, *, overseer: str | None = None, lead: bool = False) -> tuple[str, Principal]:
         """Create a token for an overseer (or the lead). Returns (token text, principal); the text is not stored."""
@@ -123,6 +143,7 @@ class TokenStore:
         parts = _split(token)
         if parts is None:
             return None
+        self._refresh()
         with self._mutex:
             row = self._by_id.get(parts[0])
         if row is None or row.revoked:
