@@ -144,7 +144,7 @@ def _overseer_routes(app: FastAPI) -> None:
     base = "/v1/overseers/{overseer}"
 
     @app.get("/v1/health", tags=["anyone"])
-    def health(request: Request) -> JSONResponse:
+    async def health(request: Request) -> JSONResponse:  # memory only: answers even while worker threads wait
         """Liveness (no token): the study's name and the writer's counters. While the database refuses writes
         (the last write failed, none has succeeded since) `ok` is false, the status 503, and `last_error` says why."""
         st = state_of(request)

@@ -77,5 +77,6 @@ class ServerState:
     def close(self) -> None:
         """Finish queued writes and stop the writer (the caller closes the service, which checkpoints)."""
         self.writer.close()
+        self.tokens.close()
         if self.follow_up_pool is not None:
             self.follow_up_pool.shutdown(wait=False, cancel_futures=True)

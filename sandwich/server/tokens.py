@@ -13,7 +13,6 @@ import logging
 import os
 import secrets
 import threading
-import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,26 +77,30 @@ class TokenStore:
         self._mutex = threading.Lock()
         self._by_id: dict[str, TokenRecord] = {}
         self._refresh_s = refresh_s
-        self._loaded_at = 0.0
+        self._stop = threading.Event()
         self.reload()
+        if refresh_s is not None:  # off the request path: a store that is down must not stall token checks
+            threading.Thread(target=self._refresh_loop, name="sandwich-tokens", daemon=True).start()
 
     def reload(self) -> None:
         """Re-read the tokens table (e.g. after a CLI issued a token while the server was down)."""
         rows = self._svc.store.tokens()
         with self._mutex:
             self._by_id = {r.token_id: r for r in rows}
-            self._loaded_at = time.monotonic()
 
-    def _refresh(self) -> None:
-        """With replicas: re-read the table once `refresh_s` has passed. While the store is unreachable the last
-        table read stays in force (reads keep being served; writes fail on their own)."""
-        if self._refresh_s is None or time.monotonic() - self._loaded_at < self._refresh_s:
-            return
-        self._loaded_at = time.monotonic()  # one reader at a time, and not again at once if the store is down
-        try:
-            self.reload()
-        except DB_ERRORS as e:
-            log.warning("could not re-read the tokens (keeping the last table read): %s", e)
+    def _refresh_loop(self) -> None:
+        """With replicas: re-read the table every `refresh_s`. While the store is unreachable the last table read
+        stays in force (reads keep being served; writes fail on their own)."""
+        assert self._refresh_s is not None
+        while not self._stop.wait(self._refresh_s):
+            try:
+                self.reload()
+            except DB_ERRORS as e:
+                log.warning("could not re-read the tokens (keeping the last table read): %s", e)
+
+    def close(self) -> None:
+        """Stop re-reading the table."""
+        self._stop.set()
 
     def issue(self, *, overseer: str | None = None, lead: bool = False) -> tuple[str, Principal]:
         """Create a token for an overseer (or the lead). Returns (token text, principal); the text is not stored."""
@@ -143,7 +146,6 @@ class TokenStore:
         parts = _split(token)
         if parts is None:
             return None
-        self._refresh()
         with self._mutex:
             row = self._by_id.get(parts[0])
         if row is None or row.revoked:

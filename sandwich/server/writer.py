@@ -32,7 +32,7 @@ from sandwich.interactions import conflict
 from sandwich.leases import Leases
 from sandwich.server.index import StoredJudgment, StudyIndex
 from sandwich.service import StudyService
-from sandwich.store import DuplicateKey, InteractionRecord, JudgmentRecord
+from sandwich.store import UNREACHABLE_ERRORS, DuplicateKey, InteractionRecord, JudgmentRecord
 from sandwich.views import JudgmentIn, Receipt
 
 log = logging.getLogger("sandwich.serve")
@@ -155,20 +155,22 @@ class JudgmentWriter:
         except Exception as e:  # noqa: BLE001 — any database failure: nothing in this batch is saved (rolled back)
             if batch.froze_preregistration:  # the freeze rolled back with the batch: freeze again next time
                 self._svc.forget_preregistration_cache()
-            if len(ops) > 1:
+            if len(ops) > 1 and not isinstance(e, UNREACHABLE_ERRORS):
                 for op in ops:  # retry alone so that one failing write does not fail the others
                     self._commit([op])
                 return
-            if isinstance(e, DuplicateKey) and ops[0].resolve is not None and self._answer(ops[0]):
+            if len(ops) == 1 and isinstance(e, DuplicateKey) and ops[0].resolve is not None \
+                    and self._answer(ops[0]):
                 return
-            log.error("write failed, nothing saved: %s", e)
-            self.failed += 1
+            log.error("write failed, nothing saved (%d operation(s)): %s", len(ops), e)
+            self.failed += len(ops)
             self.failing = True
             self.last_error = f"{type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}"
             self.last_error_at = rules.utc_now().isoformat(timespec="seconds")
-            ops[0].future.set_exception(NotSaved(
-                f"The study database refused the write ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
-                "it was NOT saved.", hint="Keep the judgment and retry; tell the study lead if this persists."))
+            for op in ops:  # one op, or a batch the database could not be reached for at all
+                op.future.set_exception(NotSaved(
+                    f"The study database refused the write ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
+                    "it was NOT saved.", hint="Keep the judgment and retry; tell the study lead if this persists."))
             return
         self.batches += 1
         self.failing = False
