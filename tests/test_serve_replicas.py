@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -52,10 +55,10 @@ def start_replicas(db: str, folder: Path, n: int = 2) -> list[ServerProcess]:
 def replicated(tmp_path: Path, pg_url: str) -> Iterator[tuple[str, list[ServerProcess], dict[str, str]]]:
     """A load study (6 overseers × 30 items) on PostgreSQL, served by two replicas."""
     study = write_load_study(tmp_path, questions=90, overseers=6, items_per_overseer=30)
-    tokens, _ = create_with_tokens(study, pg_url, overseer_names(6))
+    tokens, lead = create_with_tokens(study, pg_url, overseer_names(6))
     replicas = start_replicas(pg_url, tmp_path)
     try:
-        yield pg_url, replicas, tokens
+        yield pg_url, replicas, {**tokens, "lead": lead}
     finally:
         for r in replicas:
             r.kill()
@@ -153,6 +156,13 @@ def test_overseers_label_through_both_replicas_and_each_judgment_is_stored_once(
     assert_exactly_once(db, acked, 6 * 30)
     for r in (a, b):  # both did real work
         assert httpx.get(r.url + "/v1/health", timeout=5).json()["writer"]["committed"] > 0
+    # the lead's `status` takes the list too: the first server is gone, the answer comes from the second
+    a.kill()
+    out = subprocess.run([sys.executable, "-m", "sandwich", "status", "--server", a.url, "--server", b.url],
+                         capture_output=True, text=True, timeout=120, check=False,
+                         env={**os.environ, "SANDWICH_LEAD_TOKEN": tokens["lead"], "COLUMNS": "200"})
+    assert out.returncode == 0, out.stderr
+    assert "o005" in out.stdout and "30" in out.stdout
 
 
 @pytest.mark.slow
@@ -310,3 +320,27 @@ def test_the_same_scripted_session_gives_identical_results_on_duckdb_and_two_pos
     assert len(stored["duckdb"]) == 36
     assert stored["duckdb"] == stored["postgres"]
     assert results["duckdb"] == results["postgres"]
+
+
+def test_two_windows_opening_at_once_on_two_replicas_get_one_session(replicated) -> None:
+    """The lease's read-then-write is held in the store: of two simultaneous opens, one wins, one is refused."""
+    _, (a, b), tokens = replicated
+    for name in overseer_names(6):
+        clients = [OverseerClient(r.url, tokens[name]) for r in (a, b)]
+        barrier = threading.Barrier(2)
+        outcome: list[str] = []
+
+        def open_one(c: OverseerClient, barrier: threading.Barrier = barrier, outcome: list[str] = outcome) -> None:
+            barrier.wait()
+            try:
+                c.start_session("tui")
+                outcome.append("open")
+            except SessionInUse:
+                outcome.append("refused")
+
+        threads = [threading.Thread(target=open_one, args=(c,), daemon=True) for c in clients]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert sorted(outcome) == ["open", "refused"], (name, outcome)

@@ -186,6 +186,11 @@ class PostgresStore(TablesMixin):
         self._exec("INSERT INTO meta (key, value) VALUES (%s, %s) "
                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value", [key, value])
 
+    def lock_key(self, key: str) -> None:
+        """Hold `key` (a transaction-level advisory lock, per schema) until the current transaction ends."""
+        with self._conn() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':' || %s))", [key])
+
     # ------------------------------------------------------------ study design
     def items(self, *, role: str | None = None) -> list[ItemRecord]:
         """Items (all, or of one role), by id."""
