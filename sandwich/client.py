@@ -6,6 +6,12 @@ is unreachable or restarting (for up to `retry_for_s`): reads, judgment submits
 interaction logs (the client fills in an `interaction_id`). Calls that are not
 idempotent are retried only when the request never left this machine.
 A judgment that could not be confirmed as stored raises `NotSaved`.
+
+Several servers (replicas of one PostgreSQL study: `--server URL1,URL2` or the option repeated)
+are tried in turn: a request that cannot reach one, gets no answer from it, or is told 502/503/504
+moves to the next at once, and stays there; the backoff starts only when every server has failed
+once. A submit re-sent to another replica carries the same `judgment_id`, and the store's unique
+key makes it one judgment.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import json
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,22 +79,65 @@ def _retry_after(r: httpx.Response) -> float:
         return 1.0
 
 
-class _Http:
-    """An httpx client with bearer auth and retrying of idempotent requests."""
+def server_urls(servers: str | Sequence[str]) -> list[str]:
+    """Server URLs from `--server` values: each may be a comma-separated list; order kept, repeats dropped.
 
-    def __init__(self, url: str, token: str, *, timeout: float = 10.0, retry_for_s: float = 30.0) -> None:
-        if not url.startswith(("http://", "https://")):
-            raise SandwichError(f"{url!r} is not a server URL.", hint="Give it as http://HOST:PORT.")
-        self.url = url.rstrip("/")
+    Raises SandwichError when none is given or one is not http(s)://HOST:PORT.
+    """
+    given = [servers] if isinstance(servers, str) else list(servers)
+    urls: list[str] = []
+    for value in given:
+        for url in (u.strip().rstrip("/") for u in value.split(",")):
+            if not url:
+                continue
+            if not url.startswith(("http://", "https://")):
+                raise SandwichError(f"{url!r} is not a server URL.", hint="Give it as http://HOST:PORT (several: "
+                                    "http://HOST1:PORT,http://HOST2:PORT).")
+            if url not in urls:
+                urls.append(url)
+    if not urls:
+        raise SandwichError("No server URL given.", hint="Give --server http://HOST:PORT.")
+    return urls
+
+
+class _Http:
+    """httpx clients (one per server) with bearer auth, fail-over and retrying of idempotent requests."""
+
+    def __init__(self, urls: str | Sequence[str], token: str, *, timeout: float = 10.0,
+                 retry_for_s: float = 30.0) -> None:
+        self.urls = server_urls(urls)
+        self.current = 0  # the server in use; a failure moves on to the next, and we stay there
         self.retry_for_s = retry_for_s
         self.on_unreachable: Callable[[], None] | None = None  # told at once when a request starts retrying
-        self.http = httpx.Client(base_url=self.url, timeout=timeout,
-                                 headers={"Authorization": f"Bearer {token}", "User-Agent": "sandwich-client"})
+        self.clients = [httpx.Client(base_url=u, timeout=timeout,
+                                     headers={"Authorization": f"Bearer {token}", "User-Agent": "sandwich-client"})
+                        for u in self.urls]
+
+    @property
+    def url(self) -> str:
+        """The server in use now."""
+        return self.urls[self.current]
+
+    @property
+    def http(self) -> httpx.Client:
+        """The client of the server in use now."""
+        return self.clients[self.current]
+
+    def set_header(self, name: str, value: str) -> None:
+        """A header every later request carries, whichever server it goes to."""
+        for c in self.clients:
+            c.headers[name] = value
+
+    def fail_over(self) -> None:
+        """Move on to the next server (a no-op with one)."""
+        self.current = (self.current + 1) % len(self.urls)
 
     def request(self, method: str, path: str, *, idempotent: bool = True, retry_for_s: float | None = None,
                 **kw: Any) -> httpx.Response:
         deadline, delay = time.monotonic() + (self.retry_for_s if retry_for_s is None else retry_for_s), 0.05
+        failures = 0
         while True:
+            url = self.url
             try:
                 r = self.http.request(method, path, **kw)
                 if r.status_code == 429:  # over this token's budget: refused before anything was done
@@ -106,29 +155,37 @@ class _Http:
                 last = e
             except httpx.TransportError as e:  # sent, but no answer (timeout, reset, server killed)
                 if not idempotent:
-                    raise ServerUnreachable(f"No answer from {self.url} for {method} {path} ({type(e).__name__}); "
+                    self.fail_over()  # whatever became of this request, the next one goes elsewhere
+                    raise ServerUnreachable(f"No answer from {url} for {method} {path} ({type(e).__name__}); "
                                             "it may or may not have been done.", hint="Check, then retry.") from e
                 last = e
-            if delay == 0.05 and self.on_unreachable is not None:  # the first failed attempt of this request
+            if failures == 0 and self.on_unreachable is not None:  # the first failed attempt of this request
                 self.on_unreachable()
+            failures += 1
+            self.fail_over()
+            if failures % len(self.urls):  # another server has not been tried yet this round: at once
+                continue
             if time.monotonic() + delay > deadline:
                 if isinstance(last, httpx.Response):
                     _raise_for(last)
-                raise ServerUnreachable(f"Cannot reach the study server at {self.url} ({type(last).__name__}: "
+                where = url if len(self.urls) == 1 else f"any of {', '.join(self.urls)}"
+                raise ServerUnreachable(f"Cannot reach the study server at {where} ({type(last).__name__}: "
                                         f"{last}); nothing was confirmed.",
                                         hint="Is `sandwich serve` running? Your work so far is saved on the server.")
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 2.0)
 
     def close(self) -> None:
-        self.http.close()
+        for c in self.clients:
+            c.close()
 
 
 class OverseerClient:
     """The `OverseerAPI` over HTTP: what the TUI uses with `sandwich label --server URL --token T`."""
 
-    def __init__(self, url: str, token: str, *, timeout: float = 10.0, retry_for_s: float = 30.0,
+    def __init__(self, url: str | Sequence[str], token: str, *, timeout: float = 10.0, retry_for_s: float = 30.0,
                  follow_up_timeout_s: float = 180.0, take_over: bool = False) -> None:
+        """`url`: one server, or several replicas of one study (a list, or comma-separated) to fail over between."""
         self._h = _Http(url, token, timeout=timeout, retry_for_s=retry_for_s)
         self.take_over = take_over
         self.session_id: str | None = None
@@ -174,7 +231,7 @@ class OverseerClient:
         start = SessionStart.model_validate(r.json())
         self.session_id = start.session_id
         if start.session_id:
-            self._h.http.headers["X-Sandwich-Session"] = start.session_id
+            self._h.set_header("X-Sandwich-Session", start.session_id)
         return start
 
     def next_item(self) -> ItemView | None:
@@ -235,6 +292,7 @@ class OverseerClient:
                     elif not line:
                         event = "message"
         except httpx.TransportError as e:
+            self._h.fail_over()  # asking again goes to another replica, if there is one
             raise AssistanceUnavailable(f"Lost the connection to the study server while the model answered: {e}",
                                         hint="Ask again; your judgment is unaffected.") from e
         raise AssistanceUnavailable("The model's answer ended early.")
@@ -256,7 +314,8 @@ class OverseerClient:
 class LeadClient:
     """The lead's calls to a running server: status, export, snapshot, tokens, audit."""
 
-    def __init__(self, url: str, token: str, *, timeout: float = 60.0, retry_for_s: float = 10.0) -> None:
+    def __init__(self, url: str | Sequence[str], token: str, *, timeout: float = 60.0,
+                 retry_for_s: float = 10.0) -> None:
         self._h = _Http(url, token, timeout=timeout, retry_for_s=retry_for_s)
 
     def close(self) -> None:

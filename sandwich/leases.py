@@ -7,7 +7,10 @@ session renews its lease; a session whose lease was taken over is refused on its
 write, so it can never save unnoticed. A lease runs out `LEASE_TTL_S` seconds after its
 last renewal, or at once when the process holding it has died (same host), so a crashed
 session does not lock the overseer out. Leases live in the store's meta table
-(`session_lease:<overseer>`), written through `StudyStore.set_meta`.
+(`session_lease:<overseer>`), written through `StudyStore.set_meta`. Where other processes write the
+same store (replicas of a PostgreSQL study, several `label` processes), each read-then-write of a lease
+runs in a transaction holding `StudyStore.lock_key` for it, so two windows opening at once on two
+replicas cannot both get the lease, and a renewal cannot undo a take-over made elsewhere.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
@@ -90,6 +95,17 @@ class Leases:
         if self._cache is not None:
             self._cache[overseer] = lease
 
+    @contextmanager
+    def _exclusive(self, overseer: str) -> Iterator[None]:
+        """Keep other processes' lease writes for this overseer out until ours is committed. With `cache` this
+        process is the store's only writer, and the mutex is enough."""
+        if self._cache is not None:
+            yield
+            return
+        with self._store.transaction():
+            self._store.lock_key(f"session_lease:{overseer}")
+            yield
+
     # ------------------------------------------------------------ rules
     def live(self, lease: Lease | None, now: datetime | None = None) -> bool:
         """Whether a lease still holds: renewed within the TTL, and its process alive when on this host."""
@@ -126,7 +142,7 @@ class Leases:
 
         Raises SessionInUse when another session holds a live lease and `take_over` is false.
         """
-        with self._mutex:
+        with self._mutex, self._exclusive(overseer):
             now = _now()
             sid = session_id or uuid.uuid4().hex
             old = self.get(overseer)
@@ -151,22 +167,35 @@ class Leases:
         with self._mutex:
             now = _now()
             lease = self.get(overseer)
-            if lease is not None and session_id is not None and lease.session_id == session_id:
-                stale = (now - datetime.fromisoformat(lease.renewed_at)).total_seconds() > _RENEW_AFTER_S
-                if stale or lease.pid != os.getpid():
-                    self._put(overseer, Lease(lease.session_id, lease.client, socket.gethostname(), os.getpid(),
-                                              self._remote, lease.acquired_at, now.isoformat()))
-                return
-            if self.live(lease, now):
-                raise self._refusal(overseer, lease, now, opening=False,  # type: ignore[arg-type]
-                                    sessionless=session_id is None)
-            if session_id is not None:  # ours ran out and nobody took it: take it again
-                self._put(overseer, Lease(session_id, "resumed", socket.gethostname(), os.getpid(), self._remote,
-                                          now.isoformat(), now.isoformat()))
+            if lease is not None and session_id is not None and lease.session_id == session_id \
+                    and not self._renew_due(lease, now):
+                return  # the common case: ours, fresh; nothing to write, nothing to hold
+            with self._exclusive(overseer):
+                self._hold(overseer, session_id, now)
+
+    def _renew_due(self, lease: Lease, now: datetime) -> bool:
+        """A lease of ours is written again after `_RENEW_AFTER_S`, or when another process (replica) wrote it."""
+        stale = (now - datetime.fromisoformat(lease.renewed_at)).total_seconds() > _RENEW_AFTER_S
+        return stale or lease.pid != os.getpid()
+
+    def _hold(self, overseer: str, session_id: str | None, now: datetime) -> None:
+        """`hold`, under `_exclusive`: the lease read again, then renewed, refused or taken back."""
+        lease = self.get(overseer)
+        if lease is not None and session_id is not None and lease.session_id == session_id:
+            if self._renew_due(lease, now):
+                self._put(overseer, Lease(lease.session_id, lease.client, socket.gethostname(), os.getpid(),
+                                          self._remote, lease.acquired_at, now.isoformat()))
+            return
+        if self.live(lease, now):
+            raise self._refusal(overseer, lease, now, opening=False,  # type: ignore[arg-type]
+                                sessionless=session_id is None)
+        if session_id is not None:  # ours ran out and nobody took it: take it again
+            self._put(overseer, Lease(session_id, "resumed", socket.gethostname(), os.getpid(), self._remote,
+                                      now.isoformat(), now.isoformat()))
 
     def release(self, overseer: str, session_id: str | None) -> None:
         """Give the lease up (the overseer quit), if `session_id` holds it."""
-        with self._mutex:
+        with self._mutex, self._exclusive(overseer):
             lease = self.get(overseer)
             if lease is not None and session_id is not None and lease.session_id == session_id:
                 self._put(overseer, None)

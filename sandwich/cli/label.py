@@ -53,8 +53,9 @@ def label(
     host: str = typer.Option("127.0.0.1", "--host", help="With --web: address to listen on."),
     port: int = typer.Option(8000, "--port", help="With --web: port to listen on."),
     theme: str = typer.Option("dark", "--theme", help="dark or light (t switches inside the app)."),
-    server: str | None = typer.Option(None, "--server", help="Label through a running `sandwich serve` at this URL "
-                                      "(your token in SANDWICH_TOKEN or --token-file)."),
+    server: list[str] | None = typer.Option(None, "--server", help="Label through a running `sandwich serve` at "
+                                            "this URL (your token in SANDWICH_TOKEN or --token-file). Replicas of "
+                                            "one study: URL1,URL2 or the option repeated; the app fails over."),
     token: str | None = token_option(),
     token_file: Path | None = token_file_option(),
     take_over: bool = typer.Option(False, "--take-over", help="Open even if your session is open elsewhere (that "
@@ -66,8 +67,8 @@ def label(
     if theme not in ("dark", "light"):
         raise SandwichError(f"--theme {theme!r}: expected dark or light.")
     try:
-        _label(study, overseer, db, web, host, port, theme, server, resolve_token(token, token_file), take_over,
-               client, allow_missing_help)
+        _label(study, overseer, db, web, host, port, theme, ",".join(server) if server else None,
+               resolve_token(token, token_file), take_over, client, allow_missing_help)
     except SandwichError as e:
         if client != "web":
             raise

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 tokens_app = typer.Typer(help="Access tokens for `sandwich serve` (one per overseer, and lead tokens).",
                          no_args_is_help=True)
-SERVER_HELP = "URL of the running `sandwich serve` (needed while it owns the study database)."
+SERVER_HELP = ("URL of the running `sandwich serve` (needed while it owns the study database); replicas of one "
+               "study: URL1,URL2.")
 
 
 def serve(

@@ -89,8 +89,9 @@ def status(
     study: str | None = typer.Argument(None, help="Study YAML or .duckdb file (not needed with --server).",
                                        show_default=False),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
-    server: str | None = typer.Option(None, "--server", help="Ask a running `sandwich serve` (it owns the database "
-                                      "while it serves); lead token in SANDWICH_LEAD_TOKEN or --lead-token-file."),
+    server: list[str] | None = typer.Option(None, "--server", help="Ask a running `sandwich serve` (it owns the "
+                                            "database while it serves); lead token in SANDWICH_LEAD_TOKEN or "
+                                            "--lead-token-file. Replicas: URL1,URL2 or the option repeated."),
     lead_token: str | None = token_option(lead=True),
     lead_token_file: Path | None = token_file_option(lead=True),
 ) -> None:
@@ -100,7 +101,7 @@ def status(
     if server:
         from sandwich.cli.serve import _lead_client
 
-        client = _lead_client(server, lead_token, lead_token_file)
+        client = _lead_client(",".join(server), lead_token, lead_token_file)
         try:
             st = client.status()
         finally:

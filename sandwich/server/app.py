@@ -144,7 +144,7 @@ def _overseer_routes(app: FastAPI) -> None:
     base = "/v1/overseers/{overseer}"
 
     @app.get("/v1/health", tags=["anyone"])
-    def health(request: Request) -> JSONResponse:
+    async def health(request: Request) -> JSONResponse:  # memory only: answers even while worker threads wait
         """Liveness (no token): the study's name and the writer's counters. While the database refuses writes
         (the last write failed, none has succeeded since) `ok` is false, the status 503, and `last_error` says why."""
         st = state_of(request)
@@ -173,7 +173,10 @@ def _overseer_routes(app: FastAPI) -> None:
     @app.get(base + "/next", tags=["overseer"], response_model=ItemView | None)
     async def next_item(request: Request, who: Overseer) -> Response:
         """The first assignment without a judgment; null when the session is finished."""
-        return Response(state_of(request).index.next_json(who.subject), media_type="application/json")
+        st = state_of(request)
+        body = await asyncio.to_thread(st.index.next_json, who.subject) if st.shared \
+            else st.index.next_json(who.subject)  # replicas read the store; alone, memory answers at once
+        return Response(body, media_type="application/json")
 
     @app.get(base + "/items/{assignment_id}", tags=["overseer"], response_model=ItemView)
     async def item(request: Request, who: Overseer, assignment_id: AssignmentId) -> Response:
@@ -202,7 +205,10 @@ def _overseer_routes(app: FastAPI) -> None:
     @app.get(base + "/progress", tags=["overseer"])
     async def progress(request: Request, who: Overseer) -> ProgressView:
         """Done and total, overall and per condition."""
-        return state_of(request).index.progress(who.subject)
+        st = state_of(request)
+        if st.shared:
+            return await asyncio.to_thread(st.index.progress, who.subject)
+        return st.index.progress(who.subject)
 
     @app.get(base + "/practice/{condition}", tags=["overseer"])
     def practice_items(request: Request, who: Overseer, condition: ConditionName) -> list[ItemView]:

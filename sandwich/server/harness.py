@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -54,7 +55,7 @@ def overseer_names(n: int) -> list[str]:
     return [f"o{i:03d}" for i in range(n)]
 
 
-def create_with_tokens(study_yaml: Path, db: Path, overseers: list[str]) -> tuple[dict[str, str], str]:
+def create_with_tokens(study_yaml: Path, db: Path | str, overseers: list[str]) -> tuple[dict[str, str], str]:
     """Create the study database and issue a token per overseer plus a lead token. Returns (tokens, lead token)."""
     from sandwich.create import create_study
     from sandwich.server.tokens import TokenStore
@@ -79,13 +80,14 @@ def free_port() -> int:
 class ServerProcess:
     """`sandwich serve DB` as a subprocess on 127.0.0.1; restartable on the same port."""
 
-    def __init__(self, db: Path, *, port: int | None = None, env: dict[str, str] | None = None,
+    def __init__(self, db: Path | str, *, port: int | None = None, env: dict[str, str] | None = None,
                  log: Path | None = None, extra_args: list[str] | None = None) -> None:
-        self.db = db
+        self.db = db  # a DuckDB file, or a PostgreSQL URL (then give `log`, or it goes to the temp folder)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **(env or {})}
-        self.log = log or db.with_suffix(".serve.log")
+        self.log = log or (db.with_suffix(".serve.log") if isinstance(db, Path)
+                           else Path(tempfile.gettempdir()) / f"sandwich-serve-{self.port}.log")
         self.extra_args = extra_args or []
         self.proc: subprocess.Popen | None = None
 

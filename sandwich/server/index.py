@@ -5,6 +5,11 @@ assignments are judged without asking the database: the index is loaded once
 at start and updated by the judgment writer after each COMMIT. Views of one
 assignment never change while a study runs, so each is built once — by the
 same `sandwich.rules.item_view` that `OverseerSession.item` uses — and kept as JSON.
+
+With replicas (`shared`: other servers write the same PostgreSQL study) the judged set is only a
+positive cache — what this process saw committed is committed, but another replica may have
+stored more — so the next item and progress are read from the store, and a judgment this index
+does not know is left to the store's unique keys (the writer resolves a `DuplicateKey`).
 """
 
 from __future__ import annotations
@@ -33,8 +38,9 @@ class StoredJudgment:
 class StudyIndex:
     """Assignments, judged set and cached views of a served study."""
 
-    def __init__(self, svc: StudyService) -> None:
+    def __init__(self, svc: StudyService, *, shared: bool = False) -> None:
         self._svc = svc
+        self.shared = shared
         self._mutex = threading.Lock()
         self._items = {i.item_id: i for i in svc.store.items()}
         self._conditions = {c.name: c for c in svc.study.conditions}
@@ -92,10 +98,19 @@ class StudyIndex:
             self._assist[assignment_id] = views
         return views
 
+    def _judged(self, overseer: str) -> set[str] | dict[str, StoredJudgment]:
+        """The overseer's judged assignments: from the store when replicas share it, else this index."""
+        if self.shared:
+            return self._svc.store.judged(overseer)
+        return self.by_assignment
+
     def next_assignment(self, overseer: str) -> str | None:
-        """The first of the overseer's assignments without a judgment, in session order (None when done)."""
+        """The first of the overseer's assignments without a judgment, in session order (None when done).
+
+        With replicas this reads the store (blocking: call it from a worker thread)."""
+        judged = self._judged(overseer)
         with self._mutex:
-            a = rules.next_assignment(self.sessions.get(overseer, []), self.by_assignment)
+            a = rules.next_assignment(self.sessions.get(overseer, []), judged)
         return None if a is None else a.assignment_id
 
     def next_item(self, overseer: str) -> ItemView | None:
@@ -110,5 +125,6 @@ class StudyIndex:
 
     def progress(self, overseer: str) -> ProgressView:
         """Done/total overall and per condition (conditions in block order)."""
+        judged = self._judged(overseer)
         with self._mutex:
-            return rules.progress(overseer, self.sessions.get(overseer, []), self.by_assignment)
+            return rules.progress(overseer, self.sessions.get(overseer, []), judged)

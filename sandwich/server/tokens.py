@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 import threading
@@ -19,7 +20,9 @@ from typing import Any, Literal
 
 from sandwich.errors import NotFound, SandwichError
 from sandwich.service import StudyService
-from sandwich.store import TokenRecord
+from sandwich.store import DB_ERRORS, TokenRecord
+
+log = logging.getLogger("sandwich.serve")
 
 Role = Literal["overseer", "lead"]
 LEAD_SUBJECT = "lead"
@@ -67,17 +70,37 @@ def _split(token: str) -> tuple[str, str] | None:
 class TokenStore:
     """Issue, list, revoke and check tokens; checks are served from memory (the server is the only writer)."""
 
-    def __init__(self, svc: StudyService) -> None:
+    def __init__(self, svc: StudyService, *, refresh_s: float | None = None) -> None:
+        """`refresh_s`: re-read the table at most this often (seconds) when other processes (replicas) issue and
+        revoke tokens too; None when this server is the study's only writer."""
         self._svc = svc
         self._mutex = threading.Lock()
         self._by_id: dict[str, TokenRecord] = {}
+        self._refresh_s = refresh_s
+        self._stop = threading.Event()
         self.reload()
+        if refresh_s is not None:  # off the request path: a store that is down must not stall token checks
+            threading.Thread(target=self._refresh_loop, name="sandwich-tokens", daemon=True).start()
 
     def reload(self) -> None:
         """Re-read the tokens table (e.g. after a CLI issued a token while the server was down)."""
         rows = self._svc.store.tokens()
         with self._mutex:
             self._by_id = {r.token_id: r for r in rows}
+
+    def _refresh_loop(self) -> None:
+        """With replicas: re-read the table every `refresh_s`. While the store is unreachable the last table read
+        stays in force (reads keep being served; writes fail on their own)."""
+        assert self._refresh_s is not None
+        while not self._stop.wait(self._refresh_s):
+            try:
+                self.reload()
+            except DB_ERRORS as e:
+                log.warning("could not re-read the tokens (keeping the last table read): %s", e)
+
+    def close(self) -> None:
+        """Stop re-reading the table."""
+        self._stop.set()
 
     def issue(self, *, overseer: str | None = None, lead: bool = False) -> tuple[str, Principal]:
         """Create a token for an overseer (or the lead). Returns (token text, principal); the text is not stored."""

@@ -6,6 +6,11 @@ runs it all in one transaction and commits once, then answers each caller —
 so a burst of 100 submits costs one WAL flush instead of 100, and nothing is
 acknowledged before it is durable. If the batch fails, it is rolled back and
 each operation is retried alone, so one bad write cannot sink its neighbours.
+
+With replicas (`shared`), a judgment this server's index does not know may already be stored
+through another replica (a client retrying there after losing an answer): the store's unique
+keys refuse it (`DuplicateKey`), and the writer answers from what the store holds — the original
+receipt for the same judgment, or the standing judgment's conflict — so it is stored once.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from sandwich.interactions import conflict
 from sandwich.leases import Leases
 from sandwich.server.index import StoredJudgment, StudyIndex
 from sandwich.service import StudyService
-from sandwich.store import InteractionRecord, JudgmentRecord
+from sandwich.store import UNREACHABLE_ERRORS, DuplicateKey, InteractionRecord, JudgmentRecord
 from sandwich.views import JudgmentIn, Receipt
 
 log = logging.getLogger("sandwich.serve")
@@ -41,6 +46,7 @@ class _Op:
     apply: Callable[[_Batch], Any]
     judgment: bool = False    # judgments only add rows to the batch; other writes go to the store as they apply
     future: Future = field(default_factory=Future)
+    resolve: Callable[[], Any] | None = None  # the answer when the store refuses this write as a duplicate
 
 
 @dataclass
@@ -56,8 +62,10 @@ class _Batch:
 class JudgmentWriter:
     """A single thread that owns every write to the study database."""
 
-    def __init__(self, svc: StudyService, index: StudyIndex, leases: Leases, *, max_batch: int = 512) -> None:
+    def __init__(self, svc: StudyService, index: StudyIndex, leases: Leases, *, max_batch: int = 512,
+                 shared: bool = False) -> None:
         self._svc = svc
+        self._shared = shared
         self._leases = leases
         self._index = index
         self._max_batch = max_batch
@@ -78,7 +86,8 @@ class JudgmentWriter:
     # ------------------------------------------------------------ callers
     def submit(self, overseer: str, j: JudgmentIn, session_id: str | None = None) -> Future:
         """Queue a judgment from a session; the future yields its Receipt once committed (or raises)."""
-        return self._put(_Op(lambda batch: self._judgment(batch, overseer, j, session_id), judgment=True))
+        return self._put(_Op(lambda batch: self._judgment(batch, overseer, j, session_id), judgment=True,
+                             resolve=lambda: self._stored_elsewhere(overseer, j)))
 
     def run(self, fn: Callable[[], Any]) -> Future:
         """Queue any other write (it runs inside the writer's transaction); the future yields its result after
@@ -132,7 +141,8 @@ class JudgmentWriter:
         started = time.perf_counter()
         # A batch of judgments alone (the hot path) is one INSERT statement, atomic and durable by itself;
         # other writes, and the first judgment (which freezes the pre-registration), need a transaction.
-        explicit = not self._frozen or not all(op.judgment for op in ops)
+        # With replicas the batch's lease reads and its insert share one connection and one COMMIT.
+        explicit = self._shared or not self._frozen or not all(op.judgment for op in ops)
         try:
             with store.lock, (store.transaction() if explicit else nullcontext()):
                 for op in ops:
@@ -145,18 +155,22 @@ class JudgmentWriter:
         except Exception as e:  # noqa: BLE001 — any database failure: nothing in this batch is saved (rolled back)
             if batch.froze_preregistration:  # the freeze rolled back with the batch: freeze again next time
                 self._svc.forget_preregistration_cache()
-            if len(ops) > 1:
+            if len(ops) > 1 and not isinstance(e, UNREACHABLE_ERRORS):
                 for op in ops:  # retry alone so that one failing write does not fail the others
                     self._commit([op])
                 return
-            log.error("write failed, nothing saved: %s", e)
-            self.failed += 1
+            if len(ops) == 1 and isinstance(e, DuplicateKey) and ops[0].resolve is not None \
+                    and self._answer(ops[0]):
+                return
+            log.error("write failed, nothing saved (%d operation(s)): %s", len(ops), e)
+            self.failed += len(ops)
             self.failing = True
             self.last_error = f"{type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}"
             self.last_error_at = rules.utc_now().isoformat(timespec="seconds")
-            ops[0].future.set_exception(NotSaved(
-                f"The study database refused the write ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
-                "it was NOT saved.", hint="Keep the judgment and retry; tell the study lead if this persists."))
+            for op in ops:  # one op, or a batch the database could not be reached for at all
+                op.future.set_exception(NotSaved(
+                    f"The study database refused the write ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
+                    "it was NOT saved.", hint="Keep the judgment and retry; tell the study lead if this persists."))
             return
         self.batches += 1
         self.failing = False
@@ -172,7 +186,50 @@ class JudgmentWriter:
             else:
                 op.future.set_result(value)
 
+    def _answer(self, op: _Op) -> bool:
+        """Answer a write the store refused as a duplicate from what the store holds; False if that read failed."""
+        assert op.resolve is not None
+        try:
+            value = op.resolve()
+        except SandwichError as e:
+            op.future.set_exception(e)
+        except Exception as e:  # noqa: BLE001 — the store failed while we looked: report the write as unsaved
+            log.error("could not read back a duplicate judgment: %s", e)
+            return False
+        else:
+            op.future.set_result(value)
+        self.failing = False
+        return True
+
     # ------------------------------------------------------------ judgments
+    def _stored_elsewhere(self, overseer: str, j: JudgmentIn) -> Receipt:
+        """The answer to a judgment the store refused as a duplicate although this index did not know it (it was
+        stored through another replica): the original receipt, or AlreadyJudged with what stands (logged)."""
+        store = self._svc.store
+        with store.lock:
+            prev = store.judgment(j.judgment_id)
+            if prev is not None:
+                self._index.record(StoredJudgment(prev.judgment_id, prev.assignment_id, prev.overseer,
+                                                  prev.created_at))
+                if prev.overseer != overseer or prev.assignment_id != j.assignment_id:
+                    raise AlreadyJudged(f"Judgment id {j.judgment_id!r} was already used for another assignment.",
+                                        hint="Clients must generate a fresh id for each judgment.")
+                return Receipt(judgment_id=j.judgment_id, assignment_id=j.assignment_id, duplicate=True,
+                               stored_at=prev.created_at)
+            a = self._index.assignments[j.assignment_id]
+            standing = next((r for r in store.judgments(condition=a.condition)
+                             if r.assignment_id == j.assignment_id), None)
+            if standing is None:  # refused as a duplicate, yet neither key is there: nothing is known to be saved
+                raise NotSaved("The study database refused the judgment as a duplicate but holds no match; it was "
+                               "NOT saved.", hint="Submit it again.")
+            self._index.record(StoredJudgment(standing.judgment_id, standing.assignment_id, standing.overseer,
+                                              standing.created_at))
+            message, payload = conflict(j, standing)
+            store.add_interaction(InteractionRecord(
+                interaction_id=uuid.uuid4().hex, overseer=overseer, assignment_id=j.assignment_id,
+                event="judgment_conflict", payload=payload, ts=rules.utc_now()))
+            raise AlreadyJudged(message, hint="Each assignment is judged once; the earlier judgment stands.")
+
     def _judgment(self, batch: _Batch, overseer: str, j: JudgmentIn, session_id: str | None) -> Receipt:
         """Check a judgment like `OverseerSession.submit` does, and add its row to the batch."""
         prev = batch.stored.get(j.judgment_id) or self._index.by_judgment.get(j.judgment_id)

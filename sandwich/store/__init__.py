@@ -54,6 +54,9 @@ from sandwich.store.records import (
 STORE_KINDS = ("duckdb", "postgres")
 # Driver errors the server answers with 503 (the store is unreachable or failing) rather than crashing.
 DB_ERRORS: tuple[type[Exception], ...] = (*DUCKDB_ERRORS, psycopg.Error)
+# The database could not be reached (down, restarting, no connection within the pool's wait): every write of a
+# batch fails alike, so the server's writer fails them together instead of retrying each alone.
+UNREACHABLE_ERRORS: tuple[type[Exception], ...] = (psycopg.OperationalError,)
 
 
 def store_kind(location: str | Path) -> str:
@@ -97,6 +100,7 @@ __all__ = [
     "OverseerRecord",
     "StudyContent",
     "StudyStore",
+    "UNREACHABLE_ERRORS",
     "TokenRecord",
     "as_location",
     "connect",

@@ -170,6 +170,9 @@ class DuckDBStore(SharedStatements):
         self._exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                    [key, value])
 
+    def lock_key(self, key: str) -> None:
+        """A no-op: one process owns a DuckDB file, and `lock` already serialises its threads."""
+
     # ------------------------------------------------------------ study design
     def items(self, *, role: str | None = None) -> list[ItemRecord]:
         """Items (all, or of one role), by id."""

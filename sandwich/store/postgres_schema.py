@@ -52,6 +52,9 @@ def pg_dialect(ddl: str) -> str:
     return re.sub(r"\bDOUBLE\b", "DOUBLE PRECISION", ddl)
 
 
+POOL_WAIT_S = 5.0  # how long a statement waits for a connection before the store counts as unavailable (503)
+
+
 def open_pool(url: str, schema: str, *, max_size: int = 4) -> ConnectionPool:
     """A connection pool whose connections use the study's schema and UTC. Raises StoreError when unreachable."""
     conninfo, _ = split_url(url)
@@ -62,7 +65,7 @@ def open_pool(url: str, schema: str, *, max_size: int = 4) -> ConnectionPool:
         conn.commit()
 
     pool = ConnectionPool(conninfo, min_size=1, max_size=max_size, configure=configure, open=False,
-                          check=ConnectionPool.check_connection, timeout=10, name=f"sandwich-{schema}")
+                          check=ConnectionPool.check_connection, timeout=POOL_WAIT_S, name=f"sandwich-{schema}")
     try:
         pool.open(wait=True, timeout=10)
     except Exception as e:  # noqa: BLE001 - the pool wraps any connection failure; reported with its text

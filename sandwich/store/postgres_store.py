@@ -190,6 +190,11 @@ class PostgresStore(SharedStatements, TablesMixin):
         self._exec("INSERT INTO meta (key, value) VALUES (%s, %s) "
                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value", [key, value])
 
+    def lock_key(self, key: str) -> None:
+        """Hold `key` (a transaction-level advisory lock, per schema) until the current transaction ends."""
+        with self._conn() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':' || %s))", [key])
+
     # ------------------------------------------------------------ study design
     def items(self, *, role: str | None = None) -> list[ItemRecord]:
         """Items (all, or of one role), by id."""
@@ -273,9 +278,16 @@ class PostgresStore(SharedStatements, TablesMixin):
             'ORDER BY item_id COLLATE "C", overseer COLLATE "C", created_at', params)]
 
     def judged(self, overseer: str | None = None) -> set[str]:
-        """Assignment ids that have a judgment."""
-        where, params = ("WHERE overseer = %s", [overseer]) if overseer else ("", [])
-        return {r[0] for r in self._rows(f"SELECT assignment_id FROM judgments {where}", params)}
+        """Assignment ids that have a judgment.
+
+        One overseer's goes through `assignments` (its unique (overseer, item_id) key is an index) and the
+        unique `judgments.assignment_id`: replicas ask this on every next item, so it must not scan judgments.
+        """
+        if overseer:
+            return {r[0] for r in self._rows("SELECT j.assignment_id FROM assignments a JOIN judgments j "
+                                             "ON j.assignment_id = a.assignment_id WHERE a.overseer = %s",
+                                             [overseer])}
+        return {r[0] for r in self._rows("SELECT assignment_id FROM judgments")}
 
     def count_judgments(self, *, simulated: bool | None = None) -> int:
         """How many judgments are stored (all, or only simulated / only human)."""
@@ -352,8 +364,14 @@ class PostgresStore(SharedStatements, TablesMixin):
     def freeze_plan(self, rec: FreezeRecord) -> None:
         """Store the frozen plan (once). `json` (not `jsonb`) keeps the canonical text byte for byte."""
         hyps = {"hypotheses": rec.plan.get("hypotheses", []), "notes": rec.plan.get("notes")}
-        self._exec("INSERT INTO preregistration (hash, hypotheses, frozen_at, plan) VALUES (%s, %s, %s, %s)",
-                   [rec.hash, json.dumps(hyps, sort_keys=True), rec.frozen_at, json.dumps(rec.plan, sort_keys=True)])
+        self._check_writable()
+        with self._conn() as conn, conn.transaction():
+            # replicas may freeze at the same first judgment: one at a time, and only the first one writes
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':preregistration'))")
+            conn.execute("INSERT INTO preregistration (hash, hypotheses, frozen_at, plan) SELECT %s, %s, %s, %s "
+                         "WHERE NOT EXISTS (SELECT 1 FROM preregistration)",
+                         [rec.hash, json.dumps(hyps, sort_keys=True), rec.frozen_at,
+                          json.dumps(rec.plan, sort_keys=True)])
 
     # ------------------------------------------------------------ lead views, analysis, copies
     def _dicts(self, query: str) -> list[dict[str, Any]]:
