@@ -47,7 +47,7 @@ def _two_conditions(rng: np.random.Generator, fine: np.ndarray, coarse: np.ndarr
     group = np.concatenate([np.zeros(n_a, int), np.ones(n_b, int)])
     n = n_a + n_b
     return JudgmentTable([f"o{k}" for k in range(10)], [f"i{k}" for k in items], ["fine", "coarse"], o, items,
-                         group, y, conf, np.full(n, np.nan), np.zeros(10, np.int64),
+                         group, y, conf, np.full(n, 30.0), np.zeros(10, np.int64),
                          np.full(n, "A", dtype=object))
 
 
