@@ -128,9 +128,33 @@ class TaskKind:
         """What practice feedback says about the right answer."""
         return f"The answer is {right}."
 
+    # ------------------------------------------------------------ presentation order
+    # A kind whose items are shown in an order picked per overseer (pairwise: which response is on the left)
+    # returns that order here; the service shows the item in it and stores answers back in the item's own
+    # (canonical) order, recording the order shown with each judgment. Other kinds show items as stored.
+    def shown_order(self, meta: dict[str, Any] | None, overseer: str) -> str | None:
+        """The order `overseer` sees this item in (None: as stored). `meta` is the stored item's lead-side meta."""
+        return None
+
+    def show(self, item: ItemContent, order: str) -> ItemContent:
+        """The item's content as shown in `order`."""
+        return item
+
+    def to_canonical(self, value: str, order: str) -> str:
+        """An answer given on the item as shown in `order`, in the item's own terms."""
+        return value
+
+    def to_shown(self, value: str, order: str) -> str:
+        """An answer in the item's own terms, as it reads on the item shown in `order`."""
+        return value
+
+    def show_assistance(self, content: Any, order: str) -> Any:
+        """Precomputed assistance content (written for the stored order), as it reads in `order`."""
+        return content
+
 
 _KINDS: dict[str, TaskKind] = {}
-_BUILTIN = ("sandwich.tasks.code_review", "sandwich.tasks.multiple_choice")
+_BUILTIN = ("sandwich.tasks.code_review", "sandwich.tasks.multiple_choice", "sandwich.tasks.pairwise")
 _loaded = False
 
 
