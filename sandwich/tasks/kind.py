@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -132,6 +132,10 @@ class TaskKind:
     # A kind whose items are shown in an order picked per overseer (pairwise: which response is on the left)
     # returns that order here; the service shows the item in it and stores answers back in the item's own
     # (canonical) order, recording the order shown with each judgment. Other kinds show items as stored.
+    def plan_orders(self, data: TaskData, assignments: Sequence[Any], seed: int) -> None:
+        """Decide, once the plan is dealt, the order each overseer is shown each assigned item in, and keep it
+        in the items' lead-side meta (`create` stores it). No-op for kinds shown as stored."""
+
     def shown_order(self, meta: dict[str, Any] | None, overseer: str) -> str | None:
         """The order `overseer` sees this item in (None: as stored). `meta` is the stored item's lead-side meta."""
         return None

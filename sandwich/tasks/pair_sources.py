@@ -134,15 +134,33 @@ def load_humaneval_pairs(task: Any, study: Any, *, allow_unsandboxed: bool = Fal
                               allow_unsandboxed=allow_unsandboxed, progress=progress)
     rng = random.Random(f"pairs:{task.seed}")
     pairs: list[tuple[dict[str, Any], int, int]] = []
-    ties = 0
+    ties = unmatched = 0
+    tilt = 0  # chosen pairs whose better response is the shorter one, minus those where it is the longer one
+
+    def shorter_wins(i: int, j: int) -> int:
+        if not execution:
+            return 0
+        better, worse = (cands[i][1], cands[j][1]) if scores[i][0] > scores[j][0] else (cands[j][1], cands[i][1])
+        return (len(better) < len(worse)) - (len(better) > len(worse))
+
     for p in problems:
         mine = [k for k, (q, _, _) in enumerate(cands) if q is p]
         options = [(i, j) for i, j in itertools.combinations(mine, 2) if cands[i][1] != cands[j][1]]
         tied = [(i, j) for i, j in options if execution and scores[i][0] == scores[j][0]]
         ties += len(tied)
         options = [o for o in options if o not in tied]
+        if task.match_length:  # length then says nothing about which response is better
+            unmatched += sum(len(cands[i][1]) != len(cands[j][1]) for i, j in options)
+            options = [(i, j) for i, j in options if len(cands[i][1]) == len(cands[j][1])]
         rng.shuffle(options)
-        pairs += [(p, i, j) for i, j in options[: task.pairs_per_problem]]
+        for _ in range(min(task.pairs_per_problem, len(options))):
+            # a seeded pick that keeps "the shorter (or longer) response is better" as near chance as it can:
+            # pairs of equal length first, then whichever keeps the count of each even (mutants often differ in
+            # length from the reference, so pairs picked blindly would carry a length tell)
+            pick = min(options, key=lambda o: (shorter_wins(*o) != 0, abs(tilt + shorter_wins(*o))))
+            options.remove(pick)
+            tilt += shorter_wins(*pick)
+            pairs.append((p, *pick))
     rng.shuffle(pairs)
     width = max(3, len(str(len(pairs))))
     codes = list(range(1, len(pairs) + 1))
@@ -162,7 +180,8 @@ def load_humaneval_pairs(task: Any, study: Any, *, allow_unsandboxed: bool = Fal
     _split(items, task)
     hidden = {p["task_id"]: (p["test"], p["entry_point"]) for p in problems}
     notes = [f"humaneval-pairs: {len(items)} pairs from {len(problems)} problems; {ties} pair(s) whose candidates "
-             "pass equally many hidden tests left out"] if execution else []
+             f"pass equally many hidden tests left out; {unmatched} of different lengths left out (match_length)"] \
+        if execution else []
     return TaskData(items=items, gold=gold, hidden_tests=hidden, notes=notes)
 
 

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -55,6 +57,8 @@ class PairwiseTask(Strict):
     problems: int | list[str] | None = Field(20, description="HumanEval problems: how many (seeded) or their ids")
     candidates: CandidateSpec = CandidateSpec(mutants=3)
     pairs_per_problem: int = Field(2, ge=1, le=45)
+    match_length: bool = Field(True, description="humaneval-pairs: keep only pairs whose two programs have the "
+                                                 "same length, so 'the longer one' is no tell")
     # files
     columns: PairColumns = PairColumns()
     hf_config: str | None = None
@@ -197,8 +201,39 @@ class Pairwise(TaskKind):
         return f"Response {right} is the better one."
 
     # ------------------------------------------------------------ order shown, per overseer
+    def plan_orders(self, data: TaskData, assignments: Sequence[Any], seed: int) -> None:
+        """In each overseer's part (condition block), the response shown on the left is the gold one for
+        exactly half the pairs (a seeded half; an odd one out is a coin flip), so "always the left response"
+        scores chance in every part, whatever the draw. Pairs without gold get a coin flip. Kept in each item's
+        meta as ``shown[overseer]``."""
+        labels = {g.item_id: g.label for g in data.gold}
+        by_id = {i.item_id: i for i in data.items}
+        parts: dict[tuple[str, int], list[str]] = {}
+        for a in sorted(assignments, key=lambda a: (a.overseer, a.position)):
+            if by_id[a.item_id].task_kind == self.name:
+                parts.setdefault((a.overseer, a.block), []).append(a.item_id)
+        for i in data.items:
+            i.meta.pop("shown", None)
+        for (overseer, block), ids in sorted(parts.items()):
+            rng = random.Random(f"shown:{seed}:{overseer}:{block}")
+            golden = [i for i in ids if labels.get(i) in ("A", "B")]
+            rng.shuffle(golden)
+            half = len(golden) // 2 + (rng.random() < 0.5 if len(golden) % 2 else 0)
+            left_is_gold = set(golden[:half])
+            for item_id in ids:
+                gold = labels.get(item_id)
+                if gold in ("A", "B"):
+                    order = "AB" if (item_id in left_is_gold) == (gold == "A") else "BA"
+                else:
+                    order = ORDERS[rng.random() < 0.5]
+                by_id[item_id].meta.setdefault("shown", {})[overseer] = order
+
     def shown_order(self, meta: dict[str, Any] | None, overseer: str) -> str | None:
-        key = (meta or {}).get("order_key")
+        meta = meta or {}
+        planned = (meta.get("shown") or {}).get(overseer)
+        if planned in ORDERS:
+            return str(planned)
+        key = meta.get("order_key")
         if key is None:
             return "AB"  # a pair stored without a key (imported) is shown as stored, and recorded so
         return ORDERS[hashlib.sha256(f"{key}:{overseer}".encode()).digest()[0] & 1]
