@@ -74,6 +74,15 @@ class TaskKind:
             return f"judgment.choices: {self.name} judgments are [{', '.join(want)}]"
         return None
 
+    def wanted_choices(self, task: Any) -> list[str] | str:
+        """judgment.choices for a study with this `task` section (default: the kind's `default_choices`)."""
+        return self.default_choices
+
+    def study_problems(self, sections: Any) -> list[tuple[tuple[str | int, ...], str]]:
+        """The kind's own rules on a study file's valid sections (a mapping: task, gold, judgment, …; a section
+        that failed on its own is None): (where, what) for each problem, placed at its line by the reader."""
+        return []
+
     def problem_count(self, task: Any) -> int | None:
         """How many problems the study's items come from, when one problem yields several versions (items)
         an overseer must not meet side by side; None when every item is its own problem."""

@@ -77,7 +77,7 @@ def split_tests(test: str) -> list[str]:
     return out
 
 
-def tests_passed(cands: list[tuple[str, str, str]], limits: Any, *, allow_unsandboxed: bool = False,
+def count_passed(cands: list[tuple[str, str, str]], limits: Any, *, allow_unsandboxed: bool = False,
                  progress: Progress | None = None) -> list[tuple[int, int]]:
     """(tests passed, tests) per ``(code, test, entry_point)``, each test run in the sandbox on its own.
 
@@ -130,7 +130,7 @@ def load_humaneval_pairs(task: Any, study: Any, *, allow_unsandboxed: bool = Fal
     scores: list[tuple[int, int]] = [(0, 0)] * len(cands)
     if execution:
         limits = SandboxLimits(timeout_s=study.gold.timeout_s, memory_mb=study.gold.memory_mb)
-        scores = tests_passed([(code, p["test"], p["entry_point"]) for p, code, _ in cands], limits,
+        scores = count_passed([(code, p["test"], p["entry_point"]) for p, code, _ in cands], limits,
                               allow_unsandboxed=allow_unsandboxed, progress=progress)
     rng = random.Random(f"pairs:{task.seed}")
     pairs: list[tuple[dict[str, Any], int, int]] = []

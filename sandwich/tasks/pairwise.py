@@ -144,26 +144,28 @@ class Pairwise(TaskKind):
             return load_humaneval_pairs(task, study, allow_unsandboxed=allow_unsandboxed, progress=progress)
         return load_pair_file(task, study, base)
 
-    def check(self, study: Any) -> str | None:
-        task, gold = study.task, study.gold.kind
-        if task.source == "humaneval-pairs" and gold == "dataset-label":
-            return "gold: humaneval-pairs has no dataset label; use kind: execution or expert-overseers"
-        if task.source != "humaneval-pairs" and gold == "execution":
-            return "gold: a pair file cannot be executed; use kind: dataset-label or expert-overseers"
-        want = ["A", "B", "tie"] if task.allow_ties else ["A", "B"]
-        got = study.judgment.choices
-        if got is None or (got == ["A", "B"] and task.allow_ties):
-            study.judgment.choices = got = want
-        if isinstance(got, list) and "tie" in got and not task.allow_ties:
-            return "judgment.choices: this study does not allow ties; set task.allow_ties: true to let overseers " \
-                   "answer 'tie'"
-        if not isinstance(got, list) or sorted(got) != sorted(want):
-            return f"judgment.choices: pairwise judgments are [{', '.join(want)}]"
-        scale = study.judgment.confidence
-        if scale[0] < 50:
-            return (f"judgment.confidence: a pairwise strength is the probability that the chosen response is the "
-                    f"better one, 50–100; got {scale[0]}")
-        return None
+    def wanted_choices(self, task: Any) -> list[str] | str:
+        return ["A", "B", "tie"] if task.allow_ties else ["A", "B"]
+
+    def study_problems(self, sections: Any) -> list[tuple[tuple[str | int, ...], str]]:
+        task, gold, judgment = sections.get("task"), sections.get("gold"), sections.get("judgment")
+        out: list[tuple[tuple[str | int, ...], str]] = []
+        if gold is not None and task.source == "humaneval-pairs" and gold.kind == "dataset-label":
+            out.append((("gold", "kind"), "humaneval-pairs has no dataset label; use kind: execution or "
+                                          "expert-overseers"))
+        if gold is not None and task.source != "humaneval-pairs" and gold.kind == "execution":
+            out.append((("gold", "kind"), "a pair file cannot be executed; use kind: dataset-label or "
+                                          "expert-overseers"))
+        if judgment is None:
+            return out
+        if isinstance(judgment.choices, list) and "tie" in judgment.choices and not task.allow_ties:
+            out.append((("judgment", "choices"), "this study does not allow ties; set task.allow_ties: true to "
+                                                 "let overseers answer 'tie'"))
+        if judgment.confidence[0] < 50:
+            lowest = judgment.confidence[0]
+            out.append((("judgment", "confidence"), "a pairwise strength is the probability that the chosen "
+                                                    f"response is the better one, 50–100; got {lowest}"))
+        return out
 
     def problem_count(self, task: Any) -> int | None:
         if task.source != "humaneval-pairs":
