@@ -166,7 +166,7 @@ def test_help_screen_scrolls_to_every_key_at_80x24(case_db):
 
     pages = asyncio.run(run())
     rows = key_rows()
-    assert len(rows) == 16 and ("m", "full screen for the pane you are in (item or help); m or Esc restores") in rows
+    assert len(rows) == 18 and ("m", "full screen for the pane you are in (item or help); m or Esc restores") in rows
     seen = "\n".join(pages)
     for key, does in rows:  # a row is shown when its key and the start of its text are (cells wrap)
         assert re.search(r"│ " + re.escape(key.split()[0]) + r" .*│ " + re.escape(does[:24]), seen), \

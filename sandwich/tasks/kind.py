@@ -124,6 +124,11 @@ class TaskKind:
             parts.append(f"Question: {item.question.strip()}")
         return parts
 
+    def panes(self, item: ItemContent) -> list[tuple[str, str]] | None:
+        """Parts of the item the app shows next to each other (wide) or one above the other (narrow), as
+        (answer value, text); None for an item shown whole."""
+        return None
+
     # ------------------------------------------------------------ answers
     def answer_values(self, item: ItemContent) -> list[str]:
         """The values an overseer can answer with."""

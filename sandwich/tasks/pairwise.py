@@ -193,6 +193,10 @@ class Pairwise(TaskKind):
     def judge_view(self, item: ItemContent) -> list[str]:
         return [self._text(item), f"Question: {item.question.strip()}"]
 
+    def panes(self, item: ItemContent) -> list[tuple[str, str]] | None:
+        c = self.typed(item)
+        return [("A", c.response_a), ("B", c.response_b)]
+
     def answer_values(self, item: ItemContent) -> list[str]:
         return list(item.choices)
 

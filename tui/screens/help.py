@@ -25,6 +25,8 @@ The model's help can be wrong. The judgment is yours.
 |---|---|
 | `1`–`9` | pick answer 1–9 (mouse: click it); the picked one shows as `[2 B]` |
 | `z`–`n` | pick a confidence with z x c v b n, lowest to highest (the keys are on the chips) |
+| `1` / `2` (pairs) | pick response A (left/top) or B (right/bottom); confidence: how likely it is the better one |
+| `o` (pairs) | the two responses side by side, or one above the other |
 | `+` / `-` | one step more / less confident |
 | `w` | type a one-line reason (Enter submits) |
 | `s` | submit the judgment |
