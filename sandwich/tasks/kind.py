@@ -50,6 +50,8 @@ class TaskKind:
     goal: ClassVar[str] = "which choice answers the question"
     source_word: ClassVar[str] = "passage"                  # what a quote must come from
     n_answers: ClassVar[int] = 4                            # answers per item, for power analysis
+    explain_focus: ClassVar[str | None] = None              # what an explanation covers (None: by code/text)
+    critique_target: ClassVar[str | None] = None            # what a critique lists flaws in (None: the noun)
 
     # ------------------------------------------------------------ the study file
     def load(self, task: Any, study: Any, base: Path, *, allow_unsandboxed: bool = False,
@@ -123,6 +125,10 @@ class TaskKind:
         if item.question:
             parts.append(f"Question: {item.question.strip()}")
         return parts
+
+    def quote_source(self, item: ItemContent) -> str:
+        """The text a quote in the model's help must come from to be marked verified."""
+        return item.body
 
     def panes(self, item: ItemContent) -> list[tuple[str, str]] | None:
         """Parts of the item the app shows next to each other (wide) or one above the other (narrow), as

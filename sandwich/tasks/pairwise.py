@@ -131,8 +131,12 @@ class Pairwise(TaskKind):
     shows_code = False
     question_in_item = True
     noun = "pair of responses"
-    goal = "which of the two responses is better"
-    source_word = "responses"
+    goal = ("which of the two responses is better; make each question compare Response A with Response B on one "
+            "point")
+    source_word = "prompt or responses"
+    explain_focus = ("Explain what Response A does and what Response B does, step by step, and where they differ. "
+                     "Do not say which is better.")
+    critique_target = "two responses (look at each one; in Where, name Response A or Response B, then the part)"
     n_answers = 2
     examples_per_choice = False
 
@@ -193,12 +197,16 @@ class Pairwise(TaskKind):
     def judge_view(self, item: ItemContent) -> list[str]:
         return [self._text(item), f"Question: {item.question.strip()}"]
 
+    def quote_source(self, item: ItemContent) -> str:
+        c = self.typed(item)
+        return "\n".join((c.prompt, c.response_a, c.response_b))
+
     def panes(self, item: ItemContent) -> list[tuple[str, str]] | None:
         c = self.typed(item)
         return [("A", c.response_a), ("B", c.response_b)]
 
     def answer_values(self, item: ItemContent) -> list[str]:
-        return list(item.choices)
+        return ["A", "B"]  # a consultant or debater argues for one response, never for a tie
 
     def answer_text(self, item: ItemContent, value: str) -> str:
         return f"Response {value}" if value in ("A", "B") else ("The two are equally good" if value == "tie" else value)
