@@ -300,3 +300,26 @@ def test_help_written_for_the_stored_order_reads_in_the_shown_order(tmp_path: Pa
                     assert view.content["answers"] == {"Debater 1": "Response B", "Debater 2": "Response A"}
                     assert view.content["turns"][0]["text"] == "Response B handles zero; response A does not."
                     assert "Response B handles zero" in (view.raw or "")
+
+
+@pytest.mark.slow
+@needs_bwrap
+def test_the_shipped_pairwise_study_runs_as_written(tmp_path: Path) -> None:
+    db = tmp_path / "hp.duckdb"
+
+    def sandwich(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "sandwich", *args], capture_output=True, text=True, cwd=REPO,
+                              timeout=300)
+
+    for args in (("validate", "studies/humaneval-pairs.yaml"),
+                 ("create", "studies/humaneval-pairs.yaml", "--db", str(db)),
+                 ("assist", "precompute", "studies/humaneval-pairs.yaml", "--db", str(db)),
+                 ("simulate", "studies/humaneval-pairs.yaml", "--db", str(db)),
+                 ("analyze", "studies/humaneval-pairs.yaml", "--db", str(db), "--replicates", "200")):
+        r = sandwich(*args)
+        assert r.returncode == 0, (args, r.stdout[-2000:], r.stderr[-2000:])
+    with StudyService(db, read_only=True) as svc:
+        judgments = svc.store.judgments()
+        assert len(judgments) == 48 and all(j.client_meta and j.client_meta["shown_order"] in ("AB", "BA")
+                                            for j in judgments)
+        assert {r.status for r in svc.store.assistance()} == {"ok"}
