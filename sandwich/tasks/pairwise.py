@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Literal
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from sandwich.config import CandidateSpec, Seed, SplitSpec, Strict
+from sandwich.config import CandidateSpec, ColumnMap, Seed, SplitSpec, Strict
 from sandwich.errors import DataError
 from sandwich.tasks.base import TaskData
 from sandwich.tasks.kind import Progress, TaskKind, register
@@ -59,6 +59,12 @@ class PairwiseTask(Strict):
     pairs_per_problem: int = Field(2, ge=1, le=45)
     match_length: bool = Field(True, description="humaneval-pairs: keep only pairs whose two programs have the "
                                                  "same length, so 'the longer one' is no tell")
+    # multiple-choice-pairs: the questions, and how the assistant's answers are sampled
+    questions: str | None = Field(None, description="multiple-choice-pairs: a multiple-choice data file")
+    question_columns: ColumnMap = ColumnMap()
+    answer_format: Literal["auto", "index", "letter", "text"] = "auto"
+    samples: int = Field(4, ge=2, le=64, description="multiple-choice-pairs: answers sampled per question")
+    temperature: float = Field(0.8, gt=0, le=2)
     # files
     columns: PairColumns = PairColumns()
     hf_config: str | None = None
@@ -69,8 +75,8 @@ class PairwiseTask(Strict):
 
     @model_validator(mode="after")
     def _source(self) -> PairwiseTask:
-        if self.source == "multiple-choice-pairs":
-            raise ValueError("source multiple-choice-pairs is not built yet; use humaneval-pairs or a pair file")
+        if self.source == "multiple-choice-pairs" and not self.questions:
+            raise ValueError("source multiple-choice-pairs needs questions: a multiple-choice data file")
         if self.source not in SOURCES and not self.source.startswith("hf:") and \
                 Path(self.source).suffix.lower() not in (".jsonl", ".ndjson", ".json", ".csv", ".parquet"):
             raise ValueError(f"source {self.source!r} is neither humaneval-pairs nor a .jsonl/.json/.csv/.parquet "
@@ -146,6 +152,10 @@ class Pairwise(TaskKind):
 
         if task.source == "humaneval-pairs":
             return load_humaneval_pairs(task, study, allow_unsandboxed=allow_unsandboxed, progress=progress)
+        if task.source == "multiple-choice-pairs":
+            from sandwich.tasks.pair_mc import load_mc_pairs
+
+            return load_mc_pairs(task, study, base)
         return load_pair_file(task, study, base)
 
     def wanted_choices(self, task: Any) -> list[str] | str:
