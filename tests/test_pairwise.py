@@ -242,6 +242,9 @@ def test_a_left_pressing_overseer_scores_chance_and_check_design_reports_the_bia
     res = analyze_study(db, replicates=50)
     [group] = [g for g in res.groups if g.group == "unassisted"]
     assert group.accuracy.est == pytest.approx(0.5, abs=0.2)
+    bias_warnings = [w for w in res.warnings if w.startswith("Position bias")]
+    assert [w.split(" chose")[0] for w in bias_warnings] == ["Position bias: ana", "Position bias: ben",
+                                                              "Position bias: chi"]
     r = subprocess.run([sys.executable, "-m", "sandwich", "check-design", str(db)], capture_output=True, text=True,
                        cwd=REPO, timeout=120)
     out = r.stdout + r.stderr
@@ -257,6 +260,7 @@ def test_a_skilled_overseer_keeps_its_accuracy_whatever_the_order(tmp_path: Path
     swapped = [j for j in judged if j.client_meta and j.client_meta["shown_order"] == "BA"]
     assert len(swapped) >= 10
     assert sum(j.choice == gold[j.item_id] for j in swapped) / len(swapped) >= 0.8  # undone: not ~50%
+    assert not [w for w in analyze_study(db, replicates=50).warnings if w.startswith("Position bias")]
 
 
 def test_check_design_reports_the_longer_response_tell(tmp_path: Path) -> None:
