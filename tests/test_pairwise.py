@@ -322,6 +322,8 @@ def test_the_shipped_pairwise_study_runs_as_written(tmp_path: Path) -> None:
                  ("analyze", "studies/humaneval-pairs.yaml", "--db", str(db), "--replicates", "200")):
         r = sandwich(*args)
         assert r.returncode == 0, (args, r.stdout[-2000:], r.stderr[-2000:])
+        if args[0] == "create":  # the pairs left out for tying on the hidden tests are counted and said
+            assert "24 pairs from 24 problems" in r.stdout and "left out" in r.stdout
     with StudyService(db, read_only=True) as svc:
         judgments = svc.store.judgments()
         assert len(judgments) == 48 and all(j.client_meta and j.client_meta["shown_order"] in ("AB", "BA")

@@ -66,14 +66,13 @@ def create(
     target = as_location(db) if db else default_db_path(study)
     if isinstance(target, Path):  # PostgreSQL says itself whether it may be written
         check_writable_db(target, creating=True)
-    if sf.study.task.kind == "multiple-choice":  # say how the data was read before anything is written
-        from sandwich.create import build_task
-
-        for note in build_task(sf).notes:
+    def notes(lines: list[str]) -> None:  # how the data was read, said before anything is written
+        for note in lines:
             console.print(f"data {note}", highlight=False)
+
     with progress_bar("running hidden tests in the sandbox", transient=True) as update:
         counts = create_study(sf, target, force=force, allow_unsandboxed=unsandboxed, progress=update,
-                              on_design=show_design_report)
+                              on_design=show_design_report, on_notes=notes)
     console.print(f"[green]created[/] {redact(str(target))}")
     from sandwich.tasks import kind as task_kinds
 
