@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo lint test test-fast bench clean-venv system-deps
+.PHONY: setup demo demo-pairs lint test test-fast bench clean-venv system-deps
 
 # System tools: bubblewrap (the sandbox), tmux (the terminal end-to-end test) and PostgreSQL (the
 # PostgreSQL study store; tests start a throwaway cluster with its initdb/pg_ctl).
@@ -39,6 +39,10 @@ setup: system-deps $(STAMP)
 
 demo: setup
 	$(BIN)/python -m sandwich.demo
+
+# A pairwise study (studies/humaneval-pairs.yaml) end to end: scripted help, parametric overseers, about a minute.
+demo-pairs: setup
+	$(BIN)/python -m sandwich.demo_pairs
 
 # ruff (style, bugs, imports) and mypy (types); both read their settings from pyproject.toml.
 lint: setup

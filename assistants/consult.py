@@ -13,7 +13,7 @@ from typing import Any
 
 from assistants.replies import quotes, tidy, truncate_words, usable
 from assistants.strategy import Call, Result, Steps, unparsed
-from assistants.templates import answer_text, messages, quote_rule, show_item
+from assistants.templates import answer_text, messages, quote_rule, quote_source, show_item
 from sandwich.views import ItemContent
 
 
@@ -40,6 +40,6 @@ def consultancy(item: ItemContent, params: dict[str, Any], *, sides: tuple[str, 
         text, _ = truncate_words(tidy(g.text), words)
         turn: dict[str, Any] = {"speaker": "consultant", "text": text}
         if rule:
-            turn["quotes"] = quotes(text, item.body)
+            turn["quotes"] = quotes(text, quote_source(item))
         turns.append(turn)
     return Result("ok", {"assigned_answer": answer, "turns": turns}, "\n\n".join(raws))

@@ -14,7 +14,7 @@ from typing import Any
 
 from assistants.replies import quotes, tidy, truncate_words, usable
 from assistants.strategy import Call, Result, Steps, unparsed
-from assistants.templates import answer_text, messages, quote_rule, show_item
+from assistants.templates import answer_text, messages, quote_rule, quote_source, show_item
 from sandwich.views import ItemContent
 
 
@@ -44,5 +44,5 @@ def debate(item: ItemContent, params: dict[str, Any], *, sides: tuple[str, str])
             if not usable(g.text):
                 return unparsed("\n\n".join(raws))
             text, _ = truncate_words(tidy(g.text), words)
-            turns.append({"round": r, "speaker": speaker, "text": text, "quotes": quotes(text, item.body)})
+            turns.append({"round": r, "speaker": speaker, "text": text, "quotes": quotes(text, quote_source(item))})
     return Result("ok", {"answers": answers, "turns": turns}, "\n\n".join(raws))

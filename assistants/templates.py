@@ -65,6 +65,17 @@ def goal(item: ItemContent) -> str:
     return task_kinds.of(item).goal
 
 
+def quote_source(item: ItemContent) -> str:
+    """The text quotes must come from (the passage or code; for a pair, its prompt and both responses)."""
+    return task_kinds.of(item).quote_source(item)
+
+
+def critique_target(item: ItemContent) -> str:
+    """What a critique lists flaws in (the task kind's words, else its noun)."""
+    kind = task_kinds.of(item)
+    return kind.critique_target or kind.noun
+
+
 def quote_rule(item: ItemContent) -> str:
     """How to quote the source so quotes can be checked."""
     if not item.body.strip():

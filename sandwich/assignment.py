@@ -353,4 +353,8 @@ def deal_study(study: Study, data: TaskData) -> Dealt:
     assignments = plan(pool, [c.name for c in study.conditions], ov.non_experts, ov.items_per_overseer,
                        design=ov.design, experts=ov.experts, expert_condition=study.expert_condition, seed=ov.seed,
                        labels=labels, problems=problems, versions_per_problem=ov.versions_per_problem)
+    from sandwich.tasks import kind as task_kinds
+
+    # e.g. pairwise: which response each overseer sees on the left, balanced against gold in each part
+    task_kinds.get(study.task.kind).plan_orders(data, assignments, study.seed)
     return Dealt(practice, pool, assignments)

@@ -473,7 +473,7 @@ class Study(Strict):
         if self.judgment.choices is None:
             from sandwich.tasks import kind as task_kinds
 
-            self.judgment.choices = task_kinds.get(self.task.kind).default_choices  # type: ignore[assignment]  # a kind's default is a list or 'item'
+            self.judgment.choices = task_kinds.get(self.task.kind).wanted_choices(self.task)  # type: ignore[assignment]  # a kind's default is a list or 'item'
         if (info.context or {}).get("collect_problems"):
             return self  # the study-file reader runs the checks itself, to place each problem at its value
         from sandwich.study_checks import cross_field_problems

@@ -45,12 +45,14 @@ def existing_judgments(db: store.Location) -> int:
 
 def create_study(sf: StudyFile, db: store.Location, *, force: bool = False, allow_unsandboxed: bool = False,
                  progress: Progress | None = None,
-                 on_design: Callable[[DesignReport], None] | None = None) -> dict[str, int]:
+                 on_design: Callable[[DesignReport], None] | None = None,
+                 on_notes: Callable[[list[str]], None] | None = None) -> dict[str, int]:
     """Create (or re-create) the study database at `db` (a DuckDB file or a PostgreSQL URL), atomically.
 
     Returns counts of what was written.
 
-    ``on_design`` receives check-design's report on the assignment plan before anything is written.
+    ``on_design`` receives check-design's report on the assignment plan before anything is written, and
+    ``on_notes`` the task's notes on how its data was read (e.g. pairs left out), also before.
     """
     if sf.study.overseers.design == "observed":
         raise StoreError(f"{sf.path}: an observed study takes its assignments from data, not from a dealt plan.",
@@ -62,6 +64,8 @@ def create_study(sf: StudyFile, db: store.Location, *, force: bool = False, allo
                          hint="Export them first (`sandwich export`), then pass --force to re-create the study, "
                               "or use --db to write a new file.")
     data = build_task(sf, allow_unsandboxed=allow_unsandboxed, progress=progress)
+    if on_notes is not None and data.notes:
+        on_notes(data.notes)
     study = sf.study
     ov = study.overseers
     dealt = deal_study(study, data)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from scipy.stats import binomtest
 
 from sandwich.no_skill import STRATEGIES, SessionItem
+from sandwich.tasks import kind as task_kinds
 
 if TYPE_CHECKING:
     from sandwich.assignment import Assignment
@@ -150,6 +151,10 @@ class _Shown(Protocol):
     def body(self) -> str | None: ...
     @property
     def choices(self) -> Sequence[str] | None: ...
+    @property
+    def task_kind(self) -> str: ...
+    @property
+    def meta(self) -> Mapping[str, Any] | None: ...
 
 
 class _Labelled(Protocol):
@@ -175,8 +180,10 @@ def sessions_from(assignments: Sequence[_Dealt], items: Sequence[_Shown], gold: 
         # code review answers with the choice itself, multiple choice with the choice's letter
         choices = it.choices or []
         values = tuple(choices) if labels[a.item_id] in choices else tuple(string.ascii_uppercase[:len(choices)])
+        kind = task_kinds.find(it.task_kind)
+        shown = (kind.shown_order(dict(it.meta or {}), a.overseer) if kind is not None else None) or ""
         out[a.overseer].append(SessionItem(a.overseer, a.position, a.block, a.condition, it.item_id, it.problem_id,
-                                           it.title or "", it.body or "", labels[a.item_id], values))
+                                           it.title or "", it.body or "", labels[a.item_id], values, shown))
     return {k: v for k, v in out.items() if v}
 
 

@@ -26,7 +26,7 @@ CLIENT_EVENTS = frozenset({
     "item_shown", "practice_shown", "briefing_shown", "help_opened", "theme_changed", "session_end",
     "session_finished", "item_time", "focus_lost", "focus_regained", "pane_maximised", "pane_restored",
     "panel_opened", "panel_closed", "node_expanded", "node_viewed", "assistance_unavailable", "timer_warning",
-    "followup_abandoned",
+    "followup_abandoned", "panes_stacked", "panes_side_by_side",
 })
 MAX_PAYLOAD_BYTES = 8 * 1024
 TIME_KEYS = ("time_on_item_s", "away_s", "seconds_left")

@@ -34,6 +34,7 @@ class SessionItem:
     body: str
     gold: str
     values: tuple[str, ...]     # the answer values the overseer chooses from
+    shown: str = ""             # pairwise: the order the pair is shown in ('AB': response A on the left)
 
 
 Session = Sequence[SessionItem]
@@ -140,7 +141,31 @@ def comparing_versions(session: Session, others: Mapping[str, Session],
     return out
 
 
-# Families in report order. The pairwise task kind adds position bias here.
+def pair_surface(session: Session, others: Mapping[str, Session], values: Sequence[str]) -> dict[str, list[str]]:
+    """Pairwise items: pick by position (always the response shown on the left, or on the right) or by
+    length (the longer, or the shorter, response is better), never reading the responses' merits."""
+    import json
+
+    if not session or not all(it.shown for it in session):
+        return {}
+
+    def lengths(it: SessionItem) -> tuple[int, int]:
+        try:
+            d = json.loads(it.body)
+            return len(str(d["response_a"])), len(str(d["response_b"]))
+        except (ValueError, KeyError, TypeError):
+            return 0, 0
+
+    sizes = [lengths(it) for it in session]
+    return {
+        "always the left response": [it.shown[0] for it in session],
+        "always the right response": [it.shown[1] for it in session],
+        "the longer response is better": ["A" if a >= b else "B" for a, b in sizes],
+        "the shorter response is better": ["A" if a <= b else "B" for a, b in sizes],
+    }
+
+
+# Families in report order.
 STRATEGIES: dict[str, Strategy] = {
     "one answer": always_one_answer,
     "halves": session_halves,
@@ -148,4 +173,5 @@ STRATEGIES: dict[str, Strategy] = {
     "key/part": key_per_part,
     "key/position": key_per_position,
     "versions": comparing_versions,
+    "pair surface": pair_surface,
 }

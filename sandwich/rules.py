@@ -19,6 +19,7 @@ from typing import Any
 from sandwich.config import Condition, JudgmentSpec, Study
 from sandwich.errors import SandwichError
 from sandwich.store.records import AssignmentRecord, FreezeRecord, ItemRecord, JudgmentRecord, LookRecord
+from sandwich.tasks import kind as task_kinds
 from sandwich.views import (
     TIME_SLACK_S,
     ConditionProgress,
@@ -78,16 +79,40 @@ def check_judgment(j: JudgmentIn, fmt: JudgmentFormat) -> None:
         raise SandwichError("This study asks for a one-line rationale with every judgment.")
 
 
-def judgment_record(j: JudgmentIn, a: AssignmentRecord, fmt: JudgmentFormat, now: datetime) -> JudgmentRecord:
-    """The stored judgment for a checked one (skipped: no answer; rationale dropped when the study turns it off)."""
+def judgment_record(j: JudgmentIn, a: AssignmentRecord, fmt: JudgmentFormat, now: datetime,
+                    item: ItemRecord | None = None) -> JudgmentRecord:
+    """The stored judgment for a checked one (skipped: no answer; rationale dropped when the study turns it off).
+
+    For an item shown in an order picked per overseer (`item` given; pairwise), the choice made on the item as
+    shown is stored in the item's own (canonical) terms, and `client_meta` records the order shown
+    (`shown_order`) and the choice as pressed (`shown_choice`); the service's values replace any the client sent.
+    """
+    choice = None if j.skipped else j.choice
+    meta = j.client_meta or None
+    order = shown_order(item, a.overseer) if item is not None else None
+    if order is not None:
+        kind = task_kinds.of(item_content(item))  # type: ignore[arg-type]  # order is None without an item
+        meta = {**(meta or {}), "shown_order": order, "shown_choice": choice}
+        choice = kind.to_canonical(choice, order) if choice is not None else None
     return JudgmentRecord(
         judgment_id=j.judgment_id, assignment_id=j.assignment_id, overseer=a.overseer, item_id=a.item_id,
-        condition=a.condition, choice=None if j.skipped else j.choice,
+        condition=a.condition, choice=choice,
         confidence=None if j.skipped else j.confidence,
         rationale=j.rationale if fmt.rationale != "off" else None, time_on_item_s=j.time_on_item_s,
         time_to_first_assist_s=j.time_to_first_assist_s, assistance_failed=j.assistance_failed,
         timed_out=j.timed_out, skipped=j.skipped, source=j.source, simulated=j.source != "human",
-        client_meta=j.client_meta or None, created_at=now)
+        client_meta=meta, created_at=now)
+
+
+def shown_order(item: ItemRecord, overseer: str) -> str | None:
+    """The order `overseer` is shown `item` in (pairwise: 'AB' or 'BA'), None for items shown as stored."""
+    return task_kinds.of(item_content(item)).shown_order(item.meta, overseer)
+
+
+def shown_value(item: ItemRecord, overseer: str, value: str) -> str:
+    """A canonical answer (e.g. gold) as it reads on the item as `overseer` is shown it."""
+    order = shown_order(item, overseer)
+    return value if order is None else task_kinds.of(item_content(item)).to_shown(value, order)
 
 
 # ------------------------------------------------------------------ what an overseer sees
@@ -107,9 +132,12 @@ def item_view(a: AssignmentRecord, session: Sequence[AssignmentRecord], item: It
               fmt: JudgmentFormat) -> ItemView:
     """The view of assignment `a`, one of `session` (the overseer's assignments in position order)."""
     first = a.position == 0 or session[a.position - 1].condition != a.condition
+    content = item_content(item)
+    if (order := shown_order(item, a.overseer)) is not None:
+        content = task_kinds.of(content).show(content, order)
     return ItemView(assignment_id=a.assignment_id, overseer=a.overseer, position=a.position, total=len(session),
                     block=a.block, condition=cond.name, assistance_kinds=cond.kinds,
-                    live_followups=followups_allowed(cond), first_in_block=first, item=item_content(item),
+                    live_followups=followups_allowed(cond), first_in_block=first, item=content,
                     judgment=fmt)
 
 

@@ -319,6 +319,8 @@ class OverseerSession:
         a = self._assignment(assignment_id)
         cond = self._svc.condition(a.condition)
         rows = {r.kind: r for r in self._svc.store.assistance(item_id=a.item_id, condition=a.condition)}
+        item = self._svc.item_row(a.item_id)
+        order = rules.shown_order(item, self.overseer)  # help written for the stored order, read in the shown one
         out = []
         for kind in cond.kinds:
             r = rows.get(kind)
@@ -329,7 +331,12 @@ class OverseerSession:
                 if (r.params or {}).get("truncated") and isinstance(content, dict) and "text" in content:
                     # cut off at the token limit: the overseer reads that it stops mid-way (c23)
                     content = {**content, "text": str(content["text"]).rstrip() + CUT_OFF_NOTE}
-                out.append(AssistanceView(kind=kind, status=r.status, content=content, raw=r.raw, model=r.model,
+                if order is not None:
+                    shown = task_kinds.of(rules.item_content(item))
+                    content, raw = shown.show_assistance(content, order), shown.show_assistance(r.raw, order)
+                else:
+                    raw = r.raw
+                out.append(AssistanceView(kind=kind, status=r.status, content=content, raw=raw, model=r.model,
                                           backend=r.backend))
         return out
 
@@ -516,7 +523,8 @@ class OverseerSession:
         store = svc.store
         with svc.lock:
             a = self._assignment(j.assignment_id)
-            fmt = svc.judgment_format(svc.item_row(a.item_id))
+            item = svc.item_row(a.item_id)
+            fmt = svc.judgment_format(item)
             rules.check_judgment(j, fmt)
             if self.session_id is not None:
                 svc.leases.hold(self.overseer, self.session_id)
@@ -524,7 +532,7 @@ class OverseerSession:
             now = rules.utc_now()
             try:
                 # one statement on the common path; conflicts are sorted out only when they happen
-                store.add_judgments([rules.judgment_record(j, a, fmt, now)])
+                store.add_judgments([rules.judgment_record(j, a, fmt, now, item)])
             except DuplicateKey:
                 dup = store.judgment(j.judgment_id)
                 if dup is not None and dup.overseer == self.overseer and dup.assignment_id == j.assignment_id:

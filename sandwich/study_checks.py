@@ -82,7 +82,7 @@ def _judgment(task: Any, judgment: Any) -> list[Problem]:
     if task is None or judgment.choices is None:
         return out
     k = _kind(task)
-    want, got = (k.default_choices, judgment.choices) if k is not None else (None, None)
+    want, got = (k.wanted_choices(task), judgment.choices) if k is not None else (None, None)
     if want == "item" and got != "item":
         out.append(_at(("judgment", "choices"), f"{k.name} judgments use the item's choices ('item')"))
     if isinstance(want, list) and (not isinstance(got, list) or sorted(got) != sorted(want)):
@@ -195,6 +195,8 @@ def cross_field_problems(sections: Mapping[str, Any]) -> list[Problem]:
         out += _conditions(conditions)
     out += _task_and_gold(task, gold, ov)
     out += _judgment(task, sections.get("judgment"))
+    if task is not None and (k := _kind(task)) is not None:
+        out += [_at(loc, msg) for loc, msg in k.study_problems(sections)]
     if ov is not None:
         out += _overseers(ov, conditions)
     if sections.get("preregistration") is not None:

@@ -147,6 +147,7 @@ def load_study_data(db_path: str | Path, *, look: str | None = "analyze", who: s
         config_hash = st.get_meta("config_hash") or ""
         planned = len(st.assignments())
         stored = st.count_judgments()
+        warnings += _position_bias(st)
     finally:
         st.close()
         if tmpdir is not None:
@@ -171,6 +172,18 @@ def load_study_data(db_path: str | Path, *, look: str | None = "analyze", who: s
     plan_check = None if frozen is None else rules.check_plan(frozen, study, planned, text, config_hash, looks, stored)
     return StudyData(db_path, study, text, judg, skipped, overseers, prereg, first, model, warnings, snapshot,
                      plan_check=plan_check, looks=looks, planned=planned, stored_judgments=stored)
+
+
+def _position_bias(st: StudyStore, alpha: float = 0.05) -> list[str]:
+    """Pairwise studies: a warning per overseer whose choices favour the response shown on the left (the order
+    is drawn per overseer, so 50% without bias; exact binomial, Bonferroni over overseers). Choices are stored
+    in each pair's own order, so accuracy is unaffected by the order shown; this says who pressed by position."""
+    from sandwich.tasks.pairwise import position_bias
+
+    rows = [r for r in position_bias(st) if r.overseer != "all"]
+    return [f"Position bias: {r.overseer} chose the response shown on the left in {r.left} of {r.n} pairs "
+            f"({r.share:.0%}; exact binomial vs 50%, p = {r.p:.2g} < {alpha}/{len(rows)})"
+            for r in rows if r.p < alpha / len(rows)]
 
 
 def _expert_gold(judg: pl.DataFrame, warnings: list[str]) -> pl.DataFrame:

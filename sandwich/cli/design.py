@@ -133,6 +133,7 @@ def _check_stored_design(db: Path) -> None:
         sessions, shown = stored_sessions(svc)
         report = check_sessions(sessions, versions_per_problem=svc.study.overseers.versions_per_problem)
         show_design_report(report, title=f"No-skill strategies per overseer — {svc.study.study}")
+        biased = _show_position_bias(svc.store)
         if svc.study.overseers.design == "observed":
             n = sum(len(s) for s in sessions.values())
             k = sum((o, it.item_id) in shown for o, s in sessions.items() for it in s)
@@ -140,8 +141,27 @@ def _check_stored_design(db: Path) -> None:
                           f"(A = the first option shown) are the order each judge saw for {k} of {n} judgments"
                           + (f", the stored order for the other {n - k} (no shown order kept)" if k < n else ""),
                           style="dim")
-    if report.warnings:
+    if report.warnings or biased:
         raise SystemExit(1)
+
+
+def _show_position_bias(st: object, alpha: float = 0.05) -> bool:
+    """Pairwise studies: each overseer's share of choices for the response shown on the left (the order is
+    drawn at random, so 50% without bias); True when an overseer's share differs from 50% (Bonferroni)."""
+    from sandwich.tasks.pairwise import position_bias
+
+    rows = position_bias(st)
+    if not rows:
+        return False
+    m = len(rows)
+    console.print("position bias (pairwise): chose the response shown on the left", highlight=False)
+    warned = False
+    for r in rows:
+        flag = r.p < alpha / m
+        warned |= flag
+        line = f"  {r.overseer}: {r.left}/{r.n} = {r.share:.1%} (exact binomial vs 50%, p = {r.p:.2g})"
+        console.print(f"[yellow]warning:[/] {line.strip()}" if flag else line, highlight=False)
+    return warned
 
 
 def register(app: typer.Typer) -> None:

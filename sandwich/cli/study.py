@@ -68,17 +68,16 @@ def create(
     target = as_location(db) if db else default_db_path(study)
     if isinstance(target, Path):  # PostgreSQL says itself whether it may be written
         check_writable_db(target, creating=True)
-    from sandwich.tasks import kind as task_kinds
-
-    if task_kinds.get(sf.study.task.kind).reads_data_file:  # say how the data was read before anything is written
-        from sandwich.create import build_task
-
-        for note in build_task(sf).notes:
+    def notes(lines: list[str]) -> None:  # how the data was read, said before anything is written
+        for note in lines:
             console.print(f"data {note}", highlight=False)
+
     with progress_bar("running hidden tests in the sandbox", transient=True) as update:
         counts = create_study(sf, target, force=force, allow_unsandboxed=unsandboxed, progress=update,
-                              on_design=show_design_report)
+                              on_design=show_design_report, on_notes=notes)
     console.print(f"[green]created[/] {redact(str(target))}")
+    from sandwich.tasks import kind as task_kinds
+
     gold = task_kinds.get(sf.study.task.kind).gold_summary(counts)
     console.print(f"  {counts['items']} items ({counts['train']} train / {counts['test']} test, "
                   f"{counts['practice']} practice){gold}")

@@ -21,7 +21,7 @@ from datetime import datetime
 from sandwich import rules
 from sandwich.errors import NotFound
 from sandwich.service import OverseerSession, StudyService
-from sandwich.store import AssignmentRecord
+from sandwich.store import AssignmentRecord, ItemRecord
 from sandwich.views import AssistanceView, ItemView, JudgmentFormat, ProgressView
 
 
@@ -58,6 +58,10 @@ class StudyIndex:
             self.record(StoredJudgment(r.judgment_id, r.assignment_id, r.overseer, r.created_at))
         self._views: dict[str, tuple[ItemView, bytes]] = {}
         self._assist: dict[str, list[AssistanceView]] = {}
+
+    def item_record(self, item_id: str) -> ItemRecord:
+        """The stored item (lead side: the writer needs its meta to store a choice in the item's own order)."""
+        return self._items[item_id]
 
     def record(self, j: StoredJudgment) -> None:
         """Note a committed judgment (called by the writer after COMMIT returns)."""

@@ -258,7 +258,7 @@ class JudgmentWriter:
             self._svc.freeze_preregistration()
             batch.froze_preregistration = True
         now = rules.utc_now()
-        batch.rows.append(rules.judgment_record(j, a, fmt, now))
+        batch.rows.append(rules.judgment_record(j, a, fmt, now, self._index.item_record(a.item_id)))
         stored = StoredJudgment(j.judgment_id, j.assignment_id, overseer, now)
         batch.stored[j.judgment_id] = stored
         batch.assignments[j.assignment_id] = stored

@@ -21,7 +21,7 @@ import numpy as np
 from sandwich import compose
 from sandwich.config import AssistantSpec, SimulatedOverseer, Study
 from sandwich.errors import AssistanceUnavailable, SandwichError
-from sandwich.rules import item_content
+from sandwich.rules import item_content, shown_value
 from sandwich.service import OverseerSession, StudyService
 from sandwich.sim import parametric
 from sandwich.sim.llm_judge import answer_batch, judge_messages, render_item
@@ -70,6 +70,8 @@ def run_parametric(svc: StudyService, session: OverseerSession, profile: Simulat
     while (view := session.next_item()) is not None:
         session.assistance(view.assignment_id)   # fetched as the TUI would (and checked to be reachable)
         truth_label = gold.get(view.item.item_id)
+        if truth_label is not None:  # gold in the terms of the item as this overseer is shown it (pairwise order)
+            truth_label = shown_value(svc.item_row(view.item.item_id), session.overseer, truth_label)
         if truth_label not in view.judgment.choices:
             raise SandwichError(f"Item {view.item.item_id!r} has no gold label among its choices; parametric "
                                 "overseers need gold to simulate skill.",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -53,6 +53,8 @@ class TaskKind:
     # items come from a data file the study names: cheap to load, so `create` says how the file was read before
     # it writes, and `validate --data` dry-runs `create` (a kind whose loading runs hidden tests does neither)
     reads_data_file: ClassVar[bool] = False
+    explain_focus: ClassVar[str | None] = None              # what an explanation covers (None: by code/text)
+    critique_target: ClassVar[str | None] = None            # what a critique lists flaws in (None: the noun)
 
     # ------------------------------------------------------------ the study file
     def load(self, task: Any, study: Any, base: Path, *, allow_unsandboxed: bool = False,
@@ -76,6 +78,15 @@ class TaskKind:
         if isinstance(want, list) and (not isinstance(got, list) or sorted(got) != sorted(want)):
             return f"judgment.choices: {self.name} judgments are [{', '.join(want)}]"
         return None
+
+    def wanted_choices(self, task: Any) -> list[str] | str:
+        """judgment.choices for a study with this `task` section (default: the kind's `default_choices`)."""
+        return self.default_choices
+
+    def study_problems(self, sections: Any) -> list[tuple[tuple[str | int, ...], str]]:
+        """The kind's own rules on a study file's valid sections (a mapping: task, gold, judgment, …; a section
+        that failed on its own is None): (where, what) for each problem, placed at its line by the reader."""
+        return []
 
     def problem_count(self, task: Any) -> int | None:
         """How many problems the study's items come from, when one problem yields several versions (items)
@@ -122,6 +133,15 @@ class TaskKind:
             parts.append(f"Question: {item.question.strip()}")
         return parts
 
+    def quote_source(self, item: ItemContent) -> str:
+        """The text a quote in the model's help must come from to be marked verified."""
+        return item.body
+
+    def panes(self, item: ItemContent) -> list[tuple[str, str]] | None:
+        """Parts of the item the app shows next to each other (wide) or one above the other (narrow), as
+        (answer value, text); None for an item shown whole."""
+        return None
+
     # ------------------------------------------------------------ answers
     def answer_values(self, item: ItemContent) -> list[str]:
         """The values an overseer can answer with."""
@@ -142,9 +162,37 @@ class TaskKind:
         """What practice feedback says about the right answer."""
         return f"The answer is {right}."
 
+    # ------------------------------------------------------------ presentation order
+    # A kind whose items are shown in an order picked per overseer (pairwise: which response is on the left)
+    # returns that order here; the service shows the item in it and stores answers back in the item's own
+    # (canonical) order, recording the order shown with each judgment. Other kinds show items as stored.
+    def plan_orders(self, data: TaskData, assignments: Sequence[Any], seed: int) -> None:
+        """Decide, once the plan is dealt, the order each overseer is shown each assigned item in, and keep it
+        in the items' lead-side meta (`create` stores it). No-op for kinds shown as stored."""
+
+    def shown_order(self, meta: dict[str, Any] | None, overseer: str) -> str | None:
+        """The order `overseer` sees this item in (None: as stored). `meta` is the stored item's lead-side meta."""
+        return None
+
+    def show(self, item: ItemContent, order: str) -> ItemContent:
+        """The item's content as shown in `order`."""
+        return item
+
+    def to_canonical(self, value: str, order: str) -> str:
+        """An answer given on the item as shown in `order`, in the item's own terms."""
+        return value
+
+    def to_shown(self, value: str, order: str) -> str:
+        """An answer in the item's own terms, as it reads on the item shown in `order`."""
+        return value
+
+    def show_assistance(self, content: Any, order: str) -> Any:
+        """Precomputed assistance content (written for the stored order), as it reads in `order`."""
+        return content
+
 
 _KINDS: dict[str, TaskKind] = {}
-_BUILTIN = ("sandwich.tasks.code_review", "sandwich.tasks.multiple_choice")
+_BUILTIN = ("sandwich.tasks.code_review", "sandwich.tasks.multiple_choice", "sandwich.tasks.pairwise")
 _loaded = False
 
 

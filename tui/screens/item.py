@@ -207,6 +207,8 @@ class ItemScreen(Screen[None]):
         view = self.view
         if action in ("answer", "confidence", "confidence_level", "why", "submit", "maximise"):
             return view is not None  # not tied to `submitting`: flipping it would rebuild the footer twice per item
+        if action == "stack_panes":
+            return bool(view and task_kinds.of(view.item).panes(view.item) is not None)
         if action == "toggle_help":
             return bool(view and view.assistance_kinds and not view.practice)
         if action == "follow_up":
@@ -237,6 +239,11 @@ class ItemScreen(Screen[None]):
             self.action_toggle_help()
         self.maximize(pane, container=False)
         self._record("pane_maximised", {"pane": "help" if pane is assist else "item"})
+
+    def action_stack_panes(self) -> None:
+        """Pairs: the two responses side by side, or one above the other (the choice holds for later items)."""
+        stacked = self.query_one(ItemBody).toggle_stacked(dark=self.app.current_theme.dark)
+        self._record("panes_stacked" if stacked else "panes_side_by_side", {})
 
     def action_why(self) -> None:
         self.set_focus(self.query_one("#why", Input))  # at once: the next keys typed go to the box
