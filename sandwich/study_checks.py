@@ -161,7 +161,7 @@ def _classifiers(classifiers: Any, conditions: list[Any], task: Any) -> list[Pro
     from sandwich.classifiers.pipelines import for_kind
 
     names = [c.name for c in conditions]
-    pipeline = for_kind(str(getattr(task, "kind", "")))   # pairwise studies name their sources differently
+    pipeline = for_kind(str(getattr(task, "kind", "")))   # pairwise studies aggregate differently
     sources = pipeline.label_sources(names)
     out: list[Problem] = []
     for i, src in enumerate(classifiers.train_on):

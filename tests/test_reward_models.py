@@ -63,7 +63,7 @@ def planted(pairs: list[GoldPair], skill: dict[str, float], seed: int = 0) -> li
                 right = rng.random() < s
                 choice = p.gold if right else ("B" if p.gold == "A" else "A")
                 out.append(PairJudgment(o, p.pair_id, cond, choice, rng.choice([70, 80, 90]) if right else 60,
-                                        simulated=True))
+                                        kind="llm"))
     return out
 
 
@@ -87,14 +87,14 @@ def test_pairs_are_balanced_and_held_out_by_problem(he) -> None:
 
 def test_bradley_terry_on_gold_beats_chance_on_held_out_pairs(he, cache: Path) -> None:
     pairs, _ = he
-    acc = _accuracy(preference_set(pairs, [], "gold").rows, held_out_pairs(pairs), cache)
+    acc = _accuracy(preference_set(pairs, [], "expert").rows, held_out_pairs(pairs), cache)
     # measured: 0.745, 0.725, 0.725 (mean 0.732) on 51 held-out pairs; chance is 0.5 (gold A/B drawn at random)
     assert np.mean(acc) > 0.68 and min(acc) > 0.62, acc
 
 
 def test_forty_percent_flipped_preferences_score_lower(he, cache: Path) -> None:
     pairs, _ = he
-    gold = preference_set(pairs, [], "gold").rows
+    gold = preference_set(pairs, [], "expert").rows
     rng = random.Random(1)
     flipped = [Preference(r.pair_id, r.problem_id, r.prompt, r.rejected, r.chosen, r.strength, "flip", r.split)
                if rng.random() < 0.4 else r for r in gold]
@@ -106,25 +106,84 @@ def test_forty_percent_flipped_preferences_score_lower(he, cache: Path) -> None:
 def test_sources_keep_people_and_simulations_apart_and_drop_failed_help() -> None:
     pairs = [GoldPair("p1", "q1", "train", "Q", "a1", "b1", "A"), GoldPair("p2", "q2", "train", "Q", "a2", "b2", "B"),
              GoldPair("p3", "q3", "test", "Q", "a3", "b3", "A")]
-    js = [PairJudgment("ana", "p1", "explain", "B", 80, simulated=False),
-          PairJudgment("ben", "p1", "explain", "A", 100, simulated=True),
-          PairJudgment("ana", "p2", "explain", "B", 60, simulated=False, assistance_failed=True),
-          PairJudgment("ana", "p2", "explain", "tie", None, simulated=False),
-          PairJudgment("ana", "p3", "explain", "A", 90, simulated=False)]       # test split: never trained on
-    people = preference_set(pairs, js, "explain")
+    js = [PairJudgment("ana", "p1", "explain", "B", 80, kind="human"),
+          PairJudgment("ben", "p1", "explain", "A", 100, kind="llm"),
+          PairJudgment("ana", "p2", "explain", "B", 60, kind="human", assistance_failed=True),
+          PairJudgment("ana", "p2", "explain", "tie", None, kind="human"),
+          PairJudgment("ana", "p3", "explain", "A", 90, kind="human")]       # test split: never trained on
+    people = preference_set(pairs, js, "explain@human")
     assert [(r.pair_id, r.chosen, r.rejected, r.strength) for r in people.rows] == \
         [("p1", "b1", "a1", 0.8), ("p2", "a2", "b2", 0.5)]
     assert people.n_judgments == 2 and "1 judgment(s) whose assistance failed" in (people.notes or [""])[0]
-    sims = preference_set(pairs, js, "simulated:explain")
+    sims = preference_set(pairs, js, "explain@llm")
     assert [(r.pair_id, r.chosen, r.strength) for r in sims.rows] == [("p1", "a1", 1.0)]
-    assert [r.pair_id for r in preference_set(pairs, js, "gold").rows] == ["p1", "p2"]
+    assert [r.pair_id for r in preference_set(pairs, js, "expert").rows] == ["p1", "p2"]
+
+
+def test_an_unsuffixed_source_reads_the_kind_analyze_reports_and_kinds_are_never_pooled() -> None:
+    pairs = [GoldPair("p1", "q1", "train", "Q", "a1", "b1", "A"), GoldPair("p2", "q2", "train", "Q", "a2", "b2", "B")]
+    js = [PairJudgment("ana", "p1", "explain", "B", 80, kind="human"),
+          PairJudgment("dev", "p1", "explain", "A", 90, kind="llm"),
+          PairJudgment("dev", "p2", "explain", "B", 90, kind="llm"),
+          PairJudgment("eve", "p2", "explain", "A", 70, kind="parametric")]
+
+    def chosen(source: str, planned: list[str] | None = None) -> list[tuple[str, str]]:
+        return [(r.pair_id, r.chosen) for r in preference_set(pairs, js, source, planned).rows]
+
+    # people present: the unsuffixed name reads people only, as `analyze` and the pointwise labels do
+    assert chosen("explain") == chosen("explain@human") == [("p1", "b1")]
+    notes = preference_set(pairs, js, "explain").notes or []
+    assert any("left out: 2 judgment(s)" in n and "'@llm'" in n for n in notes), notes
+    # LLM and parametric simulations are two sources, not one "simulated" pool
+    assert chosen("explain@llm") == [("p1", "a1"), ("p2", "b2")] and chosen("explain@parametric") == [("p2", "a2")]
+    # the study's planned sources pick the default kind (select_sources), people present or not
+    assert chosen("explain", ["llm"]) == chosen("explain@llm")
+    no_people = [j for j in js if j.kind != "human"]
+    assert [r.chosen for r in preference_set(pairs, no_people, "explain").rows] == ["a1", "b2"]   # first kind: llm
+    # 'gold' is an alias of 'expert'; the set is named 'expert' either way
+    assert preference_set(pairs, js, "gold").source == "expert" == preference_set(pairs, js, "expert").source
+
+
+@pytest.mark.parametrize("name", ["simulated:explain", "aggregate-explain", "majority:explain", "expert@human",
+                                  "explain@robot", "bradley-terry:expert"])
+def test_a_source_name_outside_the_shared_vocabulary_is_a_clear_error(name: str) -> None:
+    from sandwich.classifiers.preferences import check_source
+    from sandwich.errors import SandwichError
+
+    check_source("bradley-terry:explain@parametric", ["explain"])      # in the vocabulary: no error
+    with pytest.raises(SandwichError, match="Unknown label source") as e:
+        check_source(name, ["explain"])                                # what `train --sources` and export check
+    assert "bradley-terry:<condition>" in (e.value.hint or "")
+
+
+def test_default_sources_name_the_default_kind_plainly_and_the_others_with_their_suffix() -> None:
+    from sandwich.classifiers.preferences import default_sources
+
+    js = [PairJudgment("ana", "p1", "unassisted", "A", 80, kind="human"),
+          PairJudgment("dev", "p1", "unassisted", "A", 80, kind="llm"),
+          PairJudgment("dev", "p1", "explain", "B", 80, kind="llm"),
+          PairJudgment("eve", "p1", "debate", "B", 80, kind="llm", skipped=True)]
+    assert default_sources(["unassisted", "explain", "debate"], js) == \
+        ["expert", "unassisted", "bradley-terry:unassisted", "unassisted@llm", "bradley-terry:unassisted@llm",
+         "explain", "bradley-terry:explain"]
+
+
+def test_trl_export_refuses_two_sources_with_one_file_name(tmp_path: Path) -> None:
+    from sandwich.classifiers.preferences import PreferenceSet
+    from sandwich.errors import SandwichError
+
+    with pytest.raises(SandwichError, match="one file name"):
+        write_trl({"bradley-terry_x": PreferenceSet("bradley-terry_x", []),
+                   "bradley-terry:x": PreferenceSet("bradley-terry:x", [])},
+                  tmp_path / "trl")
+    assert not (tmp_path / "trl").exists()
 
 
 def test_bradley_terry_aggregate_gives_the_share_of_wins_on_one_pair() -> None:
     pairs = [GoldPair("p1", "q1", "train", "Q", "a", "b", "A"), GoldPair("p2", "q2", "train", "Q", "c", "d", "B")]
-    js = [PairJudgment(o, "p1", "c", ch, 90, simulated=False) for o, ch in (("x", "A"), ("y", "A"), ("z", "B"))]
-    js += [PairJudgment(o, "p2", "c", "B", 90, simulated=False) for o in ("x", "y")]
-    agg = preference_set(pairs, js, "aggregate-c")
+    js = [PairJudgment(o, "p1", "c", ch, 90, kind="human") for o, ch in (("x", "A"), ("y", "A"), ("z", "B"))]
+    js += [PairJudgment(o, "p2", "c", "B", 90, kind="human") for o in ("x", "y")]
+    agg = preference_set(pairs, js, "bradley-terry:c@human")
     got = {r.pair_id: (r.chosen, round(r.strength, 3)) for r in agg.rows}
     # one comparison graph per pair: the BT maximum likelihood is p_a / (p_a + p_b) = wins / judgments
     assert got == {"p1": ("a", 0.667), "p2": ("d", 1.0)}
@@ -153,16 +212,16 @@ def test_trl_export_loads_with_datasets_with_the_right_columns_and_counts(he, tm
 
     pairs, _ = he
     js = planted(training_pairs(pairs), SKILL)
-    js.append(PairJudgment("dev", training_pairs(pairs)[0].pair_id, "explain", "A", 90, True, assistance_failed=True))
-    sets = {s: preference_set(pairs, js, s) for s in ("gold", "simulated:explain", "aggregate-simulated:explain")}
+    js.append(PairJudgment("dev", training_pairs(pairs)[0].pair_id, "explain", "A", 90, "llm", assistance_failed=True))
+    sets = {s: preference_set(pairs, js, s) for s in ("expert", "explain@llm", "bradley-terry:explain@llm")}
     counts = write_trl(sets, tmp_path / "trl")
-    expected = {"gold.parquet": 141, "simulated_explain.parquet": 3 * 141, "aggregate-simulated_explain.parquet": 141}
+    expected = {"expert.parquet": 141, "explain.llm.parquet": 3 * 141, "bradley-terry_explain.llm.parquet": 141}
     assert counts == expected
     for name, n in expected.items():
         ds = load_dataset("parquet", data_files=str(tmp_path / "trl" / name), split="train")
         assert ds.column_names == list(COLUMNS) and ds.num_rows == n
         assert all(0.5 <= s <= 1.0 for s in ds["strength"]) and set(ds["split"]) == {"train"}
-    gold = load_dataset("parquet", data_files=str(tmp_path / "trl" / "gold.parquet"), split="train")
+    gold = load_dataset("parquet", data_files=str(tmp_path / "trl" / "expert.parquet"), split="train")
     by_id = {p.pair_id: p for p in pairs}
     assert all(row["chosen"] == (by_id[row["pair_id"]].response_a if by_id[row["pair_id"]].gold == "A"
                                  else by_id[row["pair_id"]].response_b) for row in gold)
@@ -175,9 +234,9 @@ def test_train_and_compare_report_pgr_matched_sizes_and_best_of_n(he, tmp_path: 
     few = {p.pair_id for p in training_pairs(pairs)[:100]}
     js = [j for j in js if j.condition != "unassisted" or j.item_id in few]
     cands, note = candidates_from_pairs(pairs)
-    sources = ["gold", "simulated:unassisted", "simulated:explain", "aggregate-simulated:explain"]
+    sources = ["expert", "unassisted@llm", "explain@llm", "bradley-terry:explain@llm"]
     data = PairwiseData("he", pairs, cands, {s: preference_set(pairs, js, s) for s in sources},
-                        "simulated:unassisted", [note] if note else [])
+                        "unassisted@llm", [note] if note else [])
     root = tmp_path / "runs"
     recs = train_pairwise(data, TrainSettings(), [0, 1], root)
     assert {(r.source, r.matched) for r in recs if r.matched} == {(s, 100) for s in sources if "unassisted" not in s}
@@ -185,17 +244,17 @@ def test_train_and_compare_report_pgr_matched_sizes_and_best_of_n(he, tmp_path: 
     assert {r.status for r in again} == {"cached"}
     res = compare_pairwise(data, load_runs(root), n_boot=200, out_dir=tmp_path / "out")
     by = {s.source: s for s in res.summaries}
-    assert by["gold"].pgr["mean"] == pytest.approx(1.0) and by["simulated:unassisted"].pgr["mean"] == pytest.approx(0)
-    assert by["gold"].pgr_matched["mean"] == pytest.approx(1.0)
+    assert by["expert"].pgr["mean"] == pytest.approx(1.0) and by["unassisted@llm"].pgr["mean"] == pytest.approx(0)
+    assert by["expert"].pgr_matched["mean"] == pytest.approx(1.0)
     for s in res.summaries:
         a = s.accuracy
         assert a["boot_lo"] <= a["mean"] <= a["boot_hi"] and a["seed_lo"] <= a["mean"] <= a["seed_hi"]
-        assert s.best_of_n["gold_trained"] == by["gold"].best_of_n["pass_rate"]
+        assert s.best_of_n["gold_trained"] == by["expert"].best_of_n["pass_rate"]
         assert sum(b["n"] for b in s.reliability) == res.n_test == 51
     # every held-out prompt has one correct candidate among two or three: random is well under 1
-    assert by["gold"].best_of_n["random"] < by["gold"].best_of_n["oracle"] == 1.0
+    assert by["expert"].best_of_n["random"] < by["expert"].best_of_n["oracle"] == 1.0
     # the gold-trained model's top pick passes more often than a random pick (measured 0.66 vs 0.45, seeds 0-2)
-    assert by["gold"].best_of_n["pass_rate"] > by["gold"].best_of_n["random"] + 0.1
+    assert by["expert"].best_of_n["pass_rate"] > by["expert"].best_of_n["random"] + 0.1
     assert (tmp_path / "out" / "reward_models.json").exists() and Path(res.plots["reliability"]).stat().st_size > 0
     # the HTML report's classifier section renders a pairwise comparison as it renders a pointwise one
     from sandwich.analysis.classifier_section import classifier_html
@@ -210,8 +269,11 @@ def test_a_pairwise_study_uses_the_pairwise_pipeline_and_its_source_names() -> N
     assert pipelines.for_kind("pairwise") is pipelines.PAIRWISE
     assert pipelines.for_kind("code-review") is pipelines.POINTWISE
     pair = pipelines.for_kind("pairwise").label_sources(["unassisted", "debate"])
-    assert {"gold", "debate", "simulated:debate", "aggregate-debate", "aggregate-simulated:debate"} <= pair
-    assert "majority:debate" not in pair and "aggregate-debate" not in pipelines.POINTWISE.label_sources(["debate"])
+    assert {"expert", "gold", "debate", "debate@llm", "bradley-terry:debate", "bradley-terry:debate@llm"} <= pair
+    assert "majority:debate" not in pair and "bradley-terry:debate" not in pipelines.POINTWISE.label_sources(["debate"])
+    # one vocabulary: every pairwise name but the Bradley–Terry aggregate (and the 'gold' alias) is a pointwise name
+    assert {s for s in pair if not s.startswith(("bradley-terry:", "gold"))} <= \
+        pipelines.POINTWISE.label_sources(["unassisted", "debate"])
 
 
 def test_export_trl_of_a_code_review_study_is_a_clear_error(he_db: Path, tmp_path: Path) -> None:
@@ -224,7 +286,7 @@ def test_export_trl_of_a_code_review_study_is_a_clear_error(he_db: Path, tmp_pat
 @pytest.mark.slow
 def test_lm_reward_trains_on_preferences(he, cache: Path) -> None:
     pairs, _ = he
-    rows = preference_set(pairs, [], "gold").rows[:8]
+    rows = preference_set(pairs, [], "expert").rows[:8]
     # 8 pairs, 4 a step (batch_size 16 // 4), one epoch: 2 steps, however high max_steps is
     model, out = train_reward(rows, TrainSettings(backbone="lm-reward", max_steps=4, lm_max_length=256), 0, cache)
     assert out.steps == 2 and out.pairs_seen == 8 and all(np.isfinite(model.losses))
@@ -240,8 +302,8 @@ def test_trl_reward_trainer_trains_on_the_export_unchanged(he, tmp_path: Path) -
     from sandwich.classifiers.lm_reward import load_reward_model
 
     pairs, _ = he
-    write_trl({"gold": preference_set(pairs, [], "gold")}, tmp_path / "trl")
-    ds = load_dataset("parquet", data_files=str(tmp_path / "trl" / "gold.parquet"), split="train").select(range(8))
+    write_trl({"expert": preference_set(pairs, [], "expert")}, tmp_path / "trl")
+    ds = load_dataset("parquet", data_files=str(tmp_path / "trl" / "expert.parquet"), split="train").select(range(8))
     tok, model, _ = load_reward_model(TrainSettings(backbone="lm-reward"))
     args = RewardConfig(output_dir=str(tmp_path / "out"), max_steps=2, per_device_train_batch_size=2,
                         max_length=256, report_to=[], use_cpu=True, save_strategy="no", logging_steps=1)
@@ -259,10 +321,10 @@ def test_train_and_compare_dispatch_on_the_task_kind_and_read_the_store(he_db: P
     monkeypatch.setitem(pipelines._BY_KIND, "code-review", pipelines.PAIRWISE)
     monkeypatch.setattr(pairwise_train, "gold_pairs_from_store", lambda svc: he[0])
     recs = train_study(he_db, sources=["expert"], seeds=[0], runs_dir=tmp_path / "runs")
-    assert [(r.source, r.n_train, r.status) for r in recs] == [("gold", 141, "trained")]
-    assert (tmp_path / "runs" / "gold" / "minilm-seed0" / "scores.json").exists()
+    assert [(r.source, r.n_train, r.status) for r in recs] == [("expert", 141, "trained")]
+    assert (tmp_path / "runs" / "expert" / "minilm-seed0" / "scores.json").exists()
     res = compare_study(he_db, tmp_path / "cmp", runs_dir=tmp_path / "runs", n_boot=50)
-    assert res.floor == "simulated:unassisted" and [s.source for s in res.summaries] == ["gold"]
+    assert res.floor == "unassisted" and [s.source for s in res.summaries] == ["expert"]
     assert res.summaries[0].accuracy["mean"] == pytest.approx(recs[0].metrics["accuracy"])
 
 
@@ -279,7 +341,7 @@ def test_export_trl_of_a_study_writes_each_source_and_logs_a_look(he_db: Path, h
         before = len(svc.store.looks())
         counts = export_trl_study(svc, tmp_path / "trl")
         assert len(svc.store.looks()) == before + 1 and svc.store.looks()[-1].action == "export"
-    assert counts == {"gold.parquet": 141, "test-gold.parquet": 51}      # no judgments yet: gold only
+    assert counts == {"expert.parquet": 141, "test-gold.parquet": 51}      # no judgments yet: gold only
     test = load_dataset("parquet", data_files=str(tmp_path / "trl" / "test-gold.parquet"), split="train")
     assert set(test["split"]) == {"test"} and set(test["strength"]) == {1.0}
     assert not list((tmp_path / "trl").glob(".*partial"))

@@ -26,6 +26,7 @@ import ast
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -167,26 +168,40 @@ def split_kind(source: str) -> tuple[str, str | None]:
     return (base, kind) if at else (source, None)
 
 
-def _judgments(svc: Any, condition: str, kind: str | None) -> tuple[list[dict[str, Any]], str | None, list[str]]:
-    """One kind of non-expert judgment under a condition, without those made without their help.
+def kind_to_read(kinds: Sequence[str], kind: str | None,
+                 planned: Sequence[str] | None) -> tuple[str | None, list[str]]:
+    """Which kind of overseer a label source reads among one condition's usable judgments, and what it leaves out.
 
-    Returns (rows, the kind read, notes). `kind` None: the kind `analyze` reports by default among these
-    judgments (`sandwich.analysis.sources.select_sources`). Skipped judgments carry no label."""
-    from sandwich.analysis.sources import planned_sources, select_sources, source_words
+    `kinds`: the kind of each usable judgment ('human', 'llm', 'parametric'). `kind` None: the kind `analyze`
+    reports by default among them (`sandwich.analysis.sources.select_sources` with the study's `planned`
+    sources). Returns (the kind read, or None when there is none; notes counting the other kinds' judgments).
+    Shared by pointwise labels and pairwise preferences, so one source name reads the same judgments in both."""
+    from sandwich.analysis.sources import select_sources, source_words
 
-    non_experts = {o.name for o in svc.overseers() if o.role == "non_expert"}
-    usable = [j for j in svc.store.judgments(condition=condition)
-              if not j.skipped and j.choice is not None and j.overseer in non_experts]
-    present = [k for k in JUDGMENT_KINDS if any(j.source == k for j in usable)]
+    present = [k for k in JUDGMENT_KINDS if k in kinds]
     if kind is None:
-        chosen = select_sources(None, present, planned_sources(None, svc.study))
+        chosen = select_sources(None, present, list(planned) if planned else None)
         kind = chosen[0] if chosen else None
     notes: list[str] = []
-    others = {k: sum(j.source == k for j in usable) for k in present if k != kind}
+    others = {k: sum(x == k for x in kinds) for k in present if k != kind}
     if others:
         notes.append(f"labels from {source_words([kind]) if kind else 'nobody'} only; left out: "
                      + ", ".join(f"{n} judgment(s) of {source_words([k])}" for k, n in others.items())
                      + f" (use '@{next(iter(others))}' for those).")
+    return kind, notes
+
+
+def _judgments(svc: Any, condition: str, kind: str | None) -> tuple[list[dict[str, Any]], str | None, list[str]]:
+    """One kind of non-expert judgment under a condition, without those made without their help.
+
+    Returns (rows, the kind read, notes). `kind` None: the kind `analyze` reports by default among these
+    judgments (:func:`kind_to_read`). Skipped judgments carry no label."""
+    from sandwich.analysis.sources import planned_sources
+
+    non_experts = {o.name for o in svc.overseers() if o.role == "non_expert"}
+    usable = [j for j in svc.store.judgments(condition=condition)
+              if not j.skipped and j.choice is not None and j.overseer in non_experts]
+    kind, notes = kind_to_read([j.source for j in usable], kind, planned_sources(None, svc.study))
     mine = [j for j in usable if j.source == kind]
     failed = sum(j.assistance_failed for j in mine)
     if failed:

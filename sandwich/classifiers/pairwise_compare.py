@@ -22,7 +22,7 @@ from sandwich.classifiers import pair_eval as pe
 from sandwich.classifiers.compare import _seed_ci
 from sandwich.classifiers.evaluate import pgr, resolution_note
 from sandwich.classifiers.pairwise_train import PairwiseData
-from sandwich.classifiers.preferences import GOLD
+from sandwich.classifiers.preferences import EXPERT as GOLD  # the ceiling: trained on gold
 from sandwich.classifiers.training import RunRecord, default_runs_dir, load_runs
 from sandwich.errors import SandwichError
 

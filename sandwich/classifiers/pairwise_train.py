@@ -20,10 +20,11 @@ import numpy as np
 from sandwich.classifiers.bt_reward import PAIR_BACKBONES, p_first, train_reward
 from sandwich.classifiers.pair_eval import Candidate, pair_metrics
 from sandwich.classifiers.preferences import (
-    GOLD,
-    SIMULATED,
+    EXPERT,
+    GOLD_ALIAS,
     GoldPair,
     PreferenceSet,
+    check_source,
     default_sources,
     gold_pairs_from_store,
     held_out_pairs,
@@ -73,22 +74,26 @@ def candidates_from_pairs(pairs: Sequence[GoldPair]) -> tuple[list[Candidate], s
 def load_pairwise_data(svc: Any, sources: Sequence[str] | None = None) -> PairwiseData:
     """Read a pairwise study's pairs and judgments from its store, and build each label source's preferences.
 
-    `sources` None: the study's `classifiers.train_on` when set, else gold plus every condition (people and
-    simulations apart, per judgment and aggregated) that has judgments.
+    `sources` None: the study's `classifiers.train_on` when set, else expert plus every condition (each kind of
+    overseer apart, per judgment and Bradley–Terry aggregated) that has judgments. The floor is the baseline
+    condition, unsuffixed, as for pointwise classifiers. Raises SandwichError for an unknown source name.
     """
+    from sandwich.analysis.sources import planned_sources
+
     pairs = gold_pairs_from_store(svc)
     judgments = judgments_from_store(svc)
     names = [c.name for c in svc.study.conditions]
+    planned = planned_sources(None, svc.study)
     if sources is None:
         listed = list(svc.study.classifiers.train_on)
-        sources = default_sources(names, judgments) if listed == ["expert"] else listed
-    base = svc.study.baseline_condition
-    people = any(j.condition == base and not j.simulated for j in judgments)
-    floor = base if people else f"{SIMULATED}{base}"
-    wanted = list(dict.fromkeys([GOLD if s == "expert" else s for s in sources]))
+        sources = default_sources(names, judgments, planned) if listed == [EXPERT] else listed
+    for s in sources:
+        check_source(s, names)
+    wanted = list(dict.fromkeys([EXPERT if s == GOLD_ALIAS else s for s in sources]))
     cands, note = candidates_from_pairs(pairs)
-    return PairwiseData(svc.study.study, pairs, cands, {s: preference_set(pairs, judgments, s) for s in wanted},
-                        floor, [note] if note else [])
+    return PairwiseData(svc.study.study, pairs, cands,
+                        {s: preference_set(pairs, judgments, s, planned) for s in wanted},
+                        svc.study.baseline_condition, [note] if note else [])
 
 
 def subsample_pairs(ps: PreferenceSet, n_pairs: int, seed: int) -> PreferenceSet:

@@ -34,17 +34,21 @@ class Pipeline:
         return getattr(importlib.import_module(module), name)
 
 
+def _sources(names: Sequence[str], aggregations: Sequence[str]) -> set[str]:
+    """Each condition and its aggregations, each optionally limited to one kind of overseer (`@human`, `@llm`,
+    `@parametric`; see `sandwich.classifiers.data.source_conditions`)."""
+    judged = {*names} | {f"{agg}:{c}" for agg in aggregations for c in names}
+    return judged | {f"{s}@{k}" for s in judged for k in ("human", "llm", "parametric")}
+
+
 def pointwise_sources(names: Sequence[str]) -> set[str]:
-    """Gold ('expert'), each condition, and its crowd-kit aggregations, each optionally limited to one kind of
-    overseer (`@human`, `@llm`, `@parametric`; see `sandwich.classifiers.data.source_conditions`)."""
-    judged = {*names} | {f"{agg}:{c}" for agg in ("majority", "dawid-skene") for c in names}
-    return {"expert"} | judged | {f"{s}@{k}" for s in judged for k in ("human", "llm", "parametric")}
+    """Gold ('expert'), each condition, and its crowd-kit aggregations (majority, Dawid–Skene), per kind."""
+    return {"expert"} | _sources(names, ("majority", "dawid-skene"))
 
 
 def pairwise_sources(names: Sequence[str]) -> set[str]:
-    """Gold ('gold' or 'expert'), each condition's people and simulations, and their Bradley–Terry aggregates."""
-    each = {*names, *(f"simulated:{c}" for c in names)}
-    return {"gold", "expert", *each, *(f"aggregate-{c}" for c in each)}
+    """Gold ('expert', alias 'gold'), each condition, and its Bradley–Terry aggregate, per kind of overseer."""
+    return {"expert", "gold"} | _sources(names, ("bradley-terry",))
 
 
 POINTWISE = Pipeline("pointwise", "sandwich.classifiers.training:train_study",
@@ -52,7 +56,8 @@ POINTWISE = Pipeline("pointwise", "sandwich.classifiers.training:train_study",
 PAIRWISE = Pipeline("pairwise", "sandwich.classifiers.pairwise_train:train_pairwise_study",
                     "sandwich.classifiers.pairwise_compare:compare_pairwise_study",
                     "sandwich.classifiers.trl_export:export_trl_study", pairwise_sources,
-                    "'gold', a condition name, simulated:<condition>, or aggregate- followed by either")
+                    "'expert', a condition name, or bradley-terry: followed by a condition name, optionally "
+                    "followed by @human, @llm or @parametric")
 _BY_KIND: dict[str, Pipeline] = {"pairwise": PAIRWISE}
 
 

@@ -4,14 +4,18 @@ A **gold pair** is one pairwise item: a prompt, responses A and B in canonical o
 A **preference** is one training row (pair_id, problem_id, prompt, chosen, rejected, strength, source, split):
 `chosen` is the response the source prefers and `strength` ∈ [0.5, 1] how strongly (0.5: a tie, chosen is A).
 
-Label sources:
+Label sources, named as the pointwise classifiers' (`sandwich.classifiers.data`), so one study-file vocabulary
+serves both:
 
-- ``gold`` (alias ``expert``): one row per train pair, chosen = the gold response, strength 1;
-- ``<condition>``: one row per non-expert *person's* judgment in that condition, strength = confidence/100;
-- ``simulated:<condition>``: the same for simulated overseers (kept apart from people);
-- ``aggregate-<condition>`` / ``aggregate-simulated:<condition>``: one row per pair, a Bradley–Terry
-  aggregate over overseers (crowd-kit's ``BradleyTerry``, Zermelo's MM iteration over every response of the
-  condition, so responses shared between pairs of one prompt link up); strength = p_w / (p_w + p_l).
+- ``expert`` (alias ``gold``): one row per train pair, chosen = the gold response, strength 1;
+- ``<condition>``: one row per non-expert judgment in that condition, strength = confidence/100;
+- ``bradley-terry:<condition>``: one row per pair, a Bradley–Terry aggregate over the condition's overseers
+  (crowd-kit's ``BradleyTerry``, Zermelo's MM iteration over every response of the condition, so responses
+  shared between pairs of one prompt link up); strength = p_w / (p_w + p_l).
+
+People and simulated overseers are never pooled: a condition source reads one kind of judgment,
+``<source>@human``, ``@llm`` or ``@parametric``; without a suffix, the kind `analyze` reports by default
+(`sandwich.classifiers.data.kind_to_read`, the same choice as for pointwise labels).
 
 Skipped judgments, judgments without a choice and judgments whose assistance failed (the overseer did not get
 the condition's help) are left out. Only train-split pairs feed a source; a train pair whose problem also has a
@@ -27,11 +31,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from sandwich.classifiers.data import JUDGMENT_KINDS, kind_to_read, source_conditions, split_kind
 from sandwich.errors import SandwichError
 
-GOLD = "gold"
-AGGREGATE = "aggregate-"
-SIMULATED = "simulated:"
+EXPERT = "expert"                 # gold as a label source (the ceiling)
+GOLD_ALIAS = "gold"               # accepted for EXPERT
+BRADLEY_TERRY = "bradley-terry"   # the aggregate: bradley-terry:<condition>[@kind]
+SOURCES_HINT = ("Use 'expert' (or 'gold'), a condition name, or bradley-terry:<condition>, optionally followed "
+                "by @human, @llm or @parametric (people and simulations are never pooled); 'expert' takes no "
+                "suffix.")
 
 
 @dataclass(frozen=True)
@@ -70,7 +78,7 @@ class PairJudgment:
     condition: str
     choice: str | None
     confidence: int | None
-    simulated: bool
+    kind: str                      # the kind of overseer: 'human', 'llm' or 'parametric'
     assistance_failed: bool = False
     skipped: bool = False
 
@@ -99,14 +107,29 @@ class PreferenceSet:
         return [asdict(r) for r in self.rows]
 
 
-def parse_source(source: str) -> tuple[bool, bool, str]:
-    """(aggregate?, simulated?, condition) for a source name; condition is 'gold' for gold."""
-    if source in (GOLD, "expert"):
-        return False, False, GOLD
-    agg = source.startswith(AGGREGATE)
-    rest = source[len(AGGREGATE):] if agg else source
-    sim = rest.startswith(SIMULATED)
-    return agg, sim, rest[len(SIMULATED):] if sim else rest
+def parse_source(source: str) -> tuple[bool, str | None, str]:
+    """(Bradley–Terry aggregate?, kind of overseer or None for the default kind, condition) of a source name,
+    read with the pointwise parsers (`source_conditions`, `split_kind`); the condition is 'expert' for gold.
+
+    Raises SandwichError for a name outside the vocabulary (another aggregation, an unknown kind, a suffixed
+    'expert')."""
+    if source in (EXPERT, GOLD_ALIAS):
+        return False, None, EXPERT
+    agg, cond = source_conditions(source)
+    kind = split_kind(source)[1]
+    if cond in (EXPERT, GOLD_ALIAS) or not cond or agg not in (None, BRADLEY_TERRY) \
+            or kind not in (None, *JUDGMENT_KINDS):
+        raise SandwichError(f"Unknown label source {source!r}.", hint=SOURCES_HINT)
+    return agg is not None, kind, cond
+
+
+def check_source(source: str, conditions: Sequence[str]) -> None:
+    """Raise SandwichError unless `source` names gold or one of the study's `conditions`."""
+    cond = parse_source(source)[2]
+    if cond != EXPERT and cond not in conditions:
+        raise SandwichError(f"Unknown label source {source!r}: the study has no condition {cond!r}.",
+                            hint=SOURCES_HINT.replace("a condition name", "a condition name ("
+                                                      + ", ".join(conditions) + ")"))
 
 
 def training_pairs(pairs: Sequence[GoldPair]) -> list[GoldPair]:
@@ -139,18 +162,30 @@ def usable(j: PairJudgment) -> bool:
     return not j.skipped and j.choice in ("A", "B", "tie") and not j.assistance_failed
 
 
-def preference_set(pairs: Sequence[GoldPair], judgments: Iterable[PairJudgment], source: str) -> PreferenceSet:
-    """The preferences of one label source over the train split (see the module docstring for the sources)."""
-    agg, sim, cond = parse_source(source)
+def _carries_choice(j: PairJudgment) -> bool:
+    return not j.skipped and j.choice in ("A", "B", "tie")
+
+
+def preference_set(pairs: Sequence[GoldPair], judgments: Iterable[PairJudgment], source: str,
+                   planned: Sequence[str] | None = None) -> PreferenceSet:
+    """The preferences of one label source over the train split (see the module docstring for the sources).
+
+    `planned`: the study's planned judgment sources (`sandwich.analysis.sources.planned_sources`), which pick
+    the kind an unsuffixed source reads; None: people when there are any, else the first simulated kind.
+    Raises SandwichError for a name outside the vocabulary."""
+    agg, kind, cond = parse_source(source)
     train = {p.pair_id: p for p in training_pairs(pairs)}
-    if cond == GOLD:
-        return PreferenceSet(GOLD, [_row(p, p.gold, 1.0, GOLD) for p in train.values() if p.gold in ("A", "B")],
-                             notes=[])
-    chosen = [j for j in judgments if j.condition == cond and j.simulated == sim and j.item_id in train]
+    if cond == EXPERT:
+        return PreferenceSet(EXPERT, [_row(p, p.gold, 1.0, EXPERT) for p in train.values()
+                                      if p.gold in ("A", "B")], notes=[])
+    of_cond = [j for j in judgments if j.condition == cond]
+    kind, kind_notes = kind_to_read([j.kind for j in of_cond if _carries_choice(j)], kind, planned)
+    chosen = [j for j in of_cond if j.kind == kind and j.item_id in train]
     ok = [j for j in chosen if usable(j)]
     notes = []
     if failed := sum(j.assistance_failed and not j.skipped for j in chosen):
         notes.append(f"{failed} judgment(s) whose assistance failed are left out.")
+    notes += kind_notes
     if not agg:
         rows = [_row(train[j.item_id], str(j.choice), strength_of(str(j.choice), j.confidence), source)
                 for j in sorted(ok, key=lambda j: (j.item_id, j.overseer))]
@@ -195,16 +230,18 @@ def bradley_terry_aggregate(train: dict[str, GoldPair], judgments: Sequence[Pair
     return out
 
 
-def default_sources(conditions: Sequence[str], judgments: Sequence[PairJudgment]) -> list[str]:
-    """Gold, then per condition the people's and the simulations' sources (only those with judgments), each
-    per judgment and aggregated."""
-    have = {(j.condition, j.simulated) for j in judgments if usable(j)}
-    out = [GOLD]
+def default_sources(conditions: Sequence[str], judgments: Sequence[PairJudgment],
+                    planned: Sequence[str] | None = None) -> list[str]:
+    """Expert, then per condition each kind of overseer with usable judgments, per judgment and Bradley–Terry
+    aggregated: the default kind unsuffixed (`<condition>`, what the floor reads), the others as `@<kind>`."""
+    out = [EXPERT]
     for c in conditions:
-        for sim in (False, True):
-            if (c, sim) in have:
-                name = f"{SIMULATED}{c}" if sim else c
-                out += [name, f"{AGGREGATE}{name}"]
+        kinds = [j.kind for j in judgments if j.condition == c and _carries_choice(j)]
+        default = kind_to_read(kinds, None, planned)[0]
+        for k in JUDGMENT_KINDS:
+            if any(j.condition == c and j.kind == k and usable(j) for j in judgments):
+                name = c if k == default else f"{c}@{k}"
+                out += [name, f"{BRADLEY_TERRY}:{name}"]
     return out
 
 
@@ -225,20 +262,18 @@ def gold_pairs_from_store(svc: Any) -> list[GoldPair]:
 def judgments_from_store(svc: Any) -> list[PairJudgment]:
     """Every non-expert judgment (people and simulations) as a PairJudgment."""
     non_experts = {o.name for o in svc.overseers() if o.role == "non_expert"}
-    return [PairJudgment(j.overseer, j.item_id, j.condition, j.choice, j.confidence, bool(j.simulated),
+    return [PairJudgment(j.overseer, j.item_id, j.condition, j.choice, j.confidence, str(j.source),
                          bool(j.assistance_failed), bool(j.skipped))
             for j in svc.store.judgments() if j.overseer in non_experts]
 
 
 def preferences_from_store(svc: Any, source: str) -> PreferenceSet:
     """One label source's preferences read from a pairwise study (see :func:`preference_set`)."""
-    agg, sim, cond = parse_source(source)
-    names = [c.name for c in svc.study.conditions]
-    if cond != GOLD and cond not in names:
-        raise SandwichError(f"Unknown label source {source!r}.",
-                            hint="Use gold, a condition (" + ", ".join(names) + "), simulated:<condition>, "
-                                 "aggregate-<condition> or aggregate-simulated:<condition>.")
-    return preference_set(gold_pairs_from_store(svc), judgments_from_store(svc), source)
+    from sandwich.analysis.sources import planned_sources
+
+    check_source(source, [c.name for c in svc.study.conditions])
+    return preference_set(gold_pairs_from_store(svc), judgments_from_store(svc), source,
+                          planned_sources(None, svc.study))
 
 
 def by_problem(rows: Sequence[Any]) -> dict[str, list[Any]]:

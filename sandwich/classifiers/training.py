@@ -50,8 +50,9 @@ class RunRecord:
 
 
 def source_slug(source: str) -> str:
-    """A folder name for a label source ('dawid-skene:explain' → 'dawid-skene_explain')."""
-    return source.replace(":", "_")
+    """A folder or file name for a label source: ':' → '_', '@' → '.' ('dawid-skene:explain@human' →
+    'dawid-skene_explain.human'); portable file-name characters only, and no condition name contains '.'."""
+    return source.replace(":", "_").replace("@", ".")
 
 
 def default_runs_dir(db_path: str | Path, study: str) -> Path:

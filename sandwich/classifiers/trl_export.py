@@ -1,6 +1,7 @@
 """`sandwich export --format trl`: each label source of a pairwise study as a preference dataset in TRL's format.
 
-One Parquet file per source, ``<out>/<source>.parquet``, with TRL's explicit-prompt preference columns
+One Parquet file per source, ``<out>/<source>.parquet`` with the source made file-safe (`source_slug`:
+'bradley-terry:explain@llm' → ``bradley-terry_explain.llm.parquet``), with TRL's explicit-prompt preference columns
 ``prompt``, ``chosen``, ``rejected`` (RewardTrainer and DPOTrainer read them unchanged; other columns are
 dropped by the trainer) plus ``strength`` (0.5–1, the source's confidence in the preference; 0.5 is a tie),
 ``source``, ``pair_id``, ``problem_id`` and ``split``. Sources hold train-split pairs only (what `sandwich train`
@@ -19,8 +20,9 @@ from typing import Any
 
 import polars as pl
 
-from sandwich.classifiers.preferences import GOLD, Preference, PreferenceSet
+from sandwich.classifiers.preferences import EXPERT, Preference, PreferenceSet
 from sandwich.classifiers.training import source_slug
+from sandwich.errors import SandwichError
 
 COLUMNS = ("prompt", "chosen", "rejected", "strength", "source", "pair_id", "problem_id", "split")
 SCHEMA = {c: (pl.Float64 if c == "strength" else pl.String) for c in COLUMNS}
@@ -35,10 +37,14 @@ def write_trl(sets: Mapping[str, PreferenceSet], out: Path, test: list[Preferenc
     """Write one Parquet file per source (and `test-gold.parquet`); rows written per file name.
 
     Each file is written to a temporary name and renamed, so an interrupted export leaves no half file.
+    Raises SandwichError, before writing anything, when two sources would share a file name.
     """
+    files = {f"{source_slug(s)}.parquet": ps.rows for s, ps in sets.items()}
+    if len(files) < len(sets):
+        raise SandwichError("Two label sources map to one file name: " + ", ".join(sorted(sets)) + ".",
+                            hint="Rename a condition so that no source name differs from another only in ':'.")
     out.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
-    files = {f"{source_slug(s)}.parquet": ps.rows for s, ps in sets.items()}
     if test is not None:
         files["test-gold.parquet"] = test
     for name, rows in files.items():
@@ -50,15 +56,16 @@ def write_trl(sets: Mapping[str, PreferenceSet], out: Path, test: list[Preferenc
 
 
 def export_trl_study(svc: Any, out: Path, *, who: str | None = None) -> dict[str, int]:
-    """Export every label source of a pairwise study (gold, each condition's people and simulations, their
+    """Export every label source of a pairwise study (expert, each condition's kinds of overseer apart, their
     Bradley–Terry aggregates); logged as a look, as every export (it reads gold)."""
+    from sandwich.analysis.sources import planned_sources
     from sandwich.classifiers.pairwise_train import load_pairwise_data
     from sandwich.classifiers.preferences import default_sources, judgments_from_store
 
     with svc.lock:
         svc.record_look("export", who)
         data = load_pairwise_data(svc, default_sources([c.name for c in svc.study.conditions],
-                                                       judgments_from_store(svc)))
+                                                       judgments_from_store(svc), planned_sources(None, svc.study)))
     held = [Preference(p.pair_id, p.problem_id, p.prompt, p.response_a if p.gold == "A" else p.response_b,
-                       p.response_b if p.gold == "A" else p.response_a, 1.0, GOLD, p.split) for p in data.test]
+                       p.response_b if p.gold == "A" else p.response_a, 1.0, EXPERT, p.split) for p in data.test]
     return write_trl(data.sets, out, held)

@@ -40,8 +40,8 @@ def train(
     backbone: str | None = typer.Option(None, "--backbone",
                                         help="minilm | minilm-finetune | lm-reward (default: the study's)."),
     sources: list[str] = typer.Option([], "--sources", help="Label sources (default: classifiers.train_on), "
-                                      "e.g. expert,unassisted,dawid-skene:debate; on a pairwise study gold,"
-                                      "unassisted,simulated:debate,aggregate-debate."),
+                                      "e.g. expert,unassisted,dawid-skene:debate@human; on a pairwise study "
+                                      "bradley-terry:debate in place of majority:/dawid-skene:."),
     seeds: list[str] = typer.Option([], "--seeds", help="Seeds (default: classifiers.seeds), e.g. 0,1,2."),
     runs: Path | None = typer.Option(None, "--runs", help="Runs folder (default: runs/<study>/ beside the database)."),
     epochs: int | None = typer.Option(None, "--epochs", min=1, help="Override the head's epochs."),
