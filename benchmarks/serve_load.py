@@ -199,6 +199,7 @@ def table(runs: list[Run], cores: int) -> str:
         ("server-side CPU ms / judgment (both)", [per_j(r, total_cpu(r)) for r in runs], "{:.2f}"),
         ("judgments per server CPU-second", [len(r.acked) / max(total_cpu(r), 1e-9) for r in runs], "{:.0f}"),
         ("load generator CPU share, % of a core", [100 * r.client_cpu_s / r.wall_s for r in runs], "{:.0f}"),
+        ("load generator CPU ms / judgment", [per_j(r, r.client_cpu_s) for r in runs], "{:.2f}"),
         ("all CPU used, % of the machine", [100 * (total_cpu(r) + r.client_cpu_s) / r.wall_s / cores
                                             for r in runs], "{:.0f}"),
         ("lost judgments", [r.lost for r in runs], "{:.0f}"),

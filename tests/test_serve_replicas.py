@@ -204,9 +204,14 @@ def own_cluster() -> Iterator[Cluster]:
 def test_a_postgres_restart_mid_load_acknowledges_nothing_while_down_and_resumes(tmp_path: Path,
                                                                                own_cluster: Cluster) -> None:
     db = own_cluster.url("restart")
-    study = write_load_study(tmp_path, questions=60, overseers=4, items_per_overseer=30)
-    tokens, _ = create_with_tokens(study, db, overseer_names(4))
+    study = write_load_study(tmp_path, questions=60, overseers=5, items_per_overseer=30)
+    tokens, _ = create_with_tokens(study, db, overseer_names(5))
     a, b = start_replicas(db, tmp_path)
+    probe = OverseerClient([a.url], tokens["o004"], retry_for_s=0.5, timeout=20)  # o004 writes only while down
+    probe_view = probe.next_item()
+    assert probe_view is not None
+    probe_j = JudgmentIn(judgment_id="while-down-0001", assignment_id=probe_view.assignment_id, choice="C",
+                         confidence=100)
     acked: list[tuple[float, Receipt]] = []
     refused: list[tuple[float, str]] = []
     errors: list[BaseException] = []
@@ -242,28 +247,35 @@ def test_a_postgres_restart_mid_load_acknowledges_nothing_while_down_and_resumes
 
     try:
         threads = [threading.Thread(daemon=True, target=overseer, args=(both(a, b, k), tokens[name]))
-                   for k, name in enumerate(overseer_names(4))]
+                   for k, name in enumerate(overseer_names(4))]  # o000-o003 label all their items
         for t in threads:
             t.start()
         deadline = time.monotonic() + 60
         while len(acked) < 20 and time.monotonic() < deadline:
             time.sleep(0.01)
         own_cluster.pg_ctl("-m", "fast", "stop")
-        down_from, down_from_utc = time.monotonic(), utc_now()
-        time.sleep(POOL_WAIT_S + 4)  # past the pool's wait for a connection: the writes have failed by now
+        down_from_utc = utc_now()
+        started = time.monotonic()
+        with pytest.raises(NotSaved) as refusal:  # a write while down: refused within the pool's wait, not saved
+            probe.submit(probe_j)
+        assert not isinstance(refusal.value, ServerUnreachable) and "NOT saved" in refusal.value.message
+        assert time.monotonic() - started < 2 * POOL_WAIT_S + 5  # at worst behind one batch already waiting
         health = httpx.get(a.url + "/v1/health", timeout=5)
-        down_until, down_until_utc = time.monotonic(), utc_now()
+        time.sleep(1)
+        down_until_utc = utc_now()
         own_cluster.start()
         for t in threads:
             t.join(240)
         assert not errors, errors
-        # while the database was down, writes were refused (503, not saved) and nothing was acknowledged
-        assert any(down_from <= at <= down_until for at, _ in refused)
-        # a receipt's stored_at is taken just before its INSERT: none can fall while the database was down
+        assert sql(db, "SELECT count(*) AS n FROM judgments WHERE judgment_id = 'while-down-0001'") == [{"n": 0}]
+        # while the database was down nothing was acknowledged: a receipt's stored_at is taken just before its
+        # INSERT, so none can fall in that window
         assert not [r for _, r in acked if down_from_utc < r.stored_at.replace(tzinfo=None) < down_until_utc]
         assert health.status_code == 503 and health.json()["writer"]["failing"]  # a proxy takes it out of rotation
         assert health.json()["writer"]["last_error"]
-        assert_exactly_once(db, [r for _, r in acked], 4 * 30)  # and everything resumed: all items judged
+        after = probe.submit(probe_j)  # the kept judgment, submitted again once the database is back
+        assert not after.duplicate
+        assert_exactly_once(db, [r for _, r in acked] + [after], 4 * 30 + 1)  # everything resumed
         for r in (a, b):
             assert r.proc is not None and r.proc.poll() is None
             assert httpx.get(r.url + "/v1/health", timeout=5).status_code == 200

@@ -39,7 +39,8 @@ def serve(
                                           "worth; bodies 256 KiB/s); over it: 429 with Retry-After. 0 = off."),
     allow_missing_help: bool = typer.Option(False, ALLOW_FLAG, help=ALLOW_HELP),
 ) -> None:
-    """Serve a study to many overseers at once: this process owns the database; overseers connect with tokens."""
+    """Serve a study to many overseers at once; overseers connect with tokens. This process owns a DuckDB file; on
+    PostgreSQL (--db URL) several can serve one study, each on its own port (replicas)."""
     from sandwich.server.budget import Budget
     from sandwich.server.runner import serve as run
 

@@ -162,6 +162,8 @@ class JudgmentWriter:
             if len(ops) == 1 and isinstance(e, DuplicateKey) and ops[0].resolve is not None \
                     and self._answer(ops[0]):
                 return
+            if isinstance(e, UNREACHABLE_ERRORS):  # what queued meanwhile would only wait as long to fail alike
+                ops = ops + self._drain()
             log.error("write failed, nothing saved (%d operation(s)): %s", len(ops), e)
             self.failed += len(ops)
             self.failing = True
@@ -185,6 +187,19 @@ class JudgmentWriter:
                 op.future.set_exception(error)
             else:
                 op.future.set_result(value)
+
+    def _drain(self) -> list[_Op]:
+        """Take every operation queued now (leaving the stop mark, if any, for the loop)."""
+        taken: list[_Op] = []
+        while True:
+            try:
+                op = self._queue.get_nowait()
+            except queue.Empty:
+                return taken
+            if op is None:
+                self._queue.put(None)
+                return taken
+            taken.append(op)
 
     def _answer(self, op: _Op) -> bool:
         """Answer a write the store refused as a duplicate from what the store holds; False if that read failed."""
