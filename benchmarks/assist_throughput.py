@@ -143,12 +143,19 @@ def main() -> None:
         rows.append(measure("vLLM offline (LLM.chat)", lambda: off.generate(batch, max_tokens=args.max_tokens)))
 
     seq, bat, vll = rows[0]["tok_s"], rows[1]["tok_s"], rows[2]["tok_s"]
+    print("\nside by side (same prompts, greedy; ratios of tokens/s)")
+    print(f"  {'backend':<42} {'tok/s':>8} {'× sequential':>13} {'× batched':>10} {'× server':>9}")
+    for r in rows:
+        print(f"  {r['label']:<42} {r['tok_s']:>8.1f} {r['tok_s'] / seq:>12.2f}× {r['tok_s'] / bat:>9.2f}× "
+              f"{r['tok_s'] / vll:>8.2f}×")
     print("\nratios (tokens/s)")
     print(f"  vLLM server / transformers sequential: {vll / seq:5.2f}×   (issue target on CPU: ≥ 4×)")
     print(f"  vLLM server / transformers batched:    {vll / bat:5.2f}×")
     print(f"  transformers batched / sequential:     {bat / seq:5.2f}×")
     if args.offline:  # same prompts, greedy, the server already stopped: no contention for the cores
-        print(f"  vLLM offline / vLLM server:            {rows[3]['tok_s'] / vll:5.2f}×   (no HTTP, one LLM.chat call)")
+        off = rows[3]["tok_s"]
+        print(f"  vLLM offline / vLLM server:            {off / vll:5.2f}×   (no HTTP, one LLM.chat call)")
+        print(f"  vLLM offline / transformers batched:   {off / bat:5.2f}×   (backend: vllm-offline vs embedded)")
     print("\nlive follow-up, time to first token (median of interleaved tries)")
     print(f"  platform (service.follow_up → server): {platform * 1000:7.0f} ms")
     print(f"  raw server stream:                     {direct * 1000:7.0f} ms")
