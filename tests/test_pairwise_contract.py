@@ -20,7 +20,8 @@ from sandwich.tasks.pairwise import PairContent, pair_frame
 from sandwich.views import JudgmentIn
 
 REPO = Path(__file__).resolve().parents[1]
-COLUMNS = ["item_id", "problem_id", "split", "prompt", "response_a", "response_b", "gold"]
+COLUMNS = ["item_id", "problem_id", "split", "prompt", "response_a", "response_b", "gold", "passed_a", "passed_b",
+           "tests"]
 
 
 def test_pair_content_is_the_kinds_typed_content_in_canonical_order(tmp_path: Path) -> None:
@@ -49,6 +50,7 @@ def test_pair_content_is_the_kinds_typed_content_in_canonical_order(tmp_path: Pa
         row = rows[r["prompt"]]
         assert (r["response_a"], r["response_b"], r["gold"]) == (row["response_a"], row["response_b"], row["gold"])
         assert r["split"] in ("train", "test") and r["problem_id"] == prompt_hash(r["prompt"])
+        assert (r["passed_a"], r["passed_b"], r["tests"]) == (None, None, None)  # a file's gold runs no tests
 
 
 def test_choices_hold_tie_only_when_allowed(tmp_path: Path) -> None:
@@ -87,8 +89,17 @@ def test_humaneval_pairs_are_held_out_by_humaneval_task(tmp_path: Path) -> None:
     create_study(load_study(tmp_path / "hp.yaml"), db)
     with StudyService(db, read_only=True) as svc:
         frame = pair_frame(svc.store)
+        details = {g.item_id: g.detail for g in svc.store.gold()}
+        seen = [svc.for_overseer(o).next_item() for o in ("ana", "ben")]
     assert frame.columns == COLUMNS and frame.height > 0
     assert all(p.startswith("HumanEval/") for p in frame["problem_id"])
     assert set(frame["gold"]) <= {"A", "B"}
+    for r in frame.iter_rows(named=True):  # each response's hidden tests passed, as the sandbox counted them
+        d = details[r["item_id"]]
+        assert (r["passed_a"], r["passed_b"], r["tests"]) == (d["passed_a"], d["passed_b"], d["tests"])
+        assert r["gold"] == ("A" if r["passed_a"] > r["passed_b"] else "B") and r["tests"] >= 1
+    # the counts stay lead side: no overseer's view of an item carries them
+    for view in seen:
+        assert view is not None and "passed_a" not in view.model_dump_json() and "tests\"" not in view.model_dump_json()
     for _, part in frame.group_by("problem_id"):
         assert part["split"].n_unique() == 1  # a prompt's pairs are all train or all test
