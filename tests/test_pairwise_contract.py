@@ -89,7 +89,7 @@ def test_humaneval_pairs_are_held_out_by_humaneval_task(tmp_path: Path) -> None:
     create_study(load_study(tmp_path / "hp.yaml"), db)
     with StudyService(db, read_only=True) as svc:
         frame = pair_frame(svc.store)
-        details = {g.item_id: g.detail for g in svc.store.gold()}
+        details = {g.item_id: g.detail or {} for g in svc.store.gold()}
         seen = [svc.for_overseer(o).next_item() for o in ("ana", "ben")]
     assert frame.columns == COLUMNS and frame.height > 0
     assert all(p.startswith("HumanEval/") for p in frame["problem_id"])
