@@ -70,7 +70,8 @@ def test_the_shipped_pairwise_study_goes_from_yaml_to_compare_and_trl(tmp_path: 
 
     report = json.loads((out / "reward_models.json").read_text())
     by = {s["source"]: s for s in report["summaries"]}
-    assert set(by) == {"expert", *conditions} and report["n_test"] == len(test)
+    assert set(by) == {"expert", *conditions, *(f"bradley-terry:{c}" for c in conditions)}  # the study's train_on
+    assert report["n_test"] == len(test)
     assert by["expert"]["role"] == "ceiling" and by[conditions[0]]["role"] == "floor"
 
     # preference accuracy of the expert-trained models on the held-out pairs, from their saved P(A ≻ B)
