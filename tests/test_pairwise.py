@@ -73,7 +73,7 @@ def test_tests_passed_counts_each_hidden_test_in_the_sandbox() -> None:
 @needs_bwrap
 def test_humaneval_pairs_gold_is_the_candidate_passing_more_hidden_tests(tmp_path: Path) -> None:
     text = (REPO / "studies" / "humaneval-pairs.yaml").read_text().replace("problems: 80 ", "problems: 6 ") \
-        .replace("items_per_overseer: 36", "items_per_overseer: 3").replace("judged_items: 36", "judged_items: 3")
+        .replace("items_per_overseer: 12", "items_per_overseer: 3").replace("judged_items: 12", "judged_items: 3")
     path = tmp_path / "hp.yaml"
     path.write_text(text)
     sf = load_study(path)

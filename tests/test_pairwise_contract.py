@@ -83,7 +83,7 @@ def test_stored_judgments_are_canonical_with_the_order_shown(tmp_path: Path) -> 
 @pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
 def test_humaneval_pairs_are_held_out_by_humaneval_task(tmp_path: Path) -> None:
     text = (REPO / "studies" / "humaneval-pairs.yaml").read_text().replace("problems: 80 ", "problems: 6 ") \
-        .replace("items_per_overseer: 36", "items_per_overseer: 3").replace("judged_items: 36", "judged_items: 3")
+        .replace("items_per_overseer: 12", "items_per_overseer: 3").replace("judged_items: 12", "judged_items: 3")
     (tmp_path / "hp.yaml").write_text(text)
     db = tmp_path / "hp.duckdb"
     create_study(load_study(tmp_path / "hp.yaml"), db)
