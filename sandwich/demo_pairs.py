@@ -1,12 +1,17 @@
-"""`make demo-pairs`: a pairwise study end to end in a couple of minutes on 2 CPU cores, no model needed.
+"""`make demo-pairs`: a pairwise study end to end, YAML to reward-model comparison, in a few minutes on 2 CPU
+cores (MiniLM's embeddings are the only model, and are downloaded once).
 
 validate and create studies/humaneval-pairs.yaml (pairs of HumanEval candidates, gold from running each hidden
 test in the sandbox) → check the plan for no-skill strategies → precompute help with the scripted backend →
-simulate parametric overseers → check-design on the judgments (position bias) → analyze.
+simulate parametric overseers → check-design on the judgments (position bias) → analyze → train a Bradley–Terry
+reward model (minilm) per label source → compare them (preference accuracy, PGR, best-of-n) → export the
+preferences in TRL's format.
 
 What it is: the help is the scripted backend's deterministic stand-in text, and the overseers are parametric
-(answers drawn from the skills typed into the study file; they read no item and no help). Real: the pairs, their
-gold from the sandbox, the order each overseer is shown each pair in (drawn, stored, undone), and the arithmetic.
+(answers drawn from the skills typed into the study file; they read no item and no help), so every non-expert
+label source — and each reward model trained on one — is synthetic. Real: the pairs, their gold and each
+response's hidden tests passed from the sandbox, the order each overseer is shown each pair in (drawn, stored,
+undone), the reward models' training on the stored preferences, and the arithmetic.
 """
 
 from __future__ import annotations
@@ -52,11 +57,17 @@ def main() -> None:
     run(["simulate", STUDY, *db, "--kind", "parametric"], timings)
     run(["check-design", str(DB)], timings)  # no-skill strategies and position bias, on the stored judgments
     run(["analyze", STUDY, *db, "--out", str(OUT / "report")], timings)
+    run(["train", STUDY, *db, "--backbone", "minilm", "--runs", str(OUT / "runs")], timings)
+    run(["compare", STUDY, *db, "--runs", str(OUT / "runs"), "--out", str(OUT / "report")], timings)
+    run(["export", STUDY, *db, "--format", "trl", "--to", str(OUT / "trl")], timings)
     console.print(Rule("done", style="green"))
-    console.print("  • Synthetic: every judgment comes from parametric simulated overseers, and the help is the "
-                  "scripted backend's stand-in text.")
-    console.print("  • Real: the pairs, their gold from the sandbox, the order each overseer saw each pair in "
-                  "(client_meta.shown_order on every judgment), and every figure's arithmetic.")
+    console.print("  • Synthetic: every judgment comes from parametric simulated overseers (they read neither the "
+                  "pair nor the help), the help is the scripted backend's stand-in text, and so every reward model "
+                  "trained on a condition's preferences learns from simulated labels.")
+    console.print("  • Real: the pairs, their gold and each response's hidden tests passed from the sandbox (best-of-n "
+                  "scores the top pick on them), the order each overseer saw each pair in (client_meta.shown_order "
+                  "on every judgment), the MiniLM reward models trained on the stored preferences, and every "
+                  "figure's arithmetic.")
     for name, took in timings:
         console.print(f"  {name:<28} {took:6.1f} s")
     console.print(f"  [bold]{'total':<28} {time.monotonic() - t_start:6.1f} s[/]")

@@ -72,7 +72,7 @@ def test_tests_passed_counts_each_hidden_test_in_the_sandbox() -> None:
 
 @needs_bwrap
 def test_humaneval_pairs_gold_is_the_candidate_passing_more_hidden_tests(tmp_path: Path) -> None:
-    text = (REPO / "studies" / "humaneval-pairs.yaml").read_text().replace("problems: 24", "problems: 6") \
+    text = (REPO / "studies" / "humaneval-pairs.yaml").read_text().replace("problems: 80 ", "problems: 6 ") \
         .replace("items_per_overseer: 12", "items_per_overseer: 3").replace("judged_items: 12", "judged_items: 3")
     path = tmp_path / "hp.yaml"
     path.write_text(text)
@@ -323,9 +323,9 @@ def test_the_shipped_pairwise_study_runs_as_written(tmp_path: Path) -> None:
         r = sandwich(*args)
         assert r.returncode == 0, (args, r.stdout[-2000:], r.stderr[-2000:])
         if args[0] == "create":  # the pairs left out for tying on the hidden tests are counted and said
-            assert "24 pairs from 24 problems" in r.stdout and "left out" in r.stdout
+            assert "85 pairs from 80 problems" in r.stdout and "left out" in r.stdout
     with StudyService(db, read_only=True) as svc:
         judgments = svc.store.judgments()
-        assert len(judgments) == 48 and all(j.client_meta and j.client_meta["shown_order"] in ("AB", "BA")
+        assert len(judgments) == 7 * 12 and all(j.client_meta and j.client_meta["shown_order"] in ("AB", "BA")
                                             for j in judgments)
         assert {r.status for r in svc.store.assistance()} == {"ok"}

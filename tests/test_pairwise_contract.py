@@ -20,7 +20,8 @@ from sandwich.tasks.pairwise import PairContent, pair_frame
 from sandwich.views import JudgmentIn
 
 REPO = Path(__file__).resolve().parents[1]
-COLUMNS = ["item_id", "problem_id", "split", "prompt", "response_a", "response_b", "gold"]
+COLUMNS = ["item_id", "problem_id", "split", "prompt", "response_a", "response_b", "gold", "passed_a", "passed_b",
+           "tests"]
 
 
 def test_pair_content_is_the_kinds_typed_content_in_canonical_order(tmp_path: Path) -> None:
@@ -49,6 +50,7 @@ def test_pair_content_is_the_kinds_typed_content_in_canonical_order(tmp_path: Pa
         row = rows[r["prompt"]]
         assert (r["response_a"], r["response_b"], r["gold"]) == (row["response_a"], row["response_b"], row["gold"])
         assert r["split"] in ("train", "test") and r["problem_id"] == prompt_hash(r["prompt"])
+        assert (r["passed_a"], r["passed_b"], r["tests"]) == (None, None, None)  # a file's gold runs no tests
 
 
 def test_choices_hold_tie_only_when_allowed(tmp_path: Path) -> None:
@@ -80,15 +82,24 @@ def test_stored_judgments_are_canonical_with_the_order_shown(tmp_path: Path) -> 
 
 @pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
 def test_humaneval_pairs_are_held_out_by_humaneval_task(tmp_path: Path) -> None:
-    text = (REPO / "studies" / "humaneval-pairs.yaml").read_text().replace("problems: 24", "problems: 6") \
+    text = (REPO / "studies" / "humaneval-pairs.yaml").read_text().replace("problems: 80 ", "problems: 6 ") \
         .replace("items_per_overseer: 12", "items_per_overseer: 3").replace("judged_items: 12", "judged_items: 3")
     (tmp_path / "hp.yaml").write_text(text)
     db = tmp_path / "hp.duckdb"
     create_study(load_study(tmp_path / "hp.yaml"), db)
     with StudyService(db, read_only=True) as svc:
         frame = pair_frame(svc.store)
+        details = {g.item_id: g.detail or {} for g in svc.store.gold()}
+        seen = [svc.for_overseer(o).next_item() for o in ("ana", "ben")]
     assert frame.columns == COLUMNS and frame.height > 0
     assert all(p.startswith("HumanEval/") for p in frame["problem_id"])
     assert set(frame["gold"]) <= {"A", "B"}
+    for r in frame.iter_rows(named=True):  # each response's hidden tests passed, as the sandbox counted them
+        d = details[r["item_id"]]
+        assert (r["passed_a"], r["passed_b"], r["tests"]) == (d["passed_a"], d["passed_b"], d["tests"])
+        assert r["gold"] == ("A" if r["passed_a"] > r["passed_b"] else "B") and r["tests"] >= 1
+    # the counts stay lead side: no overseer's view of an item carries them
+    for view in seen:
+        assert view is not None and "passed_a" not in view.model_dump_json() and "tests\"" not in view.model_dump_json()
     for _, part in frame.group_by("problem_id"):
         assert part["split"].n_unique() == 1  # a prompt's pairs are all train or all test

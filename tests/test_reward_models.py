@@ -345,3 +345,20 @@ def test_export_trl_of_a_study_writes_each_source_and_logs_a_look(he_db: Path, h
     test = load_dataset("parquet", data_files=str(tmp_path / "trl" / "test-gold.parquet"), split="train")
     assert set(test["split"]) == {"test"} and set(test["strength"]) == {1.0}
     assert not list((tmp_path / "trl").glob(".*partial"))
+
+
+def test_best_of_n_counts_a_candidate_passing_only_when_it_passes_every_hidden_test() -> None:
+    # p1: "b" beats "a" and "c" on the tests, but passes 5 of 7 only: no candidate of p1 passes
+    # p2: "e" passes all 7 tests and wins; "d" passes 2
+    pairs = [GoldPair("x1", "p1", "test", "Q1", "a", "b", "B", 1, 5, 7),
+             GoldPair("x2", "p1", "test", "Q1", "b", "c", "A", 5, 0, 7),
+             GoldPair("x3", "p2", "test", "Q2", "d", "e", "B", 2, 7, 7),
+             GoldPair("x4", "p3", "train", "Q3", "f", "g", "A", 7, 0, 7)]   # train: not a candidate
+    cands, note = candidates_from_pairs(pairs)
+    assert {(c.problem_id, c.response): c.passed for c in cands} == \
+        {("p1", "a"): False, ("p1", "b"): False, ("p1", "c"): False, ("p2", "d"): False, ("p2", "e"): True}
+    assert note is not None and "every hidden test" in note
+    # without counts the old rule applies (b never loses a pair) and the note says so
+    bare = [GoldPair(p.pair_id, p.problem_id, p.split, p.prompt, p.response_a, p.response_b, p.gold) for p in pairs]
+    cands, note = candidates_from_pairs(bare)
+    assert {c.response for c in cands if c.passed} == {"b", "e"} and note is not None and "loses no gold pair" in note

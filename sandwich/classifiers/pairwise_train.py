@@ -56,19 +56,30 @@ class PairwiseData:
 
 
 def candidates_from_pairs(pairs: Sequence[GoldPair]) -> tuple[list[Candidate], str | None]:
-    """The distinct responses of each held-out prompt, for best-of-n. Without per-response test results a
-    response counts as passing when it never loses a gold pair (for humaneval-pairs: it passes at least as many
-    hidden tests as every response it is paired with); the note says so."""
+    """The distinct responses of each held-out prompt, for best-of-n.
+
+    When every held-out pair carries per-response hidden-test counts (humaneval-pairs: ``passed_a``/``passed_b``
+    of ``tests``, run in the sandbox at create), a candidate passes when it passes every hidden test — the
+    HumanEval pass rate of the top pick. Otherwise a response counts as passing when it never loses a gold pair
+    (it is at least as good as every response it is paired with); the note says which rule was used."""
+    test = held_out_pairs(pairs)
+    counted = bool(test) and all(p.tests and p.passed_a is not None and p.passed_b is not None for p in test)
     seen: dict[tuple[str, str], dict[str, Any]] = {}
-    for p in held_out_pairs(pairs):
-        for side, text in (("A", p.response_a), ("B", p.response_b)):
-            c = seen.setdefault((p.problem_id, text), {"prompt": p.prompt, "lost": False, "pair": p.pair_id})
+    for p in test:
+        for side, text, n in (("A", p.response_a, p.passed_a), ("B", p.response_b, p.passed_b)):
+            c = seen.setdefault((p.problem_id, text), {"prompt": p.prompt, "lost": False, "all": True})
             c["lost"] |= p.gold != side
-    cands = [Candidate(f"{pid}#{k}", pid, "test", c["prompt"], text, not c["lost"])
+            if counted:
+                c["all"] &= n == p.tests
+    cands = [Candidate(f"{pid}#{k}", pid, "test", c["prompt"], text, c["all"] if counted else not c["lost"])
              for k, ((pid, text), c) in enumerate(sorted(seen.items()))]
-    note = ("best-of-n: a candidate passes when it loses no gold pair (per-response test results are not "
-            "stored with the pairs).") if cands else None
-    return cands, note
+    if not cands:
+        return cands, None
+    if counted:
+        return cands, ("best-of-n: a candidate passes when it passes every hidden test in the sandbox (per-response "
+                       "counts kept with gold, lead side).")
+    return cands, ("best-of-n: a candidate passes when it loses no gold pair (the pairs carry no per-response "
+                   "test results).")
 
 
 def load_pairwise_data(svc: Any, sources: Sequence[str] | None = None) -> PairwiseData:

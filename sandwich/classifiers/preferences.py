@@ -53,6 +53,9 @@ class GoldPair:
     response_a: str
     response_b: str
     gold: str | None
+    passed_a: int | None = None   # hidden tests each response passes, out of `tests` (execution gold only)
+    passed_b: int | None = None
+    tests: int | None = None
 
 
 @dataclass(frozen=True)
@@ -247,7 +250,8 @@ def default_sources(conditions: Sequence[str], judgments: Sequence[PairJudgment]
 
 # ------------------------------------------------------------------ the store
 def gold_pairs_from_store(svc: Any) -> list[GoldPair]:
-    """Every pairwise item of the study with its gold (lead side), from the pairwise task's `pair_frame`."""
+    """Every pairwise item of the study with its gold and, for execution gold, each response's hidden tests
+    passed (lead side), from the pairwise task's `pair_frame`."""
     try:
         from sandwich.tasks.pairwise import pair_frame  # the pairwise task kind's reader
     except ImportError as e:
@@ -255,7 +259,8 @@ def gold_pairs_from_store(svc: Any) -> list[GoldPair]:
                             hint="Install a sandwich version with `task.kind: pairwise`.") from e
     frame = pair_frame(svc.store)
     return [GoldPair(str(r["item_id"]), str(r["problem_id"]), str(r["split"]), r["prompt"] or "",
-                     r["response_a"] or "", r["response_b"] or "", r["gold"])
+                     r["response_a"] or "", r["response_b"] or "", r["gold"], r.get("passed_a"),
+                     r.get("passed_b"), r.get("tests"))
             for r in frame.iter_rows(named=True)]
 
 

@@ -285,18 +285,32 @@ register(Pairwise())
 # ------------------------------------------------------------------ lead-side tables
 def pair_frame(store: Any) -> pl.DataFrame:
     """One row per pairwise study item: item_id, problem_id, split, prompt, response_a, response_b (canonical
-    order) and gold ("A", "B" or None), read through the StudyStore (lead side: it holds gold)."""
-    gold = {g.item_id: g.label for g in store.gold()}
+    order), gold ("A", "B" or None), and, where gold is execution, each response's hidden tests passed
+    (``passed_a``, ``passed_b``) out of ``tests`` (null otherwise). Read through the StudyStore; lead side: it
+    holds gold and test results, which no overseer view carries."""
+    gold = {g.item_id: g for g in store.gold()}
     rows = []
     for it in store.items(role="study"):
         if it.task_kind != "pairwise":
             continue
         c = PairContent.of(it.prompt or "", it.body or "")
+        g = gold.get(it.item_id)
+        detail = (g.detail or {}) if g is not None else {}
         rows.append({"item_id": it.item_id, "problem_id": it.problem_id, "split": it.split, "prompt": c.prompt,
                      "response_a": c.response_a, "response_b": c.response_b,
-                     "gold": gold.get(it.item_id) if gold.get(it.item_id) in ("A", "B") else None})
-    schema = {k: pl.String for k in ("item_id", "problem_id", "split", "prompt", "response_a", "response_b", "gold")}
+                     "gold": g.label if g is not None and g.label in ("A", "B") else None,
+                     **{k: _count(detail.get(k)) for k in COUNTS}})
+    schema: dict[str, Any] = {k: pl.String for k in ("item_id", "problem_id", "split", "prompt", "response_a",
+                                                     "response_b", "gold")}
+    schema |= {k: pl.Int64 for k in COUNTS}
     return pl.DataFrame(rows, schema=schema)
+
+
+COUNTS = ("passed_a", "passed_b", "tests")  # per-response hidden-test results (execution gold only)
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 class PositionBias(BaseModel):
