@@ -17,9 +17,12 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
     Tag,
     ValidationError,
     ValidationInfo,
+    field_serializer,
     field_validator,
     model_validator,
 )
@@ -467,6 +470,13 @@ class Study(Strict):
         except ValidationError as e:
             err = e.errors()[0]
             raise ValueError(f"task.{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+
+    @field_serializer("task", mode="wrap")
+    def _dump_task(self, v: Any, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+        # a registered kind's section is validated into that kind's own model (not RegisteredTask): dump it as such
+        if isinstance(v, BaseModel) and type(v) not in (*_BUILT_IN_TASKS.values(), RegisteredTask):
+            return v.model_dump(mode=info.mode, by_alias=bool(info.by_alias), exclude_none=info.exclude_none)
+        return handler(v)
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> Study:

@@ -103,3 +103,17 @@ def test_humaneval_pairs_are_held_out_by_humaneval_task(tmp_path: Path) -> None:
         assert view is not None and "passed_a" not in view.model_dump_json() and "tests\"" not in view.model_dump_json()
     for _, part in frame.group_by("problem_id"):
         assert part["split"].n_unique() == 1  # a prompt's pairs are all train or all test
+
+
+def test_a_pairwise_study_file_dumps_as_its_own_kind_without_a_serializer_warning() -> None:
+    """The task section of a registered kind is validated into the kind's own model; dumping it (plan freeze,
+    `validate`, `compare`) must give that model's fields, with no pydantic warning printed to the lead."""
+    import warnings
+
+    from sandwich.studyfile import load_study
+
+    sf = load_study(Path(__file__).resolve().parent.parent / "studies" / "humaneval-pairs.yaml")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        task = sf.study.model_dump(mode="json")["task"]
+    assert task["kind"] == "pairwise" and task["match_length"] is True and task["allow_ties"] is False
