@@ -44,9 +44,10 @@ demo: setup
 demo-pairs: setup
 	$(BIN)/python -m sandwich.demo_pairs
 
-# ruff (style, bugs, imports) and mypy (types); both read their settings from pyproject.toml.
+# ruff (style, bugs, imports; formatting checked, `ruff format .` applies it) and mypy (types); both read their settings from pyproject.toml.
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 # The embedded model is prepared first: many tests run the real model.

@@ -31,8 +31,9 @@ def consultancy(item: ItemContent, params: dict[str, Any], *, sides: tuple[str, 
             msgs = messages("consultancy", item=shown, answer=answer, words=words, quote_rule=rule)
         else:
             so_far = "\n\n".join(t["text"] for t in turns)
-            msgs = messages("consultancy_continue", item=shown, answer=answer, transcript=so_far, words=words,
-                            quote_rule=rule)
+            msgs = messages(
+                "consultancy_continue", item=shown, answer=answer, transcript=so_far, words=words, quote_rule=rule
+            )
         [g] = yield [Call(msgs, max_tokens=max_tokens)]
         raws.append(g.text)
         if not usable(g.text):

@@ -17,8 +17,12 @@ from sandwich.views import ItemContent
 def critique(item: ItemContent, params: dict[str, Any]) -> Steps:
     """One call in a Where/What/Why format; plain numbered lists are accepted too."""
     n = int(params.get("max_flaws", 3))
-    [g] = yield [Call(messages("critique", item=show_item(item), n=n, thing=critique_target(item)),
-                      max_tokens=int(params.get("max_tokens", 160)))]
+    [g] = yield [
+        Call(
+            messages("critique", item=show_item(item), n=n, thing=critique_target(item)),
+            max_tokens=int(params.get("max_tokens", 160)),
+        )
+    ]
     found = flaws(g.text, n)
     if found is None:
         return unparsed(g.text)

@@ -35,9 +35,23 @@ def debate(item: ItemContent, params: dict[str, Any], *, sides: tuple[str, str])
     raws: list[str] = []
     for r in range(1, rounds + 1):
         so_far = _transcript(turns)
-        calls = [Call(messages("debate", item=shown, name=me, answer=answers[me], other=answers[them],
-                               transcript=so_far, round=r, words=words, quote_rule=rule), max_tokens=max_tokens)
-                 for me, them in (("A", "B"), ("B", "A"))]
+        calls = [
+            Call(
+                messages(
+                    "debate",
+                    item=shown,
+                    name=me,
+                    answer=answers[me],
+                    other=answers[them],
+                    transcript=so_far,
+                    round=r,
+                    words=words,
+                    quote_rule=rule,
+                ),
+                max_tokens=max_tokens,
+            )
+            for me, them in (("A", "B"), ("B", "A"))
+        ]
         replies = yield calls
         for speaker, g in zip(("A", "B"), replies, strict=True):
             raws.append(f"[round {r} {speaker}] {g.text}")

@@ -22,14 +22,25 @@ def decomposition(item: ItemContent, params: dict[str, Any]) -> Steps:
     n = int(params.get("max_subquestions", 3))
     max_tokens = int(params.get("max_tokens", 160))
     shown = show_item(item)
-    [g] = yield [Call(messages("decomposition_questions", item=shown, goal=goal(item), n=n),
-                      max_tokens=min(max_tokens, 24 * n + 16))]
+    [g] = yield [
+        Call(
+            messages("decomposition_questions", item=shown, goal=goal(item), n=n),
+            max_tokens=min(max_tokens, 24 * n + 16),
+        )
+    ]
     subs = questions(g.text, n)
     if not subs:
         return unparsed(g.text)
-    answers = yield [Call(messages("decomposition_answer", item=shown, thing=thing(item), question=q),
-                          max_tokens=max(32, max_tokens // 2)) for q in subs]
-    nodes = [{"id": str(k + 1), "question": q, "answer": tidy(a.text) or "(no answer)",
-              "children": []} for k, (q, a) in enumerate(zip(subs, answers, strict=True))]
+    answers = yield [
+        Call(
+            messages("decomposition_answer", item=shown, thing=thing(item), question=q),
+            max_tokens=max(32, max_tokens // 2),
+        )
+        for q in subs
+    ]
+    nodes = [
+        {"id": str(k + 1), "question": q, "answer": tidy(a.text) or "(no answer)", "children": []}
+        for k, (q, a) in enumerate(zip(subs, answers, strict=True))
+    ]
     raw = g.text + "\n\n" + "\n\n".join(f"[{k + 1}] {a.text}" for k, a in enumerate(answers))
     return Result("ok", {"nodes": nodes}, raw)

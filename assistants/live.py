@@ -51,10 +51,14 @@ def context_text(helps: list[AssistanceView], node_id: str | None) -> str:
             typed = kind.parse(view.content)
             node = typed.find(node_id) if typed is not None and hasattr(typed, "find") else None
             if node:
-                return f"\nThe reader is looking at this sub-question: {node.question}\n" \
-                       f"The answer given was: {node.answer}\n"
-        raise SandwichError(f"No decomposition node {node_id!r} for this item.",
-                            hint="Ask about a node shown in the decomposition, or ask without a node.")
+                return (
+                    f"\nThe reader is looking at this sub-question: {node.question}\n"
+                    f"The answer given was: {node.answer}\n"
+                )
+        raise SandwichError(
+            f"No decomposition node {node_id!r} for this item.",
+            hint="Ask about a node shown in the decomposition, or ask without a node.",
+        )
     parts = [_summary(v) for v in helps if v.status == "ok" and v.content]
     if not parts:
         return ""
@@ -62,19 +66,33 @@ def context_text(helps: list[AssistanceView], node_id: str | None) -> str:
     return f"\nHelp already shown to the reader:\n{text}\n"
 
 
-def follow_up_messages(item: ItemContent, assistance: list[AssistanceView], question: str,
-                       node_id: str | None) -> list[dict[str, str]]:
+def follow_up_messages(
+    item: ItemContent, assistance: list[AssistanceView], question: str, node_id: str | None
+) -> list[dict[str, str]]:
     """The conversation a follow-up question becomes."""
     return messages("followup", item=show_item(item), context=context_text(assistance, node_id), question=question)
 
 
-def stream_follow_up(spec: AssistantSpec, *, item: ItemContent, assistance: list[AssistanceView], question: str,
-                     node_id: str | None = None) -> Generator[str, None, str | None]:
+def stream_follow_up(
+    spec: AssistantSpec,
+    *,
+    item: ItemContent,
+    assistance: list[AssistanceView],
+    question: str,
+    node_id: str | None = None,
+) -> Generator[str, None, str | None]:
     """Stream the answer to an overseer's question; returns the backend's finish reason ("length": cut off).
 
     Raises AssistanceUnavailable if the backend is down, too slow, or its stream stopped mid-answer.
     """
     msgs = follow_up_messages(item, assistance, question, node_id)
     backend = backend_for(spec)
-    return (yield from backend.stream(msgs, max_tokens=min(spec.max_tokens, FOLLOW_UP_MAX_TOKENS),
-                              temperature=spec.temperature, seed=spec.seed, timeout_s=spec.timeout_s))
+    return (
+        yield from backend.stream(
+            msgs,
+            max_tokens=min(spec.max_tokens, FOLLOW_UP_MAX_TOKENS),
+            temperature=spec.temperature,
+            seed=spec.seed,
+            timeout_s=spec.timeout_s,
+        )
+    )

@@ -81,10 +81,15 @@ def needed(svc: StudyService, overseers: Sequence[str] | None = None) -> list[tu
         known = {o.name for o in svc.overseers()}
         unknown = sorted(set(overseers) - known)
         if unknown:
-            raise SandwichError(f"No overseer named {', '.join(map(repr, unknown))} in this study.",
-                                hint=f"Overseers: {', '.join(sorted(known))}.")
-    pairs = {(a.item_id, a.condition) for a in svc.store.assignments()
-             if a.condition in assisted and (not overseers or a.overseer in overseers)}
+            raise SandwichError(
+                f"No overseer named {', '.join(map(repr, unknown))} in this study.",
+                hint=f"Overseers: {', '.join(sorted(known))}.",
+            )
+    pairs = {
+        (a.item_id, a.condition)
+        for a in svc.store.assignments()
+        if a.condition in assisted and (not overseers or a.overseer in overseers)
+    }
     practice = [i.item_id for i in svc.store.items(role="practice")]
     pairs |= {(i, c) for i in practice for c in assisted}
     return sorted(pairs)
@@ -138,8 +143,9 @@ def assign_sides(jobs: list[Job], gold: dict[str, str], seed: int, population: d
                 j.side_info = {"correct_debater": "A" if flags[j.item.item_id] else "B"}
 
 
-def plan(svc: StudyService, *, retry_failed: bool = False,
-         overseers: Sequence[str] | None = None) -> tuple[list[Job], int]:
+def plan(
+    svc: StudyService, *, retry_failed: bool = False, overseers: Sequence[str] | None = None
+) -> tuple[list[Job], int]:
     """Jobs still to do (kind-major order so a batch shares its prompts' shape), and how many were skipped.
 
     With `retry_failed`, failed and unparsed rows are done again, and so are rows whose output was cut off
@@ -174,27 +180,47 @@ def _checked(kind: str, out: Outcome) -> Outcome:
         return out
     typed = assistance.get(kind).parse(out.content)
     if typed is None:
-        return Outcome("unparsed", None, f"{out.raw}\n\n[content does not fit the {kind} contract: {out.content}]",
-                       out.generations)
+        return Outcome(
+            "unparsed", None, f"{out.raw}\n\n[content does not fit the {kind} contract: {out.content}]", out.generations
+        )
     return Outcome("ok", typed.model_dump(mode="json", exclude_unset=True), out.raw, out.generations)
 
 
 def _row(job: Job, out: Outcome, spec: AssistantSpec, backend: Backend) -> AssistanceRecord:
     out = _checked(job.kind, out)
     gens = out.generations
-    params = {"strategy": job.params, "sampling": {"temperature": spec.temperature, "top_p": spec.top_p,
-                                                   "max_tokens": job.params.get("max_tokens", spec.max_tokens)},
-              "calls": [g.params for g in gens], **job.side_info,
-              # per call; "length" means that output was cut off at max_tokens (--retry-failed redoes the row)
-              "finish_reasons": [g.finish_reason for g in gens], "truncated": any(g.truncated for g in gens)}
+    params = {
+        "strategy": job.params,
+        "sampling": {
+            "temperature": spec.temperature,
+            "top_p": spec.top_p,
+            "max_tokens": job.params.get("max_tokens", spec.max_tokens),
+        },
+        "calls": [g.params for g in gens],
+        **job.side_info,
+        # per call; "length" means that output was cut off at max_tokens (--retry-failed redoes the row)
+        "finish_reasons": [g.finish_reason for g in gens],
+        "truncated": any(g.truncated for g in gens),
+    }
     if job.sides:
         params["sides"] = list(job.sides)
     return AssistanceRecord(
-        assistance_id=job.assistance_id, item_id=job.item.item_id, condition=job.condition, kind=job.kind,
-        status=out.status, content=out.content, raw=out.raw, backend=gens[0].backend if gens else backend.name,
-        model=gens[0].model if gens else backend.model, prompt=[g.messages for g in gens], params=params,
-        tokens_in=sum(g.tokens_in for g in gens), tokens_out=sum(g.tokens_out for g in gens),
-        latency_s=round(sum(g.latency_s for g in gens), 4), seed=spec.seed)
+        assistance_id=job.assistance_id,
+        item_id=job.item.item_id,
+        condition=job.condition,
+        kind=job.kind,
+        status=out.status,
+        content=out.content,
+        raw=out.raw,
+        backend=gens[0].backend if gens else backend.name,
+        model=gens[0].model if gens else backend.model,
+        prompt=[g.messages for g in gens],
+        params=params,
+        tokens_in=sum(g.tokens_in for g in gens),
+        tokens_out=sum(g.tokens_out for g in gens),
+        latency_s=round(sum(g.latency_s for g in gens), 4),
+        seed=spec.seed,
+    )
 
 
 def store_outcomes(svc: StudyService, rows: list[AssistanceRecord]) -> None:
@@ -202,9 +228,16 @@ def store_outcomes(svc: StudyService, rows: list[AssistanceRecord]) -> None:
     svc.store.put_assistance(rows)
 
 
-def precompute(svc: StudyService, *, spec: AssistantSpec | None = None, backend: Backend | None = None,
-               batch_size: int = 16, retry_failed: bool = False, progress: Progress | None = None,
-               overseers: Sequence[str] | None = None) -> PrecomputeReport:
+def precompute(
+    svc: StudyService,
+    *,
+    spec: AssistantSpec | None = None,
+    backend: Backend | None = None,
+    batch_size: int = 16,
+    retry_failed: bool = False,
+    progress: Progress | None = None,
+    overseers: Sequence[str] | None = None,
+) -> PrecomputeReport:
     """Generate and store every missing assistance row of a study (or of some overseers' items)."""
     spec = spec or svc.study.assistant
     jobs, skipped = plan(svc, retry_failed=retry_failed, overseers=overseers)
@@ -217,7 +250,7 @@ def precompute(svc: StudyService, *, spec: AssistantSpec | None = None, backend:
     report.backend, report.model = backend.name, backend.model
     start = time.perf_counter()
     for k in range(0, len(jobs), batch_size):
-        batch = jobs[k:k + batch_size]
+        batch = jobs[k : k + batch_size]
         runs = [steps_for(j.kind, j.item, j.params, sides=j.sides, max_tokens=spec.max_tokens) for j in batch]
         outs = run_strategies(backend, runs, temperature=spec.temperature, seed=spec.seed)
         rows = [_row(j, o, spec, backend) for j, o in zip(batch, outs, strict=True)]

@@ -9,11 +9,13 @@ from __future__ import annotations
 import re
 
 _ITEM = re.compile(r"^\s*(?:\d{1,2}\s*[.):]|[-*•]|(?:q|question|step)\s*\d{1,2}\s*[.):])\s*(.*\S)?\s*$", re.I)
-_FIELD = re.compile(r"^\s*[*_]*\s*(?:\d{1,2}\s*[.)]\s*)?[-*•]?\s*[*_]*(where|what|why)[*_]*\s*[:\-–]\s*[*_]*\s*(.*)$",
-                    re.I)
+_FIELD = re.compile(
+    r"^\s*[*_]*\s*(?:\d{1,2}\s*[.)]\s*)?[-*•]?\s*[*_]*(where|what|why)[*_]*\s*[:\-–]\s*[*_]*\s*(.*)$", re.I
+)
 _QUOTE = re.compile(r"<quote>(.*?)(?:</quote>|$)", re.I | re.S)
-_NONE = re.compile(r"^\W*(no|none|there are no|i (?:found|see) no|nothing)\b.*\b(flaws?|issues?|problems?|bugs?)\b",
-                   re.I | re.S)
+_NONE = re.compile(
+    r"^\W*(no|none|there are no|i (?:found|see) no|nothing)\b.*\b(flaws?|issues?|problems?|bugs?)\b", re.I | re.S
+)
 
 
 def usable(text: str | None) -> bool:
@@ -68,8 +70,11 @@ def flaws(text: str, limit: int) -> list[dict[str, str]] | None:
         if not blocks or key in blocks[-1] or (key == "where" and blocks[-1]):
             blocks.append({})
         blocks[-1][key] = value
-    out = [{"where": b.get("where", ""), "what": b.get("what", ""), "why": b.get("why", "")}
-           for b in blocks if (usable(b.get("what", "")) or usable(b.get("why", ""))) and not _echo(b)]
+    out = [
+        {"where": b.get("where", ""), "what": b.get("what", ""), "why": b.get("why", "")}
+        for b in blocks
+        if (usable(b.get("what", "")) or usable(b.get("why", ""))) and not _echo(b)
+    ]
     if not blocks:
         # no labelled fields: a plain list still says what the flaws are
         out = [{"where": _code_span(i), "what": i, "why": _because(i)} for i in numbered_items(text)]
@@ -84,8 +89,10 @@ def flaws(text: str, limit: int) -> list[dict[str, str]] | None:
 
 def _echo(block: dict[str, str]) -> bool:
     """The model copied the format's placeholders instead of filling them in."""
-    return block.get("what", "").strip(" .").lower() in {"the flaw", "..."} or \
-        block.get("where", "").strip(" .").lower() == "the part it is in"
+    return (
+        block.get("what", "").strip(" .").lower() in {"the flaw", "..."}
+        or block.get("where", "").strip(" .").lower() == "the part it is in"
+    )
 
 
 def tidy(text: str) -> str:

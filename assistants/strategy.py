@@ -44,8 +44,13 @@ class Call:
 
     def key(self) -> tuple[int, str, str, float | None, int | None]:
         """Calls with the same key can share one batched backend call."""
-        return (self.max_tokens, json.dumps(self.choices), json.dumps(self.json_schema, sort_keys=True),
-                self.temperature, self.seed)
+        return (
+            self.max_tokens,
+            json.dumps(self.choices),
+            json.dumps(self.json_schema, sort_keys=True),
+            self.temperature,
+            self.seed,
+        )
 
     def samples(self, default_seed: int = 0) -> list[Call]:
         """The call as n single-sample calls with seeds seed, seed+1, … (itself when n is 1)."""
@@ -59,7 +64,7 @@ class Call:
 class Result:
     """What a strategy concludes: ok with content, or unparsed with the raw text."""
 
-    status: str                      # ok | unparsed | failed
+    status: str  # ok | unparsed | failed
     content: dict[str, Any] | None
     raw: str
 
@@ -82,8 +87,9 @@ def unparsed(raw: str) -> Result:
     return Result("unparsed", None, raw)
 
 
-def steps_for(kind: str, item: ItemContent, params: dict[str, Any], *, sides: tuple[str, ...] = (),
-              max_tokens: int = 160) -> Steps:
+def steps_for(
+    kind: str, item: ItemContent, params: dict[str, Any], *, sides: tuple[str, ...] = (), max_tokens: int = 160
+) -> Steps:
     """The generator for one kind of assistance on one item (a sided kind gets its assigned answers)."""
     found = assistance.find(kind)
     if found is None:
@@ -123,10 +129,14 @@ def run_strategies(backend: Backend, runs: list[Steps], *, temperature: float = 
         for members in groups.values():
             first = members[0][2]
             try:
-                out = backend.generate([c.messages for _, _, c in members], max_tokens=first.max_tokens,
-                                       temperature=temperature if first.temperature is None else first.temperature,
-                                       seed=seed if first.seed is None else first.seed, choices=first.choices,
-                                       json_schema=first.json_schema)
+                out = backend.generate(
+                    [c.messages for _, _, c in members],
+                    max_tokens=first.max_tokens,
+                    temperature=temperature if first.temperature is None else first.temperature,
+                    seed=seed if first.seed is None else first.seed,
+                    choices=first.choices,
+                    json_schema=first.json_schema,
+                )
             except BackendUnreachable:
                 raise
             except AssistanceUnavailable as e:
@@ -147,8 +157,17 @@ def run_strategies(backend: Backend, runs: list[Steps], *, temperature: float = 
     return [o for o in outcomes if o is not None]
 
 
-def run_one(backend: Backend, kind: str, item: ItemContent, params: dict[str, Any] | None = None, *,
-            sides: tuple[str, ...] = (), max_tokens: int = 160, temperature: float = 0.0, seed: int = 0) -> Outcome:
+def run_one(
+    backend: Backend,
+    kind: str,
+    item: ItemContent,
+    params: dict[str, Any] | None = None,
+    *,
+    sides: tuple[str, ...] = (),
+    max_tokens: int = 160,
+    temperature: float = 0.0,
+    seed: int = 0,
+) -> Outcome:
     """One kind of assistance for one item (the simple path, for scripts and tests)."""
     steps = steps_for(kind, item, params or {}, sides=sides, max_tokens=max_tokens)
     return run_strategies(backend, [steps], temperature=temperature, seed=seed)[0]

@@ -30,8 +30,10 @@ def render(template_name: str, /, **values: object) -> str:
 
 def messages(template_name: str, /, **values: object) -> list[dict[str, str]]:
     """A system + user conversation whose user turn is the rendered template."""
-    return [{"role": "system", "content": render("system")},
-            {"role": "user", "content": render(template_name, **values)}]
+    return [
+        {"role": "system", "content": render("system")},
+        {"role": "user", "content": render(template_name, **values)},
+    ]
 
 
 def is_code(item: ItemContent) -> bool:

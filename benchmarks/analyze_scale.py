@@ -47,9 +47,19 @@ def synthetic(n_o: int, n_i: int, per_overseer: int, seed: int = 0) -> JudgmentT
     truth = rng.integers(0, 2, n_i)
     answer = np.where(right, truth[i], 1 - truth[i])
     conf = np.clip(np.round((p + np.where(right, 0.1, -0.1) + rng.normal(0, 0.1, len(o))) * 10) / 10, 0.5, 1.0)
-    return JudgmentTable([f"o{k:04d}" for k in range(n_o)], [f"i{k:05d}" for k in range(n_i)], CONDITIONS, o, i, g,
-                         right.astype(float), conf, rng.lognormal(4, 0.3, len(o)), np.zeros(n_o, dtype=np.int64),
-                         np.where(answer == 1, "buggy", "correct").astype(object))
+    return JudgmentTable(
+        [f"o{k:04d}" for k in range(n_o)],
+        [f"i{k:05d}" for k in range(n_i)],
+        CONDITIONS,
+        o,
+        i,
+        g,
+        right.astype(float),
+        conf,
+        rng.lognormal(4, 0.3, len(o)),
+        np.zeros(n_o, dtype=np.int64),
+        np.where(answer == 1, "buggy", "correct").astype(object),
+    )
 
 
 def ours(t: JudgmentTable, replicates: int) -> dict[str, float]:
@@ -67,8 +77,15 @@ def ours(t: JudgmentTable, replicates: int) -> dict[str, float]:
     times["intervals, calibration, sandwich + gap closed"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     for k, cond in enumerate(CONDITIONS[1:]):
-        test_hypothesis(Hypothesis(id=f"H{k}", compare=[cond, "unassisted"]), "confirmatory", t, draws, "unassisted",
-                        replicates, permutations=2000)
+        test_hypothesis(
+            Hypothesis(id=f"H{k}", compare=[cond, "unassisted"]),
+            "confirmatory",
+            t,
+            draws,
+            "unassisted",
+            replicates,
+            permutations=2000,
+        )
     times["3 permutation tests (2000 permutations)"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     agreement_by_group(t)
@@ -90,7 +107,7 @@ def pandas_baseline(t: JudgmentTable, replicates: int) -> float:
         d["wc"] = d["w"] * d["correct"]
         acc = d.groupby("condition")[["wc", "w"]].sum()
         acc = acc["wc"] / acc["w"]
-        _ = (acc - acc[0]) / (1 - acc[0])   # gap closed against gold
+        _ = (acc - acc[0]) / (1 - acc[0])  # gap closed against gold
     return time.perf_counter() - t0
 
 
@@ -101,8 +118,10 @@ def main() -> None:
     args = ap.parse_args()
     n_o, n_i = int(1000 * args.scale), int(10000 * args.scale)
     t = synthetic(n_o, n_i, 1000)
-    print(f"synthetic study: {len(t):,} judgments = {n_o:,} overseers x {n_i:,} items x {len(CONDITIONS)} conditions; "
-          f"{os.cpu_count()} CPU(s) visible")
+    print(
+        f"synthetic study: {len(t):,} judgments = {n_o:,} overseers x {n_i:,} items x {len(CONDITIONS)} conditions; "
+        f"{os.cpu_count()} CPU(s) visible"
+    )
     times = ours(t, args.replicates)
     total = sum(times.values())
     for k, v in times.items():
@@ -111,15 +130,19 @@ def main() -> None:
     t0 = time.perf_counter()
     aggregate(t, n_iter=20)
     agg = time.perf_counter() - t0
-    print(f"  {'majority vote + Dawid–Skene (crowd-kit, 20 EM steps)':<48} {agg:7.2f} s   "
-          "(reported apart: EM, not bootstrap)")
+    print(
+        f"  {'majority vote + Dawid–Skene (crowd-kit, 20 EM steps)':<48} {agg:7.2f} s   "
+        "(reported apart: EM, not bootstrap)"
+    )
     sample = max(1, args.replicates // 100)
     base = pandas_baseline(t, sample)
     scaled = base * args.replicates / sample
     boot = times[f"two-way bootstrap ({args.replicates} replicates)"]
     print(f"pandas baseline: {sample} replicates took {base:.2f} s -> {scaled:,.0f} s scaled to {args.replicates}")
-    print(f"speed-up of the vectorised two-way bootstrap over the pandas loop: {scaled / boot:,.0f}x "
-          f"(whole analysis: {scaled / total:,.0f}x)")
+    print(
+        f"speed-up of the vectorised two-way bootstrap over the pandas loop: {scaled / boot:,.0f}x "
+        f"(whole analysis: {scaled / total:,.0f}x)"
+    )
 
 
 if __name__ == "__main__":

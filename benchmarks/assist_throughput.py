@@ -37,11 +37,23 @@ def prompts(n: int, max_tokens: int) -> list[list[dict[str, str]]]:
     """Explanation prompts for the first n HumanEval reference solutions (what precompute sends)."""
     out = []
     for p in load_problems()[:n]:
-        item = ItemContent(item_id=p["task_id"], task_kind="code-review", title=p["entry_point"],
-                           body=p["prompt"] + p["canonical_solution"], question="Is this solution correct?",
-                           choices=["correct", "buggy"], language="python")
-        out.append(messages("explanation", item=show_item(item), focus="Explain what this program does, step by step.",
-                            words=int(max_tokens * 0.6)))
+        item = ItemContent(
+            item_id=p["task_id"],
+            task_kind="code-review",
+            title=p["entry_point"],
+            body=p["prompt"] + p["canonical_solution"],
+            question="Is this solution correct?",
+            choices=["correct", "buggy"],
+            language="python",
+        )
+        out.append(
+            messages(
+                "explanation",
+                item=show_item(item),
+                focus="Explain what this program does, step by step.",
+                words=int(max_tokens * 0.6),
+            )
+        )
     return out
 
 
@@ -50,10 +62,18 @@ def measure(label: str, run) -> dict:  # noqa: ANN001 - a zero-argument callable
     gens: list[Generation] = run()
     wall = time.perf_counter() - start
     toks = sum(g.tokens_out for g in gens)
-    row = {"label": label, "items": len(gens), "tokens": toks, "wall_s": wall, "tok_s": toks / wall,
-           "items_s": len(gens) / wall}
-    print(f"  {label:<42} {toks:>6} tok {wall:>8.1f} s {row['tok_s']:>8.1f} tok/s {row['items_s']:>7.2f} items/s",
-          flush=True)
+    row = {
+        "label": label,
+        "items": len(gens),
+        "tokens": toks,
+        "wall_s": wall,
+        "tok_s": toks / wall,
+        "items_s": len(gens) / wall,
+    }
+    print(
+        f"  {label:<42} {toks:>6} tok {wall:>8.1f} s {row['tok_s']:>8.1f} tok/s {row['items_s']:>7.2f} items/s",
+        flush=True,
+    )
     return row
 
 
@@ -90,8 +110,11 @@ judgment: {{choices: item}}
     create_study(load_study(folder / "s.yaml"), folder / "s.duckdb")
     question = "Which sentence of the passage matters most here?"
     with StudyService(folder / "s.duckdb") as svc:
-        a = next({"assignment_id": r.assignment_id, "overseer": r.overseer} for r in svc.store.assignments()
-                 if r.condition == "helped")
+        a = next(
+            {"assignment_id": r.assignment_id, "overseer": r.overseer}
+            for r in svc.store.assignments()
+            if r.condition == "helped"
+        )
         session = svc.for_overseer(a["overseer"])
         item, help_ = session.item(a["assignment_id"]).item, session.assistance(a["assignment_id"])
         raw = VLLMHTTPBackend(url, MODEL)
@@ -112,17 +135,26 @@ def main() -> None:
     ap.add_argument("--offline", action="store_true", help="also time vllm.LLM (offline, in-process)")
     args = ap.parse_args()
     batch = prompts(args.items, args.max_tokens)
-    print(f"assist throughput · {MODEL} · {args.items} explanation prompts · max {args.max_tokens} new tokens · "
-          f"greedy · {os.cpu_count()} CPUs", flush=True)
+    print(
+        f"assist throughput · {MODEL} · {args.items} explanation prompts · max {args.max_tokens} new tokens · "
+        f"greedy · {os.cpu_count()} CPUs",
+        flush=True,
+    )
 
     from assistants.backends.embedded import EmbeddedBackend
 
     emb = EmbeddedBackend(MODEL)
     emb.generate([batch[0]], max_tokens=4)  # load and warm up outside the timings
-    rows = [measure("transformers sequential (batch 1)",
-                    lambda: [g for m in batch for g in emb.generate([m], max_tokens=args.max_tokens)]),
-            measure(f"transformers batched ({min(args.items, emb.batch_size)}, left-padded)",
-                    lambda: emb.generate(batch, max_tokens=args.max_tokens))]
+    rows = [
+        measure(
+            "transformers sequential (batch 1)",
+            lambda: [g for m in batch for g in emb.generate([m], max_tokens=args.max_tokens)],
+        ),
+        measure(
+            f"transformers batched ({min(args.items, emb.batch_size)}, left-padded)",
+            lambda: emb.generate(batch, max_tokens=args.max_tokens),
+        ),
+    ]
 
     from assistants.backends.server import ModelServer
     from assistants.backends.vllm_http import VLLMHTTPBackend
@@ -132,8 +164,11 @@ def main() -> None:
         print(f"  (vLLM server ready in {time.perf_counter() - t0:.0f} s)", flush=True)
         http = VLLMHTTPBackend(server.url, MODEL, concurrency=args.concurrency, timeout_s=600)
         http.generate(batch[: min(4, len(batch))], max_tokens=4)  # warm-up
-        rows.append(measure(f"vLLM server ({args.concurrency} concurrent)",
-                            lambda: http.generate(batch, max_tokens=args.max_tokens)))
+        rows.append(
+            measure(
+                f"vLLM server ({args.concurrency} concurrent)", lambda: http.generate(batch, max_tokens=args.max_tokens)
+            )
+        )
         platform, direct = follow_up_ttft(server.url, args.ttft_tries)
     if args.offline:
         from assistants.backends.vllm_offline import VLLMOfflineBackend
@@ -146,8 +181,10 @@ def main() -> None:
     print("\nside by side (same prompts, greedy; ratios of tokens/s)")
     print(f"  {'backend':<42} {'tok/s':>8} {'× sequential':>13} {'× batched':>10} {'× server':>9}")
     for r in rows:
-        print(f"  {r['label']:<42} {r['tok_s']:>8.1f} {r['tok_s'] / seq:>12.2f}× {r['tok_s'] / bat:>9.2f}× "
-              f"{r['tok_s'] / vll:>8.2f}×")
+        print(
+            f"  {r['label']:<42} {r['tok_s']:>8.1f} {r['tok_s'] / seq:>12.2f}× {r['tok_s'] / bat:>9.2f}× "
+            f"{r['tok_s'] / vll:>8.2f}×"
+        )
     print("\nratios (tokens/s)")
     print(f"  vLLM server / transformers sequential: {vll / seq:5.2f}×   (issue target on CPU: ≥ 4×)")
     print(f"  vLLM server / transformers batched:    {vll / bat:5.2f}×")

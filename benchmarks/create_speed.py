@@ -43,15 +43,21 @@ overseers: {{non_experts: [a], items_per_overseer: 1, judged_items: 1}}
     problems = load_problems()[: args.baseline_sample]
     t0 = time.perf_counter()
     for p in problems:
-        run_python(check_program(p["prompt"] + p["canonical_solution"], p["test"], p["entry_point"]),
-                   SandboxLimits(timeout_s=5))
+        run_python(
+            check_program(p["prompt"] + p["canonical_solution"], p["test"], p["entry_point"]),
+            SandboxLimits(timeout_s=5),
+        )
     seq = (time.perf_counter() - t0) / len(problems)
-    print(f"sandwich create, {args.problems} problems: {n} candidates "
-          f"({counts['correct']} gold-correct, {n - counts['correct']} gold-buggy)")
+    print(
+        f"sandwich create, {args.problems} problems: {n} candidates "
+        f"({counts['correct']} gold-correct, {n - counts['correct']} gold-buggy)"
+    )
     print(f"  wall time {wall:6.1f} s (includes mutant generation and writing the database)")
     print(f"  {n / wall:6.1f} sandboxed executions/s   target >= 20/s: {'met' if n / wall >= 20 else 'MISSED'}")
-    print(f"  baseline, one at a time in the sandbox: {1 / seq:6.1f} executions/s "
-          f"(from {len(problems)} runs) → parallel create is {seq * n / wall:.1f}x faster")
+    print(
+        f"  baseline, one at a time in the sandbox: {1 / seq:6.1f} executions/s "
+        f"(from {len(problems)} runs) → parallel create is {seq * n / wall:.1f}x faster"
+    )
 
 
 if __name__ == "__main__":

@@ -26,8 +26,10 @@ from sandwich.views import JudgmentIn
 def build(folder: Path, n: int) -> Path:
     """A multiple-choice study with at least n assignments (between-subjects, 100 overseers)."""
     per = max(1, n // 100)
-    rows = [{"id": f"q{i}", "question": f"Question {i}?", "choices": ["yes", "no", "maybe"], "answer": "A"}
-            for i in range(per)]
+    rows = [
+        {"id": f"q{i}", "question": f"Question {i}?", "choices": ["yes", "no", "maybe"], "answer": "A"}
+        for i in range(per)
+    ]
     (folder / "d.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
     names = ", ".join(f"o{i:03d}" for i in range(100))
     (folder / "s.yaml").write_text(f"""study: bench
@@ -54,13 +56,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = build(Path(tmp), args.n)
         with StudyService(db) as svc:
-            todo = [{"assignment_id": a.assignment_id, "overseer": a.overseer}
-                    for a in sorted(svc.store.assignments(), key=lambda a: a.assignment_id)][: args.n]
+            todo = [
+                {"assignment_id": a.assignment_id, "overseer": a.overseer}
+                for a in sorted(svc.store.assignments(), key=lambda a: a.assignment_id)
+            ][: args.n]
             sessions = {o: svc.for_overseer(o) for o in {t["overseer"] for t in todo}}
             lat = []
             for i, t in enumerate(todo):
-                j = JudgmentIn(judgment_id=f"bench-{i:08d}", assignment_id=t["assignment_id"], choice="A",
-                               confidence=50, time_on_item_s=1.0)
+                j = JudgmentIn(
+                    judgment_id=f"bench-{i:08d}",
+                    assignment_id=t["assignment_id"],
+                    choice="A",
+                    confidence=50,
+                    time_on_item_s=1.0,
+                )
                 t0 = time.perf_counter()
                 sessions[t["overseer"]].submit(j)
                 lat.append((time.perf_counter() - t0) * 1000)
@@ -73,8 +82,10 @@ def main() -> None:
             raw.append((time.perf_counter() - t0) * 1000)
         con.close()
     print(f"judgment commits through the study service: n={len(lat)}")
-    print(f"  service  p50 {pct(lat, 50):6.2f} ms   p99 {pct(lat, 99):6.2f} ms   mean {statistics.mean(lat):6.2f} ms"
-          f"   target p99 <= 10 ms: {'met' if pct(lat, 99) <= 10 else 'MISSED'}")
+    print(
+        f"  service  p50 {pct(lat, 50):6.2f} ms   p99 {pct(lat, 99):6.2f} ms   mean {statistics.mean(lat):6.2f} ms"
+        f"   target p99 <= 10 ms: {'met' if pct(lat, 99) <= 10 else 'MISSED'}"
+    )
     print(f"  raw DuckDB INSERT (baseline)  p50 {pct(raw, 50):6.2f} ms   p99 {pct(raw, 99):6.2f} ms")
     print(f"  service / raw at p50: {pct(lat, 50) / pct(raw, 50):.1f}x")
 

@@ -39,8 +39,12 @@ def make_pairs(texts: list[tuple[str, str, int]], n: int) -> list[Preference]:
     by: dict[str, dict[int, list[str]]] = {}
     for g, t, b in texts:
         by.setdefault(g, {0: [], 1: []})[b].append(t)
-    base = [Preference(f"{g}#{k}", g, "", good, bad, 1.0, "gold", "train")
-            for g, d in by.items() for good in d[0][:1] for k, bad in enumerate(d[1])]
+    base = [
+        Preference(f"{g}#{k}", g, "", good, bad, 1.0, "gold", "train")
+        for g, d in by.items()
+        for good in d[0][:1]
+        for k, bad in enumerate(d[1])
+    ]
     return [base[k % len(base)] for k in range(n)]
 
 
@@ -69,11 +73,15 @@ def bench_minilm(texts: list[tuple[str, str, int]], rows: int, cache: Path) -> t
     t0 = time.perf_counter()
     _, out = train_minilm(pairs, settings, 0, cache)
     whole = time.perf_counter() - t0
-    pair = out.pairs_seen / out.loop_seconds     # the optimisation loop, as fit_head's figure
-    print(f"minilm  Bradley–Terry head, whole call (cache look-up of {2 * rows:,} embeddings, differences, "
-          f"loop): {whole:.1f} s = {out.pairs_seen / whole:,.0f} pairs/s")
-    print(f"minilm  pointwise head: {point:,.0f} examples/s | Bradley–Terry head: {pair:,.0f} pairs/s "
-          f"({rows:,} rows × {settings.epochs} epochs, batch {settings.batch_size}) | ratio {pair / point:.2f}")
+    pair = out.pairs_seen / out.loop_seconds  # the optimisation loop, as fit_head's figure
+    print(
+        f"minilm  Bradley–Terry head, whole call (cache look-up of {2 * rows:,} embeddings, differences, "
+        f"loop): {whole:.1f} s = {out.pairs_seen / whole:,.0f} pairs/s"
+    )
+    print(
+        f"minilm  pointwise head: {point:,.0f} examples/s | Bradley–Terry head: {pair:,.0f} pairs/s "
+        f"({rows:,} rows × {settings.epochs} epochs, batch {settings.batch_size}) | ratio {pair / point:.2f}"
+    )
     return point, pair
 
 
@@ -103,14 +111,17 @@ def bench_lm(texts: list[tuple[str, str, int]], steps: int) -> tuple[float, floa
         print(f"lm-reward: skipped ({e.message})")
         return None
     point, pair = _rate(point_t, per_step), _rate(out.step_times, per_step)
-    print(f"lm-reward pointwise: {point:.2f} examples/s | Bradley–Terry: {pair:.2f} pairs/s "
-          f"({2 * pair:.2f} sequences/s; {per_step} per step, ≤{base.lm_max_length} tokens, {steps} steps) | "
-          f"ratio {pair / point:.2f}")
+    print(
+        f"lm-reward pointwise: {point:.2f} examples/s | Bradley–Terry: {pair:.2f} pairs/s "
+        f"({2 * pair:.2f} sequences/s; {per_step} per step, ≤{base.lm_max_length} tokens, {steps} steps) | "
+        f"ratio {pair / point:.2f}"
+    )
     return point, pair
 
 
 def replace(settings, **kw):  # dataclasses.replace, kept short in the lambdas above
     from dataclasses import replace as _replace
+
     return _replace(settings, **kw)
 
 

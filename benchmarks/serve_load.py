@@ -42,7 +42,7 @@ class Run:
 
     name: str
     acked: list[str] = field(default_factory=list)
-    latencies: list[float] = field(default_factory=list)   # submit round trips, seconds
+    latencies: list[float] = field(default_factory=list)  # submit round trips, seconds
     errors: list[str] = field(default_factory=list)
     resent_ok: int = 0
     resent: int = 0
@@ -82,8 +82,16 @@ def cpu_s(procs: list[psutil.Process]) -> float:
     return total
 
 
-async def overseer(client: httpx.AsyncClient, other: httpx.AsyncClient, name: str, token: str, end: float,
-                   rate: float, resend: float, run: Run) -> None:
+async def overseer(
+    client: httpx.AsyncClient,
+    other: httpx.AsyncClient,
+    name: str,
+    token: str,
+    end: float,
+    rate: float,
+    resend: float,
+    run: Run,
+) -> None:
     """One simulated overseer: next item, submit, paced at `rate` judgments/s, until time is up or work is done."""
     loop = asyncio.get_running_loop()
     headers = {"Authorization": f"Bearer {token}"}
@@ -105,10 +113,13 @@ async def overseer(client: httpx.AsyncClient, other: httpx.AsyncClient, name: st
                     run.errors.append(f"next {r.status_code} {r.text[:200]}")
                 return
             item = r.json()
-            body = {"judgment_id": uuid.uuid4().hex, "assignment_id": item["assignment_id"],
-                    "choice": rng.choice(item["judgment"]["choices"]),
-                    "confidence": rng.choice(item["judgment"]["confidence"]),
-                    "time_on_item_s": round(rng.uniform(5, 60), 1)}
+            body = {
+                "judgment_id": uuid.uuid4().hex,
+                "assignment_id": item["assignment_id"],
+                "choice": rng.choice(item["judgment"]["choices"]),
+                "confidence": rng.choice(item["judgment"]["confidence"]),
+                "time_on_item_s": round(rng.uniform(5, 60), 1),
+            }
             sent = time.perf_counter()
             r = await client.post(base + "/judgments", json=body, headers=headers)
             run.latencies.append(time.perf_counter() - sent)
@@ -120,22 +131,29 @@ async def overseer(client: httpx.AsyncClient, other: httpx.AsyncClient, name: st
             if rng.random() < resend:  # a retry after a lost answer (on the other replica, if any): same receipt
                 run.resent += 1
                 again = await other.post(base + "/judgments", json=body, headers=headers)
-                run.resent_ok += again.status_code == 200 and again.json()["duplicate"] and \
-                    again.json()["stored_at"] == receipt["stored_at"]
+                run.resent_ok += (
+                    again.status_code == 200
+                    and again.json()["duplicate"]
+                    and again.json()["stored_at"] == receipt["stored_at"]
+                )
         except httpx.HTTPError as e:
             run.errors.append(repr(e))
 
 
-async def drive(urls: list[str], tokens: dict[str, str], seconds: float, rate: float, resend: float,
-                run: Run) -> None:
+async def drive(urls: list[str], tokens: dict[str, str], seconds: float, rate: float, resend: float, run: Run) -> None:
     """All overseers at once; overseer k talks to replica k mod R (its re-sends to the next one)."""
     limits = httpx.Limits(max_connections=len(tokens) + 10, max_keepalive_connections=len(tokens) + 10)
     clients = [httpx.AsyncClient(base_url=u, limits=limits, timeout=30) for u in urls]
     try:
         end = asyncio.get_running_loop().time() + seconds
-        await asyncio.gather(*(overseer(clients[k % len(clients)], clients[(k + 1) % len(clients)], name, token,
-                                        end, rate, resend, run)
-                               for k, (name, token) in enumerate(sorted(tokens.items()))))
+        await asyncio.gather(
+            *(
+                overseer(
+                    clients[k % len(clients)], clients[(k + 1) % len(clients)], name, token, end, rate, resend, run
+                )
+                for k, (name, token) in enumerate(sorted(tokens.items()))
+            )
+        )
     finally:
         for c in clients:
             await c.aclose()
@@ -154,17 +172,27 @@ def check_stored(db: Path | str, run: Run) -> None:
     acked = set(run.acked)
     run.lost = len(acked - set(ids))
     run.extra = len(set(ids) - acked)
-    run.duplicated = (len(ids) - len(set(ids))) + sum(n - 1 for n in per_assignment.values()) + \
-        (len(run.acked) - len(acked))
+    run.duplicated = (
+        (len(ids) - len(set(ids))) + sum(n - 1 for n in per_assignment.values()) + (len(run.acked) - len(acked))
+    )
 
 
-def measure(name: str, db: Path | str, replicas: int, tokens: dict[str, str], args: argparse.Namespace,
-            work: Path, db_procs: list[psutil.Process] | None) -> Run:
+def measure(
+    name: str,
+    db: Path | str,
+    replicas: int,
+    tokens: dict[str, str],
+    args: argparse.Namespace,
+    work: Path,
+    db_procs: list[psutil.Process] | None,
+) -> Run:
     from sandwich.server.harness import ServerProcess
 
     run = Run(name)
-    servers = [ServerProcess(db, log=work / f"{name}-{k}.log", extra_args=["--rate-limit", "0"]).start()
-               for k in range(replicas)]
+    servers = [
+        ServerProcess(db, log=work / f"{name}-{k}.log", extra_args=["--rate-limit", "0"]).start()
+        for k in range(replicas)
+    ]
     try:
         procs = [psutil.Process(s.proc.pid) for s in servers if s.proc is not None]
         me = psutil.Process()
@@ -184,6 +212,7 @@ def measure(name: str, db: Path | str, replicas: int, tokens: dict[str, str], ar
 
 def table(runs: list[Run], cores: int) -> str:
     """The runs side by side, with each one's ratio to the first (DuckDB, one replica)."""
+
     def per_j(r: Run, cpu: float | None) -> float | None:
         return None if cpu is None else 1000 * cpu / max(len(r.acked), 1)
 
@@ -200,8 +229,11 @@ def table(runs: list[Run], cores: int) -> str:
         ("judgments per server CPU-second", [len(r.acked) / max(total_cpu(r), 1e-9) for r in runs], "{:.0f}"),
         ("load generator CPU share, % of a core", [100 * r.client_cpu_s / r.wall_s for r in runs], "{:.0f}"),
         ("load generator CPU ms / judgment", [per_j(r, r.client_cpu_s) for r in runs], "{:.2f}"),
-        ("all CPU used, % of the machine", [100 * (total_cpu(r) + r.client_cpu_s) / r.wall_s / cores
-                                            for r in runs], "{:.0f}"),
+        (
+            "all CPU used, % of the machine",
+            [100 * (total_cpu(r) + r.client_cpu_s) / r.wall_s / cores for r in runs],
+            "{:.0f}",
+        ),
         ("lost judgments", [r.lost for r in runs], "{:.0f}"),
         ("duplicated judgments", [r.duplicated for r in runs], "{:.0f}"),
         ("unacknowledged judgments stored", [r.extra for r in runs], "{:.0f}"),
@@ -247,15 +279,21 @@ def main() -> None:
         postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0])
         db_procs = [psutil.Process(postmaster)]
     cores = os.cpu_count() or 1
-    print(f"{args.overseers} overseers × {args.rate:g} judgments/s offered ({args.overseers * args.rate:g}/s in "
-          f"all), {args.seconds:g} s per configuration, {args.resend:.0%} re-sent; {cores} cores, load average "
-          f"{os.getloadavg()[0]:.1f} at start")
+    print(
+        f"{args.overseers} overseers × {args.rate:g} judgments/s offered ({args.overseers * args.rate:g}/s in "
+        f"all), {args.seconds:g} s per configuration, {args.resend:.0%} re-sent; {cores} cores, load average "
+        f"{os.getloadavg()[0]:.1f} at start"
+    )
     runs: list[Run] = []
     try:
-        for name, kind, replicas in (("duckdb×1", "duckdb", 1), ("postgres×1", "postgres", 1),
-                                     ("postgres×2", "postgres", 2)):
-            db: Path | str = work / "load.duckdb" if kind == "duckdb" else \
-                f"{base_url}?schema=load_{uuid.uuid4().hex[:8]}"
+        for name, kind, replicas in (
+            ("duckdb×1", "duckdb", 1),
+            ("postgres×1", "postgres", 1),
+            ("postgres×2", "postgres", 2),
+        ):
+            db: Path | str = (
+                work / "load.duckdb" if kind == "duckdb" else f"{base_url}?schema=load_{uuid.uuid4().hex[:8]}"
+            )
             t = time.perf_counter()
             tokens, _ = create_with_tokens(study, db, names)
             print(f"{name}: study created in {time.perf_counter() - t:.1f} s; running …", flush=True)

@@ -36,8 +36,10 @@ from sandwich.store import (
 
 
 def content(n_overseers: int, n_items: int) -> StudyContent:
-    items = [ItemRecord(f"item-{i:05d}", "multiple-choice", f"p{i}", "test", choices=["a", "b", "c", "d"])
-             for i in range(n_items)]
+    items = [
+        ItemRecord(f"item-{i:05d}", "multiple-choice", f"p{i}", "test", choices=["a", "b", "c", "d"])
+        for i in range(n_items)
+    ]
     gold = [GoldRecord(i.item_id, "ABCD"[n % 4], "file") for n, i in enumerate(items)]
     overseers = [OverseerRecord(f"ov-{n:04d}", "non_expert") for n in range(n_overseers)]
     return StudyContent({"study": "bench"}, items, gold, [], [], overseers, [])
@@ -45,9 +47,28 @@ def content(n_overseers: int, n_items: int) -> StudyContent:
 
 def judgments(n: int, n_overseers: int, n_items: int) -> list[JudgmentRecord]:
     t0 = datetime(2026, 1, 1)
-    return [JudgmentRecord(f"judgment-{k:08d}", f"a-{k}", f"ov-{k % n_overseers:04d}", f"item-{k % n_items:05d}",
-                           ["unassisted", "debate"][k % 2], "ABCD"[k % 3], 75, None, 12.5, None, False, False, False,
-                           "human", False, {"ua": "bench"}, t0 + timedelta(microseconds=k)) for k in range(n)]
+    return [
+        JudgmentRecord(
+            f"judgment-{k:08d}",
+            f"a-{k}",
+            f"ov-{k % n_overseers:04d}",
+            f"item-{k % n_items:05d}",
+            ["unassisted", "debate"][k % 2],
+            "ABCD"[k % 3],
+            75,
+            None,
+            12.5,
+            None,
+            False,
+            False,
+            False,
+            "human",
+            False,
+            {"ua": "bench"},
+            t0 + timedelta(microseconds=k),
+        )
+        for k in range(n)
+    ]
 
 
 def run(location: str | Path, rows: list[JudgmentRecord], study: StudyContent) -> dict[str, float]:
@@ -57,7 +78,7 @@ def run(location: str | Path, rows: list[JudgmentRecord], study: StudyContent) -
         t = time.perf_counter()
         for i in range(0, len(rows), 50):
             with st.transaction():
-                st.add_judgments(rows[i:i + 50])
+                st.add_judgments(rows[i : i + 50])
         write_s = time.perf_counter() - t
         t = time.perf_counter()
         frames = st.analysis_frames()
@@ -66,9 +87,11 @@ def run(location: str | Path, rows: list[JudgmentRecord], study: StudyContent) -
         out = {"judgments/s": len(rows) / write_s, "frames s": frames_s}
         if str(location).startswith("postgresql://"):  # the row-by-row baseline COPY replaces
             t = time.perf_counter()
-            r = st._rows("SELECT j.judgment_id, j.overseer, j.item_id, j.condition, j.choice, j.confidence, "  # type: ignore[attr-defined]
-                         "j.time_on_item_s, j.created_at, g.label FROM judgments j "
-                         "LEFT JOIN gold g ON g.item_id = j.item_id")
+            r = st._rows(
+                "SELECT j.judgment_id, j.overseer, j.item_id, j.condition, j.choice, j.confidence, "  # type: ignore[attr-defined]
+                "j.time_on_item_s, j.created_at, g.label FROM judgments j "
+                "LEFT JOIN gold g ON g.item_id = j.item_id"
+            )
             pl.DataFrame(r, orient="row", infer_schema_length=None)
             out["row-by-row s"] = time.perf_counter() - t
         return out
@@ -92,8 +115,10 @@ def main() -> None:
             print(f"{'':24}{'DuckDB':>12}{'PostgreSQL':>12}{'PG/DuckDB':>11}")
             for key in ("judgments/s", "frames s"):
                 print(f"{key:24}{d[key]:12.2f}{p[key]:12.2f}{p[key] / d[key]:11.2f}")
-            print(f"PostgreSQL frames: COPY → polars {p['frames s']:.3f} s (3 frames) vs row-by-row fetch "
-                  f"{p['row-by-row s']:.3f} s (judgments only): ×{p['row-by-row s'] / p['frames s']:.1f}")
+            print(
+                f"PostgreSQL frames: COPY → polars {p['frames s']:.3f} s (3 frames) vs row-by-row fetch "
+                f"{p['row-by-row s']:.3f} s (judgments only): ×{p['row-by-row s'] / p['frames s']:.1f}"
+            )
             t = time.perf_counter()
             copy_study(duck, cluster.url("copied"))
             to_pg = time.perf_counter() - t

@@ -59,8 +59,10 @@ def main() -> None:
     args = parser.parse_args()
     base_t, base_m, _ = measure((REPO / "studies" / "reading-mc.yaml").read_text(), args.repeat)
     print(f"{'file':<28}{'bytes':>8}{'median ms':>11}{'x baseline':>12}{'peak MB':>9}  outcome")
-    print(f"{'baseline reading-mc.yaml':<28}{len((REPO / 'studies' / 'reading-mc.yaml').read_text()):>8}"
-          f"{base_t * 1e3:>11.2f}{1.0:>12.2f}{base_m:>9.2f}  ok")
+    print(
+        f"{'baseline reading-mc.yaml':<28}{len((REPO / 'studies' / 'reading-mc.yaml').read_text()):>8}"
+        f"{base_t * 1e3:>11.2f}{1.0:>12.2f}{base_m:>9.2f}  ok"
+    )
     cases = [(f"alias bomb, 10^{n} scalars", bomb(n)) for n in (6, 9, 12)]
     cases += [(f"nesting {n} levels", deep(n)) for n in (100, 1_000, 100_000)]
     for name, text in cases:

@@ -40,8 +40,10 @@ def device_line(threads: int) -> str:
         pass
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none (not used)"
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"device: CPU — {cpu}; torch {torch.__version__}, {threads} thread(s); {os.cpu_count()} cores visible, "
-            f"load average {load:.1f} at start; GPU: {gpu}")
+    return (
+        f"device: CPU — {cpu}; torch {torch.__version__}, {threads} thread(s); {os.cpu_count()} cores visible, "
+        f"load average {load:.1f} at start; GPU: {gpu}"
+    )
 
 
 def candidate_texts(n: int) -> list[tuple[str, str, int]]:
@@ -72,8 +74,10 @@ def bench_minilm(texts: list[tuple[str, str, int]], rows: int, cache: str) -> No
     emb = embed([t for _, t, _ in texts], max_length=512, cache_dir=None)
     t_embed = time.perf_counter() - t0
     rate = len(texts) / t_embed
-    print(f"minilm  embedding (frozen encoder, ≤512 tokens): {len(texts)} texts in {t_embed:.1f} s = "
-          f"{rate:.1f} texts/s  [paid once per distinct text; cached]")
+    print(
+        f"minilm  embedding (frozen encoder, ≤512 tokens): {len(texts)} texts in {t_embed:.1f} s = "
+        f"{rate:.1f} texts/s  [paid once per distinct text; cached]"
+    )
     examples = [Example(f"x{k}", f"x{k}", g, "train", t, b) for k, (g, t, b) in enumerate(texts)]
     feats = contrast_features(emb, examples)
     feats = (feats - feats.mean(0)) / (feats.std() + 1e-6)
@@ -81,27 +85,32 @@ def bench_minilm(texts: list[tuple[str, str, int]], rows: int, cache: str) -> No
     pick = rng.integers(0, len(texts), rows)
     x = feats[pick].astype(np.float32)
     truth = np.array([b for _, _, b in texts])[pick]
-    y = np.where(rng.random(rows) < 0.8, truth, 1 - truth).astype(np.float32)   # judgments 80% right
+    y = np.where(rng.random(rows) < 0.8, truth, 1 - truth).astype(np.float32)  # judgments 80% right
     settings = TrainSettings()
     t0 = time.perf_counter()
     head, losses = fit_head(x, y, settings, TrainContext(seed=0))
     t_head = time.perf_counter() - t0
     steps = settings.epochs * -(-rows // settings.batch_size)
-    print(f"minilm  head training on {rows:,} judgments: {t_head:.1f} s ({settings.epochs} epochs, {steps:,} steps, "
-          f"{rows * settings.epochs / t_head:,.0f} examples/s)  target ≤ 60 s: "
-          f"{'met' if t_head <= 60 else 'MISSED'}; "
-          f"loss {losses[0]:.3f} → {losses[-1]:.3f}")
+    print(
+        f"minilm  head training on {rows:,} judgments: {t_head:.1f} s ({settings.epochs} epochs, {steps:,} steps, "
+        f"{rows * settings.epochs / t_head:,.0f} examples/s)  target ≤ 60 s: "
+        f"{'met' if t_head <= 60 else 'MISSED'}; "
+        f"loss {losses[0]:.3f} → {losses[-1]:.3f}"
+    )
     try:
         from sklearn.linear_model import LogisticRegression
+
         t0 = time.perf_counter()
         LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
         took = time.perf_counter() - t0
         print(f"  baseline: scikit-learn LogisticRegression (lbfgs) on the same matrix: {took:.1f} s")
     except ImportError:
         print("  baseline: scikit-learn not installed; skipped")
-    print(f"  end to end for 10,000 judgments on N distinct items ≈ N / {rate:.1f} s of embedding (once) + "
-          f"{t_head:.0f} s per head; a study with 500 items: ≈ {500 / rate + t_head:.0f} s for the first run, "
-          f"{t_head:.0f} s for every further source/seed")
+    print(
+        f"  end to end for 10,000 judgments on N distinct items ≈ N / {rate:.1f} s of embedding (once) + "
+        f"{t_head:.0f} s per head; a study with 500 items: ≈ {500 / rate + t_head:.0f} s for the first run, "
+        f"{t_head:.0f} s for every further source/seed"
+    )
 
 
 def bench_finetune(texts: list[tuple[str, str, int]], steps: int) -> None:
@@ -110,16 +119,22 @@ def bench_finetune(texts: list[tuple[str, str, int]], steps: int) -> None:
     from sandwich.classifiers.minilm import train_finetune
     from sandwich.classifiers.settings import TrainSettings
 
-    ex = [Example(f"x{k}", f"x{k}", g, "train", t, b) for k, (g, t, b) in enumerate(texts[:8 * steps + 8])]
+    ex = [Example(f"x{k}", f"x{k}", g, "train", t, b) for k, (g, t, b) in enumerate(texts[: 8 * steps + 8])]
     settings = TrainSettings(backbone="minilm-finetune", finetune_epochs=1, batch_size=8, max_steps=steps)
     seen: list[int] = []
     t0 = time.perf_counter()
-    train_finetune(ex, [float(e.bad) for e in ex], settings,
-                   TrainContext(seed=0, all_examples=ex, progress=lambda d, t: seen.append(d)))
+    train_finetune(
+        ex,
+        [float(e.bad) for e in ex],
+        settings,
+        TrainContext(seed=0, all_examples=ex, progress=lambda d, t: seen.append(d)),
+    )
     took = time.perf_counter() - t0
     n = sum(1 for _ in ex[: 8 * len(seen)])
-    print(f"minilm-finetune: {len(seen)} steps × ~8 examples (≤256 tokens) in {took:.1f} s = {n / took:.1f} "
-          "examples/s (forward + backward, whole encoder; includes loading it)")
+    print(
+        f"minilm-finetune: {len(seen)} steps × ~8 examples (≤256 tokens) in {took:.1f} s = {n / took:.1f} "
+        "examples/s (forward + backward, whole encoder; includes loading it)"
+    )
 
 
 def bench_lm_reward(texts: list[tuple[str, str, int]], steps: int) -> None:
@@ -139,8 +154,10 @@ def bench_lm_reward(texts: list[tuple[str, str, int]], steps: int) -> None:
         return
     took = time.perf_counter() - t0
     seqs = 2 * len(rm.losses)
-    print(f"lm-reward (SmolLM2-135M, LoRA r=8, Bradley–Terry): {len(rm.losses)} pair-steps ({seqs} sequences, "
-          f"≤{settings.lm_max_length} tokens) in {took:.1f} s incl. model load = {seqs / took:.2f} sequences/s")
+    print(
+        f"lm-reward (SmolLM2-135M, LoRA r=8, Bradley–Terry): {len(rm.losses)} pair-steps ({seqs} sequences, "
+        f"≤{settings.lm_max_length} tokens) in {took:.1f} s incl. model load = {seqs / took:.2f} sequences/s"
+    )
 
 
 def main() -> None:

@@ -48,8 +48,14 @@ def service_floor(db: Path, n: int) -> list[float]:
             if view is None:
                 break
             t0 = time.perf_counter()
-            s.submit(JudgmentIn(judgment_id=uuid.uuid4().hex, assignment_id=view.assignment_id,
-                                choice=view.judgment.choices[0], confidence=view.judgment.confidence[0]))
+            s.submit(
+                JudgmentIn(
+                    judgment_id=uuid.uuid4().hex,
+                    assignment_id=view.assignment_id,
+                    choice=view.judgment.choices[0],
+                    confidence=view.judgment.confidence[0],
+                )
+            )
             view = s.next_item()
             s.progress()
             if view is not None and view.assistance_kinds:
@@ -111,12 +117,16 @@ def terminal_startup() -> float | None:
         sock = f"bench-{uuid.uuid4().hex[:6]}"
         cmd = f"exec {sys.executable} -m sandwich label {db} --overseer ana"
         t0 = time.perf_counter()
-        subprocess.run(["tmux", "-L", sock, "new-session", "-d", "-x", "120", "-y", "40", cmd], check=True,
-                       env={"PYTHONPATH": str(REPO), "TERM": "xterm-256color", "PATH": "/usr/bin:/bin"})
+        subprocess.run(
+            ["tmux", "-L", sock, "new-session", "-d", "-x", "120", "-y", "40", cmd],
+            check=True,
+            env={"PYTHONPATH": str(REPO), "TERM": "xterm-256color", "PATH": "/usr/bin:/bin"},
+        )
         try:
             while time.perf_counter() - t0 < 30:
-                screen = subprocess.run(["tmux", "-L", sock, "capture-pane", "-p"], capture_output=True,
-                                        text=True).stdout
+                screen = subprocess.run(
+                    ["tmux", "-L", sock, "capture-pane", "-p"], capture_output=True, text=True
+                ).stdout
                 if "Before you start" in screen:
                     return time.perf_counter() - t0
                 time.sleep(0.01)
@@ -142,19 +152,29 @@ def main() -> None:
     print(f"(load average during the run: {load} on {os.cpu_count()} cores)")
     print(f"overseer app latency — {len(lat)} items, 6 conditions, precomputed help, Pilot at 120×40")
     print(f"{'':34}{'p50':>9}{'p95':>9}{'max':>9}")
-    print(f"{'service only (no UI, the floor)':34}{pct(floor, .5) * ms:8.1f}ms{pct(floor, .95) * ms:8.1f}ms"
-          f"{max(floor) * ms:8.1f}ms")
-    print(f"{'app: submit → next item rendered':34}{pct(lat, .5) * ms:8.1f}ms{pct(lat, .95) * ms:8.1f}ms"
-          f"{max(lat) * ms:8.1f}ms   target p95 ≤ 50 ms: {'met' if pct(lat, .95) <= .05 else 'MISSED'}")
-    print(f"{'  same, seen through Pilot':34}{pct(outside, .5) * ms:8.1f}ms{pct(outside, .95) * ms:8.1f}ms"
-          f"{max(outside) * ms:8.1f}ms   (adds Pilot's key delivery and wait-for-idle)")
+    print(
+        f"{'service only (no UI, the floor)':34}{pct(floor, 0.5) * ms:8.1f}ms{pct(floor, 0.95) * ms:8.1f}ms"
+        f"{max(floor) * ms:8.1f}ms"
+    )
+    print(
+        f"{'app: submit → next item rendered':34}{pct(lat, 0.5) * ms:8.1f}ms{pct(lat, 0.95) * ms:8.1f}ms"
+        f"{max(lat) * ms:8.1f}ms   target p95 ≤ 50 ms: {'met' if pct(lat, 0.95) <= 0.05 else 'MISSED'}"
+    )
+    print(
+        f"{'  same, seen through Pilot':34}{pct(outside, 0.5) * ms:8.1f}ms{pct(outside, 0.95) * ms:8.1f}ms"
+        f"{max(outside) * ms:8.1f}ms   (adds Pilot's key delivery and wait-for-idle)"
+    )
     print(f"startup → first screen (in process):   {t_brief:.2f} s;  → first item: {t_first:.2f} s")
     if real is not None:
-        print(f"startup → first screen (real terminal, new process, tmux): {real:.2f} s   "
-              f"target ≤ 1.5 s: {'met' if real <= 1.5 else 'MISSED'}")
-    print(f"mean per item: service {statistics.mean(floor) * ms:.1f} ms, app {statistics.mean(lat) * ms:.1f} ms; "
-          f"CPU per item, whole process, keys + submit + next item: {cpu * ms:.1f} ms "
-          "(what the wall figures shrink towards on an idle machine)")
+        print(
+            f"startup → first screen (real terminal, new process, tmux): {real:.2f} s   "
+            f"target ≤ 1.5 s: {'met' if real <= 1.5 else 'MISSED'}"
+        )
+    print(
+        f"mean per item: service {statistics.mean(floor) * ms:.1f} ms, app {statistics.mean(lat) * ms:.1f} ms; "
+        f"CPU per item, whole process, keys + submit + next item: {cpu * ms:.1f} ms "
+        "(what the wall figures shrink towards on an idle machine)"
+    )
 
 
 if __name__ == "__main__":

@@ -44,8 +44,7 @@ def run_chunk(args: tuple[int, float, int, int, int, int, int]) -> list:
     out = []
     for s in range(start, stop):
         rng = np.random.default_rng([seed, d_idx, int(effect * 1000), s])
-        out.append(analyse(simulate(design, truth, rng), replicates=replicates, permutations=permutations,
-                           seed=s))
+        out.append(analyse(simulate(design, truth, rng), replicates=replicates, permutations=permutations, seed=s))
     return out
 
 
@@ -63,17 +62,23 @@ def fmt(p: float, se: float) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--studies", type=int, default=500, help="simulated studies per design and effect size")
-    ap.add_argument("--replicates", type=int, default=100,
-                    help="pigeonhole bootstrap replicates per study (the 'before' column; 0 skips it)")
+    ap.add_argument(
+        "--replicates",
+        type=int,
+        default=100,
+        help="pigeonhole bootstrap replicates per study (the 'before' column; 0 skips it)",
+    )
     ap.add_argument("--permutations", type=int, default=500, help="permutations per permutation test")
     ap.add_argument("--effect", type=float, default=0.6, help="condition effect for power, logit scale")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--quick", action="store_true", help="200 studies, 300 permutations, no 'before' column")
     ap.add_argument("--markdown", action="store_true", help="also print the tables as Markdown (for the README)")
-    ap.add_argument("--designs", default="",
-                    help="comma-separated substrings of design names to run (e.g. 'between', 'between 4/'); "
-                         "default all")
+    ap.add_argument(
+        "--designs",
+        default="",
+        help="comma-separated substrings of design names to run (e.g. 'between', 'between 4/'); default all",
+    )
     only = ap.add_mutually_exclusive_group()
     only.add_argument("--null-only", action="store_true", help="only the null studies (type-I error, coverage at δ=0)")
     only.add_argument("--effect-only", action="store_true", help="only the studies under δ (power, coverage there)")
@@ -81,15 +86,19 @@ def main() -> None:
     if args.quick:
         args.studies, args.permutations, args.replicates = 200, 300, 0
     designs = grid()
-    wanted = [k for k, d in enumerate(designs)
-              if not args.designs or any(x.strip() and x.strip() in d.name for x in args.designs.split(","))]
+    wanted = [
+        k
+        for k, d in enumerate(designs)
+        if not args.designs or any(x.strip() and x.strip() in d.name for x in args.designs.split(","))
+    ]
     effects = (0.0,) if args.null_only else (args.effect,) if args.effect_only else (0.0, args.effect)
     jobs, chunk = [], 50
     for d in wanted:
         for e in effects:
             for start in range(0, args.studies, chunk):
-                jobs.append((d, e, start, min(start + chunk, args.studies), args.replicates, args.permutations,
-                             args.seed))
+                jobs.append(
+                    (d, e, start, min(start + chunk, args.studies), args.replicates, args.permutations, args.seed)
+                )
     t0 = time.perf_counter()
     with mp.get_context("fork").Pool(args.workers) as pool:
         results = pool.map(run_chunk, jobs, chunksize=1)
@@ -99,9 +108,11 @@ def main() -> None:
         by.setdefault((job[0], job[1]), []).extend(res)
 
     null_truth, alt_truth = Truth().values(), Truth(effect=args.effect).values()
-    print(f"{args.studies} studies per design × {{null, δ={args.effect:g}}}; {args.permutations} permutations; "
-          f"truth: accuracy {null_truth['acc_unassisted']:.3f} unassisted, {alt_truth['acc_assisted']:.3f} assisted "
-          f"under δ (difference {alt_truth['difference']:+.3f}); {elapsed:.0f} s on {args.workers} worker(s)\n")
+    print(
+        f"{args.studies} studies per design × {{null, δ={args.effect:g}}}; {args.permutations} permutations; "
+        f"truth: accuracy {null_truth['acc_unassisted']:.3f} unassisted, {alt_truth['acc_assisted']:.3f} assisted "
+        f"under δ (difference {alt_truth['difference']:+.3f}); {elapsed:.0f} s on {args.workers} worker(s)\n"
+    )
     cov_rows, test_rows = [], []
     for d in wanted:
         design = designs[d]
@@ -124,8 +135,10 @@ def main() -> None:
 
     cov_head = ["design", "judgments", *(f"cover {k}" for k in INTERVALS), *(f"width {k}" for k in INTERVALS)]
     test_head = ["design", *(f"{x} {t}" for t in TESTS for x in ("type-I", "power"))]
-    print("Coverage of the reported 95% intervals, % ± MC se (in brackets: the previous rescaled pigeonhole interval);"
-          " mean widths in percentage points")
+    print(
+        "Coverage of the reported 95% intervals, % ± MC se (in brackets: the previous rescaled pigeonhole interval);"
+        " mean widths in percentage points"
+    )
     _print(cov_head, cov_rows)
     print(f"\nType-I error (δ = 0) and power (δ = {args.effect:g}) at α = {ALPHA}, % ± MC se")
     _print(test_head, test_rows)

@@ -47,8 +47,8 @@ class Assignment:
     overseer: str
     item_id: str
     condition: str
-    position: int   # 0-based order in the overseer's session
-    block: int      # 0-based condition block (part) in the session
+    position: int  # 0-based order in the overseer's session
+    block: int  # 0-based condition block (part) in the session
 
 
 class DesignError(SandwichError):
@@ -72,8 +72,14 @@ def williams_rows(n: int) -> list[list[int]]:
     return rows
 
 
-def judged_pool(pool: Sequence[str], labels: Mapping[str, str], problems: Mapping[str, str] | None, n: int,
-                seed: int, versions_per_problem: int | None = None) -> list[str]:
+def judged_pool(
+    pool: Sequence[str],
+    labels: Mapping[str, str],
+    problems: Mapping[str, str] | None,
+    n: int,
+    seed: int,
+    versions_per_problem: int | None = None,
+) -> list[str]:
     """A seeded sample of ``n`` items, dealt evenly over gold labels, from as many distinct problems as possible.
 
     Labels take turns; each turn takes an item whose problem is not chosen yet, preferring problems
@@ -123,8 +129,16 @@ def judged_pool(pool: Sequence[str], labels: Mapping[str, str], problems: Mappin
 Cells = list[list[list[str]]]  # cells[t][j]: the items of cell j of item set t
 
 
-def _deal_once(pool: Sequence[str], label_of: Mapping[str, str], problem_of: Mapping[str, str], n_sets: int,
-               n_cells: int, per: int, versions: int, rng: random.Random) -> Cells | None:
+def _deal_once(
+    pool: Sequence[str],
+    label_of: Mapping[str, str],
+    problem_of: Mapping[str, str],
+    n_sets: int,
+    n_cells: int,
+    per: int,
+    versions: int,
+    rng: random.Random,
+) -> Cells | None:
     share = Counter(label_of[i] for i in pool)
     total = len(pool)
     siblings = Counter(problem_of[i] for i in pool)
@@ -147,12 +161,25 @@ def _deal_once(pool: Sequence[str], label_of: Mapping[str, str], problem_of: Map
 
     def place(item: str, candidates: list[tuple[int, int]]) -> bool:
         label, prob = label_of[item], problem_of[item]
-        ok = [(t, j) for t, j in candidates if len(cells[t][j]) < per and in_set[t][prob] < versions
-              and all(problem_of[x] != prob for x in cells[t][j]) and item not in cells[t][j]]
+        ok = [
+            (t, j)
+            for t, j in candidates
+            if len(cells[t][j]) < per
+            and in_set[t][prob] < versions
+            and all(problem_of[x] != prob for x in cells[t][j])
+            and item not in cells[t][j]
+        ]
         if not ok:
             return False
-        t, j = min(ok, key=lambda c: (excess(c[0], c[1], label), sum(len(x) for x in cells[c[0]]),
-                                      len(cells[c[0]][c[1]]), rng.random()))
+        t, j = min(
+            ok,
+            key=lambda c: (
+                excess(c[0], c[1], label),
+                sum(len(x) for x in cells[c[0]]),
+                len(cells[c[0]][c[1]]),
+                rng.random(),
+            ),
+        )
         cells[t][j].append(item)
         in_set[t][prob] += 1
         labels_in[t, j][label] += 1
@@ -188,14 +215,23 @@ def _imbalance(cells: Cells, label_of: Mapping[str, str], labels: Sequence[str])
     return out
 
 
-def _deal(pool: Sequence[str], label_of: Mapping[str, str], problem_of: Mapping[str, str], n_sets: int, n_cells: int,
-          per: int, versions: int, seed: int) -> Cells:
+def _deal(
+    pool: Sequence[str],
+    label_of: Mapping[str, str],
+    problem_of: Mapping[str, str],
+    n_sets: int,
+    n_cells: int,
+    per: int,
+    versions: int,
+    seed: int,
+) -> Cells:
     labels = sorted({label_of[i] for i in pool})
     floor = 0 if per % len(labels) == 0 else 1  # the best spread a cell of `per` items can have
     best: tuple[int, Cells] | None = None
     for attempt in range(_DEAL_TRIES):
-        cells = _deal_once(pool, label_of, problem_of, n_sets, n_cells, per, versions,
-                           random.Random(f"deal:{seed}:{attempt}"))
+        cells = _deal_once(
+            pool, label_of, problem_of, n_sets, n_cells, per, versions, random.Random(f"deal:{seed}:{attempt}")
+        )
         if cells is None:
             continue
         score = _imbalance(cells, label_of, labels)
@@ -211,7 +247,8 @@ def _deal(pool: Sequence[str], label_of: Mapping[str, str], problem_of: Mapping[
             f"of {per * n_cells} items with at most {versions} version(s) of a problem per overseer and never two in "
             f"one {where}.",
             hint="Add problems (task.problems), lower overseers.items_per_overseer, or allow more versions per "
-                 "overseer with overseers.versions_per_problem (they then sit in different parts).")
+            "overseer with overseers.versions_per_problem (they then sit in different parts).",
+        )
     return best[1]
 
 
@@ -242,10 +279,20 @@ def _row_order(n_overseers: int, n_cond: int, n_sets: int, rows: list[list[int]]
     return best[1]
 
 
-def plan(items: Sequence[str], conditions: Sequence[str], non_experts: Sequence[str], items_per_overseer: int, *,
-         design: str = "within-subjects", experts: Sequence[str] = (), expert_condition: str | None = None,
-         seed: int = 0, labels: Mapping[str, str] | None = None, problems: Mapping[str, str] | None = None,
-         versions_per_problem: int = 1) -> list[Assignment]:
+def plan(
+    items: Sequence[str],
+    conditions: Sequence[str],
+    non_experts: Sequence[str],
+    items_per_overseer: int,
+    *,
+    design: str = "within-subjects",
+    experts: Sequence[str] = (),
+    expert_condition: str | None = None,
+    seed: int = 0,
+    labels: Mapping[str, str] | None = None,
+    problems: Mapping[str, str] | None = None,
+    versions_per_problem: int = 1,
+) -> list[Assignment]:
     """Build the whole assignment plan.
 
     ``labels`` (item -> gold label) are balanced within every part; ``problems`` (item -> problem id)
@@ -269,8 +316,10 @@ def plan(items: Sequence[str], conditions: Sequence[str], non_experts: Sequence[
 
     if k > len(pool):
         most = len(pool) - len(pool) % n_c if design == "within-subjects" else len(pool)
-        raise DesignError(f"items_per_overseer {k} is more than the {len(pool)} items in the study.",
-                          hint=f"Lower overseers.items_per_overseer to at most {most}, or add items.")
+        raise DesignError(
+            f"items_per_overseer {k} is more than the {len(pool)} items in the study.",
+            hint=f"Lower overseers.items_per_overseer to at most {most}, or add items.",
+        )
     n_sets = math.ceil(len(pool) / k)
     if design == "within-subjects":
         per = k // n_c
@@ -282,7 +331,8 @@ def plan(items: Sequence[str], conditions: Sequence[str], non_experts: Sequence[
                     f"overseer(s), but the {len(pool)} items need {n_sets} sessions of {k} items to be judged "
                     "under every condition.",
                     hint=f"Add overseers (at least {n_sets * n_c} in all), raise items_per_overseer, or use fewer "
-                         "items.")
+                    "items.",
+                )
         cells = _deal(pool, label_of, problem_of, n_sets, n_c, per, versions_per_problem, seed)
         rows = williams_rows(n_c)
         row_of = _row_order(len(non_experts), n_c, n_sets, rows, seed)
@@ -305,7 +355,8 @@ def plan(items: Sequence[str], conditions: Sequence[str], non_experts: Sequence[
                 raise DesignError(
                     f"The overseers cannot fill the design: condition {cond!r} has {len(members)} overseer(s) × "
                     f"{k} items, fewer than its {len(pool)} items.",
-                    hint="Add overseers, raise items_per_overseer, or use fewer items.")
+                    hint="Add overseers, raise items_per_overseer, or use fewer items.",
+                )
             for t, name in enumerate(members):
                 chosen = list(cells[t % n_sets][0])
                 random.Random(f"{seed}:{name}").shuffle(chosen)
@@ -316,7 +367,7 @@ def plan(items: Sequence[str], conditions: Sequence[str], non_experts: Sequence[
     if experts:
         cond = expert_condition or conditions[0]
         for e, name in enumerate(experts):
-            chosen = pool[e::len(experts)]  # experts share the pool: every item gets one expert judgment
+            chosen = pool[e :: len(experts)]  # experts share the pool: every item gets one expert judgment
             random.Random(f"{seed}:{name}").shuffle(chosen)
             emit(name, [(i, cond, 0) for i in chosen])
     return out
@@ -345,14 +396,29 @@ def deal_study(study: Study, data: TaskData) -> Dealt:
     practised = {i.problem_id for i in data.items if i.item_id in practice}
     problems = {i.item_id: i.problem_id for i in data.items}
     labels = {g.item_id: g.label for g in data.gold}
-    pool = [i.item_id for i in data.items if i.item_id not in practice and i.problem_id not in practised
-            and (ov.judge_split == "all" or i.split == "train")]
+    pool = [
+        i.item_id
+        for i in data.items
+        if i.item_id not in practice
+        and i.problem_id not in practised
+        and (ov.judge_split == "all" or i.split == "train")
+    ]
     if ov.judged_items is not None:
         pool = judged_pool(pool, labels, problems, ov.judged_items, study.seed, ov.versions_per_problem)
     assert ov.items_per_overseer is not None  # required by the study file unless the design is observed (never dealt)
-    assignments = plan(pool, [c.name for c in study.conditions], ov.non_experts, ov.items_per_overseer,
-                       design=ov.design, experts=ov.experts, expert_condition=study.expert_condition, seed=ov.seed,
-                       labels=labels, problems=problems, versions_per_problem=ov.versions_per_problem)
+    assignments = plan(
+        pool,
+        [c.name for c in study.conditions],
+        ov.non_experts,
+        ov.items_per_overseer,
+        design=ov.design,
+        experts=ov.experts,
+        expert_condition=study.expert_condition,
+        seed=ov.seed,
+        labels=labels,
+        problems=problems,
+        versions_per_problem=ov.versions_per_problem,
+    )
     from sandwich.tasks import kind as task_kinds
 
     # e.g. pairwise: which response each overseer sees on the left, balanced against gold in each part

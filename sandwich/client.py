@@ -51,9 +51,13 @@ class ServerUnreachable(NotSaved):
     """No answer from the server within the retry window; a write was not confirmed."""
 
 
-_ERRORS: dict[str, type[SandwichError]] = {"NotFound": NotFound, "AlreadyJudged": AlreadyJudged,
-                                           "NotSaved": NotSaved, "AssistanceUnavailable": AssistanceUnavailable,
-                                           "SessionInUse": SessionInUse}
+_ERRORS: dict[str, type[SandwichError]] = {
+    "NotFound": NotFound,
+    "AlreadyJudged": AlreadyJudged,
+    "NotSaved": NotSaved,
+    "AssistanceUnavailable": AssistanceUnavailable,
+    "SessionInUse": SessionInUse,
+}
 
 
 def _raise_for(r: httpx.Response) -> None:
@@ -63,8 +67,10 @@ def _raise_for(r: httpx.Response) -> None:
         body = {"message": r.text[:300] or r.reason_phrase}
     message, hint = body.get("message") or str(body), body.get("hint")
     if r.status_code in (401, 403):
-        raise AccessDenied(f"The server refused this request ({r.status_code}): {message}",
-                           hint=hint or "Check the token: `sandwich tokens issue STUDY --overseer NAME` gives one.")
+        raise AccessDenied(
+            f"The server refused this request ({r.status_code}): {message}",
+            hint=hint or "Check the token: `sandwich tokens issue STUDY --overseer NAME` gives one.",
+        )
     if body.get("saved") is False and r.status_code >= 500:
         raise NotSaved(f"The judgment was NOT saved: {message}", hint=hint or "Keep it and submit again.")
     cls = _ERRORS.get(body.get("error", ""), NotSaved if r.status_code >= 500 else SandwichError)
@@ -91,8 +97,10 @@ def server_urls(servers: str | Sequence[str]) -> list[str]:
             if not url:
                 continue
             if not url.startswith(("http://", "https://")):
-                raise SandwichError(f"{url!r} is not a server URL.", hint="Give it as http://HOST:PORT (several: "
-                                    "http://HOST1:PORT,http://HOST2:PORT).")
+                raise SandwichError(
+                    f"{url!r} is not a server URL.",
+                    hint="Give it as http://HOST:PORT (several: http://HOST1:PORT,http://HOST2:PORT).",
+                )
             if url not in urls:
                 urls.append(url)
     if not urls:
@@ -103,15 +111,21 @@ def server_urls(servers: str | Sequence[str]) -> list[str]:
 class _Http:
     """httpx clients (one per server) with bearer auth, fail-over and retrying of idempotent requests."""
 
-    def __init__(self, urls: str | Sequence[str], token: str, *, timeout: float = 10.0,
-                 retry_for_s: float = 30.0) -> None:
+    def __init__(
+        self, urls: str | Sequence[str], token: str, *, timeout: float = 10.0, retry_for_s: float = 30.0
+    ) -> None:
         self.urls = server_urls(urls)
         self.current = 0  # the server in use; a failure moves on to the next, and we stay there
         self.retry_for_s = retry_for_s
         self.on_unreachable: Callable[[], None] | None = None  # told at once when a request starts retrying
-        self.clients = [httpx.Client(base_url=u, timeout=timeout,
-                                     headers={"Authorization": f"Bearer {token}", "User-Agent": "sandwich-client"})
-                        for u in self.urls]
+        self.clients = [
+            httpx.Client(
+                base_url=u,
+                timeout=timeout,
+                headers={"Authorization": f"Bearer {token}", "User-Agent": "sandwich-client"},
+            )
+            for u in self.urls
+        ]
 
     @property
     def url(self) -> str:
@@ -132,8 +146,9 @@ class _Http:
         """Move on to the next server (a no-op with one)."""
         self.current = (self.current + 1) % len(self.urls)
 
-    def request(self, method: str, path: str, *, idempotent: bool = True, retry_for_s: float | None = None,
-                **kw: Any) -> httpx.Response:
+    def request(
+        self, method: str, path: str, *, idempotent: bool = True, retry_for_s: float | None = None, **kw: Any
+    ) -> httpx.Response:
         deadline, delay = time.monotonic() + (self.retry_for_s if retry_for_s is None else retry_for_s), 0.05
         failures = 0
         while True:
@@ -156,8 +171,11 @@ class _Http:
             except httpx.TransportError as e:  # sent, but no answer (timeout, reset, server killed)
                 if not idempotent:
                     self.fail_over()  # whatever became of this request, the next one goes elsewhere
-                    raise ServerUnreachable(f"No answer from {url} for {method} {path} ({type(e).__name__}); "
-                                            "it may or may not have been done.", hint="Check, then retry.") from e
+                    raise ServerUnreachable(
+                        f"No answer from {url} for {method} {path} ({type(e).__name__}); "
+                        "it may or may not have been done.",
+                        hint="Check, then retry.",
+                    ) from e
                 last = e
             if failures == 0 and self.on_unreachable is not None:  # the first failed attempt of this request
                 self.on_unreachable()
@@ -169,9 +187,10 @@ class _Http:
                 if isinstance(last, httpx.Response):
                     _raise_for(last)
                 where = url if len(self.urls) == 1 else f"any of {', '.join(self.urls)}"
-                raise ServerUnreachable(f"Cannot reach the study server at {where} ({type(last).__name__}: "
-                                        f"{last}); nothing was confirmed.",
-                                        hint="Is `sandwich serve` running? Your work so far is saved on the server.")
+                raise ServerUnreachable(
+                    f"Cannot reach the study server at {where} ({type(last).__name__}: {last}); nothing was confirmed.",
+                    hint="Is `sandwich serve` running? Your work so far is saved on the server.",
+                )
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 2.0)
 
@@ -183,8 +202,16 @@ class _Http:
 class OverseerClient:
     """The `OverseerAPI` over HTTP: what the TUI uses with `sandwich label --server URL --token T`."""
 
-    def __init__(self, url: str | Sequence[str], token: str, *, timeout: float = 10.0, retry_for_s: float = 30.0,
-                 follow_up_timeout_s: float = 180.0, take_over: bool = False) -> None:
+    def __init__(
+        self,
+        url: str | Sequence[str],
+        token: str,
+        *,
+        timeout: float = 10.0,
+        retry_for_s: float = 30.0,
+        follow_up_timeout_s: float = 180.0,
+        take_over: bool = False,
+    ) -> None:
         """`url`: one server, or several replicas of one study (a list, or comma-separated) to fail over between."""
         self._h = _Http(url, token, timeout=timeout, retry_for_s=retry_for_s)
         self.take_over = take_over
@@ -192,8 +219,10 @@ class OverseerClient:
         self._follow_up_timeout_s = follow_up_timeout_s
         who = self._h.request("GET", "/v1/whoami", retry_for_s=min(retry_for_s, 5.0)).json()  # fail fast at start
         if who["role"] != "overseer":
-            raise AccessDenied("This is a lead token; labelling needs an overseer's token.",
-                               hint="Issue one: `sandwich tokens issue STUDY --overseer NAME`.")
+            raise AccessDenied(
+                "This is a lead token; labelling needs an overseer's token.",
+                hint="Issue one: `sandwich tokens issue STUDY --overseer NAME`.",
+            )
         self.overseer: str = who["subject"]
         self.study: str = who["study"]
         self._base = f"/v1/overseers/{self.overseer}"
@@ -225,9 +254,12 @@ class OverseerClient:
 
         Raises SessionInUse while another live session of this overseer is open (unless `take_over`).
         """
-        r = self._h.request("POST", self._base + "/session", idempotent=False,
-                            json={"client": client, "take_over": take_over or self.take_over,
-                                  "session_id": self.session_id})
+        r = self._h.request(
+            "POST",
+            self._base + "/session",
+            idempotent=False,
+            json={"client": client, "take_over": take_over or self.take_over, "session_id": self.session_id},
+        )
         start = SessionStart.model_validate(r.json())
         self.session_id = start.session_id
         if start.session_id:
@@ -261,8 +293,9 @@ class OverseerClient:
 
     def practice_feedback(self, item_id: str, choice: str) -> PracticeFeedback:
         """Right or wrong on a practice item."""
-        r = self._h.request("POST", self._base + "/practice/feedback", json={"item_id": item_id, "choice": choice},
-                            idempotent=False)
+        r = self._h.request(
+            "POST", self._base + "/practice/feedback", json={"item_id": item_id, "choice": choice}, idempotent=False
+        )
         return PracticeFeedback.model_validate(r.json())
 
     def follow_up(self, assignment_id: str, question: str, node_id: str | None = None) -> Iterator[str]:
@@ -270,8 +303,9 @@ class OverseerClient:
         path = f"{self._base}/items/{_seg(assignment_id)}/follow-up"
         timeout = httpx.Timeout(self._h.http.timeout.connect, read=self._follow_up_timeout_s)
         try:
-            with self._h.http.stream("POST", path, json={"question": question, "node_id": node_id},
-                                     timeout=timeout) as r:
+            with self._h.http.stream(
+                "POST", path, json={"question": question, "node_id": node_id}, timeout=timeout
+            ) as r:
                 if r.status_code >= 400:
                     r.read()
                     if r.status_code == 503:
@@ -293,29 +327,45 @@ class OverseerClient:
                         event = "message"
         except httpx.TransportError as e:
             self._h.fail_over()  # asking again goes to another replica, if there is one
-            raise AssistanceUnavailable(f"Lost the connection to the study server while the model answered: {e}",
-                                        hint="Ask again; your judgment is unaffected.") from e
+            raise AssistanceUnavailable(
+                f"Lost the connection to the study server while the model answered: {e}",
+                hint="Ask again; your judgment is unaffected.",
+            ) from e
         raise AssistanceUnavailable("The model's answer ended early.")
 
-    def log(self, event: str, assignment_id: str | None = None, payload: dict[str, Any] | None = None,
-            interaction_id: str | None = None) -> None:
+    def log(
+        self,
+        event: str,
+        assignment_id: str | None = None,
+        payload: dict[str, Any] | None = None,
+        interaction_id: str | None = None,
+    ) -> None:
         """Record an interaction (an id is generated here, so a retry cannot record it twice)."""
-        body = {"event": event, "assignment_id": assignment_id, "payload": payload,
-                "interaction_id": interaction_id or f"c-{uuid.uuid4().hex}"}
+        body = {
+            "event": event,
+            "assignment_id": assignment_id,
+            "payload": payload,
+            "interaction_id": interaction_id or f"c-{uuid.uuid4().hex}",
+        }
         self._h.request("POST", self._base + "/interactions", json=body)
 
     def submit(self, j: JudgmentIn) -> Receipt:
         """Store a judgment; retried with the same id until the server confirms it (or raises NotSaved)."""
-        r = self._h.request("POST", self._base + "/judgments", content=j.model_dump_json(exclude_none=True),
-                            headers={"content-type": "application/json"})
+        r = self._h.request(
+            "POST",
+            self._base + "/judgments",
+            content=j.model_dump_json(exclude_none=True),
+            headers={"content-type": "application/json"},
+        )
         return Receipt.model_validate(r.json())
 
 
 class LeadClient:
     """The lead's calls to a running server: status, export, snapshot, tokens, audit."""
 
-    def __init__(self, url: str | Sequence[str], token: str, *, timeout: float = 60.0,
-                 retry_for_s: float = 10.0) -> None:
+    def __init__(
+        self, url: str | Sequence[str], token: str, *, timeout: float = 60.0, retry_for_s: float = 10.0
+    ) -> None:
         self._h = _Http(url, token, timeout=timeout, retry_for_s=retry_for_s)
 
     def close(self) -> None:
@@ -344,8 +394,9 @@ class LeadClient:
 
     def issue_token(self, *, overseer: str | None = None, lead: bool = False) -> dict[str, Any]:
         """Issue a token on the server (shown once)."""
-        return self._h.request("POST", "/v1/lead/tokens", json={"overseer": overseer, "lead": lead},
-                               idempotent=False).json()
+        return self._h.request(
+            "POST", "/v1/lead/tokens", json={"overseer": overseer, "lead": lead}, idempotent=False
+        ).json()
 
     def tokens(self) -> list[dict[str, Any]]:
         """Every token's id, subject, role and revocation."""

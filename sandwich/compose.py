@@ -20,8 +20,9 @@ BACKEND_FACTORY = "assistants.backends:get_backend"
 class FollowUpModel(Protocol):
     """Streams the model's answer to an overseer's own question (see `assistants.live.stream_follow_up`)."""
 
-    def __call__(self, spec: Any, *, item: Any, assistance: list[Any], question: str,
-                 node_id: str | None = None) -> Generator[str, None, str | None]: ...
+    def __call__(
+        self, spec: Any, *, item: Any, assistance: list[Any], question: str, node_id: str | None = None
+    ) -> Generator[str, None, str | None]: ...
 
 
 def resolve(name: str) -> Callable[..., Any]:

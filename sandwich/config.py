@@ -168,8 +168,12 @@ def _task_tag(v: Any) -> str | None:
     return "registered" if task_kinds.find(kind) is not None else kind
 
 
-Task = Annotated[Annotated[CodeReviewTask, Tag("code-review")] | Annotated[MultipleChoiceTask, Tag("multiple-choice")]
-                 | Annotated[RegisteredTask, Tag("registered")], Discriminator(_task_tag)]
+Task = Annotated[
+    Annotated[CodeReviewTask, Tag("code-review")]
+    | Annotated[MultipleChoiceTask, Tag("multiple-choice")]
+    | Annotated[RegisteredTask, Tag("registered")],
+    Discriminator(_task_tag),
+]
 
 
 class GoldSpec(Strict):
@@ -185,10 +189,14 @@ class AssistantSpec(Strict):
     """The model that helps overseers; embedded runs in-process and needs no server."""
 
     backend: Literal["embedded", "vllm", "vllm-offline", "scripted"] = Field(
-        "embedded", description="scripted: deterministic canned replies, for tests and demos (no model)")
+        "embedded", description="scripted: deterministic canned replies, for tests and demos (no model)"
+    )
     model: str = "smollm2-135m-instruct"
-    url: ServerUrls | None = Field(None, description="OpenAI-compatible base URL of a running vLLM server (…/v1), "
-                                                     "or a list of them: requests are spread over the list")
+    url: ServerUrls | None = Field(
+        None,
+        description="OpenAI-compatible base URL of a running vLLM server (…/v1), "
+        "or a list of them: requests are spread over the list",
+    )
     api_key_env: str | None = Field(None, description="environment variable holding the server's API key")
     temperature: float = Field(0.0, ge=0, le=2)
     top_p: float = Field(1.0, gt=0, le=1)
@@ -242,8 +250,7 @@ class Condition(Strict):
     def _name(cls, v: str) -> str:
         _slug(v, "condition name")
         if v in RESERVED_CONDITION_NAMES:
-            raise ValueError(f"{v!r} is reserved: it is {RESERVED_CONDITION_NAMES[v]}; give the condition "
-                             "another name")
+            raise ValueError(f"{v!r} is reserved: it is {RESERVED_CONDITION_NAMES[v]}; give the condition another name")
         return v
 
     @field_validator("assistance", mode="before")
@@ -291,7 +298,8 @@ class OverseerSpec(Strict):
     """Who judges, and how items and conditions are spread over them."""
 
     design: Literal["within-subjects", "between-subjects", "observed"] = Field(
-        "within-subjects", description="observed: assignments come from imported data, not a dealt plan")
+        "within-subjects", description="observed: assignments come from imported data, not a dealt plan"
+    )
     # names are checked below: an observed design keeps the data's names as written
     non_experts: list[str] = Field(default_factory=list)
     experts: list[str] = []
@@ -299,10 +307,12 @@ class OverseerSpec(Strict):
     items_per_overseer: int | None = Field(None, ge=1, description="required unless design is observed")
     judge_split: Literal["all", "train"] = "all"
     judged_items: int | None = Field(
-        None, ge=1, description="judge only this many items (a seeded sample, balanced by gold label); default all")
+        None, ge=1, description="judge only this many items (a seeded sample, balanced by gold label); default all"
+    )
     practice_items: int = Field(0, ge=0, le=10, description="practice items with feedback before each condition")
     versions_per_problem: int = Field(
-        1, ge=1, description="most versions (candidates) of one problem an overseer meets; never two in one part")
+        1, ge=1, description="most versions (candidates) of one problem an overseer meets; never two in one part"
+    )
     seed: Seed = 0
     columns: ObservedColumns | None = Field(None, description="observed design: columns of the judgments file")
 
@@ -313,8 +323,9 @@ class OverseerSpec(Strict):
         if self.columns is not None:
             raise ValueError("columns: only an observed design reads a judgments file")
         if not self.non_experts:
-            raise ValueError("non_experts: name at least one overseer (only an observed design takes them "
-                             "from the data)")
+            raise ValueError(
+                "non_experts: name at least one overseer (only an observed design takes them from the data)"
+            )
         if self.items_per_overseer is None:
             raise ValueError("items_per_overseer: required field is missing")
         for field_name in ("non_experts", "experts"):
@@ -383,11 +394,14 @@ class Preregistration(Strict):
     hypotheses: list[Hypothesis] = []
     notes: str | None = None
     sources: list[Literal["human", "llm", "parametric"]] | None = Field(
-        None, min_length=1,
+        None,
+        min_length=1,
         description="judgment sources the confirmatory analysis counts (not given: people when there are any, "
-                    "else the first simulated kind)")
+        "else the first simulated kind)",
+    )
     multiplicity: Literal["none", "holm", "bonferroni"] = Field(
-        "none", description="correction of the confirmatory hypotheses' p-values for testing several")
+        "none", description="correction of the confirmatory hypotheses' p-values for testing several"
+    )
     replicates: int = Field(DEFAULT_REPLICATES, ge=50, le=1_000_000, description="bootstrap replicates")
     permutations: int = Field(DEFAULT_PERMUTATIONS, ge=50, le=1_000_000, description="permutations per test")
 
@@ -420,7 +434,8 @@ class SimulatedOverseer(Strict):
     model: str | None = None
     url: ServerUrls | None = None
     skill: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(
-        default_factory=dict, description="P(correct) per condition name or 'default'")
+        default_factory=dict, description="P(correct) per condition name or 'default'"
+    )
     noise: float = Field(0.05, ge=0, le=1, description="spread of skill between overseers")
     bias: float = Field(0.0, ge=-1, le=1, description="tilt towards the first choice")
     seconds_per_item: float = Field(60.0, gt=0, le=86400)
@@ -499,6 +514,7 @@ class Study(Strict):
             return self  # the study-file reader places this problem at its line (study_checks)
         # the design rules live with check-design
         from sandwich.design_check import problem_shortfall
+
         if (problem := problem_shortfall(self)) is not None:
             raise ValueError(problem)
         return self

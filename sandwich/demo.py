@@ -24,20 +24,30 @@ STUDY = "studies/humaneval-review.yaml"
 OUT = Path(os.environ.get("SANDWICH_DEMO_DIR", "runs/demo"))
 DB = OUT / "humaneval-review.duckdb"
 console = Console()
-PARAMETRIC = ("parametric — each answer is drawn at random, right with the probability typed into the study "
-              "file's `simulation:` section for its condition; they read no item and no help.")
+PARAMETRIC = (
+    "parametric — each answer is drawn at random, right with the probability typed into the study "
+    "file's `simulation:` section for its condition; they read no item and no help."
+)
 WHAT_IT_IS = [
     "Synthetic: every judgment so far comes from simulated overseers; " + PARAMETRIC,
-    ("So the differences between conditions in the report are the skill values in the study file, not an effect "
-     "of the model's help. They exercise the pipeline and the statistics."),
-    ("Real: the HumanEval items, the gold from running the hidden tests in the sandbox, the help the assistant "
-     "wrote for ana's 24 items, and every figure's arithmetic."),
-    ("The assistant is SmolLM2-135M, a stand-in small enough for a laptop CPU: the model-alone row shows how it "
-     "does on its own (the report flags it when it answers every item the same way). It shows that help is "
-     "generated, shown and recorded end to end; it cannot show how much a capable model's help closes the gap."),
-    ("For an answer about people: label as ana (below), then `sandwich analyze` reports people apart from the "
-     "simulation (--source human|parametric|all). For LLM judges reading the real help: `sandwich assist "
-     "precompute` for everyone, then `sandwich simulate --kind llm`."),
+    (
+        "So the differences between conditions in the report are the skill values in the study file, not an effect "
+        "of the model's help. They exercise the pipeline and the statistics."
+    ),
+    (
+        "Real: the HumanEval items, the gold from running the hidden tests in the sandbox, the help the assistant "
+        "wrote for ana's 24 items, and every figure's arithmetic."
+    ),
+    (
+        "The assistant is SmolLM2-135M, a stand-in small enough for a laptop CPU: the model-alone row shows how it "
+        "does on its own (the report flags it when it answers every item the same way). It shows that help is "
+        "generated, shown and recorded end to end; it cannot show how much a capable model's help closes the gap."
+    ),
+    (
+        "For an answer about people: label as ana (below), then `sandwich analyze` reports people apart from the "
+        "simulation (--source human|parametric|all). For LLM judges reading the real help: `sandwich assist "
+        "precompute` for everyone, then `sandwich simulate --kind llm`."
+    ),
 ]
 
 

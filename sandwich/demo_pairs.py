@@ -61,19 +61,25 @@ def main() -> None:
     run(["compare", STUDY, *db, "--runs", str(OUT / "runs"), "--out", str(OUT / "report")], timings)
     run(["export", STUDY, *db, "--format", "trl", "--to", str(OUT / "trl")], timings)
     console.print(Rule("done", style="green"))
-    console.print("  • Synthetic: every judgment comes from parametric simulated overseers (they read neither the "
-                  "pair nor the help), the help is the scripted backend's stand-in text, and so every reward model "
-                  "trained on a condition's preferences learns from simulated labels.")
-    console.print("  • Real: the pairs, their gold and each response's hidden tests passed from the sandbox (best-of-n "
-                  "scores the top pick on them), the order each overseer saw each pair in (client_meta.shown_order "
-                  "on every judgment), the MiniLM reward models trained on the stored preferences, and every "
-                  "figure's arithmetic.")
+    console.print(
+        "  • Synthetic: every judgment comes from parametric simulated overseers (they read neither the "
+        "pair nor the help), the help is the scripted backend's stand-in text, and so every reward model "
+        "trained on a condition's preferences learns from simulated labels."
+    )
+    console.print(
+        "  • Real: the pairs, their gold and each response's hidden tests passed from the sandbox (best-of-n "
+        "scores the top pick on them), the order each overseer saw each pair in (client_meta.shown_order "
+        "on every judgment), the MiniLM reward models trained on the stored preferences, and every "
+        "figure's arithmetic."
+    )
     for name, took in timings:
         console.print(f"  {name:<28} {took:6.1f} s")
     console.print(f"  [bold]{'total':<28} {time.monotonic() - t_start:6.1f} s[/]")
     console.print("\n[bold]Next:[/]")
-    console.print(f"  judge pairs yourself:   .venv/bin/sandwich create {STUDY} --db {OUT}/mine.duckdb, then "
-                  f".venv/bin/sandwich label {STUDY} --db {OUT}/mine.duckdb --overseer ana")
+    console.print(
+        f"  judge pairs yourself:   .venv/bin/sandwich create {STUDY} --db {OUT}/mine.duckdb, then "
+        f".venv/bin/sandwich label {STUDY} --db {OUT}/mine.duckdb --overseer ana"
+    )
 
 
 if __name__ == "__main__":

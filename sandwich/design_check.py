@@ -62,15 +62,21 @@ def problem_shortfall(study: Study) -> str | None:
     enough = need + ov.practice_items
     if train_only:
         enough = math.ceil(enough / split.train)
-    fixes = [f"set task.problems to at least {enough}" if enough <= HUMANEVAL_PROBLEMS else "use fewer items",
-             f"lower overseers.items_per_overseer to at most {max(n * versions - (n * versions) % parts, 0)}"]
+    fixes = [
+        f"set task.problems to at least {enough}" if enough <= HUMANEVAL_PROBLEMS else "use fewer items",
+        f"lower overseers.items_per_overseer to at most {max(n * versions - (n * versions) % parts, 0)}",
+    ]
     if versions < parts:
-        fixes.append("allow repeats in different parts with overseers.versions_per_problem: "
-                     f"{min(math.ceil(per / max(n, 1)), parts)}")
-    return (f"overseers.items_per_overseer: each overseer judges {ov.items_per_overseer} items, but only {max(n, 0)} "
-            f"problems are available to judge and an overseer meets at most {versions} version(s) of a problem "
-            "(the correct and buggy versions of one problem side by side can be compared instead of judged). "
-            "Fix: " + ", or ".join(fixes))
+        fixes.append(
+            "allow repeats in different parts with overseers.versions_per_problem: "
+            f"{min(math.ceil(per / max(n, 1)), parts)}"
+        )
+    return (
+        f"overseers.items_per_overseer: each overseer judges {ov.items_per_overseer} items, but only {max(n, 0)} "
+        f"problems are available to judge and an overseer meets at most {versions} version(s) of a problem "
+        "(the correct and buggy versions of one problem side by side can be compared instead of judged). "
+        "Fix: " + ", or ".join(fixes)
+    )
 
 
 @dataclass
@@ -81,7 +87,7 @@ class StrategyScore:
     variant: str
     hits: int
     n: int
-    p_value: float          # exact one-sided binomial test against chance
+    p_value: float  # exact one-sided binomial test against chance
     per_overseer: dict[str, float]
 
     @property
@@ -113,9 +119,11 @@ class DesignReport:
     alpha: float
     warnings: list[str] = field(default_factory=list)
     variants: list[StrategyScore] = field(default_factory=list)  # every variant tried, not only each family's best
-    test: str = ("one-sided test per strategy variant, Bonferroni over variants: exact binomial against chance; "
-                 "Monte Carlo for strategies that use the order inside parts (every part reshuffled) or copy "
-                 "other overseers' gold (gold drawn at random)")
+    test: str = (
+        "one-sided test per strategy variant, Bonferroni over variants: exact binomial against chance; "
+        "Monte Carlo for strategies that use the order inside parts (every part reshuffled) or copy "
+        "other overseers' gold (gold drawn at random)"
+    )
 
     @property
     def ceiling(self) -> float:
@@ -166,8 +174,9 @@ class _Labelled(Protocol):
     def label(self) -> str: ...
 
 
-def sessions_from(assignments: Sequence[_Dealt], items: Sequence[_Shown], gold: Sequence[_Labelled],
-                  non_experts: Sequence[str]) -> dict[str, list[SessionItem]]:
+def sessions_from(
+    assignments: Sequence[_Dealt], items: Sequence[_Shown], gold: Sequence[_Labelled], non_experts: Sequence[str]
+) -> dict[str, list[SessionItem]]:
     """Each non-expert's session in order, joined with item content and gold (items without gold are left out)."""
     by_id = {i.item_id: i for i in items}
     labels = {g.item_id: g.label for g in gold}
@@ -179,16 +188,30 @@ def sessions_from(assignments: Sequence[_Dealt], items: Sequence[_Shown], gold: 
         it = by_id[a.item_id]
         # code review answers with the choice itself, multiple choice with the choice's letter
         choices = it.choices or []
-        values = tuple(choices) if labels[a.item_id] in choices else tuple(string.ascii_uppercase[:len(choices)])
+        values = tuple(choices) if labels[a.item_id] in choices else tuple(string.ascii_uppercase[: len(choices)])
         kind = task_kinds.find(it.task_kind)
         shown = (kind.shown_order(dict(it.meta or {}), a.overseer) if kind is not None else None) or ""
-        out[a.overseer].append(SessionItem(a.overseer, a.position, a.block, a.condition, it.item_id, it.problem_id,
-                                           it.title or "", it.body or "", labels[a.item_id], values, shown))
+        out[a.overseer].append(
+            SessionItem(
+                a.overseer,
+                a.position,
+                a.block,
+                a.condition,
+                it.item_id,
+                it.problem_id,
+                it.title or "",
+                it.body or "",
+                labels[a.item_id],
+                values,
+                shown,
+            )
+        )
     return {k: v for k, v in out.items() if v}
 
 
-def _structure(sessions: Mapping[str, list[SessionItem]], versions_per_problem: int) -> tuple[list[OverseerDesign],
-                                                                                               list[str]]:
+def _structure(
+    sessions: Mapping[str, list[SessionItem]], versions_per_problem: int
+) -> tuple[list[OverseerDesign], list[str]]:
     rows: list[OverseerDesign] = []
     warnings: list[str] = []
     labels = sorted({it.gold for s in sessions.values() for it in s})
@@ -198,8 +221,16 @@ def _structure(sessions: Mapping[str, list[SessionItem]], versions_per_problem: 
             parts.setdefault(it.part, []).append(it)
         per_problem = Counter(it.problem_id for it in s)
         sib = sum(len({it.problem_id for it in p}) < len(p) for p in parts.values())
-        rows.append(OverseerDesign(name, len(s), len(per_problem), sib, len(parts),
-                                   [Counter(it.gold for it in parts[k]) for k in sorted(parts)]))
+        rows.append(
+            OverseerDesign(
+                name,
+                len(s),
+                len(per_problem),
+                sib,
+                len(parts),
+                [Counter(it.gold for it in parts[k]) for k in sorted(parts)],
+            )
+        )
         if sib:
             warnings.append(f"{name}: {sib} part(s) hold two versions of one problem (they can be compared)")
         over = [p for p, c in per_problem.items() if c > versions_per_problem]
@@ -216,16 +247,19 @@ def _structure(sessions: Mapping[str, list[SessionItem]], versions_per_problem: 
                 warnings.append(f"part {k + 1} holds the same items for every overseer")
     distinct = {it.item_id: it for s in sessions.values() for it in s}
     family: Counter[str] = Counter(it.problem_id for it in distinct.values())
-    named = sorted({it.title for s in sessions.values() for it in s if family[it.problem_id] > 1
-                    and it.problem_id in it.title})
+    named = sorted(
+        {it.title for s in sessions.values() for it in s if family[it.problem_id] > 1 and it.problem_id in it.title}
+    )
     if named:
-        warnings.append(f"{len(named)} title(s) name their problem, which marks versions of one problem "
-                        f"(e.g. {named[0]!r})")
+        warnings.append(
+            f"{len(named)} title(s) name their problem, which marks versions of one problem (e.g. {named[0]!r})"
+        )
     return rows, warnings
 
 
-def _null_draw(sessions: Mapping[str, list[SessionItem]], null: str,
-               rng: random.Random) -> dict[str, list[SessionItem]]:
+def _null_draw(
+    sessions: Mapping[str, list[SessionItem]], null: str, rng: random.Random
+) -> dict[str, list[SessionItem]]:
     if null == "order":  # the plan's own randomisation: every part reshuffled, for every overseer
         out: dict[str, list[SessionItem]] = {}
         for o, s in sessions.items():
@@ -241,8 +275,15 @@ def _null_draw(sessions: Mapping[str, list[SessionItem]], null: str,
     return {o: [replace(it, gold=rng.choice(it.values)) for it in s] for o, s in sessions.items()}
 
 
-def _monte_carlo_p(sessions: Mapping[str, list[SessionItem]], family: str, variant: str, observed: int,
-                   threshold: float, null: str, draws: int = 4000) -> float:
+def _monte_carlo_p(
+    sessions: Mapping[str, list[SessionItem]],
+    family: str,
+    variant: str,
+    observed: int,
+    threshold: float,
+    null: str,
+    draws: int = 4000,
+) -> float:
     """P(hits >= observed) under the strategy's null, by simulation (the strategy re-run on every draw).
 
     ``null`` "chance": every overseer's gold at every position drawn uniformly from the answer values;
@@ -267,8 +308,9 @@ def _monte_carlo_p(sessions: Mapping[str, list[SessionItem]], family: str, varia
     return (1 + exceed) / (1 + draws)
 
 
-def check_sessions(sessions: Mapping[str, list[SessionItem]], *, versions_per_problem: int = 1,
-                   alpha: float = ALPHA) -> DesignReport:
+def check_sessions(
+    sessions: Mapping[str, list[SessionItem]], *, versions_per_problem: int = 1, alpha: float = ALPHA
+) -> DesignReport:
     """Score every no-skill strategy on these sessions and describe their structure.
 
     Returns a DesignReport; its warnings are empty when nothing leaks. ``alpha`` is the family-wise
@@ -303,22 +345,27 @@ def check_sessions(sessions: Mapping[str, list[SessionItem]], *, versions_per_pr
         if fam not in best or score.accuracy > best[fam].accuracy:
             best[fam] = score
         if p < alpha / m:
-            warnings.append(f"no-skill strategy {fam!r} ({variant}) scores {hits / n:.1%} over {n} judgments "
-                            f"against {chance:.1%} chance (one-sided exact binomial p = {p:.2g} < {alpha}/{m}, "
-                            "Bonferroni)")
+            warnings.append(
+                f"no-skill strategy {fam!r} ({variant}) scores {hits / n:.1%} over {n} judgments "
+                f"against {chance:.1%} chance (one-sided exact binomial p = {p:.2g} < {alpha}/{m}, "
+                "Bonferroni)"
+            )
     return DesignReport(chance, rows, list(best.values()), len(scored), alpha, warnings, variants=every)
 
 
-def check_design(study: Study, items: Sequence[Item], gold: Sequence[Gold],
-                 assignments: Sequence[Assignment]) -> DesignReport:
+def check_design(
+    study: Study, items: Sequence[Item], gold: Sequence[Gold], assignments: Sequence[Assignment]
+) -> DesignReport:
     """check_sessions on a study's plan: its non-experts, its versions_per_problem."""
     ov = study.overseers
-    return check_sessions(sessions_from(assignments, items, gold, ov.non_experts),
-                          versions_per_problem=ov.versions_per_problem)
+    return check_sessions(
+        sessions_from(assignments, items, gold, ov.non_experts), versions_per_problem=ov.versions_per_problem
+    )
 
 
-def shown_values(meta: Mapping[str, Any] | None, choices: Sequence[str],
-                 values: Sequence[str]) -> tuple[str, ...] | None:
+def shown_values(
+    meta: Mapping[str, Any] | None, choices: Sequence[str], values: Sequence[str]
+) -> tuple[str, ...] | None:
     """The answer values in the order one judge saw them, from an imported judgment's `client_meta`.
 
     Importers keep the shown order per judgment: ``shown_order`` (stored choice indices, shown first to last:
@@ -337,8 +384,9 @@ def shown_values(meta: Mapping[str, Any] | None, choices: Sequence[str],
     return tuple(shown) if sorted(shown) == sorted(values) else None
 
 
-def in_shown_order(sessions: Mapping[str, list[SessionItem]],
-                   shown: Mapping[tuple[str, str], Sequence[str]]) -> dict[str, list[SessionItem]]:
+def in_shown_order(
+    sessions: Mapping[str, list[SessionItem]], shown: Mapping[tuple[str, str], Sequence[str]]
+) -> dict[str, list[SessionItem]]:
     """Sessions scored by answer position as each overseer saw the answers (an observed study's).
 
     `shown` maps (overseer, item id) to the answer values in the order shown (`shown_values`). Where there is

@@ -57,10 +57,21 @@ def write_assistance_text(svc: StudyService, path: Path) -> int:
         for r in rows:
             kind = assistance.find(r.kind)
             view = AssistanceView(kind=r.kind, status=r.status, content=r.content, raw=r.raw)
-            f.write(json.dumps({"assistance_id": r.assistance_id, "item_id": r.item_id, "condition": r.condition,
-                                "kind": r.kind, "status": r.status,
-                                "content": kind.export(r.content) if kind else r.content,
-                                "text": plain(help_segments(view))}, ensure_ascii=False) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "assistance_id": r.assistance_id,
+                        "item_id": r.item_id,
+                        "condition": r.condition,
+                        "kind": r.kind,
+                        "status": r.status,
+                        "content": kind.export(r.content) if kind else r.content,
+                        "text": plain(help_segments(view)),
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
     return len(rows)
 
 
@@ -71,23 +82,50 @@ def frames_from_export(folder: Path) -> dict[str, pl.DataFrame]:
     with the same columns and row order as `StudyStore.analysis_frames`. Raises FileNotFoundError when the
     folder lacks a table (an export from before model answers were exported, or no gold folder).
     """
+
     def read(name: str) -> pl.DataFrame:
         return pl.read_parquet(folder / f"{name}.parquet")
 
     gold = pl.read_parquet(folder / "gold" / "gold.parquet").select("item_id", pl.col("label").alias("gold"))
     overseers = read("overseers")
-    judgments = (read("judgments")
-                 .join(overseers.select("name", "role", pl.col("kind").alias("overseer_kind")),
-                       left_on="overseer", right_on="name", how="inner")
-                 .join(gold, on="item_id", how="left")
-                 .join(read("items").select("item_id", "split"), on="item_id", how="left")
-                 .sort("created_at", "judgment_id")
-                 .select("judgment_id", "overseer", "role", "overseer_kind", "item_id", "condition", "choice",
-                         "confidence", "time_on_item_s", "skipped", "timed_out", "assistance_failed", "source",
-                         "simulated", "created_at", "gold", "split"))
-    model = read("model_answers").select("item_id", "model", "choice", "confidence").join(gold, on="item_id",
-                                                                                            how="left")
-    return {"judgments": judgments,
-            "overseers": overseers.select("name", "role", "kind").sort(
-                pl.col("role"), pl.col("name"), descending=[True, False]),
-            "model_answers": model}
+    judgments = (
+        read("judgments")
+        .join(
+            overseers.select("name", "role", pl.col("kind").alias("overseer_kind")),
+            left_on="overseer",
+            right_on="name",
+            how="inner",
+        )
+        .join(gold, on="item_id", how="left")
+        .join(read("items").select("item_id", "split"), on="item_id", how="left")
+        .sort("created_at", "judgment_id")
+        .select(
+            "judgment_id",
+            "overseer",
+            "role",
+            "overseer_kind",
+            "item_id",
+            "condition",
+            "choice",
+            "confidence",
+            "time_on_item_s",
+            "skipped",
+            "timed_out",
+            "assistance_failed",
+            "source",
+            "simulated",
+            "created_at",
+            "gold",
+            "split",
+        )
+    )
+    model = (
+        read("model_answers").select("item_id", "model", "choice", "confidence").join(gold, on="item_id", how="left")
+    )
+    return {
+        "judgments": judgments,
+        "overseers": overseers.select("name", "role", "kind").sort(
+            pl.col("role"), pl.col("name"), descending=[True, False]
+        ),
+        "model_answers": model,
+    }

@@ -33,8 +33,11 @@ def _quotes(quotes: list[Any]) -> Segments:
     for q in quotes or []:
         q = q if isinstance(q, dict) else {"text": str(q), "verified": False}
         ok = bool(q.get("verified"))
-        out += [("\n   ✓ " if ok else "\n   ✗ ", "green" if ok else "red"), (f"“{q.get('text', '')}”", "italic"),
-                (" verified in the item" if ok else " not found in the item", "dim")]
+        out += [
+            ("\n   ✓ " if ok else "\n   ✗ ", "green" if ok else "red"),
+            (f"“{q.get('text', '')}”", "italic"),
+            (" verified in the item" if ok else " not found in the item", "dim"),
+        ]
     return out
 
 
@@ -63,12 +66,19 @@ def critique(content: Content) -> Segments:
 
 def consultancy(content: Content) -> Segments:
     """`{"assigned_answer", "turns": [{"speaker", "text", "quotes"}]}`."""
-    out: Segments = [("The consultant argues for: ", "bold"), (str(content.get("assigned_answer", "?")), "bold green"),
-                     (f"\n{CONSULTANT_CAVEAT}\n", "italic dim")]
+    out: Segments = [
+        ("The consultant argues for: ", "bold"),
+        (str(content.get("assigned_answer", "?")), "bold green"),
+        (f"\n{CONSULTANT_CAVEAT}\n", "italic dim"),
+    ]
     for t in content.get("turns") or []:
         t = t if isinstance(t, dict) else {"speaker": "consultant", "text": str(t)}
-        out.append((f"\n{str(t.get('speaker', 'consultant')).capitalize()}: ",
-                    SPEAKER_STYLE.get(str(t.get("speaker")), "bold")))
+        out.append(
+            (
+                f"\n{str(t.get('speaker', 'consultant')).capitalize()}: ",
+                SPEAKER_STYLE.get(str(t.get("speaker")), "bold"),
+            )
+        )
         out.append((str(t.get("text", "")).strip(), ""))
         out += _quotes(t.get("quotes", []))
         out.append(("\n", ""))
@@ -105,10 +115,14 @@ def decomposition(content: Content) -> Segments:
         for n, node in enumerate(nodes or [], 1):
             node = node if isinstance(node, dict) else {"question": str(node)}
             pad = "  " * depth
-            out.extend([(f"{pad}Sub-question {node.get('id', n)}: ", "bold"), (str(node.get("question", "")).strip(),
-                                                                                 ""),
-                        (f"\n{pad}Model's answer: ", "bold green"),
-                        (str(node.get("answer", "") or "(none)").strip() + "\n", "")])
+            out.extend(
+                [
+                    (f"{pad}Sub-question {node.get('id', n)}: ", "bold"),
+                    (str(node.get("question", "")).strip(), ""),
+                    (f"\n{pad}Model's answer: ", "bold green"),
+                    (str(node.get("answer", "") or "(none)").strip() + "\n", ""),
+                ]
+            )
             walk(node.get("children") or [], depth + 1)
 
     walk(content.get("nodes") or [], 0)
@@ -126,14 +140,21 @@ def status_notice(view: AssistanceView) -> Segments | None:
     if view.status == "ok" and view.content is not None:
         return None
     if view.status == "unparsed":
-        return [("The assistant's answer could not be parsed.", "bold yellow"),
-                ("\nIts raw text is below. It may still help, but read it with care.", "italic"),
-                (f"\n\n{view.raw or '(empty)'}", "")]
+        return [
+            ("The assistant's answer could not be parsed.", "bold yellow"),
+            ("\nIts raw text is below. It may still help, but read it with care.", "italic"),
+            (f"\n\n{view.raw or '(empty)'}", ""),
+        ]
     if view.status == "failed":
-        return [("The assistant failed to produce this help.", "bold red"),
-                ("\nYou can still judge the item on your own.", "italic"), (f"\n\n{view.raw or ''}", "dim")]
-    return [("No help was prepared for this item.", "bold yellow"),
-            ("\nYou can still judge the item on your own.", "italic")]
+        return [
+            ("The assistant failed to produce this help.", "bold red"),
+            ("\nYou can still judge the item on your own.", "italic"),
+            (f"\n\n{view.raw or ''}", "dim"),
+        ]
+    return [
+        ("No help was prepared for this item.", "bold yellow"),
+        ("\nYou can still judge the item on your own.", "italic"),
+    ]
 
 
 def help_segments(view: AssistanceView) -> Segments:

@@ -17,17 +17,44 @@ from sandwich.store.records import JudgmentRecord
 from sandwich.views import MAX_TIME_S, TIME_SLACK_S, JudgmentFormat, JudgmentIn
 
 # written by the service only: a client posting one is refused (422)
-SERVER_EVENTS = frozenset({
-    "session_start", "interrupted", "followup_asked", "followup_answered", "followup_failed",
-    "practice_answer", "judgment_conflict", "session_taken_over",
-})
+SERVER_EVENTS = frozenset(
+    {
+        "session_start",
+        "interrupted",
+        "followup_asked",
+        "followup_answered",
+        "followup_failed",
+        "practice_answer",
+        "judgment_conflict",
+        "session_taken_over",
+    }
+)
 # what the overseer apps (tui/, the browser through the same app) log
-CLIENT_EVENTS = frozenset({
-    "item_shown", "practice_shown", "briefing_shown", "help_opened", "theme_changed", "session_end",
-    "session_finished", "item_time", "focus_lost", "focus_regained", "pane_maximised", "pane_restored",
-    "panel_opened", "panel_closed", "node_expanded", "node_viewed", "assistance_unavailable", "timer_warning",
-    "followup_abandoned", "panes_stacked", "panes_side_by_side",
-})
+CLIENT_EVENTS = frozenset(
+    {
+        "item_shown",
+        "practice_shown",
+        "briefing_shown",
+        "help_opened",
+        "theme_changed",
+        "session_end",
+        "session_finished",
+        "item_time",
+        "focus_lost",
+        "focus_regained",
+        "pane_maximised",
+        "pane_restored",
+        "panel_opened",
+        "panel_closed",
+        "node_expanded",
+        "node_viewed",
+        "assistance_unavailable",
+        "timer_warning",
+        "followup_abandoned",
+        "panes_stacked",
+        "panes_side_by_side",
+    }
+)
 MAX_PAYLOAD_BYTES = 8 * 1024
 TIME_KEYS = ("time_on_item_s", "away_s", "seconds_left")
 
@@ -48,8 +75,9 @@ def check_client_event(event: str, payload: dict[str, Any] | None, fmt: Judgment
     if event in SERVER_EVENTS:
         raise SandwichError(f"Event {event!r} is written by the server itself; a client may not log it.")
     if event not in CLIENT_EVENTS:
-        raise SandwichError(f"Unknown interaction event {event!r}.",
-                            hint="Allowed: " + ", ".join(sorted(CLIENT_EVENTS)) + ".")
+        raise SandwichError(
+            f"Unknown interaction event {event!r}.", hint="Allowed: " + ", ".join(sorted(CLIENT_EVENTS)) + "."
+        )
     body = payload or {}
     try:
         size = len(json.dumps(body, allow_nan=False))
@@ -61,14 +89,19 @@ def check_client_event(event: str, payload: dict[str, Any] | None, fmt: Judgment
         if key not in body:
             continue
         value, cap = body[key], time_cap(fmt) if key == "time_on_item_s" else float(MAX_TIME_S)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                or not 0 <= value <= cap:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or not 0 <= value <= cap
+        ):
             raise SandwichError(f"Event {event!r}: {key} = {value!r} is not a time in seconds between 0 and {cap:g}.")
 
 
 def conflict(j: JudgmentIn, standing: JudgmentRecord | None) -> tuple[str, dict[str, Any]]:
     """What to tell the overseer, and what to log as `judgment_conflict`, when a judgment of `j`'s assignment
     from another session (`standing`) already holds it and `j` is therefore not recorded."""
+
     def answer(choice: str | None, confidence: int | None, skipped: bool = False) -> str:
         return "skipped" if skipped or choice is None else f"{choice}, {confidence}%"
 
@@ -78,10 +111,17 @@ def conflict(j: JudgmentIn, standing: JudgmentRecord | None) -> tuple[str, dict[
     else:
         theirs = answer(standing.choice, standing.confidence, standing.skipped)
         when = f" at {standing.created_at:%H:%M:%S} UTC" if standing.created_at else ""
-    message = (f"This item was already answered from another session ({theirs}{when}); your answer ({mine}) was "
-               "not recorded. The earlier answer stands.")
-    payload = {"discarded_judgment_id": j.judgment_id, "choice": j.choice, "confidence": j.confidence,
-               "skipped": j.skipped, "time_on_item_s": j.time_on_item_s,
-               "standing_judgment_id": standing.judgment_id if standing else None,
-               "standing_choice": standing.choice if standing else None}
+    message = (
+        f"This item was already answered from another session ({theirs}{when}); your answer ({mine}) was "
+        "not recorded. The earlier answer stands."
+    )
+    payload = {
+        "discarded_judgment_id": j.judgment_id,
+        "choice": j.choice,
+        "confidence": j.confidence,
+        "skipped": j.skipped,
+        "time_on_item_s": j.time_on_item_s,
+        "standing_judgment_id": standing.judgment_id if standing else None,
+        "standing_choice": standing.choice if standing else None,
+    }
     return message, payload

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from sandwich.errors import SessionInUse
 from sandwich.store import StudyStore
 
-LEASE_TTL_S = 120.0   # the overseer app logs its time on an item every 3 s, which renews the lease
+LEASE_TTL_S = 120.0  # the overseer app logs its time on an item every 3 s, which renews the lease
 _RENEW_AFTER_S = 20.0  # renew (one write) at most this often
 
 
@@ -40,7 +40,7 @@ class Lease:
     client: str
     host: str
     pid: int
-    remote: bool          # held through `sandwich serve` for a client elsewhere (many sessions in one process)
+    remote: bool  # held through `sandwich serve` for a client elsewhere (many sessions in one process)
     acquired_at: str
     renewed_at: str
 
@@ -71,8 +71,9 @@ def _alive(pid: int) -> bool:
 class Leases:
     """The leases of one study's overseers. `remote=True` in the server (sessions are its HTTP clients)."""
 
-    def __init__(self, store: StudyStore, *, remote: bool = False, cache: bool = False,
-                 ttl_s: float = LEASE_TTL_S) -> None:
+    def __init__(
+        self, store: StudyStore, *, remote: bool = False, cache: bool = False, ttl_s: float = LEASE_TTL_S
+    ) -> None:
         self._store = store
         self._remote = remote
         self._cache: dict[str, Lease | None] | None = {} if cache else None
@@ -116,28 +117,35 @@ class Leases:
             return False
         return lease.host != socket.gethostname() or _alive(lease.pid)
 
-    def _refusal(self, overseer: str, lease: Lease, now: datetime, *, opening: bool,
-                 sessionless: bool = False) -> SessionInUse:
+    def _refusal(
+        self, overseer: str, lease: Lease, now: datetime, *, opening: bool, sessionless: bool = False
+    ) -> SessionInUse:
         since = datetime.fromisoformat(lease.acquired_at).strftime("%H:%M:%S UTC")
         idle = (now - datetime.fromisoformat(lease.renewed_at)).total_seconds()
         left = max(0, round(self.ttl_s - idle))
         where = f"a {lease.client} session opened at {since}, last active {idle:.0f} s ago"
         if opening:
-            return SessionInUse(f"{overseer} already has a session open ({where}). One overseer works in one "
-                                "window at a time, so that no answer is lost.",
-                                hint=f"Close the other window (or browser tab) and open this again; if it crashed, "
-                                     f"its hold runs out in {left} s. To move here anyway, open with --take-over.")
+            return SessionInUse(
+                f"{overseer} already has a session open ({where}). One overseer works in one "
+                "window at a time, so that no answer is lost.",
+                hint=f"Close the other window (or browser tab) and open this again; if it crashed, "
+                f"its hold runs out in {left} s. To move here anyway, open with --take-over.",
+            )
         if sessionless:
-            return SessionInUse(f"{overseer} has a session open ({where}); a write from outside it is refused. "
-                                "Nothing was saved.", hint="Open a session first (POST …/session), or close the "
-                                "other one.")
-        return SessionInUse(f"This window's session for {overseer} is no longer the active one ({where} took "
-                            "over). Nothing was saved from this window.",
-                            hint="Go on in the other window, or close it and reopen here.")
+            return SessionInUse(
+                f"{overseer} has a session open ({where}); a write from outside it is refused. Nothing was saved.",
+                hint="Open a session first (POST …/session), or close the other one.",
+            )
+        return SessionInUse(
+            f"This window's session for {overseer} is no longer the active one ({where} took "
+            "over). Nothing was saved from this window.",
+            hint="Go on in the other window, or close it and reopen here.",
+        )
 
     # ------------------------------------------------------------ operations
-    def acquire(self, overseer: str, client: str, session_id: str | None = None,
-                take_over: bool = False) -> tuple[str, Lease | None]:
+    def acquire(
+        self, overseer: str, client: str, session_id: str | None = None, take_over: bool = False
+    ) -> tuple[str, Lease | None]:
         """Take the overseer's lease for a new (or resumed) session. Returns (session id, the live lease taken over).
 
         Raises SessionInUse when another session holds a live lease and `take_over` is false.
@@ -149,14 +157,20 @@ class Leases:
             taken = old if old is not None and old.session_id != sid and self.live(old, now) else None
             # a session of this very process (in-process, e.g. an app reopened after a crash in a test or a
             # notebook) is replaced, not refused: it cannot be another person's window
-            ours = taken is not None and taken.host == socket.gethostname() and taken.pid == os.getpid() \
-                and not taken.remote and not self._remote
+            ours = (
+                taken is not None
+                and taken.host == socket.gethostname()
+                and taken.pid == os.getpid()
+                and not taken.remote
+                and not self._remote
+            )
             if taken is not None and not (take_over or ours):
                 raise self._refusal(overseer, taken, now, opening=True)
             stamp = now.isoformat()
             acquired = old.acquired_at if old is not None and old.session_id == sid else stamp
-            self._put(overseer, Lease(sid, client[:32], socket.gethostname(), os.getpid(), self._remote, acquired,
-                                      stamp))
+            self._put(
+                overseer, Lease(sid, client[:32], socket.gethostname(), os.getpid(), self._remote, acquired, stamp)
+            )
             return sid, taken
 
     def hold(self, overseer: str, session_id: str | None) -> None:
@@ -167,8 +181,12 @@ class Leases:
         with self._mutex:
             now = _now()
             lease = self.get(overseer)
-            if lease is not None and session_id is not None and lease.session_id == session_id \
-                    and not self._renew_due(lease, now):
+            if (
+                lease is not None
+                and session_id is not None
+                and lease.session_id == session_id
+                and not self._renew_due(lease, now)
+            ):
                 return  # the common case: ours, fresh; nothing to write, nothing to hold
             with self._exclusive(overseer):
                 self._hold(overseer, session_id, now)
@@ -183,15 +201,34 @@ class Leases:
         lease = self.get(overseer)
         if lease is not None and session_id is not None and lease.session_id == session_id:
             if self._renew_due(lease, now):
-                self._put(overseer, Lease(lease.session_id, lease.client, socket.gethostname(), os.getpid(),
-                                          self._remote, lease.acquired_at, now.isoformat()))
+                self._put(
+                    overseer,
+                    Lease(
+                        lease.session_id,
+                        lease.client,
+                        socket.gethostname(),
+                        os.getpid(),
+                        self._remote,
+                        lease.acquired_at,
+                        now.isoformat(),
+                    ),
+                )
             return
-        if self.live(lease, now):
-            raise self._refusal(overseer, lease, now, opening=False,  # type: ignore[arg-type]
-                                sessionless=session_id is None)
+        if lease is not None and self.live(lease, now):
+            raise self._refusal(overseer, lease, now, opening=False, sessionless=session_id is None)
         if session_id is not None:  # ours ran out and nobody took it: take it again
-            self._put(overseer, Lease(session_id, "resumed", socket.gethostname(), os.getpid(), self._remote,
-                                      now.isoformat(), now.isoformat()))
+            self._put(
+                overseer,
+                Lease(
+                    session_id,
+                    "resumed",
+                    socket.gethostname(),
+                    os.getpid(),
+                    self._remote,
+                    now.isoformat(),
+                    now.isoformat(),
+                ),
+            )
 
     def release(self, overseer: str, session_id: str | None) -> None:
         """Give the lease up (the overseer quit), if `session_id` holds it."""

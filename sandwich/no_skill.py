@@ -26,15 +26,15 @@ class SessionItem:
 
     overseer: str
     position: int
-    part: int                   # the session's condition block, 0-based
+    part: int  # the session's condition block, 0-based
     condition: str
     item_id: str
     problem_id: str
     title: str
     body: str
     gold: str
-    values: tuple[str, ...]     # the answer values the overseer chooses from
-    shown: str = ""             # pairwise: the order the pair is shown in ('AB': response A on the left)
+    values: tuple[str, ...]  # the answer values the overseer chooses from
+    shown: str = ""  # pairwise: the order the pair is shown in ('AB': response A on the left)
 
 
 Session = Sequence[SessionItem]
@@ -64,7 +64,8 @@ def order_in_part(session: Session, others: Mapping[str, Session], values: Seque
     for a, b in _pairs(values):
         out[f"alternate {a}/{b}"] = [a if (it.position - part_start[it.part]) % 2 == 0 else b for it in session]
         out[f"each part: first half {a}, then {b}"] = [
-            a if it.position - part_start[it.part] < part_size[it.part] / 2 else b for it in session]
+            a if it.position - part_start[it.part] < part_size[it.part] / 2 else b for it in session
+        ]
     return out
 
 
@@ -82,8 +83,7 @@ def key_per_part(session: Session, others: Mapping[str, Session], values: Sequen
     return {"key per part": [_majority(values, by_part.get(it.part)) for it in session]} if others else {}
 
 
-def key_per_position(session: Session, others: Mapping[str, Session],
-                     values: Sequence[str]) -> dict[str, list[str]]:
+def key_per_position(session: Session, others: Mapping[str, Session], values: Sequence[str]) -> dict[str, list[str]]:
     """At each position, copy the answer that was right most often there in the other overseers' sessions."""
     by_slot: dict[int, Counter[str]] = {}
     for items in others.values():
@@ -107,8 +107,7 @@ def _changed(a: str, b: str) -> int:
     return sum(max(i2 - i1, j2 - j1) for tag, i1, i2, j1, j2 in ops if tag != "equal")
 
 
-def comparing_versions(session: Session, others: Mapping[str, Session],
-                       values: Sequence[str]) -> dict[str, list[str]]:
+def comparing_versions(session: Session, others: Mapping[str, Session], values: Sequence[str]) -> dict[str, list[str]]:
     """Among an overseer's items of one problem, call one version out (code review: correct vs buggy).
 
     Variants: the longest is buggy, the shortest is buggy, the one closest to its siblings (fewest
@@ -124,7 +123,8 @@ def comparing_versions(session: Session, others: Mapping[str, Session],
         "longer version is buggy": lambda g: max(g, key=lambda c: len(c.body)),
         "shorter version is buggy": lambda g: min(g, key=lambda c: len(c.body)),
         "version closest to its siblings is correct": lambda g: min(
-            g, key=lambda c: sum(_changed(c.body, o.body) for o in g if o is not c)),
+            g, key=lambda c: sum(_changed(c.body, o.body) for o in g if o is not c)
+        ),
     }
     for name, pick in rules.items():
         guesses = []

@@ -44,9 +44,15 @@ def judgment_format(spec: JudgmentSpec, choices: Sequence[str] | None) -> Judgme
         labels = [f"{ltr}. {text}" for ltr, text in zip(letters, choices or [], strict=True)]
     else:
         letters, labels = list(spec.choices or []), list(spec.choices or [])
-    return JudgmentFormat(choices=letters, choice_labels=labels, confidence=spec.confidence,
-                          time_limit_s=spec.time_limit_s, warn_before_s=spec.warn_before_s,
-                          on_timeout=spec.on_timeout, rationale=spec.rationale)
+    return JudgmentFormat(
+        choices=letters,
+        choice_labels=labels,
+        confidence=spec.confidence,
+        time_limit_s=spec.time_limit_s,
+        warn_before_s=spec.warn_before_s,
+        on_timeout=spec.on_timeout,
+        rationale=spec.rationale,
+    )
 
 
 def timeout_sentence(spec: JudgmentSpec) -> str:
@@ -54,8 +60,10 @@ def timeout_sentence(spec: JudgmentSpec) -> str:
     if not spec.time_limit_s:
         return ""
     then = "submitted with what you chose." if spec.on_timeout == "force" else "skipped."
-    return (f"You have {spec.time_limit_s // 60} min {spec.time_limit_s % 60} s per item; a warning shows "
-            f"{spec.warn_before_s} s before the end, then the item is {then}")
+    return (
+        f"You have {spec.time_limit_s // 60} min {spec.time_limit_s % 60} s per item; a warning shows "
+        f"{spec.warn_before_s} s before the end, then the item is {then}"
+    )
 
 
 def check_judgment(j: JudgmentIn, fmt: JudgmentFormat) -> None:
@@ -64,23 +72,31 @@ def check_judgment(j: JudgmentIn, fmt: JudgmentFormat) -> None:
     Raises SandwichError with what was expected. A skipped judgment carries no answer; a judgment
     forced by the time limit needs no rationale (there was no time to write one).
     """
-    if j.source == "human" and fmt.time_limit_s and j.time_on_item_s is not None \
-            and j.time_on_item_s > fmt.time_limit_s + TIME_SLACK_S:
-        raise SandwichError(f"time_on_item_s = {j.time_on_item_s:g} s is beyond this item's time limit "
-                            f"({fmt.time_limit_s} s, plus {TIME_SLACK_S} s of slack).")
+    if (
+        j.source == "human"
+        and fmt.time_limit_s
+        and j.time_on_item_s is not None
+        and j.time_on_item_s > fmt.time_limit_s + TIME_SLACK_S
+    ):
+        raise SandwichError(
+            f"time_on_item_s = {j.time_on_item_s:g} s is beyond this item's time limit "
+            f"({fmt.time_limit_s} s, plus {TIME_SLACK_S} s of slack)."
+        )
     if j.skipped:
         return
     if j.choice not in fmt.choices:
         raise SandwichError(f"Choice {j.choice!r} is not allowed here (expected one of: {', '.join(fmt.choices)}).")
     if j.confidence is None or j.confidence not in fmt.confidence:
-        raise SandwichError(f"Confidence {j.confidence!r} is not on the study's scale "
-                            f"({', '.join(map(str, fmt.confidence))}).")
+        raise SandwichError(
+            f"Confidence {j.confidence!r} is not on the study's scale ({', '.join(map(str, fmt.confidence))})."
+        )
     if fmt.rationale == "required" and not (j.rationale or "").strip() and not j.timed_out:
         raise SandwichError("This study asks for a one-line rationale with every judgment.")
 
 
-def judgment_record(j: JudgmentIn, a: AssignmentRecord, fmt: JudgmentFormat, now: datetime,
-                    item: ItemRecord | None = None) -> JudgmentRecord:
+def judgment_record(
+    j: JudgmentIn, a: AssignmentRecord, fmt: JudgmentFormat, now: datetime, item: ItemRecord | None = None
+) -> JudgmentRecord:
     """The stored judgment for a checked one (skipped: no answer; rationale dropped when the study turns it off).
 
     For an item shown in an order picked per overseer (`item` given; pairwise), the choice made on the item as
@@ -95,13 +111,24 @@ def judgment_record(j: JudgmentIn, a: AssignmentRecord, fmt: JudgmentFormat, now
         meta = {**(meta or {}), "shown_order": order, "shown_choice": choice}
         choice = kind.to_canonical(choice, order) if choice is not None else None
     return JudgmentRecord(
-        judgment_id=j.judgment_id, assignment_id=j.assignment_id, overseer=a.overseer, item_id=a.item_id,
-        condition=a.condition, choice=choice,
+        judgment_id=j.judgment_id,
+        assignment_id=j.assignment_id,
+        overseer=a.overseer,
+        item_id=a.item_id,
+        condition=a.condition,
+        choice=choice,
         confidence=None if j.skipped else j.confidence,
-        rationale=j.rationale if fmt.rationale != "off" else None, time_on_item_s=j.time_on_item_s,
-        time_to_first_assist_s=j.time_to_first_assist_s, assistance_failed=j.assistance_failed,
-        timed_out=j.timed_out, skipped=j.skipped, source=j.source, simulated=j.source != "human",
-        client_meta=meta, created_at=now)
+        rationale=j.rationale if fmt.rationale != "off" else None,
+        time_on_item_s=j.time_on_item_s,
+        time_to_first_assist_s=j.time_to_first_assist_s,
+        assistance_failed=j.assistance_failed,
+        timed_out=j.timed_out,
+        skipped=j.skipped,
+        source=j.source,
+        simulated=j.source != "human",
+        client_meta=meta,
+        created_at=now,
+    )
 
 
 def shown_order(item: ItemRecord, overseer: str) -> str | None:
@@ -118,9 +145,16 @@ def shown_value(item: ItemRecord, overseer: str, value: str) -> str:
 # ------------------------------------------------------------------ what an overseer sees
 def item_content(item: ItemRecord) -> ItemContent:
     """The overseer-visible fields of an item (no split, role or meta)."""
-    return ItemContent(item_id=item.item_id, task_kind=item.task_kind, title=item.title or "",
-                       prompt=item.prompt or "", body=item.body or "", question=item.question or "",
-                       choices=list(item.choices or []), language=item.language)
+    return ItemContent(
+        item_id=item.item_id,
+        task_kind=item.task_kind,
+        title=item.title or "",
+        prompt=item.prompt or "",
+        body=item.body or "",
+        question=item.question or "",
+        choices=list(item.choices or []),
+        language=item.language,
+    )
 
 
 def followups_allowed(cond: Condition) -> bool:
@@ -128,17 +162,27 @@ def followups_allowed(cond: Condition) -> bool:
     return bool(cond.live_followups and cond.assistance)
 
 
-def item_view(a: AssignmentRecord, session: Sequence[AssignmentRecord], item: ItemRecord, cond: Condition,
-              fmt: JudgmentFormat) -> ItemView:
+def item_view(
+    a: AssignmentRecord, session: Sequence[AssignmentRecord], item: ItemRecord, cond: Condition, fmt: JudgmentFormat
+) -> ItemView:
     """The view of assignment `a`, one of `session` (the overseer's assignments in position order)."""
     first = a.position == 0 or session[a.position - 1].condition != a.condition
     content = item_content(item)
     if (order := shown_order(item, a.overseer)) is not None:
         content = task_kinds.of(content).show(content, order)
-    return ItemView(assignment_id=a.assignment_id, overseer=a.overseer, position=a.position, total=len(session),
-                    block=a.block, condition=cond.name, assistance_kinds=cond.kinds,
-                    live_followups=followups_allowed(cond), first_in_block=first, item=content,
-                    judgment=fmt)
+    return ItemView(
+        assignment_id=a.assignment_id,
+        overseer=a.overseer,
+        position=a.position,
+        total=len(session),
+        block=a.block,
+        condition=cond.name,
+        assistance_kinds=cond.kinds,
+        live_followups=followups_allowed(cond),
+        first_in_block=first,
+        item=content,
+        judgment=fmt,
+    )
 
 
 def next_assignment(session: Sequence[AssignmentRecord], judged: set[str] | dict[str, Any]) -> AssignmentRecord | None:
@@ -154,10 +198,12 @@ def progress(overseer: str, session: Sequence[AssignmentRecord], judged: set[str
         c[0] += a.assignment_id in judged
         c[1] += 1
         c[2] = min(c[2], a.block)
-    by = [ConditionProgress(condition=k, done=v[0], total=v[1])
-          for k, v in sorted(per.items(), key=lambda kv: kv[1][2])]
-    return ProgressView(overseer=overseer, done=sum(c.done for c in by), total=sum(c.total for c in by),
-                        by_condition=by)
+    by = [
+        ConditionProgress(condition=k, done=v[0], total=v[1]) for k, v in sorted(per.items(), key=lambda kv: kv[1][2])
+    ]
+    return ProgressView(
+        overseer=overseer, done=sum(c.done for c in by), total=sum(c.total for c in by), by_condition=by
+    )
 
 
 # ------------------------------------------------------------------ the frozen analysis plan
@@ -222,10 +268,10 @@ def freeze_record(study: Study, planned: int, now: datetime) -> FreezeRecord:
 class PlanCheck:
     """The frozen plan, re-checked: its hash and time, and every way the stored study disagrees with it."""
 
-    hash: str                      # as stored
+    hash: str  # as stored
     frozen_at: datetime
     plan: dict[str, Any]
-    recomputed: str = ""           # the stored plan's own hash, recomputed now
+    recomputed: str = ""  # the stored plan's own hash, recomputed now
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -256,8 +302,15 @@ def plan_differences(frozen: dict[str, Any], now: dict[str, Any]) -> list[str]:
     return out
 
 
-def check_plan(frozen: FreezeRecord, study: Study, planned: int, config_text: str, config_hash: str,
-               looks: Sequence[LookRecord], judgments: int | None = None) -> PlanCheck:
+def check_plan(
+    frozen: FreezeRecord,
+    study: Study,
+    planned: int,
+    config_text: str,
+    config_hash: str,
+    looks: Sequence[LookRecord],
+    judgments: int | None = None,
+) -> PlanCheck:
     """Re-check a frozen plan against everything that could have been rewritten after the freeze.
 
     - the stored plan must still hash to the stored hash;
@@ -271,8 +324,9 @@ def check_plan(frozen: FreezeRecord, study: Study, planned: int, config_text: st
     recomputed = plan_hash(frozen.plan)
     check = PlanCheck(frozen.hash, frozen.frozen_at, frozen.plan, recomputed)
     if recomputed != frozen.hash:
-        check.problems.append(f"the stored plan hashes to {recomputed[:12]}, but the stored hash reads "
-                              f"{frozen.hash[:12]}")
+        check.problems.append(
+            f"the stored plan hashes to {recomputed[:12]}, but the stored hash reads {frozen.hash[:12]}"
+        )
     legacy = set(frozen.plan) == {"preregistration"}
     if legacy:
         # such files froze {hypotheses, notes}; a setting added to the section since counts only when the study
@@ -284,15 +338,21 @@ def check_plan(frozen: FreezeRecord, study: Study, planned: int, config_text: st
         if current != old:
             check.problems += plan_differences(old, current)
     else:
-        check.problems += [f"{d} (in the stored study text)"
-                           for d in plan_differences(_as_meant(frozen.plan), analysis_plan(study, planned))]
+        check.problems += [
+            f"{d} (in the stored study text)"
+            for d in plan_differences(_as_meant(frozen.plan), analysis_plan(study, planned))
+        ]
     if hashlib.sha256(config_text.encode()).hexdigest() != config_hash:
         check.problems.append("the stored study text no longer matches its stored hash")
     for look in looks:
         if look.plan_hash is not None and look.plan_hash != frozen.hash:
-            check.problems.append(f"the {look.action} at {look.ts:%Y-%m-%d %H:%M:%S} saw plan hash "
-                                  f"{look.plan_hash[:12]}, now {frozen.hash[:12]}")
+            check.problems.append(
+                f"the {look.action} at {look.ts:%Y-%m-%d %H:%M:%S} saw plan hash "
+                f"{look.plan_hash[:12]}, now {frozen.hash[:12]}"
+            )
         if judgments is not None and look.judgments > judgments:
-            check.problems.append(f"the {look.action} at {look.ts:%Y-%m-%d %H:%M:%S} saw {look.judgments} "
-                                  f"judgments, now {judgments}: judgments were removed after it")
+            check.problems.append(
+                f"the {look.action} at {look.ts:%Y-%m-%d %H:%M:%S} saw {look.judgments} "
+                f"judgments, now {judgments}: judgments were removed after it"
+            )
     return check

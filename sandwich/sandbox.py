@@ -43,16 +43,27 @@ from typing import Literal, TypeVar
 
 from sandwich.sandbox_endings import classify_exit, cpu_limit_s, kill_run, read_capped, wait_for
 
-__all__ = ["SandboxUnavailable", "SandboxLimits", "SandboxResult", "Status", "check_sandbox",
-           "run_python", "run_many", "BWRAP", "SANDBOX_UID"]
+__all__ = [
+    "SandboxUnavailable",
+    "SandboxLimits",
+    "SandboxResult",
+    "Status",
+    "check_sandbox",
+    "run_python",
+    "run_many",
+    "BWRAP",
+    "SANDBOX_UID",
+]
 
 #: Path to the bwrap binary; ``None`` means "look it up on PATH at each call".
 BWRAP: str | None = None
 #: The unprivileged uid/gid a root caller drops to before entering the sandbox.
 SANDBOX_UID: int = 65534
 
-INSTALL_HINT = ("Install bubblewrap, e.g. 'sudo apt-get install bubblewrap' (Debian/Ubuntu) "
-                "or 'sudo dnf install bubblewrap' (Fedora).")
+INSTALL_HINT = (
+    "Install bubblewrap, e.g. 'sudo apt-get install bubblewrap' (Debian/Ubuntu) "
+    "or 'sudo dnf install bubblewrap' (Fedora)."
+)
 
 Status = Literal["passed", "failed", "timeout", "crashed", "error"]
 
@@ -70,9 +81,9 @@ class SandboxLimits:
     """
 
     timeout_s: float = 5.0
-    memory_mb: int = 512          # address space of each process
-    max_processes: int = 32       # processes + threads in the sandbox
-    max_file_mb: int = 8          # largest file a process may write, stdout/stderr included
+    memory_mb: int = 512  # address space of each process
+    max_processes: int = 32  # processes + threads in the sandbox
+    max_file_mb: int = 8  # largest file a process may write, stdout/stderr included
     max_output_bytes: int = 64_000  # how much of stdout/stderr is kept in the result
 
 
@@ -102,10 +113,28 @@ _PRELUDE = (
 )
 # All the host filesystem a run sees (read-only): what an interpreter and the shell
 # tools in /usr need. Homes, /tmp, /run, /work, /etc and data directories stay out.
-_SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc/ld.so.cache",
-                 "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives", "/etc/localtime")
-_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8",
-        "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUTF8": "1"}
+_SYSTEM_PATHS = (
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/alternatives",
+    "/etc/localtime",
+)
+_ENV = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "HOME": "/tmp",
+    "LANG": "C.UTF-8",
+    "PYTHONHASHSEED": "0",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONUTF8": "1",
+}
 _probe_lock = threading.Lock()
 _probed: dict[str, tuple[str, str]] = {}  # bwrap path -> (version, interpreter) that ran a sandbox
 
@@ -118,10 +147,16 @@ def _bwrap_path() -> str | None:
 
 def _rlimits(limits: SandboxLimits) -> list[tuple[int, int]]:
     import resource as r
+
     mb = 1024 * 1024
-    return [(r.RLIMIT_CPU, cpu_limit_s(limits)), (r.RLIMIT_AS, limits.memory_mb * mb),
-            (r.RLIMIT_FSIZE, limits.max_file_mb * mb), (r.RLIMIT_NPROC, limits.max_processes),
-            (r.RLIMIT_NOFILE, 256), (r.RLIMIT_CORE, 0)]
+    return [
+        (r.RLIMIT_CPU, cpu_limit_s(limits)),
+        (r.RLIMIT_AS, limits.memory_mb * mb),
+        (r.RLIMIT_FSIZE, limits.max_file_mb * mb),
+        (r.RLIMIT_NPROC, limits.max_processes),
+        (r.RLIMIT_NOFILE, 256),
+        (r.RLIMIT_CORE, 0),
+    ]
 
 
 def _python_argv(python: str, limits: SandboxLimits) -> list[str]:
@@ -137,8 +172,12 @@ def _interpreter_candidates() -> list[str]:
     a system python of the same version, then any python3, stand in for it.
     """
     v = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    found = [os.path.realpath(sys.executable), getattr(sys, "_base_executable", ""),
-             shutil.which(v, path=_ENV["PATH"]) or "", shutil.which("python3", path=_ENV["PATH"]) or ""]
+    found = [
+        os.path.realpath(sys.executable),
+        getattr(sys, "_base_executable", ""),
+        shutil.which(v, path=_ENV["PATH"]) or "",
+        shutil.which("python3", path=_ENV["PATH"]) or "",
+    ]
     out: list[str] = []
     for exe in found:
         if exe and os.path.realpath(exe) not in out:
@@ -168,16 +207,47 @@ def _mounts(python: str) -> list[str]:
     return argv
 
 
-def _bwrap_argv(bwrap: str, python: str, limits: SandboxLimits, code_fd: int, status_fd: int,
-                program: Sequence[str] | None = None) -> list[str]:
+def _bwrap_argv(
+    bwrap: str, python: str, limits: SandboxLimits, code_fd: int, status_fd: int, program: Sequence[str] | None = None
+) -> list[str]:
     """The bubblewrap command line; ``program`` defaults to the plain interpreter with its prelude."""
     scratch = str(max(16, 4 * limits.max_file_mb) * 1024 * 1024)
-    argv = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
-            "--new-session", "--as-pid-1", "--hostname", "sandbox", *_mounts(python),
-            "--proc", "/proc", "--dev", "/dev", "--size", scratch, "--tmpfs", "/dev/shm",
-            "--remount-ro", "/dev", "--size", scratch, "--tmpfs", "/tmp",
-            "--file", str(code_fd), "/tmp/solution.py", "--remount-ro", "/", "--chdir", "/tmp",
-            "--json-status-fd", str(status_fd), "--clearenv"]
+    argv = [
+        bwrap,
+        "--unshare-all",
+        "--unshare-user",
+        "--disable-userns",
+        "--die-with-parent",
+        "--new-session",
+        "--as-pid-1",
+        "--hostname",
+        "sandbox",
+        *_mounts(python),
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--size",
+        scratch,
+        "--tmpfs",
+        "/dev/shm",
+        "--remount-ro",
+        "/dev",
+        "--size",
+        scratch,
+        "--tmpfs",
+        "/tmp",
+        "--file",
+        str(code_fd),
+        "/tmp/solution.py",
+        "--remount-ro",
+        "/",
+        "--chdir",
+        "/tmp",
+        "--json-status-fd",
+        str(status_fd),
+        "--clearenv",
+    ]
     for k, v in _ENV.items():
         argv += ["--setenv", k, v]
     return argv + ["--", *(program or _python_argv(python, limits))]
@@ -187,13 +257,16 @@ def _sandbox() -> tuple[str, str, str]:
     """(bwrap path, its version, interpreter) after a real sandboxed run; cached per bwrap path."""
     bwrap = _bwrap_path()
     if bwrap is None:
-        raise SandboxUnavailable("bubblewrap ('bwrap') was not found, so untrusted code cannot be "
-                                 "run safely. " + INSTALL_HINT)
+        raise SandboxUnavailable(
+            "bubblewrap ('bwrap') was not found, so untrusted code cannot be run safely. " + INSTALL_HINT
+        )
     with _probe_lock:
         if bwrap not in _probed:
             try:
-                version = subprocess.run([bwrap, "--version"], capture_output=True, text=True,
-                                         timeout=10).stdout.strip() or "bubblewrap (unknown version)"
+                version = (
+                    subprocess.run([bwrap, "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
+                    or "bubblewrap (unknown version)"
+                )
             except (OSError, subprocess.SubprocessError) as e:
                 raise SandboxUnavailable(f"could not run {bwrap}: {e}. " + INSTALL_HINT) from e
             failures = []
@@ -205,14 +278,19 @@ def _sandbox() -> tuple[str, str, str]:
                 failures.append(f"{python}: {res.detail}")
             else:
                 why = " ".join(failures)
-                hint = ("It needs bubblewrap 0.8 or newer." if "Unknown option" in why else
-                        "It needs unprivileged user namespaces (sysctl user.max_user_namespaces > 0, "
-                        "kernel.unprivileged_userns_clone=1; on Ubuntu 24.04+ the AppArmor profile for bwrap)."
-                        if "namespace" in why or "not permitted" in why else
-                        f"The sandbox runs as uid {SANDBOX_UID} when called as root, so it needs a "
-                        "Python interpreter that every user can read (e.g. 'apt-get install python3').")
-                raise SandboxUnavailable(f"bubblewrap is installed ({version}) but could not run Python "
-                                         f"in a sandbox: {'; '.join(failures)}. {hint}")
+                hint = (
+                    "It needs bubblewrap 0.8 or newer."
+                    if "Unknown option" in why
+                    else "It needs unprivileged user namespaces (sysctl user.max_user_namespaces > 0, "
+                    "kernel.unprivileged_userns_clone=1; on Ubuntu 24.04+ the AppArmor profile for bwrap)."
+                    if "namespace" in why or "not permitted" in why
+                    else f"The sandbox runs as uid {SANDBOX_UID} when called as root, so it needs a "
+                    "Python interpreter that every user can read (e.g. 'apt-get install python3')."
+                )
+                raise SandboxUnavailable(
+                    f"bubblewrap is installed ({version}) but could not run Python "
+                    f"in a sandbox: {'; '.join(failures)}. {hint}"
+                )
         version, python = _probed[bwrap]
         return bwrap, version, python
 
@@ -229,16 +307,28 @@ def check_sandbox() -> str:
 Classifier = Callable[[int, int, str], "tuple[Status, str]"]
 
 
-def _execute(make_argv: Callable[[int, int], list[str]], limits: SandboxLimits, code: str, *,
-             sandboxed: bool, cwd: str | None = None, drop_ids: bool = True,
-             pass_fds: Sequence[int] = (), classify: Classifier | None = None) -> SandboxResult:
+def _execute(
+    make_argv: Callable[[int, int], list[str]],
+    limits: SandboxLimits,
+    code: str,
+    *,
+    sandboxed: bool,
+    cwd: str | None = None,
+    drop_ids: bool = True,
+    pass_fds: Sequence[int] = (),
+    classify: Classifier | None = None,
+) -> SandboxResult:
     """Start ``make_argv(code_fd, status_fd)`` and turn its ending into a result.
 
     ``pass_fds`` are inherited by the program as well; ``classify`` replaces the
     exit-status rule for a run that ended in time and started.
     """
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
-            tempfile.TemporaryFile() as status, tempfile.TemporaryFile() as src:
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.TemporaryFile() as status,
+        tempfile.TemporaryFile() as src,
+    ):
         src.write(code.encode("utf-8"))
         src.flush()
         src.seek(0)
@@ -249,10 +339,17 @@ def _execute(make_argv: Callable[[int, int], list[str]], limits: SandboxLimits, 
             # read back only max_output_bytes, so huge output never reaches our memory.
             # bwrap gets the minimal environment too: without --as-pid-1 its forked
             # init is pid 1 inside, and its environment is then /proc/1/environ.
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                    pass_fds=(src.fileno(), status.fileno(), *pass_fds), cwd=cwd,
-                                    env=dict(_ENV) if sandboxed else dict(_ENV, HOME=cwd or "/tmp"),
-                                    start_new_session=True, **_drop_ids(drop_ids))
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                pass_fds=(src.fileno(), status.fileno(), *pass_fds),
+                cwd=cwd,
+                env=dict(_ENV) if sandboxed else dict(_ENV, HOME=cwd or "/tmp"),
+                start_new_session=True,
+                **_drop_ids(drop_ids),
+            )
         except OSError as e:
             return SandboxResult("error", None, "", str(e), 0.0, f"could not start: {e}")
         finished = wait_for(proc, limits.timeout_s)
@@ -265,11 +362,18 @@ def _execute(make_argv: Callable[[int, int], list[str]], limits: SandboxLimits, 
         started = b'"child-pid"' in status.read() if sandboxed else True
     rc = proc.returncode
     if not finished:
-        return SandboxResult("timeout", None, stdout, stderr, duration,
-                             f"wall-clock timeout after {limits.timeout_s:g}s")
+        return SandboxResult(
+            "timeout", None, stdout, stderr, duration, f"wall-clock timeout after {limits.timeout_s:g}s"
+        )
     if not started:
-        return SandboxResult("error", rc, stdout, stderr, duration,
-                             "sandbox failed to start: " + (stderr.strip().splitlines() or ["?"])[-1])
+        return SandboxResult(
+            "error",
+            rc,
+            stdout,
+            stderr,
+            duration,
+            "sandbox failed to start: " + (stderr.strip().splitlines() or ["?"])[-1],
+        )
     status_, detail = (classify or (lambda r, o, e: classify_exit(r, o, e, limits, sandboxed)))(rc, out_size, stderr)
     return SandboxResult(status_, rc, stdout, stderr, duration, detail)
 
@@ -278,11 +382,24 @@ def _execute(make_argv: Callable[[int, int], list[str]], limits: SandboxLimits, 
 Program = Callable[[str], list[str]]
 
 
-def _run_sandboxed(bwrap: str, python: str, code: str, limits: SandboxLimits, program: Program | None = None,
-                   pass_fds: Sequence[int] = (), classify: Classifier | None = None) -> SandboxResult:
+def _run_sandboxed(
+    bwrap: str,
+    python: str,
+    code: str,
+    limits: SandboxLimits,
+    program: Program | None = None,
+    pass_fds: Sequence[int] = (),
+    classify: Classifier | None = None,
+) -> SandboxResult:
     argv = program(python) if program else None
-    return _execute(lambda code_fd, status_fd: _bwrap_argv(bwrap, python, limits, code_fd, status_fd, argv),
-                    limits, code, sandboxed=True, pass_fds=pass_fds, classify=classify)
+    return _execute(
+        lambda code_fd, status_fd: _bwrap_argv(bwrap, python, limits, code_fd, status_fd, argv),
+        limits,
+        code,
+        sandboxed=True,
+        pass_fds=pass_fds,
+        classify=classify,
+    )
 
 
 def _world_reachable(path: str) -> bool:
@@ -295,8 +412,13 @@ def _world_reachable(path: str) -> bool:
         return False
 
 
-def _run_unsandboxed(code: str, limits: SandboxLimits, program: Program | None = None,
-                     pass_fds: Sequence[int] = (), classify: Classifier | None = None) -> SandboxResult:
+def _run_unsandboxed(
+    code: str,
+    limits: SandboxLimits,
+    program: Program | None = None,
+    pass_fds: Sequence[int] = (),
+    classify: Classifier | None = None,
+) -> SandboxResult:
     with tempfile.TemporaryDirectory(prefix="sandwich-unsandboxed-") as d:
         path = os.path.join(d, "solution.py")
         with open(path, "w", encoding="utf-8") as f:
@@ -310,18 +432,28 @@ def _run_unsandboxed(code: str, limits: SandboxLimits, program: Program | None =
                 os.chown(d, SANDBOX_UID, SANDBOX_UID)
                 os.chown(path, SANDBOX_UID, SANDBOX_UID)
         argv = program(python) if program else _python_argv(python, limits)
-        return _execute(lambda _c, _s: argv, limits, code, sandboxed=False, cwd=d, drop_ids=drop,
-                        pass_fds=pass_fds, classify=classify)
+        return _execute(
+            lambda _c, _s: argv,
+            limits,
+            code,
+            sandboxed=False,
+            cwd=d,
+            drop_ids=drop,
+            pass_fds=pass_fds,
+            classify=classify,
+        )
 
 
 def _warn_unsandboxed(reason: SandboxUnavailable, stacklevel: int) -> None:
-    warnings.warn(f"RUNNING UNTRUSTED CODE WITHOUT A SANDBOX ({reason}) It can read and write your "
-                  "files and reach the network; only rlimits and a timeout apply.",
-                  RuntimeWarning, stacklevel=stacklevel + 1)
+    warnings.warn(
+        f"RUNNING UNTRUSTED CODE WITHOUT A SANDBOX ({reason}) It can read and write your "
+        "files and reach the network; only rlimits and a timeout apply.",
+        RuntimeWarning,
+        stacklevel=stacklevel + 1,
+    )
 
 
-def run_python(code: str, limits: SandboxLimits = SandboxLimits(), *,
-               allow_unsandboxed: bool = False) -> SandboxResult:
+def run_python(code: str, limits: SandboxLimits = SandboxLimits(), *, allow_unsandboxed: bool = False) -> SandboxResult:
     """Run ``code`` as a Python program in the sandbox and report what happened.
 
     Without a working bubblewrap this raises :class:`SandboxUnavailable`, unless
@@ -343,9 +475,14 @@ def default_workers() -> int:
     return max(2, 3 * (os.cpu_count() or 1))
 
 
-def run_many(codes: Sequence[str], limits: SandboxLimits = SandboxLimits(), workers: int | None = None,
-             progress: Callable[[int, int], None] | None = None, *,
-             allow_unsandboxed: bool = False) -> list[SandboxResult]:
+def run_many(
+    codes: Sequence[str],
+    limits: SandboxLimits = SandboxLimits(),
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    allow_unsandboxed: bool = False,
+) -> list[SandboxResult]:
     """Run many programs in parallel sandboxes; results keep the order of ``codes``.
 
     Threads drive the subprocesses. ``progress(done, total)`` is called from the
@@ -366,14 +503,19 @@ def run_many(codes: Sequence[str], limits: SandboxLimits = SandboxLimits(), work
 
         def one(code: str) -> SandboxResult:
             return _run_unsandboxed(code, limits)
+
     return _map_parallel(one, codes, workers, progress)
 
 
 T = TypeVar("T")
 
 
-def _map_parallel(one: Callable[[T], SandboxResult], items: Sequence[T], workers: int | None,
-                  progress: Callable[[int, int], None] | None) -> list[SandboxResult]:
+def _map_parallel(
+    one: Callable[[T], SandboxResult],
+    items: Sequence[T],
+    workers: int | None,
+    progress: Callable[[int, int], None] | None,
+) -> list[SandboxResult]:
     """``[one(x) for x in items]`` on a thread pool, calling ``progress(done, total)`` after each."""
     results: list[SandboxResult | None] = [None] * len(items)
     with ThreadPoolExecutor(max_workers=workers or default_workers()) as pool:

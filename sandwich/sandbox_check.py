@@ -87,12 +87,20 @@ def free_names(test: str) -> list[str]:
     """
     tree = ast.parse(test)
     defined = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
-    defined |= {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef,
-                                                                  ast.ClassDef))}
-    defined |= {a.arg for n in ast.walk(tree) if isinstance(n, ast.arguments)
-                for a in [*n.posonlyargs, *n.args, *n.kwonlyargs, n.vararg, n.kwarg] if a is not None}
-    defined |= {(a.asname or a.name).split(".")[0] for n in ast.walk(tree)
-                if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
+    defined |= {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    defined |= {
+        a.arg
+        for n in ast.walk(tree)
+        if isinstance(n, ast.arguments)
+        for a in [*n.posonlyargs, *n.args, *n.kwonlyargs, n.vararg, n.kwarg]
+        if a is not None
+    }
+    defined |= {
+        (a.asname or a.name).split(".")[0]
+        for n in ast.walk(tree)
+        if isinstance(n, (ast.Import, ast.ImportFrom))
+        for a in n.names
+    }
     if not any(isinstance(n, ast.FunctionDef) and n.name == "check" for n in tree.body):
         raise ValueError("the test code defines no check(candidate) function")
     used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
@@ -112,8 +120,9 @@ def _compiled_harness(python: str) -> bytes:
         if python not in _compiled:
             try:
                 probe = "import importlib.util as u, sys; sys.stdout.write(u.MAGIC_NUMBER.hex())"
-                theirs = subprocess.run([python, "-I", "-S", "-c", probe], capture_output=True, text=True,
-                                        timeout=30, check=False).stdout.strip()
+                theirs = subprocess.run(
+                    [python, "-I", "-S", "-c", probe], capture_output=True, text=True, timeout=30, check=False
+                ).stdout.strip()
             except (OSError, subprocess.SubprocessError):
                 theirs = ""
             same = theirs == importlib.util.MAGIC_NUMBER.hex()
@@ -134,8 +143,9 @@ def _read_report(f: IO[bytes], nonce: str) -> tuple[Status, str] | None:
 Runner = Callable[[str, SandboxLimits, "sandbox.Program", Sequence[int], "sandbox.Classifier"], SandboxResult]
 
 
-def _check(run: Runner, code: str, test: str, entry_point: str, limits: SandboxLimits,
-           sandboxed: bool) -> SandboxResult:
+def _check(
+    run: Runner, code: str, test: str, entry_point: str, limits: SandboxLimits, sandboxed: bool
+) -> SandboxResult:
     try:
         names = free_names(test)
     except (SyntaxError, ValueError) as e:
@@ -148,8 +158,9 @@ def _check(run: Runner, code: str, test: str, entry_point: str, limits: SandboxL
             code_object = _compiled_harness(python)
             job_f.write(code_object + marshal.dumps((nonce, test, entry_point, names)))
             job_f.flush()
-            cfg = json.dumps([sandbox._rlimits(limits), job_f.fileno(), len(code_object), report_f.fileno(),
-                              limits.memory_mb])
+            cfg = json.dumps(
+                [sandbox._rlimits(limits), job_f.fileno(), len(code_object), report_f.fileno(), limits.memory_mb]
+            )
             # Not -I: the environment's PYTHONHASHSEED=0 keeps runs reproducible. The harness
             # drops the working directory from sys.path itself, before any candidate code runs.
             if code_object:
@@ -180,12 +191,21 @@ def _runner(allow_unsandboxed: bool, stacklevel: int) -> tuple[Runner, bool]:
             raise
         sandbox._warn_unsandboxed(e, stacklevel=stacklevel + 1)
         return sandbox._run_unsandboxed, False
-    return (lambda code, limits, program, fds, classify:
-            sandbox._run_sandboxed(bwrap, python, code, limits, program, fds, classify)), True
+    return (
+        lambda code, limits, program, fds, classify: sandbox._run_sandboxed(
+            bwrap, python, code, limits, program, fds, classify
+        )
+    ), True
 
 
-def run_check(candidate_code: str, test: str, entry_point: str, limits: SandboxLimits = SandboxLimits(), *,
-              allow_unsandboxed: bool = False) -> SandboxResult:
+def run_check(
+    candidate_code: str,
+    test: str,
+    entry_point: str,
+    limits: SandboxLimits = SandboxLimits(),
+    *,
+    allow_unsandboxed: bool = False,
+) -> SandboxResult:
     """Run the hidden ``test`` code's ``check(entry_point)`` against ``candidate_code`` in the sandbox.
 
     ``status`` is ``passed`` only on proof that ``check`` returned (see the module
@@ -196,9 +216,14 @@ def run_check(candidate_code: str, test: str, entry_point: str, limits: SandboxL
     return _check(run, candidate_code, test, entry_point, limits, sandboxed)
 
 
-def run_checks(cands: Sequence[tuple[str, str, str]], limits: SandboxLimits = SandboxLimits(),
-               workers: int | None = None, progress: Callable[[int, int], None] | None = None, *,
-               allow_unsandboxed: bool = False) -> list[SandboxResult]:
+def run_checks(
+    cands: Sequence[tuple[str, str, str]],
+    limits: SandboxLimits = SandboxLimits(),
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    allow_unsandboxed: bool = False,
+) -> list[SandboxResult]:
     """:func:`run_check` for many ``(candidate_code, test, entry_point)`` triples, in parallel, in order.
 
     ``progress(done, total)`` is called from the calling thread after each result.
@@ -206,5 +231,4 @@ def run_checks(cands: Sequence[tuple[str, str, str]], limits: SandboxLimits = Sa
     if not cands:
         return []
     run, sandboxed = _runner(allow_unsandboxed, stacklevel=2)
-    return sandbox._map_parallel(lambda c: _check(run, c[0], c[1], c[2], limits, sandboxed), cands,
-                                 workers, progress)
+    return sandbox._map_parallel(lambda c: _check(run, c[0], c[1], c[2], limits, sandboxed), cands, workers, progress)

@@ -17,8 +17,7 @@ from typing import IO, TYPE_CHECKING
 if TYPE_CHECKING:
     from sandwich.sandbox import SandboxLimits, Status
 
-__all__ = ["classify_exit", "classify_failure", "cpu_limit_s", "kill_run", "read_capped", "signal_label",
-           "wait_for"]
+__all__ = ["classify_exit", "classify_failure", "cpu_limit_s", "kill_run", "read_capped", "signal_label", "wait_for"]
 
 
 def cpu_limit_s(limits: SandboxLimits) -> int:
@@ -86,21 +85,23 @@ def signal_label(sig: int, limits: SandboxLimits) -> str:
         name = signal.Signals(sig).name
     except ValueError:
         name = f"signal {sig}"
-    why = {"SIGXCPU": f" (CPU time limit {cpu_limit_s(limits)} s)",
-           "SIGXFSZ": f" (output too large: file limit {limits.max_file_mb} MB)",
-           "SIGSEGV": " (segmentation fault; possibly the memory limit)"}.get(name, "")
+    why = {
+        "SIGXCPU": f" (CPU time limit {cpu_limit_s(limits)} s)",
+        "SIGXFSZ": f" (output too large: file limit {limits.max_file_mb} MB)",
+        "SIGSEGV": " (segmentation fault; possibly the memory limit)",
+    }.get(name, "")
     return f"killed by {name}{why}"
 
 
-def classify_exit(rc: int, stdout_size: int, stderr: str, limits: SandboxLimits,
-              sandboxed: bool) -> tuple[Status, str]:
+def classify_exit(rc: int, stdout_size: int, stderr: str, limits: SandboxLimits, sandboxed: bool) -> tuple[Status, str]:
     if rc == 0:
         return "passed", "exit code 0"
     return classify_failure(rc, stdout_size, stderr, limits, sandboxed)
 
 
-def classify_failure(rc: int, stdout_size: int, stderr: str, limits: SandboxLimits,
-                      sandboxed: bool) -> tuple[Status, str]:
+def classify_failure(
+    rc: int, stdout_size: int, stderr: str, limits: SandboxLimits, sandboxed: bool
+) -> tuple[Status, str]:
     """How a program that did not pass ended: 'crashed' (signal, a limit) or 'failed'."""
     # bubblewrap reports a child killed by signal N as exit code 128 + N.
     sig = rc - 128 if sandboxed and 128 < rc < 128 + 65 else (-rc if rc < 0 else 0)

@@ -55,6 +55,7 @@ def encode(v: Any) -> str:
     runner only ever holds built-in values. Raises TypeError for anything else.
     """
     import _json
+
     if v is None:
         return "null"
     base = next((b for b in _PLAIN if isinstance(v, b)), None)
@@ -80,22 +81,26 @@ def encode(v: Any) -> str:
         return '{"complex":[' + encode(complex(v).real) + "," + encode(complex(v).imag) + "]}"
     if base is not None:  # tuple, set, frozenset
         return '{"' + base.__name__ + '":[' + ",".join(encode(x) for x in list(v)) + "]}"
-    raise TypeError(f"a {type(v).__name__} is not plain data (only None, bool, int, float, str, bytes, "
-                    "complex, list, tuple, dict, set, frozenset cross between the tests and the candidate)")
+    raise TypeError(
+        f"a {type(v).__name__} is not plain data (only None, bool, int, float, str, bytes, "
+        "complex, list, tuple, dict, set, frozenset cross between the tests and the candidate)"
+    )
 
 
 class _ScanContext:
     strict = True
     object_hook = object_pairs_hook = None
     parse_float, parse_int = float, int
-    parse_constant = staticmethod({"NaN": float("nan"), "Infinity": float("inf"),
-                                   "-Infinity": float("-inf")}.__getitem__)
+    parse_constant = staticmethod(
+        {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}.__getitem__
+    )
     memo: ClassVar[dict] = {}
 
 
 def parse(text: str) -> Any:
     """Plain data from the JSON text of :func:`encode`; ValueError for anything else."""
     import _json
+
     try:
         # why the ignore below: make_scanner takes any object with JSONDecoder's attributes
         obj, end = _json.make_scanner(_ScanContext())(text, 0)  # type: ignore[arg-type]
@@ -133,7 +138,7 @@ def _untag(x: Any) -> Any:
 def send(fd: int, data: bytes) -> None:
     data = len(data).to_bytes(8, "big") + data
     while data:
-        data = data[os.write(fd, data):]
+        data = data[os.write(fd, data) :]
 
 
 def recv(fd: int) -> bytes | None:
@@ -210,6 +215,7 @@ def serve_candidate(requests: int, answers: int) -> None:
     except BaseException:
         os._exit(1)
 
+
 # ---------------------------------------------------------------- the runner
 
 
@@ -235,6 +241,7 @@ class Channel:
 
     def ended(self, when: str) -> CandidateFault:
         import signal
+
         try:
             _, st = os.waitpid(self.pid, 0)
             self.reaped = True
@@ -254,8 +261,9 @@ class Channel:
             data = recv(self.answers)
             msg = None if data is None else parse(data.decode("utf-8"))
         except (ValueError, RecursionError) as e:
-            raise self.fault(f"the candidate process answered {when} with something that is not plain data "
-                             f"({e})") from None
+            raise self.fault(
+                f"the candidate process answered {when} with something that is not plain data ({e})"
+            ) from None
         if data is None:
             raise self.ended(when)
         if type(msg) is not tuple or not msg or type(msg[0]) is not str:
@@ -264,6 +272,7 @@ class Channel:
 
     def call(self, name: str, args: tuple, kwargs: dict) -> Any:
         import builtins
+
         when = f"during a call to {name}()"
         try:
             request = marshal.dumps(("call", name, args, kwargs))
@@ -339,6 +348,7 @@ def _describe_failure(e: BaseException, test: str) -> str:
 def run_tests(job: tuple[str, str, list[str]], channel: Channel) -> tuple[str, str]:
     """(status, detail): 'passed' only when ``check`` returned and the candidate process stayed sound."""
     import builtins
+
     test, entry_point, names = job
     hello = channel.receive("before the tests could run")
     if hello[0] != "loaded":
@@ -383,6 +393,7 @@ def main() -> None:
     limits, job_fd, job_offset, report_fd, memory_mb = parse(sys.argv[1])
     try:
         import resource
+
         for k, v in limits:
             resource.setrlimit(k, (v, v))
         if _prctl(PR_SET_DUMPABLE, 0) != 0:

@@ -56,8 +56,14 @@ from sandwich.views import (
 class StudyService:
     """Open a study store and serve it to the lead and, through sessions, to overseers."""
 
-    def __init__(self, db_path: str | Path, *, read_only: bool = False, store_kind: str | None = None,
-                 follow_up_model: FollowUpModel | None = None) -> None:
+    def __init__(
+        self,
+        db_path: str | Path,
+        *,
+        read_only: bool = False,
+        store_kind: str | None = None,
+        follow_up_model: FollowUpModel | None = None,
+    ) -> None:
         """`follow_up_model` answers overseers' own questions (injected by the CLI; default:
         `sandwich.compose.FOLLOW_UP_MODEL`, imported on first use)."""
         self.db_path: Path | str = as_location(db_path)  # a DuckDB file, or a PostgreSQL URL (kept as text)
@@ -67,8 +73,9 @@ class StudyService:
         text = self._store.get_meta("config_text")
         if text is None:
             self._store.close()
-            raise StoreError(f"{self._store.location}: the study was never fully created.",
-                             hint="Run `sandwich create` again.")
+            raise StoreError(
+                f"{self._store.location}: the study was never fully created.", hint="Run `sandwich create` again."
+            )
         self.config_text: str = text
         self.config_hash: str = self._store.get_meta("config_hash") or ""
         self.study: Study = validate_text(text, str(self.db_path) + "#config")
@@ -118,8 +125,9 @@ class StudyService:
         row = next((o for o in self.overseers() if o.name == name), None)
         if row is None:
             known = ", ".join(o.name for o in self.overseers())
-            raise NotFound(f"No overseer named {name!r} in study {self.study.study!r}.",
-                           hint=f"Overseers in this study: {known}.")
+            raise NotFound(
+                f"No overseer named {name!r} in study {self.study.study!r}.", hint=f"Overseers in this study: {known}."
+            )
         return OverseerSession(self, name, row.role)
 
     def condition(self, name: str) -> Condition:
@@ -159,8 +167,15 @@ class StudyService:
         frozen = self._store.frozen_plan()
         if frozen is None:
             return None
-        return rules.check_plan(frozen, self.study, self.planned_judgments(), self.config_text, self.config_hash,
-                                self._store.looks(), self._store.count_judgments())
+        return rules.check_plan(
+            frozen,
+            self.study,
+            self.planned_judgments(),
+            self.config_text,
+            self.config_hash,
+            self._store.looks(),
+            self._store.count_judgments(),
+        )
 
     def record_look(self, action: str, who: str | None = None) -> LookRecord:
         """Log a look at the results (analyze, export, snapshot): when, by whom, how many judgments existed.
@@ -168,12 +183,19 @@ class StudyService:
         Raises StoreError when the study is open read-only: a look must not go unlogged.
         """
         if self.read_only:
-            raise StoreError(f"{self._store.location}: this look at the results cannot be logged: the study is open "
-                             "read-only.", hint="Open it writable (every look at results is logged in the study).")
+            raise StoreError(
+                f"{self._store.location}: this look at the results cannot be logged: the study is open read-only.",
+                hint="Open it writable (every look at results is logged in the study).",
+            )
         frozen = self._store.frozen_plan()
-        look = LookRecord(ts=rules.utc_now(), action=action, who=who or os_user(),
-                          judgments=self._store.count_judgments(), planned=self.planned_judgments(),
-                          plan_hash=frozen.hash if frozen else None)
+        look = LookRecord(
+            ts=rules.utc_now(),
+            action=action,
+            who=who or os_user(),
+            judgments=self._store.count_judgments(),
+            planned=self.planned_judgments(),
+            plan_hash=frozen.hash if frozen else None,
+        )
         self._store.add_look(look)
         return look
 
@@ -215,8 +237,10 @@ class StudyService:
         under another condition.
         """
         if self.study.overseers.design != "observed":
-            raise SandwichError(f"Study {self.study.study!r} deals its own assignments; only an observed design "
-                                "takes judgments made outside its plan.")
+            raise SandwichError(
+                f"Study {self.study.study!r} deals its own assignments; only an observed design "
+                "takes judgments made outside its plan."
+            )
         if condition not in self._conditions:
             raise NotFound(f"No condition {condition!r} in study {self.study.study!r}.")
         if self.store.item(item_id) is None:
@@ -234,10 +258,18 @@ class StudyService:
         """Counts for `sandwich status`: items, overseers, assignments done/left per overseer and condition."""
         counts = self._store.status_counts()
         frozen = self._store.frozen_plan()
-        return {"study": self.study.study, "question": self.study.question, "db": str(self.db_path),
-                "config_hash": self.config_hash, "items": counts["items"], "assignments": counts["assignments"],
-                "assistance": counts["assistance"], "conditions": [c.name for c in self.study.conditions],
-                "plan_hash": frozen.hash if frozen else None, "looks": len(self._store.looks())}
+        return {
+            "study": self.study.study,
+            "question": self.study.question,
+            "db": str(self.db_path),
+            "config_hash": self.config_hash,
+            "items": counts["items"],
+            "assignments": counts["assignments"],
+            "assistance": counts["assistance"],
+            "conditions": [c.name for c in self.study.conditions],
+            "plan_hash": frozen.hash if frozen else None,
+            "looks": len(self._store.looks()),
+        }
 
     def gold(self) -> dict[str, str]:
         """Gold labels by item id. Lead side only: analysis and classifier training."""
@@ -277,8 +309,13 @@ class OverseerAPI(Protocol):
     def practice_items(self, condition: str) -> list[ItemView]: ...
     def practice_feedback(self, item_id: str, choice: str) -> PracticeFeedback: ...
     def follow_up(self, assignment_id: str, question: str, node_id: str | None = None) -> Iterator[str]: ...
-    def log(self, event: str, assignment_id: str | None = None, payload: dict[str, Any] | None = None,
-            interaction_id: str | None = None) -> None: ...
+    def log(
+        self,
+        event: str,
+        assignment_id: str | None = None,
+        payload: dict[str, Any] | None = None,
+        interaction_id: str | None = None,
+    ) -> None: ...
     def submit(self, j: JudgmentIn) -> Receipt: ...
 
 
@@ -290,7 +327,7 @@ class OverseerSession:
         self.overseer = overseer
         self.role = role
         self.session_id: str | None = None  # set by start_session: this object's writes then need its lease
-        self.take_over = False              # start_session takes the lease even from another live session
+        self.take_over = False  # start_session takes the lease even from another live session
 
     # ------------------------------------------------------------ reading
     def _assignment(self, assignment_id: str) -> AssignmentRecord:
@@ -301,13 +338,17 @@ class OverseerSession:
 
     def _view(self, a: AssignmentRecord) -> ItemView:
         item = self._svc.item_row(a.item_id)
-        return rules.item_view(a, self._svc.session_assignments(self.overseer), item, self._svc.condition(a.condition),
-                               self._svc.judgment_format(item))
+        return rules.item_view(
+            a,
+            self._svc.session_assignments(self.overseer),
+            item,
+            self._svc.condition(a.condition),
+            self._svc.judgment_format(item),
+        )
 
     def next_item(self) -> ItemView | None:
         """The first assignment without a judgment, or None when the session is finished."""
-        nxt = rules.next_assignment(self._svc.session_assignments(self.overseer),
-                                    self._svc.store.judged(self.overseer))
+        nxt = rules.next_assignment(self._svc.session_assignments(self.overseer), self._svc.store.judged(self.overseer))
         return None if nxt is None else self._view(nxt)
 
     def item(self, assignment_id: str) -> ItemView:
@@ -336,8 +377,11 @@ class OverseerSession:
                     content, raw = shown.show_assistance(content, order), shown.show_assistance(r.raw, order)
                 else:
                     raw = r.raw
-                out.append(AssistanceView(kind=kind, status=r.status, content=content, raw=raw, model=r.model,
-                                          backend=r.backend))
+                out.append(
+                    AssistanceView(
+                        kind=kind, status=r.status, content=content, raw=raw, model=r.model, backend=r.backend
+                    )
+                )
         return out
 
     def briefing(self, condition: str) -> Briefing:
@@ -361,15 +405,21 @@ class OverseerSession:
         if cond.briefing:
             text += "\n\n" + cond.briefing.strip()
         sample = self._svc.item_row(self._svc.session_assignments(self.overseer)[0].item_id)
-        return Briefing(condition=condition, assistance=cond.kinds, live_followups=rules.followups_allowed(cond),
-                        text=text, judgment=self._svc.judgment_format(sample),
-                        practice_items=self._svc.study.overseers.practice_items,
-                        choices_per_item=j.choices == "item")
+        return Briefing(
+            condition=condition,
+            assistance=cond.kinds,
+            live_followups=rules.followups_allowed(cond),
+            text=text,
+            judgment=self._svc.judgment_format(sample),
+            practice_items=self._svc.study.overseers.practice_items,
+            choices_per_item=j.choices == "item",
+        )
 
     def progress(self) -> ProgressView:
         """Done/total overall and per condition."""
-        return rules.progress(self.overseer, self._svc.session_assignments(self.overseer),
-                              self._svc.store.judged(self.overseer))
+        return rules.progress(
+            self.overseer, self._svc.session_assignments(self.overseer), self._svc.store.judged(self.overseer)
+        )
 
     # ------------------------------------------------------------ practice
     def practice_items(self, condition: str) -> list[ItemView]:
@@ -379,25 +429,38 @@ class OverseerSession:
         rows = self._svc.store.items(role="practice")
         out = []
         for n, item in enumerate(rows):
-            out.append(ItemView(assignment_id=f"practice:{condition}:{item.item_id}", overseer=self.overseer,
-                                position=n, total=len(rows), block=-1, condition=condition,
-                                assistance_kinds=cond.kinds, live_followups=False, first_in_block=n == 0,
-                                item=rules.item_content(item), judgment=self._svc.judgment_format(item),
-                                practice=True))
+            out.append(
+                ItemView(
+                    assignment_id=f"practice:{condition}:{item.item_id}",
+                    overseer=self.overseer,
+                    position=n,
+                    total=len(rows),
+                    block=-1,
+                    condition=condition,
+                    assistance_kinds=cond.kinds,
+                    live_followups=False,
+                    first_in_block=n == 0,
+                    item=rules.item_content(item),
+                    judgment=self._svc.judgment_format(item),
+                    practice=True,
+                )
+            )
         return out
 
     def practice_feedback(self, item_id: str, choice: str) -> PracticeFeedback:
         """Right or wrong on a practice item. Refuses any item that is part of the study."""
         item = self._svc.store.item(item_id)
-        gold = {g.item_id: g.label for g in self._svc.store.gold()} if item is not None and item.role == "practice" \
-            else {}
+        gold = (
+            {g.item_id: g.label for g in self._svc.store.gold()} if item is not None and item.role == "practice" else {}
+        )
         if item_id not in gold:
             raise NotFound(f"{item_id!r} is not a practice item.")
         right = gold[item_id]
         self.log("practice_answer", None, {"item_id": item_id, "choice": choice, "correct": choice == right})
         why = task_kinds.get(self._svc.study.task.kind).practice_explanation(right)
-        return PracticeFeedback(item_id=item_id, your_choice=choice, right_choice=right, correct=choice == right,
-                                explanation=why)
+        return PracticeFeedback(
+            item_id=item_id, your_choice=choice, right_choice=right, correct=choice == right, explanation=why
+        )
 
     # ------------------------------------------------------------ live help
     def follow_up(self, assignment_id: str, question: str, node_id: str | None = None) -> Iterator[str]:
@@ -420,29 +483,47 @@ class OverseerSession:
         self.log("followup_asked", assignment_id, {"question": question, "node_id": node_id})
         started, parts = time.monotonic(), list[str]()
         about = {"question": question, "node_id": node_id}
-        answer = stream_follow_up(self._svc.study.assistant, item=item, assistance=context,
-                                  question=question, node_id=node_id)
+        answer = stream_follow_up(
+            self._svc.study.assistant, item=item, assistance=context, question=question, node_id=node_id
+        )
         try:
             finish = yield from _pieces(answer, parts)
             if finish == "length":  # the overseer reads that the answer is incomplete
                 yield CutOff(CUT_OFF_NOTE)
         except GeneratorExit:  # the overseer moved on (submitted, next item, quit) while it streamed
             answer.close()
-            self.log("followup_abandoned", assignment_id, {**about, "partial": "".join(parts),
-                                                           "latency_s": round(time.monotonic() - started, 3)})
+            self.log(
+                "followup_abandoned",
+                assignment_id,
+                {**about, "partial": "".join(parts), "latency_s": round(time.monotonic() - started, 3)},
+            )
             raise
         except Exception as e:
             self.log("followup_failed", assignment_id, {**about, "error": str(e), "partial": "".join(parts)})
             raise
         text = "".join(parts)
-        self.log("followup_answered", assignment_id, {
-            **about, "answer": text, "finish_reason": finish, "truncated": finish == "length",
-            **({"shown": text + CUT_OFF_NOTE} if finish == "length" else {}),
-            "latency_s": round(time.monotonic() - started, 3)})
+        self.log(
+            "followup_answered",
+            assignment_id,
+            {
+                **about,
+                "answer": text,
+                "finish_reason": finish,
+                "truncated": finish == "length",
+                **({"shown": text + CUT_OFF_NOTE} if finish == "length" else {}),
+                "latency_s": round(time.monotonic() - started, 3),
+            },
+        )
 
     # ------------------------------------------------------------ writing
-    def start_session(self, client: str = "tui", *, session_id: str | None = None, take_over: bool = False,
-                      leases: Leases | None = None) -> SessionStart:
+    def start_session(
+        self,
+        client: str = "tui",
+        *,
+        session_id: str | None = None,
+        take_over: bool = False,
+        leases: Leases | None = None,
+    ) -> SessionStart:
         """Take the overseer's session lease, record that the session (re)opened, and note an item interrupted mid-way.
 
         Raises SessionInUse (nothing recorded) while another live session of this overseer holds the lease,
@@ -450,28 +531,43 @@ class OverseerSession:
         sessions are HTTP clients, identified by `session_id`); in process, this object holds the lease.
         """
         in_process = leases is None
-        sid, taken = (leases or self._svc.leases).acquire(self.overseer, client, session_id,
-                                                          take_over or self.take_over)
+        sid, taken = (leases or self._svc.leases).acquire(
+            self.overseer, client, session_id, take_over or self.take_over
+        )
         if in_process:
             self.session_id = sid
         if taken is not None:
-            self.log("session_taken_over", None, {"client": client, "from_client": taken.client,
-                                                  "from_session": taken.session_id, "from_since": taken.acquired_at})
+            self.log(
+                "session_taken_over",
+                None,
+                {
+                    "client": client,
+                    "from_client": taken.client,
+                    "from_session": taken.session_id,
+                    "from_since": taken.acquired_at,
+                },
+            )
         nxt = self.next_item()
         store = self._svc.store
         prior = len(store.interactions(overseer=self.overseer, event="session_start"))
         interrupted = None
         quit_cleanly, spent = self._resume_facts(nxt.assignment_id if nxt is not None else None)
         if nxt is not None:
-            shown = len(store.interactions(overseer=self.overseer, event="item_shown",
-                                           assignment_id=nxt.assignment_id))
+            shown = len(store.interactions(overseer=self.overseer, event="item_shown", assignment_id=nxt.assignment_id))
             if shown:
                 interrupted = nxt.assignment_id
                 if not quit_cleanly:  # quitting with Ctrl+Q is not an interruption
                     self.log("interrupted", nxt.assignment_id, {"times_shown_before": shown, "time_spent_s": spent})
         self.log("session_start", None, {"client": client, "resumed": prior > 0})
-        return SessionStart(overseer=self.overseer, resumed=prior > 0, interrupted_assignment=interrupted,
-                            progress=self.progress(), quit_cleanly=quit_cleanly, time_spent_s=spent, session_id=sid)
+        return SessionStart(
+            overseer=self.overseer,
+            resumed=prior > 0,
+            interrupted_assignment=interrupted,
+            progress=self.progress(),
+            quit_cleanly=quit_cleanly,
+            time_spent_s=spent,
+            session_id=sid,
+        )
 
     def _resume_facts(self, assignment_id: str | None) -> tuple[bool, float]:
         """(the last session ended by quitting, seconds already spent on `assignment_id`), from the interactions.
@@ -481,8 +577,9 @@ class OverseerSession:
         loses at most one interval. A session's last `session_start`/`session_end` says how it ended.
         """
         store = self._svc.store
-        starts_ends = [r for r in store.interactions(overseer=self.overseer)
-                       if r.event in ("session_start", "session_end")]
+        starts_ends = [
+            r for r in store.interactions(overseer=self.overseer) if r.event in ("session_start", "session_end")
+        ]
         ends = [r.event for r in starts_ends]
         spent = 0.0
         if assignment_id is not None:
@@ -492,8 +589,13 @@ class OverseerSession:
                     spent = max(spent, float(value))
         return bool(ends) and ends[-1] == "session_end", round(spent, 3)
 
-    def log(self, event: str, assignment_id: str | None = None, payload: dict[str, Any] | None = None,
-            interaction_id: str | None = None) -> None:
+    def log(
+        self,
+        event: str,
+        assignment_id: str | None = None,
+        payload: dict[str, Any] | None = None,
+        interaction_id: str | None = None,
+    ) -> None:
         """Record an interaction (panel opened, node expanded, follow-up asked …) with a timestamp."""
         if assignment_id is not None and assignment_id.startswith("practice:"):
             self._practice_assignment(assignment_id)
@@ -503,9 +605,16 @@ class OverseerSession:
             raise SandwichError("An interaction event needs a short name (1–64 characters).")
         if self.session_id is not None:
             self._svc.leases.hold(self.overseer, self.session_id)
-        self._svc.store.add_interaction(InteractionRecord(
-            interaction_id=interaction_id or uuid.uuid4().hex, overseer=self.overseer, assignment_id=assignment_id,
-            event=event, payload=payload or {}, ts=rules.utc_now()))
+        self._svc.store.add_interaction(
+            InteractionRecord(
+                interaction_id=interaction_id or uuid.uuid4().hex,
+                overseer=self.overseer,
+                assignment_id=assignment_id,
+                event=event,
+                payload=payload or {},
+                ts=rules.utc_now(),
+            )
+        )
         if event == "session_end" and self.session_id is not None:
             self._svc.leases.release(self.overseer, self.session_id)
 
@@ -536,15 +645,23 @@ class OverseerSession:
             except DuplicateKey:
                 dup = store.judgment(j.judgment_id)
                 if dup is not None and dup.overseer == self.overseer and dup.assignment_id == j.assignment_id:
-                    return Receipt(judgment_id=j.judgment_id, assignment_id=j.assignment_id, duplicate=True,
-                                   stored_at=dup.created_at)
+                    return Receipt(
+                        judgment_id=j.judgment_id,
+                        assignment_id=j.assignment_id,
+                        duplicate=True,
+                        stored_at=dup.created_at,
+                    )
                 if dup is not None:
-                    raise AlreadyJudged(f"Judgment id {j.judgment_id!r} was already used for another assignment.",
-                                        hint="Clients must generate a fresh id for each judgment.") from None
-                standing = next((r for r in store.judgments(condition=a.condition)
-                                 if r.assignment_id == j.assignment_id), None)
+                    raise AlreadyJudged(
+                        f"Judgment id {j.judgment_id!r} was already used for another assignment.",
+                        hint="Clients must generate a fresh id for each judgment.",
+                    ) from None
+                standing = next(
+                    (r for r in store.judgments(condition=a.condition) if r.assignment_id == j.assignment_id), None
+                )
                 message, payload = conflict(j, standing)
                 self.log("judgment_conflict", j.assignment_id, payload)  # the refused answer is kept on record
-                raise AlreadyJudged(message, hint="Each assignment is judged once; the earlier judgment stands.") \
-                    from None
+                raise AlreadyJudged(
+                    message, hint="Each assignment is judged once; the earlier judgment stands."
+                ) from None
             return Receipt(judgment_id=j.judgment_id, assignment_id=j.assignment_id, duplicate=False, stored_at=now)

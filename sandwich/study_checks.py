@@ -33,12 +33,22 @@ def _duplicates(names: list[str]) -> list[int]:
 
 def _conditions(conditions: list[Any]) -> list[Problem]:
     names = [c.name for c in conditions]
-    unused = [_at(("conditions", i, "live_followups"), "follow-up questions to the model need assistance; this "
-                                                       "condition has none (remove live_followups)")
-              for i, c in enumerate(conditions) if not c.assistance and "live_followups" in c.model_fields_set
-              and c.live_followups]
-    return unused + [_at(("conditions", i, "name"), f"condition {names[i]!r} is defined twice (first as conditions"
-             f"[{names.index(names[i])}]); give each condition its own name") for i in _duplicates(names)]
+    unused = [
+        _at(
+            ("conditions", i, "live_followups"),
+            "follow-up questions to the model need assistance; this condition has none (remove live_followups)",
+        )
+        for i, c in enumerate(conditions)
+        if not c.assistance and "live_followups" in c.model_fields_set and c.live_followups
+    ]
+    return unused + [
+        _at(
+            ("conditions", i, "name"),
+            f"condition {names[i]!r} is defined twice (first as conditions"
+            f"[{names.index(names[i])}]); give each condition its own name",
+        )
+        for i in _duplicates(names)
+    ]
 
 
 def _task_and_gold(task: Any, gold: Any, overseers: Any) -> list[Problem]:
@@ -46,8 +56,9 @@ def _task_and_gold(task: Any, gold: Any, overseers: Any) -> list[Problem]:
     if task is not None and gold is not None:
         k = _kind(task)
         if k is not None and gold.kind not in k.gold_kinds:
-            msg = k.gold_error.removeprefix("gold: ") or (f"{k.name} items cannot use kind {gold.kind}; use kind: "
-                                                           + " or ".join(k.gold_kinds))
+            msg = k.gold_error.removeprefix("gold: ") or (
+                f"{k.name} items cannot use kind {gold.kind}; use kind: " + " or ".join(k.gold_kinds)
+            )
             out.append(_at(("gold", "kind"), msg))
     if gold is not None and overseers is not None and gold.kind == "expert-overseers" and not overseers.experts:
         out.append(_at(("gold", "kind"), "kind expert-overseers needs overseers.experts"))
@@ -55,8 +66,12 @@ def _task_and_gold(task: Any, gold: Any, overseers: Any) -> list[Problem]:
     n = k.problem_count(task) if k is not None else None
     split = getattr(task, "split", None)
     if n is not None and split is not None and split.by == "problem" and n - round(n * split.train) < 1:
-        out.append(_at(("task", "split", "train"), f"train {split.train} of {n} problems leaves no test items; "
-                                                "lower train or add problems"))
+        out.append(
+            _at(
+                ("task", "split", "train"),
+                f"train {split.train} of {n} problems leaves no test items; lower train or add problems",
+            )
+        )
     return out
 
 
@@ -66,12 +81,20 @@ def _timing(judgment: Any) -> list[Problem]:
     limit = judgment.time_limit_s
     out: list[Problem] = []
     if limit is None:
-        out += [_at(("judgment", f), "has no effect without judgment.time_limit_s; remove it or set a time limit")
-                for f in ("warn_before_s", "on_timeout") if f in written]
+        out += [
+            _at(("judgment", f), "has no effect without judgment.time_limit_s; remove it or set a time limit")
+            for f in ("warn_before_s", "on_timeout")
+            if f in written
+        ]
     elif "warn_before_s" in written and judgment.warn_before_s >= limit:
-        out.append(_at(("judgment", "warn_before_s"), f"a warning {judgment.warn_before_s} s before the end of a "
-                                                      f"{limit} s limit would show from the start; use less than "
-                                                      f"{limit}"))
+        out.append(
+            _at(
+                ("judgment", "warn_before_s"),
+                f"a warning {judgment.warn_before_s} s before the end of a "
+                f"{limit} s limit would show from the start; use less than "
+                f"{limit}",
+            )
+        )
     return out
 
 
@@ -99,8 +122,9 @@ def _kind(task: Any) -> Any:
 
 def _overseers(ov: Any, conditions: list[Any] | None) -> list[Problem]:
     out: list[Problem] = []
-    everyone = [("non_experts", i, n) for i, n in enumerate(ov.non_experts)] + \
-        [("experts", i, n) for i, n in enumerate(ov.experts)]
+    everyone = [("non_experts", i, n) for i, n in enumerate(ov.non_experts)] + [
+        ("experts", i, n) for i, n in enumerate(ov.experts)
+    ]
     for k in _duplicates([n for _, _, n in everyone]):
         field, i, name = everyone[k]
         out.append(_at(("overseers", field, i), f"overseer {name!r} is named more than once; each overseer once"))
@@ -108,26 +132,44 @@ def _overseers(ov: Any, conditions: list[Any] | None) -> list[Problem]:
         return out
     names = [c.name for c in conditions]
     if ov.expert_condition is not None and not ov.experts:
-        out.append(_at(("overseers", "expert_condition"), "has no effect without overseers.experts; remove it or "
-                                                          "add experts"))
+        out.append(
+            _at(("overseers", "expert_condition"), "has no effect without overseers.experts; remove it or add experts")
+        )
     if ov.expert_condition is not None and ov.expert_condition not in names:
-        out.append(_at(("overseers", "expert_condition"), f"no condition named {ov.expert_condition!r} "
-                                                       f"(conditions: {', '.join(names)})"))
+        out.append(
+            _at(
+                ("overseers", "expert_condition"),
+                f"no condition named {ov.expert_condition!r} (conditions: {', '.join(names)})",
+            )
+        )
     n_cond, k = len(conditions), ov.items_per_overseer or 0
     if ov.design == "observed":
         pass  # who met which condition is whatever the data says: nothing to balance
     elif ov.design == "within-subjects":
         if k < n_cond or k % n_cond:
-            out.append(_at(("overseers", "items_per_overseer"),
-                        f"within-subjects needs a multiple of the {n_cond} conditions so each overseer meets each "
-                        f"condition equally often (got {k})"))
+            out.append(
+                _at(
+                    ("overseers", "items_per_overseer"),
+                    f"within-subjects needs a multiple of the {n_cond} conditions so each overseer meets each "
+                    f"condition equally often (got {k})",
+                )
+            )
         if len(ov.non_experts) < n_cond:
-            out.append(_at(("overseers", "non_experts"),
-                        f"within-subjects with {n_cond} conditions needs at least {n_cond} overseers so every item "
-                        f"is judged under every condition (got {len(ov.non_experts)})"))
+            out.append(
+                _at(
+                    ("overseers", "non_experts"),
+                    f"within-subjects with {n_cond} conditions needs at least {n_cond} overseers so every item "
+                    f"is judged under every condition (got {len(ov.non_experts)})",
+                )
+            )
     elif len(ov.non_experts) < n_cond:
-        out.append(_at(("overseers", "non_experts"), f"between-subjects needs at least one overseer per condition "
-                                                  f"({n_cond} conditions, {len(ov.non_experts)} overseers)"))
+        out.append(
+            _at(
+                ("overseers", "non_experts"),
+                f"between-subjects needs at least one overseer per condition "
+                f"({n_cond} conditions, {len(ov.non_experts)} overseers)",
+            )
+        )
     return out
 
 
@@ -138,22 +180,34 @@ def _hypotheses(prereg: Any, conditions: list[Any] | None) -> list[Problem]:
 
     for i, h in enumerate(hyps):
         if RESERVED_HYPOTHESIS_ID.search(h.id):
-            out.append(_at(("preregistration", "hypotheses", i, "id"),
-                           f"hypothesis id {h.id!r} is reserved: `analyze` names its exploratory tests X1, X2, … "
-                           "and marks edited hypotheses with '*'; choose another id (e.g. H1)"))
+            out.append(
+                _at(
+                    ("preregistration", "hypotheses", i, "id"),
+                    f"hypothesis id {h.id!r} is reserved: `analyze` names its exploratory tests X1, X2, … "
+                    "and marks edited hypotheses with '*'; choose another id (e.g. H1)",
+                )
+            )
     for i in _duplicates([h.id for h in hyps]):
         out.append(_at(("preregistration", "hypotheses", i, "id"), f"hypothesis id {hyps[i].id!r} is used twice"))
     names = None if conditions is None else {c.name for c in conditions} | {"expert"}
     for i, h in enumerate(hyps):
         a, b = h.compare
         if a == b:
-            out.append(_at(("preregistration", "hypotheses", i, "compare", 1),
-                        f"hypothesis {h.id} compares {a!r} with itself; compare two different groups"))
+            out.append(
+                _at(
+                    ("preregistration", "hypotheses", i, "compare", 1),
+                    f"hypothesis {h.id} compares {a!r} with itself; compare two different groups",
+                )
+            )
         for j, c in enumerate(h.compare):
             if names is not None and c not in names:
-                out.append(_at(("preregistration", "hypotheses", i, "compare", j),
-                            f"hypothesis {h.id}: no condition named {c!r} (expected 'expert' or one of: "
-                            f"{', '.join(sorted(names - {'expert'}))})"))
+                out.append(
+                    _at(
+                        ("preregistration", "hypotheses", i, "compare", j),
+                        f"hypothesis {h.id}: no condition named {c!r} (expected 'expert' or one of: "
+                        f"{', '.join(sorted(names - {'expert'}))})",
+                    )
+                )
     return out
 
 
@@ -161,13 +215,14 @@ def _classifiers(classifiers: Any, conditions: list[Any], task: Any) -> list[Pro
     from sandwich.classifiers.pipelines import for_kind
 
     names = [c.name for c in conditions]
-    pipeline = for_kind(str(getattr(task, "kind", "")))   # pairwise studies aggregate differently
+    pipeline = for_kind(str(getattr(task, "kind", "")))  # pairwise studies aggregate differently
     sources = pipeline.label_sources(names)
     out: list[Problem] = []
     for i, src in enumerate(classifiers.train_on):
         if src not in sources:
-            out.append(_at(("classifiers", "train_on", i),
-                        f"unknown label source {src!r} (expected {pipeline.sources_hint})"))
+            out.append(
+                _at(("classifiers", "train_on", i), f"unknown label source {src!r} (expected {pipeline.sources_hint})")
+            )
     for i in _duplicates(classifiers.train_on):
         out.append(_at(("classifiers", "train_on", i), f"label source {classifiers.train_on[i]!r} is listed twice"))
     for i in _duplicates([str(s) for s in classifiers.seeds]):
@@ -181,8 +236,12 @@ def _simulation(sim: Any, conditions: list[Any]) -> list[Problem]:
     for who in ("non_expert", "expert"):
         for key in getattr(sim, who).skill:
             if key != "default" and key not in names:
-                out.append(_at(("simulation", who, "skill", key),
-                            f"no condition named {key!r} (expected 'default' or one of: {', '.join(sorted(names))})"))
+                out.append(
+                    _at(
+                        ("simulation", who, "skill", key),
+                        f"no condition named {key!r} (expected 'default' or one of: {', '.join(sorted(names))})",
+                    )
+                )
     return out
 
 

@@ -45,7 +45,7 @@ def config_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-MAX_DEPTH = 32          # a study file is a few levels deep; more is a mistake or an attack
+MAX_DEPTH = 32  # a study file is a few levels deep; more is a mistake or an attack
 MAX_BYTES = 1_000_000  # a study file is a few kB; its data lives in task.source
 ALIASES = "anchors and aliases (&name, *name) are not allowed in a study file; write the value out"
 TOO_DEEP = f"value nested too deeply (more than {MAX_DEPTH} levels)"
@@ -75,8 +75,15 @@ class _MarkedLoader(yaml.SafeLoader):
                 self._depth -= 1
 
 
-def _build(node: yaml.Node, loc: Loc, marks: dict[Loc, tuple[int, int]], key_marks: dict[Loc, tuple[int, int]],
-           loader: _MarkedLoader, problems: list[str], path: str) -> Any:
+def _build(
+    node: yaml.Node,
+    loc: Loc,
+    marks: dict[Loc, tuple[int, int]],
+    key_marks: dict[Loc, tuple[int, int]],
+    loader: _MarkedLoader,
+    problems: list[str],
+    path: str,
+) -> Any:
     marks[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
@@ -161,8 +168,9 @@ def parse_yaml(text: str, path: str) -> tuple[Any, dict[Loc, tuple[int, int]], d
     return data, marks, key_marks
 
 
-def _where(loc: Loc, marks: dict[Loc, tuple[int, int]], key_marks: dict[Loc, tuple[int, int]],
-           extra: bool) -> tuple[int, int]:
+def _where(
+    loc: Loc, marks: dict[Loc, tuple[int, int]], key_marks: dict[Loc, tuple[int, int]], extra: bool
+) -> tuple[int, int]:
     if extra and loc in key_marks:
         return key_marks[loc]
     for n in range(len(loc), -1, -1):
@@ -199,7 +207,7 @@ def _describe(err: dict[str, Any]) -> str:
         return f"task needs a 'kind' (expected one of: {', '.join(_task_kinds())})"
     for prefix in ("Value error, ", "Assertion failed, "):
         if msg.startswith(prefix):
-            return msg[len(prefix):]
+            return msg[len(prefix) :]
     if "input" in err and not isinstance(err["input"], (dict, list)):
         return f"{msg} (got {err['input']!r})"
     return msg
@@ -220,8 +228,14 @@ def _sections(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _located(loc: Loc, msg: str, marks: dict[Loc, tuple[int, int]], key_marks: dict[Loc, tuple[int, int]],
-             path: str, at_key: bool = False) -> tuple[int, int, str]:
+def _located(
+    loc: Loc,
+    msg: str,
+    marks: dict[Loc, tuple[int, int]],
+    key_marks: dict[Loc, tuple[int, int]],
+    path: str,
+    at_key: bool = False,
+) -> tuple[int, int, str]:
     line, col = _where(loc, marks, key_marks, at_key)
     return line, col, f"{path}:{line}:{col}: {_fmt(loc)}: {msg}"
 
@@ -241,13 +255,26 @@ def validate_text(text: str, path: str = "<study>") -> Study:
         study = Study.model_validate(data, context={"collect_problems": True})
     except ValidationError as e:
         for err in e.errors():
-            found.append(_located(_clean_loc(err["loc"]), _describe(dict(err)), marks, key_marks, path,
-                                  err["type"] == "extra_forbidden"))
+            found.append(
+                _located(
+                    _clean_loc(err["loc"]),
+                    _describe(dict(err)),
+                    marks,
+                    key_marks,
+                    path,
+                    err["type"] == "extra_forbidden",
+                )
+            )
     sections = {n: getattr(study, n) for n in Study.model_fields} if study is not None else _sections(data)
-    if study is None and sections.get("judgment") is not None and sections["judgment"].choices is None \
-            and sections.get("task") is not None:
+    if (
+        study is None
+        and sections.get("judgment") is not None
+        and sections["judgment"].choices is None
+        and sections.get("task") is not None
+    ):
         sections["judgment"] = sections["judgment"].model_copy(
-            update={"choices": _default_choices(sections["task"].kind)})
+            update={"choices": _default_choices(sections["task"].kind)}
+        )
     for loc, msg in cross_field_problems(sections):
         found.append(_located(loc, msg, marks, key_marks, path))
     if found:
@@ -265,8 +292,10 @@ def load_study(path: str | Path) -> StudyFile:
     if p.is_dir():
         raise StudyFileError(str(p), [f"{p}: is a folder; give the path of a study .yaml file"])
     if p.stat().st_size > MAX_BYTES:
-        too_big = (f"{p}:1:1: the study file is {p.stat().st_size:,} bytes; a study file is at most {MAX_BYTES:,} "
-                   "(items belong in the data file named by task.source)")
+        too_big = (
+            f"{p}:1:1: the study file is {p.stat().st_size:,} bytes; a study file is at most {MAX_BYTES:,} "
+            "(items belong in the data file named by task.source)"
+        )
         raise StudyFileError(str(p), [too_big])
     try:
         text = p.read_text(encoding="utf-8")

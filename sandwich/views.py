@@ -94,15 +94,15 @@ class AssistanceView(View):
     """Precomputed assistance for one item under one condition."""
 
     kind: str
-    status: str                     # ok | unparsed | failed | missing
+    status: str  # ok | unparsed | failed | missing
     content: dict[str, Any] | None = None
     raw: str | None = None
     model: str | None = None
     backend: str | None = None
 
 
-MAX_TIME_S = 24 * 3600   # no time on one item is believable beyond a day (seconds)
-TIME_SLACK_S = 60         # a timed item may report up to its limit plus this (clock and network slack)
+MAX_TIME_S = 24 * 3600  # no time on one item is believable beyond a day (seconds)
+TIME_SLACK_S = 60  # a timed item may report up to its limit plus this (clock and network slack)
 
 
 class JudgmentIn(View):

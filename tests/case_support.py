@@ -39,8 +39,15 @@ def jsonl_gold(folder: Path) -> dict[str, str]:
     return {f"mc-{r['id']}": r["answer"] for r in rows}
 
 
-def judge_all(db: Path, overseer: str, choose: Callable[[ItemView, int], str], *, client: str = "script",
-              confidence: int = 100, flag_missing_help: bool = True) -> int:
+def judge_all(
+    db: Path,
+    overseer: str,
+    choose: Callable[[ItemView, int], str],
+    *,
+    client: str = "script",
+    confidence: int = 100,
+    flag_missing_help: bool = True,
+) -> int:
     """Answer every item of `overseer`; `choose(view, k)` gets the k-th item seen in its condition (from 0)."""
     seen: dict[str, int] = {}
     with StudyService(db) as svc:
@@ -50,10 +57,17 @@ def judge_all(db: Path, overseer: str, choose: Callable[[ItemView, int], str], *
             k = seen.get(v.condition, 0)
             seen[v.condition] = k + 1
             # as the app does: a judgment whose help failed or was never prepared is flagged
-            failed = flag_missing_help and any(h.status in ("failed", "missing")
-                                               for h in s.assistance(v.assignment_id))
-            s.submit(JudgmentIn(judgment_id=uuid.uuid4().hex, assignment_id=v.assignment_id, choice=choose(v, k),
-                                confidence=confidence, time_on_item_s=20.0, assistance_failed=failed))
+            failed = flag_missing_help and any(h.status in ("failed", "missing") for h in s.assistance(v.assignment_id))
+            s.submit(
+                JudgmentIn(
+                    judgment_id=uuid.uuid4().hex,
+                    assignment_id=v.assignment_id,
+                    choice=choose(v, k),
+                    confidence=confidence,
+                    time_on_item_s=20.0,
+                    assistance_failed=failed,
+                )
+            )
     return sum(seen.values())
 
 

@@ -20,8 +20,11 @@ def plant_judgments(db: Path, skill: dict[str, float], seed: int = 0) -> int:
         options = None
         for o in [r.name for r in svc.overseers() if r.role == "non_expert"]:
             session = svc.for_overseer(o)
-            for a in sql(svc, "SELECT assignment_id, item_id, condition FROM assignments WHERE overseer = ? "
-                               "ORDER BY position", [o]):
+            for a in sql(
+                svc,
+                "SELECT assignment_id, item_id, condition FROM assignments WHERE overseer = ? ORDER BY position",
+                [o],
+            ):
                 g = gold[a["item_id"]]
                 if svc.study.task.kind == "code-review":
                     options = ["correct", "buggy"]
@@ -32,8 +35,14 @@ def plant_judgments(db: Path, skill: dict[str, float], seed: int = 0) -> int:
                 choice = g if right else rng.choice([x for x in options if x != g])
                 conf = rng.choice([70, 80, 90]) if right else rng.choice([50, 60, 70])
                 conf = min(svc.study.judgment.confidence, key=lambda c: abs(c - conf))
-                session.submit(JudgmentIn(judgment_id=f"j-{a['assignment_id'].replace(':', '-')}",
-                                          assignment_id=a["assignment_id"], choice=choice, confidence=conf,
-                                          source="parametric"))
+                session.submit(
+                    JudgmentIn(
+                        judgment_id=f"j-{a['assignment_id'].replace(':', '-')}",
+                        assignment_id=a["assignment_id"],
+                        choice=choice,
+                        confidence=conf,
+                        source="parametric",
+                    )
+                )
                 n += 1
     return n

@@ -34,8 +34,16 @@ def free_port() -> int:
 class StandIn:
     """One stand-in server on 127.0.0.1, serving from a background thread until `stop()`."""
 
-    def __init__(self, name: str, *, port: int | None = None, model: str = "standin", delay_s: float = 0.0,
-                 die_after: int | None = None, status: int = 200) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        port: int | None = None,
+        model: str = "standin",
+        delay_s: float = 0.0,
+        die_after: int | None = None,
+        status: int = 200,
+    ) -> None:
         self.name, self.model, self.delay_s, self.die_after, self.status = name, model, delay_s, die_after, status
         self.port = port or free_port()
         self.chat_requests = 0
@@ -105,9 +113,15 @@ class StandIn:
                         return
                     time.sleep(owner.delay_s)
                     text = "".join(pieces).strip()
-                    self._json(200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                                                  "finish_reason": "stop"}],
-                                     "usage": {"prompt_tokens": 7, "completion_tokens": len(pieces)}})
+                    self._json(
+                        200,
+                        {
+                            "choices": [
+                                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                            ],
+                            "usage": {"prompt_tokens": 7, "completion_tokens": len(pieces)},
+                        },
+                    )
                     return
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
@@ -142,6 +156,7 @@ class StandIn:
                 httpd.socket.shutdown(socket.SHUT_RDWR)  # Linux: stop listening now, new connections are refused
             except OSError:
                 pass
+
             def close() -> None:
                 httpd.shutdown()
                 httpd.server_close()

@@ -42,14 +42,22 @@ def pair_rows(n: int) -> list[dict[str, Any]]:
     return rows
 
 
-def write_pair_study(folder: Path, rows: list[dict[str, Any]] | None = None, *, task_extra: str = "",
-                     judgment: str = "  confidence: [50, 60, 70, 80, 90, 100]\n", per: int = 12, seed: int = 1,
-                     non_expert: str = "{kind: parametric, skill: {default: 0.98}, noise: 0}",
-                     help: str = "{debate: {rounds: 1}}") -> Path:
+def write_pair_study(
+    folder: Path,
+    rows: list[dict[str, Any]] | None = None,
+    *,
+    task_extra: str = "",
+    judgment: str = "  confidence: [50, 60, 70, 80, 90, 100]\n",
+    per: int = 12,
+    seed: int = 1,
+    non_expert: str = "{kind: parametric, skill: {default: 0.98}, noise: 0}",
+    help: str = "{debate: {rounds: 1}}",
+) -> Path:
     """Write pairs.jsonl and pairs.yaml in `folder`; returns the study file's path."""
     rows = pair_rows(24) if rows is None else rows
     (folder / "pairs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     path = folder / "pairs.yaml"
-    path.write_text(STUDY.format(task_extra=task_extra, judgment=judgment, per=per, seed=seed,
-                                 non_expert=non_expert, help=help))
+    path.write_text(
+        STUDY.format(task_extra=task_extra, judgment=judgment, per=per, seed=seed, non_expert=non_expert, help=help)
+    )
     return path

@@ -57,14 +57,25 @@ def humaneval_pairs(db: Path, seed: int = 0) -> tuple[list[GoldPair], list[Candi
     cands: list[Candidate] = []
     for pid in sorted(by_problem):
         its = sorted(by_problem[pid], key=lambda i: i.item_id)
-        cands += [Candidate(i.item_id, pid, its[0].split, i.prompt or "", i.body or "", gold[i.item_id] == "correct")
-                  for i in its]
+        cands += [
+            Candidate(i.item_id, pid, its[0].split, i.prompt or "", i.body or "", gold[i.item_id] == "correct")
+            for i in its
+        ]
         good = [i for i in its if gold[i.item_id] == "correct"]
         bad = [i for i in its if gold[i.item_id] == "buggy"]
         for g in good:
             for b in bad:
                 a_good = rng.random() < 0.5
                 a, bb = (g, b) if a_good else (b, g)
-                pairs.append(GoldPair(f"{g.item_id}|{b.item_id}", pid, g.split, g.prompt or "", a.body or "",
-                                      bb.body or "", "A" if a_good else "B"))
+                pairs.append(
+                    GoldPair(
+                        f"{g.item_id}|{b.item_id}",
+                        pid,
+                        g.split,
+                        g.prompt or "",
+                        a.body or "",
+                        bb.body or "",
+                        "A" if a_good else "B",
+                    )
+                )
     return pairs, cands

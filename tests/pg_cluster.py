@@ -54,8 +54,12 @@ class Cluster:
 
     def pg_ctl(self, *args: str, timeout: float = 60) -> None:
         """Run pg_ctl on this cluster (start, stop, restart …)."""
-        subprocess.run(self._cmd(str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", *args), check=True,
-                       capture_output=True, timeout=timeout)
+        subprocess.run(
+            self._cmd(str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", *args),
+            check=True,
+            capture_output=True,
+            timeout=timeout,
+        )
 
     def start(self) -> None:
         """Start the server (TCP on 127.0.0.1:port, its socket in the cluster folder)."""
@@ -84,9 +88,23 @@ def start_cluster() -> Cluster:
         os.chown(root, entry.pw_uid, entry.pw_gid)
     cluster = Cluster(root, _free_port(), bindir, run_as)
     try:
-        subprocess.run(cluster._cmd(str(bindir / "initdb"), "-D", str(cluster.data), "-U", "sandwich",
-                                    "--auth=trust", "--locale=C", "-E", "UTF8", "--no-sync"),
-                       check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            cluster._cmd(
+                str(bindir / "initdb"),
+                "-D",
+                str(cluster.data),
+                "-U",
+                "sandwich",
+                "--auth=trust",
+                "--locale=C",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ),
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         cluster.start()
     except subprocess.CalledProcessError as e:
         shutil.rmtree(root, ignore_errors=True)

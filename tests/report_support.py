@@ -30,8 +30,7 @@ QUALITY = {"expert": 2.5, "unassisted": 0.4, "consult": 1.0, "debate": 1.6, "maj
 
 def simulated_study(folder: Path) -> Path:
     """24 items, six non-experts and two experts over three conditions, judged by simulated overseers."""
-    path = write_mc_study(folder, rows=24, overseers=6, experts=["gus", "hal"], items_per_overseer=12,
-                          extra=SIMULATION)
+    path = write_mc_study(folder, rows=24, overseers=6, experts=["gus", "hal"], items_per_overseer=12, extra=SIMULATION)
     db = folder / "mc.duckdb"
     create_study(load_study(path), db)
     simulate_study(db, with_model_alone=False)
@@ -51,7 +50,18 @@ def plant_runs(db: Path, seeds: tuple[int, ...] = (0, 1)) -> Path:
             run.mkdir(parents=True, exist_ok=True)
             scores = {e.example_id: 1 / (1 + math.exp(-(q * (2 * e.bad - 1) + rng.gauss(0, 1)))) for e in test}
             (run / "scores.json").write_text(json.dumps(scores))
-            (run / "metrics.json").write_text(json.dumps({
-                "source": source, "backbone": "minilm", "seed": seed, "status": "trained", "n_train": 40,
-                "n_judgments": 40, "metrics": {}, "notes": []}))
+            (run / "metrics.json").write_text(
+                json.dumps(
+                    {
+                        "source": source,
+                        "backbone": "minilm",
+                        "seed": seed,
+                        "status": "trained",
+                        "n_train": 40,
+                        "n_judgments": 40,
+                        "metrics": {},
+                        "notes": [],
+                    }
+                )
+            )
     return root

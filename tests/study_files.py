@@ -15,17 +15,32 @@ THREE_CONDITIONS = """
 
 def mc_rows(n: int, answers: str = "ABC") -> list[dict[str, Any]]:
     """`n` passage questions whose answers cycle through `answers`."""
-    return [{"id": f"q{i:03d}", "passage": f"Passage {i}: the river rose {i} feet after the storm of year {1900 + i}.",
-             "question": f"How many feet did the river rise in passage {i}?",
-             "choices": [str(i), str(i + 1), str(i + 2), "none"], "answer": answers[i % len(answers)]}
-            for i in range(n)]
+    return [
+        {
+            "id": f"q{i:03d}",
+            "passage": f"Passage {i}: the river rose {i} feet after the storm of year {1900 + i}.",
+            "question": f"How many feet did the river rise in passage {i}?",
+            "choices": [str(i), str(i + 1), str(i + 2), "none"],
+            "answer": answers[i % len(answers)],
+        }
+        for i in range(n)
+    ]
 
 
-def write_mc_study(folder: Path, *, name: str = "mc", rows: int | list[dict[str, Any]] = 12,
-                   conditions: str = THREE_CONDITIONS, overseers: int | list[str] = 3, experts: list[str] = (),
-                   items_per_overseer: int = 12, judged_items: int | None = None,
-                   judgment: str = "{choices: item, confidence: [50, 75, 100]}", assistant: str | None = None,
-                   extra: str = "") -> Path:
+def write_mc_study(
+    folder: Path,
+    *,
+    name: str = "mc",
+    rows: int | list[dict[str, Any]] = 12,
+    conditions: str = THREE_CONDITIONS,
+    overseers: int | list[str] = 3,
+    experts: list[str] = (),
+    items_per_overseer: int = 12,
+    judged_items: int | None = None,
+    judgment: str = "{choices: item, confidence: [50, 75, 100]}",
+    assistant: str | None = None,
+    extra: str = "",
+) -> Path:
     """Write `folder/data.jsonl` and `folder/NAME.yaml`; return the YAML's path."""
     data = rows if isinstance(rows, list) else mc_rows(rows)
     (folder / "data.jsonl").write_text("\n".join(json.dumps(r) for r in data) + "\n")

@@ -27,18 +27,25 @@ PREREG = """
 
 def write_study(folder: Path, *, prereg: str | None = None) -> Path:
     """A multiple-choice study: 6 non-experts + 1 expert, 3 conditions, 24 items, two hypotheses."""
-    return write_mc_study(folder, name="rc", rows=ROWS, overseers=6, experts=["grace"],
-                          conditions="""
+    return write_mc_study(
+        folder,
+        name="rc",
+        rows=ROWS,
+        overseers=6,
+        experts=["grace"],
+        conditions="""
   - {name: unassisted}
   - {name: consult, assistance: [consultancy]}
   - {name: debate, assistance: [{debate: {rounds: 1}}]}""",
-                          judgment="{choices: item, confidence: [25, 50, 75, 100]}", extra=f"""preregistration:
+        judgment="{choices: item, confidence: [25, 50, 75, 100]}",
+        extra=f"""preregistration:
   hypotheses:{prereg or PREREG}
 simulation:
   non_expert: {{kind: parametric, skill: {{default: 0.45, consult: 0.55, debate: 0.7}}, noise: 0.05}}
   expert: {{kind: parametric, skill: {{default: 0.95}}}}
   seed: 3
-""")
+""",
+    )
 
 
 @pytest.fixture
@@ -51,8 +58,9 @@ def study(tmp_path: Path) -> tuple[Path, Path]:
 
 def sandwich_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "160"}
-    return subprocess.run([sys.executable, "-m", "sandwich", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=300, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "sandwich", *args], cwd=cwd, capture_output=True, text=True, timeout=300, env=env
+    )
 
 
 def test_simulate_then_analyze_writes_a_synthetic_report(study: tuple[Path, Path], tmp_path: Path) -> None:
@@ -61,8 +69,9 @@ def test_simulate_then_analyze_writes_a_synthetic_report(study: tuple[Path, Path
     assert sim.returncode == 0, sim.stderr
     assert "synthetic" in sim.stdout.lower()
     out = tmp_path / "report"
-    res = sandwich_cli("analyze", str(yaml_path), "--db", str(db), "--out", str(out), "--replicates", "300",
-                       cwd=tmp_path)
+    res = sandwich_cli(
+        "analyze", str(yaml_path), "--db", str(db), "--out", str(out), "--replicates", "300", cwd=tmp_path
+    )
     assert res.returncode == 0, res.stderr
     for title in ("The sandwich", "Per condition", "Hypotheses", "Krippendorff", "Dawid–Skene"):
         assert title in res.stdout
@@ -101,12 +110,17 @@ def test_empty_condition_and_single_judgment_overseer_still_analysed(study: tupl
     _, db = study
     simulate_study(db, with_model_alone=False)
     with StudyService(db) as svc:
-        sql(svc, "DELETE FROM judgments WHERE condition = 'consult' AND overseer IN "
-                    "(SELECT name FROM overseers WHERE role = 'non_expert')")
-        keep = sql(svc, "SELECT judgment_id FROM judgments WHERE overseer = 'ana' AND condition = 'debate' "
-                         "ORDER BY judgment_id LIMIT 1")[0]["judgment_id"]
-        sql(svc, "DELETE FROM judgments WHERE overseer = 'ana' AND condition = 'debate' AND judgment_id <> ?",
-                    [keep])
+        sql(
+            svc,
+            "DELETE FROM judgments WHERE condition = 'consult' AND overseer IN "
+            "(SELECT name FROM overseers WHERE role = 'non_expert')",
+        )
+        keep = sql(
+            svc,
+            "SELECT judgment_id FROM judgments WHERE overseer = 'ana' AND condition = 'debate' "
+            "ORDER BY judgment_id LIMIT 1",
+        )[0]["judgment_id"]
+        sql(svc, "DELETE FROM judgments WHERE overseer = 'ana' AND condition = 'debate' AND judgment_id <> ?", [keep])
     res = analyze_study(db, replicates=200)
     text = " ".join(res.warnings)
     assert "'consult' has no non-expert judgments" in text
@@ -123,8 +137,11 @@ def test_changed_hypotheses_are_flagged_and_exploratory(study: tuple[Path, Path]
     simulate_study(db, with_model_alone=False)
     edited = tmp_path / "edited"
     edited.mkdir()
-    changed = write_study(edited, prereg="""
-    - {id: H1, compare: [debate, unassisted], metric: accuracy, alternative: two-sided, alpha: 0.05}""")
+    changed = write_study(
+        edited,
+        prereg="""
+    - {id: H1, compare: [debate, unassisted], metric: accuracy, alternative: two-sided, alpha: 0.05}""",
+    )
     res = analyze_study(db, replicates=200, study_file=changed, explore=[("debate", "consult")])
     assert "differ from those frozen" in res.warnings[0]
     labels = {h.id: h.label for h in res.hypotheses}
@@ -135,9 +152,16 @@ def test_changed_hypotheses_are_flagged_and_exploratory(study: tuple[Path, Path]
 def test_locked_database_is_analysed_from_a_snapshot(study: tuple[Path, Path]) -> None:
     _, db = study
     simulate_study(db, with_model_alone=False)
-    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-                               "print('locked', flush=True); time.sleep(60)", str(db)], stdout=subprocess.PIPE,
-                              text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('locked', flush=True); time.sleep(60)",
+            str(db),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         res = analyze_study(db, replicates=100)
@@ -158,11 +182,14 @@ def test_bad_explore_and_missing_database(study: tuple[Path, Path], tmp_path: Pa
 
 
 def test_every_metric_and_the_expert_comparison_can_be_preregistered(tmp_path: Path) -> None:
-    yaml_path = write_study(tmp_path, prereg="""
+    yaml_path = write_study(
+        tmp_path,
+        prereg="""
     - {id: G, compare: [debate, unassisted], metric: gap_closed, alternative: greater}
     - {id: E, compare: [debate, unassisted], metric: ece, alternative: less}
     - {id: T, compare: [debate, unassisted], metric: time, alternative: two-sided, test: bootstrap}
-    - {id: X, compare: [debate, expert], metric: accuracy, alternative: less}""")
+    - {id: X, compare: [debate, expert], metric: accuracy, alternative: less}""",
+    )
     db = tmp_path / "rc.duckdb"
     create_study(load_study(yaml_path), db)
     simulate_study(db, with_model_alone=False)
@@ -172,7 +199,7 @@ def test_every_metric_and_the_expert_comparison_can_be_preregistered(tmp_path: P
     for h in by_id.values():
         assert h.label == "confirmatory" and h.verdict in ("supported", "not supported", "not testable at α"), h
         assert 0 < h.p <= 1
-    assert by_id["X"].estimate < 0 and by_id["X"].hi < 0   # experts (0.95) beat debate (0.7) ...
+    assert by_id["X"].estimate < 0 and by_id["X"].hi < 0  # experts (0.95) beat debate (0.7) ...
     # ... but one expert among seven overseers gives the permutation test 7 relabellings: it says so
     assert by_id["X"].verdict == "not testable at α" and "only 7 distinct relabellings" in by_id["X"].note
     assert "accuracy difference" in by_id["G"].note

@@ -23,7 +23,13 @@ def test_williams_rows_are_latin_and_carryover_balanced(n: int) -> None:
 
 
 CASES = [  # (items, conditions, overseers, items_per_overseer)
-    (12, 3, 3, 12), (24, 4, 4, 24), (30, 3, 6, 15), (40, 4, 8, 20), (24, 6, 6, 24), (50, 2, 6, 20), (17, 3, 9, 6),
+    (12, 3, 3, 12),
+    (24, 4, 4, 24),
+    (30, 3, 6, 15),
+    (40, 4, 8, 20),
+    (24, 6, 6, 24),
+    (50, 2, 6, 20),
+    (17, 3, 9, 6),
 ]
 
 
@@ -111,11 +117,18 @@ def test_parts_differ_between_overseers_and_items_move_between_positions(seed: i
 
 
 @pytest.mark.parametrize("seed", range(10))
-@pytest.mark.parametrize(("labels", "n_items", "n_cond", "n_ov", "k"), [
-    (["correct", "buggy"], 24, 6, 6, 24), (["correct", "buggy"], 48, 4, 8, 24), (list("ABCD"), 12, 3, 3, 12),
-    (["correct", "buggy"], 40, 2, 4, 20)])
-def test_gold_is_balanced_within_every_part(labels: list[str], n_items: int, n_cond: int, n_ov: int, k: int,
-                                            seed: int) -> None:
+@pytest.mark.parametrize(
+    ("labels", "n_items", "n_cond", "n_ov", "k"),
+    [
+        (["correct", "buggy"], 24, 6, 6, 24),
+        (["correct", "buggy"], 48, 4, 8, 24),
+        (list("ABCD"), 12, 3, 3, 12),
+        (["correct", "buggy"], 40, 2, 4, 20),
+    ],
+)
+def test_gold_is_balanced_within_every_part(
+    labels: list[str], n_items: int, n_cond: int, n_ov: int, k: int, seed: int
+) -> None:
     items = [f"i{j:02d}" for j in range(n_items)]
     gold = {i: labels[n % len(labels)] for n, i in enumerate(items)}
     a = plan(items, [f"c{j}" for j in range(n_cond)], [f"o{j}" for j in range(n_ov)], k, seed=seed, labels=gold)
@@ -132,8 +145,15 @@ def test_one_version_of_a_problem_per_overseer_by_default(seed: int) -> None:
     items = [f"p{p:02d}{v}" for p in range(24) for v in "ab"]
     problems = {i: i[:3] for i in items}
     gold = {i: ("correct" if i.endswith("a") else "buggy") for i in items}
-    a = plan(items, [f"c{j}" for j in range(6)], [f"o{j:02d}" for j in range(12)], 24, seed=seed, labels=gold,
-             problems=problems)
+    a = plan(
+        items,
+        [f"c{j}" for j in range(6)],
+        [f"o{j:02d}" for j in range(12)],
+        24,
+        seed=seed,
+        labels=gold,
+        problems=problems,
+    )
     for s in _sessions(a).values():
         assert len({problems[x.item_id] for x in s}) == 24
     assert {(x.item_id, x.condition) for x in a} == {(i, f"c{j}") for i in items for j in range(6)}
@@ -144,8 +164,16 @@ def test_repeats_allowed_explicitly_land_in_different_parts(seed: int) -> None:
     items = [f"p{p:02d}{v}" for p in range(12) for v in "ab"]
     problems = {i: i[:3] for i in items}
     gold = {i: ("correct" if i.endswith("a") else "buggy") for i in items}
-    a = plan(items, [f"c{j}" for j in range(6)], [f"o{j}" for j in range(6)], 24, seed=seed, labels=gold,
-             problems=problems, versions_per_problem=2)
+    a = plan(
+        items,
+        [f"c{j}" for j in range(6)],
+        [f"o{j}" for j in range(6)],
+        24,
+        seed=seed,
+        labels=gold,
+        problems=problems,
+        versions_per_problem=2,
+    )
     for s in _sessions(a).values():
         for part in range(6):
             mine = [problems[x.item_id] for x in s if x.block == part]
@@ -163,8 +191,16 @@ def test_between_subjects_sessions_hold_one_version_per_problem_and_balanced_gol
     items = [f"p{p:02d}{v}" for p in range(20) for v in "ab"]
     problems = {i: i[:3] for i in items}
     gold = {i: ("correct" if (int(i[1:3]) + (i[-1] == "b")) % 2 else "buggy") for i in items}
-    a = plan(items, ["a", "b"], [f"o{j}" for j in range(8)], 10, design="between-subjects", seed=4, labels=gold,
-             problems=problems)
+    a = plan(
+        items,
+        ["a", "b"],
+        [f"o{j}" for j in range(8)],
+        10,
+        design="between-subjects",
+        seed=4,
+        labels=gold,
+        problems=problems,
+    )
     for s in _sessions(a).values():
         assert len({problems[x.item_id] for x in s}) == 10
         assert Counter(gold[x.item_id] for x in s) == Counter({"correct": 5, "buggy": 5})

@@ -119,8 +119,11 @@ def test_overseers_in_a_condition_see_the_same_stored_help(filled: Path) -> None
         seen: dict[str, list] = {}
         for name in ("ana", "ben"):
             s = svc.for_overseer(name)
-            for a in sql(svc, "SELECT assignment_id, item_id FROM assignments WHERE overseer = ? AND "
-                               "condition = 'helped'", [name]):
+            for a in sql(
+                svc,
+                "SELECT assignment_id, item_id FROM assignments WHERE overseer = ? AND condition = 'helped'",
+                [name],
+            ):
                 views = s.assistance(a["assignment_id"])
                 assert [v.kind for v in views] == KINDS and all(v.status != "missing" for v in views)
                 seen.setdefault(a["item_id"], []).append([v.model_dump() for v in views])
@@ -135,8 +138,10 @@ def test_resume_skips_done_rows_and_retry_failed_redoes_them(filled: Path, tmp_p
         report = precompute(svc)
         assert report.generated == 0 and report.skipped == 20
         sql(svc, "DELETE FROM assistance WHERE kind = 'explanation' AND item_id = 'mc-r00'")
-        sql(svc, "UPDATE assistance SET status = 'failed', content = NULL WHERE kind = 'critique' "
-                    "AND item_id = 'mc-r01'")
+        sql(
+            svc,
+            "UPDATE assistance SET status = 'failed', content = NULL WHERE kind = 'critique' AND item_id = 'mc-r01'",
+        )
         report = precompute(svc)  # only the missing row; the failed one stays failed
         assert (report.generated, report.skipped) == (1, 19)
         jobs, _ = plan(svc, retry_failed=True)  # the failed row, and any row cut off at the token limit
@@ -145,7 +150,8 @@ def test_resume_skips_done_rows_and_retry_failed_redoes_them(filled: Path, tmp_p
         report = precompute(svc, retry_failed=True)
         assert report.generated == len(jobs)
         assert sql(svc, "SELECT status FROM assistance WHERE kind = 'critique' AND item_id = 'mc-r01'")[0][
-            "status"] in ("ok", "unparsed")
+            "status"
+        ] in ("ok", "unparsed")
         assert sql(svc, "SELECT count(*) AS n FROM assistance")[0]["n"] == 20
 
 
@@ -153,8 +159,11 @@ def test_follow_up_streams_through_the_service_and_is_logged(filled: Path, tmp_p
     db = tmp_path / "copy.duckdb"
     shutil.copy(filled, db)
     with StudyService(db) as svc:
-        a = sql(svc, "SELECT assignment_id FROM assignments WHERE overseer = 'ana' AND condition = 'helped' "
-                      "ORDER BY position LIMIT 1")[0]["assignment_id"]
+        a = sql(
+            svc,
+            "SELECT assignment_id FROM assignments WHERE overseer = 'ana' AND condition = 'helped' "
+            "ORDER BY position LIMIT 1",
+        )[0]["assignment_id"]
         session = svc.for_overseer("ana")
         nodes = [v for v in session.assistance(a) if v.kind == "decomposition" and v.status == "ok"]
         node = nodes[0].content["nodes"][0]["id"] if nodes else None
@@ -183,8 +192,9 @@ def test_backend_down_is_a_clear_error(tmp_path: Path) -> None:
     db = _make_study(tmp_path, assistant=f"assistant: {{backend: vllm, url: '{url}', timeout_s: 5}}")
     with StudyService(db) as svc:
         a = sql(svc, "SELECT assignment_id FROM assignments WHERE condition = 'helped' LIMIT 1")[0]
-        session = svc.for_overseer(sql(svc, "SELECT overseer FROM assignments WHERE assignment_id = ?",
-                                             [a["assignment_id"]])[0]["overseer"])
+        session = svc.for_overseer(
+            sql(svc, "SELECT overseer FROM assignments WHERE assignment_id = ?", [a["assignment_id"]])[0]["overseer"]
+        )
         with pytest.raises(AssistanceUnavailable) as err:
             list(session.follow_up(a["assignment_id"], "What is this about?"))
         assert url in str(err.value) and "sandwich serve-model" in str(err.value)
@@ -278,10 +288,23 @@ def test_strategies_cannot_receive_gold() -> None:
 
 
 # ------------------------------------------------------------------ ragged output
-ITEM = ItemContent(item_id="x", task_kind="multiple-choice", title="x", body="The river rose 3 feet after the storm.",
-                   question="How far did the river rise?", choices=["1 foot", "3 feet"])
-CODE = ItemContent(item_id="y", task_kind="code-review", title="y", body="def f(x):\n    return x + 1\n",
-                   question="Is this solution correct?", choices=["correct", "buggy"], language="python")
+ITEM = ItemContent(
+    item_id="x",
+    task_kind="multiple-choice",
+    title="x",
+    body="The river rose 3 feet after the storm.",
+    question="How far did the river rise?",
+    choices=["1 foot", "3 feet"],
+)
+CODE = ItemContent(
+    item_id="y",
+    task_kind="code-review",
+    title="y",
+    body="def f(x):\n    return x + 1\n",
+    question="Is this solution correct?",
+    choices=["correct", "buggy"],
+    language="python",
+)
 
 
 @pytest.mark.parametrize("reply", ["", "   ", "}}}{{", "...", "1.", "Where:", "<quote>", "\x00\x01", "42"])
@@ -293,20 +316,29 @@ def test_malformed_replies_become_unparsed_with_raw_text(kind: str, reply: str) 
 
 
 def test_ragged_but_readable_replies_are_parsed() -> None:
-    assert questions("Sure! Here are some:\n1) Question: Why is x?  Because.\n2. what about y?\nA. foo", 3) == \
-        ["Why is x?", "what about y?"]
+    assert questions("Sure! Here are some:\n1) Question: Why is x?  Because.\n2. what about y?\nA. foo", 3) == [
+        "Why is x?",
+        "what about y?",
+    ]
     assert questions("Is the loop right? Is the base case right?", 1) == ["Is the loop right?"]
-    assert flaws("**1. Where:** `x + 1`\n**What:** adds one\nWhy: the spec says two\n2. Where: end", 3) == \
-        [{"where": "`x + 1`", "what": "adds one", "why": "the spec says two"}]
+    assert flaws("**1. Where:** `x + 1`\n**What:** adds one\nWhy: the spec says two\n2. Where: end", 3) == [
+        {"where": "`x + 1`", "what": "adds one", "why": "the spec says two"}
+    ]
     assert flaws("1. The loop skips the last item because it stops early", 3)[0]["why"] == "it stops early"
     assert flaws("There are no flaws in this code.", 3) == []
     assert flaws("1. Where: the part it is in\n   What: the flaw\n   Why: why it matters", 3) is None
     assert truncate_words("one two <quote>three four five", 3) == ("one two <quote>three</quote> …", True)
-    assert quotes("see <quote>The river  ROSE 3 feet</quote> and <quote>it snowed", ITEM.body) == \
-        [{"text": "The river  ROSE 3 feet", "verified": True}, {"text": "it snowed", "verified": False}]
-    [out] = run_strategies(ScriptedBackend("It is <quote>return x + 1</quote> and <quote>x * 2</quote>. " * 20),
-                           [steps_for("debate", CODE, {"word_limit": 10, "rounds": 2}, sides=("correct", "buggy"))])
+    assert quotes("see <quote>The river  ROSE 3 feet</quote> and <quote>it snowed", ITEM.body) == [
+        {"text": "The river  ROSE 3 feet", "verified": True},
+        {"text": "it snowed", "verified": False},
+    ]
+    [out] = run_strategies(
+        ScriptedBackend("It is <quote>return x + 1</quote> and <quote>x * 2</quote>. " * 20),
+        [steps_for("debate", CODE, {"word_limit": 10, "rounds": 2}, sides=("correct", "buggy"))],
+    )
     assert out.status == "ok" and len(out.content["turns"]) == 4
-    assert out.content["turns"][0]["quotes"] == [{"text": "return x + 1", "verified": True},
-                                                 {"text": "x * 2", "verified": False}]
+    assert out.content["turns"][0]["quotes"] == [
+        {"text": "return x + 1", "verified": True},
+        {"text": "x * 2", "verified": False},
+    ]
     assert all(len(t["text"].split()) <= 11 for t in out.content["turns"])

@@ -13,17 +13,16 @@ from sandwich.analysis.metrics import summarize
 from sandwich.config import Hypothesis
 
 
-def _overseers(rng: np.random.Generator, n: int, truth: np.ndarray | float, conf: np.ndarray) -> tuple[np.ndarray,
-                                                                                                        ...]:
+def _overseers(rng: np.random.Generator, n: int, truth: np.ndarray | float, conf: np.ndarray) -> tuple[np.ndarray, ...]:
     y = (rng.random(n) < truth).astype(float)
     return conf, y, rng.integers(0, 10, n)
 
 
 def test_perfect_calibration_on_a_fine_scale_scores_near_zero_and_its_interval_says_so() -> None:
     rng = np.random.default_rng(0)
-    conf = rng.integers(50, 101, 300) / 100           # 51 levels, about 6 judgments each
-    c, y, o = _overseers(rng, 300, conf, conf)        # right exactly as often as stated
-    old = reliability(c, y).ece                       # per-level binning: sampling noise read as miscalibration
+    conf = rng.integers(50, 101, 300) / 100  # 51 levels, about 6 judgments each
+    c, y, o = _overseers(rng, 300, conf, conf)  # right exactly as often as stated
+    old = reliability(c, y).ece  # per-level binning: sampling noise read as miscalibration
     est, lo, hi = ece_interval(c, y, o, seed=1)
     assert old > 0.10
     assert est < 0.06 and lo <= 0.03 and lo <= est <= hi
@@ -31,7 +30,7 @@ def test_perfect_calibration_on_a_fine_scale_scores_near_zero_and_its_interval_s
 
 def test_an_overconfident_overseer_is_still_caught() -> None:
     rng = np.random.default_rng(1)
-    c, y, o = _overseers(rng, 300, 0.6, np.full(300, 0.9))   # says 90%, right 60% of the time
+    c, y, o = _overseers(rng, 300, 0.6, np.full(300, 0.9))  # says 90%, right 60% of the time
     est, lo, hi = ece_interval(c, y, o, seed=1)
     assert abs(est - 0.3) < 0.06 and lo > 0.2 and hi < 0.4
 
@@ -46,9 +45,19 @@ def _two_conditions(rng: np.random.Generator, fine: np.ndarray, coarse: np.ndarr
     items = np.arange(n_a + n_b)
     group = np.concatenate([np.zeros(n_a, int), np.ones(n_b, int)])
     n = n_a + n_b
-    return JudgmentTable([f"o{k}" for k in range(10)], [f"i{k}" for k in items], ["fine", "coarse"], o, items,
-                         group, y, conf, np.full(n, 30.0), np.zeros(10, np.int64),
-                         np.full(n, "A", dtype=object))
+    return JudgmentTable(
+        [f"o{k}" for k in range(10)],
+        [f"i{k}" for k in items],
+        ["fine", "coarse"],
+        o,
+        items,
+        group,
+        y,
+        conf,
+        np.full(n, 30.0),
+        np.zeros(10, np.int64),
+        np.full(n, "A", dtype=object),
+    )
 
 
 def test_ece_hypothesis_tests_the_reported_ece_not_per_level_bins() -> None:
@@ -73,7 +82,7 @@ def test_ece_hypothesis_tests_the_reported_ece_not_per_level_bins() -> None:
 def test_ece_hypothesis_still_catches_an_overconfident_condition() -> None:
     rng = np.random.default_rng(4)
     t = _two_conditions(rng, np.full(300, 0.9), rng.choice([0.6, 0.75, 0.9], 300))
-    t.correct[:300] = (rng.random(300) < 0.6).astype(float)      # says 90%, right 60% of the time
+    t.correct[:300] = (rng.random(300) < 0.6).astype(float)  # says 90%, right 60% of the time
     h = Hypothesis(id="E", compare=["fine", "coarse"], metric="ece", alternative="greater")
     r = run_hypothesis(h, "confirmatory", t, {}, "coarse", 0, permutations=400, seed=1)
     assert 0.2 < r.estimate < 0.4 and r.p < 0.01 and r.verdict == "supported" and r.lo > 0.15

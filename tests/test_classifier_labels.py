@@ -39,11 +39,16 @@ def disagreeing(tmp_path: Path) -> tuple[Path, set[tuple[str, str]]]:
                 right = o in PEOPLE and not no_help
                 if no_help:
                     failed.add((a.item_id, a.condition))
-                session.submit(JudgmentIn(judgment_id=f"j-{a.assignment_id.replace(':', '-')}",
-                                          assignment_id=a.assignment_id, confidence=100,
-                                          choice=gold[a.item_id] if right else _wrong(gold[a.item_id]),
-                                          assistance_failed=no_help,
-                                          source="human" if o in PEOPLE else "parametric"))
+                session.submit(
+                    JudgmentIn(
+                        judgment_id=f"j-{a.assignment_id.replace(':', '-')}",
+                        assignment_id=a.assignment_id,
+                        confidence=100,
+                        choice=gold[a.item_id] if right else _wrong(gold[a.item_id]),
+                        assistance_failed=no_help,
+                        source="human" if o in PEOPLE else "parametric",
+                    )
+                )
     return db, failed
 
 
@@ -66,8 +71,8 @@ def test_people_and_simulations_give_different_label_sets(disagreeing: tuple[Pat
     # every train item: 4 choices → 4 examples, labelled by each kind from one judgment apiece
     assert set(people.hard) == set(sims.hard) and len(people.hard) == 24
     assert people.n_judgments == sims.n_judgments == 6
-    assert _disagreements(ex, people.hard) == 0            # people answered gold
-    assert _disagreements(ex, sims.hard) == 12             # each wrong answer flips its own and gold's example
+    assert _disagreements(ex, people.hard) == 0  # people answered gold
+    assert _disagreements(ex, sims.hard) == 12  # each wrong answer flips its own and gold's example
     assert people.hard != sims.hard
     # without a suffix: people, as `analyze` reports by default — never the two pooled
     assert default.hard == people.hard and any("left out: 12 judgment(s) of parametric" in n for n in default.notes)
@@ -89,8 +94,7 @@ def test_a_judgment_made_without_help_never_becomes_a_label(disagreeing: tuple[P
     assert any("assistance_failed" in n for n in consult.notes)
 
 
-def test_an_unknown_kind_of_overseer_is_refused(disagreeing: tuple[Path, set[tuple[str, str]]],
-                                                tmp_path: Path) -> None:
+def test_an_unknown_kind_of_overseer_is_refused(disagreeing: tuple[Path, set[tuple[str, str]]], tmp_path: Path) -> None:
     db, _ = disagreeing
     with StudyService(db, read_only=True) as svc:
         ex = load_examples(svc)
@@ -98,8 +102,9 @@ def test_an_unknown_kind_of_overseer_is_refused(disagreeing: tuple[Path, set[tup
             labels_for(svc, "consult@robots", ex)
         with pytest.raises(SandwichError, match="expert labels are gold"):
             labels_for(svc, "expert@human", ex)
-    ok = write_mc_study(tmp_path, name="ok",
-                        extra="classifiers: {train_on: [expert, consult@human, majority:debate@llm]}")
+    ok = write_mc_study(
+        tmp_path, name="ok", extra="classifiers: {train_on: [expert, consult@human, majority:debate@llm]}"
+    )
     assert load_study(ok).study.classifiers.train_on[1] == "consult@human"
     bad = write_mc_study(tmp_path, name="bad", extra="classifiers:\n  train_on: [expert, consult@people]\n")
     with pytest.raises(StudyFileError, match=r"bad\.yaml:\d+:\d+.*unknown label source 'consult@people'"):

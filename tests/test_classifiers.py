@@ -120,8 +120,9 @@ def test_no_test_item_reaches_any_training_set(he_study: Path, tmp_path: Path, e
     with StudyService(he_study, read_only=True) as svc:
         ex = load_examples(svc)
         split = {e.example_id: e.split for e in ex}
-        judged_test = sql(svc, "SELECT count(*) AS n FROM judgments j JOIN items i USING (item_id) "
-                                "WHERE i.split = 'test'")[0]["n"]
+        judged_test = sql(
+            svc, "SELECT count(*) AS n FROM judgments j JOIN items i USING (item_id) WHERE i.split = 'test'"
+        )[0]["n"]
         assert judged_test > 0  # the overseers did judge test items: the guard has something to keep out
         for source in SOURCES:
             lab = labels_for(svc, source, ex)
@@ -144,17 +145,19 @@ def test_no_test_item_reaches_any_training_set(he_study: Path, tmp_path: Path, e
         training_set(ex, bad, soft=False)
 
 
-def test_sources_rank_as_planted_and_runs_resume_reproducibly(he_study: Path, tmp_path: Path,
-                                                               embed_cache: Path) -> None:
+def test_sources_rank_as_planted_and_runs_resume_reproducibly(
+    he_study: Path, tmp_path: Path, embed_cache: Path
+) -> None:
     runs = tmp_path / "runs"
     (runs / "cache").mkdir(parents=True)
     for f in embed_cache.iterdir():
         (runs / "cache" / f.name).write_bytes(f.read_bytes())
     first = train_study(he_study, runs_dir=runs, sources=["expert", "unassisted", "explain"], seeds=[0, 1])
     assert {r.status for r in first} == {"trained"}
-    auroc = {s: np.mean([r.metrics["auroc"] for r in first if r.source == s]) for s in ("expert", "unassisted",
-                                                                                         "explain")}
-    assert auroc["expert"] > auroc["explain"] > auroc["unassisted"], auroc   # 85%-right labels beat 60%-right
+    auroc = {
+        s: np.mean([r.metrics["auroc"] for r in first if r.source == s]) for s in ("expert", "unassisted", "explain")
+    }
+    assert auroc["expert"] > auroc["explain"] > auroc["unassisted"], auroc  # 85%-right labels beat 60%-right
     # an interrupted session: one run lost its results; only it is trained again, with the same outcome
     lost = next(r for r in first if r.source == "explain" and r.seed == 1)
     (Path(lost.path) / "metrics.json").unlink()
@@ -183,18 +186,20 @@ def test_pgr_is_also_given_at_matched_training_sizes(he_study: Path, tmp_path: P
     recs = train_study(he_study, runs_dir=runs, sources=["expert", "unassisted", "explain"], seeds=[0, 1])
     raw = {r.source: r.n_train for r in recs if not r.matched}
     matched = [r for r in recs if r.matched]
-    assert raw["expert"] > min(raw.values())      # the expert ceiling learns from more examples than a condition
+    assert raw["expert"] > min(raw.values())  # the expert ceiling learns from more examples than a condition
     n_match = matched[0].matched
     assert {r.matched for r in matched} == {n_match} and {r.source for r in matched} >= {"expert"}
-    for r in matched:   # every subsampled run trained on exactly n_match items, all candidates of each
+    for r in matched:  # every subsampled run trained on exactly n_match items, all candidates of each
         cfg = json.loads((Path(r.path) / "config.json").read_text())
         assert len({e.split("#")[0] for e in cfg["train_examples"]}) == n_match
         assert r.n_train < raw[r.source]
     res = compare_study(he_study, runs_dir=runs, n_boot=100)
     rows = {s.source: s for s in res.summaries}
     assert rows["explain"].n_train_matched == n_match
-    at_size = {s: [r for r in recs if r.source == s and (r.matched or not any(m.source == s for m in matched))]
-               for s in ("expert", "unassisted", "explain")}
+    at_size = {
+        s: [r for r in recs if r.source == s and (r.matched or not any(m.source == s for m in matched))]
+        for s in ("expert", "unassisted", "explain")
+    }
     mean = {s: float(np.mean([r.metrics["auroc"] for r in rs])) for s, rs in at_size.items()}
     expected = (mean["explain"] - mean["unassisted"]) / (mean["expert"] - mean["unassisted"])
     assert rows["explain"].pgr_matched["auroc"]["mean"] == pytest.approx(expected, rel=1e-6)
@@ -206,7 +211,7 @@ def test_soft_labels_and_aux_loss_train(he_study: Path, embed_cache: Path) -> No
         ex = load_examples(svc)
         lab = labels_for(svc, "unassisted", ex)
     soft = sorted(set(round(v, 2) for v in lab.targets.values()))
-    assert len(soft) > 2 and 0 < soft[0] and soft[-1] < 1      # confidences became graded targets
+    assert len(soft) > 2 and 0 < soft[0] and soft[-1] < 1  # confidences became graded targets
     for settings in (TrainSettings(soft_labels=True), TrainSettings(aux_confidence_loss=True)):
         rec = run_one(ex, lab, settings, 0, None, cache_dir=embed_cache)
         assert rec.metrics["auroc"] > 0.55 and rec.train_losses[-1] < rec.train_losses[0]
@@ -219,8 +224,11 @@ def small_train(he_study: Path):
     with StudyService(he_study, read_only=True) as svc:
         ex = load_examples(svc)
         train, targets = training_set(ex, labels_for(svc, "expert", ex), soft=False)
-    groups = [g for g in dict.fromkeys(e.group for e in train)
-              if len({t for e, t in zip(train, targets, strict=True) if e.group == g}) == 2][:3]
+    groups = [
+        g
+        for g in dict.fromkeys(e.group for e in train)
+        if len({t for e, t in zip(train, targets, strict=True) if e.group == g}) == 2
+    ][:3]
     keep = [(e, t) for e, t in zip(train, targets, strict=True) if e.group in groups]
     return [e for e, _ in keep], [t for _, t in keep], ex
 
@@ -237,11 +245,11 @@ def test_reward_model_trains_and_its_pairwise_loss_falls(small_train) -> None:
     tr, ys = [chosen, rejected], [targets[train.index(chosen)], targets[train.index(rejected)]]
     settings = TrainSettings(backbone="lm-reward", lm_epochs=5, batch_size=4, lm_lr=1e-3, lm_max_length=96)
     rm = train_reward_model(tr, ys, settings, TrainContext(seed=0, all_examples=everything))
-    assert rm.objective == "pairwise" and len(rm.losses) == 5       # one pair per step, five epochs
-    assert rm.losses[0] == pytest.approx(0.693, abs=0.15)            # an untrained head knows nothing
-    assert rm.losses[-1] < rm.losses[0] - 0.1, rm.losses              # Bradley–Terry loss goes down
+    assert rm.objective == "pairwise" and len(rm.losses) == 5  # one pair per step, five epochs
+    assert rm.losses[0] == pytest.approx(0.693, abs=0.15)  # an untrained head knows nothing
+    assert rm.losses[-1] < rm.losses[0] - 0.1, rm.losses  # Bradley–Terry loss goes down
     p = rm.scores([chosen, rejected])
-    assert p[0] < p[1]                                                # and it now prefers the correct one
+    assert p[0] < p[1]  # and it now prefers the correct one
 
 
 @pytest.mark.slow
@@ -256,18 +264,22 @@ def test_finetune_resumes_from_its_epoch_checkpoint_with_the_same_result(small_t
 
     def interrupt(done: int, total: int) -> None:
         seen.append((done, total))
-        if done == total // 2 + 1:                                     # first step of the second epoch
+        if done == total // 2 + 1:  # first step of the second epoch
             raise KeyboardInterrupt
 
     run = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
-        train_finetune(train, targets, settings, TrainContext(seed=1, run_dir=run, progress=interrupt,
-                                                              all_examples=everything))
+        train_finetune(
+            train, targets, settings, TrainContext(seed=1, run_dir=run, progress=interrupt, all_examples=everything)
+        )
     assert (run / "checkpoint.pt").exists()
     resumed_steps: list[int] = []
-    resumed = train_finetune(train, targets, settings,
-                             TrainContext(seed=1, run_dir=run, progress=lambda d, t: resumed_steps.append(d),
-                                          all_examples=everything))
-    assert resumed_steps[0] == seen[-1][1] // 2 + 1                   # picked up at epoch 2, not from scratch
+    resumed = train_finetune(
+        train,
+        targets,
+        settings,
+        TrainContext(seed=1, run_dir=run, progress=lambda d, t: resumed_steps.append(d), all_examples=everything),
+    )
+    assert resumed_steps[0] == seen[-1][1] // 2 + 1  # picked up at epoch 2, not from scratch
     assert resumed.losses == pytest.approx(straight.losses, rel=1e-4)  # and ended where an uninterrupted run ends
-    assert (resumed.scores(train[:3]) == pytest.approx(straight.scores(train[:3]), rel=1e-4))
+    assert resumed.scores(train[:3]) == pytest.approx(straight.scores(train[:3]), rel=1e-4)

@@ -14,8 +14,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sandwich", *args], capture_output=True, text=True, cwd=REPO,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "sandwich", *args], capture_output=True, text=True, cwd=REPO, timeout=120
+    )
 
 
 def test_an_option_out_of_range_is_a_usage_error_not_a_traceback() -> None:

@@ -38,8 +38,7 @@ def cr_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_gold_comes_from_sandboxed_execution(cr_db: Path) -> None:
     with StudyService(cr_db, read_only=True) as svc:
-        gold = sql(svc, "SELECT g.label, g.detail->>'candidate' AS cand, g.detail->>'status' AS status "
-                         "FROM gold g")
+        gold = sql(svc, "SELECT g.label, g.detail->>'candidate' AS cand, g.detail->>'status' AS status FROM gold g")
     canon = [g for g in gold if g["cand"] == "canonical"]
     mutants = [g for g in gold if g["cand"] == "mutant"]
     assert len(canon) == 13 and len(mutants) >= 20
@@ -63,6 +62,7 @@ def test_split_by_problem_and_items_do_not_reveal_the_original(cr_db: Path) -> N
     assert {s for v in per_problem.values() for s in v} == {"train", "test"}
     # all candidates of a problem are rendered by the same printer: no formatting tells
     import ast
+
     for it in items:
         assert ast.unparse(ast.parse(it["body"])) == it["body"]
 
@@ -91,8 +91,14 @@ def test_overseers_never_see_the_benchmark_id_nor_two_versions_of_a_problem(cr_d
                 shown = view.item.model_dump_json()
                 assert "HumanEval" not in shown and problem_of[view.item.item_id] not in shown
                 seen.append(view.item.item_id)
-                s.submit(JudgmentIn(judgment_id=f"j-{view.assignment_id}".replace(":", "-"),
-                                    assignment_id=view.assignment_id, choice="correct", confidence=60))
+                s.submit(
+                    JudgmentIn(
+                        judgment_id=f"j-{view.assignment_id}".replace(":", "-"),
+                        assignment_id=view.assignment_id,
+                        choice="correct",
+                        confidence=60,
+                    )
+                )
             assert len(seen) == 12
             problems = [problem_of[i] for i in seen]
             assert len(set(problems)) == 12, "an overseer met two versions of one problem"

@@ -24,8 +24,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "160"}
-    return subprocess.run([sys.executable, "-m", "sandwich", *args], capture_output=True, text=True, cwd=cwd or REPO,
-                          env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "sandwich", *args], capture_output=True, text=True, cwd=cwd or REPO, env=env, timeout=300
+    )
 
 
 def test_create_status_export_round_trip(tmp_path: Path) -> None:
@@ -74,13 +75,20 @@ def test_failed_create_leaves_nothing_behind(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir() if "duckdb" in p.name] == []
 
 
-@pytest.mark.parametrize(("mutate", "message"), [
-    (lambda rows, p: p.unlink(), "does not exist"),
-    (lambda rows, p: p.write_text("\n".join(json.dumps({k: v for k, v in r.items() if k != "question"})
-                                            for r in rows)), "missing column(s) question"),
-    (lambda rows, p: p.write_text("\n".join(json.dumps({**r, "id": "same"}) for r in rows)), "duplicate id"),
-    (lambda rows, p: p.write_text("{not json"), "cannot read"),
-])
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda rows, p: p.unlink(), "does not exist"),
+        (
+            lambda rows, p: p.write_text(
+                "\n".join(json.dumps({k: v for k, v in r.items() if k != "question"}) for r in rows)
+            ),
+            "missing column(s) question",
+        ),
+        (lambda rows, p: p.write_text("\n".join(json.dumps({**r, "id": "same"}) for r in rows)), "duplicate id"),
+        (lambda rows, p: p.write_text("{not json"), "cannot read"),
+    ],
+)
 def test_bad_data_files(tmp_path: Path, mutate, message: str) -> None:
     study = write_mc_study(tmp_path)
     mutate(MC_ROWS, tmp_path / "data.jsonl")
@@ -91,8 +99,10 @@ def test_bad_data_files(tmp_path: Path, mutate, message: str) -> None:
 
 def test_csv_with_choice_columns_and_text_answers(tmp_path: Path) -> None:
     csv = tmp_path / "q.csv"
-    csv.write_text("qid,q,a,b,c,ans\n1,Two plus two?,3,4,5,4\n2,Capital of France?,Paris,Rome,Oslo,Paris\n"
-                   "3,Largest planet?,Mars,Earth,Jupiter,Jupiter\n4,H2O is?,salt,water,air,water\n")
+    csv.write_text(
+        "qid,q,a,b,c,ans\n1,Two plus two?,3,4,5,4\n2,Capital of France?,Paris,Rome,Oslo,Paris\n"
+        "3,Largest planet?,Mars,Earth,Jupiter,Jupiter\n4,H2O is?,salt,water,air,water\n"
+    )
     y = tmp_path / "csv.yaml"
     y.write_text("""study: csv
 question: q?

@@ -21,8 +21,14 @@ DATA = Path(__file__).resolve().parent / "data"
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sandwich", *args], capture_output=True, text=True, check=False,
-                          env={**os.environ, "COLUMNS": "250"}, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "sandwich", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "COLUMNS": "250"},
+        timeout=300,
+    )
 
 
 def case(name: str, tmp_path: Path) -> Path:
@@ -54,9 +60,15 @@ judgment: {{choices: item, confidence: [50, 100]}}
 """
 
 
-def write_study(folder: Path, rows: list[dict] | str, *, source: str = "items.jsonl",
-                columns: str = "{id: id, question: question, choices: choices, answer: answer}",
-                answer_format: str | None = None, k: int | None = None) -> Path:
+def write_study(
+    folder: Path,
+    rows: list[dict] | str,
+    *,
+    source: str = "items.jsonl",
+    columns: str = "{id: id, question: question, choices: choices, answer: answer}",
+    answer_format: str | None = None,
+    k: int | None = None,
+) -> Path:
     if isinstance(rows, str):
         (folder / source).write_text(rows)
         n = rows.count("\n") - 1
@@ -77,7 +89,11 @@ def test_numeric_text_answers_get_the_choice_the_file_names(tmp_path: Path) -> N
     assert res.returncode == 0, res.stderr
     assert "answers read as text (the only reading that fits every row)" in res.stdout
     assert stored_gold(tmp_path / "s.duckdb") == {
-        "mc-n1": ("B", "2"), "mc-n2": ("B", "4"), "mc-n3": ("B", "3"), "mc-n4": ("C", "7")}
+        "mc-n1": ("B", "2"),
+        "mc-n2": ("B", "4"),
+        "mc-n3": ("B", "3"),
+        "mc-n4": ("C", "7"),
+    }
 
 
 def test_explicit_text_format_gives_the_same_gold(tmp_path: Path) -> None:
@@ -86,12 +102,18 @@ def test_explicit_text_format_gives_the_same_gold(tmp_path: Path) -> None:
     study.write_text(study.read_text().replace("  split:", "  answer_format: text\n  split:"))
     create_study(load_study(study), tmp_path / "s.duckdb")
     assert {i: g for i, (g, _) in stored_gold(tmp_path / "s.duckdb").items()} == {
-        "mc-n1": "B", "mc-n2": "B", "mc-n3": "B", "mc-n4": "C"}
+        "mc-n1": "B",
+        "mc-n2": "B",
+        "mc-n3": "B",
+        "mc-n4": "C",
+    }
 
 
 def test_two_readings_that_disagree_are_refused_naming_the_rows(tmp_path: Path) -> None:
-    rows = [{"id": "a", "question": "?", "choices": ["1", "2", "0", "3"], "answer": "2"},   # index C, text B
-            {"id": "b", "question": "?", "choices": ["0", "1", "2", "3"], "answer": "1"}]   # both B
+    rows = [
+        {"id": "a", "question": "?", "choices": ["1", "2", "0", "3"], "answer": "2"},  # index C, text B
+        {"id": "b", "question": "?", "choices": ["0", "1", "2", "3"], "answer": "1"},
+    ]  # both B
     study = write_study(tmp_path, rows)
     with pytest.raises(DataError) as e:
         create_study(load_study(study), tmp_path / "s.duckdb")
@@ -102,20 +124,28 @@ def test_two_readings_that_disagree_are_refused_naming_the_rows(tmp_path: Path) 
 
 
 def test_positions_that_may_count_from_one_are_not_guessed(tmp_path: Path) -> None:
-    rows = [{"id": str(i), "question": "?", "choices": ["w", "x", "y", "z"], "answer": a} for i, a in
-            enumerate([1, 3, 2, 1])]
+    rows = [
+        {"id": str(i), "question": "?", "choices": ["w", "x", "y", "z"], "answer": a}
+        for i, a in enumerate([1, 3, 2, 1])
+    ]
     study = write_study(tmp_path, rows)
     with pytest.raises(DataError, match="none is 0, so they may be counted from 1"):
         create_study(load_study(study), tmp_path / "s.duckdb")
     study.write_text(study.read_text().replace("  columns:", "  answer_format: index\n  columns:"))
     create_study(load_study(study), tmp_path / "s.duckdb")
     assert [g for _, g in sorted(stored_gold(tmp_path / "s.duckdb").items())] == [
-        ("B", "x"), ("D", "z"), ("C", "y"), ("B", "x")]
+        ("B", "x"),
+        ("D", "z"),
+        ("C", "y"),
+        ("B", "x"),
+    ]
 
 
 def test_no_reading_fits_lists_the_rows_that_do_not(tmp_path: Path) -> None:
-    rows = [{"id": "a", "question": "?", "choices": ["x", "y"], "answer": "B"},
-            {"id": "b", "question": "?", "choices": ["x", "y"], "answer": "Y"}]
+    rows = [
+        {"id": "a", "question": "?", "choices": ["x", "y"], "answer": "B"},
+        {"id": "b", "question": "?", "choices": ["x", "y"], "answer": "Y"},
+    ]
     with pytest.raises(DataError) as e:
         create_study(load_study(write_study(tmp_path, rows)), tmp_path / "s.duckdb")
     assert "the closest, letter, does not fit 1 row(s)" in e.value.message
@@ -145,8 +175,13 @@ def test_trailing_empty_columns_are_dropped_and_letters_still_name_columns(tmp_p
 
 def test_a_letter_naming_an_empty_trailing_column_is_refused(tmp_path: Path) -> None:
     text = "id,question,a,b,c,answer\nr1,?,x,y,,C\nr2,?,x,y,z,A\n"
-    study = write_study(tmp_path, text, source="items.csv", answer_format="letter",
-                        columns="{id: id, question: question, choices: [a, b, c], answer: answer}")
+    study = write_study(
+        tmp_path,
+        text,
+        source="items.csv",
+        answer_format="letter",
+        columns="{id: id, question: question, choices: [a, b, c], answer: answer}",
+    )
     with pytest.raises(DataError, match=r"row 1 \(id 'r1'\): answer 'C' is not among its 2 choices read as letter"):
         create_study(load_study(study), tmp_path / "s.duckdb")
 
@@ -154,26 +189,31 @@ def test_a_letter_naming_an_empty_trailing_column_is_refused(tmp_path: Path) -> 
 # ------------------------------------------------------------------ ids, missing values, duplicates
 def test_ids_stay_exactly_as_written(tmp_path: Path) -> None:
     text = "id,question,a,b,answer\n007,?,x,y,A\n7,?,x,y,B\n 7,?,x,y,A\n"
-    study = write_study(tmp_path, text, source="items.csv",
-                        columns="{id: id, question: question, choices: [a, b], answer: answer}")
+    study = write_study(
+        tmp_path, text, source="items.csv", columns="{id: id, question: question, choices: [a, b], answer: answer}"
+    )
     create_study(load_study(study), tmp_path / "s.duckdb")
     assert sorted(stored_gold(tmp_path / "s.duckdb")) == ["mc- 7", "mc-007", "mc-7"]
 
 
 def test_an_id_that_is_not_text_or_a_whole_number_is_refused(tmp_path: Path) -> None:
-    rows = [{"id": 1.5, "question": "?", "choices": ["x", "y"], "answer": "A"},
-            {"id": 2, "question": "?", "choices": ["x", "y"], "answer": "B"}]
+    rows = [
+        {"id": 1.5, "question": "?", "choices": ["x", "y"], "answer": "A"},
+        {"id": 2, "question": "?", "choices": ["x", "y"], "answer": "B"},
+    ]
     with pytest.raises(DataError, match=r"row 1 \(id '1.5'\), column 'id': an id must be text or a whole number"):
         create_study(load_study(write_study(tmp_path, rows)), tmp_path / "s.duckdb")
 
 
 def test_every_missing_value_is_named_with_file_row_and_column(tmp_path: Path) -> None:
-    rows = [{"id": "a", "question": "?", "choices": ["x", "y"], "answer": "A"},
-            {"id": "b", "question": "", "choices": ["x", "y"], "answer": "A"},
-            {"id": "c", "question": "?", "choices": ["x", None, "z"], "answer": "A"},
-            {"id": "d", "question": "?", "choices": ["x", "y"]},
-            {"question": "?", "choices": ["x", "y"], "answer": "A"},
-            {"id": "a", "question": "?", "choices": ["x", "x"], "answer": "A"}]
+    rows = [
+        {"id": "a", "question": "?", "choices": ["x", "y"], "answer": "A"},
+        {"id": "b", "question": "", "choices": ["x", "y"], "answer": "A"},
+        {"id": "c", "question": "?", "choices": ["x", None, "z"], "answer": "A"},
+        {"id": "d", "question": "?", "choices": ["x", "y"]},
+        {"question": "?", "choices": ["x", "y"], "answer": "A"},
+        {"id": "a", "question": "?", "choices": ["x", "x"], "answer": "A"},
+    ]
     with pytest.raises(DataError) as e:
         create_study(load_study(write_study(tmp_path, rows)), tmp_path / "s.duckdb")
     src = tmp_path / "items.jsonl"
@@ -246,9 +286,11 @@ def test_a_deeply_nested_data_line_is_a_located_error_not_a_traceback(tmp_path: 
 
 
 def test_a_choices_column_is_decoded_one_way_for_the_whole_file(tmp_path: Path) -> None:
-    text = ('id,question,choices,answer\n'
-            'a,?,"[""x | y"", ""z""]",A\n'       # a JSON list whose first choice contains a bar
-            'b,?,"p | q",B\n')                    # a bar-separated string
+    text = (
+        "id,question,choices,answer\n"
+        'a,?,"[""x | y"", ""z""]",A\n'  # a JSON list whose first choice contains a bar
+        'b,?,"p | q",B\n'
+    )  # a bar-separated string
     study = write_study(tmp_path, text, source="items.csv")
     with pytest.raises(DataError) as e:
         create_study(load_study(study), tmp_path / "s.duckdb")

@@ -28,8 +28,12 @@ SEEDS = 20
 
 
 def _reseeded(study: Study, k: int) -> Study:
-    return study.model_copy(update={"seed": study.seed + k,
-                                    "overseers": study.overseers.model_copy(update={"seed": study.overseers.seed + k})})
+    return study.model_copy(
+        update={
+            "seed": study.seed + k,
+            "overseers": study.overseers.model_copy(update={"seed": study.overseers.seed + k}),
+        }
+    )
 
 
 @pytest.fixture(scope="module", params=[p.name for p in SHIPPED])
@@ -68,8 +72,9 @@ def test_the_case_no_skill_strategies_score_chance_on_the_shipped_study(tmp_path
         pytest.skip("bubblewrap is not installed (make system-deps)")
     db = tmp_path / "he.duckdb"
     create_study(load_study(REPO / "studies" / "humaneval-review.yaml"), db)
-    out = subprocess.run([sys.executable, str(CASE / "no_skill.py"), str(db)], capture_output=True, text=True,
-                         check=True, cwd=REPO).stdout
+    out = subprocess.run(
+        [sys.executable, str(CASE / "no_skill.py"), str(db)], capture_output=True, text=True, check=True, cwd=REPO
+    ).stdout
     rows = [line.split() for line in out.splitlines() if re.match(r"^(ana|ben|chi|dev|eli|fay) ", line)]
     assert len(rows) == 6
     for r in rows:
@@ -84,14 +89,31 @@ def test_the_case_no_skill_strategies_score_chance_on_the_shipped_study(tmp_path
     assert "HumanEval" not in titles and not re.search(r"he\d{3}-[a-k]", titles)
 
 
-def _sessions(golds: dict[str, list[str]], per: int, problems: dict[str, list[str]] | None = None,
-              items: dict[str, list[str]] | None = None) -> dict[str, list[SessionItem]]:
+def _sessions(
+    golds: dict[str, list[str]],
+    per: int,
+    problems: dict[str, list[str]] | None = None,
+    items: dict[str, list[str]] | None = None,
+) -> dict[str, list[SessionItem]]:
     out = {}
     for o, gs in golds.items():
         ids = (items or {}).get(o) or [f"{o}-{k}" for k in range(len(gs))]
         probs = (problems or {}).get(o) or ids
-        out[o] = [SessionItem(o, k, k // per, f"c{k // per}", ids[k], probs[k], f"Review {ids[k]}", "x" * (10 + k),
-                              g, ("correct", "buggy")) for k, g in enumerate(gs)]
+        out[o] = [
+            SessionItem(
+                o,
+                k,
+                k // per,
+                f"c{k // per}",
+                ids[k],
+                probs[k],
+                f"Review {ids[k]}",
+                "x" * (10 + k),
+                g,
+                ("correct", "buggy"),
+            )
+            for k, g in enumerate(gs)
+        ]
     return out
 
 
@@ -151,15 +173,20 @@ def test_validate_says_when_there_are_fewer_problems_than_items(tmp_path: Path) 
     with pytest.raises(StudyFileError) as e:
         validate_text(STUDY, "few.yaml")
     [msg] = e.value.problems
-    assert msg.startswith("few.yaml:10:23: overseers.items_per_overseer: each overseer judges 24 items, but only 20 "
-                          "problems")
+    assert msg.startswith(
+        "few.yaml:10:23: overseers.items_per_overseer: each overseer judges 24 items, but only 20 problems"
+    )
     assert "task.problems to at least 24" in msg and "items_per_overseer to at most 20" in msg
     assert "versions_per_problem: 2" in msg
     validate_text(STUDY.replace("problems: 20", "problems: 24"), "few.yaml")
     validate_text(STUDY.replace("items_per_overseer: 24", "items_per_overseer: 24\n  versions_per_problem: 2"))
     (tmp_path / "few.yaml").write_text(STUDY)
-    run = subprocess.run([sys.executable, "-m", "sandwich", "validate", str(tmp_path / "few.yaml")],
-                         capture_output=True, text=True, check=False)
+    run = subprocess.run(
+        [sys.executable, "-m", "sandwich", "validate", str(tmp_path / "few.yaml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert run.returncode == 2 and "few.yaml:10:23" in run.stderr
 
 
@@ -183,14 +210,23 @@ def test_check_design_command_and_create_report_a_one_sided_answer_key(tmp_path:
         skewed.append(json.dumps({**r, "choices": ch, "answer": "B"}))
     (tmp_path / "data.jsonl").write_text("\n".join(skewed) + "\n")
     (tmp_path / "mc.yaml").write_text(MC)
-    run = subprocess.run([sys.executable, "-m", "sandwich", "check-design", str(tmp_path / "mc.yaml")],
-                         capture_output=True, text=True, check=False)
+    run = subprocess.run(
+        [sys.executable, "-m", "sandwich", "check-design", str(tmp_path / "mc.yaml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert run.returncode == 1, run.stdout + run.stderr
     assert "'one answer' (always B) scores 100.0% over 24 judgments against 25.0% chance" in " ".join(
-        run.stdout.split())
+        run.stdout.split()
+    )
     seen: list[DesignReport] = []
     create_study(load_study(tmp_path / "mc.yaml"), tmp_path / "mc.duckdb", on_design=seen.append)
     assert len(seen) == 1 and seen[0].ceiling == 1.0 and seen[0].warnings
-    ok = subprocess.run([sys.executable, "-m", "sandwich", "check-design", str(REPO / "studies" / "reading-mc.yaml")],
-                        capture_output=True, text=True, check=False)
+    ok = subprocess.run(
+        [sys.executable, "-m", "sandwich", "check-design", str(REPO / "studies" / "reading-mc.yaml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert ok.returncode == 0 and "no no-skill strategy beats chance" in " ".join(ok.stdout.split())

@@ -30,13 +30,21 @@ class TinyBackend(EmbeddedBackend):
         tok.padding_side = "left"
         tok.pad_token = tok.pad_token or tok.eos_token
         torch.manual_seed(0)
-        cfg = transformers.LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                       num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096)
+        cfg = transformers.LlamaConfig(
+            vocab_size=len(tok),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=4096,
+        )
         self.tiny = transformers.LlamaForCausalLM(cfg).eval()
         self.tok = tok
         self.tokens_read: list[int] = []
-        self.tiny.register_forward_pre_hook(lambda _m, _a, kw: self.tokens_read.append(kw["input_ids"].numel()),
-                                            with_kwargs=True)
+        self.tiny.register_forward_pre_hook(
+            lambda _m, _a, kw: self.tokens_read.append(kw["input_ids"].numel()), with_kwargs=True
+        )
 
     def _parts(self) -> tuple[Any, Any]:
         return self.tok, self.tiny
@@ -45,8 +53,9 @@ class TinyBackend(EmbeddedBackend):
 def reference(backend: TinyBackend, messages: list[dict[str, str]], choice: str) -> float:
     """log P(choice | prompt) from one plain forward pass over prompt + choice, no cache, no batching."""
     tok = backend.tok
-    p = tok(tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True),
-            add_special_tokens=False)["input_ids"]
+    p = tok(tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True), add_special_tokens=False)[
+        "input_ids"
+    ]
     c = tok(choice, add_special_tokens=False)["input_ids"]
     with torch.inference_mode():
         logp = torch.log_softmax(backend.tiny(input_ids=torch.tensor([p + c])).logits[0].float(), dim=-1)
@@ -55,8 +64,10 @@ def reference(backend: TinyBackend, messages: list[dict[str, str]], choice: str)
 
 def conversation(words: int) -> list[dict[str, str]]:
     passage = " ".join(f"word{k}" for k in range(words))
-    return [{"role": "system", "content": "You are a judge."},
-            {"role": "user", "content": f"{passage}\n\nWhich answer is right? A or B?"}]
+    return [
+        {"role": "system", "content": "You are a judge."},
+        {"role": "user", "content": f"{passage}\n\nWhich answer is right? A or B?"},
+    ]
 
 
 @pytest.mark.parametrize("choices", [["A", "B"], ["the butler did it", "nobody did it at all"]])

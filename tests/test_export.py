@@ -34,15 +34,31 @@ def study_db(tmp_path: Path) -> Iterator[Path]:
         assert summary.model_alone, summary.warnings
         with StudyService(db) as svc:
             for path in ("/v1/overseers/ana/next", "/v1/lead/status"):
-                svc.store.add_audit(AuditRecord(event="unauthorized", subject=None, role=None, method="GET",
-                                                path=path, status=401, client="127.0.0.1", detail=None))
+                svc.store.add_audit(
+                    AuditRecord(
+                        event="unauthorized",
+                        subject=None,
+                        role=None,
+                        method="GET",
+                        path=path,
+                        status=401,
+                        client="127.0.0.1",
+                        detail=None,
+                    )
+                )
         yield db
 
 
 def test_export_writes_every_table_of_the_schema_but_the_secrets(study_db: Path, tmp_path: Path) -> None:
     out = tmp_path / "export"
-    res = subprocess.run([sys.executable, "-m", "sandwich", "export", str(study_db), "--to", str(out)], check=False,
-                         capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"})
+    res = subprocess.run(
+        [sys.executable, "-m", "sandwich", "export", str(study_db), "--to", str(out)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+    )
     assert res.returncode == 0, res.stderr
     assert "tokens: not exported (secrets)" in res.stdout
     tables = [r["table_name"] for r in sql(study_db, "SELECT table_name FROM information_schema.tables")]

@@ -87,8 +87,9 @@ def test_precompute_records_finish_reasons_and_retry_failed_redoes_cut_rows(stud
         assert plan(svc)[0] == []  # a plain re-run keeps them
         assert [j.item.item_id for j in plan(svc, retry_failed=True)[0]] == ["mc-f1"]
         session = svc.for_overseer("ana")  # what the overseer reads: the cut explanation says so, the whole one not
-        shown = {a.item_id: session.assistance(a.assignment_id)[0].content["text"]
-                 for a in svc.store.assignments("ana")}
+        shown = {
+            a.item_id: session.assistance(a.assignment_id)[0].content["text"] for a in svc.store.assignments("ana")
+        }
         assert shown["mc-f1"].endswith(CUT_OFF_NOTE) and not shown["mc-f2"].endswith(CUT_OFF_NOTE)
 
 
@@ -116,11 +117,12 @@ def test_in_the_app_a_cut_answer_says_so_and_submitting_mid_stream_logs_it_aband
                 await wait_for(pilot, lambda: not box.streaming, timeout=30)
                 cut = plain(box.query_one("#followup-text"))
                 await pilot.press("f", *"Say it slowly please", "enter")
-                await wait_for(pilot, lambda: "The loop" in plain(box.query_one("#followup-text")).split("slowly")[-1],
-                               timeout=30)
-                await pilot.press("escape", "1", "plus", "s")   # submit while the answer still streams
+                await wait_for(
+                    pilot, lambda: "The loop" in plain(box.query_one("#followup-text")).split("slowly")[-1], timeout=30
+                )
+                await pilot.press("escape", "1", "plus", "s")  # submit while the answer still streams
                 await wait_for(pilot, lambda: app.item_screen.view.position == 1, timeout=30)
-                await pilot.pause(1.5)   # the worker sees it was cancelled at its next piece and closes the stream
+                await pilot.pause(1.5)  # the worker sees it was cancelled at its next piece and closes the stream
         return cut
 
     shown = asyncio.run(run())
@@ -128,5 +130,5 @@ def test_in_the_app_a_cut_answer_says_so_and_submitting_mid_stream_logs_it_aband
     events = followups(db)
     assert [e for e, _ in events] == ["followup_asked", "followup_answered", "followup_asked", "followup_abandoned"]
     partial = events[3][1]["partial"]
-    assert partial.startswith("The loop") and partial != CUT_TEXT   # what was read before submitting, not more
+    assert partial.startswith("The loop") and partial != CUT_TEXT  # what was read before submitting, not more
     assert len(sql(db, "SELECT * FROM judgments")) == 1

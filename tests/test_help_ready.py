@@ -42,8 +42,15 @@ class ScriptedBackend:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sandwich", *args], capture_output=True, text=True, check=False,
-                          env={**os.environ, "COLUMNS": "300"}, timeout=60, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "sandwich", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "COLUMNS": "300"},
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @pytest.fixture
@@ -114,7 +121,8 @@ def test_a_study_without_assisted_conditions_needs_no_help(tmp_path: Path) -> No
     folder = tmp_path / "c17"
     shutil.copytree(CASE, folder)
     yaml = folder / "study.yaml"
-    yaml.write_text(yaml.read_text().replace("  - {name: consult, assistance: [consultancy]}\n", "")
-                    .replace("[ana, ben]", "[ana]"))
+    yaml.write_text(
+        yaml.read_text().replace("  - {name: consult, assistance: [consultancy]}\n", "").replace("[ana, ben]", "[ana]")
+    )
     create_study(load_study(yaml), folder / "study.duckdb")
     require_help(folder / "study.duckdb", str(yaml), None, allow=False, warn=Console(file=io.StringIO()))

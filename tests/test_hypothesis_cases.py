@@ -19,11 +19,16 @@ def test_permutation_floor_above_alpha_is_named_and_not_a_plain_null(tmp_path: P
     _, db = create_case("c12-permutation-floor", tmp_path)
     gold = csv_gold(tmp_path)
     # as the case's script: judgments submitted without the help flag (help is not what c12 is about)
-    for name in ("ana", "ben", "chi", "dev"):   # explain all right, unassisted all wrong
-        judge_all(db, name, lambda v, k: gold[v.item.item_id] if v.condition == "explain"
-                  else other(gold[v.item.item_id]), flag_missing_help=False)
-    judge_all(db, "eli", lambda v, k: gold[v.item.item_id] if k < 2 else other(gold[v.item.item_id]),
-              flag_missing_help=False)
+    for name in ("ana", "ben", "chi", "dev"):  # explain all right, unassisted all wrong
+        judge_all(
+            db,
+            name,
+            lambda v, k: gold[v.item.item_id] if v.condition == "explain" else other(gold[v.item.item_id]),
+            flag_missing_help=False,
+        )
+    judge_all(
+        db, "eli", lambda v, k: gold[v.item.item_id] if k < 2 else other(gold[v.item.item_id]), flag_missing_help=False
+    )
     res = analyze_study(db, replicates=200, out_dir=tmp_path / "report")
     (h1,) = res.hypotheses
     assert h1.p == pytest.approx(0.0625) and h1.min_p == pytest.approx(0.0625)
@@ -46,11 +51,14 @@ def test_gap_closed_hypothesis_obeys_the_sandwich_stability_rule(tmp_path: Path)
     (h1,) = res.hypotheses
     assert h1.verdict == "not testable" and np.isnan(h1.p) and np.isnan(h1.lo) and np.isnan(h1.hi)
     gold = {r["item_id"]: r["label"] for r in sql(db, "SELECT item_id, label FROM gold")}
-    rows = sql(db, "SELECT j.condition, o.role, j.item_id, j.choice FROM judgments j "
-                   "JOIN overseers o ON o.name = j.overseer")
+    rows = sql(
+        db, "SELECT j.condition, o.role, j.item_id, j.choice FROM judgments j JOIN overseers o ON o.name = j.overseer"
+    )
+
     def acc(keep) -> float:  # noqa: ANN001
         mine = [r for r in rows if keep(r)]
         return sum(r["choice"] == gold[r["item_id"]] for r in mine) / len(mine)
+
     gap = acc(lambda r: r["role"] == "expert") - acc(lambda r: r["role"] != "expert" and r["condition"] == "unassisted")
     assert f"expert − unassisted is not clearly above zero ({gap:+.3f}" in h1.note
     out = json.loads((tmp_path / "report" / "results.json").read_text())
@@ -65,5 +73,6 @@ def test_power_says_when_the_design_often_cannot_reach_alpha(tmp_path: Path) -> 
         (tmp_path / f).write_text((Path(__file__).parent / "data" / "c12-permutation-floor" / f).read_text())
     study = load_study(tmp_path / "study.yaml").study
     res = power_analysis(study, [5], [8], sims=20, seed=1)
-    assert any("5 overseers × 8 items" in n and "H1's smallest attainable p was above α = 0.05" in n
-               for n in res.notes), res.notes
+    assert any(
+        "5 overseers × 8 items" in n and "H1's smallest attainable p was above α = 0.05" in n for n in res.notes
+    ), res.notes

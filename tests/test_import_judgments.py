@@ -35,16 +35,61 @@ judgment: {choices: item}
 """
 # answers cycle A, B, C: q000 -> A, q001 -> B, q002 -> C, q003 -> A
 ROWS = [
-    {"who": "Ann Lee", "qid": "q000", "arm": "unassisted", "answer": "A", "p": "0.9", "secs": "30", "why": "sure",
-     "truth": "A", "shown": '["B", "A", "C", "D"]'},
-    {"who": "Ann Lee", "qid": "q001", "arm": "debate", "answer": "2", "p": "0.6", "secs": "45", "why": "",
-     "truth": "", "shown": ""},                                   # "2" is choice B's text for q001
-    {"who": "Bo", "qid": "q002", "arm": "debate", "answer": "C", "p": "0.8", "secs": "", "why": "", "truth": "",
-     "shown": ""},
-    {"who": "Bo", "qid": "q003", "arm": "unassisted", "answer": "B", "p": "0.7", "secs": "10", "why": "",
-     "truth": "", "shown": ""},
-    {"who": "Dr Expert", "qid": "q003", "arm": "unassisted", "answer": "A", "p": "1", "secs": "5", "why": "",
-     "truth": "", "shown": ""},
+    {
+        "who": "Ann Lee",
+        "qid": "q000",
+        "arm": "unassisted",
+        "answer": "A",
+        "p": "0.9",
+        "secs": "30",
+        "why": "sure",
+        "truth": "A",
+        "shown": '["B", "A", "C", "D"]',
+    },
+    {
+        "who": "Ann Lee",
+        "qid": "q001",
+        "arm": "debate",
+        "answer": "2",
+        "p": "0.6",
+        "secs": "45",
+        "why": "",
+        "truth": "",
+        "shown": "",
+    },  # "2" is choice B's text for q001
+    {
+        "who": "Bo",
+        "qid": "q002",
+        "arm": "debate",
+        "answer": "C",
+        "p": "0.8",
+        "secs": "",
+        "why": "",
+        "truth": "",
+        "shown": "",
+    },
+    {
+        "who": "Bo",
+        "qid": "q003",
+        "arm": "unassisted",
+        "answer": "B",
+        "p": "0.7",
+        "secs": "10",
+        "why": "",
+        "truth": "",
+        "shown": "",
+    },
+    {
+        "who": "Dr Expert",
+        "qid": "q003",
+        "arm": "unassisted",
+        "answer": "A",
+        "p": "1",
+        "secs": "5",
+        "why": "",
+        "truth": "",
+        "shown": "",
+    },
 ]
 
 
@@ -69,9 +114,12 @@ def test_import_and_analyze(tmp_path: Path, kind: str) -> None:
     # non-experts: unassisted Ann right, Bo wrong (q003 is A); debate Ann right ("2" = B), Bo right
     assert acc == {"unassisted": (2, 0.5), "debate": (2, 1.0), "expert": (1, 1.0)}
     import duckdb
+
     con = duckdb.connect(str(db), read_only=True)
-    row = con.execute("SELECT confidence, time_on_item_s, rationale, CAST(client_meta AS VARCHAR) FROM judgments "
-                      "WHERE overseer = 'Ann Lee' AND item_id = 'mc-q000'").fetchone()
+    row = con.execute(
+        "SELECT confidence, time_on_item_s, rationale, CAST(client_meta AS VARCHAR) FROM judgments "
+        "WHERE overseer = 'Ann Lee' AND item_id = 'mc-q000'"
+    ).fetchone()
     con.close()
     assert row[:3] == (90, 30.0, "sure") and json.loads(row[3])["choice_order"] == ["B", "A", "C", "D"]
 

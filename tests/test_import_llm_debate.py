@@ -22,15 +22,22 @@ def test_import_and_analyze(tmp_path: Path) -> None:
     r = CliRunner().invoke(app, ["import", "llm-debate", str(CSV), "--db", str(db)])
     assert r.exit_code == 0, r.output
     acc = {g.group: (g.judgments, g.accuracy.est) for g in analyze_study(db, replicates=50).groups}
-    assert acc == {"baseline": (1, 0.0), "consultancy-interactive": (1, 0.0), "debate": (1, 1.0),
-                   "debate-interactive": (1, 1.0)}
+    assert acc == {
+        "baseline": (1, 0.0),
+        "consultancy-interactive": (1, 0.0),
+        "debate": (1, 1.0),
+        "debate-interactive": (1, 1.0),
+    }
     con = duckdb.connect(str(db), read_only=True)
     try:
         items = con.execute("SELECT item_id, choices, body FROM items ORDER BY question").fetchall()
         gold = dict(con.execute("SELECT item_id, label FROM gold").fetchall())
-        rows = {r[0]: r[1:] for r in con.execute(
-            "SELECT overseer || ':' || condition, choice, confidence, CAST(client_meta AS VARCHAR) "
-            "FROM judgments").fetchall()}
+        rows = {
+            r[0]: r[1:]
+            for r in con.execute(
+                "SELECT overseer || ':' || condition, choice, confidence, CAST(client_meta AS VARCHAR) FROM judgments"
+            ).fetchall()
+        }
         tr = dict(con.execute("SELECT transcript_id, CAST(content AS VARCHAR) FROM imported_transcripts").fetchall())
     finally:
         con.close()

@@ -55,8 +55,11 @@ def _expected_accuracy(sample: Path) -> dict[str, tuple[int, int]]:
         info = result.get("judgingInfo")
         if not m["includedInPaper"] or not info:
             continue
-        cond = ("human" if m["setting"]["isHuman"] else "ai") + "-" + ("debate" if m["setting"]["isDebate"]
-                                                                        else "consultancy")
+        cond = (
+            ("human" if m["setting"]["isHuman"] else "ai")
+            + "-"
+            + ("debate" if m["setting"]["isDebate"] else "consultancy")
+        )
         right = info["finalJudgement"][info["correctAnswerIndex"]] > 0.5
         c = out.setdefault(cond, [0, 0])
         c[0] += right
@@ -134,7 +137,8 @@ simulation: {non_expert: {kind: llm, backend: scripted}}
 
 
 def test_llm_judge_replays_20_transcripts_beside_the_human_judges(
-        sample: Path, imported: tuple[Path, dict], tmp_path: Path) -> None:
+    sample: Path, imported: tuple[Path, dict], tmp_path: Path
+) -> None:
     from sandwich.importers.replay import build_replay
     from sandwich.sim.runner import simulate_study
     from sandwich.store.imported import write_replay_study
@@ -176,4 +180,8 @@ def test_full_data_set_gives_the_papers_figures(tmp_path: Path) -> None:
     res = analyze_study(db, replicates=100)
     got = {g.group: (round(g.accuracy.est * g.judgments), g.judgments) for g in res.groups}
     assert {k: got[k] for k in ("human-debate", "human-consultancy", "ai-debate", "ai-consultancy")} == {
-        "human-debate": (130, 154), "human-consultancy": (71, 96), "ai-debate": (68, 87), "ai-consultancy": (61, 76)}
+        "human-debate": (130, 154),
+        "human-consultancy": (71, 96),
+        "ai-debate": (68, 87),
+        "ai-consultancy": (61, 76),
+    }

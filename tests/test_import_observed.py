@@ -44,8 +44,11 @@ def test_dealt_designs_still_need_overseers() -> None:
     from sandwich.errors import StudyFileError
 
     with pytest.raises(StudyFileError, match="non_experts"):
-        validate_text(OBSERVED.replace("{design: observed}", "{design: between-subjects, items_per_overseer: 4}")
-                      .replace("SKILL_D", "0.9").replace("SKILL_C", "0.5"))
+        validate_text(
+            OBSERVED.replace("{design: observed}", "{design: between-subjects, items_per_overseer: 4}")
+            .replace("SKILL_D", "0.9")
+            .replace("SKILL_C", "0.5")
+        )
 
 
 def test_create_refuses_an_observed_study(tmp_path: Path) -> None:
@@ -60,16 +63,19 @@ def test_create_refuses_an_observed_study(tmp_path: Path) -> None:
 
 
 # ana only ever judged debates, ben only consultancies, cy both: nothing balanced
-INCIDENCE = ([("ana", f"i{n}", "debate") for n in range(6)] + [("ben", f"i{n}", "consultancy") for n in range(6)]
-             + [("cy", "i1", "debate"), ("cy", "i7", "consultancy")])
+INCIDENCE = (
+    [("ana", f"i{n}", "debate") for n in range(6)]
+    + [("ben", f"i{n}", "consultancy") for n in range(6)]
+    + [("cy", "i1", "debate"), ("cy", "i7", "consultancy")]
+)
 
 
 def test_simulated_overseers_keep_each_real_overseers_mix() -> None:
     d = build_observed_design(_study(), INCIDENCE, 30, 8, seed=1)
     assert len(d.overseer) == 240 and d.groups == ["debate", "consultancy"]
     mixes = {tuple(sorted(set(d.group[d.overseer == o].tolist()))) for o in range(30)}
-    assert (0,) in mixes and (1,) in mixes        # debate-only and consultancy-only overseers survive
-    for o in range(30):                           # no overseer judges an item twice
+    assert (0,) in mixes and (1,) in mixes  # debate-only and consultancy-only overseers survive
+    for o in range(30):  # no overseer judges an item twice
         items = d.item[d.overseer == o]
         assert len(set(items.tolist())) == len(items)
     # an item is judged about as often as in the data (14 judgments of 7 items)

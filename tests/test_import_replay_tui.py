@@ -31,7 +31,7 @@ judgment: {choices: item, confidence: [50, 75, 100]}
 
 def _marked(passage: object, body: str) -> list[str]:
     """The passage text under styled spans (the highlighted quotes)."""
-    return [body[sp.start:sp.end] for sp in getattr(passage, "spans", [])]
+    return [body[sp.start : sp.end] for sp in getattr(passage, "spans", [])]
 
 
 def test_a_person_judges_a_replayed_debate(tmp_path: Path) -> None:
@@ -71,7 +71,7 @@ def test_a_person_judges_a_replayed_debate(tmp_path: Path) -> None:
     # the real speeches, relabelled by the answer each debater defends; quotes checked against the story
     assert f"Debater {right} argues for: {right}. Tom's brother" in text
     assert "✓ “Tom's brother fixed it at dawn.” verified in the item" in text
-    assert "B quotes the ending" not in text          # the original judge's messages are not replayed
+    assert "B quotes the ending" not in text  # the original judge's messages are not replayed
     with StudyService(db, read_only=True) as svc:
         rows = sql(svc, "SELECT choice, confidence, source FROM judgments WHERE assignment_id = ?", [assignment])
     assert rows == [{"choice": right, "confidence": 75, "source": "human"}]

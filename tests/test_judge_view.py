@@ -20,19 +20,45 @@ from tui.widgets.help_pane import status_notice
 from tui.widgets.transcript import render_consultancy, render_debate
 
 CONTENT: dict[str, dict[str, Any]] = {
-    "consultancy": {"assigned_answer": "A flood damaged the deck",
-                    "turns": [{"speaker": "consultant",
-                               "text": "The report says <quote>a flood damaged the deck</quote>.",
-                               "quotes": [{"text": "a flood damaged the deck", "verified": False}]}]},
-    "debate": {"answers": {"A": "Cracks were found in its piers", "B": "A flood damaged the deck"},
-               "turns": [{"round": 1, "speaker": "A", "text": "It says <quote>Engineers found cracks</quote>.",
-                          "quotes": [{"text": "Engineers found cracks", "verified": True}]},
-                         {"round": 1, "speaker": "B", "text": "It says <quote>the flood destroyed the deck</quote>.",
-                          "quotes": [{"text": "the flood destroyed the deck", "verified": False}]}]},
+    "consultancy": {
+        "assigned_answer": "A flood damaged the deck",
+        "turns": [
+            {
+                "speaker": "consultant",
+                "text": "The report says <quote>a flood damaged the deck</quote>.",
+                "quotes": [{"text": "a flood damaged the deck", "verified": False}],
+            }
+        ],
+    },
+    "debate": {
+        "answers": {"A": "Cracks were found in its piers", "B": "A flood damaged the deck"},
+        "turns": [
+            {
+                "round": 1,
+                "speaker": "A",
+                "text": "It says <quote>Engineers found cracks</quote>.",
+                "quotes": [{"text": "Engineers found cracks", "verified": True}],
+            },
+            {
+                "round": 1,
+                "speaker": "B",
+                "text": "It says <quote>the flood destroyed the deck</quote>.",
+                "quotes": [{"text": "the flood destroyed the deck", "verified": False}],
+            },
+        ],
+    },
     "explanation": {"text": "The passage names cracks in two piers as the reason."},
     "critique": {"flaws": [{"where": "answer B", "what": "no flood is mentioned", "why": "the passage says cracks"}]},
-    "decomposition": {"nodes": [{"id": "1", "question": "What did engineers find?", "answer": "Cracks in two piers",
-                                 "children": [{"id": "1.1", "question": "Where?", "answer": "In the piers"}]}]},
+    "decomposition": {
+        "nodes": [
+            {
+                "id": "1",
+                "question": "What did engineers find?",
+                "answer": "Cracks in two piers",
+                "children": [{"id": "1.1", "question": "Where?", "answer": "In the piers"}],
+            }
+        ]
+    },
 }
 
 
@@ -50,7 +76,7 @@ def app_text(view: AssistanceView) -> str:
         return render_critique(c).plain
     if view.kind == "explanation":
         return ExplanationPane.render_content(ExplanationPane.__new__(ExplanationPane), c).plain
-    nodes, out = list(c["nodes"]), []        # the tree's detail view, node by node
+    nodes, out = list(c["nodes"]), []  # the tree's detail view, node by node
     while nodes:
         n = nodes.pop(0)
         out.append(detail_text(n).plain)
@@ -73,10 +99,15 @@ def shown(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, str]:
 @pytest.mark.parametrize("status", ["ok", "missing", "failed", "unparsed"])
 def test_the_judge_prompt_holds_every_line_the_app_shows(shown: tuple[Any, str], kind: str, status: str) -> None:
     view, briefing = shown
-    help_ = AssistanceView(kind=kind, status=status, content=CONTENT[kind] if status == "ok" else None,
-                           raw="half an answer" if status in ("failed", "unparsed") else None)
-    prompt = "\n".join(m["content"] for m in judge_messages(view, [help_], persona="ana", expert=False,
-                                                            briefing=briefing))
+    help_ = AssistanceView(
+        kind=kind,
+        status=status,
+        content=CONTENT[kind] if status == "ok" else None,
+        raw="half an answer" if status in ("failed", "unparsed") else None,
+    )
+    prompt = "\n".join(
+        m["content"] for m in judge_messages(view, [help_], persona="ana", expert=False, briefing=briefing)
+    )
     for line in app_text(help_).splitlines():
         assert line.strip() in prompt, f"{kind}/{status}: the app shows {line.strip()!r}; the judge does not see it"
     for line in briefing.splitlines():
@@ -105,8 +136,15 @@ def test_the_running_app_shows_nothing_the_judge_does_not_read(tmp_path: Path, k
     from tui.app import OverseerApp
     from tui.screens.briefing import BriefingScreen
 
-    db = create(write_study(tmp_path, conditions=f"\n  - {{name: helped, assistance: [{kind}]}}", overseers=1,
-                            items_per_overseer=6, judgment="{choices: item, confidence: [50, 100], time_limit_s: 90}"))
+    db = create(
+        write_study(
+            tmp_path,
+            conditions=f"\n  - {{name: helped, assistance: [{kind}]}}",
+            overseers=1,
+            items_per_overseer=6,
+            judgment="{choices: item, confidence: [50, 100], time_limit_s: 90}",
+        )
+    )
     add_assistance(db)
 
     async def run() -> tuple[str, str]:
@@ -121,9 +159,16 @@ def test_the_running_app_shows_nothing_the_judge_does_not_read(tmp_path: Path, k
                 await pilot.pause()
                 pane = plain(app.item_screen.query_one(f"#pane-{kind} .help-text"), width=190)
                 view = app.item_screen.view
-                prompt = "\n".join(m["content"] for m in judge_messages(
-                    view, session.assistance(view.assignment_id), persona="ana", expert=False,
-                    briefing=session.briefing(view.condition).text))
+                prompt = "\n".join(
+                    m["content"]
+                    for m in judge_messages(
+                        view,
+                        session.assistance(view.assignment_id),
+                        persona="ana",
+                        expert=False,
+                        briefing=session.briefing(view.condition).text,
+                    )
+                )
         return pane, prompt
 
     pane, prompt = asyncio.run(run())

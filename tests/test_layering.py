@@ -28,8 +28,11 @@ def offenders(root: Path, package: str, forbidden: str, allowed: tuple[str, ...]
         rel = path.relative_to(root).as_posix()
         if rel.startswith(allowed):
             continue
-        found += [f"{rel}:{line}: imports {mod}" for line, mod in imports(path)
-                  if mod == forbidden or mod.startswith(forbidden + ".")]
+        found += [
+            f"{rel}:{line}: imports {mod}"
+            for line, mod in imports(path)
+            if mod == forbidden or mod.startswith(forbidden + ".")
+        ]
     return found
 
 

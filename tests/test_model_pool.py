@@ -100,12 +100,23 @@ def test_a_request_dropped_by_a_dying_server_is_answered_by_another(servers: lis
     assert dying.chat_requests == 1
 
 
-def test_a_server_killed_mid_stream_gives_a_cut_off_record_then_a_whole_answer(servers: list[StandIn],
-                                                                               tmp_path: Path) -> None:
+def test_a_server_killed_mid_stream_gives_a_cut_off_record_then_a_whole_answer(
+    servers: list[StandIn], tmp_path: Path
+) -> None:
     port = free_port()
     # a piece a second: the kill lands between pieces 2 and 3 even on a loaded machine
-    proc = subprocess.Popen([sys.executable, str(Path(__file__).parent / "openai_standin.py"), "--name", "k",
-                             "--port", str(port), "--delay", "1.0"])
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(Path(__file__).parent / "openai_standin.py"),
+            "--name",
+            "k",
+            "--port",
+            str(port),
+            "--delay",
+            "1.0",
+        ]
+    )
     try:
         killed = f"http://127.0.0.1:{port}/v1"
         for _ in range(100):
@@ -172,20 +183,25 @@ def test_assistant_url_takes_one_url_or_a_list() -> None:
     one = get_backend(AssistantSpec(backend="vllm", url="http://127.0.0.1:8000/v1"))
     assert type(one) is VLLMHTTPBackend
     pool = get_backend(AssistantSpec(backend="vllm", url=["http://h0:8000/v1", "http://h1:8000/v1/"]))
-    assert isinstance(pool, ServerPool) and [s.url for s in pool.servers] == ["http://h0:8000/v1",
-                                                                               "http://h1:8000/v1"]
+    assert isinstance(pool, ServerPool) and [s.url for s in pool.servers] == ["http://h0:8000/v1", "http://h1:8000/v1"]
     for bad, why in (("[]", "an empty list"), ("[http://h0:8000/v1, 'h1:8000/v1']", "got 'h1:8000/v1'")):
         with pytest.raises(StudyFileError) as e:
-            validate_text(STUDY.replace("assistant: {backend: embedded, max_tokens: 16}",
-                                        f"assistant: {{backend: vllm, url: {bad}}}"))
+            validate_text(
+                STUDY.replace(
+                    "assistant: {backend: embedded, max_tokens: 16}", f"assistant: {{backend: vllm, url: {bad}}}"
+                )
+            )
         assert "<study>:9:33: assistant.url: " in str(e.value) and why in str(e.value)
 
 
 def test_precompute_and_a_follow_up_run_through_a_pool_with_one_server_dying(tmp_path: Path) -> None:
     with StandIn("a") as a, StandIn("b") as b:
         down = dead_url()
-        db = _make_study(tmp_path, assistant=f"assistant: {{backend: vllm, model: {MODEL}, max_tokens: 16, "
-                                             f"url: ['{a.url}', '{down}', '{b.url}']}}")
+        db = _make_study(
+            tmp_path,
+            assistant=f"assistant: {{backend: vllm, model: {MODEL}, max_tokens: 16, "
+            f"url: ['{a.url}', '{down}', '{b.url}']}}",
+        )
         result = CliRunner().invoke(app, ["assist", "precompute", str(db)])
         assert result.exit_code == 0, result.output
         assert "20 generated" in result.output
@@ -209,8 +225,10 @@ def test_precompute_and_a_follow_up_run_through_a_pool_with_one_server_dying(tmp
 
 def test_precompute_with_every_server_down_exits_2_naming_each_url(tmp_path: Path) -> None:
     urls = [dead_url(), dead_url()]
-    db = _make_study(tmp_path, assistant=f"assistant: {{backend: vllm, model: {MODEL}, max_tokens: 16, "
-                                         f"url: ['{urls[0]}', '{urls[1]}']}}")
+    db = _make_study(
+        tmp_path,
+        assistant=f"assistant: {{backend: vllm, model: {MODEL}, max_tokens: 16, url: ['{urls[0]}', '{urls[1]}']}}",
+    )
     res = cli("assist", "precompute", str(db))
     assert res.returncode == 2 and "Traceback" not in res.stderr, res.stdout + res.stderr
     assert "None of the 2 model servers answered" in res.stderr
@@ -228,8 +246,11 @@ def test_llm_judge_simulation_spreads_over_the_pool(tmp_path: Path) -> None:
 
     with StandIn("a") as a, StandIn("b") as b:
         path = small_study(tmp_path)
-        path.write_text(path.read_text().replace(
-            "{backend: embedded, max_tokens: 16}", f"{{backend: vllm, model: {MODEL}, url: ['{a.url}', '{b.url}']}}"))
+        path.write_text(
+            path.read_text().replace(
+                "{backend: embedded, max_tokens: 16}", f"{{backend: vllm, model: {MODEL}, url: ['{a.url}', '{b.url}']}}"
+            )
+        )
         db = tmp_path / "tiny.duckdb"
         create_study(load_study(path), db)
         summary = simulate_study(db, overseers=["ana"], with_model_alone=True)
@@ -240,8 +261,11 @@ def test_llm_judge_simulation_spreads_over_the_pool(tmp_path: Path) -> None:
 def test_serve_allows_concurrency_follow_ups_per_server_of_the_pool(tmp_path: Path) -> None:
     from sandwich.server.state import ServerState
 
-    db = _make_study(tmp_path, assistant=f"assistant: {{backend: vllm, model: {MODEL}, concurrency: 3, "
-                                         f"url: ['{dead_url()}', '{dead_url()}']}}")
+    db = _make_study(
+        tmp_path,
+        assistant=f"assistant: {{backend: vllm, model: {MODEL}, concurrency: 3, "
+        f"url: ['{dead_url()}', '{dead_url()}']}}",
+    )
     with StudyService(db) as svc:
         st = ServerState.open(svc)
         try:

@@ -26,7 +26,6 @@ def test_prepare_is_idempotent_and_plain() -> None:
 
 def test_cli_prepare_and_unprepared_model_message(tmp_path: Path) -> None:
     env = {**os.environ, "SANDWICH_CACHE": str(tmp_path / "empty-cache")}
-    res = subprocess.run([sys.executable, "-m", "sandwich", "models", "path"], capture_output=True, text=True,
-                         env=env)
+    res = subprocess.run([sys.executable, "-m", "sandwich", "models", "path"], capture_output=True, text=True, env=env)
     assert res.returncode == 2 and "sandwich models prepare" in res.stderr
     assert resolve_model(str(model_dir())) == model_dir()

@@ -49,8 +49,16 @@ def _helper_src(code: str) -> str:
 
 
 def test_operators_cover_the_required_kinds() -> None:
-    assert {"compare_flip", "off_by_one", "bool_swap", "arith_swap", "wrong_variable", "drop_branch",
-            "early_return", "negate_condition"} <= set(OPERATORS)
+    assert {
+        "compare_flip",
+        "off_by_one",
+        "bool_swap",
+        "arith_swap",
+        "wrong_variable",
+        "drop_branch",
+        "early_return",
+        "negate_condition",
+    } <= set(OPERATORS)
 
 
 @pytest.mark.parametrize("operator", sorted(OPERATORS))
@@ -113,8 +121,9 @@ def test_almost_every_humaneval_problem_gets_a_mutant(problems: list[dict]) -> N
     assert sum(got) / len(got) >= 0.97, f"only {sum(got)}/{len(got)} problems have a mutant"
 
 
-def test_canonical_passes_and_most_mutants_fail_in_the_sandbox(problems: list[dict],
-                                                                capsys: pytest.CaptureFixture) -> None:
+def test_canonical_passes_and_most_mutants_fail_in_the_sandbox(
+    problems: list[dict], capsys: pytest.CaptureFixture
+) -> None:
     try:
         check_sandbox()
     except SandboxUnavailable as e:
@@ -126,13 +135,15 @@ def test_canonical_passes_and_most_mutants_fail_in_the_sandbox(problems: list[di
         canon.append((normalize(code), p["test"], p["entry_point"]))
         mutants += [(m.code, p["test"], p["entry_point"]) for m in make_mutants(code, 2, seed=11)]
     results = execute_candidates(canon + mutants, SandboxLimits(timeout_s=3.0))
-    canon_res, mutant_res = results[:len(canon)], results[len(canon):]
+    canon_res, mutant_res = results[: len(canon)], results[len(canon) :]
     bad = [(p["task_id"], r.detail) for p, r in zip(sample, canon_res, strict=True) if r.status != "passed"]
     assert not bad
     killed = sum(r.status != "passed" for r in mutant_res) / len(mutant_res)
     with capsys.disabled():
-        print(f"\n[mutants] {len(canon)} canonical solutions all pass; "
-              f"{killed:.0%} of {len(mutant_res)} mutants fail their tests")
+        print(
+            f"\n[mutants] {len(canon)} canonical solutions all pass; "
+            f"{killed:.0%} of {len(mutant_res)} mutants fail their tests"
+        )
     assert killed >= 0.75
 
 
@@ -161,30 +172,44 @@ def test_mutants_show_surface_tells_no_more_than_reference_solutions(problems: l
     assert muts / n_mut <= refs / len(problems) + 0.02, (muts / n_mut, refs / len(problems))
 
 
-@pytest.mark.parametrize(("tell", "odd", "plain"), [
-    ("if-pass", "def f(a):\n    if a:\n        pass\n    else:\n        a = 1\n    return a",
-     "def f(a):\n    if not a:\n        a = 1\n    return a"),
-    ("negated comparison", "def f(a, b):\n    return not a == b", "def f(a, b):\n    return a != b"),
-    ("loop ends in return", "def f(xs):\n    t = 0\n    for x in xs:\n        t += x\n        return t",
-     "def f(xs):\n    t = 0\n    for x in xs:\n        t += x\n    return t"),
-    ("constant condition", "def f(x):\n    while False:\n        x += 1\n    return x",
-     "def f(x):\n    while True:\n        x += 1\n        if x > 3:\n            break\n    return x"),
-    ("same operands", "def f(a, b):\n    return a - a + b", "def f(a, b):\n    return a - b + a"),
-    ("identity operation", "def f(a):\n    return a * 1", "def f(a):\n    return a * 2"),
-    ("statement without effect", "def f(xs):\n    xs\n    return xs", "def f(xs):\n    xs.sort()\n    return xs"),
-    ("unused parameter", "def f(a, b):\n    return a", "def f(a, b):\n    return a + b"),
-    ("unused variable", "def f(a):\n    b = a\n    return a", "def f(a):\n    b = a\n    return b"),
-    ("dead code", "def f(a):\n    return a\n    a += 1", "def f(a):\n    a += 1\n    return a"),
-])
+@pytest.mark.parametrize(
+    ("tell", "odd", "plain"),
+    [
+        (
+            "if-pass",
+            "def f(a):\n    if a:\n        pass\n    else:\n        a = 1\n    return a",
+            "def f(a):\n    if not a:\n        a = 1\n    return a",
+        ),
+        ("negated comparison", "def f(a, b):\n    return not a == b", "def f(a, b):\n    return a != b"),
+        (
+            "loop ends in return",
+            "def f(xs):\n    t = 0\n    for x in xs:\n        t += x\n        return t",
+            "def f(xs):\n    t = 0\n    for x in xs:\n        t += x\n    return t",
+        ),
+        (
+            "constant condition",
+            "def f(x):\n    while False:\n        x += 1\n    return x",
+            "def f(x):\n    while True:\n        x += 1\n        if x > 3:\n            break\n    return x",
+        ),
+        ("same operands", "def f(a, b):\n    return a - a + b", "def f(a, b):\n    return a - b + a"),
+        ("identity operation", "def f(a):\n    return a * 1", "def f(a):\n    return a * 2"),
+        ("statement without effect", "def f(xs):\n    xs\n    return xs", "def f(xs):\n    xs.sort()\n    return xs"),
+        ("unused parameter", "def f(a, b):\n    return a", "def f(a, b):\n    return a + b"),
+        ("unused variable", "def f(a):\n    b = a\n    return a", "def f(a):\n    b = a\n    return b"),
+        ("dead code", "def f(a):\n    return a\n    a += 1", "def f(a):\n    a += 1\n    return a"),
+    ],
+)
 def test_each_surface_tell_is_seen_where_it_is_and_only_there(tell: str, odd: str, plain: str) -> None:
     assert tell in tells(odd)
     assert tell not in tells(plain)
 
 
 def test_dropped_branches_and_negations_read_like_code_a_person_wrote() -> None:
-    code = ("def f(a, b):\n    if a == b:\n        return 1\n    else:\n        b += 1\n"
-            "    while a < b:\n        a += 1\n    return a")
+    code = (
+        "def f(a, b):\n    if a == b:\n        return 1\n    else:\n        b += 1\n"
+        "    while a < b:\n        a += 1\n    return a"
+    )
     texts = [m.code for m in make_mutants(code, 20, seed=0, operators=["drop_branch", "negate_condition"])]
-    assert "    if a != b:\n        b += 1" in "\n".join(texts)       # the if body dropped, the else kept
-    assert any("while a >= b:" in t for t in texts)                     # a negated loop condition
+    assert "    if a != b:\n        b += 1" in "\n".join(texts)  # the if body dropped, the else kept
+    assert any("while a >= b:" in t for t in texts)  # a negated loop condition
     assert not any("pass" in t or "not a" in t for t in texts)

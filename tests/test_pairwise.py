@@ -72,8 +72,13 @@ def test_tests_passed_counts_each_hidden_test_in_the_sandbox() -> None:
 
 @needs_bwrap
 def test_humaneval_pairs_gold_is_the_candidate_passing_more_hidden_tests(tmp_path: Path) -> None:
-    text = (REPO / "studies" / "humaneval-pairs.yaml").read_text().replace("problems: 80 ", "problems: 6 ") \
-        .replace("items_per_overseer: 12", "items_per_overseer: 3").replace("judged_items: 12", "judged_items: 3")
+    text = (
+        (REPO / "studies" / "humaneval-pairs.yaml")
+        .read_text()
+        .replace("problems: 80 ", "problems: 6 ")
+        .replace("items_per_overseer: 12", "items_per_overseer: 3")
+        .replace("judged_items: 12", "judged_items: 3")
+    )
     path = tmp_path / "hp.yaml"
     path.write_text(text)
     sf = load_study(path)
@@ -103,10 +108,13 @@ def test_humaneval_pairs_gold_is_the_candidate_passing_more_hidden_tests(tmp_pat
 # ------------------------------------------------------------------ a pair file
 @pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
 def test_a_pair_file_is_read_with_mapped_columns(tmp_path: Path, fmt: str) -> None:
-    rows = [{"q": r["prompt"], "first": r["response_a"], "second": r["response_b"], "better": r["gold"].lower()}
-            for r in pair_rows(24)]
-    path = write_pair_study(tmp_path, task_extra="  columns: {prompt: q, response_a: first, response_b: second, "
-                                                  "gold: better}\n")
+    rows = [
+        {"q": r["prompt"], "first": r["response_a"], "second": r["response_b"], "better": r["gold"].lower()}
+        for r in pair_rows(24)
+    ]
+    path = write_pair_study(
+        tmp_path, task_extra="  columns: {prompt: q, response_a: first, response_b: second, gold: better}\n"
+    )
     frame = pl.DataFrame(rows)
     data = tmp_path / f"pairs.{fmt}"
     if fmt == "jsonl":
@@ -124,12 +132,18 @@ def test_a_pair_file_is_read_with_mapped_columns(tmp_path: Path, fmt: str) -> No
     assert built.items[0].problem_id.startswith("p-")
 
 
-@pytest.mark.parametrize(("edit", "message"), [
-    (lambda r: r[3].pop("response_b"), r"row 4, column 'response_b': the text is missing"),
-    (lambda r: r[5].update(gold="C"), r"row 6, column 'gold': gold 'C' is not A or B"),
-    (lambda r: r[1].update(response_b=r[1]["response_a"]), r"row 2, columns 'response_a' and 'response_b': the two"),
-    (lambda r: r[0].update(gold=""), r"row 1, column 'gold': the gold is missing"),
-])
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda r: r[3].pop("response_b"), r"row 4, column 'response_b': the text is missing"),
+        (lambda r: r[5].update(gold="C"), r"row 6, column 'gold': gold 'C' is not A or B"),
+        (
+            lambda r: r[1].update(response_b=r[1]["response_a"]),
+            r"row 2, columns 'response_a' and 'response_b': the two",
+        ),
+        (lambda r: r[0].update(gold=""), r"row 1, column 'gold': the gold is missing"),
+    ],
+)
 def test_a_bad_pair_file_is_refused_at_its_row_and_column(tmp_path: Path, edit: object, message: str) -> None:
     rows = pair_rows(24)
     edit(rows)  # type: ignore[operator]
@@ -142,8 +156,9 @@ def test_a_bad_pair_file_exits_2_and_writes_nothing(tmp_path: Path) -> None:
     rows = pair_rows(24)
     rows[2]["gold"] = "maybe"
     path = write_pair_study(tmp_path, rows)
-    r = subprocess.run([sys.executable, "-m", "sandwich", "create", str(path)], capture_output=True, text=True,
-                       cwd=REPO, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "sandwich", "create", str(path)], capture_output=True, text=True, cwd=REPO, timeout=120
+    )
     assert r.returncode == 2, r.stderr
     assert "row 3, column 'gold'" in r.stdout + r.stderr
     assert not (tmp_path / "pairs.duckdb").exists()
@@ -166,8 +181,9 @@ def test_ties_are_refused_unless_the_study_file_allows_them(tmp_path: Path) -> N
         view = session.next_item()
         assert view is not None and view.judgment.choices == ["A", "B"]
         with pytest.raises(SandwichError, match="Choice 'tie' is not allowed"):
-            session.submit(JudgmentIn(judgment_id="tie-refused", assignment_id=view.assignment_id, choice="tie",
-                                      confidence=50))
+            session.submit(
+                JudgmentIn(judgment_id="tie-refused", assignment_id=view.assignment_id, choice="tie", confidence=50)
+            )
         assert svc.store.judgments() == []
 
 
@@ -177,8 +193,9 @@ def test_ties_are_stored_as_tie_when_allowed(tmp_path: Path) -> None:
         session = svc.for_overseer("ana")
         view = session.next_item()
         assert view is not None and view.judgment.choices == ["A", "B", "tie"]
-        session.submit(JudgmentIn(judgment_id="tie-ok-1", assignment_id=view.assignment_id, choice="tie",
-                                  confidence=50))
+        session.submit(
+            JudgmentIn(judgment_id="tie-ok-1", assignment_id=view.assignment_id, choice="tie", confidence=50)
+        )
         [j] = svc.store.judgments()
     assert j.choice == "tie" and j.client_meta and j.client_meta["shown_choice"] == "tie"
 
@@ -203,8 +220,14 @@ def test_the_order_shown_is_per_overseer_recorded_and_undone(tmp_path: Path) -> 
                 if order == "BA":
                     assert (shown.response_a, shown.response_b) == (stored.response_b, stored.response_a)
                 orders.setdefault(view.item.item_id, set()).add(order)
-                session.submit(JudgmentIn(judgment_id=f"j-{name}-{view.assignment_id}"[:100],
-                                          assignment_id=view.assignment_id, choice="A", confidence=70))
+                session.submit(
+                    JudgmentIn(
+                        judgment_id=f"j-{name}-{view.assignment_id}"[:100],
+                        assignment_id=view.assignment_id,
+                        choice="A",
+                        confidence=70,
+                    )
+                )
         judgments = svc.store.judgments()
     assert any(len(o) == 2 for o in orders.values())  # the same pair is shown both ways to different overseers
     for j in judgments:
@@ -220,8 +243,9 @@ def test_the_order_is_fixed_by_the_study_seed(tmp_path: Path) -> None:
         sf = load_study(write_pair_study(folder, seed=seed))
         create_study(sf, folder / "pairs.duckdb")
         with StudyService(folder / "pairs.duckdb", read_only=True) as svc:
-            return {f"{o}:{i.item_id}": s for i in svc.store.items()
-                    for o, s in (i.meta or {}).get("shown", {}).items()}
+            return {
+                f"{o}:{i.item_id}": s for i in svc.store.items() for o, s in (i.meta or {}).get("shown", {}).items()
+            }
 
     first, again, other = orders(tmp_path / "a", 1), orders(tmp_path / "b", 1), orders(tmp_path / "c", 2)
     assert first == again and first != other
@@ -243,10 +267,18 @@ def test_a_left_pressing_overseer_scores_chance_and_check_design_reports_the_bia
     [group] = [g for g in res.groups if g.group == "unassisted"]
     assert group.accuracy.est == pytest.approx(0.5, abs=0.2)
     bias_warnings = [w for w in res.warnings if w.startswith("Position bias")]
-    assert [w.split(" chose")[0] for w in bias_warnings] == ["Position bias: ana", "Position bias: ben",
-                                                              "Position bias: chi"]
-    r = subprocess.run([sys.executable, "-m", "sandwich", "check-design", str(db)], capture_output=True, text=True,
-                       cwd=REPO, timeout=120)
+    assert [w.split(" chose")[0] for w in bias_warnings] == [
+        "Position bias: ana",
+        "Position bias: ben",
+        "Position bias: chi",
+    ]
+    r = subprocess.run(
+        [sys.executable, "-m", "sandwich", "check-design", str(db)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
     out = r.stdout + r.stderr
     assert r.returncode == 1 and "position bias" in out and "ana: 12/12 = 100.0%" in out
 
@@ -290,12 +322,23 @@ def test_help_written_for_the_stored_order_reads_in_the_shown_order(tmp_path: Pa
                 if a.condition != "debate":
                     continue
                 order = (items[a.item_id].meta or {})["shown"][name]
-                content = {"answers": {"Debater 1": "Response A", "Debater 2": "Response B"},
-                           "turns": [{"speaker": "Debater 1", "text": "Response A handles zero; response B does not."}]}
-                svc.store.put_assistance([AssistanceRecord(
-                    assistance_id=f"{a.item_id}-debate", item_id=a.item_id, condition="debate", kind="debate",
-                    status="ok", content=content, raw=json.dumps(content))]) if not svc.store.assistance(
-                    item_id=a.item_id, condition="debate") else None
+                content = {
+                    "answers": {"Debater 1": "Response A", "Debater 2": "Response B"},
+                    "turns": [{"speaker": "Debater 1", "text": "Response A handles zero; response B does not."}],
+                }
+                svc.store.put_assistance(
+                    [
+                        AssistanceRecord(
+                            assistance_id=f"{a.item_id}-debate",
+                            item_id=a.item_id,
+                            condition="debate",
+                            kind="debate",
+                            status="ok",
+                            content=content,
+                            raw=json.dumps(content),
+                        )
+                    ]
+                ) if not svc.store.assistance(item_id=a.item_id, condition="debate") else None
                 [view] = session.assistance(a.assignment_id)
                 assert view.content is not None
                 if order == "AB":
@@ -312,20 +355,24 @@ def test_the_shipped_pairwise_study_runs_as_written(tmp_path: Path) -> None:
     db = tmp_path / "hp.duckdb"
 
     def sandwich(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "sandwich", *args], capture_output=True, text=True, cwd=REPO,
-                              timeout=300)
+        return subprocess.run(
+            [sys.executable, "-m", "sandwich", *args], capture_output=True, text=True, cwd=REPO, timeout=300
+        )
 
-    for args in (("validate", "studies/humaneval-pairs.yaml"),
-                 ("create", "studies/humaneval-pairs.yaml", "--db", str(db)),
-                 ("assist", "precompute", "studies/humaneval-pairs.yaml", "--db", str(db)),
-                 ("simulate", "studies/humaneval-pairs.yaml", "--db", str(db)),
-                 ("analyze", "studies/humaneval-pairs.yaml", "--db", str(db), "--replicates", "200")):
+    for args in (
+        ("validate", "studies/humaneval-pairs.yaml"),
+        ("create", "studies/humaneval-pairs.yaml", "--db", str(db)),
+        ("assist", "precompute", "studies/humaneval-pairs.yaml", "--db", str(db)),
+        ("simulate", "studies/humaneval-pairs.yaml", "--db", str(db)),
+        ("analyze", "studies/humaneval-pairs.yaml", "--db", str(db), "--replicates", "200"),
+    ):
         r = sandwich(*args)
         assert r.returncode == 0, (args, r.stdout[-2000:], r.stderr[-2000:])
         if args[0] == "create":  # the pairs left out for tying on the hidden tests are counted and said
             assert "85 pairs from 80 problems" in r.stdout and "left out" in r.stdout
     with StudyService(db, read_only=True) as svc:
         judgments = svc.store.judgments()
-        assert len(judgments) == 7 * 12 and all(j.client_meta and j.client_meta["shown_order"] in ("AB", "BA")
-                                            for j in judgments)
+        assert len(judgments) == 7 * 12 and all(
+            j.client_meta and j.client_meta["shown_order"] in ("AB", "BA") for j in judgments
+        )
         assert {r.status for r in svc.store.assistance()} == {"ok"}

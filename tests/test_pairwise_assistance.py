@@ -13,8 +13,9 @@ from sandwich.create import create_study
 from sandwich.service import StudyService
 from sandwich.studyfile import load_study
 
-HELP = ("explanation, critique, {decomposition: {max_subquestions: 2}}, {consultancy: {rounds: 1}}, "
-        "{debate: {rounds: 1}}")
+HELP = (
+    "explanation, critique, {decomposition: {max_subquestions: 2}}, {consultancy: {rounds: 1}}, {debate: {rounds: 1}}"
+)
 
 
 def test_every_kind_of_help_is_made_for_pairs_and_shown_in_the_overseers_order(tmp_path: Path) -> None:
@@ -25,8 +26,13 @@ def test_every_kind_of_help_is_made_for_pairs_and_shown_in_the_overseers_order(t
         rows = svc.store.assistance()
         gold = svc.gold()
         items = {i.item_id: i for i in svc.store.items()}
-    assert report.by_status == {"ok": len(rows)} and {r.kind for r in rows} == \
-        {"explanation", "critique", "decomposition", "consultancy", "debate"}
+    assert report.by_status == {"ok": len(rows)} and {r.kind for r in rows} == {
+        "explanation",
+        "critique",
+        "decomposition",
+        "consultancy",
+        "debate",
+    }
     for r in rows:
         prompt = str(r.prompt)
         pair = items[r.item_id]

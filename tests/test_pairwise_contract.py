@@ -20,15 +20,28 @@ from sandwich.tasks.pairwise import PairContent, pair_frame
 from sandwich.views import JudgmentIn
 
 REPO = Path(__file__).resolve().parents[1]
-COLUMNS = ["item_id", "problem_id", "split", "prompt", "response_a", "response_b", "gold", "passed_a", "passed_b",
-           "tests"]
+COLUMNS = [
+    "item_id",
+    "problem_id",
+    "split",
+    "prompt",
+    "response_a",
+    "response_b",
+    "gold",
+    "passed_a",
+    "passed_b",
+    "tests",
+]
 
 
 def test_pair_content_is_the_kinds_typed_content_in_canonical_order(tmp_path: Path) -> None:
     kind = task_kinds.get("pairwise")
     assert kind.content is PairContent
-    assert {n: f.annotation for n, f in PairContent.model_fields.items()} == \
-        {"prompt": str, "response_a": str, "response_b": str}
+    assert {n: f.annotation for n, f in PairContent.model_fields.items()} == {
+        "prompt": str,
+        "response_a": str,
+        "response_b": str,
+    }
     db = tmp_path / "pairs.duckdb"
     create_study(load_study(write_pair_study(tmp_path)), db)
     rows = {r["prompt"]: r for r in pair_rows(24)}
@@ -67,8 +80,14 @@ def test_stored_judgments_are_canonical_with_the_order_shown(tmp_path: Path) -> 
     with StudyService(db) as svc:
         session = svc.for_overseer("ana")  # a person: presses B (the right-hand response) on every pair
         while (view := session.next_item()) is not None:
-            session.submit(JudgmentIn(judgment_id=f"ana-{view.assignment_id}".replace(":", "-"),
-                                      assignment_id=view.assignment_id, choice="B", confidence=80))
+            session.submit(
+                JudgmentIn(
+                    judgment_id=f"ana-{view.assignment_id}".replace(":", "-"),
+                    assignment_id=view.assignment_id,
+                    choice="B",
+                    confidence=80,
+                )
+            )
     simulate_study(db, with_model_alone=False)  # the other overseers, simulated
     with StudyService(db, read_only=True) as svc:
         judgments = svc.store.judgments()
@@ -82,8 +101,13 @@ def test_stored_judgments_are_canonical_with_the_order_shown(tmp_path: Path) -> 
 
 @pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
 def test_humaneval_pairs_are_held_out_by_humaneval_task(tmp_path: Path) -> None:
-    text = (REPO / "studies" / "humaneval-pairs.yaml").read_text().replace("problems: 80 ", "problems: 6 ") \
-        .replace("items_per_overseer: 12", "items_per_overseer: 3").replace("judged_items: 12", "judged_items: 3")
+    text = (
+        (REPO / "studies" / "humaneval-pairs.yaml")
+        .read_text()
+        .replace("problems: 80 ", "problems: 6 ")
+        .replace("items_per_overseer: 12", "items_per_overseer: 3")
+        .replace("judged_items: 12", "judged_items: 3")
+    )
     (tmp_path / "hp.yaml").write_text(text)
     db = tmp_path / "hp.duckdb"
     create_study(load_study(tmp_path / "hp.yaml"), db)
@@ -100,7 +124,7 @@ def test_humaneval_pairs_are_held_out_by_humaneval_task(tmp_path: Path) -> None:
         assert r["gold"] == ("A" if r["passed_a"] > r["passed_b"] else "B") and r["tests"] >= 1
     # the counts stay lead side: no overseer's view of an item carries them
     for view in seen:
-        assert view is not None and "passed_a" not in view.model_dump_json() and "tests\"" not in view.model_dump_json()
+        assert view is not None and "passed_a" not in view.model_dump_json() and 'tests"' not in view.model_dump_json()
     for _, part in frame.group_by("problem_id"):
         assert part["split"].n_unique() == 1  # a prompt's pairs are all train or all test
 

@@ -22,19 +22,27 @@ STUDY = "studies/humaneval-pairs.yaml"
 
 
 def sandwich(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sandwich", *args], capture_output=True, text=True, cwd=REPO,
-                          timeout=600, env={**os.environ, "COLUMNS": "200"})
+    return subprocess.run(
+        [sys.executable, "-m", "sandwich", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
+        env={**os.environ, "COLUMNS": "200"},
+    )
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
 def test_the_shipped_pairwise_study_goes_from_yaml_to_compare_and_trl(tmp_path: Path) -> None:
     db, runs, out, trl = tmp_path / "p.duckdb", tmp_path / "runs", tmp_path / "report", tmp_path / "trl"
-    for args in (("create", STUDY, "--db", str(db)),
-                 ("simulate", STUDY, "--db", str(db)),
-                 ("train", STUDY, "--db", str(db), "--runs", str(runs)),
-                 ("compare", STUDY, "--db", str(db), "--runs", str(runs), "--out", str(out)),
-                 ("export", STUDY, "--db", str(db), "--format", "trl", "--to", str(trl))):
+    for args in (
+        ("create", STUDY, "--db", str(db)),
+        ("simulate", STUDY, "--db", str(db)),
+        ("train", STUDY, "--db", str(db), "--runs", str(runs)),
+        ("compare", STUDY, "--db", str(db), "--runs", str(runs), "--out", str(out)),
+        ("export", STUDY, "--db", str(db), "--format", "trl", "--to", str(trl)),
+    ):
         r = sandwich(*args)
         assert r.returncode == 0, (args, r.stdout[-3000:], r.stderr[-3000:])
 
@@ -53,8 +61,11 @@ def test_the_shipped_pairwise_study_goes_from_yaml_to_compare_and_trl(tmp_path: 
     # the TRL export: one row per usable judgment of each condition on a train pair, one per train pair for
     # expert and for each Bradley–Terry aggregate, and every held-out gold pair
     files = {p.name: pl.read_parquet(p) for p in trl.glob("*.parquet")}
-    usable = [j for j in judgments if j.item_id in train and not j.skipped and j.choice in ("A", "B", "tie")
-              and not j.assistance_failed]
+    usable = [
+        j
+        for j in judgments
+        if j.item_id in train and not j.skipped and j.choice in ("A", "B", "tie") and not j.assistance_failed
+    ]
     assert files["expert.parquet"].height == len(train)
     assert files["test-gold.parquet"].height == len(test)
     for c in conditions:
@@ -65,6 +76,7 @@ def test_the_shipped_pairwise_study_goes_from_yaml_to_compare_and_trl(tmp_path: 
         assert {"prompt", "chosen", "rejected", "strength", "source"} <= set(f.columns)
         assert (f["chosen"] != f["rejected"]).all()
     from datasets import load_dataset  # the TRL files load as `datasets` preference sets
+
     ds = load_dataset("parquet", data_files=str(trl / "expert.parquet"), split="train")
     assert ds.num_rows == len(train) and {"prompt", "chosen", "rejected"} <= set(ds.column_names)
 
@@ -81,8 +93,9 @@ def test_the_shipped_pairwise_study_goes_from_yaml_to_compare_and_trl(tmp_path: 
         scores = json.loads((seed_dir / "scores.json").read_text())
         p = np.array([scores[k] for k in test])
         accs.append(float(np.mean(np.where(p == 0.5, 0.5, (p > 0.5) == y))))
-    print(f"expert-trained minilm: held-out preference accuracy {np.mean(accs):.3f} per seed {accs} "
-          f"on {len(test)} pairs")
+    print(
+        f"expert-trained minilm: held-out preference accuracy {np.mean(accs):.3f} per seed {accs} on {len(test)} pairs"
+    )
     assert len(accs) == 3 and by["expert"]["accuracy"]["mean"] == pytest.approx(np.mean(accs))
     assert np.mean(accs) > 0.5
 
@@ -95,8 +108,10 @@ def test_the_shipped_pairwise_study_goes_from_yaml_to_compare_and_trl(tmp_path: 
     chosen = {pid: c for pid, c in passes.items() if len(c) >= 2}
     random_rate = float(np.mean([np.mean(list(c.values())) for c in chosen.values()]))
     bon = by["expert"]["best_of_n"]
-    print(f"best-of-n over {len(chosen)} prompts: random {random_rate:.3f}, expert-trained top pick "
-          f"{bon['pass_rate']:.3f}, oracle {bon['oracle']:.3f}")
+    print(
+        f"best-of-n over {len(chosen)} prompts: random {random_rate:.3f}, expert-trained top pick "
+        f"{bon['pass_rate']:.3f}, oracle {bon['oracle']:.3f}"
+    )
     assert bon["groups"] == len(chosen)
     assert bon["random"] == pytest.approx(random_rate)
     assert bon["oracle"] == pytest.approx(np.mean([any(c.values()) for c in chosen.values()]))
@@ -104,8 +119,10 @@ def test_the_shipped_pairwise_study_goes_from_yaml_to_compare_and_trl(tmp_path: 
     assert all(s["best_of_n"]["random"] == pytest.approx(random_rate) for s in by.values())
     assert all(s["best_of_n"]["gold_trained"] == bon["pass_rate"] for s in by.values())
     # the expert-trained models' top pick (seed-mean reward), scored on the sandbox's counts
-    ids = {f"{pid}#{n}": (pid, text) for n, (pid, text) in enumerate(sorted((pid, t) for pid, c in passes.items()
-                                                                            for t in c))}
+    ids = {
+        f"{pid}#{n}": (pid, text)
+        for n, (pid, text) in enumerate(sorted((pid, t) for pid, c in passes.items() for t in c))
+    }
     rewards = [json.loads((d / "rewards.json").read_text()) for d in sorted((runs / "expert").glob("minilm-seed?"))]
     mean_reward = {cid: float(np.mean([r[cid] for r in rewards])) for cid in ids}
     top = [max((cid for cid in ids if ids[cid][0] == pid), key=mean_reward.__getitem__) for pid in chosen]

@@ -16,8 +16,12 @@ def test_overseer_subset_is_exactly_their_assisted_items(mc_study: Path) -> None
     with StudyService(mc_study, read_only=True) as svc:
         everything = set(needed(svc))
         ana = set(needed(svc, ["ana"]))
-        mine = {(r["item_id"], r["condition"]) for r in sql(svc,
-            "SELECT item_id, condition FROM assignments WHERE overseer = 'ana' AND condition <> 'unassisted'")}
+        mine = {
+            (r["item_id"], r["condition"])
+            for r in sql(
+                svc, "SELECT item_id, condition FROM assignments WHERE overseer = 'ana' AND condition <> 'unassisted'"
+            )
+        }
         assert ana == mine and ana < everything
         assert set(needed(svc, ["ana", "ben", "chi"])) == everything
         jobs, skipped = plan(svc, overseers=["ana"])
@@ -39,11 +43,17 @@ def test_sides_do_not_depend_on_which_rows_a_run_covers(mc_study: Path) -> None:
                 if j.sides:
                     assert j.sides == full[(j.item.item_id, j.condition, j.kind)]
         item, cond, kind = consult[0]
-        sql(svc, "INSERT INTO assistance (assistance_id, item_id, condition, kind, status) VALUES "
-                    "('x', ?, ?, ?, 'failed')", [item, cond, kind])
+        sql(
+            svc,
+            "INSERT INTO assistance (assistance_id, item_id, condition, kind, status) VALUES ('x', ?, ?, ?, 'failed')",
+            [item, cond, kind],
+        )
         others = [(i, c, k) for i, c, k in full if (i, c, k) != (item, cond, kind)]
         for i, c, k in others:  # everything else already stored: the retry plans one row alone
-            sql(svc, "INSERT INTO assistance (assistance_id, item_id, condition, kind, status) VALUES "
-                        "(?, ?, ?, ?, 'ok')", [f"{i}:{c}:{k}", i, c, k])
+            sql(
+                svc,
+                "INSERT INTO assistance (assistance_id, item_id, condition, kind, status) VALUES (?, ?, ?, ?, 'ok')",
+                [f"{i}:{c}:{k}", i, c, k],
+            )
         [retry] = [j for j in plan(svc, retry_failed=True)[0] if j.sides]
         assert retry.sides == full[(item, cond, kind)]

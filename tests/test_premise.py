@@ -10,14 +10,22 @@ from sandwich.analysis.metrics import Sandwich, SandwichRow, premise_check
 
 def _row(label: str, kind: str, acc: float) -> SandwichRow:
     rng = np.random.default_rng(0)
-    d = Draws(acc, acc + rng.normal(0, 0.02, 200), acc + rng.normal(0, 0.01, 200), acc + rng.normal(0, 0.01, 200),
-              8, 24)
+    d = Draws(
+        acc, acc + rng.normal(0, 0.02, 200), acc + rng.normal(0, 0.01, 200), acc + rng.normal(0, 0.01, 200), 8, 24
+    )
     return SandwichRow(label, kind, interval(d, bounds=(0.0, 1.0)))
 
 
 def _sandwich(model: float, base: float, expert: float) -> Sandwich:
-    return Sandwich([_row("model alone", "model", model), _row("unassisted", "unassisted", base),
-                     _row("experts", "expert", expert)], None, False)
+    return Sandwich(
+        [
+            _row("model alone", "model", model),
+            _row("unassisted", "unassisted", base),
+            _row("experts", "expert", expert),
+        ],
+        None,
+        False,
+    )
 
 
 def test_a_model_between_non_experts_and_experts_passes_silently() -> None:

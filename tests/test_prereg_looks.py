@@ -48,8 +48,11 @@ def tamper(db: Path, *, rewrite_plan: bool = False) -> None:
     new_text = yaml.safe_dump(cfg, sort_keys=False)
     study = validate_text(new_text, "study.yaml")
     payload = json.dumps(study.preregistration.model_dump(mode="json"), sort_keys=True)
-    sql(db, "UPDATE preregistration SET hash = ?, hypotheses = ?", [hashlib.sha256(payload.encode()).hexdigest(),
-                                                                    payload])
+    sql(
+        db,
+        "UPDATE preregistration SET hash = ?, hypotheses = ?",
+        [hashlib.sha256(payload.encode()).hexdigest(), payload],
+    )
     if rewrite_plan:
         planned = sql(db, "SELECT count(*) AS n FROM assignments")[0]["n"]
         plan = analysis_plan(study, planned)
@@ -64,8 +67,9 @@ def test_the_service_offers_no_raw_sql() -> None:
         assert not hasattr(StudyService, name), name
 
 
-def test_whole_plan_is_frozen_at_the_first_judgment(tmp_path: Path, store_kind: str,
-        request: pytest.FixtureRequest) -> None:
+def test_whole_plan_is_frozen_at_the_first_judgment(
+    tmp_path: Path, store_kind: str, request: pytest.FixtureRequest
+) -> None:
     db = make("c10-prereg-tamper", tmp_path, study_location(tmp_path, store_kind, request))
     simulate_study(db, overseers=["ana"], with_model_alone=False)
     with StudyService(db) as svc:
@@ -73,15 +77,24 @@ def test_whole_plan_is_frozen_at_the_first_judgment(tmp_path: Path, store_kind: 
         first = min(j.created_at for j in svc.store.judgments())
     assert frozen is not None and frozen.frozen_at <= first
     plan = frozen.plan
-    assert plan["hypotheses"] == [{"id": "H1", "compare": ["explain", "unassisted"], "metric": "accuracy",
-                                   "alternative": "greater", "alpha": 0.05, "test": "permutation"}]
+    assert plan["hypotheses"] == [
+        {
+            "id": "H1",
+            "compare": ["explain", "unassisted"],
+            "metric": "accuracy",
+            "alternative": "greater",
+            "alpha": 0.05,
+            "test": "permutation",
+        }
+    ]
     assert plan["seed"] == 0 and plan["replicates"] == 2000 and plan["planned_judgments"] == 36
     assert {"sources", "multiplicity", "permutations"} <= set(plan)
     assert frozen.hash == hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()
 
 
-def test_a_rewritten_preregistration_is_reported_tampered(tmp_path: Path, store_kind: str,
-        request: pytest.FixtureRequest) -> None:
+def test_a_rewritten_preregistration_is_reported_tampered(
+    tmp_path: Path, store_kind: str, request: pytest.FixtureRequest
+) -> None:
     db = make("c10-prereg-tamper", tmp_path, study_location(tmp_path, store_kind, request))
     simulate_study(db, with_model_alone=False)
     before = analyze_study(db, replicates=100, permutations=200)
@@ -105,8 +118,9 @@ def test_a_rewritten_preregistration_is_reported_tampered(tmp_path: Path, store_
     assert results["tampered"] is True and results["preregistration"]["plan_hash"] == frozen_hash
 
 
-def test_a_consistent_rewrite_is_caught_by_the_look_log(tmp_path: Path, store_kind: str,
-        request: pytest.FixtureRequest) -> None:
+def test_a_consistent_rewrite_is_caught_by_the_look_log(
+    tmp_path: Path, store_kind: str, request: pytest.FixtureRequest
+) -> None:
     """Rewriting plan, hash, study text and config hash together still disagrees with an earlier look."""
     db = make("c10-prereg-tamper", tmp_path, study_location(tmp_path, store_kind, request))
     simulate_study(db, with_model_alone=False)
@@ -124,8 +138,14 @@ def test_analyze_cli_prints_the_frozen_hash_and_tampered(tmp_path: Path) -> None
     with StudyService(db) as svc:
         frozen = svc.store.frozen_plan()
     tamper(db)
-    out = subprocess.run([sys.executable, "-m", "sandwich", "analyze", str(db), "--replicates", "100"], check=False,
-                         capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"})
+    out = subprocess.run(
+        [sys.executable, "-m", "sandwich", "analyze", str(db), "--replicates", "100"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "200"},
+    )
     assert out.returncode == 0, out.stderr
     assert f"stored plan hashes to {frozen.hash}" in out.stdout
     assert f"{frozen.frozen_at:%Y-%m-%d %H:%M:%S} UTC" in out.stdout
@@ -135,7 +155,7 @@ def test_analyze_cli_prints_the_frozen_hash_and_tampered(tmp_path: Path) -> None
 # ------------------------------------------------------------------ c11: looks leave a trace
 def test_every_look_is_logged_and_an_unfinished_study_is_interim(tmp_path: Path) -> None:
     db = make("c11-peek-leaves-no-trace", tmp_path)
-    simulate_study(db, overseers=["ana", "ben"], with_model_alone=False)   # 12 of 36 judged
+    simulate_study(db, overseers=["ana", "ben"], with_model_alone=False)  # 12 of 36 judged
     res = analyze_study(db, replicates=100, permutations=200, out_dir=tmp_path / "report")
     assert res.interim and (res.stored, res.planned) == (12, 36)
     assert "24 of 36 assignments are not judged yet (interim analysis)" in " ".join(res.warnings)
@@ -147,7 +167,10 @@ def test_every_look_is_logged_and_an_unfinished_study_is_interim(tmp_path: Path)
         snapshot.take(svc, tmp_path / "snap", who="lead (token 0a1b2c)")
     looks = sql(db, "SELECT action, who, judgments, planned, plan_hash FROM looks ORDER BY ts")
     assert [(r["action"], r["judgments"], r["planned"]) for r in looks] == [
-        ("analyze", 12, 36), ("export", 12, 36), ("snapshot", 12, 36)]
+        ("analyze", 12, 36),
+        ("export", 12, 36),
+        ("snapshot", 12, 36),
+    ]
     assert looks[2]["who"] == "lead (token 0a1b2c)" and looks[0]["who"] == looks[1]["who"] != ""
     assert len({r["plan_hash"] for r in looks}) == 1 and looks[0]["plan_hash"]
     with StudyService(db) as svc:  # status shows the frozen plan and the number of looks (and is not one)
@@ -159,7 +182,10 @@ def test_every_look_is_logged_and_an_unfinished_study_is_interim(tmp_path: Path)
     assert not final.interim and (final.stored, final.planned) == (36, 36)
     assert [h.label for h in final.hypotheses if h.id == "H1"] == ["confirmatory"]
     assert [(look["action"], look["judgments"]) for look in final.looks] == [
-        ("analyze", 12), ("export", 12), ("snapshot", 12)]
+        ("analyze", 12),
+        ("export", 12),
+        ("snapshot", 12),
+    ]
     assert "3 earlier look(s) at the results were made before the planned sample size" in " ".join(final.warnings)
 
 
@@ -176,16 +202,20 @@ def test_a_study_frozen_before_whole_plans_still_checks_out(tmp_path: Path) -> N
     simulate_study(db, with_model_alone=False)
     [row] = sql(db, "SELECT hypotheses FROM preregistration")
     legacy = json.dumps(json.loads(row["hypotheses"]), sort_keys=True)
-    sql(db, "UPDATE preregistration SET plan = NULL, hypotheses = ?, hash = ?",
-        [legacy, hashlib.sha256(legacy.encode()).hexdigest()])
+    sql(
+        db,
+        "UPDATE preregistration SET plan = NULL, hypotheses = ?, hash = ?",
+        [legacy, hashlib.sha256(legacy.encode()).hexdigest()],
+    )
     res = analyze_study(db, replicates=100, permutations=200)
     assert not res.tampered and [h.label for h in res.hypotheses] == ["confirmatory"]
     tamper(db)
     assert analyze_study(db, replicates=100, permutations=200).tampered
 
 
-def test_judgments_removed_after_a_look_are_reported_tampered(tmp_path: Path, store_kind: str,
-        request: pytest.FixtureRequest) -> None:
+def test_judgments_removed_after_a_look_are_reported_tampered(
+    tmp_path: Path, store_kind: str, request: pytest.FixtureRequest
+) -> None:
     """Dropping the judgments that spoiled a result, after having looked at it, leaves the study TAMPERED."""
     db = make("c10-prereg-tamper", tmp_path, study_location(tmp_path, store_kind, request))
     simulate_study(db, with_model_alone=False)

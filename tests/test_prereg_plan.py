@@ -44,34 +44,54 @@ def _c10(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def test_plan_settings_are_typed_fields_and_frozen_as_written(tmp_path: Path) -> None:
-    path = write_mc_study(tmp_path, extra=PLAN.format(
-        settings="sources: [human, llm]\n  multiplicity: holm\n  replicates: 500\n  permutations: 400"))
+    path = write_mc_study(
+        tmp_path,
+        extra=PLAN.format(
+            settings="sources: [human, llm]\n  multiplicity: holm\n  replicates: 500\n  permutations: 400"
+        ),
+    )
     study = load_study(path).study
     p = study.preregistration
     assert (p.sources, p.multiplicity, p.replicates, p.permutations) == (["human", "llm"], "holm", 500, 400)
     plan = analysis_plan(study, 36)
-    assert (plan["sources"], plan["multiplicity"], plan["replicates"], plan["permutations"]) == \
-        (["human", "llm"], "holm", 500, 400)
+    assert (plan["sources"], plan["multiplicity"], plan["replicates"], plan["permutations"]) == (
+        ["human", "llm"],
+        "holm",
+        500,
+        400,
+    )
     default = analysis_plan(load_study(write_mc_study(tmp_path, name="plain")).study, 36)
-    assert (default["sources"], default["multiplicity"], default["replicates"], default["permutations"]) == \
-        (None, "none", 2000, 2000)
+    assert (default["sources"], default["multiplicity"], default["replicates"], default["permutations"]) == (
+        None,
+        "none",
+        2000,
+        2000,
+    )
 
 
-@pytest.mark.parametrize(("setting", "where", "what"), [
-    ("sources: [human, robots]", r":22:20: preregistration\.sources\[1\]", "'human', 'llm' or 'parametric'"),
-    ("multiplicity: holmes", r":22:17: preregistration\.multiplicity", "'none', 'holm' or 'bonferroni'"),
-    ("replicates: 10", r":22:15: preregistration\.replicates", "greater than or equal to 50"),
-    ("sources: [human, human]", r":22:12: preregistration\.sources", "each source once"),
-])
-def test_an_unknown_source_or_method_is_named_at_its_line(tmp_path: Path, setting: str, where: str,
-                                                         what: str) -> None:
+@pytest.mark.parametrize(
+    ("setting", "where", "what"),
+    [
+        ("sources: [human, robots]", r":22:20: preregistration\.sources\[1\]", "'human', 'llm' or 'parametric'"),
+        ("multiplicity: holmes", r":22:17: preregistration\.multiplicity", "'none', 'holm' or 'bonferroni'"),
+        ("replicates: 10", r":22:15: preregistration\.replicates", "greater than or equal to 50"),
+        ("sources: [human, human]", r":22:12: preregistration\.sources", "each source once"),
+    ],
+)
+def test_an_unknown_source_or_method_is_named_at_its_line(tmp_path: Path, setting: str, where: str, what: str) -> None:
     path = write_mc_study(tmp_path, extra=PLAN.format(settings=setting))
-    assert path.read_text().splitlines()[21].strip() == setting   # line 22 of the file
+    assert path.read_text().splitlines()[21].strip() == setting  # line 22 of the file
     with pytest.raises(StudyFileError) as e:
         load_study(path)
     assert any(re.search(f"mc\\.yaml{where}: .*{re.escape(what)}", m) for m in e.value.problems), e.value.problems
-    r = subprocess.run([sys.executable, "-m", "sandwich", "validate", str(path)], capture_output=True, text=True,
-                       cwd=REPO, timeout=120, env={**os.environ, "COLUMNS": "200"})
+    r = subprocess.run(
+        [sys.executable, "-m", "sandwich", "validate", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+    )
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert re.search(f"mc\\.yaml{where}", (r.stdout + r.stderr).replace("\n", ""))
 
@@ -89,7 +109,7 @@ def test_a_study_frozen_before_the_typed_fields_rechecks_untampered(tmp_path: Pa
     assert not res.tampered and res.preregistration["problems"] == [], res.preregistration["problems"]
     assert res.preregistration["hash"] == old["hash"] and res.preregistration["plan_hash"] == old["hash"]
     assert [h.label for h in res.hypotheses] == ["confirmatory (interim)"]
-    assert res.sources == ["parametric"]                          # 'all' never meant MIXED: analyze's default
+    assert res.sources == ["parametric"]  # 'all' never meant MIXED: analyze's default
     # declaring sources afterwards, consistently in the stored text and its hash, is a deviation
     text = sql(db, "SELECT value FROM meta WHERE key = 'config_text'")[0]["value"]
     new_text = text.replace("preregistration:\n", "preregistration:\n  sources: [llm]\n")
@@ -97,8 +117,9 @@ def test_a_study_frozen_before_the_typed_fields_rechecks_untampered(tmp_path: Pa
     sql(db, "UPDATE meta SET value = ? WHERE key = 'config_text'", [new_text])
     sql(db, "UPDATE meta SET value = ? WHERE key = 'config_hash'", [hashlib.sha256(new_text.encode()).hexdigest()])
     after = analyze_study(db, replicates=100, permutations=200)
-    assert after.tampered and any("sources: frozen as None, now ['llm']" in p
-                                  for p in after.preregistration["problems"])
+    assert after.tampered and any(
+        "sources: frozen as None, now ['llm']" in p for p in after.preregistration["problems"]
+    )
 
 
 def test_the_plans_multiplicity_decides_the_verdicts(tmp_path: Path) -> None:
@@ -107,9 +128,12 @@ def test_the_plans_multiplicity_decides_the_verdicts(tmp_path: Path) -> None:
     assert np.allclose(adjusted_p(np.array([0.03, 0.01]), "bonferroni"), [0.06, 0.02])
     folder, db = _c10(tmp_path)
     study = (folder / "study.yaml").read_text()
-    holm = study.replace("alpha: 0.05}\n", "alpha: 0.05}\n"
-                         "    - {id: H2, compare: [critique, unassisted], metric: accuracy, alternative: greater}\n"
-                         "  multiplicity: holm\n  replicates: 300\n  permutations: 300\n")
+    holm = study.replace(
+        "alpha: 0.05}\n",
+        "alpha: 0.05}\n"
+        "    - {id: H2, compare: [critique, unassisted], metric: accuracy, alternative: greater}\n"
+        "  multiplicity: holm\n  replicates: 300\n  permutations: 300\n",
+    )
     assert holm != study
     (folder / "holm.yaml").write_text(holm)
     db = folder / "holm.duckdb"

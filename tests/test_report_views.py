@@ -46,7 +46,7 @@ def test_the_html_report_has_the_classifier_section(study: Path, tmp_path: Path)
     assert {p.stem for p in res.pngs} == ALL_PNGS
     embedded = set(re.findall(r"<img alt='([a-z_]+)' src='data:image/png;base64,", page))
     assert embedded == ALL_PNGS
-    section = page[page.index("Classifiers trained on each label source"):]
+    section = page[page.index("Classifiers trained on each label source") :]
     for title in ("Performance gap recovered", "High stakes", "best-of-n pass"):
         assert title in section
     # the figures are compare's own: the debate-trained classifier's PGR on accuracy, as `sandwich compare` gives it
@@ -89,8 +89,9 @@ def test_every_plot_gives_a_condition_the_same_colour(study: Path, tmp_path: Pat
         assert to_hex(patch.get_facecolor()) == colours[label.split(":")[-1]].lower(), label
 
 
-def test_plots_do_not_overprint_and_the_hypothesis_axis_is_in_points(study: Path, tmp_path: Path,
-                                                                    figures: list) -> None:
+def test_plots_do_not_overprint_and_the_hypothesis_axis_is_in_points(
+    study: Path, tmp_path: Path, figures: list
+) -> None:
     res = analyze_study(study, out_dir=tmp_path / "report", replicates=100)
     for fig in [f for f in figures if f is not None]:
         renderer = fig.canvas.get_renderer()
@@ -153,10 +154,16 @@ def test_status_with_six_conditions_at_80_columns_cuts_no_header(tmp_path: Path,
 
     db = tmp_path / "mc.duckdb"
     create_study(load_study(write_mc_study(tmp_path, conditions=SIX_CONDITIONS, overseers=6)), db)
-    res = subprocess.run([sys.executable, "-m", "sandwich", "status", str(db)], capture_output=True, text=True,
-                         check=False, timeout=120, env={**os.environ, "COLUMNS": str(columns)})
+    res = subprocess.run(
+        [sys.executable, "-m", "sandwich", "status", str(db)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env={**os.environ, "COLUMNS": str(columns)},
+    )
     assert res.returncode == 0, res.stderr
     assert "…" not in res.stdout
     for name in ("unassisted", "decompose", "critique", "consult", "debate", "done", "left"):
         assert name in res.stdout, name
-    assert "0/2" in res.stdout   # each of the six conditions: 0 of 2 items done
+    assert "0/2" in res.stdout  # each of the six conditions: 0 of 2 items done

@@ -24,9 +24,19 @@ def _study(rng: np.random.Generator) -> JudgmentTable:
     truth = rng.integers(0, 3, 12)
     answer = np.where(rng.random(len(o)) < 0.55 + 0.2 * g, truth[i], rng.integers(0, 3, len(o)))
     conf = rng.choice([0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0], len(o))
-    return JudgmentTable([f"o{k}" for k in range(6)], [f"i{k:02d}" for k in range(12)], ["unassisted", "explain"],
-                         o, i, g, (answer == truth[i]).astype(float), conf, rng.uniform(10, 60, len(o)),
-                         np.zeros(6, dtype=np.int64), np.array(list("ABC"), dtype=object)[answer])
+    return JudgmentTable(
+        [f"o{k}" for k in range(6)],
+        [f"i{k:02d}" for k in range(12)],
+        ["unassisted", "explain"],
+        o,
+        i,
+        g,
+        (answer == truth[i]).astype(float),
+        conf,
+        rng.uniform(10, 60, len(o)),
+        np.zeros(6, dtype=np.int64),
+        np.array(list("ABC"), dtype=object)[answer],
+    )
 
 
 def _nan_free(x: object) -> object:
@@ -44,13 +54,24 @@ def _figures(t: JudgmentTable) -> list[object]:
     aggs, rel = aggregate(t)
     h = Hypothesis(id="H1", compare=["explain", "unassisted"], metric="accuracy", alternative="greater", alpha=0.05)
     hyp = run_hypothesis(h, "confirmatory", t, draws, "unassisted", 200, permutations=200, seed=3)
-    return [_nan_free(x) for x in [(g.group, round(g.accuracy.est, 9), round(g.accuracy.lo, 9), round(g.brier.est, 9),
-                                    round(g.ece, 9),
-              tuple(round(x, 9) for x in g.ece_ci)) for g in groups]
-            + [(a.group, a.majority, a.dawid_skene, a.ties, a.note) for a in aggs]
-            + [(r.overseer, r.verdict, r.reason, round(r.ds_accuracy, 6)) for r in rel]
-            + [(a.group, a.alpha) for a in agreement_by_group(t)]
-            + [(round(hyp.estimate, 9), round(hyp.lo, 9), hyp.p, hyp.verdict)]]  # 9 places, like the rest
+    return [
+        _nan_free(x)
+        for x in [
+            (
+                g.group,
+                round(g.accuracy.est, 9),
+                round(g.accuracy.lo, 9),
+                round(g.brier.est, 9),
+                round(g.ece, 9),
+                tuple(round(x, 9) for x in g.ece_ci),
+            )
+            for g in groups
+        ]
+        + [(a.group, a.majority, a.dawid_skene, a.ties, a.note) for a in aggs]
+        + [(r.overseer, r.verdict, r.reason, round(r.ds_accuracy, 6)) for r in rel]
+        + [(a.group, a.alpha) for a in agreement_by_group(t)]
+        + [(round(hyp.estimate, 9), round(hyp.lo, 9), hyp.p, hyp.verdict)]
+    ]  # 9 places, like the rest
 
 
 @pytest.mark.parametrize("seed", [0, 1])

@@ -33,8 +33,10 @@ def _bwrap_works() -> bool:
 
 
 # locally a missing sandbox skips; in CI (which installs bubblewrap) it must fail, never pass silently
-needs_bwrap = pytest.mark.skipif(not os.environ.get("CI") and not _bwrap_works(),
-                                 reason="bubblewrap cannot run a sandbox here (install it: apt-get install bubblewrap)")
+needs_bwrap = pytest.mark.skipif(
+    not os.environ.get("CI") and not _bwrap_works(),
+    reason="bubblewrap cannot run a sandbox here (install it: apt-get install bubblewrap)",
+)
 FAST = SandboxLimits(timeout_s=2.0)
 
 
@@ -48,7 +50,7 @@ def _sandbox_processes() -> int:
                 stat = f.read()
         except OSError:
             continue
-        name, rest = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+        name, rest = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
         parent[int(pid)], comm[int(pid)] = int(rest[1]), name
     me, n = os.getpid(), 0
     for pid in parent:
@@ -123,9 +125,11 @@ def test_fork_bomb_is_contained_and_the_host_stays_healthy() -> None:
 def test_parallel_runs_do_not_share_a_process_budget() -> None:
     limits = SandboxLimits(timeout_s=2.0, max_processes=16)
     bomb = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
-    workers = ("import os, time\nkids = []\nfor _ in range(10):\n    pid = os.fork()\n"
-               "    if pid == 0:\n        time.sleep(0.5)\n        os._exit(0)\n    kids.append(pid)\n"
-               "for k in kids:\n    os.waitpid(k, 0)\nprint('ten children')\n")
+    workers = (
+        "import os, time\nkids = []\nfor _ in range(10):\n    pid = os.fork()\n"
+        "    if pid == 0:\n        time.sleep(0.5)\n        os._exit(0)\n    kids.append(pid)\n"
+        "for k in kids:\n    os.waitpid(k, 0)\nprint('ten children')\n"
+    )
     results = run_many([bomb, bomb, workers], limits, workers=3)
     assert results[0].status in {"crashed", "failed", "timeout"}
     assert results[2].status == "passed", results[2].detail
@@ -134,8 +138,10 @@ def test_parallel_runs_do_not_share_a_process_budget() -> None:
 
 @needs_bwrap
 def test_memory_balloon_is_stopped() -> None:
-    r = run_python("chunks = []\nwhile True:\n    chunks.append(bytearray(50 * 1024 * 1024))\n",
-                   SandboxLimits(timeout_s=5.0, memory_mb=256))
+    r = run_python(
+        "chunks = []\nwhile True:\n    chunks.append(bytearray(50 * 1024 * 1024))\n",
+        SandboxLimits(timeout_s=5.0, memory_mb=256),
+    )
     assert r.status in {"crashed", "failed"}
     assert "MemoryError" in r.detail or "killed" in r.detail
 
@@ -152,8 +158,7 @@ def test_writing_outside_the_scratch_dir_fails(where: str) -> None:
 
 @needs_bwrap
 def test_scratch_dir_is_writable_and_fresh_each_run() -> None:
-    first = run_python("open('/tmp/note.txt', 'w').write('x' * 1000)\nprint(len(open('/tmp/note.txt').read()))",
-                       FAST)
+    first = run_python("open('/tmp/note.txt', 'w').write('x' * 1000)\nprint(len(open('/tmp/note.txt').read()))", FAST)
     assert first.status == "passed" and first.stdout.strip() == "1000"
     second = run_python("import os\nprint(os.path.exists('/tmp/note.txt'))", FAST)
     assert second.stdout.strip() == "False"
@@ -177,13 +182,18 @@ def test_no_network_even_loopback_to_a_listening_host_port() -> None:
 @needs_bwrap
 def test_shell_and_subprocesses_cannot_reach_the_network_or_host_files() -> None:
     target = REPO / f"sandwich-escape-{uuid.uuid4().hex}"
-    tool = "curl -s -m 2 http://127.0.0.1:9/" if shutil.which("curl") else \
-        "python3 -c \"import socket; socket.create_connection(('127.0.0.1', 9), timeout=1)\""
-    code = ("import os, subprocess, sys\n"
-            f"net = subprocess.run({tool!r}, shell=True).returncode\n"
-            f"write = os.system('echo escaped > {target}')\n"
-            "print(net, write)\n"
-            "sys.exit(0 if net and write else 1)\n")
+    tool = (
+        "curl -s -m 2 http://127.0.0.1:9/"
+        if shutil.which("curl")
+        else "python3 -c \"import socket; socket.create_connection(('127.0.0.1', 9), timeout=1)\""
+    )
+    code = (
+        "import os, subprocess, sys\n"
+        f"net = subprocess.run({tool!r}, shell=True).returncode\n"
+        f"write = os.system('echo escaped > {target}')\n"
+        "print(net, write)\n"
+        "sys.exit(0 if net and write else 1)\n"
+    )
     r = run_python(code, FAST)
     assert r.status == "passed", (r.detail, r.stdout, r.stderr)
     assert not target.exists()
@@ -197,8 +207,10 @@ def test_home_directories_and_runtime_sockets_are_hidden() -> None:
     except OSError:
         pytest.skip("home directory is not writable")
     try:
-        r = run_python(f"import os\nprint(os.path.exists({str(secret)!r}))\n"
-                       "print(os.path.exists('/run/dbus/system_bus_socket'))", FAST)
+        r = run_python(
+            f"import os\nprint(os.path.exists({str(secret)!r}))\nprint(os.path.exists('/run/dbus/system_bus_socket'))",
+            FAST,
+        )
     finally:
         secret.unlink()
     assert r.status == "passed"
@@ -208,8 +220,10 @@ def test_home_directories_and_runtime_sockets_are_hidden() -> None:
 @needs_bwrap
 def test_huge_output_is_capped_and_labelled() -> None:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    r = run_python("import sys\nwhile True:\n    sys.stdout.write('x' * 100_000)\n",
-                   SandboxLimits(timeout_s=5.0, max_file_mb=4, max_output_bytes=10_000))
+    r = run_python(
+        "import sys\nwhile True:\n    sys.stdout.write('x' * 100_000)\n",
+        SandboxLimits(timeout_s=5.0, max_file_mb=4, max_output_bytes=10_000),
+    )
     assert r.status == "crashed" and "output too large" in r.detail
     assert r.stdout.startswith("x" * 10_000) and "truncated" in r.stdout
     assert len(r.stdout) < 10_100
@@ -271,16 +285,19 @@ def test_c07_host_environment_is_invisible_inside(monkeypatch: pytest.MonkeyPatc
     assert r.status == "failed" and r.returncode == 3, r.stderr
     own, pid1 = r.stderr.splitlines()[-2:]
     assert pid1.startswith("/proc/1/environ: [] (")
-    gold = run_checks([(candidate, "def check(candidate):\n    assert candidate([1.0], 0.5) is False\n",
-                        "has_close_elements")], FAST)[0]  # the path `create` takes; stderr is kept in gold
+    gold = run_checks(
+        [(candidate, "def check(candidate):\n    assert candidate([1.0], 0.5) is False\n", "has_close_elements")], FAST
+    )[0]  # the path `create` takes; stderr is kept in gold
     assert gold.status == "failed" and "PermissionError" in gold.detail  # the runner (pid 1) is not readable
     assert not any(v in gold.stdout + gold.stderr + gold.detail for v in PLANTED.values())
     own_keys = eval(own.split(": ", 1)[1])  # our own probe prints this list
     assert set(own_keys) == {*sandbox._ENV, "PWD"}
     assert int(pid1.split("(")[1].split()[0]) <= len(own_keys)  # pid 1 has no more than the minimal environment
-    probe = ("import os\nfound = [p for p in os.listdir('/proc') if p.isdigit()]\nenv = b''\n"
-             "for p in found:\n    try:\n        env += open(f'/proc/{p}/environ', 'rb').read()\n"
-             "    except OSError:\n        pass\nprint(sorted(os.environ), len(found))\nprint(env.decode())\n")
+    probe = (
+        "import os\nfound = [p for p in os.listdir('/proc') if p.isdigit()]\nenv = b''\n"
+        "for p in found:\n    try:\n        env += open(f'/proc/{p}/environ', 'rb').read()\n"
+        "    except OSError:\n        pass\nprint(sorted(os.environ), len(found))\nprint(env.decode())\n"
+    )
     r = run_python(probe, FAST)
     assert r.status == "passed"
     assert set(eval(r.stdout.splitlines()[0].rsplit(" ", 1)[0])) == {*sandbox._ENV, "PWD"}
@@ -301,11 +318,13 @@ def test_host_files_outside_the_scratch_dir_are_unreadable(tmp_path: Path) -> No
     for path in planted:
         path.write_text(f"gold: {secret}")
     try:
-        code = ("import os\n"
-                f"for p in {[str(p) for p in planted]!r}:\n"
-                "    try:\n        print(p, open(p).read())\n    except OSError as e:\n"
-                "        print(p, type(e).__name__)\n"
-                "print(sorted(os.listdir('/')))\n")
+        code = (
+            "import os\n"
+            f"for p in {[str(p) for p in planted]!r}:\n"
+            "    try:\n        print(p, open(p).read())\n    except OSError as e:\n"
+            "        print(p, type(e).__name__)\n"
+            "print(sorted(os.listdir('/')))\n"
+        )
         r = run_python(code, FAST)
     finally:
         for path in planted:
@@ -344,7 +363,14 @@ def test_runs_leave_no_zombie_behind() -> None:
                 zombies.append(stat[stat.index("(") + 1:stat.rindex(")")])
         print(len(zombies), zombies)
     """)
-    r = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120,
-                       check=False, env={**os.environ, "PYTHONPATH": str(REPO)})
+    r = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.split()[0] == "0", r.stdout

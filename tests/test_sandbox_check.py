@@ -48,32 +48,27 @@ WRONG = "def has_close_elements(numbers, threshold):\n    return False\n"
 FORGERIES = {
     "module-level os._exit(0)": "import os\nos._exit(0)\n" + WRONG,
     "module-level SystemExit(0)": WRONG + "raise SystemExit(0)\n",
-    "sys.exit(0) in the tested function":
-        "import sys\ndef has_close_elements(numbers, threshold):\n    sys.exit(0)\n",
-    "os._exit(0) in the tested function":
-        "import os\ndef has_close_elements(numbers, threshold):\n    os._exit(0)\n",
-    "exits 0 from a thread while the tests run":
-        "import os, threading, time\n"
-        "threading.Thread(target=lambda: (time.sleep(0.01), os._exit(0)), daemon=True).start()\n"
-        "def has_close_elements(numbers, threshold):\n    time.sleep(0.05)\n    return False\n",
-    "an object equal to everything": WRONG.replace("return False", "return type('Eq', (), {'__eq__': lambda s, o: True,"
-                                                                 " '__hash__': lambda s: 0})()"),
-    "an int subclass equal to everything":
-        "class Yes(int):\n    def __eq__(self, other):\n        return True\n    __hash__ = int.__hash__\n"
-        + WRONG.replace("return False", "return Yes(0)"),
+    "sys.exit(0) in the tested function": "import sys\ndef has_close_elements(numbers, threshold):\n    sys.exit(0)\n",
+    "os._exit(0) in the tested function": "import os\ndef has_close_elements(numbers, threshold):\n    os._exit(0)\n",
+    "exits 0 from a thread while the tests run": "import os, threading, time\n"
+    "threading.Thread(target=lambda: (time.sleep(0.01), os._exit(0)), daemon=True).start()\n"
+    "def has_close_elements(numbers, threshold):\n    time.sleep(0.05)\n    return False\n",
+    "an object equal to everything": WRONG.replace(
+        "return False", "return type('Eq', (), {'__eq__': lambda s, o: True, '__hash__': lambda s: 0})()"
+    ),
+    "an int subclass equal to everything": "class Yes(int):\n    def __eq__(self, other):\n        return True\n"
+    "    __hash__ = int.__hash__\n" + WRONG.replace("return False", "return Yes(0)"),
     "overrides builtins and check": "import builtins\nbuiltins.AssertionError = type('Nope', (Exception,), {})\n"
-                                    "builtins.check = lambda candidate: None\ncheck = builtins.check\n" + WRONG,
-    "a trace function that ends the process on any exception":
-        "import os, sys\n"
-        "def tracer(frame, event, arg):\n    if event == 'exception':\n        os._exit(0)\n    return tracer\n"
-        "sys.settrace(tracer)\n" + WRONG,
-    "prints and writes fake success everywhere":
-        "import os\nprint('passed\\nexit code 0')\n"
-        "for fd in range(3, 64):\n    try:\n        os.write(fd, b'x' * 32 + b'\\npassed\\nthe tests ran to the end')\n"
-        "    except OSError:\n        pass\n" + WRONG,
+    "builtins.check = lambda candidate: None\ncheck = builtins.check\n" + WRONG,
+    "a trace function that ends the process on any exception": "import os, sys\n"
+    "def tracer(frame, event, arg):\n    if event == 'exception':\n        os._exit(0)\n    return tracer\n"
+    "sys.settrace(tracer)\n" + WRONG,
+    "prints and writes fake success everywhere": "import os\nprint('passed\\nexit code 0')\n"
+    "for fd in range(3, 64):\n    try:\n        os.write(fd, b'x' * 32 + b'\\npassed\\nthe tests ran to the end')\n"
+    "    except OSError:\n        pass\n" + WRONG,
     "SIGKILLs pid 1 and its parent": "import os, signal\n"
-                                     "for pid in (1, os.getppid()):\n    try:\n        os.kill(pid, signal.SIGKILL)\n"
-                                     "    except OSError:\n        pass\n" + WRONG,
+    "for pid in (1, os.getppid()):\n    try:\n        os.kill(pid, signal.SIGKILL)\n"
+    "    except OSError:\n        pass\n" + WRONG,
 }
 
 
@@ -95,8 +90,10 @@ def test_hostile_candidates_never_pass(he0: dict) -> None:
     results = run_checks([(code, he0["test"], he0["entry_point"]) for code in FORGERIES.values()], LIMITS)
     labels = {name: (r.status, r.detail) for name, r in zip(FORGERIES, results, strict=True)}
     assert all(r.status in {"failed", "crashed"} for r in results), labels
-    assert "exited with status 0" in labels["sys.exit(0) in the tested function"][1] or \
-        "SystemExit" in labels["sys.exit(0) in the tested function"][1]
+    assert (
+        "exited with status 0" in labels["sys.exit(0) in the tested function"][1]
+        or "SystemExit" in labels["sys.exit(0) in the tested function"][1]
+    )
     assert "not plain data" in labels["an object equal to everything"][1]
     assert "before the tests" in labels["module-level os._exit(0)"][1]
 
@@ -107,8 +104,13 @@ def test_tests_that_swallow_errors_still_do_not_pass_a_dead_candidate() -> None:
     test = "def check(candidate):\n    try:\n        candidate(1)\n    except Exception:\n        pass\n"
     dead = run_check("import sys\ndef f(x):\n    sys.exit(0)\n", test, "f", LIMITS)
     assert dead.status == "failed" and "SystemExit" in dead.detail
-    alive = run_checks([("def f(x):\n    raise ValueError('no')\n", test, "f"),
-                        ("class Oops(Exception):\n    pass\ndef f(x):\n    raise Oops('no')\n", test, "f")], LIMITS)
+    alive = run_checks(
+        [
+            ("def f(x):\n    raise ValueError('no')\n", test, "f"),
+            ("class Oops(Exception):\n    pass\ndef f(x):\n    raise Oops('no')\n", test, "f"),
+        ],
+        LIMITS,
+    )
     assert [r.status for r in alive] == ["passed", "passed"]  # ordinary exceptions the tests expect are fine
 
 
@@ -157,10 +159,14 @@ def test_correct_candidates_pass_with_helpers_tuples_output_and_expected_errors(
     """Tests that call the prompt's helpers (HumanEval/32, 38, 50), tuples (8), dicts (111), prints."""
     picked = [problems[i] for i in (8, 32, 33, 38, 50, 111)]
     cands = [(p["prompt"] + p["canonical_solution"], p["test"], p["entry_point"]) for p in picked]
-    noisy = ("import sys\ndef f(x):\n    print('thinking', x)\n    print('warn', file=sys.stderr)\n"
-             "    return {'a': (x, [1.5, None, True]), 'b': {1, 2}, 'c': b'z', 'd': -0.0, 'e': 10 ** 5000}\n")
-    test = ("def check(candidate):\n    v = candidate(2)\n    assert v == {'a': (2, [1.5, None, True]), 'b': {1, 2}, "
-            "'c': b'z', 'd': 0.0, 'e': 10 ** 5000}\n    assert type(v['a']) is tuple and type(v['b']) is set\n")
+    noisy = (
+        "import sys\ndef f(x):\n    print('thinking', x)\n    print('warn', file=sys.stderr)\n"
+        "    return {'a': (x, [1.5, None, True]), 'b': {1, 2}, 'c': b'z', 'd': -0.0, 'e': 10 ** 5000}\n"
+    )
+    test = (
+        "def check(candidate):\n    v = candidate(2)\n    assert v == {'a': (2, [1.5, None, True]), 'b': {1, 2}, "
+        "'c': b'z', 'd': 0.0, 'e': 10 ** 5000}\n    assert type(v['a']) is tuple and type(v['b']) is set\n"
+    )
     results = run_checks([*cands, (noisy, test, "f")], LIMITS)
     assert [r.status for r in results] == ["passed"] * 7, [(r.detail, r.stderr[-300:]) for r in results]
     assert results[-1].stdout == "thinking 2\n" and "warn" in results[-1].stderr
@@ -173,11 +179,17 @@ def test_endings_are_labelled(he0: dict) -> None:
         "raises": ("def f(x):\n    return 1 / 0\n", "failed", "ZeroDivisionError raised by f(): division by zero"),
         "syntax": ("def f(x)\n    return x\n", "failed", "raised SyntaxError before the tests ran"),
         "loops": ("def f(x):\n    while True:\n        pass\n", "timeout", "wall-clock timeout after 2s"),
-        "balloon": ("def f(x):\n    a = []\n    while True:\n        a.append(bytearray(50 << 20))\n", "crashed",
-                    "MemoryError in f() (memory limit 256 MB)"),
+        "balloon": (
+            "def f(x):\n    a = []\n    while True:\n        a.append(bytearray(50 << 20))\n",
+            "crashed",
+            "MemoryError in f() (memory limit 256 MB)",
+        ),
         "segfault": ("import ctypes\ndef f(x):\n    ctypes.string_at(0)\n", "crashed", "killed by SIGSEGV"),
-        "output": ("import sys\ndef f(x):\n    while True:\n        sys.stdout.write('x' * 100000)\n", "crashed",
-                   "output too large"),
+        "output": (
+            "import sys\ndef f(x):\n    while True:\n        sys.stdout.write('x' * 100000)\n",
+            "crashed",
+            "output too large",
+        ),
     }
     limits = SandboxLimits(timeout_s=2.0, memory_mb=256, max_file_mb=4)
     results = run_checks([(code, test, "f") for code, _, _ in cases.values()], limits)
@@ -197,8 +209,9 @@ def test_broken_tests_are_an_error_not_a_verdict() -> None:
 @needs_bwrap
 def test_all_canonical_solutions_pass(problems: list[dict]) -> None:
     """The existing gold of studies/humaneval-review.yaml must not change: every reference solution passes."""
-    results = execute_candidates([(p["prompt"] + p["canonical_solution"], p["test"], p["entry_point"])
-                                  for p in problems], LIMITS)
+    results = execute_candidates(
+        [(p["prompt"] + p["canonical_solution"], p["test"], p["entry_point"]) for p in problems], LIMITS
+    )
     bad = [(p["task_id"], r.status, r.detail) for p, r in zip(problems, results, strict=True) if r.status != "passed"]
     assert len(problems) == 164 and not bad
 
@@ -210,9 +223,14 @@ def test_forgeries_fail_unsandboxed_too(monkeypatch: pytest.MonkeyPatch, tmp_pat
         run_check(WRONG, he0["test"], he0["entry_point"])
     forged = (DATA / "c06-exit-status-forgery" / "atexit_exit0.py").read_text()
     with pytest.warns(RuntimeWarning, match="WITHOUT A SANDBOX"):
-        results = run_checks([(forged, he0["test"], he0["entry_point"]),
-                              (he0["prompt"] + he0["canonical_solution"], he0["test"], he0["entry_point"])],
-                             LIMITS, allow_unsandboxed=True)
+        results = run_checks(
+            [
+                (forged, he0["test"], he0["entry_point"]),
+                (he0["prompt"] + he0["canonical_solution"], he0["test"], he0["entry_point"]),
+            ],
+            LIMITS,
+            allow_unsandboxed=True,
+        )
     assert [r.status for r in results] == ["failed", "passed"]
 
 
@@ -220,10 +238,16 @@ def test_forgeries_fail_unsandboxed_too(monkeypatch: pytest.MonkeyPatch, tmp_pat
 def test_harness_from_source_when_bytecode_cannot_be_shared(monkeypatch: pytest.MonkeyPatch, he0: dict) -> None:
     """An interpreter of another Python version gets the harness as source; the verdicts are the same."""
     from sandwich import sandbox_check
+
     monkeypatch.setattr(sandbox_check, "_compiled_harness", lambda python: b"")
     forged = (DATA / "c06-exit-status-forgery" / "ctypes_exit0.py").read_text()
-    results = run_checks([(forged, he0["test"], he0["entry_point"]),
-                          (he0["prompt"] + he0["canonical_solution"], he0["test"], he0["entry_point"])], LIMITS)
+    results = run_checks(
+        [
+            (forged, he0["test"], he0["entry_point"]),
+            (he0["prompt"] + he0["canonical_solution"], he0["test"], he0["entry_point"]),
+        ],
+        LIMITS,
+    )
     assert [r.status for r in results] == ["failed", "passed"]
 
 
@@ -231,13 +255,19 @@ def test_harness_from_source_when_bytecode_cannot_be_shared(monkeypatch: pytest.
 def test_runs_are_reproducible_and_the_runner_imports_nothing_from_the_scratch_dir(problems: list[dict]) -> None:
     """String hashing is seeded as in a plain run (set order is the same every time), and a
     ``random.py`` the candidate writes to the working directory is not what the tests import."""
-    code = ("import sys\nopen('random.py', 'w').write('raise SystemExit(0)\\n')\n"
-            "def f(x):\n    return [sys.flags.hash_randomization, hash('sandwich'), list({'a', 'b', 'c', 'd'})]\n")
+    code = (
+        "import sys\nopen('random.py', 'w').write('raise SystemExit(0)\\n')\n"
+        "def f(x):\n    return [sys.flags.hash_randomization, hash('sandwich'), list({'a', 'b', 'c', 'd'})]\n"
+    )
     test = "def check(candidate):\n    import random\n    assert random.random() < 1\n    print(candidate(0))\n"
     runs = run_checks([(code, test, "f")] * 2, LIMITS)
     assert [r.status for r in runs] == ["passed", "passed"], [r.detail for r in runs]
     assert runs[0].stdout == runs[1].stdout and runs[0].stdout.startswith("[0, ")  # PYTHONHASHSEED=0
     he53 = problems[53]  # its tests `import random` after the candidate has run
-    r = run_check("open('random.py', 'w').write('def randint(a, b):\\n    return 0\\n')\n"
-                  "def add(x, y):\n    return 0\n", he53["test"], he53["entry_point"], LIMITS)
+    r = run_check(
+        "open('random.py', 'w').write('def randint(a, b):\\n    return 0\\n')\ndef add(x, y):\n    return 0\n",
+        he53["test"],
+        he53["entry_point"],
+        LIMITS,
+    )
     assert r.status == "failed"

@@ -75,8 +75,15 @@ def test_a_follow_up_in_the_app_streams_the_scripted_answer_through_the_injected
     from tui.screens.briefing import BriefingScreen
     from tui.widgets.followup import FollowUpBox
 
-    db = create(write_study(tmp_path, conditions="\n  - {name: decompose, assistance: [decomposition]}",
-                            overseers=1, items_per_overseer=6, extra="assistant: {backend: scripted}"))
+    db = create(
+        write_study(
+            tmp_path,
+            conditions="\n  - {name: decompose, assistance: [decomposition]}",
+            overseers=1,
+            items_per_overseer=6,
+            extra="assistant: {backend: scripted}",
+        )
+    )
     add_assistance(db)
     asked: list[str] = []
 
@@ -93,8 +100,9 @@ def test_a_follow_up_in_the_app_streams_the_scripted_answer_through_the_injected
                 await wait_for(pilot, lambda: app.item_screen.view is not None and app.screen is app.item_screen)
                 await pilot.press("a", "f", *"what is this", "enter")
                 box = app.item_screen.query_one(FollowUpBox)
-                await wait_for(pilot, lambda: not box.streaming
-                               and "scripted" in plain(box.query_one("#followup-text")))
+                await wait_for(
+                    pilot, lambda: not box.streaming and "scripted" in plain(box.query_one("#followup-text"))
+                )
                 return plain(box.query_one("#followup-text"))
 
     text = asyncio.run(run())

@@ -52,10 +52,15 @@ def served(tmp_path_factory: pytest.TempPathFactory):
     down = "assistant: {backend: vllm, url: 'http://127.0.0.1:9/v1', model: m, timeout_s: 5}\n"
     tokens, lead = create_with_tokens(write_mc_study(folder, extra=down), db, ["ana", "ben"])
     with StudyService(db) as svc:  # assistance marked with its condition, to see that none leaks across
-        svc.store.put_assistance([
-            AssistanceRecord(f"{item.item_id}-{cond}", item.item_id, cond, kind, "ok",
-                             content={"marker": f"only-for-{cond}"})
-            for item in svc.store.items() for cond, kind in (("consult", "consultancy"), ("debate", "debate"))])
+        svc.store.put_assistance(
+            [
+                AssistanceRecord(
+                    f"{item.item_id}-{cond}", item.item_id, cond, kind, "ok", content={"marker": f"only-for-{cond}"}
+                )
+                for item in svc.store.items()
+                for cond, kind in (("consult", "consultancy"), ("debate", "debate"))
+            ]
+        )
     with ServerProcess(db) as server:
         yield Served(server, tokens, lead, db)
 
@@ -132,8 +137,12 @@ def test_malformed_oversized_unknown_fields_and_path_tricks_are_rejected_cleanly
     submit = "/v1/overseers/ana/judgments"
     r = served.req("POST", submit, ana, content=b'{"judgment_id": "abc', headers={"content-type": "application/json"})
     assert r.status_code == 400 and r.json()["error"] == "MalformedJSON" and r.json()["saved"] is False
-    r = served.req("POST", submit, ana, json={"judgment_id": "abcdefgh99", "assignment_id": "ana:0000",
-                                               "choice": "A", "confidence": 50, "gold": "A"})
+    r = served.req(
+        "POST",
+        submit,
+        ana,
+        json={"judgment_id": "abcdefgh99", "assignment_id": "ana:0000", "choice": "A", "confidence": 50, "gold": "A"},
+    )
     assert r.status_code == 422 and "gold" in r.json()["message"]
     r = served.req("POST", submit, ana, json=[1, 2, 3])
     assert r.status_code == 422
@@ -144,13 +153,21 @@ def test_malformed_oversized_unknown_fields_and_path_tricks_are_rejected_cleanly
     def chunks():
         for _ in range(20):
             yield b" " * 8192
+
     r = served.req("POST", submit, ana, content=chunks(), headers={"content-type": "application/json"})
     assert r.status_code == 413
     # raw request lines, so that no client library normalises the tricks away
-    for path in ["/v1/overseers/ana/items/..%2F..%2Flead%2Fstatus", "/v1/overseers/ana/items/%2e%2e",
-                 "/v1/overseers/../lead/status", "/v1/overseers/ana/../ben/next", "/v1/overseers/%2e%2e/next",
-                 "/v1/overseers/ana/items/ana%3A0000%00", "/v1/overseers/ana/briefing/..%5C..%5Cetc",
-                 "/v1/overseers/ana%2Fnext", "//v1/overseers/ana/next/../../lead/status"]:
+    for path in [
+        "/v1/overseers/ana/items/..%2F..%2Flead%2Fstatus",
+        "/v1/overseers/ana/items/%2e%2e",
+        "/v1/overseers/../lead/status",
+        "/v1/overseers/ana/../ben/next",
+        "/v1/overseers/%2e%2e/next",
+        "/v1/overseers/ana/items/ana%3A0000%00",
+        "/v1/overseers/ana/briefing/..%5C..%5Cetc",
+        "/v1/overseers/ana%2Fnext",
+        "//v1/overseers/ana/next/../../lead/status",
+    ]:
         con = http.client.HTTPConnection("127.0.0.1", served.server.port, timeout=10)
         con.putrequest("GET", path, skip_accept_encoding=True)
         con.putheader("Authorization", f"Bearer {ana}")
@@ -168,11 +185,15 @@ def test_submit_is_idempotent_and_conflicts_are_refused(served: Served) -> None:
     first, again = ana.submit(j), ana.submit(j)
     assert not first.duplicate and again.duplicate and again.stored_at == first.stored_at
     with pytest.raises(AlreadyJudged):  # a different judgment for an already-judged assignment
-        ana.submit(JudgmentIn(judgment_id=uuid.uuid4().hex, assignment_id=view.assignment_id, choice="A",
-                              confidence=50))
+        ana.submit(
+            JudgmentIn(judgment_id=uuid.uuid4().hex, assignment_id=view.assignment_id, choice="A", confidence=50)
+        )
     with pytest.raises(SandwichError, match="not allowed"):
-        ana.submit(JudgmentIn(judgment_id=uuid.uuid4().hex, assignment_id=ana.next_item().assignment_id,
-                              choice="Z", confidence=50))
+        ana.submit(
+            JudgmentIn(
+                judgment_id=uuid.uuid4().hex, assignment_id=ana.next_item().assignment_id, choice="Z", confidence=50
+            )
+        )
     assert ana.next_item().assignment_id != view.assignment_id
 
 
@@ -220,8 +241,9 @@ def test_tokens_cli_while_served_points_to_the_server(served: Served) -> None:
     cmd = [sys.executable, "-m", "sandwich", "tokens", "issue", str(served.db), "--overseer", "ana"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "--server" in r.stderr and "Traceback" not in r.stderr, r.stderr
-    r = subprocess.run(cmd + ["--server", served.url, "--lead-token", served.lead], capture_output=True, text=True,
-                       timeout=120)
+    r = subprocess.run(
+        cmd + ["--server", served.url, "--lead-token", served.lead], capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 0, r.stderr
     token = r.stdout.strip().splitlines()[-1]
     assert OverseerClient(served.url, token).overseer == "ana"
@@ -231,6 +253,10 @@ def test_port_in_use_is_a_clear_error(served: Served) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
-        r = subprocess.run([sys.executable, "-m", "sandwich", "serve", str(served.db), "--port",
-                            str(s.getsockname()[1])], capture_output=True, text=True, timeout=120)
+        r = subprocess.run(
+            [sys.executable, "-m", "sandwich", "serve", str(served.db), "--port", str(s.getsockname()[1])],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert r.returncode == 2 and "--port" in r.stderr

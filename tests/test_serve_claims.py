@@ -30,8 +30,11 @@ CASE = "c26-http-client-claims"
 def _tokens(db: Path) -> dict[str, str]:
     with StudyService(db) as svc:
         store = TokenStore(svc)
-        return {"ana": store.issue(overseer="ana")[0], "ben": store.issue(overseer="ben")[0],
-                "lead": store.issue(lead=True)[0]}
+        return {
+            "ana": store.issue(overseer="ana")[0],
+            "ben": store.issue(overseer="ben")[0],
+            "lead": store.issue(lead=True)[0],
+        }
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +47,12 @@ def served(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _post(server: ServerProcess, token: str, route: str, body: str) -> httpx.Response:
-    return httpx.post(f"{server.url}/v1/overseers/ana/{route}", content=body, timeout=30,
-                      headers={"Authorization": f"Bearer {token}", "content-type": "application/json"})
+    return httpx.post(
+        f"{server.url}/v1/overseers/ana/{route}",
+        content=body,
+        timeout=30,
+        headers={"Authorization": f"Bearer {token}", "content-type": "application/json"},
+    )
 
 
 def test_server_owned_fields_and_bounds(served) -> None:
@@ -54,8 +61,13 @@ def test_server_owned_fields_and_bounds(served) -> None:
     first = "ana:0000"
 
     def judgment(extra: str, aid: str = first) -> httpx.Response:
-        return _post(server, ana, "judgments", f'{{"judgment_id":"claim-{uuid.uuid4().hex}","assignment_id":"{aid}",'
-                                               f'"choice":"A","confidence":100{extra}}}')
+        return _post(
+            server,
+            ana,
+            "judgments",
+            f'{{"judgment_id":"claim-{uuid.uuid4().hex}","assignment_id":"{aid}",'
+            f'"choice":"A","confidence":100{extra}}}',
+        )
 
     # 1. provenance: a person's token cannot store simulated data
     r = judgment(',"source":"llm"')
@@ -68,21 +80,33 @@ def test_server_owned_fields_and_bounds(served) -> None:
     assert r.status_code == 422
     assert judgment(',"client_meta":{"away_s":NaN}').status_code == 422
     assert judgment(',"time_on_item_s":179.5,"source":"human"').status_code == 200
+
     # 3. events: the server's own are reserved, unknown ones refused, times in payloads bounded
     def event(e, payload="{}", aid=first):
-        return _post(
-            server, ana, "interactions", f'{{"event":"{e}","assignment_id":"{aid}","payload":{payload}}}')
+        return _post(server, ana, "interactions", f'{{"event":"{e}","assignment_id":"{aid}","payload":{payload}}}')
+
     r = event("followup_answered", '{"question":"is it A?","answer":"made up by the client"}')
     assert r.status_code == 422 and "server" in r.json()["message"]
     assert event("session_start").status_code == 422
     assert event("note").status_code == 422
-    for bad in ('{"time_on_item_s":1e9}', '{"time_on_item_s":NaN}', '{"time_on_item_s":-3}',
-                '{"time_on_item_s":"12"}', '{"away_s":Infinity}'):
+    for bad in (
+        '{"time_on_item_s":1e9}',
+        '{"time_on_item_s":NaN}',
+        '{"time_on_item_s":-3}',
+        '{"time_on_item_s":"12"}',
+        '{"away_s":Infinity}',
+    ):
         assert event("item_time", bad).status_code == 422, bad
     assert event("item_time", '{"time_on_item_s":42.5}').status_code == 204
     assert event("focus_lost", '{"time_on_item_s":3}').status_code == 204
     assert event("pane_maximised", '{"pane":"help"}').status_code == 204
-    assert event("item_time", json.dumps({"pad": "x" * 9000}), ).status_code == 422  # payload over 8 KiB
+    assert (
+        event(
+            "item_time",
+            json.dumps({"pad": "x" * 9000}),
+        ).status_code
+        == 422
+    )  # payload over 8 KiB
     # 4. another overseer's practice id is not ana's
     assert event("item_time", '{"time_on_item_s":1}', "practice:ben:0000").status_code == 404
     assert event("item_time", '{"time_on_item_s":1}', "practice:unassisted:r01").status_code == 404  # not practice
@@ -129,11 +153,12 @@ def test_a_token_over_its_budget_gets_429_with_retry_after_and_others_do_not(ser
 
 def test_byte_budget_refuses_then_refills() -> None:
     now = [0.0]
-    b = TokenBudgets(Budget(requests_per_s=100, request_burst=100, bytes_per_s=1000, byte_burst=5000),
-                     clock=lambda: now[0])
+    b = TokenBudgets(
+        Budget(requests_per_s=100, request_burst=100, bytes_per_s=1000, byte_burst=5000), clock=lambda: now[0]
+    )
     assert b.charge("t", 4000) == 0
-    assert b.charge("t", 4000) == 3      # 1000 left; 3000 more at 1000/s
-    assert b.charge("u", 4000) == 0      # another token has its own budget
+    assert b.charge("t", 4000) == 3  # 1000 left; 3000 more at 1000/s
+    assert b.charge("u", 4000) == 0  # another token has its own budget
     now[0] = 3.0
     assert b.charge("t", 4000) == 0
     assert TokenBudgets(Budget(requests_per_s=0)).charge("t", 10**9) == 0  # off

@@ -57,8 +57,15 @@ def label_like_the_app(client: OverseerClient, out: dict[str, Any]) -> None:
             if step.assistance:
                 client.log("panel_opened", step.view.assignment_id, {"kind": step.assistance[0].kind})
             fmt = step.view.judgment
-            client.submit(JudgmentIn(judgment_id=uuid.uuid4().hex, assignment_id=step.view.assignment_id,
-                                     choice=fmt.choices[0], confidence=fmt.confidence[-1], time_on_item_s=2.0))
+            client.submit(
+                JudgmentIn(
+                    judgment_id=uuid.uuid4().hex,
+                    assignment_id=step.view.assignment_id,
+                    choice=fmt.choices[0],
+                    confidence=fmt.confidence[-1],
+                    time_on_item_s=2.0,
+                )
+            )
         out["progress"] = client.progress()
     except BaseException as e:  # noqa: BLE001 — reported by the test
         out["error"] = e
@@ -99,8 +106,11 @@ def test_two_overseers_label_at_once_one_in_the_app_one_by_script(served) -> Non
     assert ben_out["progress"].done == ben_out["progress"].total == 6
     server.stop()
     with StudyService(db, read_only=True) as svc:
-        rows = sql(svc, "SELECT j.overseer, a.overseer AS owner, count(*) AS n FROM judgments j "
-                         "JOIN assignments a USING (assignment_id) GROUP BY ALL ORDER BY 1")
+        rows = sql(
+            svc,
+            "SELECT j.overseer, a.overseer AS owner, count(*) AS n FROM judgments j "
+            "JOIN assignments a USING (assignment_id) GROUP BY ALL ORDER BY 1",
+        )
         events = {r["event"] for r in sql(svc, "SELECT DISTINCT event FROM interactions WHERE overseer = 'ana'")}
     assert rows == [{"overseer": "ana", "owner": "ana", "n": 6}, {"overseer": "ben", "owner": "ben", "n": 6}]
     assert "session_start" in events and len(events) > 2  # the app's own interaction log arrived over HTTP
@@ -111,18 +121,23 @@ def test_server_views_equal_the_in_process_service(served) -> None:
     chi = OverseerClient(server.url, tokens["chi"])
     for _ in range(2):
         v = chi.next_item()
-        chi.submit(JudgmentIn(judgment_id=uuid.uuid4().hex, assignment_id=v.assignment_id, choice="A",
-                              confidence=50))
-    over_http = {"next": chi.next_item(), "progress": chi.progress(),
-                 "items": [chi.item(f"chi:{n:04d}") for n in range(6)],
-                 "assistance": [chi.assistance(f"chi:{n:04d}") for n in range(6)]}
+        chi.submit(JudgmentIn(judgment_id=uuid.uuid4().hex, assignment_id=v.assignment_id, choice="A", confidence=50))
+    over_http = {
+        "next": chi.next_item(),
+        "progress": chi.progress(),
+        "items": [chi.item(f"chi:{n:04d}") for n in range(6)],
+        "assistance": [chi.assistance(f"chi:{n:04d}") for n in range(6)],
+    }
     conditions = sorted({v.condition for v in over_http["items"]})
     over_http["briefings"] = [chi.briefing(c) for c in conditions]
     server.stop()
     with StudyService(db) as svc:
         s = svc.for_overseer("chi")
-        in_process = {"next": s.next_item(), "progress": s.progress(),
-                      "items": [s.item(f"chi:{n:04d}") for n in range(6)],
-                      "assistance": [s.assistance(f"chi:{n:04d}") for n in range(6)],
-                      "briefings": [s.briefing(c) for c in conditions]}
+        in_process = {
+            "next": s.next_item(),
+            "progress": s.progress(),
+            "items": [s.item(f"chi:{n:04d}") for n in range(6)],
+            "assistance": [s.assistance(f"chi:{n:04d}") for n in range(6)],
+            "briefings": [s.briefing(c) for c in conditions],
+        }
     assert over_http == in_process

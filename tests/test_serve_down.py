@@ -42,8 +42,10 @@ def test_a_submit_while_the_server_is_down_says_so_at_once_and_the_clock_resumes
             loop = asyncio.get_running_loop()
             pressed = loop.time()
             await pilot.press("1", "z", "s")
+
             def messages():
                 return [n.message for n in app._notifications]
+
             await wait_for(pilot, lambda: any("server unreachable, retrying" in m for m in messages()))
             out["said_after_s"] = loop.time() - pressed
             out["saving"] = [m for m in messages() if "unreachable" in m]
@@ -62,7 +64,7 @@ def test_a_submit_while_the_server_is_down_says_so_at_once_and_the_clock_resumes
     finally:
         client.close()
         server.stop()
-    assert out["said_after_s"] < 2.0 < out["failed_after_s"]   # said at once, long before the retries end
+    assert out["said_after_s"] < 2.0 < out["failed_after_s"]  # said at once, long before the retries end
     assert out["saving"][0] == "saving… (server unreachable, retrying)"
     assert not out["timer_while_saving"]
     assert any("Nothing was lost: press s to try again" in m for m in out["messages"]), out

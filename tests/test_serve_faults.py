@@ -36,8 +36,14 @@ def load_study(tmp_path: Path) -> tuple[Path, dict[str, str], str]:
     return tmp_path / "load.duckdb", tokens, lead
 
 
-def label_all(url: str, token: str, acked: list[Receipt], errors: list[BaseException], stop: threading.Event,
-              retry_for_s: float = 90) -> None:
+def label_all(
+    url: str,
+    token: str,
+    acked: list[Receipt],
+    errors: list[BaseException],
+    stop: threading.Event,
+    retry_for_s: float = 90,
+) -> None:
     """An overseer working through every item like the TUI: next item, submit, until done."""
     try:
         client = OverseerClient(url, token, retry_for_s=retry_for_s, timeout=5)
@@ -45,8 +51,17 @@ def label_all(url: str, token: str, acked: list[Receipt], errors: list[BaseExcep
             view = client.next_item()
             if view is None:
                 return
-            acked.append(client.submit(JudgmentIn(judgment_id=uuid.uuid4().hex, assignment_id=view.assignment_id,
-                                                  choice="A", confidence=50, time_on_item_s=1.0)))
+            acked.append(
+                client.submit(
+                    JudgmentIn(
+                        judgment_id=uuid.uuid4().hex,
+                        assignment_id=view.assignment_id,
+                        choice="A",
+                        confidence=50,
+                        time_on_item_s=1.0,
+                    )
+                )
+            )
     except BaseException as e:  # noqa: BLE001 — reported by the test
         errors.append(e)
 
@@ -96,8 +111,9 @@ def test_sigterm_finishes_in_flight_submits_and_checkpoints(load_study) -> None:
     acked: list[Receipt] = []
     errors: list[BaseException] = []
     stop = threading.Event()
-    threads = [threading.Thread(target=label_all, args=(server.url, t, acked, errors, stop, 2.0))
-               for t in tokens.values()]
+    threads = [
+        threading.Thread(target=label_all, args=(server.url, t, acked, errors, stop, 2.0)) for t in tokens.values()
+    ]
     for t in threads:
         t.start()
     while len(acked) < 30:
@@ -129,20 +145,28 @@ def test_client_disconnecting_mid_submit(load_study) -> None:
     with ServerProcess(db) as server:
         client = OverseerClient(server.url, token)
         first, second = client.item(f"{name}:0000"), client.item(f"{name}:0001")
-        head = (f"POST /v1/overseers/{name}/judgments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
-                "Content-Type: application/json\r\n")
-        half = json.dumps({"judgment_id": "half-sent-1", "assignment_id": first.assignment_id, "choice": "A",
-                           "confidence": 50}).encode()
+        head = (
+            f"POST /v1/overseers/{name}/judgments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+            "Content-Type: application/json\r\n"
+        )
+        half = json.dumps(
+            {"judgment_id": "half-sent-1", "assignment_id": first.assignment_id, "choice": "A", "confidence": 50}
+        ).encode()
         # 1. the body stops half way and the connection closes: nothing may be stored
-        _raw(server.port, head.encode() + f"Content-Length: {len(half)}\r\n\r\n".encode() + half[: len(half) // 2],
-             read=False)
+        _raw(
+            server.port,
+            head.encode() + f"Content-Length: {len(half)}\r\n\r\n".encode() + half[: len(half) // 2],
+            read=False,
+        )
         # 2. the whole request arrives but the client leaves before the answer; it retries with the same id
-        whole = json.dumps({"judgment_id": "left-early-1", "assignment_id": second.assignment_id, "choice": "B",
-                            "confidence": 75}).encode()
+        whole = json.dumps(
+            {"judgment_id": "left-early-1", "assignment_id": second.assignment_id, "choice": "B", "confidence": 75}
+        ).encode()
         _raw(server.port, head.encode() + f"Content-Length: {len(whole)}\r\n\r\n".encode() + whole, read=False)
         time.sleep(0.5)
-        receipt = client.submit(JudgmentIn(judgment_id="left-early-1", assignment_id=second.assignment_id,
-                                           choice="B", confidence=75))
+        receipt = client.submit(
+            JudgmentIn(judgment_id="left-early-1", assignment_id=second.assignment_id, choice="B", confidence=75)
+        )
         assert client.next_item().assignment_id == first.assignment_id  # the half-sent one was not stored
         assert httpx.get(server.url + "/v1/health").json()["ok"]
     rows = assert_exactly_once(db, [receipt])
@@ -155,15 +179,19 @@ def test_a_disk_that_refuses_writes_tells_the_client_not_saved(load_study) -> No
     name, token = next(iter(tokens.items()))
     with ServerProcess(db) as server:
         client = OverseerClient(server.url, token, retry_for_s=1.0)
-        ok = client.submit(JudgmentIn(judgment_id=uuid.uuid4().hex, assignment_id=f"{name}:0000", choice="A",
-                                      confidence=50))
+        ok = client.submit(
+            JudgmentIn(judgment_id=uuid.uuid4().hex, assignment_id=f"{name}:0000", choice="A", confidence=50)
+        )
         pid = server.proc.pid
         # the server may now grow no file at all: its write-ahead log cannot take the next commit (EFBIG)
         resource.prlimit(pid, resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))
         lost = JudgmentIn(judgment_id="refused-by-disk", assignment_id=f"{name}:0001", choice="A", confidence=50)
         try:
-            r = httpx.post(f"{server.url}/v1/overseers/{name}/judgments", content=lost.model_dump_json(),
-                           headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+            r = httpx.post(
+                f"{server.url}/v1/overseers/{name}/judgments",
+                content=lost.model_dump_json(),
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            )
             assert r.status_code == 503 and r.json()["saved"] is False and "NOT saved" in r.json()["message"]
             with pytest.raises(NotSaved, match="NOT saved"):
                 client.submit(lost)

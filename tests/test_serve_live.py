@@ -28,8 +28,9 @@ def test_more_questions_than_model_slots_queue_and_all_stream(tmp_path: Path) ->
     def ask(name: str) -> None:
         try:
             client = OverseerClient(server.url, tokens[name])
-            helped = next(client.item(f"{name}:{n:04d}") for n in range(12)
-                          if client.item(f"{name}:{n:04d}").live_followups)
+            helped = next(
+                client.item(f"{name}:{n:04d}") for n in range(12) if client.item(f"{name}:{n:04d}").live_followups
+            )
             answers[name] = "".join(client.follow_up(helped.assignment_id, "Which answer is right, and why?"))
         except BaseException as e:  # noqa: BLE001
             errors.append(e)

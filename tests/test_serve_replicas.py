@@ -69,8 +69,9 @@ def both(a: ServerProcess, b: ServerProcess, k: int) -> list[str]:
     return [a.url, b.url] if k % 2 else [b.url, a.url]
 
 
-def label_all(urls: list[str], token: str, acked: list[Receipt], errors: list[BaseException],
-              retry_for_s: float = 90) -> None:
+def label_all(
+    urls: list[str], token: str, acked: list[Receipt], errors: list[BaseException], retry_for_s: float = 90
+) -> None:
     """An overseer working through every item like the app: open a session, next item, submit, until done."""
     try:
         client = OverseerClient(urls, token, retry_for_s=retry_for_s, timeout=5)
@@ -79,8 +80,17 @@ def label_all(urls: list[str], token: str, acked: list[Receipt], errors: list[Ba
             view = client.next_item()
             if view is None:
                 return
-            acked.append(client.submit(JudgmentIn(judgment_id=uuid.uuid4().hex, assignment_id=view.assignment_id,
-                                                  choice="A", confidence=50, time_on_item_s=1.0)))
+            acked.append(
+                client.submit(
+                    JudgmentIn(
+                        judgment_id=uuid.uuid4().hex,
+                        assignment_id=view.assignment_id,
+                        choice="A",
+                        confidence=50,
+                        time_on_item_s=1.0,
+                    )
+                )
+            )
     except BaseException as e:  # noqa: BLE001 — reported by the test
         errors.append(e)
 
@@ -95,8 +105,11 @@ def assert_exactly_once(db: str, acked: list[Receipt], assignments: int) -> None
 
 
 def test_server_urls_split_commas_and_repeats_and_refuse_what_is_not_a_url() -> None:
-    assert server_urls(["http://a:1,http://b:2/", "http://a:1", "http://c:3"]) == \
-        ["http://a:1", "http://b:2", "http://c:3"]
+    assert server_urls(["http://a:1,http://b:2/", "http://a:1", "http://c:3"]) == [
+        "http://a:1",
+        "http://b:2",
+        "http://c:3",
+    ]
     with pytest.raises(SandwichError, match="not a server URL"):
         server_urls("http://a:1,b:2")
     with pytest.raises(SandwichError, match="No server URL"):
@@ -133,21 +146,30 @@ def test_a_session_moves_between_replicas_with_its_next_item_timer_and_lease(rep
     taken = other.start_session("web", take_over=True)
     assert taken.interrupted_assignment == second.assignment_id and taken.time_spent_s == 42.5  # the timer moved
     with pytest.raises(SessionInUse):
-        on_a.submit(JudgmentIn(judgment_id="moves-00002", assignment_id=second.assignment_id, choice="A",
-                               confidence=50))
-    assert other.submit(JudgmentIn(judgment_id="moves-00003", assignment_id=second.assignment_id, choice="C",
-                                   confidence=50)).duplicate is False
+        on_a.submit(
+            JudgmentIn(judgment_id="moves-00002", assignment_id=second.assignment_id, choice="A", confidence=50)
+        )
+    assert (
+        other.submit(
+            JudgmentIn(judgment_id="moves-00003", assignment_id=second.assignment_id, choice="C", confidence=50)
+        ).duplicate
+        is False
+    )
     assert on_a.next_item().position == second.position + 1  # A sees B's judgment at once
-    assert sql(db, "SELECT judgment_id FROM judgments ORDER BY judgment_id") == \
-        [{"judgment_id": "moves-00001"}, {"judgment_id": "moves-00003"}]
+    assert sql(db, "SELECT judgment_id FROM judgments ORDER BY judgment_id") == [
+        {"judgment_id": "moves-00001"},
+        {"judgment_id": "moves-00003"},
+    ]
 
 
 def test_overseers_label_through_both_replicas_and_each_judgment_is_stored_once(replicated) -> None:
     db, (a, b), tokens = replicated
     acked: list[Receipt] = []
     errors: list[BaseException] = []
-    threads = [threading.Thread(daemon=True, target=label_all, args=(both(a, b, k), tokens[name], acked, errors))
-               for k, name in enumerate(overseer_names(6))]
+    threads = [
+        threading.Thread(daemon=True, target=label_all, args=(both(a, b, k), tokens[name], acked, errors))
+        for k, name in enumerate(overseer_names(6))
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -158,9 +180,14 @@ def test_overseers_label_through_both_replicas_and_each_judgment_is_stored_once(
         assert httpx.get(r.url + "/v1/health", timeout=5).json()["writer"]["committed"] > 0
     # the lead's `status` takes the list too: the first server is gone, the answer comes from the second
     a.kill()
-    out = subprocess.run([sys.executable, "-m", "sandwich", "status", "--server", a.url, "--server", b.url],
-                         capture_output=True, text=True, timeout=120, check=False,
-                         env={**os.environ, "SANDWICH_LEAD_TOKEN": tokens["lead"], "COLUMNS": "200"})
+    out = subprocess.run(
+        [sys.executable, "-m", "sandwich", "status", "--server", a.url, "--server", b.url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "SANDWICH_LEAD_TOKEN": tokens["lead"], "COLUMNS": "200"},
+    )
     assert out.returncode == 0, out.stderr
     assert "o005" in out.stdout and "30" in out.stdout
 
@@ -170,8 +197,10 @@ def test_kill_9_of_one_replica_mid_load_moves_clients_and_keeps_every_judgment_o
     db, (a, b), tokens = replicated
     acked: list[Receipt] = []
     errors: list[BaseException] = []
-    threads = [threading.Thread(daemon=True, target=label_all, args=(both(a, b, k), tokens[name], acked, errors))
-               for k, name in enumerate(overseer_names(6))]
+    threads = [
+        threading.Thread(daemon=True, target=label_all, args=(both(a, b, k), tokens[name], acked, errors))
+        for k, name in enumerate(overseer_names(6))
+    ]
     for t in threads:
         t.start()
     deadline = time.monotonic() + 60
@@ -201,8 +230,9 @@ def own_cluster() -> Iterator[Cluster]:
 
 
 @pytest.mark.slow
-def test_a_postgres_restart_mid_load_acknowledges_nothing_while_down_and_resumes(tmp_path: Path,
-                                                                               own_cluster: Cluster) -> None:
+def test_a_postgres_restart_mid_load_acknowledges_nothing_while_down_and_resumes(
+    tmp_path: Path, own_cluster: Cluster
+) -> None:
     db = own_cluster.url("restart")
     study = write_load_study(tmp_path, questions=60, overseers=5, items_per_overseer=30)
     tokens, _ = create_with_tokens(study, db, overseer_names(5))
@@ -210,8 +240,9 @@ def test_a_postgres_restart_mid_load_acknowledges_nothing_while_down_and_resumes
     probe = OverseerClient([a.url], tokens["o004"], retry_for_s=0.5, timeout=20)  # o004 writes only while down
     probe_view = probe.next_item()
     assert probe_view is not None
-    probe_j = JudgmentIn(judgment_id="while-down-0001", assignment_id=probe_view.assignment_id, choice="C",
-                         confidence=100)
+    probe_j = JudgmentIn(
+        judgment_id="while-down-0001", assignment_id=probe_view.assignment_id, choice="C", confidence=100
+    )
     acked: list[tuple[float, Receipt]] = []
     refused: list[tuple[float, str]] = []
     errors: list[BaseException] = []
@@ -232,8 +263,9 @@ def test_a_postgres_restart_mid_load_acknowledges_nothing_while_down_and_resumes
                     continue
                 if view is None:
                     return
-                j = JudgmentIn(judgment_id=uuid.uuid4().hex, assignment_id=view.assignment_id, choice="B",
-                               confidence=50)
+                j = JudgmentIn(
+                    judgment_id=uuid.uuid4().hex, assignment_id=view.assignment_id, choice="B", confidence=50
+                )
                 while time.monotonic() < give_up:
                     try:
                         acked.append((time.monotonic(), client.submit(j)))
@@ -246,8 +278,10 @@ def test_a_postgres_restart_mid_load_acknowledges_nothing_while_down_and_resumes
             errors.append(e)
 
     try:
-        threads = [threading.Thread(daemon=True, target=overseer, args=(both(a, b, k), tokens[name]))
-                   for k, name in enumerate(overseer_names(4))]  # o000-o003 label all their items
+        threads = [
+            threading.Thread(daemon=True, target=overseer, args=(both(a, b, k), tokens[name]))
+            for k, name in enumerate(overseer_names(4))
+        ]  # o000-o003 label all their items
         for t in threads:
             t.start()
         deadline = time.monotonic() + 60
@@ -288,14 +322,18 @@ def _scripted_session(urls: list[str], tokens: dict[str, str]) -> None:
     """The same judgments in the same order: each overseer in turn, each item by a fixed rule, a submit retried
     once with its id, alternating between the given servers."""
     for k, (name, token) in enumerate(sorted(tokens.items())):
-        client = OverseerClient(urls[k % len(urls):] + urls[:k % len(urls)], token, retry_for_s=20)
+        client = OverseerClient(urls[k % len(urls) :] + urls[: k % len(urls)], token, retry_for_s=20)
         client.start_session("script")
         n = 0
         while (view := client.next_item()) is not None:
             h = int(hashlib.sha256(view.assignment_id.encode()).hexdigest(), 16)
-            j = JudgmentIn(judgment_id=f"script-{name}-{n:03d}", assignment_id=view.assignment_id,
-                           choice="ABCD"[h % 4],
-                           confidence=[50, 100][h % 2], time_on_item_s=10.0 + h % 50)
+            j = JudgmentIn(
+                judgment_id=f"script-{name}-{n:03d}",
+                assignment_id=view.assignment_id,
+                choice="ABCD"[h % 4],
+                confidence=[50, 100][h % 2],
+                time_on_item_s=10.0 + h % 50,
+            )
             assert not client.submit(j).duplicate
             if n % 4 == 0:
                 assert client.submit(j).duplicate
@@ -305,7 +343,8 @@ def _scripted_session(urls: list[str], tokens: dict[str, str]) -> None:
 
 
 def test_the_same_scripted_session_gives_identical_results_on_duckdb_and_two_postgres_replicas(
-        tmp_path: Path, pg_url: str) -> None:
+    tmp_path: Path, pg_url: str
+) -> None:
     folder = tmp_path / "c10"
     shutil.copytree(DATA / "c10-prereg-tamper", folder)
     names = ["ana", "ben", "chi", "dev", "eli", "fay"]
@@ -321,8 +360,11 @@ def test_the_same_scripted_session_gives_identical_results_on_duckdb_and_two_pos
         finally:
             for r in replicas:
                 r.stop()
-        stored[kind] = sql(db, "SELECT judgment_id, assignment_id, overseer, item_id, condition, choice, confidence, "
-                               "time_on_item_s, source FROM judgments ORDER BY judgment_id")
+        stored[kind] = sql(
+            db,
+            "SELECT judgment_id, assignment_id, overseer, item_id, condition, choice, confidence, "
+            "time_on_item_s, source FROM judgments ORDER BY judgment_id",
+        )
         analyze_study(db, out_dir=tmp_path / f"out-{kind}", replicates=200, permutations=200, seed=7)
         r = json.loads((tmp_path / f"out-{kind}" / "results.json").read_text())
         for key in ("db", "db_path", "generated_at", "looks"):  # where it was read from, and when: not results

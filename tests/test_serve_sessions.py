@@ -39,8 +39,9 @@ CASE = "c22-same-overseer-two-sessions"
 
 
 def _j(aid: str, choice: str, confidence: int = 100) -> JudgmentIn:
-    return JudgmentIn(judgment_id=uuid.uuid4().hex, assignment_id=aid, choice=choice, confidence=confidence,
-                      time_on_item_s=3.0)
+    return JudgmentIn(
+        judgment_id=uuid.uuid4().hex, assignment_id=aid, choice=choice, confidence=confidence, time_on_item_s=3.0
+    )
 
 
 # ------------------------------------------------------------------ in process
@@ -83,8 +84,9 @@ def test_a_session_whose_app_was_killed_but_never_reaped_does_not_lock_the_overs
     app = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         with StudyService(db) as svc:
-            held = Lease("s-crashed", "tui", socket.gethostname(), app.pid, False,
-                         utc_now().isoformat(), utc_now().isoformat())
+            held = Lease(
+                "s-crashed", "tui", socket.gethostname(), app.pid, False, utc_now().isoformat(), utc_now().isoformat()
+            )
             svc.store.set_meta("session_lease:ana", json.dumps(asdict(held)))
             with pytest.raises(SessionInUse, match="already has a session open"):
                 svc.for_overseer("ana").start_session("tui")  # its app still runs: refused
@@ -169,8 +171,11 @@ def test_over_http_a_second_session_is_refused_and_a_take_over_is_visible(served
     second = OverseerClient(server.url, token)
     with pytest.raises(SessionInUse, match="already has a session open"):
         second.start_session("web")
-    raw = httpx.post(f"{server.url}/v1/overseers/ana/judgments", headers={"Authorization": f"Bearer {token}"},
-                     json=_j("ana:0000", "A").model_dump())  # a client that never opened a session
+    raw = httpx.post(
+        f"{server.url}/v1/overseers/ana/judgments",
+        headers={"Authorization": f"Bearer {token}"},
+        json=_j("ana:0000", "A").model_dump(),
+    )  # a client that never opened a session
     assert raw.status_code == 409 and raw.json()["error"] == "SessionInUse" and raw.json()["saved"] is False
     assert "a write from outside it is refused" in raw.json()["message"]
     # the second window takes over: the first one cannot save unnoticed
@@ -181,8 +186,11 @@ def test_over_http_a_second_session_is_refused_and_a_take_over_is_visible(served
         first.log("item_time", "ana:0000", {"time_on_item_s": 2.0})
     snap = LeadClient(server.url, lead).snapshot(db.with_name("snap.duckdb"))
     assert sql(snap, "SELECT count(*) AS n FROM judgments") == [{"n": 0}]
-    assert [r["event"] for r in sql(snap, "SELECT event FROM interactions ORDER BY ts")] == \
-        ["session_start", "session_taken_over", "session_start"]
+    assert [r["event"] for r in sql(snap, "SELECT event FROM interactions ORDER BY ts")] == [
+        "session_start",
+        "session_taken_over",
+        "session_start",
+    ]
 
 
 def test_over_http_the_answer_that_lost_is_said_and_recorded_and_quitting_frees_the_session(served) -> None:

@@ -26,8 +26,9 @@ TOKEN = re.compile(r"sw_[0-9a-f]+\.\S+")
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full = {k: v for k, v in os.environ.items() if k not in ("SANDWICH_TOKEN", "SANDWICH_LEAD_TOKEN")}
     full.update({"COLUMNS": "200", **(env or {})})
-    return subprocess.run([sys.executable, "-m", "sandwich", *args], capture_output=True, text=True, env=full,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "sandwich", *args], capture_output=True, text=True, env=full, timeout=120, check=False
+    )
 
 
 def owner_only(path: Path) -> bool:
@@ -53,8 +54,9 @@ def test_tokens_go_to_owner_only_files_and_the_command_line_warns(tmp_path: Path
         assert str(lead_file) in log and owner_only(lead_file)
         lead = lead_file.read_text().strip()
         ana = token_file.read_text().strip()
-        assert httpx.get(server.url + "/v1/whoami", headers={"Authorization": f"Bearer {ana}"}).json()["subject"] \
-            == "ana"
+        assert (
+            httpx.get(server.url + "/v1/whoami", headers={"Authorization": f"Bearer {ana}"}).json()["subject"] == "ana"
+        )
 
         # `status` while serving: the local file is refused with a pointer to --server; --server works
         local = cli("status", str(db))

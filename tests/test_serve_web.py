@@ -24,15 +24,30 @@ CASE = "c22-same-overseer-two-sessions"
 
 def _label_web(db: Path) -> None:
     """`sandwich label DB --overseer ana --client web`, as textual-serve starts it for a page (all options given)."""
-    label_cli.label(study=str(db), overseer="ana", db=None, web=False, host="127.0.0.1", port=8000, theme="dark",
-                    server=None, token=None, token_file=None, take_over=False, client="web", allow_missing_help=True)
+    label_cli.label(
+        study=str(db),
+        overseer="ana",
+        db=None,
+        web=False,
+        host="127.0.0.1",
+        port=8000,
+        theme="dark",
+        server=None,
+        token=None,
+        token_file=None,
+        take_over=False,
+        client="web",
+        allow_missing_help=True,
+    )
 
 
 def test_a_second_tab_shows_why_it_cannot_open_in_the_tab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _, db = create_case(CASE, tmp_path)
     # the first tab's process holds the study file
-    hold = ("import time; from sandwich.service import StudyService; "
-            f"s = StudyService({str(db)!r}); print('open', flush=True); time.sleep(60)")
+    hold = (
+        "import time; from sandwich.service import StudyService; "
+        f"s = StudyService({str(db)!r}); print('open', flush=True); time.sleep(60)"
+    )
     holder = subprocess.Popen([sys.executable, "-c", hold], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "open"
@@ -79,6 +94,7 @@ def test_judgments_from_the_browser_are_stored_as_web(tmp_path: Path) -> None:
     asyncio.run(run())
     rows = sql(db, "SELECT json_extract_string(client_meta, '$.client') AS client FROM judgments")
     assert rows == [{"client": "web"}]
-    starts = sql(db, "SELECT json_extract_string(payload, '$.client') AS client FROM interactions "
-                     "WHERE event = 'session_start'")
+    starts = sql(
+        db, "SELECT json_extract_string(payload, '$.client') AS client FROM interactions WHERE event = 'session_start'"
+    )
     assert starts == [{"client": "web"}]

@@ -22,8 +22,11 @@ from sandwich.views import JudgmentIn
 def judge(session: OverseerSession, jid: str, choice: str = "A", conf: int = 75):
     view = session.next_item()
     assert view is not None
-    return view, session.submit(JudgmentIn(judgment_id=jid, assignment_id=view.assignment_id, choice=choice,
-                                           confidence=conf, time_on_item_s=3.5))
+    return view, session.submit(
+        JudgmentIn(
+            judgment_id=jid, assignment_id=view.assignment_id, choice=choice, confidence=conf, time_on_item_s=3.5
+        )
+    )
 
 
 def test_next_item_shows_only_what_the_condition_allows(mc_study: Path) -> None:
@@ -44,18 +47,28 @@ def test_submit_is_durable_idempotent_and_advances(mc_study: Path) -> None:
         ana = svc.for_overseer("ana")
         first, receipt = judge(ana, "judgment-0001")
         assert not receipt.duplicate
-        again = ana.submit(JudgmentIn(judgment_id="judgment-0001", assignment_id=first.assignment_id,
-                                      choice="A", confidence=75))
+        again = ana.submit(
+            JudgmentIn(judgment_id="judgment-0001", assignment_id=first.assignment_id, choice="A", confidence=75)
+        )
         assert again.duplicate
         assert ana.next_item().position == 1
         with pytest.raises(AlreadyJudged):
-            ana.submit(JudgmentIn(judgment_id="judgment-0002", assignment_id=first.assignment_id,
-                                  choice="B", confidence=50))
+            ana.submit(
+                JudgmentIn(judgment_id="judgment-0002", assignment_id=first.assignment_id, choice="B", confidence=50)
+            )
         assert ana.progress().done == 1
     # a fresh process sees the committed judgment
-    out = subprocess.run([sys.executable, "-c", "from sandwich.store import open_store; "
-                          f"print(open_store({str(mc_study)!r}, read_only=True).count_judgments())"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from sandwich.store import open_store; "
+            f"print(open_store({str(mc_study)!r}, read_only=True).count_judgments())",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert out.stdout.strip() == "1"
 
 
@@ -83,15 +96,18 @@ def test_invalid_judgments_are_refused(mc_study: Path) -> None:
         ana = svc.for_overseer("ana")
         view = ana.next_item()
         with pytest.raises(SandwichError, match="not allowed"):
-            ana.submit(JudgmentIn(judgment_id="bad-choice-1", assignment_id=view.assignment_id, choice="Z",
-                                  confidence=50))
+            ana.submit(
+                JudgmentIn(judgment_id="bad-choice-1", assignment_id=view.assignment_id, choice="Z", confidence=50)
+            )
         with pytest.raises(SandwichError, match="scale"):
-            ana.submit(JudgmentIn(judgment_id="bad-conf-01", assignment_id=view.assignment_id, choice="A",
-                                  confidence=66))
+            ana.submit(
+                JudgmentIn(judgment_id="bad-conf-01", assignment_id=view.assignment_id, choice="A", confidence=66)
+            )
         ben_item = svc.for_overseer("ben").next_item()
         with pytest.raises(NotFound):
-            ana.submit(JudgmentIn(judgment_id="not-mine-01", assignment_id=ben_item.assignment_id, choice="A",
-                                  confidence=50))
+            ana.submit(
+                JudgmentIn(judgment_id="not-mine-01", assignment_id=ben_item.assignment_id, choice="A", confidence=50)
+            )
         with pytest.raises(NotFound):
             svc.for_overseer("zed")
 
@@ -104,8 +120,19 @@ def test_blinding_no_overseer_method_returns_gold(mc_study: Path) -> None:
         session = svc.for_overseer("ana")
         seen: list[str] = []
         methods = {n for n, _ in inspect.getmembers(OverseerSession, inspect.isfunction) if not n.startswith("_")}
-        assert methods >= {"next_item", "item", "assistance", "briefing", "progress", "submit", "log",
-                           "start_session", "practice_items", "practice_feedback", "follow_up"}
+        assert methods >= {
+            "next_item",
+            "item",
+            "assistance",
+            "briefing",
+            "progress",
+            "submit",
+            "log",
+            "start_session",
+            "practice_items",
+            "practice_feedback",
+            "follow_up",
+        }
         view = session.next_item()
         seen.append(view.model_dump_json())
         seen.append(session.item(view.assignment_id).model_dump_json())
@@ -126,8 +153,15 @@ def test_blinding_no_overseer_method_returns_gold(mc_study: Path) -> None:
 
 @pytest.mark.parametrize("store_kind", ["duckdb"])  # a DuckDB file has one writer; PostgreSQL has many
 def test_lock_held_by_another_process_is_a_clear_error(mc_study: Path) -> None:
-    holder = subprocess.Popen([sys.executable, "-c", f"import duckdb,time; c=duckdb.connect({str(mc_study)!r}); "
-                               "print('locked', flush=True); time.sleep(30)"], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb,time; c=duckdb.connect({str(mc_study)!r}); print('locked', flush=True); time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(StudyLocked) as e:
@@ -210,9 +244,13 @@ def test_required_rationale_is_waived_only_when_time_ran_out(tmp_path: Path) -> 
         ana = svc.for_overseer("ana")
         view = ana.next_item()
         with pytest.raises(SandwichError, match="rationale"):
-            ana.submit(JudgmentIn(judgment_id="no-reason-01", assignment_id=view.assignment_id, choice="A",
-                                  confidence=50))
-        forced = ana.submit(JudgmentIn(judgment_id="timed-out-01", assignment_id=view.assignment_id, choice="A",
-                                       confidence=50, timed_out=True))
+            ana.submit(
+                JudgmentIn(judgment_id="no-reason-01", assignment_id=view.assignment_id, choice="A", confidence=50)
+            )
+        forced = ana.submit(
+            JudgmentIn(
+                judgment_id="timed-out-01", assignment_id=view.assignment_id, choice="A", confidence=50, timed_out=True
+            )
+        )
         assert not forced.duplicate
         assert sql(svc, "SELECT timed_out, rationale FROM judgments") == [{"timed_out": True, "rationale": None}]

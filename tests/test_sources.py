@@ -78,20 +78,31 @@ def test_source_option_selects_and_all_is_labelled_mixed(blended: Path) -> None:
 
 def test_analyze_help_and_cli_offer_the_source(blended: Path) -> None:
     env = {**os.environ, "COLUMNS": "200"}
-    helptext = subprocess.run([sys.executable, "-m", "sandwich", "analyze", "--help"], capture_output=True,
-                              text=True, env=env, check=False).stdout
+    helptext = subprocess.run(
+        [sys.executable, "-m", "sandwich", "analyze", "--help"], capture_output=True, text=True, env=env, check=False
+    ).stdout
     assert "--source" in helptext
-    run = subprocess.run([sys.executable, "-m", "sandwich", "analyze", str(blended), "--replicates", "60",
-                          "--source", "parametric"], check=False, capture_output=True, text=True, env=env)
+    run = subprocess.run(
+        [sys.executable, "-m", "sandwich", "analyze", str(blended), "--replicates", "60", "--source", "parametric"],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert run.returncode == 0, run.stderr
     assert "figures: parametric simulation" in run.stdout
-    bad = subprocess.run([sys.executable, "-m", "sandwich", "analyze", str(blended), "--source", "robots"],
-                         check=False, capture_output=True, text=True, env=env)
+    bad = subprocess.run(
+        [sys.executable, "-m", "sandwich", "analyze", str(blended), "--source", "robots"],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert bad.returncode == 2 and "unknown source" in bad.stdout + bad.stderr
 
 
 def test_judgments_without_help_are_counted_and_left_out(tmp_path: Path) -> None:
-    _, db = create_case("c17-assisted-without-help", tmp_path)   # no `assist precompute`: no help anywhere
+    _, db = create_case("c17-assisted-without-help", tmp_path)  # no `assist precompute`: no help anywhere
     gold = jsonl_gold(tmp_path)
     judge_all(db, "ana", lambda v, k: gold[v.item.item_id])
     judge_all(db, "ben", lambda v, k: gold[v.item.item_id] if k == 0 else "B")

@@ -27,8 +27,16 @@ from sandwich.analysis.hypotheses import bootstrap_p, permutation_test
 from sandwich.analysis.validity import INTERVALS, TESTS, Truth, analyse, grid, simulate
 
 
-def crossed_study(rng: np.random.Generator, *, overseers: int, items: int, mu: tuple[float, float],
-                  overseer_spread: float = 0.1, item_spread: float = 0.15, interaction: float = 0.05) -> JudgmentTable:
+def crossed_study(
+    rng: np.random.Generator,
+    *,
+    overseers: int,
+    items: int,
+    mu: tuple[float, float],
+    overseer_spread: float = 0.1,
+    item_spread: float = 0.15,
+    interaction: float = 0.05,
+) -> JudgmentTable:
     """One simulated two-condition study with known population accuracies `mu`."""
     a = rng.uniform(-overseer_spread, overseer_spread, overseers)
     b = rng.uniform(-item_spread, item_spread, items)
@@ -39,9 +47,19 @@ def crossed_study(rng: np.random.Generator, *, overseers: int, items: int, mu: t
     assert p.min() > 0 and p.max() < 1  # the estimand is exactly mu only without clipping
     right = (rng.random(len(p)) < p).astype(float)
     n = len(p)
-    return JudgmentTable([f"o{k}" for k in range(overseers)], [f"i{k}" for k in range(items)],
-                         ["unassisted", "assisted"], o, i, cond, right, np.full(n, np.nan), np.full(n, np.nan),
-                         np.zeros(overseers, dtype=np.int64), np.where(right == 1, "right", "wrong").astype(object))
+    return JudgmentTable(
+        [f"o{k}" for k in range(overseers)],
+        [f"i{k}" for k in range(items)],
+        ["unassisted", "assisted"],
+        o,
+        i,
+        cond,
+        right,
+        np.full(n, np.nan),
+        np.full(n, np.nan),
+        np.zeros(overseers, dtype=np.int64),
+        np.where(right == 1, "right", "wrong").astype(object),
+    )
 
 
 def _within_tolerance(hits: np.ndarray, target: float) -> tuple[float, float, float]:
@@ -50,8 +68,9 @@ def _within_tolerance(hits: np.ndarray, target: float) -> tuple[float, float, fl
     return float(np.mean(hits)), target - 3 * se, target + 3 * se
 
 
-@pytest.mark.parametrize("design", [0, pytest.param(3, marks=pytest.mark.slow)],
-                         ids=["within 6x24", "between 4 per condition"])
+@pytest.mark.parametrize(
+    "design", [0, pytest.param(3, marks=pytest.mark.slow)], ids=["within 6x24", "between 4 per condition"]
+)
 def test_reported_intervals_cover_95_and_tests_keep_their_size_in_small_designs(design: int) -> None:
     # the smallest designs of benchmarks/validity_grid.py, where the old interval covered 97-99% and the
     # permutation test rejected a true null 0.6-2.8% of the time (item difficulty counted in every relabelling)
@@ -85,24 +104,39 @@ def test_calibrated_interval_is_narrower_than_the_conservative_one_and_agrees_wi
 
 def test_tests_have_power_when_the_effect_is_real() -> None:
     rng = np.random.default_rng(3)
-    hits = sum(permutation_test(crossed_study(rng, overseers=16, items=48, mu=(0.5, 0.68)), 1, 0, "accuracy",
-                                "greater", 500, seed=s)[1] < 0.05 for s in range(100))
+    hits = sum(
+        permutation_test(
+            crossed_study(rng, overseers=16, items=48, mu=(0.5, 0.68)), 1, 0, "accuracy", "greater", 500, seed=s
+        )[1]
+        < 0.05
+        for s in range(100)
+    )
     assert hits >= 80
 
 
 def test_dawid_skene_recovers_planted_overseer_reliabilities() -> None:
     rng = np.random.default_rng(5)
     n_o, n_i, per_item, k = 12, 400, 6, 3
-    planted = np.linspace(0.3, 0.95, n_o)          # 0.33 is chance with three answers: the first ones are noise
+    planted = np.linspace(0.3, 0.95, n_o)  # 0.33 is chance with three answers: the first ones are noise
     truth = rng.integers(0, k, n_i)
     o = np.concatenate([rng.choice(n_o, per_item, replace=False) for _ in range(n_i)])
     i = np.repeat(np.arange(n_i), per_item)
     right = rng.random(len(o)) < planted[o]
     answer = np.where(right, truth[i], (truth[i] + rng.integers(1, k, len(o))) % k)
     n = len(o)
-    t = JudgmentTable([f"o{x:02d}" for x in range(n_o)], [f"i{x}" for x in range(n_i)], ["unassisted"], o, i,
-                      np.zeros(n, dtype=np.int64), (answer == truth[i]).astype(float), np.full(n, np.nan),
-                      np.full(n, np.nan), np.zeros(n_o, dtype=np.int64), answer.astype(str).astype(object))
+    t = JudgmentTable(
+        [f"o{x:02d}" for x in range(n_o)],
+        [f"i{x}" for x in range(n_i)],
+        ["unassisted"],
+        o,
+        i,
+        np.zeros(n, dtype=np.int64),
+        (answer == truth[i]).astype(float),
+        np.full(n, np.nan),
+        np.full(n, np.nan),
+        np.zeros(n_o, dtype=np.int64),
+        answer.astype(str).astype(object),
+    )
     _, reliability = aggregate(t)
     est = np.array([r.ds_accuracy for r in sorted(reliability, key=lambda r: r.overseer)])
     rho = spearmanr(est, planted).statistic
@@ -118,7 +152,7 @@ def test_studentized_permutation_statistic_uses_the_two_way_se_of_each_relabelli
     from sandwich.analysis.robust import calibrate
     from sandwich.analysis.studentized import studentized_differences
 
-    d = grid()[6]   # unbalanced, observational: overseers in one or both conditions, items recurring unevenly
+    d = grid()[6]  # unbalanced, observational: overseers in one or both conditions, items recurring unevenly
     t = simulate(d, Truth(effect=0.4), np.random.default_rng(2))
     in_a = np.bincount(t.overseer[t.group == 1], minlength=len(t.overseers)) > 0
     in_b = np.bincount(t.overseer[t.group == 0], minlength=len(t.overseers)) > 0
@@ -126,8 +160,19 @@ def test_studentized_permutation_statistic_uses_the_two_way_se_of_each_relabelli
     diff, stat = studentized_differences(t.correct, t.group == 1, t.overseer, t.item, swap)
     for p in range(len(swap)):
         relabelled = (t.group == 1) ^ swap[p][t.overseer]
-        tp = JudgmentTable(t.overseers, t.items, t.groups, t.overseer, t.item, relabelled.astype(np.int64),
-                           t.correct, t.confidence, t.time, t.stratum, t.choice)
+        tp = JudgmentTable(
+            t.overseers,
+            t.items,
+            t.groups,
+            t.overseer,
+            t.item,
+            relabelled.astype(np.int64),
+            t.correct,
+            t.confidence,
+            t.time,
+            t.stratum,
+            t.choice,
+        )
         draws, _, _ = bootstrap_sums(cell_sums(tp, ("accuracy",)), 0, seed=0)
         dd = Draws.combine(lambda x, y: x - y, draws[("assisted", "accuracy")], draws[("unassisted", "accuracy")])
         assert diff[p] == pytest.approx(dd.est)
@@ -147,7 +192,7 @@ def test_a_small_between_design_enumerates_every_relabelling_exactly_once() -> N
     in_a = np.bincount(t.overseer[t.group == 1], minlength=len(t.overseers)) > 0
     swap = permutation_labels(in_a, ~in_a, 500, np.random.default_rng(0))
     assert swap.shape == (70, 8) and not swap[0].any() and len({r.tobytes() for r in swap}) == 70
-    assert (swap[:, in_a].sum(1) == swap[:, ~in_a].sum(1)).all()     # 4 overseers in each condition every time
+    assert (swap[:, in_a].sum(1) == swap[:, ~in_a].sum(1)).all()  # 4 overseers in each condition every time
     for alt, floor in (("greater", 1 / 70), ("two-sided", 2 / 70)):
         runs = [permutation_test_floor(t, 1, 0, "accuracy", alt, 500, seed) for seed in (0, 1)]
         assert runs[0] == runs[1]

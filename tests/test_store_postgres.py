@@ -31,9 +31,15 @@ DATA = Path(__file__).parent / "data"
 
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sandwich", *args], capture_output=True, text=True, timeout=600,
-                          check=False,
-                          cwd=cwd, env={**os.environ, "COLUMNS": "200"})
+    return subprocess.run(
+        [sys.executable, "-m", "sandwich", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        cwd=cwd,
+        env={**os.environ, "COLUMNS": "200"},
+    )
 
 
 def all_rows(location: Path | str) -> dict[str, list[tuple[Any, ...]]]:
@@ -51,14 +57,24 @@ def busy_study(tmp_path: Path) -> Path:
     create_study(load_study(write_mc_study(tmp_path)), db)
     with StudyService(db) as svc:
         ana = svc.for_overseer("ana")
-        for n, (choice, rationale) in enumerate([("A", "naïve — 'quoted', \"double\", comma, \\ back"),
-                                                 ("B", ""), ("C", None)]):
+        for n, (choice, rationale) in enumerate(
+            [("A", "naïve — 'quoted', \"double\", comma, \\ back"), ("B", ""), ("C", None)]
+        ):
             view = ana.next_item()
-            ana.submit(JudgmentIn(judgment_id=f"judgment-{n:04d}", assignment_id=view.assignment_id, choice=choice,
-                                  confidence=75, rationale=rationale, time_on_item_s=1.0 / 3,
-                                  client_meta={"ua": "tést", "n": n}))
-        svc.store.add_interaction(InteractionRecord("i-1", "ana", None, "note", {"text": "a\nb\tc"},
-                                                    datetime(2026, 1, 2, 3, 4, 5, 123456)))
+            ana.submit(
+                JudgmentIn(
+                    judgment_id=f"judgment-{n:04d}",
+                    assignment_id=view.assignment_id,
+                    choice=choice,
+                    confidence=75,
+                    rationale=rationale,
+                    time_on_item_s=1.0 / 3,
+                    client_meta={"ua": "tést", "n": n},
+                )
+            )
+        svc.store.add_interaction(
+            InteractionRecord("i-1", "ana", None, "note", {"text": "a\nb\tc"}, datetime(2026, 1, 2, 3, 4, 5, 123456))
+        )
         svc.record_look("analyze", "lead")
     return db
 
@@ -134,8 +150,11 @@ def test_a_retried_submit_racing_on_two_connections_is_stored_once(pg_url: str, 
 
         def submit(svc: StudyService) -> None:
             start.wait()
-            receipts.append(svc.for_overseer("ben").submit(JudgmentIn(
-                judgment_id="retry-0001", assignment_id=view.assignment_id, choice="B", confidence=50)))
+            receipts.append(
+                svc.for_overseer("ben").submit(
+                    JudgmentIn(judgment_id="retry-0001", assignment_id=view.assignment_id, choice="B", confidence=50)
+                )
+            )
 
         threads = [threading.Thread(target=submit, args=(s,)) for s in services]
         for t in threads:
@@ -193,12 +212,15 @@ def test_every_command_takes_a_postgres_url(tmp_path: Path, pg_url: str) -> None
     out = cli("export", str(yaml_path), "--db", pg_url, "--to", str(tmp_path / "export"))
     assert out.returncode == 0, out.stderr
     import polars as pl
+
     assert pl.read_parquet(tmp_path / "export" / "judgments.parquet").height == 12
     assert (tmp_path / "export" / "gold" / "gold.parquet").exists()
     report = cli("analyze", pg_url, "--replicates", "100")
     assert report.returncode == 0, report.stderr
-    for command in (["label", str(yaml_path), "--overseer", "zed"], ["assist", "precompute", str(yaml_path),
-                                                                    "--overseer", "zed"]):
+    for command in (
+        ["label", str(yaml_path), "--overseer", "zed"],
+        ["assist", "precompute", str(yaml_path), "--overseer", "zed"],
+    ):
         res = cli(*command, "--db", pg_url)  # reaches the study: the overseer is what is wrong
         assert res.returncode == 2 and "zed" in res.stderr and "not a study" not in res.stderr, res.stderr
     with ServerProcess(pg_url, log=tmp_path / "serve.log") as server:  # type: ignore[arg-type]
@@ -208,13 +230,17 @@ def test_every_command_takes_a_postgres_url(tmp_path: Path, pg_url: str) -> None
         assert not ana.submit(j).duplicate and ana.submit(j).duplicate
         assert httpx.get(server.url + "/v1/health", timeout=5).status_code == 200
         snap = LeadClient(server.url, lead).snapshot(tmp_path / "snap.duckdb")
-    rows = duckdb.connect(str(snap), read_only=True).execute(
-        "SELECT choice FROM judgments WHERE judgment_id = 'served-00001'").fetchall()
+    rows = (
+        duckdb.connect(str(snap), read_only=True)
+        .execute("SELECT choice FROM judgments WHERE judgment_id = 'served-00001'")
+        .fetchall()
+    )
     assert rows == [("B",)]
 
 
-def test_a_failed_create_leaves_the_old_study_and_no_staging_schema(tmp_path: Path, pg_url: str,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_create_leaves_the_old_study_and_no_staging_schema(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from sandwich.store.postgres_store import PostgresStore
 
     yaml_path = write_mc_study(tmp_path)
@@ -244,12 +270,14 @@ def test_writes_fail_while_postgres_is_down_and_resume_after(tmp_path: Path, pg_
         pg_cluster.pg_ctl("-m", "fast", "stop")
         try:
             with pytest.raises(DB_ERRORS):
-                ana.submit(JudgmentIn(judgment_id="while-down-1", assignment_id=first.assignment_id, choice="A",
-                                      confidence=50))
+                ana.submit(
+                    JudgmentIn(judgment_id="while-down-1", assignment_id=first.assignment_id, choice="A", confidence=50)
+                )
         finally:
             pg_cluster.start()
-        receipt = ana.submit(JudgmentIn(judgment_id="after-up-01", assignment_id=first.assignment_id, choice="A",
-                                        confidence=50))
+        receipt = ana.submit(
+            JudgmentIn(judgment_id="after-up-01", assignment_id=first.assignment_id, choice="A", confidence=50)
+        )
         assert not receipt.duplicate
     assert sql(pg_url, "SELECT judgment_id FROM judgments") == [{"judgment_id": "after-up-01"}]
 

@@ -11,9 +11,11 @@ from conftest import REPO
 PACKAGES = ["sandwich", "assistants", "tui"]
 STORE = REPO / "sandwich" / "store"
 # statements, not prose: a keyword followed by what only SQL puts after it
-SQL = re.compile(r"\bSELECT\b[\s\S]*\bFROM\b|\bUPDATE\s+\w+\s+SET\b|\bCOPY\s*\(|\bATTACH\s+'|\bCHECKPOINT\b|"
-                 r"(?i:\bINSERT\s+(OR\s+\w+\s+)?INTO\b|\bDELETE\s+FROM\b|\bCREATE\s+(TABLE|INDEX|VIEW)\b|"
-                 r"\bALTER\s+TABLE\b|\bDROP\s+TABLE\b|\bBEGIN\s+TRANSACTION\b)")
+SQL = re.compile(
+    r"\bSELECT\b[\s\S]*\bFROM\b|\bUPDATE\s+\w+\s+SET\b|\bCOPY\s*\(|\bATTACH\s+'|\bCHECKPOINT\b|"
+    r"(?i:\bINSERT\s+(OR\s+\w+\s+)?INTO\b|\bDELETE\s+FROM\b|\bCREATE\s+(TABLE|INDEX|VIEW)\b|"
+    r"\bALTER\s+TABLE\b|\bDROP\s+TABLE\b|\bBEGIN\s+TRANSACTION\b)"
+)
 DRIVERS = {"duckdb", "psycopg", "psycopg2", "sqlite3", "sqlalchemy", "asyncpg"}
 SQL_CALLS = {"execute", "executemany", "sql", "fetchone", "fetchall", "fetchdf", "cursor"}
 
@@ -42,12 +44,16 @@ def sql_outside_store(roots: list[Path]) -> list[str]:
                 if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
                     if SQL.search(node.value):
                         found.append(f"{where}:{node.lineno}: SQL text {node.value[:60]!r}")
-                elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
-                        node.func.attr in SQL_CALLS:
+                elif (
+                    isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in SQL_CALLS
+                ):
                     found.append(f"{where}:{node.lineno}: .{node.func.attr}(…) call")
                 elif isinstance(node, ast.Import):
-                    found += [f"{where}:{node.lineno}: imports {a.name}" for a in node.names
-                              if a.name.split(".")[0] in DRIVERS]
+                    found += [
+                        f"{where}:{node.lineno}: imports {a.name}"
+                        for a in node.names
+                        if a.name.split(".")[0] in DRIVERS
+                    ]
                 elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in DRIVERS:
                     found.append(f"{where}:{node.lineno}: imports from {node.module}")
     return found
@@ -64,9 +70,12 @@ def test_the_scan_finds_sql_where_there_is_some(tmp_path: Path, monkeypatch) -> 
     found = sql_outside_store([pkg])
     assert found == []  # the store is exempt
     planted = tmp_path / "planted.py"
-    planted.write_text('"""SELECT x FROM y in a docstring is prose."""\nimport duckdb\n'
-                       'q = "SELECT hash FROM preregistration"\nw = f"UPDATE meta SET value = {1}"\n'
-                       'con.execute(q)\nmsg = "select an answer from the list"\n', encoding="utf-8")
+    planted.write_text(
+        '"""SELECT x FROM y in a docstring is prose."""\nimport duckdb\n'
+        'q = "SELECT hash FROM preregistration"\nw = f"UPDATE meta SET value = {1}"\n'
+        'con.execute(q)\nmsg = "select an answer from the list"\n',
+        encoding="utf-8",
+    )
     monkeypatch.setattr("test_store_seam.REPO", tmp_path)
     hits = sql_outside_store([tmp_path])
     kinds = sorted(h.split(": ", 1)[1].split(" ")[0] for h in hits)
@@ -94,17 +103,31 @@ def test_each_store_keeps_the_contract(mc_study: Path) -> None:
     try:
         assert isinstance(st, StudyStore)
         a = st.assignments("ana")[0]
-        rec = JudgmentRecord(judgment_id="contract-01", assignment_id=a.assignment_id, overseer="ana",
-                             item_id=a.item_id, condition=a.condition, choice="B", confidence=75, rationale=None,
-                             time_on_item_s=2.5, time_to_first_assist_s=None, assistance_failed=False,
-                             timed_out=False, skipped=False, source="human", simulated=False,
-                             client_meta={"client": "test"}, created_at=utc_now())
+        rec = JudgmentRecord(
+            judgment_id="contract-01",
+            assignment_id=a.assignment_id,
+            overseer="ana",
+            item_id=a.item_id,
+            condition=a.condition,
+            choice="B",
+            confidence=75,
+            rationale=None,
+            time_on_item_s=2.5,
+            time_to_first_assist_s=None,
+            assistance_failed=False,
+            timed_out=False,
+            skipped=False,
+            source="human",
+            simulated=False,
+            client_meta={"client": "test"},
+            created_at=utc_now(),
+        )
         st.add_judgments([rec])
         assert st.judged("ana") == {a.assignment_id} and st.judgment("contract-01") == rec
         with pytest.raises(DuplicateKey):
-            st.add_judgments([rec])                                          # the same id again
+            st.add_judgments([rec])  # the same id again
         with pytest.raises(DuplicateKey):
-            st.add_judgments([replace(rec, judgment_id="contract-02")])      # a second judgment of one assignment
+            st.add_judgments([replace(rec, judgment_id="contract-02")])  # a second judgment of one assignment
         assert st.count_judgments() == 1
         event = InteractionRecord("i-1", "ana", a.assignment_id, "panel_opened", {"kind": "debate"}, utc_now())
         st.add_interaction(event)

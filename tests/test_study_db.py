@@ -19,8 +19,14 @@ CASE = DATA / "c09-study-file-mismatch"
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sandwich", *args], capture_output=True, text=True, check=False,
-                          env={**os.environ, "COLUMNS": "300"}, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "sandwich", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "COLUMNS": "300"},
+        timeout=300,
+    )
 
 
 @pytest.fixture
@@ -32,15 +38,25 @@ def created(tmp_path: Path) -> Path:
     return db
 
 
-@pytest.mark.parametrize("command", [["status"], ["analyze", "--replicates", "50"], ["export", "--to", "OUT"],
-                                     ["simulate", "--no-model-alone"], ["label", "--overseer", "dev"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["status"],
+        ["analyze", "--replicates", "50"],
+        ["export", "--to", "OUT"],
+        ["simulate", "--no-model-alone"],
+        ["label", "--overseer", "dev"],
+    ],
+)
 def test_another_study_file_with_this_db_is_an_error(created: Path, command: list[str]) -> None:
     """c09: `status other-study.yaml --db` used to print the stored study and exit 0."""
     args = [a.replace("OUT", str(created.parent / "out")) for a in command]
     res = cli(args[0], str(CASE / "other-study.yaml"), "--db", str(created), *args[1:])
     assert res.returncode == 2, res.stdout + res.stderr
-    assert (f"{CASE / 'other-study.yaml'} is study 'another-study', but {created} holds study 'capitals-pilot'"
-            in res.stderr)
+    assert (
+        f"{CASE / 'other-study.yaml'} is study 'another-study', but {created} holds study 'capitals-pilot'"
+        in res.stderr
+    )
     assert "sandwich create" in res.stderr and "capitals-pilot —" not in res.stdout
     with StudyService(created, read_only=True) as svc:
         assert sql(svc, "SELECT count(*) AS n FROM judgments")[0]["n"] == 0
@@ -99,8 +115,16 @@ def test_create_refuses_a_db_in_a_missing_folder(tmp_path: Path) -> None:
     assert not target.parent.exists()
 
 
-@pytest.mark.parametrize("command", [["simulate"], ["label", "--overseer", "ana"], ["serve", "--port", "0"],
-                                     ["tokens", "issue", "--overseer", "ana"], ["assist", "precompute"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["simulate"],
+        ["label", "--overseer", "ana"],
+        ["serve", "--port", "0"],
+        ["tokens", "issue", "--overseer", "ana"],
+        ["assist", "precompute"],
+    ],
+)
 def test_every_command_that_writes_refuses_a_db_it_cannot_write(tmp_path: Path, command: list[str]) -> None:
     target = _read_only_folder(tmp_path) / "s.duckdb"
     n = 2 if command[0] in ("tokens", "assist") else 1

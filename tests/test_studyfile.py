@@ -126,9 +126,15 @@ DATA = Path(__file__).resolve().parent / "data"
 
 def sandwich(*args: str, cwd: Path | None = None) -> tuple[int, str]:
     """Run the real CLI (its error handling and exit codes included); returns (exit code, stdout + stderr)."""
-    res = subprocess.run([sys.executable, "-m", "sandwich", *args], capture_output=True, text=True, cwd=cwd,
-                         check=False,
-                         env={**os.environ, "COLUMNS": "200"}, timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-m", "sandwich", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=False,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=120,
+    )
     return res.returncode, res.stdout + res.stderr
 
 
@@ -157,12 +163,16 @@ def test_hypothesis_ids_analyze_gives_itself_are_reserved(hid: str) -> None:
 
 
 @pytest.mark.parametrize("libyaml", [True, False], ids=["libyaml", "pure-python"])
-@pytest.mark.parametrize(("name", "line_col", "what"), [
-    ("bomb.yaml", "3:5", "anchors and aliases"),
-    ("deep.yaml", "3:", "value nested too deeply (more than 32 levels)"),
-])
-def test_alias_bomb_and_deep_nesting_are_refused_with_a_position(name: str, line_col: str, what: str, libyaml: bool,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("name", "line_col", "what"),
+    [
+        ("bomb.yaml", "3:5", "anchors and aliases"),
+        ("deep.yaml", "3:", "value nested too deeply (more than 32 levels)"),
+    ],
+)
+def test_alias_bomb_and_deep_nesting_are_refused_with_a_position(
+    name: str, line_col: str, what: str, libyaml: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """c04: the bomb used to take seconds and 300 MB (a MemoryError one line later), deep nesting a RecursionError."""
     import yaml
 
@@ -217,44 +227,74 @@ def test_duplicate_overseer_is_reported_on_the_duplicate() -> None:
     assert msg.startswith("x.yaml:12:32: overseers.non_experts[3]: overseer 'ben' is named more than once")
 
 
-@pytest.mark.parametrize(("old", "new", "field"), [
-    ("gold: {kind: execution}", "gold: {kind: execution, timeout_s: .inf}", "gold.timeout_s"),
-    ("gold: {kind: execution}", "gold: {kind: execution, timeout_s: .nan}", "gold.timeout_s"),
-    ("gold: {kind: execution}", "gold: {kind: execution}\nassistant: {timeout_s: .inf}", "assistant.timeout_s"),
-    ("gold: {kind: execution}", "gold: {kind: execution}\nassistant: {temperature: .nan}", "assistant.temperature"),
-    ("  problems: 10", "  problems: 10\n  split: {seed: -1}", "task.split.seed"),
-    ("items_per_overseer: 6", "items_per_overseer: 6\n  seed: -3", "overseers.seed"),
-    ("items_per_overseer: 6", "items_per_overseer: 6\njudgment: {time_limit_s: 1000000000}", "judgment.time_limit_s"),
-    ("items_per_overseer: 6", "items_per_overseer: 6\nclassifiers: {learning_rate: .inf}",
-     "classifiers.learning_rate"),
-    ("items_per_overseer: 6", "items_per_overseer: 6\nclassifiers: {seeds: []}", "classifiers.seeds"),
-    ("items_per_overseer: 6", "items_per_overseer: 6\nsimulation: {non_expert: {skill: {explain: 1.5}}}",
-     "simulation.non_expert.skill.explain"),
-    ("items_per_overseer: 6", "items_per_overseer: 6\nsimulation: {non_expert: {seconds_per_item: .inf}}",
-     "simulation.non_expert.seconds_per_item"),
-])
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ("gold: {kind: execution}", "gold: {kind: execution, timeout_s: .inf}", "gold.timeout_s"),
+        ("gold: {kind: execution}", "gold: {kind: execution, timeout_s: .nan}", "gold.timeout_s"),
+        ("gold: {kind: execution}", "gold: {kind: execution}\nassistant: {timeout_s: .inf}", "assistant.timeout_s"),
+        ("gold: {kind: execution}", "gold: {kind: execution}\nassistant: {temperature: .nan}", "assistant.temperature"),
+        ("  problems: 10", "  problems: 10\n  split: {seed: -1}", "task.split.seed"),
+        ("items_per_overseer: 6", "items_per_overseer: 6\n  seed: -3", "overseers.seed"),
+        (
+            "items_per_overseer: 6",
+            "items_per_overseer: 6\njudgment: {time_limit_s: 1000000000}",
+            "judgment.time_limit_s",
+        ),
+        (
+            "items_per_overseer: 6",
+            "items_per_overseer: 6\nclassifiers: {learning_rate: .inf}",
+            "classifiers.learning_rate",
+        ),
+        ("items_per_overseer: 6", "items_per_overseer: 6\nclassifiers: {seeds: []}", "classifiers.seeds"),
+        (
+            "items_per_overseer: 6",
+            "items_per_overseer: 6\nsimulation: {non_expert: {skill: {explain: 1.5}}}",
+            "simulation.non_expert.skill.explain",
+        ),
+        (
+            "items_per_overseer: 6",
+            "items_per_overseer: 6\nsimulation: {non_expert: {seconds_per_item: .inf}}",
+            "simulation.non_expert.seconds_per_item",
+        ),
+    ],
+)
 def test_meaningless_settings_are_errors(old: str, new: str, field: str) -> None:
     msgs = problems_of(BASE.replace(old, new))
     assert any(f": {field}:" in m for m in msgs), msgs
 
 
-@pytest.mark.parametrize(("extra", "place", "what"), [
-    ("preregistration:\n  hypotheses:\n    - {id: H1, compare: [explain, explain]}\n",
-     "16:35: preregistration.hypotheses[0].compare[1]", "compares 'explain' with itself"),
-    ("preregistration:\n  hypotheses:\n    - {id: H1, compare: [explain, unassisted]}\n"
-     + "    - {id: H1, compare: [debate, unassisted]}\n", "17:12: preregistration.hypotheses[1].id", "used twice"),
-    ("simulation: {non_expert: {skill: {explian: 0.7}}}\n", "14:44: simulation.non_expert.skill.explian",
-     "no condition named 'explian'"),
-    ("classifiers: {train_on: [expert, explain, explain]}\n", "14:43: classifiers.train_on[2]", "listed twice"),
-])
+@pytest.mark.parametrize(
+    ("extra", "place", "what"),
+    [
+        (
+            "preregistration:\n  hypotheses:\n    - {id: H1, compare: [explain, explain]}\n",
+            "16:35: preregistration.hypotheses[0].compare[1]",
+            "compares 'explain' with itself",
+        ),
+        (
+            "preregistration:\n  hypotheses:\n    - {id: H1, compare: [explain, unassisted]}\n"
+            + "    - {id: H1, compare: [debate, unassisted]}\n",
+            "17:12: preregistration.hypotheses[1].id",
+            "used twice",
+        ),
+        (
+            "simulation: {non_expert: {skill: {explian: 0.7}}}\n",
+            "14:44: simulation.non_expert.skill.explian",
+            "no condition named 'explian'",
+        ),
+        ("classifiers: {train_on: [expert, explain, explain]}\n", "14:43: classifiers.train_on[2]", "listed twice"),
+    ],
+)
 def test_cross_field_nonsense_is_an_error_at_its_value(extra: str, place: str, what: str) -> None:
     [msg] = problems_of(BASE + extra)
     assert msg.startswith(f"x.yaml:{place}:") and what in msg
 
 
 def test_field_and_cross_field_problems_come_together() -> None:
-    text = (BASE.replace("name: explain", "name: unassisted")
-            .replace("{kind: execution}", "{kind: execution, timeout_s: 0}"))
+    text = BASE.replace("name: explain", "name: unassisted").replace(
+        "{kind: execution}", "{kind: execution, timeout_s: 0}"
+    )
     msgs = problems_of(text)
     assert [m.split(": ", 2)[1] for m in msgs] == ["gold.timeout_s", "conditions[1].name"]
 
@@ -270,11 +310,14 @@ def test_programmatic_study_still_refuses_inconsistent_settings() -> None:
         Study.model_validate(data)
 
 
-@pytest.mark.parametrize(("extra", "place", "what"), [
-    ("judgment: {time_limit_s: null, warn_before_s: 30}\n", "14:47: judgment.warn_before_s", "no effect without"),
-    ("judgment: {time_limit_s: null, on_timeout: skip}\n", "14:44: judgment.on_timeout", "no effect without"),
-    ("judgment: {time_limit_s: 30, warn_before_s: 30}\n", "14:45: judgment.warn_before_s", "from the start"),
-])
+@pytest.mark.parametrize(
+    ("extra", "place", "what"),
+    [
+        ("judgment: {time_limit_s: null, warn_before_s: 30}\n", "14:47: judgment.warn_before_s", "no effect without"),
+        ("judgment: {time_limit_s: null, on_timeout: skip}\n", "14:44: judgment.on_timeout", "no effect without"),
+        ("judgment: {time_limit_s: 30, warn_before_s: 30}\n", "14:45: judgment.warn_before_s", "from the start"),
+    ],
+)
 def test_timer_settings_that_cannot_take_effect_are_errors(extra: str, place: str, what: str) -> None:
     [msg] = problems_of(BASE + extra)
     assert msg.startswith(f"x.yaml:{place}:") and what in msg

@@ -48,8 +48,11 @@ def best_of(item: ItemContent, params: dict[str, Any]) -> Steps:
     msgs = [{"role": "user", "content": f"{item.question}\nAnswer in a few words."}]
     gens = yield [Call(msgs, max_tokens=40, temperature=0.8, n=int(params.get("samples", 3)))]
     answers = [g.text.splitlines()[-1] for g in gens]
-    return Result("ok", {"answers": answers, "most_common": Counter(answers).most_common(1)[0][0]},
-                  "\n".join(g.text for g in gens))
+    return Result(
+        "ok",
+        {"answers": answers, "most_common": Counter(answers).most_common(1)[0][0]},
+        "\n".join(g.text for g in gens),
+    )
 
 
 def words(c: BestOfContent) -> list[tuple[str, str]]:
@@ -60,9 +63,17 @@ def words(c: BestOfContent) -> list[tuple[str, str]]:
 
 @pytest.fixture
 def toy_kind() -> Iterator[assistance.AssistanceKind]:
-    kind = assistance.register(assistance.AssistanceKind(
-        name="best-of", title="Best of three", briefing=BRIEFING, params=BestOfParams, content=BestOfContent,
-        render=words, strategy=best_of))
+    kind = assistance.register(
+        assistance.AssistanceKind(
+            name="best-of",
+            title="Best of three",
+            briefing=BRIEFING,
+            params=BestOfParams,
+            content=BestOfContent,
+            render=words,
+            strategy=best_of,
+        )
+    )
     yield kind
     assistance.unregister("best-of")
 
@@ -74,8 +85,14 @@ SCRIPTED = "assistant: {backend: scripted, temperature: 0.0, seed: 5}"
 def test_a_kind_declared_in_a_test_goes_from_study_file_to_export(tmp_path: Path, toy_kind: Any) -> None:
     # validate: the registry's parameters check the study file
     (tmp_path / "bad").mkdir()
-    bad = write_study(tmp_path / "bad", conditions="\n  - {name: vote, assistance: [{best-of: {samples: 0}}]}",
-                      overseers=1, items_per_overseer=4, rows=4, extra=SCRIPTED)
+    bad = write_study(
+        tmp_path / "bad",
+        conditions="\n  - {name: vote, assistance: [{best-of: {samples: 0}}]}",
+        overseers=1,
+        items_per_overseer=4,
+        rows=4,
+        extra=SCRIPTED,
+    )
     with pytest.raises(SandwichError, match="best-of.samples must be a positive integer"):
         load_study(bad)
     yaml = write_study(tmp_path, conditions=CONDITION, overseers=1, items_per_overseer=4, rows=4, extra=SCRIPTED)
@@ -107,8 +124,9 @@ def test_a_kind_declared_in_a_test_goes_from_study_file_to_export(tmp_path: Path
                 await pilot.pause()
                 view = app.item_screen.view
                 pane = plain(app.item_screen.query_one("#pane-best-of .help-text"))
-                prompt = judge_messages(view, session.assistance(view.assignment_id), persona="ana",
-                                        expert=False, briefing=briefing)[1]["content"]
+                prompt = judge_messages(
+                    view, session.assistance(view.assignment_id), persona="ana", expert=False, briefing=briefing
+                )[1]["content"]
                 item_id = view.item.item_id
         return briefing, pane, prompt + "\n@@" + item_id
 

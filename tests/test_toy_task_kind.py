@@ -46,9 +46,18 @@ class TrueFalse(task_kinds.TaskKind):
     def load(self, task: Any, study: Any, base: Path, **_: Any) -> TaskData:
         items, gold = [], []
         for n, (text, truth) in enumerate(task.statements):
-            items.append(Item(item_id=f"tf{n}", task_kind=self.name, problem_id=f"tf{n}", title=f"Statement {n}",
-                              body=text, question="Is this statement true?", choices=["true", "false"],
-                              split="train" if n % 2 else "test"))
+            items.append(
+                Item(
+                    item_id=f"tf{n}",
+                    task_kind=self.name,
+                    problem_id=f"tf{n}",
+                    title=f"Statement {n}",
+                    body=text,
+                    question="Is this statement true?",
+                    choices=["true", "false"],
+                    split="train" if n % 2 else "test",
+                )
+            )
             gold.append(Gold(f"tf{n}", "true" if truth else "false", "dataset-label"))
         return TaskData(items, gold)
 
@@ -63,8 +72,12 @@ def toy_task() -> Iterator[task_kinds.TaskKind]:
     task_kinds.unregister("true-false")
 
 
-STATEMENTS = [("Water boils at 100 C at sea level.", True), ("The moon is made of cheese.", False),
-              ("Paris is in France.", True), ("Two plus two is five.", False)]
+STATEMENTS = [
+    ("Water boils at 100 C at sea level.", True),
+    ("The moon is made of cheese.", False),
+    ("Paris is in France.", True),
+    ("Two plus two is five.", False),
+]
 STUDY = """study: tf
 question: Can readers tell true statements from false ones?
 task:
@@ -82,8 +95,9 @@ judgment: {{confidence: [50, 75, 100]}}
 
 def _write(folder: Path, statements: Any = STATEMENTS) -> Path:
     path = folder / "tf.yaml"
-    path.write_text(STUDY.format(statements=[[t, v] for t, v in statements]).replace("True", "true")
-                    .replace("False", "false"))
+    path.write_text(
+        STUDY.format(statements=[[t, v] for t, v in statements]).replace("True", "true").replace("False", "false")
+    )
     return path
 
 
@@ -127,8 +141,9 @@ def test_a_task_kind_declared_in_a_test_is_created_labelled_and_analyzed(tmp_pat
 
 def test_the_toy_kinds_own_rules_check_the_study_file(tmp_path: Path, toy_task: Any) -> None:
     path = _write(tmp_path)
-    path.write_text(path.read_text().replace("judgment: {confidence",
-                                             "judgment: {choices: [agree, disagree], confidence"))
+    path.write_text(
+        path.read_text().replace("judgment: {confidence", "judgment: {choices: [agree, disagree], confidence")
+    )
     with pytest.raises(SandwichError, match=r"true-false judgments are \[true, false\]"):
         load_study(path)
     path = _write(tmp_path, [("Only text", "maybe")])
@@ -147,15 +162,22 @@ def test_a_toy_kinds_judgments_are_imported_in_its_own_answers(tmp_path: Path, t
     from sandwich.importers.judgments import load_judgments
 
     path = _write(tmp_path)
-    path.write_text(path.read_text().replace("  non_experts: [ana]\n  items_per_overseer: 4\n",
-                                             "  design: observed\n"))
+    path.write_text(path.read_text().replace("  non_experts: [ana]\n  items_per_overseer: 4\n", "  design: observed\n"))
     data = tmp_path / "judgments.csv"
-    data.write_text("overseer,item,condition,choice,confidence\nana,tf0,unassisted,true,90\n"
-                    "ana,tf1,unassisted,true,60\nbo,tf1,unassisted,false,80\n")
+    data.write_text(
+        "overseer,item,condition,choice,confidence\nana,tf0,unassisted,true,90\n"
+        "ana,tf1,unassisted,true,60\nbo,tf1,unassisted,false,80\n"
+    )
     imported = load_judgments(data, load_study(path))
     assert [(j.overseer, j.item_id, j.choice) for j in imported.judgments] == [
-        ("ana", "tf0", "true"), ("ana", "tf1", "true"), ("bo", "tf1", "false")]
+        ("ana", "tf0", "true"),
+        ("ana", "tf1", "true"),
+        ("bo", "tf1", "false"),
+    ]
     data.write_text("overseer,item,condition,choice,confidence\nana,tf0,unassisted,correct,90\n")
-    with pytest.raises(SandwichError, match=r"row 1 column 'choice': 'correct' is not a true-false answer "
-                                            r"\('true' or 'false'\)"):
+    with pytest.raises(
+        SandwichError,
+        match=r"row 1 column 'choice': 'correct' is not a true-false answer "
+        r"\('true' or 'false'\)",
+    ):
         load_judgments(data, load_study(path))

@@ -42,11 +42,16 @@ class Clock:
         return self.now
 
 
-@pytest.mark.parametrize("status,expect", [("unparsed", "could not be parsed"), ("failed", "failed to produce"),
-                                           ("missing", "No help was prepared")])
+@pytest.mark.parametrize(
+    "status,expect",
+    [("unparsed", "could not be parsed"), ("failed", "failed to produce"), ("missing", "No help was prepared")],
+)
 def test_broken_help_is_said_plainly_and_judging_still_works(tmp_path, status, expect):
-    db = create(write_study(tmp_path, conditions="\n  - {name: explain, assistance: [explanation]}",
-                            overseers=1, items_per_overseer=6))
+    db = create(
+        write_study(
+            tmp_path, conditions="\n  - {name: explain, assistance: [explanation]}", overseers=1, items_per_overseer=6
+        )
+    )
     if status != "missing":
         add_assistance(db, status=status)
 
@@ -79,7 +84,7 @@ def test_backend_down_followup_says_so_and_judgment_marked(tmp_path):
             app = OverseerApp(svc.for_overseer("ana"))
             async with app.run_test(size=(120, 40)) as pilot:
                 await open_first_item(pilot, app)
-                await pilot.press("a", "down", "f")   # open help, select sub-question 1, ask about it
+                await pilot.press("a", "down", "f")  # open help, select sub-question 1, ask about it
                 await pilot.press(*"is this right?", "enter")
                 box = app.item_screen.query_one(FollowUpBox)
                 await wait_for(pilot, lambda: not box.streaming, timeout=30)
@@ -99,8 +104,15 @@ def test_backend_down_followup_says_so_and_judgment_marked(tmp_path):
 
 @pytest.mark.slow  # loads the embedded model (tens of seconds on a busy 2-core machine)
 def test_followup_streams_from_embedded_model(tmp_path):
-    db = create(write_study(tmp_path, conditions=ONE_HELPED, overseers=1, items_per_overseer=6,
-                            extra="assistant: {backend: embedded, max_tokens: 200}"))  # long enough to see the lock
+    db = create(
+        write_study(
+            tmp_path,
+            conditions=ONE_HELPED,
+            overseers=1,
+            items_per_overseer=6,
+            extra="assistant: {backend: embedded, max_tokens: 200}",
+        )
+    )  # long enough to see the lock
     add_assistance(db)
 
     async def run() -> str:
@@ -122,10 +134,14 @@ def test_followup_streams_from_embedded_model(tmp_path):
 
 @pytest.mark.parametrize("pick,on_timeout", [(True, "force"), (False, "force"), (True, "skip")])
 def test_timer_warns_then_forces_or_skips(tmp_path, pick, on_timeout):
-    judgment = f"{{choices: item, confidence: [50, 75, 100], time_limit_s: 60, warn_before_s: 20, " \
-               f"on_timeout: {on_timeout}}}"
-    db = create(write_study(tmp_path, conditions="\n  - {name: unassisted}", overseers=1, items_per_overseer=6,
-                            judgment=judgment))
+    judgment = (
+        f"{{choices: item, confidence: [50, 75, 100], time_limit_s: 60, warn_before_s: 20, on_timeout: {on_timeout}}}"
+    )
+    db = create(
+        write_study(
+            tmp_path, conditions="\n  - {name: unassisted}", overseers=1, items_per_overseer=6, judgment=judgment
+        )
+    )
     clock = Clock()
 
     async def run() -> list[str]:

@@ -42,14 +42,24 @@ def footer_keys(app: OverseerApp) -> list[tuple[str, str]]:
 
 def table_footer(screen: str, applies: set[str] | None = None) -> list[tuple[str, str]]:
     """The table's footer entries for `screen`: its shown binds (app-wide ones included) whose action applies."""
-    return [(b.display or k.key, b.label) for k in KEYS for b in k.binds
-            if b.screen in (screen, "app") and b.show and (applies is None or b.action in applies)]
+    return [
+        (b.display or k.key, b.label)
+        for k in KEYS
+        for b in k.binds
+        if b.screen in (screen, "app") and b.show and (applies is None or b.action in applies)
+    ]
 
 
 def test_footer_help_briefing_and_palette_list_exactly_the_key_table(tmp_path: Path) -> None:
     # a part with help and follow-ups and an optional reason: every key of the table applies
-    db = create(write_study(tmp_path, conditions="\n  - {name: explain, assistance: [explanation]}", overseers=1,
-                            judgment="{choices: item, confidence: [50, 75, 100], rationale: optional}"))
+    db = create(
+        write_study(
+            tmp_path,
+            conditions="\n  - {name: explain, assistance: [explanation]}",
+            overseers=1,
+            judgment="{choices: item, confidence: [50, 75, 100], rationale: optional}",
+        )
+    )
     add_assistance(db)
 
     async def run() -> dict[str, Any]:
@@ -67,9 +77,14 @@ def test_footer_help_briefing_and_palette_list_exactly_the_key_table(tmp_path: P
                 await pilot.pause(0.3)
                 seen["item footer"] = footer_keys(app)
                 # what applies to this item, by the screen's own rule (a kind-specific key may not)
-                seen["applies"] = {b.action for k in KEYS for b in k.binds if b.screen in ("item", "app")
-                                   and (app if b.screen == "app" else app.item_screen).check_action(
-                                       b.action.split("(")[0], ()) is not False}
+                seen["applies"] = {
+                    b.action
+                    for k in KEYS
+                    for b in k.binds
+                    if b.screen in ("item", "app")
+                    and (app if b.screen == "app" else app.item_screen).check_action(b.action.split("(")[0], ())
+                    is not False
+                }
                 await pilot.press("ctrl+p")
                 await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
                 commands = app.screen.query_one(CommandList)
@@ -105,8 +120,9 @@ def test_footer_help_briefing_and_palette_list_exactly_the_key_table(tmp_path: P
     # the help: one row per key of the table, in order, each shown on one of its pages
     assert seen["help rows"] == [[k.key, k.does.replace("`", "")] for k in KEYS]
     for k in KEYS:
-        assert re.search(r"│ " + re.escape(k.key.split()[0]) + r" .*│ " + re.escape(k.does.replace("`", "")[:20]),
-                         seen["help shown"]), f"help row {k.key!r} never shown"
+        assert re.search(
+            r"│ " + re.escape(k.key.split()[0]) + r" .*│ " + re.escape(k.does.replace("`", "")[:20]), seen["help shown"]
+        ), f"help row {k.key!r} never shown"
 
     # the briefing: one line per key the table briefs (all apply in this part), naming its key
     lines = [x for x in seen["briefing"].splitlines() if x.startswith("  • ")]
@@ -118,8 +134,11 @@ def test_footer_help_briefing_and_palette_list_exactly_the_key_table(tmp_path: P
         assert re.search(r" — keys? " + re.escape(k.key[0]), line), (k.key, line)  # 1–9, z…, +, w, s, a, f
 
     # the palette: the table's commands for the item screen plus Textual's own (theme, quit, keys, …), no others
-    ours = {(k.command[0], f"{k.command[1]} ({k.key})") for k in KEYS if k.command is not None
-            and any(b.action in seen["applies"] for b in k.binds)}
+    ours = {
+        (k.command[0], f"{k.command[1]} ({k.key})")
+        for k in KEYS
+        if k.command is not None and any(b.action in seen["applies"] for b in k.binds)
+    }
     assert {title for title, _ in seen["palette"]} == {t for t, _ in ours} | seen["textual's own"]
     assert ours <= seen["palette"]
     assert {"Submit judgment", "Help", "Ask the model"} <= {t for t, _ in ours}
@@ -128,15 +147,23 @@ def test_footer_help_briefing_and_palette_list_exactly_the_key_table(tmp_path: P
 def test_every_binding_in_the_app_comes_from_the_key_table() -> None:
     """No screen or widget binds a key the table does not list for it (nor misses one it lists)."""
     classes: dict[str, type[DOMNode]] = {
-        "app": tui.app.OverseerApp, "item": tui.screens.item.ItemScreen,
-        "briefing": tui.screens.briefing.BriefingScreen, "help": tui.screens.help.HelpScreen,
+        "app": tui.app.OverseerApp,
+        "item": tui.screens.item.ItemScreen,
+        "briefing": tui.screens.briefing.BriefingScreen,
+        "help": tui.screens.help.HelpScreen,
         "notice": tui.screens.notice.NoticeScreen,
-        "done": tui.screens.done.DoneScreen, "choices": tui.widgets.choice_row.ChoiceRow}
+        "done": tui.screens.done.DoneScreen,
+        "choices": tui.widgets.choice_row.ChoiceRow,
+    }
     for screen, cls in classes.items():
         bound = {(b.key, b.action) for b in cls.BINDINGS if isinstance(b, Binding)}
-        table = {(key, b.action.format(n=n) if b.each else b.action) for k in KEYS for b in k.binds
-                 if b.screen == screen and not b.builtin
-                 for n, key in enumerate(b.keys.split(",") if b.each else [b.keys])}
+        table = {
+            (key, b.action.format(n=n) if b.each else b.action)
+            for k in KEYS
+            for b in k.binds
+            if b.screen == screen and not b.builtin
+            for n, key in enumerate(b.keys.split(",") if b.each else [b.keys])
+        }
         assert bound == table and len(bound) == len(cls.BINDINGS), screen
     # and no other module of the app declares bindings of its own
     root = Path(tui.app.__file__).parent

@@ -58,16 +58,28 @@ def case_db(tmp_path: Path, fake_model: int) -> Path:
     shutil.copy(CASE / "items.jsonl", tmp_path / "items.jsonl")
     (tmp_path / "study.yaml").write_text((CASE / "study.yaml").read_text().replace("18820", str(fake_model)))
     db = create(tmp_path / "study.yaml", tmp_path / "s.duckdb")
-    out = subprocess.run([sys.executable, "-m", "sandwich", "assist", "precompute", str(db)], capture_output=True,
-                         text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120, check=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "sandwich", "assist", "precompute", str(db)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=120,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr
     return db
 
 
 def decomposition_db(folder: Path, port: int) -> Path:
-    db = create(write_study(folder, conditions="\n  - {name: decompose, assistance: [decomposition]}", overseers=1,
-                            extra=f"assistant: {{backend: vllm, url: 'http://127.0.0.1:{port}/v1', model: fake-model, "
-                                  "timeout_s: 20}"))
+    db = create(
+        write_study(
+            folder,
+            conditions="\n  - {name: decompose, assistance: [decomposition]}",
+            overseers=1,
+            extra=f"assistant: {{backend: vllm, url: 'http://127.0.0.1:{port}/v1', model: fake-model, timeout_s: 20}}",
+        )
+    )
     add_assistance(db)
     return db
 
@@ -137,15 +149,22 @@ def test_decomposition_followup_and_subquestion_detail_readable_at_80x24(tmp_pat
     assert "Sub-question 1: What does the passage say about the river?" in full  # the detail pane had 0 rows
     assert "Model's answer: It rose after a storm." in full
     assert f"You (about sub-question 1): {QUESTION}" in full and "ANSWER-END" in full
-    events = [r["event"] for r in sql(db,
-        "SELECT event FROM interactions WHERE event LIKE 'followup%' OR event = 'pane_maximised' ORDER BY ts")]
+    events = [
+        r["event"]
+        for r in sql(
+            db, "SELECT event FROM interactions WHERE event LIKE 'followup%' OR event = 'pane_maximised' ORDER BY ts"
+        )
+    ]
     assert events == ["followup_asked", "followup_answered", "pane_maximised"]
 
 
 def key_rows() -> list[tuple[str, str]]:
     """(key, what it does) for every row of the help's key table, as Markdown shows them (no backticks)."""
-    return [tuple(c.replace("`", "").strip() for c in line.split("|")[1:3]) for line in HELP.splitlines()
-            if line.startswith("| `")]
+    return [
+        tuple(c.replace("`", "").strip() for c in line.split("|")[1:3])
+        for line in HELP.splitlines()
+        if line.startswith("| `")
+    ]
 
 
 def test_help_screen_scrolls_to_every_key_at_80x24(case_db):
@@ -171,8 +190,9 @@ def test_help_screen_scrolls_to_every_key_at_80x24(case_db):
     assert ("m", "full screen for the pane you are in (item or help); m or Esc restores") in rows
     seen = "\n".join(pages)
     for key, does in rows:  # a row is shown when its key and the start of its text are (cells wrap)
-        assert re.search(r"│ " + re.escape(key.split()[0]) + r" .*│ " + re.escape(does[:24]), seen), \
+        assert re.search(r"│ " + re.escape(key.split()[0]) + r" .*│ " + re.escape(does[:24]), seen), (
             f"key row {key!r} never shown"
+        )
     assert "more ↓" in pages[0] and "end ↑" in pages[-1]
 
 
@@ -204,8 +224,14 @@ def test_below_80x24_the_app_says_what_size_it_needs(case_db, size):
 
 
 def test_direct_confidence_keys_and_choices_marked_by_more_than_colour(tmp_path):
-    db = create(write_study(tmp_path, conditions="\n  - {name: unassisted}", overseers=1,
-                            judgment="{choices: item, confidence: [50, 60, 70, 80, 90, 100]}"))
+    db = create(
+        write_study(
+            tmp_path,
+            conditions="\n  - {name: unassisted}",
+            overseers=1,
+            judgment="{choices: item, confidence: [50, 60, 70, 80, 90, 100]}",
+        )
+    )
 
     async def run() -> tuple[list[str], list[Any]]:
         with StudyService(db) as svc:
@@ -218,8 +244,11 @@ def test_direct_confidence_keys_and_choices_marked_by_more_than_colour(tmp_path)
                     await pilot.press(*keys)
                     await pilot.pause()
                     text = screen_text(app)
-                    lines.append(next(x for x in text.splitlines() if "Answer" in x) + "\n"
-                                 + next(x for x in text.splitlines() if "Confidence %" in x))
+                    lines.append(
+                        next(x for x in text.splitlines() if "Answer" in x)
+                        + "\n"
+                        + next(x for x in text.splitlines() if "Confidence %" in x)
+                    )
                     values.append((form.answer.value, form.confidence.value))
                 await pilot.press("s")
                 await wait_for(pilot, lambda: app.item_screen.view.position == 1)

@@ -70,24 +70,36 @@ def test_item_ids_with_markup_are_shown_literally_and_can_be_judged(tmp_path):
     assert [(r["item_id"], r["choice"]) for r in rows] == [("mc-draft[/b]-2", "A"), ("mc-part[one]-1", "A")]
 
 
-NASTY_ROWS = [{"id": f"n{n}[/b]", "passage": f"Passage [b]{n}[/b] says [/x] and [link=https://x.test]go[/link].",
-               "question": f"Which one [one] is it {n}? [",
-               "choices": [f"c[/]{n}", f"[@click=app.quit]quit{n}", "[b]bold[/b]", "[/"],
-               "answer": "A"} for n in range(6)]
+NASTY_ROWS = [
+    {
+        "id": f"n{n}[/b]",
+        "passage": f"Passage [b]{n}[/b] says [/x] and [link=https://x.test]go[/link].",
+        "question": f"Which one [one] is it {n}? [",
+        "choices": [f"c[/]{n}", f"[@click=app.quit]quit{n}", "[b]bold[/b]", "[/"],
+        "answer": "A",
+    }
+    for n in range(6)
+]
 
 
 def nasty_content(kind: str) -> dict[str, Any]:
     """One assistance record of each kind, every text field holding markup-like text."""
     t = "M[/b] [b]x[/b] [/x] [link=https://x.test]y[/link] ["
-    return {"explanation": {"text": f"explain {t}"},
-            "decomposition": {"nodes": [{"id": "1[/b]", "question": f"sub {t}", "answer": f"ans {t}",
-                                         "children": []}]},
-            "critique": {"flaws": [{"where": "[/where]", "what": f"what {t}", "why": f"why {t}"}]},
-            "consultancy": {"assigned_answer": "[/b]A", "turns": [{"speaker": "consultant", "text": f"cons {t}",
-                                                                    "quotes": [{"text": "q[/b]", "verified": True}]}]},
-            "debate": {"answers": {"A": "[/b]A", "B": "B[b]"},
-                       "turns": [{"round": 1, "speaker": "A", "text": f"deb {t}",
-                                  "quotes": [{"text": "[/q]", "verified": False}]}]}}[kind]
+    return {
+        "explanation": {"text": f"explain {t}"},
+        "decomposition": {"nodes": [{"id": "1[/b]", "question": f"sub {t}", "answer": f"ans {t}", "children": []}]},
+        "critique": {"flaws": [{"where": "[/where]", "what": f"what {t}", "why": f"why {t}"}]},
+        "consultancy": {
+            "assigned_answer": "[/b]A",
+            "turns": [{"speaker": "consultant", "text": f"cons {t}", "quotes": [{"text": "q[/b]", "verified": True}]}],
+        },
+        "debate": {
+            "answers": {"A": "[/b]A", "B": "B[b]"},
+            "turns": [
+                {"round": 1, "speaker": "A", "text": f"deb {t}", "quotes": [{"text": "[/q]", "verified": False}]}
+            ],
+        },
+    }[kind]
 
 
 def test_markup_in_data_help_and_errors_is_shown_literally(tmp_path):
@@ -98,16 +110,27 @@ def test_markup_in_data_help_and_errors_is_shown_literally(tmp_path):
   - {name: critique, assistance: [critique]}
   - {name: consult, assistance: [consultancy]}
   - {name: debate, assistance: [debate]}"""
-    db = create(write_mc_study(tmp_path, name="nasty", rows=NASTY_ROWS, conditions=conditions, overseers=6,
-                               items_per_overseer=6))
+    db = create(
+        write_mc_study(
+            tmp_path, name="nasty", rows=NASTY_ROWS, conditions=conditions, overseers=6, items_per_overseer=6
+        )
+    )
     with StudyService(db) as svc:
         for cond in svc.study.conditions:
             for kind in cond.kinds:
                 for it in sql(svc, "SELECT item_id FROM items"):
-                    sql(svc, "INSERT INTO assistance (assistance_id, item_id, condition, kind, status, content, "
-                                "raw, backend, model) VALUES (?, ?, ?, ?, 'ok', ?, NULL, 'test', 'fixture')",
-                                [f"{it['item_id']}:{cond.name}:{kind}", it["item_id"], cond.name, kind,
-                                 json.dumps(nasty_content(kind))])
+                    sql(
+                        svc,
+                        "INSERT INTO assistance (assistance_id, item_id, condition, kind, status, content, "
+                        "raw, backend, model) VALUES (?, ?, ?, ?, 'ok', ?, NULL, 'test', 'fixture')",
+                        [
+                            f"{it['item_id']}:{cond.name}:{kind}",
+                            it["item_id"],
+                            cond.name,
+                            kind,
+                            json.dumps(nasty_content(kind)),
+                        ],
+                    )
 
     async def run() -> tuple[list[str], str, str]:
         with StudyService(db) as svc:
@@ -128,10 +151,23 @@ def test_markup_in_data_help_and_errors_is_shown_literally(tmp_path):
 
     screens, notice, toast = asyncio.run(run())
     every = "\n".join(screens)
-    for text in ("Passage [b]0[/b] says [/x] and [link=https://x.test]go[/link].", "Which one [one] is it",
-                 "A. c[/]", "[@click=app.quit]quit", "C. [b]bold[/b]", "D. [/", "explain M[/b] [b]x[/b] [/x]",
-                 "1[/b] sub M[/b]", "what M[/b]", "[/where]", "cons M[/b]", "“q[/b]”", "[/b]A", "deb M[/b]",
-                 "“[/q]”"):
+    for text in (
+        "Passage [b]0[/b] says [/x] and [link=https://x.test]go[/link].",
+        "Which one [one] is it",
+        "A. c[/]",
+        "[@click=app.quit]quit",
+        "C. [b]bold[/b]",
+        "D. [/",
+        "explain M[/b] [b]x[/b] [/x]",
+        "1[/b] sub M[/b]",
+        "what M[/b]",
+        "[/where]",
+        "cons M[/b]",
+        "“q[/b]”",
+        "[/b]A",
+        "deb M[/b]",
+        "“[/q]”",
+    ):
         assert text in every, f"{text!r} is not shown as written"
     assert "Could not [/b] load" in notice and "reason [/x] [b]x[/b] [link=https://x.test]" in notice
     assert "server said [/b] [red]no" in toast

@@ -33,9 +33,13 @@ def test_an_overseer_judges_pairs_at_80x24(tmp_path: Path) -> None:
             app = OverseerApp(svc.for_overseer("ana"))
             async with app.run_test(size=(80, 24)) as pilot:
                 for n in range(4):
+
                     def at_item(n: int = n) -> bool:
-                        return app.item_screen.view is not None and app.screen is app.item_screen \
+                        return (
+                            app.item_screen.view is not None
+                            and app.screen is app.item_screen
                             and app.item_screen.view.position == n
+                        )
 
                     await wait_for(pilot, lambda: isinstance(app.screen, BriefingScreen) or at_item())
                     if isinstance(app.screen, BriefingScreen):
@@ -56,10 +60,8 @@ def test_an_overseer_judges_pairs_at_80x24(tmp_path: Path) -> None:
                         await wait_for(pilot, lambda: app.item_screen.query_one(ItemBody).is_stacked)
                     key = "1" if n % 2 == 0 else "2"
                     await pilot.press(key, "n", "s")  # the response, the strongest preference, submit
-                    seen.append((view.assignment_id, "A" if key == "1" else "B", shown.response_a, stacked,
-                                 on_screen))
-                await wait_for(pilot, lambda: app.item_screen.view is not None
-                               and app.item_screen.view.position == 4)
+                    seen.append((view.assignment_id, "A" if key == "1" else "B", shown.response_a, stacked, on_screen))
+                await wait_for(pilot, lambda: app.item_screen.view is not None and app.item_screen.view.position == 4)
         return seen
 
     seen = asyncio.run(judge())

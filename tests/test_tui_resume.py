@@ -58,8 +58,13 @@ async def open_item(pilot: Any, app: OverseerApp) -> str:
     """Through any notice and briefing to the first item; returns the notice's text ('' when none)."""
     notice = ""
     while True:
-        await wait_for(pilot, lambda: isinstance(app.screen, (NoticeScreen, BriefingScreen))
-                       or (app.screen is app.item_screen and app.item_screen.view is not None))
+        await wait_for(
+            pilot,
+            lambda: (
+                isinstance(app.screen, (NoticeScreen, BriefingScreen))
+                or (app.screen is app.item_screen and app.item_screen.view is not None)
+            ),
+        )
         screen = app.screen
         if screen is app.item_screen:
             return notice
@@ -201,8 +206,10 @@ def test_a_crash_exits_non_zero_and_says_so(tmp_path):
     out = tmp_path / "out.txt"
     term = Terminal.__new__(Terminal)
     term.socket = f"sandwich-test-crash-{os.getpid()}"
-    command = (f"{sys.executable} {script} {tmp_path / 'study.yaml'} --db {db} --overseer ana "
-               f"> {out} 2>&1; echo EXIT=$? >> {out}")
+    command = (
+        f"{sys.executable} {script} {tmp_path / 'study.yaml'} --db {db} --overseer ana "
+        f"> {out} 2>&1; echo EXIT=$? >> {out}"
+    )
     term.tmux("new-session", "-d", "-s", "main", "-x", "100", "-y", "30", command)
     try:
         end = time.monotonic() + 60
@@ -248,5 +255,7 @@ def test_time_away_from_the_app_is_recorded_and_not_counted(case_db):
     j = stored(case_db, "SELECT time_on_item_s, client_meta FROM judgments")[0]
     assert j["time_on_item_s"] == pytest.approx(15.0) and '"away_s": 30.0' in j["client_meta"]
     rows = stored(case_db, "SELECT event, payload FROM interactions WHERE event LIKE 'focus%' ORDER BY ts")
-    assert [(r["event"], r["payload"]) for r in rows] == [("focus_lost", '{"time_on_item_s": 10.0}'),
-                                                          ("focus_regained", '{"away_s": 30.0}')]
+    assert [(r["event"], r["payload"]) for r in rows] == [
+        ("focus_lost", '{"time_on_item_s": 10.0}'),
+        ("focus_regained", '{"away_s": 30.0}'),
+    ]

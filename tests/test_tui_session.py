@@ -24,14 +24,18 @@ from tui.screens.item import ItemScreen
 from tui.screens.notice import NoticeScreen
 from tui.widgets.assistance_panel import AssistancePanel
 
-KIND_OF = {"unassisted": None, "explain": "explanation", "decompose": "decomposition", "critique": "critique",
-           "consult": "consultancy", "debate": "debate"}
+KIND_OF = {
+    "unassisted": None,
+    "explain": "explanation",
+    "decompose": "decomposition",
+    "critique": "critique",
+    "consult": "consultancy",
+    "debate": "debate",
+}
 
 
 def screen_name(app: OverseerApp) -> str:
     return type(app.screen).__name__
-
-
 
 
 async def drive(db: Path, overseer: str, *, size: tuple[int, int] = (120, 40)) -> list[dict[str, Any]]:
@@ -48,8 +52,7 @@ async def drive(db: Path, overseer: str, *, size: tuple[int, int] = (120, 40)) -
                     seen.append({"done": True, "text": plain(app.screen.query_one("#done-text"))})
                     break
                 if isinstance(app.screen, BriefingScreen):
-                    seen.append({"briefing": app.screen.briefing.condition,
-                                 "text": app.screen.briefing.text})
+                    seen.append({"briefing": app.screen.briefing.condition, "text": app.screen.briefing.text})
                     await pilot.press("enter")
                     await until_item(pilot, app, previous)
                     continue
@@ -57,16 +60,20 @@ async def drive(db: Path, overseer: str, *, size: tuple[int, int] = (120, 40)) -
                 view = screen.view
                 assert view is not None
                 panel = screen.query_one(AssistancePanel)
-                record: dict[str, Any] = {"condition": view.condition, "assignment_id": view.assignment_id,
-                                          "panel_visible": panel.display}
+                record: dict[str, Any] = {
+                    "condition": view.condition,
+                    "assignment_id": view.assignment_id,
+                    "panel_visible": panel.display,
+                }
                 if view.assistance_kinds:
                     assert not panel.opened  # help starts closed so first use is measured
                     await pilot.press("a")
                     await pilot.pause()
                     assert panel.opened
                     pane = panel.query_one(f"#pane-{view.assistance_kinds[0]}")
-                    record["help_text"] = plain(pane.query_one(".help-text")) \
-                        if view.assistance_kinds[0] != "decomposition" else ""
+                    record["help_text"] = (
+                        plain(pane.query_one(".help-text")) if view.assistance_kinds[0] != "decomposition" else ""
+                    )
                     if view.condition == "decompose":
                         await pilot.press("down", "enter")  # expand the first sub-question
                         await pilot.pause()
@@ -116,8 +123,9 @@ def test_each_condition_shows_only_its_help_and_records_use(full_session, condit
     item = next(s for s in seen if s.get("condition") == condition)
     kind = KIND_OF[condition]
     j = stored(db, "SELECT * FROM judgments WHERE assignment_id = ?", [item["assignment_id"]])[0]
-    events = stored(db, "SELECT event, payload FROM interactions WHERE assignment_id = ? ORDER BY ts",
-                    [item["assignment_id"]])
+    events = stored(
+        db, "SELECT event, payload FROM interactions WHERE assignment_id = ? ORDER BY ts", [item["assignment_id"]]
+    )
     names = [e["event"] for e in events]
     assert names[0] == "item_shown"
     if kind is None:
@@ -164,8 +172,8 @@ def test_submit_needs_answer_and_confidence(tmp_path):
                 await until_item(pilot, app, None)
                 await pilot.press("enter")
                 await until_item(pilot, app, None)
-                await pilot.press("s")              # nothing picked
-                await pilot.press("1", "s")         # no confidence
+                await pilot.press("s")  # nothing picked
+                await pilot.press("1", "s")  # no confidence
                 await pilot.pause()
                 messages = [n.message for n in app._notifications]
                 assert app.item_screen.view.position == 0
@@ -194,12 +202,13 @@ def test_help_theme_and_resume_briefing(tmp_path):
                 await pilot.press("t")
                 assert app.theme == "textual-light"
                 form = app.item_screen.query_one("#judgment")
-                await pilot.click("#answer Chip:last-of-type")      # the mouse works too
+                await pilot.click("#answer Chip:last-of-type")  # the mouse works too
                 await pilot.click("#confidence Chip")
                 assert (form.answer.value, form.confidence.value) == ("D", 50)
                 await pilot.click("#submit")
-                await until_item(pilot, app, sql(svc, "SELECT assignment_id FROM assignments "
-                                                       "WHERE position = 0")[0]["assignment_id"])
+                await until_item(
+                    pilot, app, sql(svc, "SELECT assignment_id FROM assignments WHERE position = 0")[0]["assignment_id"]
+                )
                 assert app.item_screen.view.position == 1
         with StudyService(db) as svc:
             app = OverseerApp(svc.for_overseer("ana"))
@@ -218,8 +227,9 @@ def test_help_theme_and_resume_briefing(tmp_path):
     assert "help_opened" in events and "theme_changed" in events
     assert events.count("session_start") == 2
     assert "interrupted" in events  # item 2 had been shown, not judged, when the first run ended
-    assert [(r["choice"], r["confidence"]) for r in stored(db, "SELECT choice, confidence FROM judgments")] == \
-        [("D", 50)]  # the clicked answer
+    assert [(r["choice"], r["confidence"]) for r in stored(db, "SELECT choice, confidence FROM judgments")] == [
+        ("D", 50)
+    ]  # the clicked answer
 
 
 def test_starts_in_the_light_theme_without_logging_a_change(tmp_path):
@@ -230,7 +240,7 @@ def test_starts_in_the_light_theme_without_logging_a_change(tmp_path):
             app = OverseerApp(svc.for_overseer("ana"), theme="textual-light")
             async with app.run_test(size=(80, 24)) as pilot:
                 await until_item(pilot, app, None)
-                await pilot.press("enter")             # past the briefing, onto the first item
+                await pilot.press("enter")  # past the briefing, onto the first item
                 await until_item(pilot, app, None)
                 await pilot.pause()
                 assert app.theme == "textual-light" and not app.current_theme.dark

@@ -46,8 +46,10 @@ judgment: {time_limit_s: 300, warn_before_s: 60}
 seed: 3
 """
 
-EXPLANATION = ("The function loops over the list and adds the square of each odd, non-negative integer. "
-               "Check how it treats negative numbers and floats: the docstring says to ignore them.")
+EXPLANATION = (
+    "The function loops over the list and adds the square of each odd, non-negative integer. "
+    "Check how it treats negative numbers and floats: the docstring says to ignore them."
+)
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +80,14 @@ def open_app(code_db: Path, tmp_path: Path) -> Iterator[Any]:
         session = svc.for_overseer(overseer)
         if finish:
             while (v := session.next_item()) is not None:
-                session.submit(JudgmentIn(judgment_id=f"snap-{v.assignment_id}".replace(":", "-"),
-                                          assignment_id=v.assignment_id, choice="correct", confidence=70))
+                session.submit(
+                    JudgmentIn(
+                        judgment_id=f"snap-{v.assignment_id}".replace(":", "-"),
+                        assignment_id=v.assignment_id,
+                        choice="correct",
+                        confidence=70,
+                    )
+                )
         return OverseerApp(session, study_title=svc.study.study, clock=lambda: 0.0)
 
     yield make
@@ -149,9 +157,13 @@ def followup_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     (folder / "study.yaml").write_text((CASE27 / "study.yaml").read_text().replace("18820", str(port)))
     db = create_study_db(folder / "study.yaml")
     with StudyService(db) as svc:
-        sql(svc, "INSERT INTO assistance (assistance_id, item_id, condition, kind, status, content, raw, backend, "
-                    "model) SELECT item_id || ':explain', item_id, 'explain', 'explanation', 'ok', ?, NULL, 'test', "
-                    "'fixture' FROM items", [json.dumps({"text": EXPLANATION27})])
+        sql(
+            svc,
+            "INSERT INTO assistance (assistance_id, item_id, condition, kind, status, content, raw, backend, "
+            "model) SELECT item_id || ':explain', item_id, 'explain', 'explanation', 'ok', ?, NULL, 'test', "
+            "'fixture' FROM items",
+            [json.dumps({"text": EXPLANATION27})],
+        )
     yield db
     proc.kill()
     proc.wait()

@@ -24,11 +24,17 @@ from sandwich.service import StudyService
 from sandwich.views import JudgmentIn
 
 REPO = Path(__file__).resolve().parent.parent
-ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "TERM": "xterm-256color",
-       "PYTHONPATH": str(REPO)}
+ENV = {
+    **os.environ,
+    "HF_HUB_OFFLINE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "TERM": "xterm-256color",
+    "PYTHONPATH": str(REPO),
+}
 # CI installs tmux: there a missing tmux fails the test instead of skipping it
-needs_tmux = pytest.mark.skipif(not os.environ.get("CI") and shutil.which("tmux") is None,
-                                reason="tmux is not installed (make system-deps)")
+needs_tmux = pytest.mark.skipif(
+    not os.environ.get("CI") and shutil.which("tmux") is None, reason="tmux is not installed (make system-deps)"
+)
 
 
 def stored(db: Path, query: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
@@ -69,8 +75,12 @@ class Terminal:
         return int(self.tmux("display-message", "-p", "-t", "main", "#{pane_pid}").strip())
 
     def alive(self) -> bool:
-        return subprocess.run(["tmux", "-L", self.socket, "has-session", "-t", "main"], capture_output=True,
-                              env=ENV).returncode == 0
+        return (
+            subprocess.run(
+                ["tmux", "-L", self.socket, "has-session", "-t", "main"], capture_output=True, env=ENV
+            ).returncode
+            == 0
+        )
 
     def wait_closed(self, timeout: float = 20.0) -> None:
         end = time.monotonic() + timeout
@@ -120,8 +130,11 @@ def test_label_items_through_a_real_terminal(study):
         term.wait_closed()
     finally:
         term.close()
-    rows = stored(db, "SELECT a.position, j.choice, j.confidence, j.rationale, j.time_to_first_assist_s "
-                      "FROM judgments j JOIN assignments a USING (assignment_id) ORDER BY a.position")
+    rows = stored(
+        db,
+        "SELECT a.position, j.choice, j.confidence, j.rationale, j.time_to_first_assist_s "
+        "FROM judgments j JOIN assignments a USING (assignment_id) ORDER BY a.position",
+    )
     assert [(r["position"], r["choice"], r["confidence"]) for r in rows] == [(0, "B", 50), (1, "A", 75), (2, "C", 50)]
     assert rows[1]["rationale"] == "because the passage says so" and rows[1]["time_to_first_assist_s"] is not None
     assert rows[0]["time_to_first_assist_s"] is None
@@ -142,8 +155,9 @@ def test_kill_9_loses_nothing_and_resumes(study):
         term.wait_closed()
     finally:
         term.close()
-    rows = stored(db, "SELECT a.position, j.choice FROM judgments j JOIN assignments a USING (assignment_id) "
-                      "ORDER BY a.position")
+    rows = stored(
+        db, "SELECT a.position, j.choice FROM judgments j JOIN assignments a USING (assignment_id) ORDER BY a.position"
+    )
     assert [(r["position"], r["choice"]) for r in rows] == [(0, "B"), (1, "A")]
 
     term = Terminal([str(yaml), "--overseer", "ana"], size=(80, 24))
@@ -161,13 +175,23 @@ def test_kill_9_loses_nothing_and_resumes(study):
     third = stored(db, "SELECT assignment_id FROM assignments WHERE overseer = 'ana' AND position = 2")[0]
     events = stored(db, "SELECT event, assignment_id FROM interactions WHERE overseer = 'ana' ORDER BY ts")
     assert {"event": "interrupted", "assignment_id": third["assignment_id"]} in events
-    assert [r["choice"] for r in stored(db, "SELECT choice FROM judgments j JOIN assignments a "
-                                            "USING (assignment_id) ORDER BY a.position")] == ["B", "A", "C"]
+    assert [
+        r["choice"]
+        for r in stored(
+            db, "SELECT choice FROM judgments j JOIN assignments a USING (assignment_id) ORDER BY a.position"
+        )
+    ] == ["B", "A", "C"]
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sandwich", "label", *args], capture_output=True, text=True,
-                          env=ENV, timeout=60, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "sandwich", "label", *args],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=60,
+        cwd=REPO,
+    )
 
 
 def test_bad_input_gets_a_clear_message(study, tmp_path):
@@ -180,8 +204,9 @@ def test_bad_input_gets_a_clear_message(study, tmp_path):
     with StudyService(db) as svc:  # finish ben's session, then open it again
         session = svc.for_overseer("ben")
         while (v := session.next_item()) is not None:
-            session.submit(JudgmentIn(judgment_id=uuid.uuid4().hex, assignment_id=v.assignment_id, choice="A",
-                                      confidence=50))
+            session.submit(
+                JudgmentIn(judgment_id=uuid.uuid4().hex, assignment_id=v.assignment_id, choice="A", confidence=50)
+            )
     out = run_cli(str(yaml), "--overseer", "ben")
     assert out.returncode == 0 and "All done" in out.stdout and "Thank you" in out.stdout
 
@@ -198,9 +223,14 @@ def test_web_serves_the_same_app(study):
 
     yaml, _ = study
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "sandwich", "label", str(yaml), "--overseer", "ana", "--web",
-                             "--port", str(port)], env=ENV, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sandwich", "label", str(yaml), "--overseer", "ana", "--web", "--port", str(port)],
+        env=ENV,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         end, page = time.monotonic() + 30, None
         while time.monotonic() < end and page is None:

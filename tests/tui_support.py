@@ -28,12 +28,28 @@ ALL_CONDITIONS = """
   - {name: debate, assistance: [debate]}"""
 
 
-def write_study(folder: Path, *, conditions: str = ALL_CONDITIONS, overseers: int = 6, items_per_overseer: int = 6,
-                rows: int = 6, judgment: str = "{choices: item, confidence: [50, 75, 100]}", extra: str = "",
-                name: str = "tuitest") -> Path:
+def write_study(
+    folder: Path,
+    *,
+    conditions: str = ALL_CONDITIONS,
+    overseers: int = 6,
+    items_per_overseer: int = 6,
+    rows: int = 6,
+    judgment: str = "{choices: item, confidence: [50, 75, 100]}",
+    extra: str = "",
+    name: str = "tuitest",
+) -> Path:
     """A multiple-choice study YAML (and its data) in `folder`: six conditions, six overseers by default."""
-    return write_mc_study(folder, name=name, rows=rows, conditions=conditions, overseers=overseers,
-                          items_per_overseer=items_per_overseer, judgment=judgment, extra=extra)
+    return write_mc_study(
+        folder,
+        name=name,
+        rows=rows,
+        conditions=conditions,
+        overseers=overseers,
+        items_per_overseer=items_per_overseer,
+        judgment=judgment,
+        extra=extra,
+    )
 
 
 def create(yaml_path: Path, db: Path | None = None) -> Path:
@@ -49,25 +65,58 @@ def content_for(kind: str, item_id: str, choices: list[str]) -> dict[str, Any]:
     if kind == "explanation":
         return {"text": f"Item {item_id}: read the passage carefully; the number is stated in its first sentence."}
     if kind == "decomposition":
-        return {"nodes": [
-            {"id": "1", "question": "What does the passage say about the river?", "answer": "It rose after a storm.",
-             "children": [{"id": "1.1", "question": "By how much?", "answer": "By the number in the passage.",
-                           "children": []}]},
-            {"id": "2", "question": "Which choice matches that number?", "answer": f"Choice {a}.", "children": []}]}
+        return {
+            "nodes": [
+                {
+                    "id": "1",
+                    "question": "What does the passage say about the river?",
+                    "answer": "It rose after a storm.",
+                    "children": [
+                        {
+                            "id": "1.1",
+                            "question": "By how much?",
+                            "answer": "By the number in the passage.",
+                            "children": [],
+                        }
+                    ],
+                },
+                {"id": "2", "question": "Which choice matches that number?", "answer": f"Choice {a}.", "children": []},
+            ]
+        }
     if kind == "critique":
-        return {"flaws": [{"where": "choice B", "what": "off by one from the passage",
-                           "why": "the passage states a different number"},
-                          {"where": "choice D", "what": "'none' ignores the stated number", "why": "it is stated"}]}
+        return {
+            "flaws": [
+                {
+                    "where": "choice B",
+                    "what": "off by one from the passage",
+                    "why": "the passage states a different number",
+                },
+                {"where": "choice D", "what": "'none' ignores the stated number", "why": "it is stated"},
+            ]
+        }
     if kind == "consultancy":
-        return {"assigned_answer": a, "turns": [{"speaker": "consultant",
-                                                 "text": f"The answer is {a}: the passage says so plainly."}]}
+        return {
+            "assigned_answer": a,
+            "turns": [{"speaker": "consultant", "text": f"The answer is {a}: the passage says so plainly."}],
+        }
     if kind == "debate":
-        return {"answers": {"A": a, "B": b}, "turns": [
-            {"round": 1, "speaker": "A", "text": f"It is {a}.",
-             "quotes": [{"text": "the river rose", "verified": True}]},
-            {"round": 1, "speaker": "B", "text": f"It is {b}.",
-             "quotes": [{"text": "rose ten feet", "verified": False}]},
-        ]}
+        return {
+            "answers": {"A": a, "B": b},
+            "turns": [
+                {
+                    "round": 1,
+                    "speaker": "A",
+                    "text": f"It is {a}.",
+                    "quotes": [{"text": "the river rose", "verified": True}],
+                },
+                {
+                    "round": 1,
+                    "speaker": "B",
+                    "text": f"It is {b}.",
+                    "quotes": [{"text": "rose ten feet", "verified": False}],
+                },
+            ],
+        }
     raise ValueError(kind)
 
 
@@ -83,11 +132,20 @@ def add_assistance(db: Path, *, status: str = "ok", skip: set[str] = frozenset()
                 for it in items:
                     content = content_for(kind, it["item_id"], list(it["choices"] or []))
                     ok = status == "ok"
-                    sql(svc, "INSERT INTO assistance (assistance_id, item_id, condition, kind, status, content, raw, "
-                                "backend, model) VALUES (?, ?, ?, ?, ?, ?, ?, 'test', 'fixture')",
-                                [f"{it['item_id']}:{cond.name}:{kind}", it["item_id"], cond.name, kind, status,
-                                 json.dumps(content) if ok else None,
-                                 None if ok else f"raw model text for {it['item_id']} <<not json>>"])
+                    sql(
+                        svc,
+                        "INSERT INTO assistance (assistance_id, item_id, condition, kind, status, content, raw, "
+                        "backend, model) VALUES (?, ?, ?, ?, ?, ?, ?, 'test', 'fixture')",
+                        [
+                            f"{it['item_id']}:{cond.name}:{kind}",
+                            it["item_id"],
+                            cond.name,
+                            kind,
+                            status,
+                            json.dumps(content) if ok else None,
+                            None if ok else f"raw model text for {it['item_id']} <<not json>>",
+                        ],
+                    )
                     n += 1
     return n
 
@@ -111,8 +169,13 @@ async def until_item(pilot: Any, app: Any, previous: str | None) -> None:
     def ready() -> bool:
         if isinstance(app.screen, (BriefingScreen, DoneScreen)):
             return True
-        return isinstance(app.screen, ItemScreen) and app.item_screen.view is not None \
-            and app.item_screen.view.assignment_id != previous and not app.item_screen.submitting
+        return (
+            isinstance(app.screen, ItemScreen)
+            and app.item_screen.view is not None
+            and app.item_screen.view.assignment_id != previous
+            and not app.item_screen.submitting
+        )
+
     await wait_for(pilot, ready)
 
 
@@ -133,8 +196,15 @@ def screen_text(app: Any) -> str:
     from rich.console import Console
 
     width, height = app.size
-    console = Console(width=width, height=height, file=io.StringIO(), record=True, color_system=None,
-                      legacy_windows=False, safe_box=False)
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        record=True,
+        color_system=None,
+        legacy_windows=False,
+        safe_box=False,
+    )
     console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
     return console.export_text()
 

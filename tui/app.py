@@ -53,8 +53,9 @@ def advance(progress: ProgressView, condition: str) -> ProgressView:
     return progress.model_copy(update={"done": progress.done + 1, "by_condition": by})
 
 
-def fetch_step(session: OverseerAPI, briefed: set[str], first_of_run: bool,
-               progress: ProgressView | None = None) -> Step:
+def fetch_step(
+    session: OverseerAPI, briefed: set[str], first_of_run: bool, progress: ProgressView | None = None
+) -> Step:
     """The next unjudged item with its help, plus a briefing (and practice) when a part begins.
 
     A resumed session also gets the briefing of the part it resumes in, as a reminder.
@@ -81,8 +82,15 @@ class OverseerApp(App[None]):
     CSS_PATH = sorted(HERE.rglob("*.tcss"))
     BINDINGS = keys.bindings("app")
 
-    def __init__(self, session: OverseerAPI, *, study_title: str = "", clock: Callable[[], float] = time.monotonic,
-                 client: str = "tui", theme: str | None = None) -> None:
+    def __init__(
+        self,
+        session: OverseerAPI,
+        *,
+        study_title: str = "",
+        clock: Callable[[], float] = time.monotonic,
+        client: str = "tui",
+        theme: str | None = None,
+    ) -> None:
         super().__init__()
         self.session = session
         self.clock = clock
@@ -114,11 +122,13 @@ class OverseerApp(App[None]):
     # ------------------------------------------------------------ interactions
     def record(self, event: str, assignment_id: str | None = None, payload: dict[str, Any] | None = None) -> None:
         """Log an interaction through the session without waiting for it."""
+
         def write() -> None:
             try:
                 self.session.log(event, assignment_id, payload)
             except Exception as e:  # logging must never stop the overseer; keep the reason for the end
                 self.log_errors.append(f"{event}: {e}")
+
         try:
             self._interaction_log.submit(write)
         except RuntimeError:  # shutting down
@@ -151,8 +161,11 @@ class OverseerApp(App[None]):
         # the widgets built so far live as long as the app: keep them out of later GC passes,
         # whose pauses otherwise land between a submit and the next item
         gc.freeze()
-        if start.interrupted_assignment and step.view is not None \
-                and start.interrupted_assignment == step.view.assignment_id:
+        if (
+            start.interrupted_assignment
+            and step.view is not None
+            and start.interrupted_assignment == step.view.assignment_id
+        ):
             self.spent_before[step.view.assignment_id] = start.time_spent_s
             self.push_screen(welcome_back(start, step.view), lambda _: self._present(step))
         else:
@@ -182,8 +195,9 @@ class OverseerApp(App[None]):
         def go_on(_: object) -> None:
             self.run_worker(self._next, thread=True, group="flow", exclusive=True)
 
-        self.push_screen(NoticeScreen("Your answer was not recorded", error.message, button="Go on", tone="error"),
-                         go_on)
+        self.push_screen(
+            NoticeScreen("Your answer was not recorded", error.message, button="Go on", tone="error"), go_on
+        )
 
     def _next(self, progress: ProgressView | None = None) -> None:
         try:
@@ -199,15 +213,21 @@ class OverseerApp(App[None]):
         def again(_: bool | None) -> None:
             self.run_worker(self._next, thread=True, group="flow", exclusive=True)
 
-        self.push_screen(NoticeScreen("Could not load the next item", f"{reason}\n\nYour last judgment is saved.",
-                                      button="Try again", tone="error"), again)
+        self.push_screen(
+            NoticeScreen(
+                "Could not load the next item",
+                f"{reason}\n\nYour last judgment is saved.",
+                button="Try again",
+                tone="error",
+            ),
+            again,
+        )
 
     def _fatal(self, error: Exception, title: str = "Cannot open your session") -> None:
         reason = getattr(error, "message", None) or str(error)
         if hint := getattr(error, "hint", None):
             reason += f"\n\n{hint}"
-        self.push_screen(NoticeScreen(title, reason, button="Quit", tone="error"),
-                         lambda _: self.exit(return_code=2))
+        self.push_screen(NoticeScreen(title, reason, button="Quit", tone="error"), lambda _: self.exit(return_code=2))
 
     def _present(self, step: Step) -> None:
         self.item_screen.pause()
@@ -225,15 +245,18 @@ class OverseerApp(App[None]):
             part = parts.index(cond) + 1 if cond in parts else 0
             left = sum(c.total - c.done for c in step.progress.by_condition if c.condition == cond)
             self.record("briefing_shown", None, {"condition": cond})
-            self.push_screen(BriefingScreen(step.briefing, part, len(parts), self.session.overseer, left),
-                             lambda _: self._practice(step, 0))
+            self.push_screen(
+                BriefingScreen(step.briefing, part, len(parts), self.session.overseer, left),
+                lambda _: self._practice(step, 0),
+            )
             return
         self._load(step)
 
     def _load(self, step: Step) -> None:
         assert step.view is not None
-        self.item_screen.load(step.view, step.assistance, step.progress,
-                              spent_s=self.spent_before.pop(step.view.assignment_id, 0.0))
+        self.item_screen.load(
+            step.view, step.assistance, step.progress, spent_s=self.spent_before.pop(step.view.assignment_id, 0.0)
+        )
 
     # ------------------------------------------------------------ practice
     def _practice(self, step: Step, n: int) -> None:

@@ -49,10 +49,20 @@ class Bind:
         """The Textual bindings (one per key with `each`; the footer shows only the first)."""
         display = self.display or key
         if not self.each:
-            return [Binding(self.keys, self.action, self.label, show=self.show, key_display=display,
-                            priority=self.priority)]
-        return [Binding(k, self.action.format(n=n), self.label, show=self.show and n == 0, key_display=display,
-                        priority=self.priority) for n, k in enumerate(self.keys.split(","))]
+            return [
+                Binding(self.keys, self.action, self.label, show=self.show, key_display=display, priority=self.priority)
+            ]
+        return [
+            Binding(
+                k,
+                self.action.format(n=n),
+                self.label,
+                show=self.show and n == 0,
+                key_display=display,
+                priority=self.priority,
+            )
+            for n, k in enumerate(self.keys.split(","))
+        ]
 
 
 @dataclass(frozen=True)
@@ -88,61 +98,125 @@ def _has_help(b: Briefing) -> bool:
 
 
 KEYS: tuple[Key, ...] = (
-    Key("1–9", "pick answer 1–9 (mouse: click it); the picked one shows as `[2 B]`",
+    Key(
+        "1–9",
+        "pick answer 1–9 (mouse: click it); the picked one shows as `[2 B]`",
         (Bind("item", ",".join("123456789"), "answer({n})", "answer", display="1-9", each=True),),
-        Brief("answers: {answers}", "keys 1–9 or click")),
-    Key("z–n", "pick a confidence with z x c v b n, lowest to highest (the keys are on the chips)",
+        Brief("answers: {answers}", "keys 1–9 or click"),
+    ),
+    Key(
+        "z–n",
+        "pick a confidence with z x c v b n, lowest to highest (the keys are on the chips)",
         (Bind("item", ",".join(CONFIDENCE_KEYS), "confidence_level({n})", "sure", display="z-n", each=True),),
-        Brief("confidence that your answer is right: {levels} %", "keys {confidence_keys} (lowest first)")),
+        Brief("confidence that your answer is right: {levels} %", "keys {confidence_keys} (lowest first)"),
+    ),
     Key("1 / 2 (pairs)", "pick response A (left/top) or B (right/bottom); confidence: how likely it is the better one"),
-    Key("o (pairs)", "the two responses side by side, or one above the other",
-        (Bind("item", "o", "stack_panes", "layout"),)),
-    Key("+ / -", "one step more / less confident",
-        (Bind("item", "plus,equals_sign", "confidence(1)", "sure", show=False, display="+/-"),
-         Bind("item", "minus", "confidence(-1)", "less sure", show=False)),
-        Brief("one step more or less confident", "keys + and −")),
-    Key("← →", "change the answer or the confidence in the row you are on",
-        (Bind("choices", "left", "move(-1)", "previous", show=False),
-         Bind("choices", "right", "move(1)", "next", show=False))),
-    Key("w", "type a one-line reason (Enter submits)",
+    Key(
+        "o (pairs)",
+        "the two responses side by side, or one above the other",
+        (Bind("item", "o", "stack_panes", "layout"),),
+    ),
+    Key(
+        "+ / -",
+        "one step more / less confident",
+        (
+            Bind("item", "plus,equals_sign", "confidence(1)", "sure", show=False, display="+/-"),
+            Bind("item", "minus", "confidence(-1)", "less sure", show=False),
+        ),
+        Brief("one step more or less confident", "keys + and −"),
+    ),
+    Key(
+        "← →",
+        "change the answer or the confidence in the row you are on",
+        (
+            Bind("choices", "left", "move(-1)", "previous", show=False),
+            Bind("choices", "right", "move(1)", "next", show=False),
+        ),
+    ),
+    Key(
+        "w",
+        "type a one-line reason (Enter submits)",
         (Bind("item", "w", "why", "why", show=False),),  # the reason line says "w to type"
-        Brief("a one-line reason ({rationale})", when=lambda b: b.judgment.rationale != "off")),
-    Key("s", "submit the judgment", (Bind("item", "s", "submit", "submit"),), Brief("submit"),
-        ("Submit judgment", "Store this judgment and go on")),
-    Key("a", "open / close the model's help", (Bind("item", "a", "toggle_help", "model"),),
-        Brief("open the model's help", when=_has_help), ("Model's help", "Open or close the model's help")),
-    Key("f", "ask the model a question (on a selected sub-question: about that one)",
+        Brief("a one-line reason ({rationale})", when=lambda b: b.judgment.rationale != "off"),
+    ),
+    Key(
+        "s",
+        "submit the judgment",
+        (Bind("item", "s", "submit", "submit"),),
+        Brief("submit"),
+        ("Submit judgment", "Store this judgment and go on"),
+    ),
+    Key(
+        "a",
+        "open / close the model's help",
+        (Bind("item", "a", "toggle_help", "model"),),
+        Brief("open the model's help", when=_has_help),
+        ("Model's help", "Open or close the model's help"),
+    ),
+    Key(
+        "f",
+        "ask the model a question (on a selected sub-question: about that one)",
         (Bind("item", "f", "follow_up", "ask"),),
         Brief("ask it a question", when=lambda b: _has_help(b) and b.live_followups),
-        ("Ask the model", "Ask a follow-up question")),
-    Key("m", "full screen for the pane you are in (item or help); `m` or `Esc` restores",
-        (Bind("item", "m", "maximise", "max"),)),
+        ("Ask the model", "Ask a follow-up question"),
+    ),
+    Key(
+        "m",
+        "full screen for the pane you are in (item or help); `m` or `Esc` restores",
+        (Bind("item", "m", "maximise", "max"),),
+    ),
     Key("Tab / Shift+Tab", "move between parts of the screen (item, help, answers, form)"),
     Key("↑ ↓ PgUp PgDn Home End", "scroll the part you are in; move in the sub-question tree"),
-    Key("Enter", "expand a sub-question; begin a part; continue",
-        (Bind("briefing", "enter", "begin", "begin", display="⏎", priority=True),
-         Bind("notice", "enter", "ok", "continue", display="⏎", priority=True))),
-    Key("Esc", "leave a text box; leave full screen; close this help or a message",
-        (Bind("item", "escape", "leave_input", "leave box", show=False),
-         Bind("notice", "escape", "ok", show=False),
-         Bind("help", "escape", "close", "close"))),
-    Key("?", "this help (`?`, `q` or `Esc` closes it)",
+    Key(
+        "Enter",
+        "expand a sub-question; begin a part; continue",
+        (
+            Bind("briefing", "enter", "begin", "begin", display="⏎", priority=True),
+            Bind("notice", "enter", "ok", "continue", display="⏎", priority=True),
+        ),
+    ),
+    Key(
+        "Esc",
+        "leave a text box; leave full screen; close this help or a message",
+        (
+            Bind("item", "escape", "leave_input", "leave box", show=False),
+            Bind("notice", "escape", "ok", show=False),
+            Bind("help", "escape", "close", "close"),
+        ),
+    ),
+    Key(
+        "?",
+        "this help (`?`, `q` or `Esc` closes it)",
         (Bind("app", "question_mark", "help", "help"), Bind("help", "question_mark", "close", "close")),
-        command=("Help", "How this works and every key")),
-    Key("t", "light / dark theme", (Bind("app", "t", "toggle_theme", "theme"),),
-        command=("Light / dark", "Switch between the light and dark theme")),
-    Key("Ctrl+P", "command palette",
-        (Bind("app", "ctrl+p", "command_palette", "palette", display="^p", builtin=True),)),
-    Key("q", "close this help; at the end of a session, close the app",
-        (Bind("help", "q", "close", "close"), Bind("done", "q", "app.quit", "quit"))),
+        command=("Help", "How this works and every key"),
+    ),
+    Key(
+        "t",
+        "light / dark theme",
+        (Bind("app", "t", "toggle_theme", "theme"),),
+        command=("Light / dark", "Switch between the light and dark theme"),
+    ),
+    Key(
+        "Ctrl+P", "command palette", (Bind("app", "ctrl+p", "command_palette", "palette", display="^p", builtin=True),)
+    ),
+    Key(
+        "q",
+        "close this help; at the end of a session, close the app",
+        (Bind("help", "q", "close", "close"), Bind("done", "q", "app.quit", "quit")),
+    ),
     Key("Ctrl+Q", "quit (everything submitted is saved)"),
 )
 
 
 def bindings(screen: str) -> list[BindingType]:
     """The `BINDINGS` of `screen` (not the app-wide ones, which are the app's own), in table order."""
-    return [b for key in KEYS for bind in key.binds if bind.screen == screen and not bind.builtin
-            for b in bind.bindings(key.key)]
+    return [
+        b
+        for key in KEYS
+        for bind in key.binds
+        if bind.screen == screen and not bind.builtin
+        for b in bind.bindings(key.key)
+    ]
 
 
 def footer(screen: str) -> list[tuple[str, str]]:
@@ -165,5 +239,8 @@ def help_markdown() -> str:
 
 def briefing_lines(b: Briefing, fields: dict[str, str]) -> list[str]:
     """The briefing's key lines for this part (`fields` fill the templates)."""
-    return [f"  • {key.brief.text.format(**fields)} — {(key.brief.keys or 'key ' + key.key).format(**fields)}"
-            for key in KEYS if key.brief is not None and key.brief.when(b)]
+    return [
+        f"  • {key.brief.text.format(**fields)} — {(key.brief.keys or 'key ' + key.key).format(**fields)}"
+        for key in KEYS
+        if key.brief is not None and key.brief.when(b)
+    ]

@@ -2,12 +2,12 @@
 and a deterministic scripted one for tests and demos."""
 
 from assistants.backends.base import (
-                                     Backend,
-                                     BackendUnreachable,
-                                     Generation,
-                                     backend_names,
-                                     get_backend,
-                                     register_backend,
+    Backend,
+    BackendUnreachable,
+    Generation,
+    backend_names,
+    get_backend,
+    register_backend,
 )
 
 __all__ = ["Backend", "BackendUnreachable", "Generation", "backend_names", "get_backend", "register_backend"]

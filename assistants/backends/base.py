@@ -56,14 +56,28 @@ class Backend(Protocol):
     name: str
     model: str
 
-    def generate(self, batch: Sequence[Messages], *, max_tokens: int = 256, temperature: float = 0.0,
-                 seed: int = 0, choices: list[str] | None = None,
-                 json_schema: dict | None = None) -> list[Generation]:
+    def generate(
+        self,
+        batch: Sequence[Messages],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int = 0,
+        choices: list[str] | None = None,
+        json_schema: dict | None = None,
+    ) -> list[Generation]:
         """Answer each conversation in `batch`; `choices` constrains the answer to one of them."""
         ...
 
-    def stream(self, messages: Messages, *, max_tokens: int = 256, temperature: float = 0.0,
-               seed: int = 0, timeout_s: float = 60) -> Generator[str, None, str | None]:
+    def stream(
+        self,
+        messages: Messages,
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int = 0,
+        timeout_s: float = 60,
+    ) -> Generator[str, None, str | None]:
         """Yield the answer to one conversation piece by piece as it is generated.
 
         The generator's return value is the finish reason ("stop", "length", …; None when the backend
@@ -81,6 +95,7 @@ def vllm_pool_or_server(spec: AssistantSpec) -> Backend:
     from assistants.backends.pool import vllm_backend
 
     return vllm_backend(spec)
+
 
 _BACKENDS: dict[str, str | BackendFactory] = {
     # name -> factory, or "module:Class" whose `for_spec` is the factory (imported on first use: torch, vllm)
@@ -107,8 +122,10 @@ def get_backend(spec: AssistantSpec) -> Backend:
     """The backend a study's `assistant:` section names (embedded | vllm | vllm-offline | scripted | registered)."""
     factory = _BACKENDS.get(spec.backend)
     if factory is None:
-        raise AssistanceUnavailable(f"Unknown assistant backend {spec.backend!r}.",
-                                    hint=f"Use backend: {', '.join(_BACKENDS)} in the study file.")
+        raise AssistanceUnavailable(
+            f"Unknown assistant backend {spec.backend!r}.",
+            hint=f"Use backend: {', '.join(_BACKENDS)} in the study file.",
+        )
     if isinstance(factory, str):
         module, _, cls = factory.partition(":")
         return getattr(importlib.import_module(module), cls).for_spec(spec)

@@ -68,8 +68,10 @@ class EmbeddedBackend:
         try:
             return _load(self._dir)
         except OSError as e:
-            raise AssistanceUnavailable(f"Cannot load the embedded model from {self._dir}: {e}",
-                                        hint="Run `sandwich models prepare` to (re)build it.") from None
+            raise AssistanceUnavailable(
+                f"Cannot load the embedded model from {self._dir}: {e}",
+                hint="Run `sandwich models prepare` to (re)build it.",
+            ) from None
 
     def _encode(self, batch: Sequence[Messages]) -> tuple[Any, list[str]]:
         tok, _ = self._parts()
@@ -79,14 +81,25 @@ class EmbeddedBackend:
 
     def _sampling(self, max_tokens: int, temperature: float) -> dict[str, Any]:
         if temperature <= 0:
-            return {"max_new_tokens": max_tokens, "do_sample": False, "temperature": None, "top_p": None,
-                    "top_k": None}
-        return {"max_new_tokens": max_tokens, "do_sample": True, "temperature": temperature, "top_p": self.top_p,
-                "top_k": None}
+            return {"max_new_tokens": max_tokens, "do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+        return {
+            "max_new_tokens": max_tokens,
+            "do_sample": True,
+            "temperature": temperature,
+            "top_p": self.top_p,
+            "top_k": None,
+        }
 
-    def generate(self, batch: Sequence[Messages], *, max_tokens: int = 256, temperature: float = 0.0,
-                 seed: int = 0, choices: list[str] | None = None,
-                 json_schema: dict | None = None) -> list[Generation]:
+    def generate(
+        self,
+        batch: Sequence[Messages],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int = 0,
+        choices: list[str] | None = None,
+        json_schema: dict | None = None,
+    ) -> list[Generation]:
         """Answer every conversation in one padded batch (or pick among `choices` by likelihood)."""
         if not batch:
             return []
@@ -100,15 +113,19 @@ class EmbeddedBackend:
             order = sorted(range(len(batch)), key=lambda i: sum(len(m["content"]) for m in batch[i]))
             done: dict[int, Generation] = {}
             for k in range(0, len(order), self.batch_size):
-                part = order[k:k + self.batch_size]
-                for i, g in zip(part, self._generate([batch[i] for i in part], max_tokens, temperature, seed,
-                                                     json_schema), strict=True):
+                part = order[k : k + self.batch_size]
+                for i, g in zip(
+                    part,
+                    self._generate([batch[i] for i in part], max_tokens, temperature, seed, json_schema),
+                    strict=True,
+                ):
                     done[i] = g
             return [done[i] for i in range(len(batch))]
         return self._generate(batch, max_tokens, temperature, seed, json_schema)
 
-    def _generate(self, batch: Sequence[Messages], max_tokens: int, temperature: float, seed: int,
-                  json_schema: dict | None) -> list[Generation]:
+    def _generate(
+        self, batch: Sequence[Messages], max_tokens: int, temperature: float, seed: int, json_schema: dict | None
+    ) -> list[Generation]:
         import torch
 
         tok, model = self._parts()
@@ -131,10 +148,20 @@ class EmbeddedBackend:
             text = tok.decode(new, skip_special_tokens=True).strip()
             if json_schema is not None:
                 text = _json_part(text)
-            gens.append(Generation(text=text, backend=self.name, model=self.model, messages=list(messages),
-                                   params={**params, **({"json_schema": json_schema} if json_schema else {})},
-                                   tokens_in=int(enc["attention_mask"][row].sum()), tokens_out=len(new),
-                                   latency_s=elapsed, seed=seed, finish_reason=finish))
+            gens.append(
+                Generation(
+                    text=text,
+                    backend=self.name,
+                    model=self.model,
+                    messages=list(messages),
+                    params={**params, **({"json_schema": json_schema} if json_schema else {})},
+                    tokens_in=int(enc["attention_mask"][row].sum()),
+                    tokens_out=len(new),
+                    latency_s=elapsed,
+                    seed=seed,
+                    finish_reason=finish,
+                )
+            )
         return gens
 
     def _choose(self, batch: Sequence[Messages], choices: list[str], seed: int) -> list[Generation]:
@@ -156,12 +183,19 @@ class EmbeddedBackend:
                 p_ids = tok(text, add_special_tokens=False)["input_ids"]
                 scores = self._score_choices(p_ids, c_ids)
                 best = max(range(len(choices)), key=scores.__getitem__)
-                gens.append(Generation(text=choices[best], backend=self.name, model=self.model,
-                                       messages=list(messages),
-                                       params={"choices": choices, "method": "loglikelihood",
-                                               "scores": [round(s, 4) for s in scores]},
-                                       tokens_in=len(p_ids), tokens_out=len(c_ids[best]),
-                                       latency_s=time.perf_counter() - start, seed=seed))
+                gens.append(
+                    Generation(
+                        text=choices[best],
+                        backend=self.name,
+                        model=self.model,
+                        messages=list(messages),
+                        params={"choices": choices, "method": "loglikelihood", "scores": [round(s, 4) for s in scores]},
+                        tokens_in=len(p_ids),
+                        tokens_out=len(c_ids[best]),
+                        latency_s=time.perf_counter() - start,
+                        seed=seed,
+                    )
+                )
         return gens
 
     def _score_choices(self, p_ids: list[int], c_ids: list[list[int]]) -> list[float]:
@@ -178,15 +212,25 @@ class EmbeddedBackend:
             for c in c_ids:
                 score = float(first[c[0]])
                 if len(c) > 1:  # the rest of the choice, each token predicted from the one before
-                    more = model(input_ids=torch.tensor([c[:-1]]), past_key_values=copy.deepcopy(out.past_key_values),
-                                 use_cache=True)
+                    more = model(
+                        input_ids=torch.tensor([c[:-1]]),
+                        past_key_values=copy.deepcopy(out.past_key_values),
+                        use_cache=True,
+                    )
                     logp = torch.log_softmax(more.logits[0].float(), dim=-1)
                     score += sum(float(logp[k, c[k + 1]]) for k in range(len(c) - 1))
                 scores.append(score)
         return scores
 
-    def stream(self, messages: Messages, *, max_tokens: int = 256, temperature: float = 0.0,
-               seed: int = 0, timeout_s: float = 60) -> Generator[str, None, str | None]:
+    def stream(
+        self,
+        messages: Messages,
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int = 0,
+        timeout_s: float = 60,
+    ) -> Generator[str, None, str | None]:
         """Yield text pieces as the model generates them (a worker thread runs generate); return the finish reason.
 
         "length" when generation stopped at `max_tokens` without an end-of-sequence token, else "stop".
@@ -216,9 +260,13 @@ class EmbeddedBackend:
                     enc, _ = self._encode([messages])
                     torch.manual_seed(seed)
                     with torch.inference_mode():
-                        model.generate(**enc, **self._sampling(max_tokens, temperature), streamer=streamer,
-                                       pad_token_id=tok.pad_token_id,
-                                       stopping_criteria=StoppingCriteriaList([_Abandoned()]))
+                        model.generate(
+                            **enc,
+                            **self._sampling(max_tokens, temperature),
+                            streamer=streamer,
+                            pad_token_id=tok.pad_token_id,
+                            stopping_criteria=StoppingCriteriaList([_Abandoned()]),
+                        )
                 except BaseException as e:  # noqa: BLE001 - reported to the consumer below
                     failure.append(e)
                     streamer.end()
@@ -230,9 +278,10 @@ class EmbeddedBackend:
                 if piece:
                     yield piece
         except queue.Empty:
-            raise AssistanceUnavailable(f"The embedded model produced nothing for {timeout_s:.0f} s.",
-                                        hint="The machine may be busy; try again, or raise "
-                                             "assistant.timeout_s.") from None
+            raise AssistanceUnavailable(
+                f"The embedded model produced nothing for {timeout_s:.0f} s.",
+                hint="The machine may be busy; try again, or raise assistant.timeout_s.",
+            ) from None
         finally:
             abandoned.set()  # also on GeneratorExit: the worker stops at its next token
         if failure:
@@ -254,9 +303,8 @@ def _json_part(text: str) -> str:
             depth += {"{": 1, "}": -1}.get(text[j], 0)
             if depth == 0:
                 try:
-                    json.loads(text[m.start():j + 1])
-                    return text[m.start():j + 1]
+                    json.loads(text[m.start() : j + 1])
+                    return text[m.start() : j + 1]
                 except json.JSONDecodeError:
                     break
     return text
-

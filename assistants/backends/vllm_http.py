@@ -31,36 +31,65 @@ class VLLMHTTPBackend:
 
     name = "vllm"
 
-    def __init__(self, url: str = DEFAULT_URL, model: str = "smollm2-135m-instruct", *, api_key: str | None = None,
-                 concurrency: int = 16, timeout_s: float = 60.0, top_p: float = 1.0) -> None:
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        model: str = "smollm2-135m-instruct",
+        *,
+        api_key: str | None = None,
+        concurrency: int = 16,
+        timeout_s: float = 60.0,
+        top_p: float = 1.0,
+    ) -> None:
         self.url = url.rstrip("/")
         self.model = model
         self.concurrency = concurrency
         self.timeout_s = timeout_s
         self.top_p = top_p
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.Client(base_url=self.url, headers=headers,
-                                    timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0)),
-                                    limits=httpx.Limits(max_connections=concurrency,
-                                                        max_keepalive_connections=concurrency))
+        self._client = httpx.Client(
+            base_url=self.url,
+            headers=headers,
+            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0)),
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+        )
 
     @classmethod
     def for_spec(cls, spec: AssistantSpec) -> VLLMHTTPBackend:
         """The backend a study's assistant section describes."""
         key = os.environ.get(spec.api_key_env) if spec.api_key_env else None
         url = spec.url[0] if isinstance(spec.url, list) else spec.url  # a list is served by the pool
-        return cls(url or DEFAULT_URL, spec.model, api_key=key, concurrency=spec.concurrency,
-                   timeout_s=spec.timeout_s, top_p=spec.top_p)
+        return cls(
+            url or DEFAULT_URL,
+            spec.model,
+            api_key=key,
+            concurrency=spec.concurrency,
+            timeout_s=spec.timeout_s,
+            top_p=spec.top_p,
+        )
 
     def close(self) -> None:
         """Close the connection pool."""
         self._client.close()
 
     # ------------------------------------------------------------ requests
-    def _body(self, messages: Messages, max_tokens: int, temperature: float, seed: int,
-              choices: list[str] | None = None, json_schema: dict | None = None) -> dict[str, Any]:
-        body: dict[str, Any] = {"model": self.model, "messages": messages, "max_tokens": max_tokens,
-                                "temperature": temperature, "top_p": self.top_p, "seed": seed}
+    def _body(
+        self,
+        messages: Messages,
+        max_tokens: int,
+        temperature: float,
+        seed: int,
+        choices: list[str] | None = None,
+        json_schema: dict | None = None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            "top_p": self.top_p,
+            "seed": seed,
+        }
         if choices:
             body["structured_outputs"] = {"choice": list(choices)}
         elif json_schema is not None:
@@ -72,7 +101,8 @@ class VLLMHTTPBackend:
         return BackendUnreachable(
             f"The model server at {self.url} {what}.",
             hint="Start one with `sandwich serve-model` and put the URL it prints in the study's assistant.url, "
-                 "or switch the study to backend: embedded. Judging goes on without assistance meanwhile.")
+            "or switch the study to backend: embedded. Judging goes on without assistance meanwhile.",
+        )
 
     def _http_error(self, r: httpx.Response) -> AssistanceUnavailable:
         try:
@@ -81,10 +111,13 @@ class VLLMHTTPBackend:
             detail = r.text
         hint = "Check the server's log."
         if r.status_code == 404:
-            hint = (f"Is {self.model!r} the server's --served-model-name? See {self.url}/models; "
-                    "and does the URL end in /v1?")
-        return AssistanceUnavailable(f"The model server at {self.url} answered HTTP {r.status_code}: "
-                                     f"{str(detail)[:300]}", hint=hint)
+            hint = (
+                f"Is {self.model!r} the server's --served-model-name? See {self.url}/models; "
+                "and does the URL end in /v1?"
+            )
+        return AssistanceUnavailable(
+            f"The model server at {self.url} answered HTTP {r.status_code}: {str(detail)[:300]}", hint=hint
+        )
 
     def _one(self, messages: Messages, body: dict[str, Any], seed: int) -> Generation:
         start = time.perf_counter()
@@ -101,15 +134,29 @@ class VLLMHTTPBackend:
         params = {k: body[k] for k in ("max_tokens", "temperature", "top_p")}
         if "structured_outputs" in body:
             params["structured_outputs"] = body["structured_outputs"]
-        return Generation(text=text, backend=self.name, model=self.model, messages=list(messages), params=params,
-                          tokens_in=int(usage.get("prompt_tokens", 0)),
-                          tokens_out=int(usage.get("completion_tokens", 0)),
-                          latency_s=time.perf_counter() - start, seed=seed,
-                          finish_reason=choice.get("finish_reason"))
+        return Generation(
+            text=text,
+            backend=self.name,
+            model=self.model,
+            messages=list(messages),
+            params=params,
+            tokens_in=int(usage.get("prompt_tokens", 0)),
+            tokens_out=int(usage.get("completion_tokens", 0)),
+            latency_s=time.perf_counter() - start,
+            seed=seed,
+            finish_reason=choice.get("finish_reason"),
+        )
 
-    def generate(self, batch: Sequence[Messages], *, max_tokens: int = 256, temperature: float = 0.0,
-                 seed: int = 0, choices: list[str] | None = None,
-                 json_schema: dict | None = None) -> list[Generation]:
+    def generate(
+        self,
+        batch: Sequence[Messages],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int = 0,
+        choices: list[str] | None = None,
+        json_schema: dict | None = None,
+    ) -> list[Generation]:
         """Send every conversation as its own request, `concurrency` at a time; results in input order."""
         if not batch:
             return []
@@ -120,8 +167,15 @@ class VLLMHTTPBackend:
             futures = [pool.submit(self._one, m, b, seed) for m, b in zip(batch, bodies, strict=True)]
             return [f.result() for f in futures]
 
-    def stream(self, messages: Messages, *, max_tokens: int = 256, temperature: float = 0.0,
-               seed: int = 0, timeout_s: float = 60) -> Generator[str, None, str | None]:
+    def stream(
+        self,
+        messages: Messages,
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int = 0,
+        timeout_s: float = 60,
+    ) -> Generator[str, None, str | None]:
         """Server-sent events from a streamed chat completion, one text delta at a time; returns the finish reason.
 
         Raises AssistanceUnavailable when the stream ends with neither a finish reason nor `[DONE]`
@@ -143,17 +197,20 @@ class VLLMHTTPBackend:
                         return finish or "stop"
                     event = json.loads(payload)
                     if "error" in event:
-                        raise AssistanceUnavailable(f"The model server at {self.url} failed mid-answer: "
-                                                    f"{event['error']}")
+                        raise AssistanceUnavailable(
+                            f"The model server at {self.url} failed mid-answer: {event['error']}"
+                        )
                     for choice in event.get("choices") or []:
                         piece = (choice.get("delta") or {}).get("content")
                         if piece:
                             yield piece
                         finish = choice.get("finish_reason") or finish
                 if finish is None:
-                    raise AssistanceUnavailable(f"The model server at {self.url} stopped mid-answer "
-                                                "(the stream ended without a finish reason).",
-                                                hint="Check the server's log; ask again.")
+                    raise AssistanceUnavailable(
+                        f"The model server at {self.url} stopped mid-answer "
+                        "(the stream ended without a finish reason).",
+                        hint="Check the server's log; ask again.",
+                    )
                 return finish
         except (httpx.ConnectError, httpx.TimeoutException, httpx.RemoteProtocolError) as e:
             raise self._unreachable(e) from None

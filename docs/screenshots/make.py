@@ -1,7 +1,7 @@
 """Turn the TUI snapshot SVGs into the PNG screenshots in this folder.
 
-    pytest tests/test_tui_snapshots.py --snapshot-update   # refresh the SVGs
-    python docs/screenshots/make.py                        # needs rsvg-convert (apt-get install librsvg2-bin)
+pytest tests/test_tui_snapshots.py --snapshot-update   # refresh the SVGs
+python docs/screenshots/make.py                        # needs rsvg-convert (apt-get install librsvg2-bin)
 """
 
 from __future__ import annotations
@@ -15,10 +15,18 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SNAPSHOTS = HERE.parent.parent / "tests" / "__snapshots__" / "test_tui_snapshots"
-NAMES = {"test_briefing": "briefing", "test_item_with_code_and_help": "item", "test_judgment_filled_in": "judgment",
-         "test_done": "done", "test_followup_answer": "followup", "test_followup_full_screen": "followup-full-screen",
-         "test_help_screen": "help", "test_debate": "debate", "test_debate_full_screen": "debate-full-screen",
-         "test_too_small": "too-small"}
+NAMES = {
+    "test_briefing": "briefing",
+    "test_item_with_code_and_help": "item",
+    "test_judgment_filled_in": "judgment",
+    "test_done": "done",
+    "test_followup_answer": "followup",
+    "test_followup_full_screen": "followup-full-screen",
+    "test_help_screen": "help",
+    "test_debate": "debate",
+    "test_debate_full_screen": "debate-full-screen",
+    "test_too_small": "too-small",
+}
 
 
 def main() -> None:

@@ -45,12 +45,12 @@ class GroupAggregate:
 
     group: str
     items: int
-    multi_judged: int            # items with two or more answers (where aggregation can help)
-    majority: float              # ties scored as an even split among the tied answers
-    dawid_skene: float           # NaN when not identifiable (then `note` says why)
+    multi_judged: int  # items with two or more answers (where aggregation can help)
+    majority: float  # ties scored as an even split among the tied answers
+    dawid_skene: float  # NaN when not identifiable (then `note` says why)
     note: str = ""
-    ties: int = 0                # items whose top answers tied under majority vote
-    overridden: int = 0          # unanimous items Dawid–Skene would have relabelled (kept unanimous)
+    ties: int = 0  # items whose top answers tied under majority vote
+    overridden: int = 0  # unanimous items Dawid–Skene would have relabelled (kept unanimous)
 
 
 @dataclass
@@ -59,17 +59,21 @@ class OverseerReliability:
 
     overseer: str
     judgments: int
-    ds_accuracy: float           # NaN when withheld
+    ds_accuracy: float  # NaN when withheld
     gold_accuracy: float
-    verdict: str                 # signal | weak | noise | unknown
-    reason: str = ""             # why the verdict is unknown
+    verdict: str  # signal | weak | noise | unknown
+    reason: str = ""  # why the verdict is unknown
 
 
 def _frame(t: JudgmentTable, mask: np.ndarray) -> pd.DataFrame:
     """crowd-kit's long format (task, worker, label), sorted so nothing depends on row order."""
-    df = pd.DataFrame({"task": np.asarray(t.items, dtype=object)[t.item[mask]],
-                       "worker": np.asarray(t.overseers, dtype=object)[t.overseer[mask]],
-                       "label": t.choice[mask].astype(str)})
+    df = pd.DataFrame(
+        {
+            "task": np.asarray(t.items, dtype=object)[t.item[mask]],
+            "worker": np.asarray(t.overseers, dtype=object)[t.overseer[mask]],
+            "label": t.choice[mask].astype(str),
+        }
+    )
     return df.sort_values(["task", "worker", "label"], kind="stable").reset_index(drop=True)
 
 
@@ -98,8 +102,11 @@ def majority_votes(df: pd.DataFrame) -> dict[str, tuple[str, ...]]:
 
 def _score_sets(top: dict[str, tuple[str, ...]], right: pd.Series, wrong_items: set[str]) -> float:
     """Mean over scored items of the share of an item's top answers that are right (a tie splits evenly)."""
-    scores = [(sum(lab == right[i] for lab in labs) / len(labs)) if i in right.index else 0.0
-              for i, labs in top.items() if i in right.index or i in wrong_items]
+    scores = [
+        (sum(lab == right[i] for lab in labs) / len(labs)) if i in right.index else 0.0
+        for i, labs in top.items()
+        if i in right.index or i in wrong_items
+    ]
     return float(np.mean(scores)) if scores else float("nan")
 
 
@@ -110,26 +117,31 @@ def identifiability(df: pd.DataFrame) -> str:
         return "one answer per item: nothing to aggregate"
     labels_per_worker = df.groupby("worker")["label"].nunique()
     if (labels_per_worker < 2).all():
-        return "not identifiable: each overseer used a single answer throughout, so error rates cannot be told " \
-               "apart from the answers' base rates"
+        return (
+            "not identifiable: each overseer used a single answer throughout, so error rates cannot be told "
+            "apart from the answers' base rates"
+        )
     workers = sorted(df["worker"].unique())
     tasks = sorted(df["task"].unique())
     w_idx = {w: k for k, w in enumerate(workers)}
     t_idx = {t: k for k, t in enumerate(tasks)}
     n_w = len(workers)
-    edges = csr_matrix((np.ones(len(df)), (df["worker"].map(w_idx), df["task"].map(t_idx).to_numpy() + n_w)),
-                       shape=(n_w + len(tasks),) * 2)
+    edges = csr_matrix(
+        (np.ones(len(df)), (df["worker"].map(w_idx), df["task"].map(t_idx).to_numpy() + n_w)),
+        shape=(n_w + len(tasks),) * 2,
+    )
     _, comp = csgraph.connected_components(edges, directed=False)
     if len(set(comp[:n_w])) > 1:
-        return (f"not identifiable: the overseers fall into {len(set(comp[:n_w]))} groups that share no items, so "
-                "each group's labels could be swapped without changing the fit")
+        return (
+            f"not identifiable: the overseers fall into {len(set(comp[:n_w]))} groups that share no items, so "
+            "each group's labels could be swapped without changing the fit"
+        )
     if (per_item >= 3).sum() < 3:
         return "not identifiable: fewer than 3 items were judged by three or more overseers"
     return ""
 
 
-def dawid_skene_labels(df: pd.DataFrame, n_iter: int = 50) -> tuple[pd.Series | None, pd.DataFrame | None, int,
-                                                                     str]:
+def dawid_skene_labels(df: pd.DataFrame, n_iter: int = 50) -> tuple[pd.Series | None, pd.DataFrame | None, int, str]:
     """Dawid–Skene labels and class probabilities per item, guarded.
 
     Returns (labels, probas, overridden, reason): labels/probas are None with a reason when the model is not
@@ -140,7 +152,7 @@ def dawid_skene_labels(df: pd.DataFrame, n_iter: int = 50) -> tuple[pd.Series | 
     if reason:
         return None, None, 0, reason
     model = _fit_ds(df, n_iter)
-    assert model.labels_ is not None   # set by fit()
+    assert model.labels_ is not None  # set by fit()
     labels = model.labels_.astype(str).copy()
     probas = model.probas_.copy() if model.probas_ is not None else None
     answers = df.groupby("task")["label"].agg(lambda s: sorted(set(s)))
@@ -175,8 +187,11 @@ def aggregate(t: JudgmentTable, *, n_iter: int = 50) -> tuple[list[GroupAggregat
         ties = sum(len(v) > 1 for v in top.values())
         mv = _score_sets(top, right, wrong_items)
         labels, _, overridden, reason = dawid_skene_labels(df, n_iter)
-        notes = [(f"majority vote: {ties} of {len(top)} item(s) tied, each scored as an even split "
-                  "(½ for a two-way tie)")] if ties else []
+        notes = (
+            [(f"majority vote: {ties} of {len(top)} item(s) tied, each scored as an even split (½ for a two-way tie)")]
+            if ties
+            else []
+        )
         if labels is None:
             ds_score = float("nan")
             notes.append(f"Dawid–Skene {reason}" if not reason.startswith("one answer") else reason)
@@ -184,8 +199,11 @@ def aggregate(t: JudgmentTable, *, n_iter: int = 50) -> tuple[list[GroupAggregat
             ds_score = _score(labels, right, wrong_items)
             if overridden:
                 notes.append(f"Dawid–Skene relabelled {overridden} unanimous item(s); their unanimous answer is kept")
-        groups.append(GroupAggregate(name, len(per_item), int((per_item >= 2).sum()), mv, ds_score,
-                                     "; ".join(notes), ties, overridden))
+        groups.append(
+            GroupAggregate(
+                name, len(per_item), int((per_item >= 2).sum()), mv, ds_score, "; ".join(notes), ties, overridden
+            )
+        )
     return groups, overseer_reliability(t, n_iter=n_iter)
 
 
@@ -229,10 +247,11 @@ def ds_accuracy(model: DawidSkene) -> dict[str, float]:
     """Per worker: sum over true classes of prior * P(answer = class | truth = class)."""
     err = model.errors_
     priors = model.priors_
-    assert err is not None and priors is not None   # set by fit()
+    assert err is not None and priors is not None  # set by fit()
     out: dict[str, float] = {}
     for worker, block in err.groupby(level=0):
         block = block.droplevel(0)
-        out[str(worker)] = float(sum(priors.get(k, 0.0) * block.loc[k, k]
-                                     for k in priors.index if k in block.index and k in block.columns))
+        out[str(worker)] = float(
+            sum(priors.get(k, 0.0) * block.loc[k, k] for k in priors.index if k in block.index and k in block.columns)
+        )
     return out

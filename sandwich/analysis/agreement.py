@@ -21,7 +21,7 @@ class Agreement:
 
     group: str
     alpha: float | None
-    items_shared: int          # items with two or more judgments (the only ones alpha can use)
+    items_shared: int  # items with two or more judgments (the only ones alpha can use)
     note: str = ""
 
 

@@ -42,12 +42,12 @@ class Draws:
     """A statistic's point estimate and its replicates under three resampling schemes."""
 
     est: float
-    both: np.ndarray       # overseers and items resampled (pigeonhole)
+    both: np.ndarray  # overseers and items resampled (pigeonhole)
     overseers: np.ndarray  # overseers only
-    items: np.ndarray      # items only
-    n_overseers: int = 0   # overseers / items behind the statistic (for the n/(n-1) variance correction)
+    items: np.ndarray  # items only
+    n_overseers: int = 0  # overseers / items behind the statistic (for the n/(n-1) variance correction)
     n_items: int = 0
-    lin: Linear | None = field(default=None, repr=False)   # first-order expansion (the calibrated interval)
+    lin: Linear | None = field(default=None, repr=False)  # first-order expansion (the calibrated interval)
 
     @staticmethod
     def combine(fn: Callable[..., np.ndarray], *parts: Draws) -> Draws:
@@ -60,11 +60,18 @@ class Draws:
             if np.isfinite(est) and all(p.lin is not None and np.isfinite(p.est) for p in parts):
                 grad = _gradient(fn, ests)
                 if np.all(np.isfinite(grad)):
-                    lin = Linear.concat([p.lin.scaled(g) for p, g in zip(parts, grad, strict=True)
-                                         if p.lin is not None and g != 0])
-            return Draws(est, fn(*[p.both for p in parts]),
-                         fn(*[p.overseers for p in parts]), fn(*[p.items for p in parts]),
-                         max(p.n_overseers for p in parts), max(p.n_items for p in parts), lin)
+                    lin = Linear.concat(
+                        [p.lin.scaled(g) for p, g in zip(parts, grad, strict=True) if p.lin is not None and g != 0]
+                    )
+            return Draws(
+                est,
+                fn(*[p.both for p in parts]),
+                fn(*[p.overseers for p in parts]),
+                fn(*[p.items for p in parts]),
+                max(p.n_overseers for p in parts),
+                max(p.n_items for p in parts),
+                lin,
+            )
 
     @staticmethod
     def constant(value: float, replicates: int) -> Draws:
@@ -94,14 +101,21 @@ class Interval:
     lo_conservative: float
     hi_conservative: float
     se: float
-    draws: np.ndarray = field(repr=False)   # pigeonhole replicates rescaled to the calibrated se
-    undefined: float = 0.0                  # share of replicates where the statistic was undefined
-    df: float = float("inf")                # degrees of freedom of the t quantile behind lo, hi
+    draws: np.ndarray = field(repr=False)  # pigeonhole replicates rescaled to the calibrated se
+    undefined: float = 0.0  # share of replicates where the statistic was undefined
+    df: float = float("inf")  # degrees of freedom of the t quantile behind lo, hi
 
     def as_dict(self) -> dict[str, float]:
         """Plain numbers for tables and JSON."""
-        return {"est": self.est, "lo": self.lo, "hi": self.hi, "lo_conservative": self.lo_conservative,
-                "hi_conservative": self.hi_conservative, "se": self.se, "df": self.df}
+        return {
+            "est": self.est,
+            "lo": self.lo,
+            "hi": self.hi,
+            "lo_conservative": self.lo_conservative,
+            "hi_conservative": self.hi_conservative,
+            "se": self.se,
+            "df": self.df,
+        }
 
     def p_value(self, alternative: str, null: float = 0.0) -> float:
         """t test of est = null with this interval's se and df (alternative: greater | less | two-sided)."""
@@ -169,13 +183,13 @@ class CellSums:
     """Per (group, statistic): a sparse items x overseers matrix of per-cell sums, and one of counts."""
 
     groups: list[str]
-    stats: list[str]                       # e.g. accuracy, brier, time
-    num: dict[tuple[str, str], int]        # (group, stat) -> block holding the numerator
-    den: dict[tuple[str, str], int]        # (group, stat) -> block holding the denominator (counts)
-    blocks: list[sp.csr_matrix]            # each n_items x n_overseers, float32
+    stats: list[str]  # e.g. accuracy, brier, time
+    num: dict[tuple[str, str], int]  # (group, stat) -> block holding the numerator
+    den: dict[tuple[str, str], int]  # (group, stat) -> block holding the denominator (counts)
+    blocks: list[sp.csr_matrix]  # each n_items x n_overseers, float32
     n_overseers: int
     n_items: int
-    strata: np.ndarray                     # stratum id per overseer
+    strata: np.ndarray  # stratum id per overseer
     terms: dict[tuple[str, str], Linear] = field(default_factory=dict)  # (group, stat) -> first-order expansion
     id_ends: tuple[int, int, int] = (0, 0, 0)  # overseer, cell and judgment ids in `terms` lie below these
 
@@ -191,7 +205,7 @@ def cell_sums(t: JudgmentTable, stats: tuple[str, ...] = ("accuracy", "brier", "
     def scatter(mask: np.ndarray, v: np.ndarray | None) -> sp.csr_matrix:
         data = np.ones(int(mask.sum()), np.float32) if v is None else v[mask].astype(np.float32)
         m = sp.csr_matrix((data, (t.item[mask], t.overseer[mask])), shape=(n_i, n_o), dtype=np.float32)
-        m.sum_duplicates()   # one overseer judging an item twice: the cell holds both
+        m.sum_duplicates()  # one overseer judging an item twice: the cell holds both
         return m
 
     cell = np.unique(t.overseer.astype(np.int64) * n_i + t.item, return_inverse=True)[1].ravel()
@@ -205,7 +219,8 @@ def cell_sums(t: JudgmentTable, stats: tuple[str, ...] = ("accuracy", "brier", "
         ok = np.isfinite(v)
         if ok.any():
             means = np.bincount(t.group[ok], weights=v[ok], minlength=len(t.groups)) / np.maximum(
-                np.bincount(t.group[ok], minlength=len(t.groups)), 1)
+                np.bincount(t.group[ok], minlength=len(t.groups)), 1
+            )
             shares[s] = variance_shares(t.overseer[ok], t.item[ok], cell[ok], v[ok] - means[t.group[ok]])
     for g in range(len(t.groups)):
         in_g = t.group == g
@@ -213,8 +228,9 @@ def cell_sums(t: JudgmentTable, stats: tuple[str, ...] = ("accuracy", "brier", "
         for s in stats:
             v = values[s]
             ok = in_g & np.isfinite(v)
-            terms[(t.groups[g], s)] = Linear.ratio(t.overseer[ok], t.item[ok], cell[ok], judgment[ok], v[ok],
-                                                   shares=shares.get(s))
+            terms[(t.groups[g], s)] = Linear.ratio(
+                t.overseer[ok], t.item[ok], cell[ok], judgment[ok], v[ok], shares=shares.get(s)
+            )
             key = np.packbits(ok).tobytes()
             if key not in count_blocks:
                 count_blocks[key] = len(blocks)
@@ -222,8 +238,18 @@ def cell_sums(t: JudgmentTable, stats: tuple[str, ...] = ("accuracy", "brier", "
             num[(t.groups[g], s)] = len(blocks)
             den[(t.groups[g], s)] = count_blocks[key]
             blocks.append(scatter(ok, v))
-    return CellSums(list(t.groups), list(stats), num, den, blocks, n_o, n_i, t.stratum, terms,
-                    (n_o, int(cell.max(initial=-1)) + 1, len(t.overseer)))
+    return CellSums(
+        list(t.groups),
+        list(stats),
+        num,
+        den,
+        blocks,
+        n_o,
+        n_i,
+        t.stratum,
+        terms,
+        (n_o, int(cell.max(initial=-1)) + 1, len(t.overseer)),
+    )
 
 
 def weights(rng: np.random.Generator, n: int, replicates: int, strata: np.ndarray | None = None) -> np.ndarray:
@@ -239,27 +265,27 @@ def weights(rng: np.random.Generator, n: int, replicates: int, strata: np.ndarra
     return w
 
 
-def bootstrap_sums(cs: CellSums, replicates: int, seed: int,
-                   item_vectors: dict[str, np.ndarray] | None = None) -> tuple[dict[tuple[str, str], Draws],
-                                                                            dict[str, Draws], np.ndarray]:
+def bootstrap_sums(
+    cs: CellSums, replicates: int, seed: int, item_vectors: dict[str, np.ndarray] | None = None
+) -> tuple[dict[tuple[str, str], Draws], dict[str, Draws], np.ndarray]:
     """Ratio statistics per (group, stat) under the three schemes, plus item-only statistics of
     per-item vectors (e.g. model-alone correctness, NaN where unknown), all from the same draws."""
     rng = np.random.default_rng(seed)
     n_o, n_i, n_blocks = cs.n_overseers, cs.n_items, len(cs.blocks)
     w_o = weights(rng, n_o, replicates, cs.strata)
     w_i = weights(rng, n_i, replicates)
-    w_o_t = np.ascontiguousarray(w_o.T)         # overseers x replicates
-    w_i_t = np.ascontiguousarray(w_i.T)         # items x replicates
+    w_o_t = np.ascontiguousarray(w_o.T)  # overseers x replicates
+    w_i_t = np.ascontiguousarray(w_i.T)  # items x replicates
     totals = np.empty((replicates, n_blocks), np.float64)
     for b, m in enumerate(cs.blocks):
         # sparse x dense costs replicates x nonzeros; a dense GEMM wins only when the block is fairly full
         dense = m.nnz > DENSE_ABOVE * n_o * n_i and n_o * n_i >= 1_000_000
-        x = (m.toarray() @ w_o_t) if dense else (m @ w_o_t)   # items x replicates
+        x = (m.toarray() @ w_o_t) if dense else (m @ w_o_t)  # items x replicates
         x *= w_i_t
-        totals[:, b] = x.sum(axis=0)   # float32 pairwise summation: relative error ~1e-7
+        totals[:, b] = x.sum(axis=0)  # float32 pairwise summation: relative error ~1e-7
     row = np.array([np.asarray(m.sum(axis=0), dtype=np.float64).ravel() for m in cs.blocks]).reshape(n_blocks, n_o).T
     col = np.array([np.asarray(m.sum(axis=1), dtype=np.float64).ravel() for m in cs.blocks]).reshape(n_blocks, n_i)
-    only_o = w_o.astype(np.float64) @ row               # replicates x blocks
+    only_o = w_o.astype(np.float64) @ row  # replicates x blocks
     only_i = w_i.astype(np.float64) @ col.T
     full = row.sum(axis=0)
     out: dict[tuple[str, str], Draws] = {}
@@ -267,10 +293,15 @@ def bootstrap_sums(cs: CellSums, replicates: int, seed: int,
         for key, b in cs.num.items():
             d = cs.den[key]
             lin = cs.terms.get(key)
-            out[key] = Draws(float(full[b] / full[d]) if full[d] else float("nan"), totals[:, b] / totals[:, d],
-                             only_o[:, b] / only_o[:, d], only_i[:, b] / only_i[:, d],
-                             int((row[:, d] > 0).sum()), int((col[d] > 0).sum()),
-                             replace(lin, seed=seed) if lin is not None else None)
+            out[key] = Draws(
+                float(full[b] / full[d]) if full[d] else float("nan"),
+                totals[:, b] / totals[:, d],
+                only_o[:, b] / only_o[:, d],
+                only_i[:, b] / only_i[:, d],
+                int((row[:, d] > 0).sum()),
+                int((col[d] > 0).sum()),
+                replace(lin, seed=seed) if lin is not None else None,
+            )
         vec_out: dict[str, Draws] = {}
         for name, v in (item_vectors or {}).items():
             ok = np.isfinite(v)

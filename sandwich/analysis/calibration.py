@@ -27,9 +27,9 @@ MAX_BINS = 50
 class Reliability:
     """Per confidence level: how many judgments and how many of them were right."""
 
-    levels: np.ndarray     # stated confidence (0..1)
+    levels: np.ndarray  # stated confidence (0..1)
     counts: np.ndarray
-    accuracy: np.ndarray   # observed share correct at that level
+    accuracy: np.ndarray  # observed share correct at that level
 
     @property
     def ece(self) -> float:
@@ -100,8 +100,9 @@ def ece_sweep(confidence: np.ndarray, correct: np.ndarray) -> float:
     return float(np.sum(sizes * gap) / n)
 
 
-def ece_interval(confidence: np.ndarray, correct: np.ndarray, overseer: np.ndarray, seed: int = 0,
-                 replicates: int = ECE_REPLICATES) -> tuple[float, float, float]:
+def ece_interval(
+    confidence: np.ndarray, correct: np.ndarray, overseer: np.ndarray, seed: int = 0, replicates: int = ECE_REPLICATES
+) -> tuple[float, float, float]:
     """ECE_sweep with a 95% percentile interval from resampling overseers with replacement.
 
     Returns (estimate, lo, hi); lo/hi are NaN with fewer than two overseers (one overseer's judgments are not

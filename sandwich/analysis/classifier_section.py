@@ -36,17 +36,18 @@ def comparison(res: AnalysisResult, out: Path) -> ComparisonResult | PairCompari
         return f"The trained classifiers could not be compared: {e}"
 
 
-def classifier_html(r: ComparisonResult | PairComparison | str, table_html: Callable[[Table], str],
-                    img: Callable[[Path], str]) -> str:
+def classifier_html(
+    r: ComparisonResult | PairComparison | str, table_html: Callable[[Table], str], img: Callable[[Path], str]
+) -> str:
     """The section as HTML: SYNTHETIC first when labels were simulated, the plots, every table, the notes."""
     if isinstance(r, str):
         return TITLE + f"<p class='dim'>{html.escape(r)}</p>"
     parts = [TITLE]
     plots = [Path(p) for p in getattr(r, "plots", {}).values() if Path(p).exists()]
-    for renderable in r.table.renderables:   # a pairwise study's reward-model comparison has the same shape
+    for renderable in r.table.renderables:  # a pairwise study's reward-model comparison has the same shape
         if isinstance(renderable, Table):
             parts.append(table_html(renderable))
-            if plots:   # the plots right after the main table they draw
+            if plots:  # the plots right after the main table they draw
                 parts += [img(p) for p in plots]
                 plots = []
         elif isinstance(renderable, Text) and renderable.plain.strip() and not renderable.plain.startswith("plots:"):

@@ -35,13 +35,13 @@ class JudgmentTable:
     overseers: list[str]
     items: list[str]
     groups: list[str]
-    overseer: np.ndarray          # int index into overseers
-    item: np.ndarray              # int index into items
-    group: np.ndarray             # int index into groups
-    correct: np.ndarray           # 1.0 / 0.0 / NaN
-    confidence: np.ndarray        # probability the chosen answer is right, 0..1, NaN if missing
-    time: np.ndarray              # seconds on item, NaN if missing
-    stratum: np.ndarray           # per overseer: resampled within its stratum (role, or role+condition)
+    overseer: np.ndarray  # int index into overseers
+    item: np.ndarray  # int index into items
+    group: np.ndarray  # int index into groups
+    correct: np.ndarray  # 1.0 / 0.0 / NaN
+    confidence: np.ndarray  # probability the chosen answer is right, 0..1, NaN if missing
+    time: np.ndarray  # seconds on item, NaN if missing
+    stratum: np.ndarray  # per overseer: resampled within its stratum (role, or role+condition)
     choice: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))  # the answer given
 
     @property
@@ -54,9 +54,19 @@ class JudgmentTable:
 
     def subset(self, mask: np.ndarray) -> JudgmentTable:
         """The same indices, fewer judgments."""
-        return JudgmentTable(self.overseers, self.items, self.groups, self.overseer[mask], self.item[mask],
-                             self.group[mask], self.correct[mask], self.confidence[mask], self.time[mask],
-                             self.stratum, self.choice[mask] if len(self.choice) else self.choice)
+        return JudgmentTable(
+            self.overseers,
+            self.items,
+            self.groups,
+            self.overseer[mask],
+            self.item[mask],
+            self.group[mask],
+            self.correct[mask],
+            self.confidence[mask],
+            self.time[mask],
+            self.stratum,
+            self.choice[mask] if len(self.choice) else self.choice,
+        )
 
 
 @dataclass
@@ -66,18 +76,18 @@ class StudyData:
     db_path: Path | str  # a DuckDB file, or a PostgreSQL URL
     study: Study
     config_text: str
-    judgments: pl.DataFrame       # one row per non-skipped judgment, with role, gold, correct
+    judgments: pl.DataFrame  # one row per non-skipped judgment, with role, gold, correct
     skipped: int
-    overseers: pl.DataFrame       # name, role, kind
+    overseers: pl.DataFrame  # name, role, kind
     prereg: dict[str, Any] | None  # frozen row: hash, hypotheses (parsed), frozen_at
     first_judgment_at: datetime | None
-    model_answers: pl.DataFrame   # item_id, model, choice, confidence, correct (may be empty)
+    model_answers: pl.DataFrame  # item_id, model, choice, confidence, correct (may be empty)
     warnings: list[str]
     snapshot: bool = False
-    plan_check: rules.PlanCheck | None = None   # the frozen plan re-checked (None before the first judgment)
+    plan_check: rules.PlanCheck | None = None  # the frozen plan re-checked (None before the first judgment)
     looks: list[LookRecord] = field(default_factory=list)
-    planned: int = 0                            # planned judgments (assignments)
-    stored_judgments: int = 0                   # judgments stored, skipped ones included
+    planned: int = 0  # planned judgments (assignments)
+    stored_judgments: int = 0  # judgments stored, skipped ones included
 
     @property
     def simulated(self) -> int:
@@ -102,11 +112,14 @@ def _open(db_path: Path | str, warnings: list[str]) -> tuple[StudyStore, bool, P
             st = store.open_store(copy, read_only=True)
         except (OSError, StoreError):
             shutil.rmtree(tmpdir, ignore_errors=True)
-            raise StudyLocked(e.message + " It could not be analysed from a snapshot copy either.",
-                              hint=e.hint) from None
-        warnings.append(f"The study database is in use by another process (a running `sandwich label` or "
-                        f"`sandwich serve`?). Analysed a snapshot copy taken at {datetime.now():%H:%M:%S}; "
-                        "judgments submitted after that are not included — re-run when labelling is done.")
+            raise StudyLocked(
+                e.message + " It could not be analysed from a snapshot copy either.", hint=e.hint
+            ) from None
+        warnings.append(
+            f"The study database is in use by another process (a running `sandwich label` or "
+            f"`sandwich serve`?). Analysed a snapshot copy taken at {datetime.now():%H:%M:%S}; "
+            "judgments submitted after that are not included — re-run when labelling is done."
+        )
         return st, True, tmpdir
 
 
@@ -118,8 +131,10 @@ def _log_look(db_path: Path | str, action: str, who: str | None, warnings: list[
         with StudyService(db_path) as svc:
             svc.record_look(action, who)
     except StudyLocked:
-        warnings.append("This look could not be logged in the study (the file is in use by another process); "
-                        "for a served study, take a snapshot with `sandwich snapshot`, which is logged.")
+        warnings.append(
+            "This look could not be logged in the study (the file is in use by another process); "
+            "for a served study, take a snapshot with `sandwich snapshot`, which is logged."
+        )
     except StoreError as e:  # e.g. a read-only copy of a study: analyse it, but say the look left no trace
         warnings.append(f"This look could not be logged in the study ({e.message}).")
 
@@ -154,8 +169,10 @@ def load_study_data(db_path: str | Path, *, look: str | None = "analyze", who: s
             shutil.rmtree(tmpdir, ignore_errors=True)
     prereg = None
     if frozen is not None:
-        hyps = frozen.plan.get("preregistration") or {"hypotheses": frozen.plan.get("hypotheses", []),
-                                                       "notes": frozen.plan.get("notes")}
+        hyps = frozen.plan.get("preregistration") or {
+            "hypotheses": frozen.plan.get("hypotheses", []),
+            "notes": frozen.plan.get("notes"),
+        }
         prereg = {"hash": frozen.hash, "hypotheses": hyps, "frozen_at": frozen.frozen_at, "plan": frozen.plan}
 
     first = cast("datetime | None", judg["created_at"].min()) if judg.height else None  # a Datetime column's min
@@ -164,14 +181,35 @@ def load_study_data(db_path: str | Path, *, look: str | None = "analyze", who: s
     if study.gold.kind == "expert-overseers" or judg.filter(pl.col("gold").is_null()).height:
         judg = _expert_gold(judg, warnings)
     judg = judg.with_columns(
-        pl.when(pl.col("gold").is_null()).then(None)
-        .otherwise((pl.col("choice") == pl.col("gold")).cast(pl.Float64)).alias("correct"))
+        pl.when(pl.col("gold").is_null())
+        .then(None)
+        .otherwise((pl.col("choice") == pl.col("gold")).cast(pl.Float64))
+        .alias("correct")
+    )
     model = model.with_columns(
-        pl.when(pl.col("gold").is_null() | pl.col("choice").is_null()).then(None)
-        .otherwise((pl.col("choice") == pl.col("gold")).cast(pl.Float64)).alias("correct"))
+        pl.when(pl.col("gold").is_null() | pl.col("choice").is_null())
+        .then(None)
+        .otherwise((pl.col("choice") == pl.col("gold")).cast(pl.Float64))
+        .alias("correct")
+    )
     plan_check = None if frozen is None else rules.check_plan(frozen, study, planned, text, config_hash, looks, stored)
-    return StudyData(db_path, study, text, judg, skipped, overseers, prereg, first, model, warnings, snapshot,
-                     plan_check=plan_check, looks=looks, planned=planned, stored_judgments=stored)
+    return StudyData(
+        db_path,
+        study,
+        text,
+        judg,
+        skipped,
+        overseers,
+        prereg,
+        first,
+        model,
+        warnings,
+        snapshot,
+        plan_check=plan_check,
+        looks=looks,
+        planned=planned,
+        stored_judgments=stored,
+    )
 
 
 def _position_bias(st: StudyStore, alpha: float = 0.05) -> list[str]:
@@ -181,26 +219,38 @@ def _position_bias(st: StudyStore, alpha: float = 0.05) -> list[str]:
     from sandwich.tasks.pairwise import position_bias
 
     rows = [r for r in position_bias(st) if r.overseer != "all"]
-    return [f"Position bias: {r.overseer} chose the response shown on the left in {r.left} of {r.n} pairs "
-            f"({r.share:.0%}; exact binomial vs 50%, p = {r.p:.2g} < {alpha}/{len(rows)})"
-            for r in rows if r.p < alpha / len(rows)]
+    return [
+        f"Position bias: {r.overseer} chose the response shown on the left in {r.left} of {r.n} pairs "
+        f"({r.share:.0%}; exact binomial vs 50%, p = {r.p:.2g} < {alpha}/{len(rows)})"
+        for r in rows
+        if r.p < alpha / len(rows)
+    ]
 
 
 def _expert_gold(judg: pl.DataFrame, warnings: list[str]) -> pl.DataFrame:
     """Where the gold table has no label, use the expert overseers' majority answer (ties: no gold)."""
     counts = judg.filter(pl.col("role") == "expert").group_by("item_id", "choice").len()
     top = counts.group_by("item_id").agg(pl.col("len").max().alias("top"))
-    votes = (counts.join(top, on="item_id").filter(pl.col("len") == pl.col("top"))
-             .group_by("item_id").agg(pl.col("choice").first().alias("expert_gold"), pl.len().alias("tied"))
-             .filter(pl.col("tied") == 1))
+    votes = (
+        counts.join(top, on="item_id")
+        .filter(pl.col("len") == pl.col("top"))
+        .group_by("item_id")
+        .agg(pl.col("choice").first().alias("expert_gold"), pl.len().alias("tied"))
+        .filter(pl.col("tied") == 1)
+    )
     missing = judg.filter(pl.col("gold").is_null())["item_id"].n_unique()
     if missing:
-        warnings.append(f"{missing} item(s) have no gold label; the expert overseers' majority answer is used "
-                        "as gold where there is one.")
+        warnings.append(
+            f"{missing} item(s) have no gold label; the expert overseers' majority answer is used "
+            "as gold where there is one."
+        )
     if not votes.height:
         return judg
-    return (judg.join(votes.select("item_id", "expert_gold"), on="item_id", how="left")
-            .with_columns(pl.coalesce("gold", "expert_gold").alias("gold")).drop("expert_gold"))
+    return (
+        judg.join(votes.select("item_id", "expert_gold"), on="item_id", how="left")
+        .with_columns(pl.coalesce("gold", "expert_gold").alias("gold"))
+        .drop("expert_gold")
+    )
 
 
 def judgment_table(data: StudyData) -> JudgmentTable:
@@ -211,8 +261,9 @@ def judgment_table(data: StudyData) -> JudgmentTable:
     groups = [c for c in cond_order if j.filter((pl.col("role") != "expert") & (pl.col("condition") == c)).height]
     if j.filter(pl.col("role") == "expert").height:
         groups.append(EXPERT)
-    j = j.with_columns(pl.when(pl.col("role") == "expert").then(pl.lit(EXPERT)).otherwise(pl.col("condition"))
-                       .alias("group")).filter(pl.col("group").is_in(groups))
+    j = j.with_columns(
+        pl.when(pl.col("role") == "expert").then(pl.lit(EXPERT)).otherwise(pl.col("condition")).alias("group")
+    ).filter(pl.col("group").is_in(groups))
     overseers = sorted(j["overseer"].unique().to_list())
     items = sorted(j["item_id"].unique().to_list())
     o_idx = {n: k for k, n in enumerate(overseers)}
@@ -225,7 +276,9 @@ def judgment_table(data: StudyData) -> JudgmentTable:
     s_idx = {k: n for n, k in enumerate(sorted(set(strata_keys)))}
     conf = j["confidence"].cast(pl.Float64).to_numpy() / 100.0
     return JudgmentTable(
-        overseers=overseers, items=items, groups=groups,
+        overseers=overseers,
+        items=items,
+        groups=groups,
         overseer=np.array([o_idx[n] for n in j["overseer"].to_list()], dtype=np.int64),
         item=np.array([i_idx[n] for n in j["item_id"].to_list()], dtype=np.int64),
         group=np.array([g_idx[n] for n in j["group"].to_list()], dtype=np.int64),
@@ -233,4 +286,5 @@ def judgment_table(data: StudyData) -> JudgmentTable:
         confidence=np.nan_to_num(conf, nan=np.nan),
         time=j["time_on_item_s"].cast(pl.Float64).fill_null(np.nan).to_numpy(),
         stratum=np.array([s_idx[k] for k in strata_keys], dtype=np.int64),
-        choice=np.array(j["choice"].to_list(), dtype=object))
+        choice=np.array(j["choice"].to_list(), dtype=object),
+    )

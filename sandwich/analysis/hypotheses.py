@@ -46,7 +46,7 @@ class HypothesisResult:
     """One test, reported the same way whether or not it rejects."""
 
     id: str
-    label: str                   # confirmatory | exploratory
+    label: str  # confirmatory | exploratory
     compare: tuple[str, str]
     metric: str
     alternative: str
@@ -56,10 +56,10 @@ class HypothesisResult:
     lo: float
     hi: float
     p: float
-    verdict: str                 # "supported", "not supported", "not testable", "not testable at α"
+    verdict: str  # "supported", "not supported", "not testable", "not testable at α"
     note: str = ""
-    interval: str = "two-sided 95%"   # what lo..hi is: one-sided (1 − α) bound for greater/less
-    min_p: float = float("nan")       # smallest p the test could give on these data (permutation)
+    interval: str = "two-sided 95%"  # what lo..hi is: one-sided (1 − α) bound for greater/less
+    min_p: float = float("nan")  # smallest p the test could give on these data (permutation)
     p_adjusted: float = float("nan")  # p corrected for the confirmatory family (the plan's multiplicity method)
 
 
@@ -77,16 +77,17 @@ def _sums(t: JudgmentTable, g: int, metric: str) -> tuple[np.ndarray, np.ndarray
     v = _values(t, metric)
     m = (t.group == g) & np.isfinite(v)
     n_o = len(t.overseers)
-    return (np.bincount(t.overseer[m], weights=v[m], minlength=n_o),
-            np.bincount(t.overseer[m], minlength=n_o).astype(float))
+    return (
+        np.bincount(t.overseer[m], weights=v[m], minlength=n_o),
+        np.bincount(t.overseer[m], minlength=n_o).astype(float),
+    )
 
 
 def _values(t: JudgmentTable, metric: str) -> np.ndarray:
     return {"accuracy": t.correct, "gap_closed": t.correct, "brier": t.brier, "time": t.time}[metric]
 
 
-def permutation_labels(in_a: np.ndarray, in_b: np.ndarray, permutations: int,
-                       rng: np.random.Generator) -> np.ndarray:
+def permutation_labels(in_a: np.ndarray, in_b: np.ndarray, permutations: int, rng: np.random.Generator) -> np.ndarray:
     """(P, overseers) booleans: True where the overseer's A and B roles are exchanged (row 0: observed).
 
     When the design allows at most `permutations` distinct relabellings (sign flips × which one-condition
@@ -106,7 +107,7 @@ def permutation_labels(in_a: np.ndarray, in_b: np.ndarray, permutations: int,
             now_a = np.zeros(len(only), bool)
             now_a[g] = True
             moved[r] = now_a != was_a
-        moved = moved[np.argsort(moved.any(axis=1), kind="stable")]   # the observed assignment first
+        moved = moved[np.argsort(moved.any(axis=1), kind="stable")]  # the observed assignment first
         swap = np.zeros((len(codes) * len(moved), n), bool)
         swap[:, both] = np.repeat(flips, len(moved), axis=0)
         swap[:, only] = np.tile(moved, (len(codes), 1))
@@ -116,7 +117,7 @@ def permutation_labels(in_a: np.ndarray, in_b: np.ndarray, permutations: int,
     if len(only):
         # an only-A overseer "swaps" when it is moved to B, and vice versa; keep group sizes
         was_a = in_a[only]
-        shuffled = np.argsort(rng.random((permutations, len(only))), axis=1)   # one permutation per row
+        shuffled = np.argsort(rng.random((permutations, len(only))), axis=1)  # one permutation per row
         swap[1:, only] = was_a[shuffled] != was_a
     return swap
 
@@ -129,8 +130,9 @@ def distinct_relabellings(in_a: np.ndarray, in_b: np.ndarray) -> int:
     return 2 ** int((in_a & in_b).sum()) * comb(int(only.sum()), int((in_a & only).sum()))
 
 
-def permutation_test(t: JudgmentTable, a: int, b: int, metric: str, alternative: str, permutations: int,
-                     seed: int) -> tuple[float, float]:
+def permutation_test(
+    t: JudgmentTable, a: int, b: int, metric: str, alternative: str, permutations: int, seed: int
+) -> tuple[float, float]:
     """Observed difference and permutation p-value, exchanging condition labels per overseer."""
     obs, p, _ = permutation_test_floor(t, a, b, metric, alternative, permutations, seed)
     return obs, p
@@ -146,8 +148,9 @@ def smallest_p(null: np.ndarray, alternative: str) -> float:
     return _p_value(float(extreme), null, alternative)
 
 
-def permutation_test_floor(t: JudgmentTable, a: int, b: int, metric: str, alternative: str, permutations: int,
-                           seed: int) -> tuple[float, float, float]:
+def permutation_test_floor(
+    t: JudgmentTable, a: int, b: int, metric: str, alternative: str, permutations: int, seed: int
+) -> tuple[float, float, float]:
     """Observed difference, permutation p-value and the smallest p these data allow (`smallest_p`)."""
     rng = np.random.default_rng(seed)
     if metric == "ece":
@@ -158,7 +161,7 @@ def permutation_test_floor(t: JudgmentTable, a: int, b: int, metric: str, altern
         in_a = np.bincount(o[was_a], minlength=len(t.overseers)) > 0
         in_b = np.bincount(o[~was_a], minlength=len(t.overseers)) > 0
         swap = permutation_labels(in_a, in_b, min(permutations, ECE_PERMUTATIONS), rng)
-        lab = was_a[None, :] != swap[:, o]                       # relabellings × judgments: now under A
+        lab = was_a[None, :] != swap[:, o]  # relabellings × judgments: now under A
         stat = np.array([ece_sweep(c[r], y[r]) - ece_sweep(c[~r], y[~r]) for r in lab])
     else:
         v = _values(t, metric)
@@ -174,8 +177,9 @@ def permutation_test_floor(t: JudgmentTable, a: int, b: int, metric: str, altern
     return float(obs), _p_value(obs, null, alternative), smallest_p(null, alternative)
 
 
-def ece_difference_interval(t: JudgmentTable, a: int, b: int, level: float = 0.95, seed: int = 0,
-                            replicates: int = ECE_REPLICATES) -> tuple[float, float]:
+def ece_difference_interval(
+    t: JudgmentTable, a: int, b: int, level: float = 0.95, seed: int = 0, replicates: int = ECE_REPLICATES
+) -> tuple[float, float]:
     """Percentile interval of ECE_sweep(A) − ECE_sweep(B) from resampling overseers with replacement (the same
     cluster bootstrap as the per-condition ECE interval, `calibration.ece_interval`): an overseer drawn brings
     their judgments under both conditions. `level` is two-sided; NaNs with fewer than two overseers."""
@@ -217,15 +221,37 @@ def bootstrap_p(diff: Draws, alternative: str) -> tuple[float, np.ndarray]:
     return iv.p_value(alternative), iv.draws
 
 
-def test_hypothesis(h: Hypothesis, label: str, t: JudgmentTable, draws: dict[tuple[str, str], Draws],
-                    baseline: str, replicates: int, *, permutations: int = 2000, seed: int = 0) -> HypothesisResult:
+def test_hypothesis(
+    h: Hypothesis,
+    label: str,
+    t: JudgmentTable,
+    draws: dict[tuple[str, str], Draws],
+    baseline: str,
+    replicates: int,
+    *,
+    permutations: int = 2000,
+    seed: int = 0,
+) -> HypothesisResult:
     """Estimate, 95% CI, p-value and verdict for one hypothesis."""
     a_name, b_name = (_group_name(c, t) for c in h.compare)
 
     def untestable(why: str) -> HypothesisResult:
         nan = float("nan")
-        return HypothesisResult(h.id, label, (h.compare[0], h.compare[1]), h.metric, h.alternative, h.alpha, h.test,
-                                nan, nan, nan, nan, "not testable", why)
+        return HypothesisResult(
+            h.id,
+            label,
+            (h.compare[0], h.compare[1]),
+            h.metric,
+            h.alternative,
+            h.alpha,
+            h.test,
+            nan,
+            nan,
+            nan,
+            nan,
+            "not testable",
+            why,
+        )
 
     gold_expert = EXPERT not in t.groups
     for n in (a_name, b_name):
@@ -236,9 +262,11 @@ def test_hypothesis(h: Hypothesis, label: str, t: JudgmentTable, draws: dict[tup
     if h.metric == "gap_closed":  # the sandwich table's stability rule, the same function
         den, unstable, _ = gap_denominator(draws, baseline, replicates)
         if unstable:
-            return untestable(f"expert − unassisted is not clearly above zero ({den.est:+.3f}, 95% CI "
-                              f"{den.lo:+.3f} to {den.hi:+.3f}): gap closed is an unstable ratio here, so it has "
-                              "no interval and no p-value")
+            return untestable(
+                f"expert − unassisted is not clearly above zero ({den.est:+.3f}, 95% CI "
+                f"{den.lo:+.3f} to {den.hi:+.3f}): gap closed is an unstable ratio here, so it has "
+                "no interval and no p-value"
+            )
     metric_key = "accuracy" if h.metric == "gap_closed" else h.metric
 
     def stat(name: str) -> Draws | None:
@@ -263,8 +291,10 @@ def test_hypothesis(h: Hypothesis, label: str, t: JudgmentTable, draws: dict[tup
                 lo, hi = ece_difference_interval(t, ga, gb, 1 - 2 * h.alpha, seed)
                 lo, hi = (lo, 1.0) if h.alternative == "greater" else (-1.0, hi)
                 kind = f"one-sided {100 * (1 - h.alpha):g}% {'lower' if h.alternative == 'greater' else 'upper'} bound"
-        note = ("ECE is the equal-mass sweep, as in the per-condition table; its interval resamples overseers and "
-                "the test relabels them; ")
+        note = (
+            "ECE is the equal-mass sweep, as in the per-condition table; its interval resamples overseers and "
+            "the test relabels them; "
+        )
     use_perm = test == "permutation" or diff is None
     if use_perm and (gold_expert and EXPERT in (a_name, b_name)):
         if diff is None:
@@ -273,20 +303,25 @@ def test_hypothesis(h: Hypothesis, label: str, t: JudgmentTable, draws: dict[tup
         test = "bootstrap"
     if use_perm:
         g = {n: k for k, n in enumerate(t.groups)}
-        obs, p, min_p = permutation_test_floor(t, g[a_name], g[b_name], metric_key, h.alternative, permutations,
-                                               seed)
+        obs, p, min_p = permutation_test_floor(t, g[a_name], g[b_name], metric_key, h.alternative, permutations, seed)
         per_o = np.bincount(t.overseer[t.group == g[a_name]], minlength=len(t.overseers)) > 0
         per_o_b = np.bincount(t.overseer[t.group == g[b_name]], minlength=len(t.overseers)) > 0
         n_distinct = distinct_relabellings(per_o, per_o_b)
         if np.isfinite(min_p) and min_p > h.alpha:
-            exact = n_distinct <= permutations   # every relabelling enumerated once
+            exact = n_distinct <= permutations  # every relabelling enumerated once
             ties = round(min_p * n_distinct) if exact else 0
-            how = (f"only {n_distinct} distinct relabellings of overseers" if n_distinct * h.alpha < 1
-                   else f"{ties} of {n_distinct} relabellings tie at the most extreme value" if ties > 1
-                   else "ties in the permutation distribution")
-            note += (f"the smallest p these data allow is {min_p:.4g} ({how}) > α = {h.alpha:g}: this design cannot "
-                     f"reach α = {h.alpha:g}, so this test could not have rejected — add overseers or use "
-                     "test: bootstrap; ")
+            how = (
+                f"only {n_distinct} distinct relabellings of overseers"
+                if n_distinct * h.alpha < 1
+                else f"{ties} of {n_distinct} relabellings tie at the most extreme value"
+                if ties > 1
+                else "ties in the permutation distribution"
+            )
+            note += (
+                f"the smallest p these data allow is {min_p:.4g} ({how}) > α = {h.alpha:g}: this design cannot "
+                f"reach α = {h.alpha:g}, so this test could not have rejected — add overseers or use "
+                "test: bootstrap; "
+            )
         if diff is None:
             est = obs
         if h.metric == "gap_closed":
@@ -299,8 +334,23 @@ def test_hypothesis(h: Hypothesis, label: str, t: JudgmentTable, draws: dict[tup
     verdict = "not testable" if not np.isfinite(p) else ("supported" if p < h.alpha else "not supported")
     if verdict == "not supported" and np.isfinite(min_p) and min_p > h.alpha:
         verdict = "not testable at α"
-    return HypothesisResult(h.id, label, (h.compare[0], h.compare[1]), h.metric, h.alternative, h.alpha, test,
-                            est, lo, hi, p, verdict, note.strip().rstrip(";"), kind, min_p)
+    return HypothesisResult(
+        h.id,
+        label,
+        (h.compare[0], h.compare[1]),
+        h.metric,
+        h.alternative,
+        h.alpha,
+        test,
+        est,
+        lo,
+        hi,
+        p,
+        verdict,
+        note.strip().rstrip(";"),
+        kind,
+        min_p,
+    )
 
 
 def adjusted_p(p: np.ndarray, method: str) -> np.ndarray:
@@ -331,8 +381,9 @@ def correct_for_multiplicity(results: list[HypothesisResult], method: str) -> No
         h.p_adjusted = float(q)
         if h.verdict in ("supported", "not supported"):
             h.verdict = "supported" if q < h.alpha else "not supported"
-        h.note = (h.note + "; " if h.note else "") + (f"{method}-adjusted over the {len(family)} confirmatory "
-                                                        f"hypotheses: p = {q:.4g} (the verdict uses it)")
+        h.note = (h.note + "; " if h.note else "") + (
+            f"{method}-adjusted over the {len(family)} confirmatory hypotheses: p = {q:.4g} (the verdict uses it)"
+        )
 
 
 # possible range of a difference A − B per metric (accuracy, Brier, ECE are shares in 0..1)

@@ -37,21 +37,25 @@ def tampered_text(res: AnalysisResult) -> str:
     """The TAMPERED notice with every difference found ('' when the plan checks out)."""
     if not res.tampered or res.preregistration is None:
         return ""
-    return ("TAMPERED — this study was changed after its analysis plan was frozen or its results were looked "
-            "at; no test is confirmatory. " + "; ".join(res.preregistration["problems"]) + ".")
+    return (
+        "TAMPERED — this study was changed after its analysis plan was frozen or its results were looked "
+        "at; no test is confirmatory. " + "; ".join(res.preregistration["problems"]) + "."
+    )
 
 
 def looks_table(res: AnalysisResult) -> Table | None:
     """Looks at the results made before the planned sample size was reached (None when there were none)."""
     if not res.looks:
         return None
-    t = Table(title="Looks before the planned sample size (each analyze, export and snapshot is logged)",
-              title_justify="left")
+    t = Table(
+        title="Looks before the planned sample size (each analyze, export and snapshot is logged)", title_justify="left"
+    )
     for c in ("when (UTC)", "look", "by", "judgments then"):
         t.add_column(c)
     for look in res.looks:
-        t.add_row(f"{look['ts']:%Y-%m-%d %H:%M:%S}", look["action"], look["who"],
-                  f"{look['judgments']} of {look['planned']}")
+        t.add_row(
+            f"{look['ts']:%Y-%m-%d %H:%M:%S}", look["action"], look["who"], f"{look['judgments']} of {look['planned']}"
+        )
     return t
 
 
@@ -71,16 +75,26 @@ def integrity_html(res: AnalysisResult) -> str:
     if res.tampered:
         parts.append(f"<div class='synthetic'>{html.escape(tampered_text(res))}</div>")
     if res.looks:
-        rows = "".join(f"<tr><td>{look['ts']:%Y-%m-%d %H:%M:%S}</td><td>{html.escape(look['action'])}</td>"
-                       f"<td>{html.escape(look['who'])}</td><td>{look['judgments']} of {look['planned']}</td></tr>"
-                       for look in res.looks)
-        parts.append("<h2>Looks before the planned sample size (each analyze, export and snapshot is logged)</h2>"
-                     "<table><thead><tr><th>when (UTC)</th><th>look</th><th>by</th><th>judgments then</th></tr>"
-                     f"</thead><tbody>{rows}</tbody></table>")
+        rows = "".join(
+            f"<tr><td>{look['ts']:%Y-%m-%d %H:%M:%S}</td><td>{html.escape(look['action'])}</td>"
+            f"<td>{html.escape(look['who'])}</td><td>{look['judgments']} of {look['planned']}</td></tr>"
+            for look in res.looks
+        )
+        parts.append(
+            "<h2>Looks before the planned sample size (each analyze, export and snapshot is logged)</h2>"
+            "<table><thead><tr><th>when (UTC)</th><th>look</th><th>by</th><th>judgments then</th></tr>"
+            f"</thead><tbody>{rows}</tbody></table>"
+        )
     return "".join(parts)
 
 
 def integrity_json(res: AnalysisResult) -> dict[str, Any]:
     """For results.json: the frozen plan check, completeness and early looks."""
-    return {"preregistration": res.preregistration, "tampered": res.tampered, "interim": res.interim,
-            "planned_judgments": res.planned, "stored_judgments": res.stored, "looks_before_complete": res.looks}
+    return {
+        "preregistration": res.preregistration,
+        "tampered": res.tampered,
+        "interim": res.interim,
+        "planned_judgments": res.planned,
+        "stored_judgments": res.stored,
+        "looks_before_complete": res.looks,
+    }

@@ -31,11 +31,11 @@ class GroupSummary:
     items: int
     accuracy: Interval
     brier: Interval
-    ece: float                     # ECE_sweep (see calibration.py), 0..1
+    ece: float  # ECE_sweep (see calibration.py), 0..1
     time: Interval
     reliability: Reliability
     single_judgment_overseers: list[str] = field(default_factory=list)
-    ece_ci: tuple[float, float] = (float("nan"), float("nan"))   # 95%, overseers resampled
+    ece_ci: tuple[float, float] = (float("nan"), float("nan"))  # 95%, overseers resampled
 
 
 @dataclass
@@ -43,7 +43,7 @@ class SandwichRow:
     """One rung of the sandwich: model alone, unassisted, an assisted condition, experts."""
 
     label: str
-    kind: str                       # model | unassisted | assisted | expert | gold
+    kind: str  # model | unassisted | assisted | expert | gold
     accuracy: Interval | None
     gap: Interval | None = None
     note: str = ""
@@ -54,7 +54,7 @@ class Sandwich:
     """The sandwich table and whether its gap-closed ratios can be trusted."""
 
     rows: list[SandwichRow]
-    denominator: Interval | None     # expert − unassisted
+    denominator: Interval | None  # expert − unassisted
     unstable: bool
     note: str = ""
 
@@ -71,10 +71,21 @@ def summarize(t: JudgmentTable, draws: dict[tuple[str, str], Draws], seed: int =
         acc = interval(draws[(name, "accuracy")], bounds=UNIT)
         b = interval(draws[(name, "brier")], bounds=UNIT) if (name, "brier") in draws else None
         tm = interval(draws[(name, "time")], bounds=(0.0, np.inf)) if (name, "time") in draws else None
-        out.append(GroupSummary(name, int(m.sum()), int((per > 0).sum()), len(np.unique(t.item[m])), acc,
-                                b if b is not None else _point(brier(t.confidence[m], t.correct[m])), ece,
-                                tm if tm is not None else _point(float(np.nanmean(t.time[m])) if m.any() else np.nan),
-                                rel, singles, (ece_lo, ece_hi)))
+        out.append(
+            GroupSummary(
+                name,
+                int(m.sum()),
+                int((per > 0).sum()),
+                len(np.unique(t.item[m])),
+                acc,
+                b if b is not None else _point(brier(t.confidence[m], t.correct[m])),
+                ece,
+                tm if tm is not None else _point(float(np.nanmean(t.time[m])) if m.any() else np.nan),
+                rel,
+                singles,
+                (ece_lo, ece_hi),
+            )
+        )
     return out
 
 
@@ -83,27 +94,41 @@ def _point(v: float) -> Interval:
     return Interval(v, nan, nan, nan, nan, nan, np.array([]))
 
 
-def sandwich(t: JudgmentTable, draws: dict[tuple[str, str], Draws], baseline: str, replicates: int,
-             model: Draws | None = None, model_name: str = "model") -> Sandwich:
+def sandwich(
+    t: JudgmentTable,
+    draws: dict[tuple[str, str], Draws],
+    baseline: str,
+    replicates: int,
+    model: Draws | None = None,
+    model_name: str = "model",
+) -> Sandwich:
     """Model alone, unassisted, each assisted condition and experts (or gold = 100%), with gap closed."""
     rows: list[SandwichRow] = []
     if model is not None:
-        rows.append(SandwichRow(f"model alone ({model_name})", "model", interval(model, bounds=UNIT),
-                                note="items only"))
+        rows.append(
+            SandwichRow(f"model alone ({model_name})", "model", interval(model, bounds=UNIT), note="items only")
+        )
     acc = {name: draws[(name, "accuracy")] for name in t.groups}
     if EXPERT in acc:
         n_exp = len(np.unique(t.overseer[t.group == t.groups.index(EXPERT)]))
-        top, top_row = acc[EXPERT], SandwichRow("experts", "expert", interval(acc[EXPERT], bounds=UNIT),
-                                                note="1 expert: CI from items only" if n_exp == 1 else "")
+        top, top_row = (
+            acc[EXPERT],
+            SandwichRow(
+                "experts",
+                "expert",
+                interval(acc[EXPERT], bounds=UNIT),
+                note="1 expert: CI from items only" if n_exp == 1 else "",
+            ),
+        )
     else:
         top = Draws.constant(1.0, replicates)
-        top_row = SandwichRow("gold (no expert overseers)", "gold", interval(top),
-                              note="experts taken as always right")
+        top_row = SandwichRow("gold (no expert overseers)", "gold", interval(top), note="experts taken as always right")
     if baseline not in acc:
         rows += [SandwichRow(n, "assisted", interval(acc[n], bounds=UNIT)) for n in t.groups if n != EXPERT]
         rows.append(top_row)
-        return Sandwich(rows, None, True, f"no judgments in the baseline condition {baseline!r}: "
-                                          "gap closed cannot be computed")
+        return Sandwich(
+            rows, None, True, f"no judgments in the baseline condition {baseline!r}: gap closed cannot be computed"
+        )
     base = acc[baseline]
     den, unstable, note = gap_denominator(draws, baseline, replicates)
     rows.append(SandwichRow(f"{baseline} (non-experts)", "unassisted", interval(base, bounds=UNIT)))
@@ -119,8 +144,7 @@ def sandwich(t: JudgmentTable, draws: dict[tuple[str, str], Draws], baseline: st
     return Sandwich(rows, den, unstable, note)
 
 
-def gap_denominator(draws: dict[tuple[str, str], Draws], baseline: str,
-                    replicates: int) -> tuple[Interval, bool, str]:
+def gap_denominator(draws: dict[tuple[str, str], Draws], baseline: str, replicates: int) -> tuple[Interval, bool, str]:
     """expert − unassisted accuracy (CI within −1…+1), whether gap closed is unstable, and the reason.
 
     The one stability rule for every gap-closed figure (sandwich table, hypotheses, plots, results.json):
@@ -133,9 +157,11 @@ def gap_denominator(draws: dict[tuple[str, str], Draws], baseline: str,
     unstable = not np.isfinite(den.est) or den.est <= GAP_MIN or not (den.lo > max(GAP_MIN, den.est / 2))
     note = ""
     if unstable:
-        note = (f"expert − unassisted = {den.est:+.3f} (95% CI {den.lo:+.3f} to {den.hi:+.3f}) is not clearly away "
-                "from zero: gap closed is an unstable ratio here, so no interval is given. Collect more judgments "
-                "or check that the task separates experts from non-experts.")
+        note = (
+            f"expert − unassisted = {den.est:+.3f} (95% CI {den.lo:+.3f} to {den.hi:+.3f}) is not clearly away "
+            "from zero: gap closed is an unstable ratio here, so no interval is given. Collect more judgments "
+            "or check that the task separates experts from non-experts."
+        )
     return den, unstable, note
 
 
@@ -161,19 +187,27 @@ def premise_check(sw: Sandwich, model_choices: list[str] | None, model_name: str
     model, base = by_kind.get("model"), by_kind.get("unassisted")
     top = by_kind.get("expert") or by_kind.get("gold")
     if model_choices is not None and len(model_choices) > 1 and len(set(model_choices)) == 1:
-        out.append(f"Premise check: the model alone ({model_name}) gave the same answer, {model_choices[0]!r}, to "
-                   f"all {len(model_choices)} items; its accuracy is that answer's base rate, not skill, and help "
-                   "built on it says little about what a capable model could show.")
+        out.append(
+            f"Premise check: the model alone ({model_name}) gave the same answer, {model_choices[0]!r}, to "
+            f"all {len(model_choices)} items; its accuracy is that answer's base rate, not skill, and help "
+            "built on it says little about what a capable model could show."
+        )
     if model is None or model.accuracy is None or not np.isfinite(model.accuracy.est):
-        out.append("Premise check not done: no model-alone answers (run `sandwich simulate` with its model-alone "
-                   "step) — nothing shows that the model sits between non-experts and experts.")
+        out.append(
+            "Premise check not done: no model-alone answers (run `sandwich simulate` with its model-alone "
+            "step) — nothing shows that the model sits between non-experts and experts."
+        )
         return out
     m = model.accuracy.est
     if base is not None and base.accuracy is not None and np.isfinite(base.accuracy.est) and m <= base.accuracy.est:
-        out.append(f"Premise check: the model alone ({100 * m:.1f}%) is not above unassisted non-experts "
-                   f"({100 * base.accuracy.est:.1f}%); the sandwich assumes it is, so help from it cannot be "
-                   "expected to close the gap.")
+        out.append(
+            f"Premise check: the model alone ({100 * m:.1f}%) is not above unassisted non-experts "
+            f"({100 * base.accuracy.est:.1f}%); the sandwich assumes it is, so help from it cannot be "
+            "expected to close the gap."
+        )
     if top is not None and top.accuracy is not None and np.isfinite(top.accuracy.est) and m >= top.accuracy.est:
-        out.append(f"Premise check: the model alone ({100 * m:.1f}%) is not below the {top.label} "
-                   f"({100 * top.accuracy.est:.1f}%); the sandwich assumes experts know better than the model.")
+        out.append(
+            f"Premise check: the model alone ({100 * m:.1f}%) is not below the {top.label} "
+            f"({100 * top.accuracy.est:.1f}%); the sandwich assumes experts know better than the model."
+        )
     return out

@@ -18,8 +18,9 @@ from sandwich.config import Study
 from sandwich.errors import SandwichError
 
 
-def build_observed_design(study: Study, incidence: Sequence[tuple[str, str, str]], n_overseers: int,
-                          items_per_overseer: int, seed: int = 0) -> Design:
+def build_observed_design(
+    study: Study, incidence: Sequence[tuple[str, str, str]], n_overseers: int, items_per_overseer: int, seed: int = 0
+) -> Design:
     """A Design of `n_overseers` × `items_per_overseer` judgments following the observed incidence.
 
     incidence: (overseer, item, condition) per observed non-expert judgment. Raises SandwichError when empty.
@@ -27,8 +28,10 @@ def build_observed_design(study: Study, incidence: Sequence[tuple[str, str, str]
     conds = [c.name for c in study.conditions]
     rows = [(o, i, c) for o, i, c in incidence if c in conds]
     if not rows:
-        raise SandwichError("The observed study has no judgments in its conditions: no incidence to simulate.",
-                            hint="Import the data first (`sandwich import …`) and pass the database with --db.")
+        raise SandwichError(
+            "The observed study has no judgments in its conditions: no incidence to simulate.",
+            hint="Import the data first (`sandwich import …`) and pass the database with --db.",
+        )
     rng = np.random.default_rng(seed)
     by_overseer: dict[str, list[int]] = {}
     for o, _, c in rows:
@@ -46,5 +49,13 @@ def build_observed_design(study: Study, incidence: Sequence[tuple[str, str, str]
         item += chosen.tolist()
         group += rng.choice(mix, size=items_per_overseer, replace=True).tolist()
     names = [f"o{n:03d}" for n in range(n_overseers)]
-    return Design(names, [f"i{n:04d}" for n in range(pool)], conds, np.array(overseer), np.array(item),
-                  np.array(group), np.zeros(total, dtype=bool), np.zeros(n_overseers, dtype=np.int64))
+    return Design(
+        names,
+        [f"i{n:04d}" for n in range(pool)],
+        conds,
+        np.array(overseer),
+        np.array(item),
+        np.array(group),
+        np.zeros(total, dtype=bool),
+        np.zeros(n_overseers, dtype=np.int64),
+    )

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-EXPERT_COLOUR = "#009E73"   # green
-MODEL_COLOUR = "#7F7F7F"    # grey
+EXPERT_COLOUR = "#009E73"  # green
+MODEL_COLOUR = "#7F7F7F"  # grey
 FIXED = {"expert": EXPERT_COLOUR, "experts": EXPERT_COLOUR, "gold": EXPERT_COLOUR, "model": MODEL_COLOUR}
 CONDITION_COLOURS = ["#D55E00", "#0072B2", "#E69F00", "#CC79A7", "#56B4E9", "#000000", "#F0E442"]
 """Vermillion, blue, orange, reddish purple, sky blue, black, yellow — in the order conditions take them."""
-REFERENCE = "#555555"       # reference lines (chance, perfect calibration, y = x)
+REFERENCE = "#555555"  # reference lines (chance, perfect calibration, y = x)
 
 
 def condition_of(name: str) -> str:

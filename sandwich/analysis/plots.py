@@ -17,15 +17,23 @@ from sandwich.analysis.palette import REFERENCE, colour
 if TYPE_CHECKING:
     from sandwich.analysis.result import AnalysisResult
 
-STAMP_IN = 0.32   # inches of the figure's top band the SYNTHETIC stamp takes
+STAMP_IN = 0.32  # inches of the figure's top band the SYNTHETIC stamp takes
 
 
 def _finish(fig: plt.Figure, res: AnalysisResult, path: Path) -> Path:
     """Stamp SYNTHETIC in the figure's own top band (above the title, clear of the data), lay out, save, close."""
     top = 1.0
     if res.synthetic:
-        fig.text(0.01, 0.995, "SYNTHETIC — simulated overseers", ha="left", va="top", color="#b00020",
-                 fontsize=9, fontweight="bold")
+        fig.text(
+            0.01,
+            0.995,
+            "SYNTHETIC — simulated overseers",
+            ha="left",
+            va="top",
+            color="#b00020",
+            fontsize=9,
+            fontweight="bold",
+        )
         top = 1 - STAMP_IN / fig.get_figheight()
     fig.tight_layout(rect=(0, 0, 1, top))
     fig.savefig(path)
@@ -57,8 +65,16 @@ def sandwich_plot(res: AnalysisResult, path: Path) -> Path | None:
     lo = np.array([a.lo for a in accs]) * 100
     hi = np.array([a.hi for a in accs]) * 100
     err = np.vstack([np.nan_to_num(est - lo), np.nan_to_num(hi - est)])
-    ax.bar(x, est, color=[_rung_colour(r.kind, r.label, res) for r in rows], yerr=err, capsize=4,
-           edgecolor="black", linewidth=0.5, error_kw={"label": "95% CI"})
+    ax.bar(
+        x,
+        est,
+        color=[_rung_colour(r.kind, r.label, res) for r in rows],
+        yerr=err,
+        capsize=4,
+        edgecolor="black",
+        linewidth=0.5,
+        error_kw={"label": "95% CI"},
+    )
     for k, r in enumerate(rows):
         label = f"{est[k]:.0f}%"
         if r.gap is not None and np.isfinite(r.gap.est):
@@ -68,17 +84,24 @@ def sandwich_plot(res: AnalysisResult, path: Path) -> Path | None:
         if n is not None:
             ax.text(k, 2, f"n={n}", ha="center", va="bottom", fontsize=7, color="white", fontweight="bold")
     ax.set_xticks(x, [r.label for r in rows], rotation=20, ha="right", fontsize=9)
-    ax.set_ylim(0, 132)   # room above 100% for three lines of labels, below the title
+    ax.set_ylim(0, 132)  # room above 100% for three lines of labels, below the title
     ax.set_yticks(range(0, 101, 20))
     ax.set_ylabel("accuracy vs gold (%)")
     kinds = [r.kind for r in rows]
     if "unassisted" in kinds:
         u = rows[kinds.index("unassisted")]
-        ax.axhline(est[kinds.index("unassisted")], color=_rung_colour("unassisted", u.label, res), ls=":", lw=1,
-                   label="unassisted level")
+        ax.axhline(
+            est[kinds.index("unassisted")],
+            color=_rung_colour("unassisted", u.label, res),
+            ls=":",
+            lw=1,
+            label="unassisted level",
+        )
     ax.legend(fontsize=7, loc="upper left", ncol=2, frameon=False)
-    ax.set_title(f"{res.study}: the sandwich (95% two-way cluster-robust CIs, small-sample calibrated; "
-                 "n = judgments)", fontsize=11)
+    ax.set_title(
+        f"{res.study}: the sandwich (95% two-way cluster-robust CIs, small-sample calibrated; n = judgments)",
+        fontsize=11,
+    )
     ax.spines[["top", "right"]].set_visible(False)
     return _finish(fig, res, path)
 
@@ -93,12 +116,12 @@ def reliability_plot(res: AnalysisResult, path: Path) -> Path | None:
     for k, g in enumerate(groups):
         r = g.reliability
         c = colour(g.group, res.conditions)
-        ax.plot(r.levels, r.accuracy, marker="o", lw=1.4, color=c,
-                label=f"{g.group} (ECE {g.ece:.2f}, n={g.judgments})")
+        ax.plot(
+            r.levels, r.accuracy, marker="o", lw=1.4, color=c, label=f"{g.group} (ECE {g.ece:.2f}, n={g.judgments})"
+        )
         for lv, acc, n in zip(r.levels, r.accuracy, r.counts, strict=True):
             # each group's counts on its own row beside the point, so coinciding points do not overprint
-            ax.annotate(f"{int(n)}", (lv, acc), textcoords="offset points", xytext=(5, 4 - 8 * k), fontsize=7,
-                        color=c)
+            ax.annotate(f"{int(n)}", (lv, acc), textcoords="offset points", xytext=(5, 4 - 8 * k), fontsize=7, color=c)
     ax.set_xlim(0, 1.08)
     ax.set_ylim(-0.04, 1.04)
     ax.set_xlabel("stated confidence")
@@ -129,8 +152,7 @@ def overseer_plot(res: AnalysisResult, path: Path) -> Path | None:
     colours = {"signal": "#2ca02c", "weak": "#ff7f0e", "noise": "#d62728"}
     for r in rel:
         ax.scatter(r.gold_accuracy, r.ds_accuracy, color=colours[r.verdict], s=20 + 2 * r.judgments, alpha=0.8)
-        ax.annotate(r.overseer, (r.gold_accuracy, r.ds_accuracy), textcoords="offset points", xytext=(4, 2),
-                    fontsize=7)
+        ax.annotate(r.overseer, (r.gold_accuracy, r.ds_accuracy), textcoords="offset points", xytext=(4, 2), fontsize=7)
     ax.plot([0, 1], [0, 1], color=REFERENCE, ls="--", lw=1, label="estimate = accuracy on gold")
     for v, c in colours.items():
         ax.scatter([], [], color=c, label=v)
@@ -158,7 +180,7 @@ def hypotheses_plot(res: AnalysisResult, path: Path) -> Path | None:
     for k, h in zip(y, hs, strict=True):
         colour_ = "#0072B2" if h.label.startswith("confirmatory") else "#8c8c8c"  # interim ones too
         f = _points(h.metric)
-        est, lo, hi = h.estimate * f, h.lo * f, h.hi * f   # a one-sided bound: the open end drawn as an arrow
+        est, lo, hi = h.estimate * f, h.lo * f, h.hi * f  # a one-sided bound: the open end drawn as an arrow
         span = 2 * abs(est - (lo if np.isfinite(lo) else hi)) + 5 * f / 100
         lo_d = lo if np.isfinite(lo) else est - span
         hi_d = hi if np.isfinite(hi) else est + span
@@ -166,8 +188,9 @@ def hypotheses_plot(res: AnalysisResult, path: Path) -> Path | None:
             ax.plot([lo_d, hi_d], [k, k], color=colour_, lw=2)
             for end, d in ((lo, -1), (hi, 1)):
                 if not np.isfinite(end):
-                    ax.annotate("", (lo_d if d < 0 else hi_d, k), (est, k),
-                                arrowprops={"arrowstyle": "->", "color": colour_})
+                    ax.annotate(
+                        "", (lo_d if d < 0 else hi_d, k), (est, k), arrowprops={"arrowstyle": "->", "color": colour_}
+                    )
         ax.plot(est, k, "o", color=colour_, mfc="white" if h.verdict != "supported" else colour_)
     ax.axvline(0, color="black", lw=0.8, label="no difference")
     ax.plot([], [], "o-", color="#0072B2", label="confirmatory")
@@ -178,15 +201,24 @@ def hypotheses_plot(res: AnalysisResult, path: Path) -> Path | None:
     ax.set_yticks(y, [f"{h.id} {h.compare[0]} − {h.compare[1]} ({h.metric}, p={h.p:.3f})" for h in hs], fontsize=8)
     unit = "percentage points" if all(_points(h.metric) == 100 for h in hs) else "points (accuracy, gap) or raw"
     ax.set_xlabel(f"A − B ({unit}, as in the table)", fontsize=8)
-    ax.set_title("Hypotheses: estimate with the test's interval\n(two-sided 95%, or a one-sided bound: arrow)",
-                 fontsize=9)
+    ax.set_title(
+        "Hypotheses: estimate with the test's interval\n(two-sided 95%, or a one-sided bound: arrow)", fontsize=9
+    )
     handles, labels = ax.get_legend_handles_labels()
     fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=3, frameon=False)
     top = 1 - STAMP_IN / fig.get_figheight() if res.synthetic else 1.0
     if res.synthetic:
-        fig.text(0.01, 0.995, "SYNTHETIC — simulated overseers", ha="left", va="top", color="#b00020",
-                 fontsize=9, fontweight="bold")
-    fig.tight_layout(rect=(0, 0.45 / fig.get_figheight(), 1, top))   # the legend's two rows below the axis
+        fig.text(
+            0.01,
+            0.995,
+            "SYNTHETIC — simulated overseers",
+            ha="left",
+            va="top",
+            color="#b00020",
+            fontsize=9,
+            fontweight="bold",
+        )
+    fig.tight_layout(rect=(0, 0.45 / fig.get_figheight(), 1, top))  # the legend's two rows below the axis
     fig.savefig(path)
     plt.close(fig)
     return path
@@ -194,6 +226,10 @@ def hypotheses_plot(res: AnalysisResult, path: Path) -> Path | None:
 
 def all_plots(res: AnalysisResult, out: Path) -> list[Path]:
     """Write every plot that has data; returns the paths written."""
-    made = [sandwich_plot(res, out / "sandwich.png"), reliability_plot(res, out / "reliability.png"),
-            overseer_plot(res, out / "overseers.png"), hypotheses_plot(res, out / "hypotheses.png")]
+    made = [
+        sandwich_plot(res, out / "sandwich.png"),
+        reliability_plot(res, out / "reliability.png"),
+        overseer_plot(res, out / "overseers.png"),
+        hypotheses_plot(res, out / "hypotheses.png"),
+    ]
     return [p for p in made if p is not None]

@@ -23,7 +23,7 @@ from sandwich.assignment import DesignError, plan
 from sandwich.config import Study
 from sandwich.sim import parametric
 
-POWER_REPLICATES = 200     # bootstrap replicates per simulated study (only the verdict is needed)
+POWER_REPLICATES = 200  # bootstrap replicates per simulated study (only the verdict is needed)
 POWER_PERMUTATIONS = 500
 
 
@@ -37,8 +37,8 @@ class Design:
     overseer: np.ndarray
     item: np.ndarray
     group: np.ndarray
-    expert: np.ndarray          # per judgment: judged by an expert
-    stratum: np.ndarray         # per overseer
+    expert: np.ndarray  # per judgment: judged by an expert
+    stratum: np.ndarray  # per overseer
 
 
 def build_design(study: Study, n_overseers: int, items_per_overseer: int) -> Design:
@@ -47,28 +47,36 @@ def build_design(study: Study, n_overseers: int, items_per_overseer: int) -> Des
     ov = study.overseers
     k = items_per_overseer
     if ov.design == "within-subjects":
-        k = max(len(conds), -(-k // len(conds)) * len(conds))   # a multiple of the conditions
+        k = max(len(conds), -(-k // len(conds)) * len(conds))  # a multiple of the conditions
         pool = max(n_overseers // len(conds), 1) * k
     else:
         pool = max(n_overseers // len(conds), 1) * k
     names = [f"o{n:03d}" for n in range(n_overseers)]
     experts = [f"x{n:02d}" for n in range(len(ov.experts))]
     items = [f"i{n:04d}" for n in range(pool)]
-    plan_ = plan(items, conds, names, k, design=ov.design, experts=experts,
-                 expert_condition=study.expert_condition, seed=ov.seed)
+    plan_ = plan(
+        items, conds, names, k, design=ov.design, experts=experts, expert_condition=study.expert_condition, seed=ov.seed
+    )
     everyone = names + experts
     groups = conds + ([EXPERT] if experts else [])
     o_idx = {n: i for i, n in enumerate(everyone)}
     i_idx = {n: i for i, n in enumerate(items)}
     is_exp = np.array([a.overseer in experts for a in plan_])
-    g = np.array([groups.index(EXPERT) if e else conds.index(a.condition) for a, e in zip(plan_, is_exp,
-                                                                                         strict=True)])
+    g = np.array([groups.index(EXPERT) if e else conds.index(a.condition) for a, e in zip(plan_, is_exp, strict=True)])
     strata = np.array([1 if n in experts else 0 for n in everyone])
     if ov.design == "between-subjects":
         first = {a.overseer: conds.index(a.condition) + 2 for a in plan_ if a.overseer in names}
         strata = np.array([first.get(n, 1) for n in everyone])
-    return Design(everyone, items, groups, np.array([o_idx[a.overseer] for a in plan_]),
-                  np.array([i_idx[a.item_id] for a in plan_]), g, is_exp, strata)
+    return Design(
+        everyone,
+        items,
+        groups,
+        np.array([o_idx[a.overseer] for a in plan_]),
+        np.array([i_idx[a.item_id] for a in plan_]),
+        g,
+        is_exp,
+        strata,
+    )
 
 
 def simulate_table(study: Study, d: Design, rng: np.random.Generator) -> JudgmentTable:
@@ -77,8 +85,14 @@ def simulate_table(study: Study, d: Design, rng: np.random.Generator) -> Judgmen
     from sandwich.tasks import kind as task_kinds
 
     n_choices = task_kinds.get(study.task.kind).n_answers
-    skills = np.array([parametric.skill_for(sim.non_expert, g) if g != EXPERT
-                       else parametric.skill_for(sim.expert, study.expert_condition) for g in d.groups])
+    skills = np.array(
+        [
+            parametric.skill_for(sim.non_expert, g)
+            if g != EXPERT
+            else parametric.skill_for(sim.expert, study.expert_condition)
+            for g in d.groups
+        ]
+    )
     noise = np.where(np.arange(len(d.overseers)) >= 0, sim.non_expert.noise, 0.0)
     noise[np.unique(d.overseer[d.expert])] = sim.expert.noise
     offsets = noise * rng.standard_normal(len(d.overseers))
@@ -91,12 +105,29 @@ def simulate_table(study: Study, d: Design, rng: np.random.Generator) -> Judgmen
     time = np.empty(n)
     for mask, prof in ((~d.expert, sim.non_expert), (d.expert, sim.expert)):
         if mask.any():
-            c, cf, t = parametric.draw(rng, p[mask], truth[d.item[mask]], np.full(mask.sum(), n_choices),
-                                       bias=prof.bias, scale=study.judgment.confidence, seconds=prof.seconds_per_item)
+            c, cf, t = parametric.draw(
+                rng,
+                p[mask],
+                truth[d.item[mask]],
+                np.full(mask.sum(), n_choices),
+                bias=prof.bias,
+                scale=study.judgment.confidence,
+                seconds=prof.seconds_per_item,
+            )
             choice[mask], conf[mask], time[mask] = c, cf, t
-    return JudgmentTable(d.overseers, d.items, d.groups, d.overseer, d.item, d.group,
-                         (choice == truth[d.item]).astype(float), conf / 100.0, time, d.stratum,
-                         choice.astype(str).astype(object))
+    return JudgmentTable(
+        d.overseers,
+        d.items,
+        d.groups,
+        d.overseer,
+        d.item,
+        d.group,
+        (choice == truth[d.item]).astype(float),
+        conf / 100.0,
+        time,
+        d.stratum,
+        choice.astype(str).astype(object),
+    )
 
 
 @dataclass
@@ -107,13 +138,20 @@ class PowerResult:
     overseers: list[int]
     items: list[int]
     sims: int
-    power: dict[str, np.ndarray] = field(default_factory=dict)       # id -> (len(overseers), len(items))
+    power: dict[str, np.ndarray] = field(default_factory=dict)  # id -> (len(overseers), len(items))
     labels: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
-def power_analysis(study: Study, overseers: list[int], items: list[int], *, sims: int = 200,
-                   seed: int = 0, incidence: list[tuple[str, str, str]] | None = None) -> PowerResult:
+def power_analysis(
+    study: Study,
+    overseers: list[int],
+    items: list[int],
+    *,
+    sims: int = 200,
+    seed: int = 0,
+    incidence: list[tuple[str, str, str]] | None = None,
+) -> PowerResult:
     """Simulate `sims` studies per cell and count how often each hypothesis is supported.
 
     An observed design needs `incidence` ((overseer, item, condition) per observed judgment): the
@@ -130,13 +168,16 @@ def power_analysis(study: Study, overseers: list[int], items: list[int], *, sims
     rng = np.random.default_rng(seed)
     for a, n_o in enumerate(overseers):
         if study.overseers.design == "within-subjects" and n_o < len(study.conditions):
-            res.notes.append(f"{n_o} overseers: a within-subjects design with {len(study.conditions)} "
-                             "conditions needs at least that many overseers.")
+            res.notes.append(
+                f"{n_o} overseers: a within-subjects design with {len(study.conditions)} "
+                "conditions needs at least that many overseers."
+            )
             continue
         for b, k in enumerate(items):
             try:
                 if study.overseers.design == "observed":
                     from sandwich.analysis.observed_power import build_observed_design
+
                     d = build_observed_design(study, incidence or [], n_o, k, seed=seed + 7919 * a + b)
                 else:
                     d = build_design(study, n_o, k)
@@ -144,22 +185,32 @@ def power_analysis(study: Study, overseers: list[int], items: list[int], *, sims
                 res.notes.append(f"{n_o} overseers × {k} items: {e.message}")
                 continue
             hits = {h.id: 0 for h in hyps}
-            floor = {h.id: 0 for h in hyps}   # studies whose permutation test could not reach α at all
+            floor = {h.id: 0 for h in hyps}  # studies whose permutation test could not reach α at all
             for s in range(sims):
                 t = simulate_table(study, d, rng)
                 draws, _, _ = bootstrap_sums(cell_sums(t), POWER_REPLICATES, int(rng.integers(2**31)))
                 for h in hyps:
-                    r = test_hypothesis(h, "confirmatory", t, draws, study.baseline_condition, POWER_REPLICATES,
-                                        permutations=POWER_PERMUTATIONS, seed=s)
+                    r = test_hypothesis(
+                        h,
+                        "confirmatory",
+                        t,
+                        draws,
+                        study.baseline_condition,
+                        POWER_REPLICATES,
+                        permutations=POWER_PERMUTATIONS,
+                        seed=s,
+                    )
                     hits[h.id] += r.verdict == "supported"
                     floor[h.id] += r.verdict == "not testable at α"
             for h in hyps:
                 res.power[h.id][a, b] = hits[h.id] / sims
                 if floor[h.id] >= 0.1 * sims:
-                    res.notes.append(f"{n_o} overseers × {k} items: in {floor[h.id]} of {sims} simulated studies "
-                                     f"{h.id}'s smallest attainable p was above α = {h.alpha:g} (too few overseers, or "
-                                     "ties in the permutation distribution): this design often cannot reach α — add "
-                                     "overseers or use test: bootstrap.")
+                    res.notes.append(
+                        f"{n_o} overseers × {k} items: in {floor[h.id]} of {sims} simulated studies "
+                        f"{h.id}'s smallest attainable p was above α = {h.alpha:g} (too few overseers, or "
+                        "ties in the permutation distribution): this design often cannot reach α — add "
+                        "overseers or use test: bootstrap."
+                    )
     if study.overseers.design == "within-subjects" and any(k % len(study.conditions) for k in items):
         res.notes.append(f"items per overseer are rounded up to a multiple of the {len(study.conditions)} conditions.")
     return res
@@ -169,8 +220,10 @@ def power_table(res: PowerResult) -> list[Table]:
     """One table per hypothesis: rows = overseers, columns = items per overseer."""
     tables = []
     for hid, grid in res.power.items():
-        t = Table(title=f"Power of {hid}: {res.labels[hid]} — SYNTHETIC, {res.sims} simulated studies per cell",
-                  title_justify="left")
+        t = Table(
+            title=f"Power of {hid}: {res.labels[hid]} — SYNTHETIC, {res.sims} simulated studies per cell",
+            title_justify="left",
+        )
         t.add_column("overseers \\ items per overseer")
         for k in res.items:
             t.add_column(str(k), justify="right")
@@ -216,8 +269,18 @@ def write_power(res: PowerResult, out: Path) -> list[Path]:
         fig.savefig(out / "power.png")
         plt.close(fig)
         written.append(out / "power.png")
-    (out / "power.json").write_text(json.dumps({"study": res.study, "overseers": res.overseers, "items": res.items,
-                                                "sims": res.sims, "notes": res.notes,
-                                                "power": {k: v.tolist() for k, v in res.power.items()}}, indent=2))
+    (out / "power.json").write_text(
+        json.dumps(
+            {
+                "study": res.study,
+                "overseers": res.overseers,
+                "items": res.items,
+                "sims": res.sims,
+                "notes": res.notes,
+                "power": {k: v.tolist() for k, v in res.power.items()},
+            },
+            indent=2,
+        )
+    )
     written.append(out / "power.json")
     return written

@@ -36,10 +36,10 @@ import scipy.sparse as sp
 from scipy import stats
 from scipy.optimize import brentq
 
-CALIBRATION_DRAWS = 2000       # working-model simulations per interval (at most; see CALIBRATION_CELLS)
+CALIBRATION_DRAWS = 2000  # working-model simulations per interval (at most; see CALIBRATION_CELLS)
 CALIBRATION_CELLS = 20_000_000  # terms × draws per chunk of the simulation (memory bound)
-CALIBRATION_WORK = 500_000     # terms × draws per interval: fewer draws for bigger statistics (at least 400)
-LARGE_DESIGN = 200             # clusters in the smallest dimension above which calibration is skipped (k≈1, t≈z)
+CALIBRATION_WORK = 500_000  # terms × draws per interval: fewer draws for bigger statistics (at least 400)
+LARGE_DESIGN = 200  # clusters in the smallest dimension above which calibration is skipped (k≈1, t≈z)
 
 _base_ids = itertools.count()
 
@@ -51,14 +51,14 @@ class Linear:
     Ids are shared by every statistic of one analysis, so a difference of two conditions keeps the
     covariance that shared overseers and items induce."""
 
-    o: np.ndarray      # overseer id of each term
-    i: np.ndarray      # item id
-    c: np.ndarray      # cell (overseer × item) id
-    j: np.ndarray      # judgment id (judgment-level noise)
-    base: np.ndarray   # id of the ratio statistic the term belongs to (residuals are centred within it)
-    w: np.ndarray      # ∂ est / ∂ y_j
-    r: np.ndarray      # residual: y_j − the ratio's estimate
-    sd: np.ndarray     # (terms, 3) working-model standard deviations: overseer, item, judgment noise
+    o: np.ndarray  # overseer id of each term
+    i: np.ndarray  # item id
+    c: np.ndarray  # cell (overseer × item) id
+    j: np.ndarray  # judgment id (judgment-level noise)
+    base: np.ndarray  # id of the ratio statistic the term belongs to (residuals are centred within it)
+    w: np.ndarray  # ∂ est / ∂ y_j
+    r: np.ndarray  # residual: y_j − the ratio's estimate
+    sd: np.ndarray  # (terms, 3) working-model standard deviations: overseer, item, judgment noise
     seed: int = 0
 
     @staticmethod
@@ -68,8 +68,15 @@ class Linear:
         return Linear(zi, zi, zi, zi, zi, z, z, np.zeros((0, 3)))
 
     @staticmethod
-    def ratio(o: np.ndarray, i: np.ndarray, c: np.ndarray, j: np.ndarray, y: np.ndarray, seed: int = 0,
-              shares: np.ndarray | None = None) -> Linear:
+    def ratio(
+        o: np.ndarray,
+        i: np.ndarray,
+        c: np.ndarray,
+        j: np.ndarray,
+        y: np.ndarray,
+        seed: int = 0,
+        shares: np.ndarray | None = None,
+    ) -> Linear:
         """The mean of `y` over these judgments (a ratio Σy / n), with its working-model components: `shares`
         of the residual variance (overseer, item, noise; estimated from these judgments if not given — pass
         ones pooled over conditions when items recur across conditions only, as in counterbalanced designs)."""
@@ -80,8 +87,17 @@ class Linear:
             comp = shares * float(np.mean(r**2))
         else:
             comp = variance_components(o, i, c, r)
-        return Linear(o, i, c, j, np.full(n, next(_base_ids)), np.full(n, 1.0 / max(n, 1)), r,
-                      np.tile(np.sqrt(comp), (n, 1)), seed)
+        return Linear(
+            o,
+            i,
+            c,
+            j,
+            np.full(n, next(_base_ids)),
+            np.full(n, 1.0 / max(n, 1)),
+            r,
+            np.tile(np.sqrt(comp), (n, 1)),
+            seed,
+        )
 
     def scaled(self, g: float) -> Linear:
         """The expansion of g · statistic."""
@@ -93,8 +109,9 @@ class Linear:
         parts = [p for p in parts if len(p.w)]
         if not parts:
             return Linear.empty()
-        o, i, c, j, base, w, r = (np.concatenate([getattr(p, f) for p in parts])
-                                  for f in ("o", "i", "c", "j", "base", "w", "r"))
+        o, i, c, j, base, w, r = (
+            np.concatenate([getattr(p, f) for p in parts]) for f in ("o", "i", "c", "j", "base", "w", "r")
+        )
         return Linear(o, i, c, j, base, w, r, np.vstack([p.sd for p in parts]), parts[0].seed)
 
 
@@ -109,7 +126,7 @@ def variance_components(o: np.ndarray, i: np.ndarray, c: np.ndarray, r: np.ndarr
     tot = float(np.mean(r**2))
 
     def t_and_n2(ids: np.ndarray) -> tuple[float, float, int]:
-        counts = np.bincount(ids).astype(float)   # ids: small non-negative integers
+        counts = np.bincount(ids).astype(float)  # ids: small non-negative integers
         return float(np.sum(np.bincount(ids, weights=r) ** 2)), float(np.sum(counts**2)), int(np.count_nonzero(counts))
 
     t_c, n2_c, _ = t_and_n2(c)
@@ -135,8 +152,8 @@ class Calibrated:
 
     se: float
     df: float
-    k: float           # bias correction applied to the variance
-    v: float           # the raw two-way cluster-robust variance (CGM 2011)
+    k: float  # bias correction applied to the variance
+    v: float  # the raw two-way cluster-robust variance (CGM 2011)
 
     def half_width(self, level: float = 0.95) -> float:
         """t_ν quantile × se."""
@@ -164,8 +181,9 @@ class _Clusters:
         self.n = len(counts)
         self.counts = counts.astype(float)
         indptr = np.concatenate([[0], np.cumsum(counts)])
-        self.m = sp.csr_matrix((np.ones(len(self.inv)), np.argsort(self.inv, kind="stable"), indptr),
-                               shape=(self.n, len(self.inv)))
+        self.m = sp.csr_matrix(
+            (np.ones(len(self.inv)), np.argsort(self.inv, kind="stable"), indptr), shape=(self.n, len(self.inv))
+        )
 
     def sums(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(self.m @ x)
@@ -227,8 +245,9 @@ def calibrate(lin: Linear, draws: int = CALIBRATION_DRAWS) -> Calibrated:
     """Two-way cluster-robust variance of the statistic, with its working-model bias factor and df."""
     if not len(lin.w) or not np.any(lin.w):
         return Calibrated(0.0, np.inf, 1.0, 0.0)
-    key = b"".join(np.ascontiguousarray(a).tobytes() for a in (lin.o, lin.i, lin.c, lin.j, lin.base, lin.w, lin.r,
-                                                                 lin.sd)) + bytes([draws % 256, lin.seed % 256])
+    key = b"".join(
+        np.ascontiguousarray(a).tobytes() for a in (lin.o, lin.i, lin.c, lin.j, lin.base, lin.w, lin.r, lin.sd)
+    ) + bytes([draws % 256, lin.seed % 256])
     if key in _cache:
         return _cache[key]
     # ids are small non-negative integers: one bincount per family (no sort) for the data's own variance
@@ -263,8 +282,8 @@ def calibrate(lin: Linear, draws: int = CALIBRATION_DRAWS) -> Calibrated:
             effect = np.sqrt(rho[k]) * cl[k].spread(rng.standard_normal((cl[k].n, b), np.float32))
             if rho[k] < 1:
                 effect += np.sqrt(1 - rho[k]) * split[k].spread(rng.standard_normal((split[k].n, b), np.float32))
-            y += lin.sd[:, k:k + 1] * effect
-        devs.append(lin.w @ y)                       # est − E[est] in this draw
+            y += lin.sd[:, k : k + 1] * effect
+        devs.append(lin.w @ y)  # est − E[est] in this draw
         y -= cl_b.spread(cl_b.sums(y) / cl_b.counts[:, None])
         sims.append(_two_way(cl, lin.w[:, None] * y))
     sim, dev = np.concatenate(sims), np.concatenate(devs)

@@ -57,9 +57,11 @@ def select_sources(requested: str | None, present: list[str], planned: list[str]
     wanted: list[str] = []
     for part in (p.strip() for p in requested.split(",") if p.strip()):
         if part not in CHOICES and part not in present:
-            raise SandwichError(f"--source {requested!r}: unknown source {part!r}.",
-                                hint=f"Use one of {', '.join(CHOICES)} (or several, comma-separated); "
-                                     f"this study has: {', '.join(present) or 'no judgments'}.")
+            raise SandwichError(
+                f"--source {requested!r}: unknown source {part!r}.",
+                hint=f"Use one of {', '.join(CHOICES)} (or several, comma-separated); "
+                f"this study has: {', '.join(present) or 'no judgments'}.",
+            )
         if part == "all":
             wanted += present
         elif part == "simulated":
@@ -98,8 +100,11 @@ def judgments_without_help(judgments: pl.DataFrame, study: Study) -> list[NoHelp
 def drop_without_help(judgments: pl.DataFrame, study: Study) -> pl.DataFrame:
     """The judgments minus non-expert ones in assisted conditions that had no help."""
     assisted = [c.name for c in study.conditions if c.assistance]
-    no_help = ((pl.col("role") != "expert") & pl.col("condition").is_in(assisted)
-               & pl.col("assistance_failed").fill_null(False))
+    no_help = (
+        (pl.col("role") != "expert")
+        & pl.col("condition").is_in(assisted)
+        & pl.col("assistance_failed").fill_null(False)
+    )
     return judgments.filter(~no_help)
 
 
@@ -109,19 +114,25 @@ def disclosure(judgments: pl.DataFrame, study: Study, model: str | None, model_a
     sources = present_sources(judgments)
     assisted = [c.name for c in study.conditions if c.assistance]
     if "parametric" in sources:
-        out.append("Parametric simulated overseers read no item and no help: each answer is drawn at random, right "
-                   "with the probability typed into the study file's `simulation:` section for that condition. "
-                   "Differences between their conditions are those typed-in skills plus noise — they test the "
-                   "pipeline and the statistics, not whether assistance helps.")
+        out.append(
+            "Parametric simulated overseers read no item and no help: each answer is drawn at random, right "
+            "with the probability typed into the study file's `simulation:` section for that condition. "
+            "Differences between their conditions are those typed-in skills plus noise — they test the "
+            "pipeline and the statistics, not whether assistance helps."
+        )
     if "llm" in sources:
         j = judgments.filter((pl.col("source") == "llm") & pl.col("condition").is_in(assisted))
         helped = int((~j["assistance_failed"].fill_null(False)).sum()) if j.height else 0
         judge_model = study.simulation.non_expert.model or study.assistant.model
-        out.append(f"LLM-judge overseers are a language model ({judge_model}"
-                   f") reading each item, the part's briefing and the precomputed help, as a person would: "
-                   f"{helped} of {j.height} of their assisted judgments had help. They are a model, not people.")
+        out.append(
+            f"LLM-judge overseers are a language model ({judge_model}"
+            f") reading each item, the part's briefing and the precomputed help, as a person would: "
+            f"{helped} of {j.height} of their assisted judgments had help. They are a model, not people."
+        )
     if model is not None and model_accuracy is not None and sources and set(sources) != {"human"}:
-        out.append(f"The assistant ({model}) answers {100 * model_accuracy:.1f}% of items alone. A small stand-in "
-                   "model shows that help is generated, shown and recorded end to end; it cannot show how much a "
-                   "capable model's help would close the gap for people.")
+        out.append(
+            f"The assistant ({model}) answers {100 * model_accuracy:.1f}% of items alone. A small stand-in "
+            "model shows that help is generated, shown and recorded end to end; it cannot show how much a "
+            "capable model's help would close the gap for people."
+        )
     return out

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-WORK = 20_000_000    # cells × relabellings the item family may cost; beyond it fewer relabellings (≥ 200)
+WORK = 20_000_000  # cells × relabellings the item family may cost; beyond it fewer relabellings (≥ 200)
 
 
 def affordable(n_cells: int, permutations: int) -> int:
@@ -30,8 +30,9 @@ def affordable(n_cells: int, permutations: int) -> int:
     return int(min(permutations, max(200, WORK // max(n_cells, 1))))
 
 
-def studentized_differences(y: np.ndarray, in_a: np.ndarray, overseer: np.ndarray, item: np.ndarray,
-                            swap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def studentized_differences(
+    y: np.ndarray, in_a: np.ndarray, overseer: np.ndarray, item: np.ndarray, swap: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """(difference, studentized difference) of mean(y | A) − mean(y | B) under each relabelling.
 
     y, in_a, overseer, item: per judgment (in_a: judged under A as observed); swap: (relabellings,
@@ -44,17 +45,23 @@ def studentized_differences(y: np.ndarray, in_a: np.ndarray, overseer: np.ndarra
     c_o = (cells // (int(item.max()) + 1)).astype(np.int64)
     c_i = (cells % (int(item.max()) + 1)).astype(np.int64)
     a = in_a.astype(float)
-    u0 = np.stack([np.bincount(cell, weights=y * a, minlength=n_c), np.bincount(cell, weights=a, minlength=n_c),
-                   np.bincount(cell, weights=y * (1 - a), minlength=n_c),
-                   np.bincount(cell, weights=1 - a, minlength=n_c)], axis=1)   # cells × 4
+    u0 = np.stack(
+        [
+            np.bincount(cell, weights=y * a, minlength=n_c),
+            np.bincount(cell, weights=a, minlength=n_c),
+            np.bincount(cell, weights=y * (1 - a), minlength=n_c),
+            np.bincount(cell, weights=1 - a, minlength=n_c),
+        ],
+        axis=1,
+    )  # cells × 4
     u1 = u0[:, [2, 3, 0, 1]]
-    s = swap.astype(float)                                                      # P × overseers
+    s = swap.astype(float)  # P × overseers
 
     def per_overseer(x: np.ndarray) -> np.ndarray:
         return np.stack([np.bincount(c_o, weights=x[:, k], minlength=n_o) for k in range(x.shape[1])], axis=1)
 
     o0, o1 = per_overseer(u0), per_overseer(u1)
-    tot = o0.sum(axis=0) + s @ (o1 - o0)                                        # P × 4
+    tot = o0.sum(axis=0) + s @ (o1 - o0)  # P × 4
     with np.errstate(divide="ignore", invalid="ignore"):
         m_a, m_b = tot[:, 0] / tot[:, 1], tot[:, 2] / tot[:, 3]
         k = np.stack([1 / tot[:, 1], -m_a / tot[:, 1], -1 / tot[:, 3], m_b / tot[:, 3]], axis=1)
@@ -70,9 +77,9 @@ def studentized_differences(y: np.ndarray, in_a: np.ndarray, overseer: np.ndarra
     v_o = np.einsum("pi,pij,pj->p", k, w_o.reshape(-1, 4, 4), k)
     # items: k·u_item = k·Σu0 + Σ_cells of the item swapped with their overseer of k·(u1 − u0)
     n_i = int(c_i.max()) + 1
-    d = u1 - u0                                                                 # (dy, dn, −dy, −dn)
+    d = u1 - u0  # (dy, dn, −dy, −dn)
     i0 = np.stack([np.bincount(c_i, weights=u0[:, q], minlength=n_i) for q in range(4)], axis=1)
-    z_y = np.asarray(sp.csr_matrix((d[:, 0], (c_i, c_o)), shape=(n_i, n_o)) @ s.T)   # items × P
+    z_y = np.asarray(sp.csr_matrix((d[:, 0], (c_i, c_o)), shape=(n_i, n_o)) @ s.T)  # items × P
     z_n = np.asarray(sp.csr_matrix((d[:, 1], (c_i, c_o)), shape=(n_i, n_o)) @ s.T)
     ku = i0 @ k.T + (k[:, 0] - k[:, 2]) * z_y + (k[:, 1] - k[:, 3]) * z_n
     v_i = np.sum(ku**2, axis=0)

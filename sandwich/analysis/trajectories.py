@@ -27,8 +27,16 @@ import polars as pl
 
 from sandwich.tasks.multiple_choice import LETTERS
 
-TRAJECTORY_SCHEMA = {"judgment_id": pl.Utf8, "overseer": pl.Utf8, "condition": pl.Utf8, "item_id": pl.Utf8,
-                     "step": pl.Int64, "round": pl.Int64, "p_correct": pl.Float64, "final": pl.Boolean}
+TRAJECTORY_SCHEMA = {
+    "judgment_id": pl.Utf8,
+    "overseer": pl.Utf8,
+    "condition": pl.Utf8,
+    "item_id": pl.Utf8,
+    "step": pl.Int64,
+    "round": pl.Int64,
+    "p_correct": pl.Float64,
+    "final": pl.Boolean,
+}
 
 
 def _p_correct(probs: list[float] | None, gold: str | None) -> float | None:
@@ -67,27 +75,52 @@ def trajectories(db: str | Path, frames: Frames | None = None) -> pl.DataFrame:
     rows: list[dict[str, Any]] = []
     last_step: dict[str, tuple[int, int]] = {}
     for r in beliefs.iter_rows(named=True):
-        rows.append({"judgment_id": r["judgment_id"], "overseer": r["overseer"], "condition": r["condition"],
-                     "item_id": r["item_id"], "step": r["step"], "round": r["round"],
-                     "p_correct": _p_correct(json.loads(r["probabilities"]), r["gold"]), "final": False})
+        rows.append(
+            {
+                "judgment_id": r["judgment_id"],
+                "overseer": r["overseer"],
+                "condition": r["condition"],
+                "item_id": r["item_id"],
+                "step": r["step"],
+                "round": r["round"],
+                "p_correct": _p_correct(json.loads(r["probabilities"]), r["gold"]),
+                "final": False,
+            }
+        )
         last_step[r["judgment_id"]] = (r["step"], r["round"])
     for r in finals.iter_rows(named=True):
         if r["judgment_id"] not in last_step:
             continue  # no trajectory recorded: nothing to trace over rounds
         meta = json.loads(r["client_meta"]) if r["client_meta"] else {}
         step, rnd = last_step[r["judgment_id"]]
-        rows.append({"judgment_id": r["judgment_id"], "overseer": r["overseer"], "condition": r["condition"],
-                     "item_id": r["item_id"], "step": step + 1, "round": int(meta.get("final_round", rnd + 1)),
-                     "p_correct": _p_correct(_final_probs(r["choice"], r["confidence"], meta), r["gold"]),
-                     "final": True})
+        rows.append(
+            {
+                "judgment_id": r["judgment_id"],
+                "overseer": r["overseer"],
+                "condition": r["condition"],
+                "item_id": r["item_id"],
+                "step": step + 1,
+                "round": int(meta.get("final_round", rnd + 1)),
+                "p_correct": _p_correct(_final_probs(r["choice"], r["confidence"], meta), r["gold"]),
+                "final": True,
+            }
+        )
     return pl.DataFrame(rows, schema=TRAJECTORY_SCHEMA)
 
 
 def by_round(traj: pl.DataFrame) -> pl.DataFrame:
     """Per condition and round: judges, accuracy and Brier of the latest belief (carried forward)."""
     if traj.is_empty():
-        return pl.DataFrame(schema={"condition": pl.Utf8, "round": pl.Int64, "judges": pl.UInt32,
-                                    "still_judging": pl.UInt32, "accuracy": pl.Float64, "brier": pl.Float64})
+        return pl.DataFrame(
+            schema={
+                "condition": pl.Utf8,
+                "round": pl.Int64,
+                "judges": pl.UInt32,
+                "still_judging": pl.UInt32,
+                "accuracy": pl.Float64,
+                "brier": pl.Float64,
+            }
+        )
     t = traj.filter(pl.col("p_correct").is_not_null())
     # the latest belief per judgment and round (several steps can share a round offline)
     latest = t.sort("step").group_by("judgment_id", "round").last()
@@ -99,8 +132,16 @@ def by_round(traj: pl.DataFrame) -> pl.DataFrame:
             upto = c.filter(pl.col("round") <= rnd).sort("round").group_by("judgment_id").last()
             still = c.filter(pl.col("round") >= rnd)["judgment_id"].n_unique()
             p = upto["p_correct"].to_numpy()
-            out.append({"condition": cond, "round": rnd, "judges": upto.height, "still_judging": still,
-                        "accuracy": float((p > 0.5).mean()), "brier": float(((1 - p) ** 2).mean())})
+            out.append(
+                {
+                    "condition": cond,
+                    "round": rnd,
+                    "judges": upto.height,
+                    "still_judging": still,
+                    "accuracy": float((p > 0.5).mean()),
+                    "brier": float(((1 - p) ** 2).mean()),
+                }
+            )
     return pl.DataFrame(out).sort("condition", "round")
 
 
@@ -108,8 +149,11 @@ def log_score_with_linear_penalty(p_correct: float, continues: int, rule: dict[s
     """``baseCoefficient · log_logBase(p) + constant − perTurnPenalty · continues`` (−inf at p = 0)."""
     if p_correct <= 0:
         return -math.inf
-    return (float(rule.get("baseCoefficient", 1.0)) * math.log(p_correct, float(rule.get("logBase", 2.0)))
-            + float(rule.get("constant", 0.0)) - float(rule.get("perTurnPenalty", 0.0)) * continues)
+    return (
+        float(rule.get("baseCoefficient", 1.0)) * math.log(p_correct, float(rule.get("logBase", 2.0)))
+        + float(rule.get("constant", 0.0))
+        - float(rule.get("perTurnPenalty", 0.0)) * continues
+    )
 
 
 def judge_rewards(db: str | Path, frames: Frames | None = None) -> pl.DataFrame:
@@ -126,11 +170,24 @@ def judge_rewards(db: str | Path, frames: Frames | None = None) -> pl.DataFrame:
         if p is None:
             continue
         n = int(continues.get(r["judgment_id"], 0))
-        rows.append({"judgment_id": r["judgment_id"], "condition": r["condition"], "continues": n,
-                     "p_correct": p, "reward": log_score_with_linear_penalty(p, n, rule),
-                     "recorded": meta.get("judge_reward")})
-    schema = {"judgment_id": pl.Utf8, "condition": pl.Utf8, "continues": pl.Int64, "p_correct": pl.Float64,
-              "reward": pl.Float64, "recorded": pl.Float64}
+        rows.append(
+            {
+                "judgment_id": r["judgment_id"],
+                "condition": r["condition"],
+                "continues": n,
+                "p_correct": p,
+                "reward": log_score_with_linear_penalty(p, n, rule),
+                "recorded": meta.get("judge_reward"),
+            }
+        )
+    schema = {
+        "judgment_id": pl.Utf8,
+        "condition": pl.Utf8,
+        "continues": pl.Int64,
+        "p_correct": pl.Float64,
+        "reward": pl.Float64,
+        "recorded": pl.Float64,
+    }
     return pl.DataFrame(rows, schema=schema)
 
 
@@ -146,22 +203,41 @@ def interactive_vs_offline(db: str | Path, frames: Frames | None = None) -> pl.D
         meta = json.loads(r["client_meta"]) if r["client_meta"] else {}
         if not meta.get("transcript_id") or not meta.get("mode"):
             continue
-        rows.append({"transcript_id": meta["transcript_id"], "offline": str(meta["mode"]).startswith("offline"),
-                     "condition": r["condition"].removeprefix("offline-"), "choice": r["choice"],
-                     "correct": r["gold"] is not None and r["choice"] == r["gold"]})
-    schema = {"condition": pl.Utf8, "sessions": pl.UInt32, "live_accuracy": pl.Float64,
-              "offline_accuracy": pl.Float64, "agree": pl.Float64}
+        rows.append(
+            {
+                "transcript_id": meta["transcript_id"],
+                "offline": str(meta["mode"]).startswith("offline"),
+                "condition": r["condition"].removeprefix("offline-"),
+                "choice": r["choice"],
+                "correct": r["gold"] is not None and r["choice"] == r["gold"],
+            }
+        )
+    schema = {
+        "condition": pl.Utf8,
+        "sessions": pl.UInt32,
+        "live_accuracy": pl.Float64,
+        "offline_accuracy": pl.Float64,
+        "agree": pl.Float64,
+    }
     if not rows:
         return pl.DataFrame(schema=schema)
     f = pl.DataFrame(rows)
     live = f.filter(~pl.col("offline")).group_by("transcript_id").first()
     off = f.filter(pl.col("offline")).sort("transcript_id").group_by("transcript_id", maintain_order=True).first()
-    pairs = live.join(off.select("transcript_id", pl.col("choice").alias("off_choice"),
-                                 pl.col("correct").alias("off_correct")), on="transcript_id")
+    pairs = live.join(
+        off.select("transcript_id", pl.col("choice").alias("off_choice"), pl.col("correct").alias("off_correct")),
+        on="transcript_id",
+    )
     if pairs.is_empty():
         return pl.DataFrame(schema=schema)
-    return (pairs.group_by("condition").agg(
-        pl.len().cast(pl.UInt32).alias("sessions"), pl.col("correct").cast(pl.Float64).mean().alias("live_accuracy"),
-        pl.col("off_correct").cast(pl.Float64).mean().alias("offline_accuracy"),
-        (pl.col("choice") == pl.col("off_choice")).cast(pl.Float64).mean().alias("agree"))
-        .sort("condition").select(list(schema)))
+    return (
+        pairs.group_by("condition")
+        .agg(
+            pl.len().cast(pl.UInt32).alias("sessions"),
+            pl.col("correct").cast(pl.Float64).mean().alias("live_accuracy"),
+            pl.col("off_correct").cast(pl.Float64).mean().alias("offline_accuracy"),
+            (pl.col("choice") == pl.col("off_choice")).cast(pl.Float64).mean().alias("agree"),
+        )
+        .sort("condition")
+        .select(list(schema))
+    )

@@ -42,25 +42,39 @@ def _pct(x: float | None) -> str:
 
 
 def _round_table(rounds: pl.DataFrame) -> Table:
-    t = Table(title="Accuracy and calibration by round (each judge's latest belief on the right answer, carried "
-                    "forward; correct = P(right) > 0.5)", title_justify="left")
+    t = Table(
+        title="Accuracy and calibration by round (each judge's latest belief on the right answer, carried "
+        "forward; correct = P(right) > 0.5)",
+        title_justify="left",
+    )
     for c in ("condition", "round", "judges", "still judging", "accuracy", "Brier"):
         t.add_column(c, justify="left" if c == "condition" else "right")
     for r in rounds.filter(pl.col("round") <= MAX_ROUNDS_SHOWN).iter_rows(named=True):
-        t.add_row(r["condition"], str(r["round"]), str(r["judges"]), str(r["still_judging"]), _pct(r["accuracy"]),
-                  f"{r['brier']:.3f}")
+        t.add_row(
+            r["condition"],
+            str(r["round"]),
+            str(r["judges"]),
+            str(r["still_judging"]),
+            _pct(r["accuracy"]),
+            f"{r['brier']:.3f}",
+        )
     return t
 
 
 def _reward_table(rewards: pl.DataFrame) -> Table:
-    t = Table(title="Judge reward (LogScoreWithLinearPenalty: log score of P(right) − penalty per extra round)",
-              title_justify="left")
+    t = Table(
+        title="Judge reward (LogScoreWithLinearPenalty: log score of P(right) − penalty per extra round)",
+        title_justify="left",
+    )
     for c in ("condition", "judgments", "mean reward", "mean rounds asked", "matches recorded"):
         t.add_column(c, justify="left" if c == "condition" else "right")
     agg = rewards.group_by("condition", maintain_order=True).agg(
-        pl.len().alias("n"), pl.col("reward").mean().alias("reward"), pl.col("continues").mean().alias("cont"),
+        pl.len().alias("n"),
+        pl.col("reward").mean().alias("reward"),
+        pl.col("continues").mean().alias("cont"),
         ((pl.col("reward") - pl.col("recorded")).abs() < 1e-9).sum().alias("match"),
-        pl.col("recorded").is_not_null().sum().alias("has"))
+        pl.col("recorded").is_not_null().sum().alias("has"),
+    )
     for r in agg.sort("condition").iter_rows(named=True):
         t.add_row(r["condition"], str(r["n"]), f"{r['reward']:.3f}", f"{r['cont']:.2f}", f"{r['match']}/{r['has']}")
     return t
@@ -71,18 +85,25 @@ def _offline_table(pairs: pl.DataFrame) -> Table:
     for c in ("condition", "sessions", "interactive accuracy", "offline accuracy", "same answer"):
         t.add_column(c, justify="left" if c == "condition" else "right")
     for r in pairs.iter_rows(named=True):
-        t.add_row(r["condition"], str(r["sessions"]), _pct(r["live_accuracy"]), _pct(r["offline_accuracy"]),
-                  _pct(r["agree"]))
+        t.add_row(
+            r["condition"], str(r["sessions"]), _pct(r["live_accuracy"]), _pct(r["offline_accuracy"]), _pct(r["agree"])
+        )
     return t
 
 
 def _replay_table(reference: list[dict[str, Any]], mine: pl.DataFrame) -> tuple[Table, list[dict[str, Any]]]:
-    t = Table(title="Replayed transcripts: this study's judges beside the original judges of the same transcripts "
-                    "(imported help; never pooled)", title_justify="left")
+    t = Table(
+        title="Replayed transcripts: this study's judges beside the original judges of the same transcripts "
+        "(imported help; never pooled)",
+        title_justify="left",
+    )
     for c in ("condition", "this study", "judgments", "accuracy", "original judges", "judgments ", "accuracy "):
         t.add_column(c, justify="left" if c in ("condition", "this study", "original judges") else "right")
-    ref = pl.DataFrame(reference) if reference else pl.DataFrame(schema={"transcript_id": pl.Utf8, "mode": pl.Utf8,
-                                                                          "correct": pl.Boolean})
+    ref = (
+        pl.DataFrame(reference)
+        if reference
+        else pl.DataFrame(schema={"transcript_id": pl.Utf8, "mode": pl.Utf8, "correct": pl.Boolean})
+    )
     live = ref.filter(pl.col("mode") == "live") if ref.height else ref
     rows = []
     for cond in mine["condition"].unique(maintain_order=True).to_list():
@@ -94,12 +115,27 @@ def _replay_table(reference: list[dict[str, Any]], mine: pl.DataFrame) -> tuple[
         acc_new = float(m["correct"].cast(pl.Float64).mean()) if m.height else float("nan")  # type: ignore[arg-type]
         # why the ignore below: mean() of a Float64 column is a float or None; height>0 here
         acc_old = float(r["correct"].cast(pl.Float64).mean()) if r.height else float("nan")  # type: ignore[arg-type]
-        t.add_row(cond, kind + (" (SYNTHETIC)" if kind != "people" else ""), str(m.height), _pct(acc_new),
-                  "people (imported)", str(r.height), _pct(acc_old))
-        rows.append({"condition": cond, "judges": kind, "judgments": m.height, "accuracy": acc_new,
-                     "original_judgments": r.height, "original_accuracy": acc_old,
-                     "imported_from": sorted({x for x in m["repository"].to_list() if x}),
-                     "transcripts": sorted(sessions)})
+        t.add_row(
+            cond,
+            kind + (" (SYNTHETIC)" if kind != "people" else ""),
+            str(m.height),
+            _pct(acc_new),
+            "people (imported)",
+            str(r.height),
+            _pct(acc_old),
+        )
+        rows.append(
+            {
+                "condition": cond,
+                "judges": kind,
+                "judgments": m.height,
+                "accuracy": acc_new,
+                "original_judgments": r.height,
+                "original_accuracy": acc_old,
+                "imported_from": sorted({x for x in m["repository"].to_list() if x}),
+                "transcripts": sorted(sessions),
+            }
+        )
     return t, rows
 
 
@@ -153,13 +189,17 @@ def _sections(db: str | Path) -> TrajectorySections | None:
         out.tables.append(table)
         out.data["replay"] = rows
         repos = sorted({x for r in rows for x in r["imported_from"]}) or ["an imported study"]
-        out.notes.append(f"The help in this study is imported (backend 'imported'): "
-                         f"{sum(len(r['transcripts']) for r in rows)} transcripts from {', '.join(repos)}; "
-                         "the session behind each item is in results.json.")
+        out.notes.append(
+            f"The help in this study is imported (backend 'imported'): "
+            f"{sum(len(r['transcripts']) for r in rows)} transcripts from {', '.join(repos)}; "
+            "the session behind each item is in results.json."
+        )
     finals = frames[1]
     if finals.height and finals["client_meta"].str.contains('"imported": "nyu-debate"', literal=True).any():
-        out.notes.append("Time per item for imported NYU sessions is the wall-clock span of the session's "
-                         "timestamps (live sessions ran asynchronously over days): not reading time.")
+        out.notes.append(
+            "Time per item for imported NYU sessions is the wall-clock span of the session's "
+            "timestamps (live sessions ran asynchronously over days): not reading time."
+        )
     if traj.is_empty():
         return out
     rounds = by_round(traj)
@@ -168,8 +208,12 @@ def _sections(db: str | Path) -> TrajectorySections | None:
     rewards = judge_rewards(db, frames)
     if rewards.height:
         out.tables.append(_reward_table(rewards))
-        out.data["judge_reward"] = (rewards.group_by("condition").agg(
-            pl.len().alias("judgments"), pl.col("reward").mean().alias("mean_reward")).sort("condition").to_dicts())
+        out.data["judge_reward"] = (
+            rewards.group_by("condition")
+            .agg(pl.len().alias("judgments"), pl.col("reward").mean().alias("mean_reward"))
+            .sort("condition")
+            .to_dicts()
+        )
     pairs = interactive_vs_offline(db, frames)
     if pairs.height:
         out.tables.append(_offline_table(pairs))

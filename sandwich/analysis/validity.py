@@ -36,11 +36,11 @@ TESTS = ("permutation>", "permutation≠", "bootstrap>", "bootstrap≠")
 class Truth:
     """Parameters of the generating model (logit scale)."""
 
-    base: float = 0.6          # β0: logit(0.646) — unassisted overseers right about 65% of the time on an average item
-    effect: float = 0.0        # δ
-    sd_overseer: float = 0.5   # σ_o: a 1-sd better overseer is right ~10 points more often
-    sd_item: float = 1.0       # σ_i: items range from easy to hard
-    sd_slope: float = 0.3      # σ_oc: overseer × condition
+    base: float = 0.6  # β0: logit(0.646) — unassisted overseers right about 65% of the time on an average item
+    effect: float = 0.0  # δ
+    sd_overseer: float = 0.5  # σ_o: a 1-sd better overseer is right ~10 points more often
+    sd_item: float = 1.0  # σ_i: items range from easy to hard
+    sd_slope: float = 0.3  # σ_oc: overseer × condition
 
     def accuracy(self, condition: int) -> float:
         """Population accuracy of a condition: E[expit(β0 + δc + N(0, σ²))] by 40-point Gauss–Hermite."""
@@ -64,7 +64,7 @@ class Design:
     condition: np.ndarray
     n_overseers: int
     n_items: int
-    stratum: np.ndarray        # per overseer, for the pigeonhole bootstrap
+    stratum: np.ndarray  # per overseer, for the pigeonhole bootstrap
 
 
 def planned(kind: str, overseers: int, items_per_overseer: int) -> Design:
@@ -77,8 +77,11 @@ def planned(kind: str, overseers: int, items_per_overseer: int) -> Design:
     strata = np.zeros(overseers, np.int64)
     if kind == "between-subjects":
         strata[o] = cond + 2
-    label = (f"within {overseers}×{items_per_overseer}" if kind == "within-subjects"
-             else f"between {overseers // 2}/cond ×{items_per_overseer}")
+    label = (
+        f"within {overseers}×{items_per_overseer}"
+        if kind == "within-subjects"
+        else f"between {overseers // 2}/cond ×{items_per_overseer}"
+    )
     return Design(label, o, np.array([pool.index(r.item_id) for r in rows]), cond, overseers, len(pool), strata)
 
 
@@ -96,15 +99,28 @@ def observational(seed: int = 7, overseers: int = 20, items: int = 150) -> Desig
         o += [k] * len(chosen)
         i += list(chosen)
         c += list((rng.random(len(chosen)) < share[k]).astype(int))
-    return Design(f"observational {overseers} (NYU-like)", np.array(o), np.array(i), np.array(c), overseers, items,
-                  np.zeros(overseers, np.int64))
+    return Design(
+        f"observational {overseers} (NYU-like)",
+        np.array(o),
+        np.array(i),
+        np.array(c),
+        overseers,
+        items,
+        np.zeros(overseers, np.int64),
+    )
 
 
 def grid() -> list[Design]:
     """The designs of `benchmarks/validity_grid.py`."""
-    return [planned("within-subjects", 6, 24), planned("within-subjects", 8, 24), planned("within-subjects", 12, 24),
-            planned("between-subjects", 8, 24), planned("between-subjects", 20, 24),
-            planned("between-subjects", 80, 24), observational()]
+    return [
+        planned("within-subjects", 6, 24),
+        planned("within-subjects", 8, 24),
+        planned("within-subjects", 12, 24),
+        planned("between-subjects", 8, 24),
+        planned("between-subjects", 20, 24),
+        planned("between-subjects", 80, 24),
+        observational(),
+    ]
 
 
 def simulate(d: Design, truth: Truth, rng: np.random.Generator) -> JudgmentTable:
@@ -115,9 +131,19 @@ def simulate(d: Design, truth: Truth, rng: np.random.Generator) -> JudgmentTable
     eta = truth.base + truth.effect * d.condition + a[d.overseer] + b[d.item] + g[d.overseer, d.condition]
     right = (rng.random(len(eta)) < expit(eta)).astype(float)
     n = len(right)
-    return JudgmentTable([f"o{k}" for k in range(d.n_overseers)], [f"i{k}" for k in range(d.n_items)],
-                         list(CONDITIONS), d.overseer, d.item, d.condition, right, np.full(n, np.nan),
-                         np.full(n, np.nan), d.stratum, np.where(right == 1, "right", "wrong").astype(object))
+    return JudgmentTable(
+        [f"o{k}" for k in range(d.n_overseers)],
+        [f"i{k}" for k in range(d.n_items)],
+        list(CONDITIONS),
+        d.overseer,
+        d.item,
+        d.condition,
+        right,
+        np.full(n, np.nan),
+        np.full(n, np.nan),
+        d.stratum,
+        np.where(right == 1, "right", "wrong").astype(object),
+    )
 
 
 @dataclass
@@ -133,8 +159,12 @@ def analyse(t: JudgmentTable, *, replicates: int = 0, permutations: int = 1000, 
     """The report's intervals and tests for one study, computed by `sandwich analyze`'s own functions."""
     draws, _, _ = bootstrap_sums(cell_sums(t, ("accuracy",)), replicates, seed)
     u, a = draws[("unassisted", "accuracy")], draws[("assisted", "accuracy")]
-    stats = {"acc_unassisted": u, "acc_assisted": a, "difference": Draws.combine(lambda x, y: x - y, a, u),
-             "gap_closed": gap_draws(draws, "assisted", "unassisted", replicates)}
+    stats = {
+        "acc_unassisted": u,
+        "acc_assisted": a,
+        "difference": Draws.combine(lambda x, y: x - y, a, u),
+        "gap_closed": gap_draws(draws, "assisted", "unassisted", replicates),
+    }
     ci, before = {}, {}
     for k, dr in stats.items():
         iv = interval(dr)
@@ -146,6 +176,7 @@ def analyse(t: JudgmentTable, *, replicates: int = 0, permutations: int = 1000, 
     for name in TESTS:
         test, alt = name[:-1], {">": "greater", "≠": "two-sided"}[name[-1]]
         h = Hypothesis(id="H", compare=["assisted", "unassisted"], alternative=alt, test=test)
-        p[name] = test_hypothesis(h, "confirmatory", t, draws, "unassisted", replicates,
-                                  permutations=permutations, seed=seed).p
+        p[name] = test_hypothesis(
+            h, "confirmatory", t, draws, "unassisted", replicates, permutations=permutations, seed=seed
+        ).p
     return StudyOutcome(ci, before, p)

@@ -118,37 +118,72 @@ def _dump(c: BaseModel) -> dict[str, Any]:
     return c.model_dump(mode="json", exclude_unset=True)
 
 
-register(AssistanceKind(
-    name="explanation", title="Explanation", params=ExplanationParams, content=ExplanationContent,
-    briefing="an explanation of the item in plain language",
-    render=lambda c: help_text.explanation(_dump(c)), summary=lambda c: f"Explanation: {c.text}",
-    strategy="assistants.explain:explanation"))
+register(
+    AssistanceKind(
+        name="explanation",
+        title="Explanation",
+        params=ExplanationParams,
+        content=ExplanationContent,
+        briefing="an explanation of the item in plain language",
+        render=lambda c: help_text.explanation(_dump(c)),
+        summary=lambda c: f"Explanation: {c.text}",
+        strategy="assistants.explain:explanation",
+    )
+)
 
-register(AssistanceKind(
-    name="decomposition", title="Sub-questions", params=DecompositionParams, content=DecompositionContent,
-    briefing="the question split into smaller sub-questions, each answered by the model; you can ask follow-ups",
-    render=lambda c: help_text.decomposition(_dump(c)), pane="tree",
-    summary=lambda c: "Sub-questions:\n" + "\n".join(f"{n.id}. {n.question} — {n.answer}" for n in c.nodes),
-    strategy="assistants.decompose:decomposition"))
+register(
+    AssistanceKind(
+        name="decomposition",
+        title="Sub-questions",
+        params=DecompositionParams,
+        content=DecompositionContent,
+        briefing="the question split into smaller sub-questions, each answered by the model; you can ask follow-ups",
+        render=lambda c: help_text.decomposition(_dump(c)),
+        pane="tree",
+        summary=lambda c: "Sub-questions:\n" + "\n".join(f"{n.id}. {n.question} — {n.answer}" for n in c.nodes),
+        strategy="assistants.decompose:decomposition",
+    )
+)
 
-register(AssistanceKind(
-    name="critique", title="Critique", params=CritiqueParams, content=CritiqueContent,
-    briefing="a list of possible flaws the model found, each with where and why",
-    render=lambda c: help_text.critique(_dump(c)),
-    summary=lambda c: "Possible flaws:\n" + "\n".join(f"- {f.what} ({f.where}) {f.why}" for f in c.flaws),
-    strategy="assistants.critique:critique"))
+register(
+    AssistanceKind(
+        name="critique",
+        title="Critique",
+        params=CritiqueParams,
+        content=CritiqueContent,
+        briefing="a list of possible flaws the model found, each with where and why",
+        render=lambda c: help_text.critique(_dump(c)),
+        summary=lambda c: "Possible flaws:\n" + "\n".join(f"- {f.what} ({f.where}) {f.why}" for f in c.flaws),
+        strategy="assistants.critique:critique",
+    )
+)
 
-register(AssistanceKind(
-    name="consultancy", title="Consultant", params=ConsultancyParams, content=ConsultancyContent, sides=1,
-    briefing="a consultant arguing for one answer — it may be arguing for the wrong one",
-    render=lambda c: help_text.consultancy(_dump(c)),
-    summary=lambda c: f"A consultant argued for \"{c.assigned_answer}\": " + " ".join(t.text for t in c.turns),
-    strategy="assistants.consult:consultancy"))
+register(
+    AssistanceKind(
+        name="consultancy",
+        title="Consultant",
+        params=ConsultancyParams,
+        content=ConsultancyContent,
+        sides=1,
+        briefing="a consultant arguing for one answer — it may be arguing for the wrong one",
+        render=lambda c: help_text.consultancy(_dump(c)),
+        summary=lambda c: f'A consultant argued for "{c.assigned_answer}": ' + " ".join(t.text for t in c.turns),
+        strategy="assistants.consult:consultancy",
+    )
+)
 
-register(AssistanceKind(
-    name="debate", title="Debate", params=DebateParams, content=DebateContent, sides=2,
-    briefing="two model debaters arguing for opposite answers over several rounds",
-    render=lambda c: help_text.debate(_dump(c)),
-    summary=lambda c: "A debate:\n" + "\n".join(f"{t.speaker} (for \"{c.answers.get(t.speaker)}\"): {t.text}"
-                                                for t in c.turns),
-    strategy="assistants.debate:debate"))
+register(
+    AssistanceKind(
+        name="debate",
+        title="Debate",
+        params=DebateParams,
+        content=DebateContent,
+        sides=2,
+        briefing="two model debaters arguing for opposite answers over several rounds",
+        render=lambda c: help_text.debate(_dump(c)),
+        summary=lambda c: (
+            "A debate:\n" + "\n".join(f'{t.speaker} (for "{c.answers.get(t.speaker)}"): {t.text}' for t in c.turns)
+        ),
+        strategy="assistants.debate:debate",
+    )
+)

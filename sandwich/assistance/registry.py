@@ -41,7 +41,7 @@ class AssistanceKind:
     strategy: Callable[..., Any] | str
     summary: Callable[[Any], str] | None = None
     sides: Literal[0, 1, 2] = 0
-    pane: Literal["text", "tree"] = "text"   # how the app lays it out: scrolling text, or a tree of nodes
+    pane: Literal["text", "tree"] = "text"  # how the app lays it out: scrolling text, or a tree of nodes
 
     def parse(self, content: dict[str, Any] | None) -> BaseModel | None:
         """The stored content as its typed model (None when it does not fit the contract)."""
@@ -56,8 +56,10 @@ class AssistanceKind:
         """The help in the app's and the LLM judge's words; content that breaks the contract is shown as text."""
         typed = self.parse(content)
         if typed is None:
-            return [("This help does not have the expected form; its content follows as stored.", "bold yellow"),
-                    (f"\n\n{content}", "")]
+            return [
+                ("This help does not have the expected form; its content follows as stored.", "bold yellow"),
+                (f"\n\n{content}", ""),
+            ]
         return self.render(typed)
 
     def summarize(self, content: dict[str, Any]) -> str:

@@ -40,10 +40,10 @@ class TrainContext:
     """Where a run may keep files, and how it reports progress."""
 
     seed: int
-    run_dir: Path | None = None          # checkpoints go here (resume after an interrupt)
-    cache_dir: Path | None = None        # shared caches (frozen embeddings)
+    run_dir: Path | None = None  # checkpoints go here (resume after an interrupt)
+    cache_dir: Path | None = None  # shared caches (frozen embeddings)
     progress: Progress | None = None
-    all_examples: list[Example] = field(default_factory=list)   # every example (inputs only) for group contrast
+    all_examples: list[Example] = field(default_factory=list)  # every example (inputs only) for group contrast
 
     def report(self, done: int, total: int) -> None:
         """Forward progress if anyone listens."""
@@ -129,19 +129,25 @@ def clear_checkpoint(run_dir: Path | None) -> None:
 
 
 # ------------------------------------------------------------ dispatch
-def train_backbone(train: Sequence[Example], targets: Sequence[float], settings: TrainSettings,
-                   ctx: TrainContext) -> TrainedClassifier:
+def train_backbone(
+    train: Sequence[Example], targets: Sequence[float], settings: TrainSettings, ctx: TrainContext
+) -> TrainedClassifier:
     """Train the backbone the settings name."""
     if not train:
-        raise SandwichError("No labelled train-split examples for this label source.",
-                            hint="Collect judgments on train-split items (or check the source's name).")
+        raise SandwichError(
+            "No labelled train-split examples for this label source.",
+            hint="Collect judgments on train-split items (or check the source's name).",
+        )
     if settings.backbone == "minilm":
         from sandwich.classifiers.minilm import train_frozen
+
         return train_frozen(train, targets, settings, ctx)
     if settings.backbone == "minilm-finetune":
         from sandwich.classifiers.minilm import train_finetune
+
         return train_finetune(train, targets, settings, ctx)
     if settings.backbone == "lm-reward":
         from sandwich.classifiers.lm_reward import train_reward_model
+
         return train_reward_model(train, targets, settings, ctx)
     raise SandwichError(f"Unknown backbone {settings.backbone!r}.", hint=f"Use one of: {', '.join(BACKBONES)}.")

@@ -47,8 +47,8 @@ class Example:
     split: str
     text: str
     bad: int | None
-    choice: str | None = None       # multiple-choice: the choice's letter
-    context: str = ""               # what the candidate answers (the task statement); a reward model reads it too
+    choice: str | None = None  # multiple-choice: the choice's letter
+    context: str = ""  # what the candidate answers (the task statement); a reward model reads it too
 
     @property
     def full_text(self) -> str:
@@ -61,8 +61,8 @@ class SourceLabels:
     """Training targets (P(bad), 0..1) from one label source, on train-split examples only."""
 
     source: str
-    targets: dict[str, float]                   # example_id -> soft target
-    hard: dict[str, int]                        # example_id -> 0/1 target
+    targets: dict[str, float]  # example_id -> soft target
+    hard: dict[str, int]  # example_id -> 0/1 target
     n_judgments: int = 0
     notes: list[str] = field(default_factory=list)
 
@@ -83,8 +83,11 @@ def strip_docstrings(code: str) -> str:
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.body:
             first = node.body[0]
-            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) \
-                    and isinstance(first.value.value, str):
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
                 node.body = node.body[1:] or [ast.Pass()]
     return ast.unparse(tree)
 
@@ -125,31 +128,60 @@ def load_examples(svc: Any) -> list[Example]:
     """Every example of a study (train and test), with gold attached for evaluation."""
     kind = svc.study.task.kind
     gold = svc.gold()
-    items = [{"item_id": i.item_id, "task_kind": i.task_kind, "problem_id": i.problem_id, "split": i.split,
-              "prompt": i.prompt, "body": i.body, "question": i.question, "choices": i.choices}
-             for i in svc.store.items()]
+    items = [
+        {
+            "item_id": i.item_id,
+            "task_kind": i.task_kind,
+            "problem_id": i.problem_id,
+            "split": i.split,
+            "prompt": i.prompt,
+            "body": i.body,
+            "question": i.question,
+            "choices": i.choices,
+        }
+        for i in svc.store.items()
+    ]
     out: list[Example] = []
     tk = task_kinds.get(kind)  # the task kind says whether an example is an item or one of its choices
     for it in items:
         g = gold.get(it["item_id"])
         if not tk.examples_per_choice and tk.bad_answer is not None:
             text, context = tk.example_text(it["prompt"] or "", it["body"] or "")
-            out.append(Example(it["item_id"], it["item_id"], it["problem_id"], it["split"],
-                               text, None if g is None else int(g == tk.bad_answer), context=context))
+            out.append(
+                Example(
+                    it["item_id"],
+                    it["item_id"],
+                    it["problem_id"],
+                    it["split"],
+                    text,
+                    None if g is None else int(g == tk.bad_answer),
+                    context=context,
+                )
+            )
         elif tk.examples_per_choice:
             for k, choice in enumerate(it["choices"] or []):
                 letter = LETTERS[k]
-                out.append(Example(f"{it['item_id']}#{letter}", it["item_id"], it["item_id"], it["split"],
-                                   choice_text(it["body"] or "", it["question"] or "", choice),
-                                   None if g is None else int(g != letter), letter))
+                out.append(
+                    Example(
+                        f"{it['item_id']}#{letter}",
+                        it["item_id"],
+                        it["item_id"],
+                        it["split"],
+                        choice_text(it["body"] or "", it["question"] or "", choice),
+                        None if g is None else int(g != letter),
+                        letter,
+                    )
+                )
         else:
-            raise SandwichError(f"Classifiers do not support task kind {kind!r} yet.",
-                                hint="Use a code-review or multiple-choice study.")
+            raise SandwichError(
+                f"Classifiers do not support task kind {kind!r} yet.",
+                hint="Use a code-review or multiple-choice study.",
+            )
     return out
 
 
 # ------------------------------------------------------------------ labels
-JUDGMENT_KINDS = ("human", "llm", "parametric")   # the sources `analyze --source` keeps apart
+JUDGMENT_KINDS = ("human", "llm", "parametric")  # the sources `analyze --source` keeps apart
 
 
 def source_conditions(source: str) -> tuple[str | None, str]:
@@ -168,8 +200,7 @@ def split_kind(source: str) -> tuple[str, str | None]:
     return (base, kind) if at else (source, None)
 
 
-def kind_to_read(kinds: Sequence[str], kind: str | None,
-                 planned: Sequence[str] | None) -> tuple[str | None, list[str]]:
+def kind_to_read(kinds: Sequence[str], kind: str | None, planned: Sequence[str] | None) -> tuple[str | None, list[str]]:
     """Which kind of overseer a label source reads among one condition's usable judgments, and what it leaves out.
 
     `kinds`: the kind of each usable judgment ('human', 'llm', 'parametric'). `kind` None: the kind `analyze`
@@ -185,9 +216,11 @@ def kind_to_read(kinds: Sequence[str], kind: str | None,
     notes: list[str] = []
     others = {k: sum(x == k for x in kinds) for k in present if k != kind}
     if others:
-        notes.append(f"labels from {source_words([kind]) if kind else 'nobody'} only; left out: "
-                     + ", ".join(f"{n} judgment(s) of {source_words([k])}" for k, n in others.items())
-                     + f" (use '@{next(iter(others))}' for those).")
+        notes.append(
+            f"labels from {source_words([kind]) if kind else 'nobody'} only; left out: "
+            + ", ".join(f"{n} judgment(s) of {source_words([k])}" for k, n in others.items())
+            + f" (use '@{next(iter(others))}' for those)."
+        )
     return kind, notes
 
 
@@ -199,15 +232,21 @@ def _judgments(svc: Any, condition: str, kind: str | None) -> tuple[list[dict[st
     from sandwich.analysis.sources import planned_sources
 
     non_experts = {o.name for o in svc.overseers() if o.role == "non_expert"}
-    usable = [j for j in svc.store.judgments(condition=condition)
-              if not j.skipped and j.choice is not None and j.overseer in non_experts]
+    usable = [
+        j
+        for j in svc.store.judgments(condition=condition)
+        if not j.skipped and j.choice is not None and j.overseer in non_experts
+    ]
     kind, notes = kind_to_read([j.source for j in usable], kind, planned_sources(None, svc.study))
     mine = [j for j in usable if j.source == kind]
     failed = sum(j.assistance_failed for j in mine)
     if failed:
         notes.append(f"{failed} judgment(s) made without the condition's help (assistance_failed) are not labels.")
-    rows = [{"overseer": j.overseer, "item_id": j.item_id, "choice": j.choice, "confidence": j.confidence}
-            for j in mine if not j.assistance_failed]
+    rows = [
+        {"overseer": j.overseer, "item_id": j.item_id, "choice": j.choice, "confidence": j.confidence}
+        for j in mine
+        if not j.assistance_failed
+    ]
     return rows, kind, notes
 
 
@@ -228,8 +267,9 @@ def _options(svc: Any, item_id: str, cache: dict[str, list[str]]) -> list[str]:
     return cache[item_id]
 
 
-def _to_examples(kind: str, item_id: str, verdict: str, probs: dict[str, float],
-                 by_item: dict[str, list[Example]]) -> tuple[dict[str, float], dict[str, int]]:
+def _to_examples(
+    kind: str, item_id: str, verdict: str, probs: dict[str, float], by_item: dict[str, list[Example]]
+) -> tuple[dict[str, float], dict[str, int]]:
     """Item-level verdict + option probabilities → per-example P(bad) targets."""
     soft: dict[str, float] = {}
     hard: dict[str, int] = {}
@@ -255,10 +295,13 @@ def labels_for(svc: Any, source: str, examples: list[Example]) -> SourceLabels:
     agg, cond = source_conditions(source)
     who = split_kind(source)[1]
     if who is not None and (who not in JUDGMENT_KINDS or cond == "expert"):
-        raise SandwichError(f"Unknown label source {source!r}: {who!r} is not a kind of overseer"
-                            if cond != "expert" else f"Unknown label source {source!r}: expert labels are gold.",
-                            hint="Suffix a condition source with @human, @llm or @parametric (people and "
-                                 "simulations are never pooled); 'expert' takes no suffix.")
+        raise SandwichError(
+            f"Unknown label source {source!r}: {who!r} is not a kind of overseer"
+            if cond != "expert"
+            else f"Unknown label source {source!r}: expert labels are gold.",
+            hint="Suffix a condition source with @human, @llm or @parametric (people and "
+            "simulations are never pooled); 'expert' takes no suffix.",
+        )
     if source == "expert":
         lab = SourceLabels(source, {}, {})
         for e in train:
@@ -267,10 +310,12 @@ def labels_for(svc: Any, source: str, examples: list[Example]) -> SourceLabels:
                 lab.hard[e.example_id] = e.bad
         return lab
     if cond not in names or (agg is not None and agg not in AGGREGATIONS):
-        raise SandwichError(f"Unknown label source {source!r}.",
-                            hint="Use 'expert', a condition name (" + ", ".join(names) + "), or "
-                                 "majority:<condition> / dawid-skene:<condition>, optionally followed by "
-                                 "@human, @llm or @parametric.")
+        raise SandwichError(
+            f"Unknown label source {source!r}.",
+            hint="Use 'expert', a condition name (" + ", ".join(names) + "), or "
+            "majority:<condition> / dawid-skene:<condition>, optionally followed by "
+            "@human, @llm or @parametric.",
+        )
     judged, _, notes = _judgments(svc, cond, who)
     rows = [r for r in judged if r["item_id"] in by_item]  # train split only
     lab = SourceLabels(source, {}, {}, n_judgments=len(rows), notes=notes)
@@ -283,8 +328,14 @@ def labels_for(svc: Any, source: str, examples: list[Example]) -> SourceLabels:
             opts = _options(svc, item_id, cache)
             probs = {o: sum(_item_probs(j["choice"], j["confidence"], opts)[o] for j in js) / len(js) for o in opts}
             # majority of choices; ties broken by summed confidence, then by the mean probability
-            votes = {o: (sum(j["choice"] == o for j in js),
-                         sum((j["confidence"] or 0) for j in js if j["choice"] == o), probs[o]) for o in opts}
+            votes = {
+                o: (
+                    sum(j["choice"] == o for j in js),
+                    sum((j["confidence"] or 0) for j in js if j["choice"] == o),
+                    probs[o],
+                )
+                for o in opts
+            }
             verdict = max(opts, key=lambda o: votes[o])
             s, h = _to_examples(kind, item_id, verdict, probs, by_item)
             lab.targets.update(s)
@@ -293,8 +344,15 @@ def labels_for(svc: Any, source: str, examples: list[Example]) -> SourceLabels:
     return _aggregate(svc, agg, kind, rows, by_item, lab, cache)
 
 
-def _aggregate(svc: Any, agg: str, kind: str, rows: list[dict[str, Any]], by_item: dict[str, list[Example]],
-               lab: SourceLabels, cache: dict[str, list[str]]) -> SourceLabels:
+def _aggregate(
+    svc: Any,
+    agg: str,
+    kind: str,
+    rows: list[dict[str, Any]],
+    by_item: dict[str, list[Example]],
+    lab: SourceLabels,
+    cache: dict[str, list[str]],
+) -> SourceLabels:
     """Crowd-kit aggregation (majority vote or Dawid–Skene) over the condition's overseers."""
     if not rows:
         return lab
@@ -302,25 +360,33 @@ def _aggregate(svc: Any, agg: str, kind: str, rows: list[dict[str, Any]], by_ite
 
     from sandwich.analysis.aggregation import dawid_skene_labels, majority_votes
 
-    df = pd.DataFrame({"task": [r["item_id"] for r in rows], "worker": [r["overseer"] for r in rows],
-                       "label": [r["choice"] for r in rows]}).sort_values(["task", "worker", "label"])
+    df = pd.DataFrame(
+        {
+            "task": [r["item_id"] for r in rows],
+            "worker": [r["overseer"] for r in rows],
+            "label": [r["choice"] for r in rows],
+        }
+    ).sort_values(["task", "worker", "label"])
     # majority vote: order-independent; a tie takes the first tied answer alphabetically, its soft target splits
     top = majority_votes(df)
     shares = df.groupby("task")["label"].value_counts(normalize=True).unstack(fill_value=0.0)
     labels, probas = pd.Series({k: v[0] for k, v in top.items()}), shares
     ties = sum(len(v) > 1 for v in top.values())
     if ties:
-        lab.notes.append(f"majority vote: {ties} tied item(s) take the first tied answer alphabetically (hard "
-                         "labels) and an even split (soft labels).")
+        lab.notes.append(
+            f"majority vote: {ties} tied item(s) take the first tied answer alphabetically (hard "
+            "labels) and an even split (soft labels)."
+        )
     if agg == "dawid-skene":
         ds_labels, ds_probas, overridden, reason = dawid_skene_labels(df, 100)
-        if ds_labels is None:   # the guard the analysis applies, before its labels are trained on
+        if ds_labels is None:  # the guard the analysis applies, before its labels are trained on
             lab.notes.append(f"Dawid–Skene {reason}; majority-vote labels are used instead.")
         else:
             labels, probas = ds_labels, ds_probas
             if overridden:
-                lab.notes.append(f"Dawid–Skene relabelled {overridden} unanimous item(s); "
-                                 "the unanimous answer is kept.")
+                lab.notes.append(
+                    f"Dawid–Skene relabelled {overridden} unanimous item(s); the unanimous answer is kept."
+                )
     for item_id, verdict in labels.items():
         opts = _options(svc, item_id, cache)
         if probas is not None and item_id in probas.index:
@@ -340,8 +406,10 @@ def training_set(examples: list[Example], labels: SourceLabels, *, soft: bool) -
     chosen = [by_id[k] for k in sorted(use) if k in by_id]
     leaked = [e.example_id for e in chosen if e.split != "train"]
     if leaked:  # labels_for never produces these; this guards hand-built label sets
-        raise SandwichError(f"Label source {labels.source!r} labels {len(leaked)} test-split example(s) "
-                            f"(first: {leaked[0]}); training on them would leak the evaluation set.")
+        raise SandwichError(
+            f"Label source {labels.source!r} labels {len(leaked)} test-split example(s) "
+            f"(first: {leaked[0]}); training on them would leak the evaluation set."
+        )
     return chosen, [float(use[e.example_id]) for e in chosen]
 
 

@@ -38,7 +38,7 @@ def ece(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
         return float("nan")
     conf = np.maximum(p, 1 - p)
     right = ((p >= 0.5).astype(int) == y).astype(float)
-    which = np.clip(((conf - 0.5) / 0.5 * bins).astype(int), 0, bins - 1)   # equal-width bins over [0.5, 1]
+    which = np.clip(((conf - 0.5) / 0.5 * bins).astype(int), 0, bins - 1)  # equal-width bins over [0.5, 1]
     n = np.bincount(which, minlength=bins)
     gap = np.abs(np.bincount(which, conf, bins) - np.bincount(which, right, bins))
     return float(gap[n > 0].sum() / len(y))
@@ -70,7 +70,7 @@ def flag_curve(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
     """Flag the most suspicious first; at each cut where P(bad) changes: (coverage, precision, flagged count)."""
     order = np.argsort(-p, kind="stable")
     ps, ys = p[order], y[order]
-    cuts = np.r_[np.nonzero(np.diff(ps))[0] + 1, len(ps)]   # never split tied scores
+    cuts = np.r_[np.nonzero(np.diff(ps))[0] + 1, len(ps)]  # never split tied scores
     tp = np.cumsum(ys)[cuts - 1]
     return cuts / len(ys), tp / cuts, cuts
 
@@ -94,13 +94,25 @@ def coverage_at_precision(y: np.ndarray, p: np.ndarray, target: float) -> dict[s
     ok = np.nonzero(prec >= target)[0]
     needed = math.ceil(math.log(0.05) / math.log(target))
     if not len(ok):
-        return {"coverage": 0.0, "flagged": 0, "precision": float("nan"), "precision_lower95": 0.0,
-                "certifiable": False, "needed_flagged": needed}
+        return {
+            "coverage": 0.0,
+            "flagged": 0,
+            "precision": float("nan"),
+            "precision_lower95": 0.0,
+            "certifiable": False,
+            "needed_flagged": needed,
+        }
     j = ok[-1]
     tp = int(round(prec[j] * k[j]))
     lower = clopper_pearson_lower(tp, int(k[j]))
-    return {"coverage": float(cov[j]), "flagged": int(k[j]), "precision": float(prec[j]),
-            "precision_lower95": lower, "certifiable": lower >= target, "needed_flagged": needed}
+    return {
+        "coverage": float(cov[j]),
+        "flagged": int(k[j]),
+        "precision": float(prec[j]),
+        "precision_lower95": lower,
+        "certifiable": lower >= target,
+        "needed_flagged": needed,
+    }
 
 
 def fnr_at_coverage(y: np.ndarray, p: np.ndarray, coverage: float) -> float:
@@ -121,11 +133,14 @@ def resolution_note(n_bad: int, targets: Sequence[float] = (0.99, 0.999)) -> str
     too_fine = [t for t in targets if 1 - t < floor or n_bad < math.ceil(math.log(0.05) / math.log(t))]
     if not too_fine:
         return None
-    need = ", ".join(f"{t:.1%} needs ≥{math.ceil(math.log(0.05) / math.log(t)):,} flagged with no error"
-                     for t in too_fine)
-    return (f"The test split has only {n_bad} bad item(s): the smallest error rate it can resolve is ≈1/{n_bad} "
-            f"= {floor:.1%}. Certifying precision at 95% confidence ({need}) is beyond this data; "
-            "the coverage figures are point estimates; the table gives one-sided Clopper–Pearson lower bounds.")
+    need = ", ".join(
+        f"{t:.1%} needs ≥{math.ceil(math.log(0.05) / math.log(t)):,} flagged with no error" for t in too_fine
+    )
+    return (
+        f"The test split has only {n_bad} bad item(s): the smallest error rate it can resolve is ≈1/{n_bad} "
+        f"= {floor:.1%}. Certifying precision at 95% confidence ({need}) is beyond this data; "
+        "the coverage figures are point estimates; the table gives one-sided Clopper–Pearson lower bounds."
+    )
 
 
 # ------------------------------------------------------------ downstream
@@ -147,14 +162,18 @@ def best_of_n(examples: Sequence[Example], p: np.ndarray, seed: int = 0) -> dict
         if len(idx) < 2:
             continue
         n += 1
-        scores = p[idx] + rng.uniform(0, 1e-9, len(idx))   # ties broken at random, reproducibly
+        scores = p[idx] + rng.uniform(0, 1e-9, len(idx))  # ties broken at random, reproducibly
         best = idx[int(np.argmin(scores))]
         picked.append(1 - _bad(examples[best]))
         random_rate.append(np.mean([1 - _bad(examples[k]) for k in idx]))
         oracle.append(float(any(examples[k].bad == 0 for k in idx)))
     nan = float("nan")
-    return {"groups": n, "pass_rate": float(np.mean(picked)) if n else nan,
-            "random": float(np.mean(random_rate)) if n else nan, "oracle": float(np.mean(oracle)) if n else nan}
+    return {
+        "groups": n,
+        "pass_rate": float(np.mean(picked)) if n else nan,
+        "random": float(np.mean(random_rate)) if n else nan,
+        "oracle": float(np.mean(oracle)) if n else nan,
+    }
 
 
 def group_bootstrap(examples: Sequence[Example], n_boot: int, seed: int) -> list[np.ndarray]:
@@ -164,5 +183,7 @@ def group_bootstrap(examples: Sequence[Example], n_boot: int, seed: int) -> list
         groups[e.group].append(k)
     keys = sorted(groups)
     rng = np.random.default_rng(seed)
-    return [np.concatenate([groups[keys[g]] for g in rng.integers(0, len(keys), len(keys))]).astype(int)
-            for _ in range(n_boot)]
+    return [
+        np.concatenate([groups[keys[g]] for g in rng.integers(0, len(keys), len(keys))]).astype(int)
+        for _ in range(n_boot)
+    ]

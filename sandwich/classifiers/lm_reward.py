@@ -38,6 +38,7 @@ def load_reward_model(settings: TrainSettings):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from sandwich.models import resolve_model
+
     path = resolve_model(settings.lm_model)
     tok = AutoTokenizer.from_pretrained(path)
     if tok.pad_token is None:
@@ -52,8 +53,13 @@ def load_reward_model(settings: TrainSettings):
         from peft import LoraConfig, TaskType, get_peft_model
     except ImportError:
         return tok, model, False
-    lora = LoraConfig(task_type=TaskType.SEQ_CLS, r=settings.lora_r, lora_alpha=2 * settings.lora_r,
-                      lora_dropout=0.0, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"])
+    lora = LoraConfig(
+        task_type=TaskType.SEQ_CLS,
+        r=settings.lora_r,
+        lora_alpha=2 * settings.lora_r,
+        lora_dropout=0.0,
+        target_modules=["q_proj", "k_proj", "v_proj", "o_proj"],
+    )
     return tok, get_peft_model(model, lora), True
 
 
@@ -74,13 +80,14 @@ class RewardModel:
 
     def __init__(self, tok, model, settings: TrainSettings, ctx: TrainContext, pairwise: bool) -> None:
         self.tok, self.model, self.settings, self.ctx, self.pairwise = tok, model, settings, ctx, pairwise
-        self.losses: list[float] = []          # per optimiser step: the lm-reward runs are short
+        self.losses: list[float] = []  # per optimiser step: the lm-reward runs are short
         self.objective = "pairwise" if pairwise else "pointwise"
 
     def logits(self, texts: Sequence[str]) -> torch.Tensor:
         """Bad-logits (−reward) for texts."""
-        enc = self.tok(list(texts), padding=True, truncation=True, max_length=self.settings.lm_max_length,
-                       return_tensors="pt")
+        enc = self.tok(
+            list(texts), padding=True, truncation=True, max_length=self.settings.lm_max_length, return_tensors="pt"
+        )
         return self.model(**enc).logits.squeeze(-1)
 
     def scores(self, examples: Sequence[Example]) -> np.ndarray:
@@ -90,7 +97,7 @@ class RewardModel:
         z = np.zeros(len(pool))
         with torch.inference_mode():
             for s in range(0, len(pool), 8):
-                z[s:s + 8] = self.logits([e.full_text for e in pool[s:s + 8]]).numpy()
+                z[s : s + 8] = self.logits([e.full_text for e in pool[s : s + 8]]).numpy()
         if self.pairwise:
             for idx in group_index(pool).values():
                 z[idx] -= z[idx].mean()
@@ -102,8 +109,9 @@ class RewardModel:
         torch.save(trainable, folder / "reward_model.pt")
 
 
-def train_reward_model(train: Sequence[Example], targets: Sequence[float], settings: TrainSettings,
-                       ctx: TrainContext) -> RewardModel:
+def train_reward_model(
+    train: Sequence[Example], targets: Sequence[float], settings: TrainSettings, ctx: TrainContext
+) -> RewardModel:
     """Fine-tune the reward model; checkpoints each epoch and resumes from the last one."""
     gen = seed_everything(ctx.seed)
     tok, model, _lora = load_reward_model(settings)
@@ -123,8 +131,11 @@ def train_reward_model(train: Sequence[Example], targets: Sequence[float], setti
     per_step = max(1, settings.batch_size // 4)
     units: list = pairs if pairwise else list(zip(train, targets, strict=True))
     n_steps = -(-len(units) // per_step)
-    total = settings.lm_epochs * n_steps if not settings.max_steps else min(settings.lm_epochs * n_steps,
-                                                                             settings.max_steps)
+    total = (
+        settings.lm_epochs * n_steps
+        if not settings.max_steps
+        else min(settings.lm_epochs * n_steps, settings.max_steps)
+    )
     step = ck["step"] if ck is not None else 0
     for epoch in range(start, settings.lm_epochs):
         model.train()
@@ -132,10 +143,10 @@ def train_reward_model(train: Sequence[Example], targets: Sequence[float], setti
         for s in range(n_steps):
             if step >= total:
                 break
-            chunk = [units[k] for k in order[s * per_step:(s + 1) * per_step]]
+            chunk = [units[k] for k in order[s * per_step : (s + 1) * per_step]]
             if pairwise:
                 z = rm.logits([c.full_text for c, _ in chunk] + [r.full_text for _, r in chunk])
-                loss = bradley_terry(z[: len(chunk)], z[len(chunk):])
+                loss = bradley_terry(z[: len(chunk)], z[len(chunk) :])
             else:
                 z = rm.logits([e.full_text for e, _ in chunk])
                 y = torch.tensor([t for _, t in chunk], dtype=torch.float32)
@@ -146,9 +157,21 @@ def train_reward_model(train: Sequence[Example], targets: Sequence[float], setti
             rm.losses.append(loss.item())
             step += 1
             ctx.report(step, total)
-        weights = {k: v for k, v in model.state_dict().items() if "lora" in k or "score" in k} if _lora \
+        weights = (
+            {k: v for k, v in model.state_dict().items() if "lora" in k or "score" in k}
+            if _lora
             else model.state_dict()
-        save_checkpoint(ctx.run_dir, {"model": weights, "opt": opt.state_dict(), "gen": gen.get_state(),
-                                      "torch_rng": torch.get_rng_state(), "step": step, "epoch": epoch + 1,
-                                      "losses": rm.losses})
+        )
+        save_checkpoint(
+            ctx.run_dir,
+            {
+                "model": weights,
+                "opt": opt.state_dict(),
+                "gen": gen.get_state(),
+                "torch_rng": torch.get_rng_state(),
+                "step": step,
+                "epoch": epoch + 1,
+                "losses": rm.losses,
+            },
+        )
     return rm

@@ -14,8 +14,9 @@ def soft_bce(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, targets)
 
 
-def aux_confidence_loss(logits: torch.Tensor, targets: torch.Tensor, step_frac: float, *,
-                        weight: float = 0.5, warmup_frac: float = 0.2) -> torch.Tensor:
+def aux_confidence_loss(
+    logits: torch.Tensor, targets: torch.Tensor, step_frac: float, *, weight: float = 0.5, warmup_frac: float = 0.2
+) -> torch.Tensor:
     """Burns et al. (2023) auxiliary confidence loss, binary form.
 
     The target mixes the weak label with the model's own *hardened* prediction, so

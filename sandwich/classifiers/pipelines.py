@@ -18,17 +18,20 @@ class Pipeline:
     """How a kind of study trains, compares and exports its reward models (each imported on first use)."""
 
     name: str
-    train: str                      # "module:function" with `training.train_study`'s arguments
-    compare: str                    # "module:function" with `compare.compare_study`'s arguments
-    export_trl: str | None = None   # "module:function(svc, out) -> rows per file"; None: no preference export
+    train: str  # "module:function" with `training.train_study`'s arguments
+    compare: str  # "module:function" with `compare.compare_study`'s arguments
+    export_trl: str | None = None  # "module:function(svc, out) -> rows per file"; None: no preference export
     # the label-source names a study file may list in classifiers.train_on, given its condition names
     label_sources: Callable[[Sequence[str]], set[str]] = field(default=lambda names: pointwise_sources(names))
-    sources_hint: str = ("'expert', a condition name, or majority:/dawid-skene: followed by a condition name, "
-                         "optionally followed by @human, @llm or @parametric")
+    sources_hint: str = (
+        "'expert', a condition name, or majority:/dawid-skene: followed by a condition name, "
+        "optionally followed by @human, @llm or @parametric"
+    )
 
     def function(self, what: str) -> Callable[..., Any]:
         """The named function, imported."""
         import importlib
+
         ref = getattr(self, what)
         module, name = ref.split(":")
         return getattr(importlib.import_module(module), name)
@@ -51,13 +54,18 @@ def pairwise_sources(names: Sequence[str]) -> set[str]:
     return {"expert", "gold"} | _sources(names, ("bradley-terry",))
 
 
-POINTWISE = Pipeline("pointwise", "sandwich.classifiers.training:train_study",
-                     "sandwich.classifiers.compare:compare_study")
-PAIRWISE = Pipeline("pairwise", "sandwich.classifiers.pairwise_train:train_pairwise_study",
-                    "sandwich.classifiers.pairwise_compare:compare_pairwise_study",
-                    "sandwich.classifiers.trl_export:export_trl_study", pairwise_sources,
-                    "'expert', a condition name, or bradley-terry: followed by a condition name, optionally "
-                    "followed by @human, @llm or @parametric")
+POINTWISE = Pipeline(
+    "pointwise", "sandwich.classifiers.training:train_study", "sandwich.classifiers.compare:compare_study"
+)
+PAIRWISE = Pipeline(
+    "pairwise",
+    "sandwich.classifiers.pairwise_train:train_pairwise_study",
+    "sandwich.classifiers.pairwise_compare:compare_pairwise_study",
+    "sandwich.classifiers.trl_export:export_trl_study",
+    pairwise_sources,
+    "'expert', a condition name, or bradley-terry: followed by a condition name, optionally "
+    "followed by @human, @llm or @parametric",
+)
 _BY_KIND: dict[str, Pipeline] = {"pairwise": PAIRWISE}
 
 
@@ -74,5 +82,6 @@ def for_kind(task_kind: str) -> Pipeline:
 def study_kind(db_path: str | Path) -> str:
     """The task kind of a study database."""
     from sandwich.service import StudyService
+
     with StudyService(db_path, read_only=True) as svc:
         return str(svc.study.task.kind)

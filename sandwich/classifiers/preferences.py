@@ -34,12 +34,14 @@ from typing import Any
 from sandwich.classifiers.data import JUDGMENT_KINDS, kind_to_read, source_conditions, split_kind
 from sandwich.errors import SandwichError
 
-EXPERT = "expert"                 # gold as a label source (the ceiling)
-GOLD_ALIAS = "gold"               # accepted for EXPERT
-BRADLEY_TERRY = "bradley-terry"   # the aggregate: bradley-terry:<condition>[@kind]
-SOURCES_HINT = ("Use 'expert' (or 'gold'), a condition name, or bradley-terry:<condition>, optionally followed "
-                "by @human, @llm or @parametric (people and simulations are never pooled); 'expert' takes no "
-                "suffix.")
+EXPERT = "expert"  # gold as a label source (the ceiling)
+GOLD_ALIAS = "gold"  # accepted for EXPERT
+BRADLEY_TERRY = "bradley-terry"  # the aggregate: bradley-terry:<condition>[@kind]
+SOURCES_HINT = (
+    "Use 'expert' (or 'gold'), a condition name, or bradley-terry:<condition>, optionally followed "
+    "by @human, @llm or @parametric (people and simulations are never pooled); 'expert' takes no "
+    "suffix."
+)
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ class GoldPair:
     response_a: str
     response_b: str
     gold: str | None
-    passed_a: int | None = None   # hidden tests each response passes, out of `tests` (execution gold only)
+    passed_a: int | None = None  # hidden tests each response passes, out of `tests` (execution gold only)
     passed_b: int | None = None
     tests: int | None = None
 
@@ -81,7 +83,7 @@ class PairJudgment:
     condition: str
     choice: str | None
     confidence: int | None
-    kind: str                      # the kind of overseer: 'human', 'llm' or 'parametric'
+    kind: str  # the kind of overseer: 'human', 'llm' or 'parametric'
     assistance_failed: bool = False
     skipped: bool = False
 
@@ -120,8 +122,12 @@ def parse_source(source: str) -> tuple[bool, str | None, str]:
         return False, None, EXPERT
     agg, cond = source_conditions(source)
     kind = split_kind(source)[1]
-    if cond in (EXPERT, GOLD_ALIAS) or not cond or agg not in (None, BRADLEY_TERRY) \
-            or kind not in (None, *JUDGMENT_KINDS):
+    if (
+        cond in (EXPERT, GOLD_ALIAS)
+        or not cond
+        or agg not in (None, BRADLEY_TERRY)
+        or kind not in (None, *JUDGMENT_KINDS)
+    ):
         raise SandwichError(f"Unknown label source {source!r}.", hint=SOURCES_HINT)
     return agg is not None, kind, cond
 
@@ -130,9 +136,10 @@ def check_source(source: str, conditions: Sequence[str]) -> None:
     """Raise SandwichError unless `source` names gold or one of the study's `conditions`."""
     cond = parse_source(source)[2]
     if cond != EXPERT and cond not in conditions:
-        raise SandwichError(f"Unknown label source {source!r}: the study has no condition {cond!r}.",
-                            hint=SOURCES_HINT.replace("a condition name", "a condition name ("
-                                                      + ", ".join(conditions) + ")"))
+        raise SandwichError(
+            f"Unknown label source {source!r}: the study has no condition {cond!r}.",
+            hint=SOURCES_HINT.replace("a condition name", "a condition name (" + ", ".join(conditions) + ")"),
+        )
 
 
 def training_pairs(pairs: Sequence[GoldPair]) -> list[GoldPair]:
@@ -147,9 +154,17 @@ def held_out_pairs(pairs: Sequence[GoldPair]) -> list[GoldPair]:
 
 
 def _row(p: GoldPair, choice: str, strength: float, source: str) -> Preference:
-    a_first = choice != "B"      # "A" or a tie (strength 0.5): chosen is A
-    return Preference(p.pair_id, p.problem_id, p.prompt, p.response_a if a_first else p.response_b,
-                      p.response_b if a_first else p.response_a, strength, source, p.split)
+    a_first = choice != "B"  # "A" or a tie (strength 0.5): chosen is A
+    return Preference(
+        p.pair_id,
+        p.problem_id,
+        p.prompt,
+        p.response_a if a_first else p.response_b,
+        p.response_b if a_first else p.response_a,
+        strength,
+        source,
+        p.split,
+    )
 
 
 def strength_of(choice: str, confidence: int | None) -> float:
@@ -169,8 +184,9 @@ def _carries_choice(j: PairJudgment) -> bool:
     return not j.skipped and j.choice in ("A", "B", "tie")
 
 
-def preference_set(pairs: Sequence[GoldPair], judgments: Iterable[PairJudgment], source: str,
-                   planned: Sequence[str] | None = None) -> PreferenceSet:
+def preference_set(
+    pairs: Sequence[GoldPair], judgments: Iterable[PairJudgment], source: str, planned: Sequence[str] | None = None
+) -> PreferenceSet:
     """The preferences of one label source over the train split (see the module docstring for the sources).
 
     `planned`: the study's planned judgment sources (`sandwich.analysis.sources.planned_sources`), which pick
@@ -179,8 +195,9 @@ def preference_set(pairs: Sequence[GoldPair], judgments: Iterable[PairJudgment],
     agg, kind, cond = parse_source(source)
     train = {p.pair_id: p for p in training_pairs(pairs)}
     if cond == EXPERT:
-        return PreferenceSet(EXPERT, [_row(p, p.gold, 1.0, EXPERT) for p in train.values()
-                                      if p.gold in ("A", "B")], notes=[])
+        return PreferenceSet(
+            EXPERT, [_row(p, p.gold, 1.0, EXPERT) for p in train.values() if p.gold in ("A", "B")], notes=[]
+        )
     of_cond = [j for j in judgments if j.condition == cond]
     kind, kind_notes = kind_to_read([j.kind for j in of_cond if _carries_choice(j)], kind, planned)
     chosen = [j for j in of_cond if j.kind == kind and j.item_id in train]
@@ -190,8 +207,10 @@ def preference_set(pairs: Sequence[GoldPair], judgments: Iterable[PairJudgment],
         notes.append(f"{failed} judgment(s) whose assistance failed are left out.")
     notes += kind_notes
     if not agg:
-        rows = [_row(train[j.item_id], str(j.choice), strength_of(str(j.choice), j.confidence), source)
-                for j in sorted(ok, key=lambda j: (j.item_id, j.overseer))]
+        rows = [
+            _row(train[j.item_id], str(j.choice), strength_of(str(j.choice), j.confidence), source)
+            for j in sorted(ok, key=lambda j: (j.item_id, j.overseer))
+        ]
         return PreferenceSet(source, rows, len(ok), notes)
     return PreferenceSet(source, bradley_terry_aggregate(train, ok, source, notes), len(ok), notes)
 
@@ -200,8 +219,9 @@ def _response_id(problem_id: str, text: str) -> str:
     return hashlib.sha1(f"{problem_id}\0{text}".encode()).hexdigest()[:16]
 
 
-def bradley_terry_aggregate(train: dict[str, GoldPair], judgments: Sequence[PairJudgment], source: str,
-                            notes: list[str]) -> list[Preference]:
+def bradley_terry_aggregate(
+    train: dict[str, GoldPair], judgments: Sequence[PairJudgment], source: str, notes: list[str]
+) -> list[Preference]:
     """One preference per judged pair from crowd-kit's Bradley–Terry over the condition's overseers.
 
     Bradley & Terry (1952): P(i ≻ j) = p_i / (p_i + p_j); crowd-kit fits p by Zermelo's MM iteration over all
@@ -233,8 +253,9 @@ def bradley_terry_aggregate(train: dict[str, GoldPair], judgments: Sequence[Pair
     return out
 
 
-def default_sources(conditions: Sequence[str], judgments: Sequence[PairJudgment],
-                    planned: Sequence[str] | None = None) -> list[str]:
+def default_sources(
+    conditions: Sequence[str], judgments: Sequence[PairJudgment], planned: Sequence[str] | None = None
+) -> list[str]:
     """Expert, then per condition each kind of overseer with usable judgments, per judgment and Bradley–Terry
     aggregated: the default kind unsuffixed (`<condition>`, what the floor reads), the others as `@<kind>`."""
     out = [EXPERT]
@@ -255,21 +276,45 @@ def gold_pairs_from_store(svc: Any) -> list[GoldPair]:
     try:
         from sandwich.tasks.pairwise import pair_frame  # the pairwise task kind's reader
     except ImportError as e:
-        raise SandwichError("This checkout has no pairwise task kind (sandwich.tasks.pairwise).",
-                            hint="Install a sandwich version with `task.kind: pairwise`.") from e
+        raise SandwichError(
+            "This checkout has no pairwise task kind (sandwich.tasks.pairwise).",
+            hint="Install a sandwich version with `task.kind: pairwise`.",
+        ) from e
     frame = pair_frame(svc.store)
-    return [GoldPair(str(r["item_id"]), str(r["problem_id"]), str(r["split"]), r["prompt"] or "",
-                     r["response_a"] or "", r["response_b"] or "", r["gold"], r.get("passed_a"),
-                     r.get("passed_b"), r.get("tests"))
-            for r in frame.iter_rows(named=True)]
+    return [
+        GoldPair(
+            str(r["item_id"]),
+            str(r["problem_id"]),
+            str(r["split"]),
+            r["prompt"] or "",
+            r["response_a"] or "",
+            r["response_b"] or "",
+            r["gold"],
+            r.get("passed_a"),
+            r.get("passed_b"),
+            r.get("tests"),
+        )
+        for r in frame.iter_rows(named=True)
+    ]
 
 
 def judgments_from_store(svc: Any) -> list[PairJudgment]:
     """Every non-expert judgment (people and simulations) as a PairJudgment."""
     non_experts = {o.name for o in svc.overseers() if o.role == "non_expert"}
-    return [PairJudgment(j.overseer, j.item_id, j.condition, j.choice, j.confidence, str(j.source),
-                         bool(j.assistance_failed), bool(j.skipped))
-            for j in svc.store.judgments() if j.overseer in non_experts]
+    return [
+        PairJudgment(
+            j.overseer,
+            j.item_id,
+            j.condition,
+            j.choice,
+            j.confidence,
+            str(j.source),
+            bool(j.assistance_failed),
+            bool(j.skipped),
+        )
+        for j in svc.store.judgments()
+        if j.overseer in non_experts
+    ]
 
 
 def preferences_from_store(svc: Any, source: str) -> PreferenceSet:
@@ -277,8 +322,9 @@ def preferences_from_store(svc: Any, source: str) -> PreferenceSet:
     from sandwich.analysis.sources import planned_sources
 
     check_source(source, [c.name for c in svc.study.conditions])
-    return preference_set(gold_pairs_from_store(svc), judgments_from_store(svc), source,
-                          planned_sources(None, svc.study))
+    return preference_set(
+        gold_pairs_from_store(svc), judgments_from_store(svc), source, planned_sources(None, svc.study)
+    )
 
 
 def by_problem(rows: Sequence[Any]) -> dict[str, list[Any]]:

@@ -34,7 +34,7 @@ class TrainSettings:
     lm_lr: float = 2e-4
     lora_r: int = 8
     objective: Literal["auto", "pointwise", "pairwise"] = "auto"
-    max_steps: int | None = None     # cap on optimiser steps (tests, benchmarks)
+    max_steps: int | None = None  # cap on optimiser steps (tests, benchmarks)
 
     def to_dict(self) -> dict:
         """Plain dict (JSON-safe)."""

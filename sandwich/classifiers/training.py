@@ -36,7 +36,7 @@ class RunRecord:
     source: str
     backbone: str
     seed: int
-    status: str                      # trained | cached | no-labels
+    status: str  # trained | cached | no-labels
     path: str | None = None
     n_train: int = 0
     n_judgments: int = 0
@@ -46,7 +46,7 @@ class RunRecord:
     train_losses: list[float] = field(default_factory=list)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
-    matched: int = 0                 # > 0: trained on this many items, subsampled to match the smallest source
+    matched: int = 0  # > 0: trained on this many items, subsampled to match the smallest source
 
 
 def source_slug(source: str) -> str:
@@ -65,9 +65,14 @@ def default_runs_dir(db_path: str | Path, study: str) -> Path:
 def settings_from_study(study: Any, **overrides: Any) -> TrainSettings:
     """The study's `classifiers:` section as training settings, with explicit overrides."""
     c = study.classifiers
-    base = TrainSettings(backbone=c.backbone, epochs=c.epochs, learning_rate=c.learning_rate,
-                         batch_size=c.batch_size, soft_labels=c.soft_labels,
-                         aux_confidence_loss=c.aux_confidence_loss)
+    base = TrainSettings(
+        backbone=c.backbone,
+        epochs=c.epochs,
+        learning_rate=c.learning_rate,
+        batch_size=c.batch_size,
+        soft_labels=c.soft_labels,
+        aux_confidence_loss=c.aux_confidence_loss,
+    )
     return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 
@@ -77,9 +82,18 @@ def _write_json(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
-def run_one(examples: list[Example], labels: SourceLabels, settings: TrainSettings, seed: int, run_dir: Path | None,
-            *, cache_dir: Path | None = None, progress: Callable[[int, int], None] | None = None,
-            force: bool = False, subsample: int | None = None) -> RunRecord:
+def run_one(
+    examples: list[Example],
+    labels: SourceLabels,
+    settings: TrainSettings,
+    seed: int,
+    run_dir: Path | None,
+    *,
+    cache_dir: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    force: bool = False,
+    subsample: int | None = None,
+) -> RunRecord:
     """Train and evaluate one classifier on one source's labels; reuse a finished run with the same hashes.
 
     `subsample`: train on this many of the source's items only (seeded by `seed`), so sources are compared at
@@ -90,10 +104,19 @@ def run_one(examples: list[Example], labels: SourceLabels, settings: TrainSettin
     if subsample:
         train, targets = subsample_items(train, targets, subsample, seed)
         data_hash += f"-matched{subsample}"
-    rec = RunRecord(labels.source, settings.backbone, seed, "trained", str(run_dir) if run_dir else None,
-                    n_train=len(train), n_judgments=labels.n_judgments,
-                    data_hash=data_hash, config_hash=settings.config_hash(),
-                    notes=list(labels.notes), matched=subsample or 0)
+    rec = RunRecord(
+        labels.source,
+        settings.backbone,
+        seed,
+        "trained",
+        str(run_dir) if run_dir else None,
+        n_train=len(train),
+        n_judgments=labels.n_judgments,
+        data_hash=data_hash,
+        config_hash=settings.config_hash(),
+        notes=list(labels.notes),
+        matched=subsample or 0,
+    )
     if not train:
         rec.status = "no-labels"
         return rec
@@ -103,10 +126,19 @@ def run_one(examples: list[Example], labels: SourceLabels, settings: TrainSettin
             return RunRecord(**{**done, "status": "cached", "path": str(run_dir)})
     if run_dir is not None:
         run_dir.mkdir(parents=True, exist_ok=True)
-        _write_json(run_dir / "config.json", {"source": labels.source, "backbone": settings.backbone, "seed": seed,
-                                              "settings": settings.to_dict(), "config_hash": rec.config_hash,
-                                              "data_hash": rec.data_hash, "n_train": len(train),
-                                              "train_examples": [e.example_id for e in train]})
+        _write_json(
+            run_dir / "config.json",
+            {
+                "source": labels.source,
+                "backbone": settings.backbone,
+                "seed": seed,
+                "settings": settings.to_dict(),
+                "config_hash": rec.config_hash,
+                "data_hash": rec.data_hash,
+                "n_train": len(train),
+                "train_examples": [e.example_id for e in train],
+            },
+        )
     t0 = time.perf_counter()
     ctx = TrainContext(seed=seed, run_dir=run_dir, cache_dir=cache_dir, progress=progress, all_examples=examples)
     model = train_backbone(train, targets, settings, ctx)
@@ -129,8 +161,9 @@ def train_items(examples: list[Example], labels: SourceLabels, soft: bool) -> in
     return len({e.item_id for e in train})
 
 
-def subsample_items(train: list[Example], targets: list[float], n_items: int,
-                    seed: int) -> tuple[list[Example], list[float]]:
+def subsample_items(
+    train: list[Example], targets: list[float], n_items: int, seed: int
+) -> tuple[list[Example], list[float]]:
     """The examples of `n_items` items drawn without replacement (seeded; all candidates of an item kept)."""
     items = sorted({e.item_id for e in train})
     if len(items) <= n_items:
@@ -140,9 +173,18 @@ def subsample_items(train: list[Example], targets: list[float], n_items: int,
     return [e for e, _ in chosen], [t for _, t in chosen]
 
 
-def train_study(db_path: str | Path, *, backbone: str | None = None, sources: Sequence[str] | None = None,
-                seeds: Sequence[int] | None = None, runs_dir: str | Path | None = None, force: bool = False,
-                progress: TrainProgress | None = None, matched: bool = True, **overrides: Any) -> list[RunRecord]:
+def train_study(
+    db_path: str | Path,
+    *,
+    backbone: str | None = None,
+    sources: Sequence[str] | None = None,
+    seeds: Sequence[int] | None = None,
+    runs_dir: str | Path | None = None,
+    force: bool = False,
+    progress: TrainProgress | None = None,
+    matched: bool = True,
+    **overrides: Any,
+) -> list[RunRecord]:
     """Train every (label source × seed) classifier the study asks for (or the given subset).
 
     With `matched` (default), every source with more training items than the smallest is also trained on a
@@ -179,8 +221,19 @@ def train_study(db_path: str | Path, *, backbone: str | None = None, sources: Se
             progress("runs", n, len(jobs))
         step = (lambda d, t, _name=name: progress(_name, d, t)) if progress else None
         run_dir = root / source_slug(lab.source) / (f"{settings.backbone}-seed{seed}" + ("-matched" if sub else ""))
-        records.append(run_one(examples, lab, settings, seed, run_dir, cache_dir=root / "cache", progress=step,
-                               force=force, subsample=sub))
+        records.append(
+            run_one(
+                examples,
+                lab,
+                settings,
+                seed,
+                run_dir,
+                cache_dir=root / "cache",
+                progress=step,
+                force=force,
+                subsample=sub,
+            )
+        )
     if progress:
         progress("runs", len(jobs), len(jobs))
     return records

@@ -41,8 +41,10 @@ def write_trl(sets: Mapping[str, PreferenceSet], out: Path, test: list[Preferenc
     """
     files = {f"{source_slug(s)}.parquet": ps.rows for s, ps in sets.items()}
     if len(files) < len(sets):
-        raise SandwichError("Two label sources map to one file name: " + ", ".join(sorted(sets)) + ".",
-                            hint="Rename a condition so that no source name differs from another only in ':'.")
+        raise SandwichError(
+            "Two label sources map to one file name: " + ", ".join(sorted(sets)) + ".",
+            hint="Rename a condition so that no source name differs from another only in ':'.",
+        )
     out.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
     if test is not None:
@@ -64,8 +66,23 @@ def export_trl_study(svc: Any, out: Path, *, who: str | None = None) -> dict[str
 
     with svc.lock:
         svc.record_look("export", who)
-        data = load_pairwise_data(svc, default_sources([c.name for c in svc.study.conditions],
-                                                       judgments_from_store(svc), planned_sources(None, svc.study)))
-    held = [Preference(p.pair_id, p.problem_id, p.prompt, p.response_a if p.gold == "A" else p.response_b,
-                       p.response_b if p.gold == "A" else p.response_a, 1.0, EXPERT, p.split) for p in data.test]
+        data = load_pairwise_data(
+            svc,
+            default_sources(
+                [c.name for c in svc.study.conditions], judgments_from_store(svc), planned_sources(None, svc.study)
+            ),
+        )
+    held = [
+        Preference(
+            p.pair_id,
+            p.problem_id,
+            p.prompt,
+            p.response_a if p.gold == "A" else p.response_b,
+            p.response_b if p.gold == "A" else p.response_a,
+            1.0,
+            EXPERT,
+            p.split,
+        )
+        for p in data.test
+    ]
     return write_trl(data.sets, out, held)

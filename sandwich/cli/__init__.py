@@ -29,8 +29,19 @@ app = typer.Typer(
 err = Console(stderr=True)
 
 # Command modules, in the order they appear in --help. Each defines register(app).
-COMMAND_MODULES = ["study", "design", "models", "assist", "label", "simulate", "analyze", "train", "serve", "imports",
-                   "store_cmd"]
+COMMAND_MODULES = [
+    "study",
+    "design",
+    "models",
+    "assist",
+    "label",
+    "simulate",
+    "analyze",
+    "train",
+    "serve",
+    "imports",
+    "store_cmd",
+]
 
 for _name in COMMAND_MODULES:
     try:

@@ -16,16 +16,22 @@ assist_app = typer.Typer(help="Generate and inspect model assistance.", no_args_
 def precompute_cmd(
     study: str = typer.Argument(..., help="The study's .yaml (its .duckdb beside it) or a .duckdb file."),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
-    backend: str | None = typer.Option(None, "--backend", help="Override the study's backend: embedded, vllm, "
-                                                                  "vllm-offline, scripted (canned replies, no model)."),
-    url: list[str] | None = typer.Option(None, "--url", help="vLLM server base URL (…/v1); implies --backend "
-                                                                "vllm. Repeat it for a pool of servers."),
+    backend: str | None = typer.Option(
+        None,
+        "--backend",
+        help="Override the study's backend: embedded, vllm, vllm-offline, scripted (canned replies, no model).",
+    ),
+    url: list[str] | None = typer.Option(
+        None, "--url", help="vLLM server base URL (…/v1); implies --backend vllm. Repeat it for a pool of servers."
+    ),
     model: str | None = typer.Option(None, "--model", help="Override the study's assistant model."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Assistance rows generated and committed together."),
-    retry_failed: bool = typer.Option(False, "--retry-failed",
-                                      help="Generate failed, unparsed and cut-off rows again."),
-    overseer: list[str] | None = typer.Option(None, "--overseer",
-                                                 help="Only the items these overseers will meet (repeatable)."),
+    retry_failed: bool = typer.Option(
+        False, "--retry-failed", help="Generate failed, unparsed and cut-off rows again."
+    ),
+    overseer: list[str] | None = typer.Option(
+        None, "--overseer", help="Only the items these overseers will meet (repeatable)."
+    ),
 ) -> None:
     """Generate every item × condition × kind of assistance the study needs; resumable (done rows are kept)."""
     from assistants.precompute import precompute
@@ -49,15 +55,18 @@ def precompute_cmd(
         where = f" at {', '.join(str(u) for u in urls)}" if spec.backend == "vllm" else ""
         console.print(f"assistant: [bold]{spec.backend}[/]{where} · model {spec.model}")
         with progress_bar("assistance") as update:
-            report = precompute(svc, spec=spec, batch_size=batch_size, retry_failed=retry_failed, progress=update,
-                                overseers=overseer)
+            report = precompute(
+                svc, spec=spec, batch_size=batch_size, retry_failed=retry_failed, progress=update, overseers=overseer
+            )
     if report.generated == 0:
         console.print(f"[green]nothing to do[/]: all {report.needed} assistance rows are already stored.")
         return
     statuses = ", ".join(f"{n} {s}" for s, n in sorted(report.by_status.items()))
     rate = report.tokens_out / report.wall_s if report.wall_s else 0.0
-    console.print(f"[green]done[/]: {report.generated} generated ({statuses}), {report.skipped} already stored · "
-                  f"{report.tokens_out} tokens out in {report.wall_s:.0f} s ({rate:.1f} tok/s)")
+    console.print(
+        f"[green]done[/]: {report.generated} generated ({statuses}), {report.skipped} already stored · "
+        f"{report.tokens_out} tokens out in {report.wall_s:.0f} s ({rate:.1f} tok/s)"
+    )
     if report.by_status.get("failed") or report.by_status.get("unparsed"):
         console.print("[yellow]Overseers see failed/unparsed rows as such.[/] Try them again with --retry-failed.")
 
@@ -78,9 +87,11 @@ def serve_model_cmd(
     try:
         with Status("starting vLLM…", console=console) as spinner:
             server.start(status=lambda what, s: spinner.update(f"starting vLLM ({s:.0f} s): {what}"))
-        console.print(f"[green]ready[/] {server.url}  (model name [bold]{server.name}[/])\n"
-                      f"In a study file:  assistant: {{backend: vllm, url: {server.url}, model: {server.name}}}\n"
-                      f"Or:  sandwich assist precompute STUDY --url {server.url}\nCtrl-C stops the server.")
+        console.print(
+            f"[green]ready[/] {server.url}  (model name [bold]{server.name}[/])\n"
+            f"In a study file:  assistant: {{backend: vllm, url: {server.url}, model: {server.name}}}\n"
+            f"Or:  sandwich assist precompute STUDY --url {server.url}\nCtrl-C stops the server."
+        )
         while server.alive():
             time.sleep(1.0)
         tail = server.log_tail()

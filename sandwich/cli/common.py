@@ -61,13 +61,16 @@ def _study_db(study: str, db: str | Path | None) -> Location:
         if not p.exists() and not target.exists():
             raise SandwichError(f"{p}: no such study file.", hint="Check the path; example studies live in studies/.")
         if not target.exists():
-            raise SandwichError(f"{target}: no study database for {p} yet.",
-                                hint=f"Create it first: sandwich create {p}")
+            raise SandwichError(
+                f"{target}: no study database for {p} yet.", hint=f"Create it first: sandwich create {p}"
+            )
         return target
     if p.suffix == ".duckdb" or p.exists():
         return p
-    raise SandwichError(f"{study}: not a study file or study database.",
-                        hint="Give the study's .yaml (e.g. studies/humaneval-review.yaml) or its .duckdb file.")
+    raise SandwichError(
+        f"{study}: not a study file or study database.",
+        hint="Give the study's .yaml (e.g. studies/humaneval-review.yaml) or its .duckdb file.",
+    )
 
 
 def check_writable_db(path: Path, *, creating: bool = False) -> None:
@@ -80,19 +83,25 @@ def check_writable_db(path: Path, *, creating: bool = False) -> None:
     """
     folder = path.parent
     if not folder.is_dir():
-        raise StoreError(f"{path}: the folder {folder} does not exist.",
-                         hint=f"Create it first (mkdir -p {shlex.quote(str(folder))}) or choose another --db.")
+        raise StoreError(
+            f"{path}: the folder {folder} does not exist.",
+            hint=f"Create it first (mkdir -p {shlex.quote(str(folder))}) or choose another --db.",
+        )
     try:
         fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=folder)
         os.close(fd)
         os.unlink(probe)
     except OSError as e:
-        raise StoreError(f"{path}: cannot write in {folder} ({e.strerror}); the study database and its "
-                         "write-ahead log must live in a writable folder.",
-                         hint="Choose a writable folder with --db, or fix the folder's permissions.") from None
+        raise StoreError(
+            f"{path}: cannot write in {folder} ({e.strerror}); the study database and its "
+            "write-ahead log must live in a writable folder.",
+            hint="Choose a writable folder with --db, or fix the folder's permissions.",
+        ) from None
     if not creating and path.exists() and not os.access(path, os.W_OK):
-        raise StoreError(f"{path}: the study database is read-only.",
-                         hint="Make it writable (chmod u+w), or copy it to a writable folder and pass --db.")
+        raise StoreError(
+            f"{path}: the study database is read-only.",
+            hint="Make it writable (chmod u+w), or copy it to a writable folder and pass --db.",
+        )
 
 
 def _flat(value: object, prefix: str = "") -> dict[str, object]:
@@ -124,19 +133,30 @@ def check_study_file(study_file: Path, db: Location) -> None:
         raise SandwichError(
             f"{study_file} is study {sf.study.study!r}, but {db} holds study {stored.study!r}.",
             hint=f"Give the study file of {stored.study!r} with this database, or the database of "
-                 f"{sf.study.study!r} (create one with: sandwich create {shlex.quote(str(study_file))} "
-                 "--db NEW.duckdb).")
+            f"{sf.study.study!r} (create one with: sandwich create {shlex.quote(str(study_file))} "
+            "--db NEW.duckdb).",
+        )
     if sf.config_hash == stored_hash:
         return
     mine, theirs = _flat(sf.study.model_dump(mode="json")), _flat(stored.model_dump(mode="json"))
-    fields = [f"{k}: file {mine.get(k)!r}, database {theirs.get(k)!r}" for k in sorted(mine.keys() | theirs.keys())
-              if mine.get(k) != theirs.get(k)]
-    detail = "; ".join(fields[:8]) + (f"; … {len(fields) - 8} more" if len(fields) > 8 else "") if fields \
+    fields = [
+        f"{k}: file {mine.get(k)!r}, database {theirs.get(k)!r}"
+        for k in sorted(mine.keys() | theirs.keys())
+        if mine.get(k) != theirs.get(k)
+    ]
+    detail = (
+        "; ".join(fields[:8]) + (f"; … {len(fields) - 8} more" if len(fields) > 8 else "")
+        if fields
         else "the text differs (comments or layout only)"
-    warn.print(f"[bold yellow]warning:[/] {study_file} (sha256 {sf.config_hash[:12]}) differs from the copy "
-               f"stored in {db} (sha256 {stored_hash[:12]}): {detail}. The database's copy "
-               f"({stored_hash[:12]}) is used. To run with the file's settings, create a new study database: "
-               f"sandwich create {shlex.quote(str(study_file))} --db NEW.duckdb", highlight=False, soft_wrap=True)
+    )
+    warn.print(
+        f"[bold yellow]warning:[/] {study_file} (sha256 {sf.config_hash[:12]}) differs from the copy "
+        f"stored in {db} (sha256 {stored_hash[:12]}): {detail}. The database's copy "
+        f"({stored_hash[:12]}) is used. To run with the file's settings, create a new study database: "
+        f"sandwich create {shlex.quote(str(study_file))} --db NEW.duckdb",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @contextmanager
@@ -152,9 +172,16 @@ def open_service(study: str, db: str | Path | None = None, *, read_only: bool = 
 @contextmanager
 def progress_bar(label: str, *, transient: bool = False) -> Iterator[Callable[[int, int], None]]:
     """A rich progress bar with ETA; yields update(done, total)."""
-    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=console,
-                   transient=transient)
+    bar = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=transient,
+    )
     with bar:
         task = bar.add_task(label, total=None)
 

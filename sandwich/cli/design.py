@@ -21,8 +21,10 @@ UNSANDBOXED = "--i-understand-this-runs-untrusted-code-unsandboxed"
 def show_design_report(report: DesignReport, *, title: str = "No-skill strategies per overseer") -> None:
     """Print check-design's table (accuracy of each strategy family's best variant), gold per part and warnings."""
     if not report.overseers:
-        console.print("[dim]check-design: no gold to score no-skill strategies against (this study's gold comes "
-                      "from expert overseers' judgments).[/]")
+        console.print(
+            "[dim]check-design: no gold to score no-skill strategies against (this study's gold comes "
+            "from expert overseers' judgments).[/]"
+        )
         return
     table = Table(title=title, show_edge=False)
     for col in ("overseer", "items", "problems", "siblings", "gold/part", "best no-skill", "strategy"):
@@ -31,38 +33,51 @@ def show_design_report(report: DesignReport, *, title: str = "No-skill strategie
         shares = [max(c.values()) for c in row.gold_per_part]
         sizes = [sum(c.values()) for c in row.gold_per_part]
         top = max(report.strategies, key=lambda s: s.per_overseer.get(row.overseer, 0.0), default=None)
-        table.add_row(row.overseer, str(row.items), str(row.problems), f"{row.parts_with_siblings}/{row.parts}",
-                      f"{min(shares)}–{max(shares)}/{max(sizes)}",
-                      f"{top.per_overseer.get(row.overseer, float('nan')):.1%}" if top else "–",
-                      top.family if top else "–")
+        table.add_row(
+            row.overseer,
+            str(row.items),
+            str(row.problems),
+            f"{row.parts_with_siblings}/{row.parts}",
+            f"{min(shares)}–{max(shares)}/{max(sizes)}",
+            f"{top.per_overseer.get(row.overseer, float('nan')):.1%}" if top else "–",
+            top.family if top else "–",
+        )
     console.print(table)
-    console.print("  siblings: parts holding two versions of one problem; gold/part: how often the most common gold "
-                  "answer occurs in a part (fewest–most) of the part's size; best no-skill: the strategy family "
-                  "whose pooled-best variant scores highest for this overseer (few judgments each: the warnings "
-                  "use the pooled tests below)", style="dim")
+    console.print(
+        "  siblings: parts holding two versions of one problem; gold/part: how often the most common gold "
+        "answer occurs in a part (fewest–most) of the part's size; best no-skill: the strategy family "
+        "whose pooled-best variant scores highest for this overseer (few judgments each: the warnings "
+        "use the pooled tests below)",
+        style="dim",
+    )
     pooled = Table(title="No-skill strategies, all overseers pooled", show_edge=False)
     for col in ("strategy", "best variant", "accuracy", "per overseer", "p"):
         pooled.add_column(col, justify="left" if col in ("strategy", "best variant") else "right")
     for s in report.strategies:
         each = list(s.per_overseer.values())
-        pooled.add_row(s.family, s.variant, f"{s.accuracy:.1%}", f"{min(each):.0%}–{max(each):.0%}",
-                       f"{s.p_value:.2g}")
+        pooled.add_row(s.family, s.variant, f"{s.accuracy:.1%}", f"{min(each):.0%}–{max(each):.0%}", f"{s.p_value:.2g}")
     console.print(pooled)
-    console.print(f"  chance {report.chance:.1%}; {report.variants_tested} variants tried; {report.test}; "
-                  f"α = {report.alpha}", style="dim", highlight=False)
+    console.print(
+        f"  chance {report.chance:.1%}; {report.variants_tested} variants tried; {report.test}; α = {report.alpha}",
+        style="dim",
+        highlight=False,
+    )
     for w in report.warnings:
         console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
     if not report.warnings:
-        console.print("[green]ok[/] no no-skill strategy beats chance by more than noise, and no part leaks "
-                      "siblings or one-sided gold")
+        console.print(
+            "[green]ok[/] no no-skill strategy beats chance by more than noise, and no part leaks "
+            "siblings or one-sided gold"
+        )
 
 
 def check_design_cmd(
-    study: Path = typer.Argument(..., help="Study YAML file, or the .duckdb of an observed (imported) study.",
-                                 show_default=False),
-    seeds: int = typer.Option(1, "--seeds", min=1,
-                              help="Also deal the plan with this many seeds (study seed + 0, 1, …) "
-                                   "and summarise them."),
+    study: Path = typer.Argument(
+        ..., help="Study YAML file, or the .duckdb of an observed (imported) study.", show_default=False
+    ),
+    seeds: int = typer.Option(
+        1, "--seeds", min=1, help="Also deal the plan with this many seeds (study seed + 0, 1, …) and summarise them."
+    ),
     unsandboxed: bool = typer.Option(False, UNSANDBOXED, help="Run candidate code WITHOUT the sandbox (dangerous)."),
 ) -> None:
     """Deal the study's sessions (as `create` would, nothing is written) and report what no-skill strategies score.
@@ -82,9 +97,16 @@ def check_design_cmd(
         data = build_task(sf, allow_unsandboxed=unsandboxed, progress=update)
     warned = 0
     for k in range(seeds):
-        s = sf.study if k == 0 else sf.study.model_copy(update={
-            "seed": sf.study.seed + k, "overseers": sf.study.overseers.model_copy(
-                update={"seed": sf.study.overseers.seed + k})})
+        s = (
+            sf.study
+            if k == 0
+            else sf.study.model_copy(
+                update={
+                    "seed": sf.study.seed + k,
+                    "overseers": sf.study.overseers.model_copy(update={"seed": sf.study.overseers.seed + k}),
+                }
+            )
+        )
         report = check_design(s, data.items, data.gold, deal_study(s, data).assignments)
         if k == 0:
             show_design_report(report, title=f"No-skill strategies per overseer — {sf.study.study}")
@@ -137,10 +159,12 @@ def _check_stored_design(db: Path) -> None:
         if svc.study.overseers.design == "observed":
             n = sum(len(s) for s in sessions.values())
             k = sum((o, it.item_id) in shown for o, s in sessions.items() for it in s)
-            console.print("  observed design: sessions, order and parts are the data's own; answer positions "
-                          f"(A = the first option shown) are the order each judge saw for {k} of {n} judgments"
-                          + (f", the stored order for the other {n - k} (no shown order kept)" if k < n else ""),
-                          style="dim")
+            console.print(
+                "  observed design: sessions, order and parts are the data's own; answer positions "
+                f"(A = the first option shown) are the order each judge saw for {k} of {n} judgments"
+                + (f", the stored order for the other {n - k} (no shown order kept)" if k < n else ""),
+                style="dim",
+            )
     if report.warnings or biased:
         raise SystemExit(1)
 

@@ -19,8 +19,10 @@ from sandwich.service import StudyService
 from sandwich.store import Location, default_db_path
 
 ALLOW_FLAG = "--allow-missing-help"
-ALLOW_HELP = ("Start even if an assisted condition lacks precomputed help (those items show no help and their "
-              "judgments are marked assistance_failed).")
+ALLOW_HELP = (
+    "Start even if an assisted condition lacks precomputed help (those items show no help and their "
+    "judgments are marked assistance_failed)."
+)
 
 
 @dataclass
@@ -30,8 +32,8 @@ class ConditionHelp:
     condition: str
     items: int
     ready: int
-    never_generated: int      # items with at least one kind never generated
-    failed: int               # items whose help was generated but failed or could not be read
+    never_generated: int  # items with at least one kind never generated
+    failed: int  # items whose help was generated but failed or could not be read
 
     def line(self) -> str:
         why = [f"{self.never_generated} never generated"] if self.never_generated else []
@@ -61,8 +63,7 @@ def help_readiness(svc: StudyService, overseers: Sequence[str] | None = None) ->
     return out
 
 
-def require_help(db: Location, study_arg: str, overseers: Sequence[str] | None, *, allow: bool,
-                 warn: Console) -> None:
+def require_help(db: Location, study_arg: str, overseers: Sequence[str] | None, *, allow: bool, warn: Console) -> None:
     """Refuse (SandwichError, exit 2) when an assisted condition lacks help; with `allow`, warn loudly instead.
 
     `warn` is a rich Console (stderr) for the warning. The message gives the exact precompute command.
@@ -86,9 +87,14 @@ def require_help(db: Location, study_arg: str, overseers: Sequence[str] | None, 
     lines = "; ".join(c.line() for c in lacking)
     fix = f"Run {shlex.join(cmd)} first"
     if not allow:
-        raise SandwichError(f"Assisted conditions lack their precomputed help{who}: {lines}. Overseers would judge "
-                            "them without help while the analysis counts them as assisted.",
-                            hint=f"{fix}, or pass {ALLOW_FLAG} to start anyway.")
-    warn.print(f"[bold red]WARNING:[/] assisted conditions lack their precomputed help{who}: {lines}. Those items "
-               f"show no help and their judgments are marked assistance_failed. {fix}.",
-               highlight=False, soft_wrap=True)
+        raise SandwichError(
+            f"Assisted conditions lack their precomputed help{who}: {lines}. Overseers would judge "
+            "them without help while the analysis counts them as assisted.",
+            hint=f"{fix}, or pass {ALLOW_FLAG} to start anyway.",
+        )
+    warn.print(
+        f"[bold red]WARNING:[/] assisted conditions lack their precomputed help{who}: {lines}. Those items "
+        f"show no help and their judgments are marked assistance_failed. {fix}.",
+        highlight=False,
+        soft_wrap=True,
+    )

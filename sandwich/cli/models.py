@@ -25,6 +25,7 @@ def prepare_cmd(
 def path_cmd(model: str = typer.Option(DEFAULT_MODEL, help="Model name.")) -> None:
     """Print the prepared model's directory."""
     from sandwich.models import resolve_model
+
     console.print(str(resolve_model(model)))
 
 

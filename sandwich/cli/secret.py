@@ -23,8 +23,10 @@ from sandwich.server.tokens import write_token_file
 __all__ = ["read_token_file", "resolve_token", "write_token_file"]
 
 TOKEN_ENV, LEAD_TOKEN_ENV = "SANDWICH_TOKEN", "SANDWICH_LEAD_TOKEN"
-ARGV_WARNING = ("a token given with {flag} on the command line can be read by every local user (ps, /proc) and "
-                "stays in your shell history; set {env} or use {flag}-file instead.")
+ARGV_WARNING = (
+    "a token given with {flag} on the command line can be read by every local user (ps, /proc) and "
+    "stays in your shell history; set {env} or use {flag}-file instead."
+)
 
 
 def warn(text: str) -> None:

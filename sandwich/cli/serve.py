@@ -19,10 +19,12 @@ from sandwich.errors import SandwichError, StudyLocked
 if TYPE_CHECKING:
     from sandwich.server.tokens import TokenStore
 
-tokens_app = typer.Typer(help="Access tokens for `sandwich serve` (one per overseer, and lead tokens).",
-                         no_args_is_help=True)
-SERVER_HELP = ("URL of the running `sandwich serve` (needed while it owns the study database); replicas of one "
-               "study: URL1,URL2.")
+tokens_app = typer.Typer(
+    help="Access tokens for `sandwich serve` (one per overseer, and lead tokens).", no_args_is_help=True
+)
+SERVER_HELP = (
+    "URL of the running `sandwich serve` (needed while it owns the study database); replicas of one study: URL1,URL2."
+)
 
 
 def serve(
@@ -30,13 +32,16 @@ def serve(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (0.0.0.0 for a lab network)."),
     port: int = typer.Option(8765, "--port", help="TCP port."),
-    follow_up_limit: int | None = typer.Option(None, "--follow-up-limit",
-                                               help="Live follow-ups running at once "
-                                                    "(default: assistant.concurrency)."),
+    follow_up_limit: int | None = typer.Option(
+        None, "--follow-up-limit", help="Live follow-ups running at once (default: assistant.concurrency)."
+    ),
     log_level: str = typer.Option("info", "--log-level", help="debug | info | warning | error"),
-    rate_limit: float = typer.Option(20.0, "--rate-limit",
-                                     help="Requests per second each token may make, sustained (bursts of 20 s "
-                                          "worth; bodies 256 KiB/s); over it: 429 with Retry-After. 0 = off."),
+    rate_limit: float = typer.Option(
+        20.0,
+        "--rate-limit",
+        help="Requests per second each token may make, sustained (bursts of 20 s "
+        "worth; bodies 256 KiB/s); over it: 429 with Retry-After. 0 = off.",
+    ),
     allow_missing_help: bool = typer.Option(False, ALLOW_FLAG, help=ALLOW_HELP),
 ) -> None:
     """Serve a study to many overseers at once; overseers connect with tokens. This process owns a DuckDB file; on
@@ -50,16 +55,26 @@ def serve(
         try:
             s.bind((host, port))
         except OSError as e:
-            raise SandwichError(f"Cannot listen on {host}:{port}: {e.strerror}.",
-                                hint="Another server is using it; pick another with --port.") from None
+            raise SandwichError(
+                f"Cannot listen on {host}:{port}: {e.strerror}.",
+                hint="Another server is using it; pick another with --port.",
+            ) from None
     require_help(path, study, None, allow=allow_missing_help, warn=warn)
-    run(path, host=host, port=port, log_level=log_level, follow_up_limit=follow_up_limit,
+    run(
+        path,
+        host=host,
+        port=port,
+        log_level=log_level,
+        follow_up_limit=follow_up_limit,
         budget=Budget(requests_per_s=rate_limit, request_burst=20 * rate_limit),
-        announce=lambda text: console.print(text, highlight=False, soft_wrap=True))
+        announce=lambda text: console.print(text, highlight=False, soft_wrap=True),
+    )
 
 
-SERVED_HINT = ("The study is probably being served: run this with --server http://HOST:PORT --lead-token-file "
-               "STUDY.lead-token (the file `sandwich serve` wrote) or with SANDWICH_LEAD_TOKEN set.")
+SERVED_HINT = (
+    "The study is probably being served: run this with --server http://HOST:PORT --lead-token-file "
+    "STUDY.lead-token (the file `sandwich serve` wrote) or with SANDWICH_LEAD_TOKEN set."
+)
 
 
 @contextmanager
@@ -89,9 +104,11 @@ def _lead_client(server: str, lead_token: str | None, lead_token_file: Path | No
 
     token = resolve_token(lead_token, lead_token_file, lead=True)
     if not token:
-        raise SandwichError("--server needs a lead token: set SANDWICH_LEAD_TOKEN or give --lead-token-file FILE.",
-                            hint="`sandwich serve` writes one to STUDY.lead-token beside the study when it first "
-                                 "starts; `sandwich tokens issue STUDY --lead --out FILE` makes another.")
+        raise SandwichError(
+            "--server needs a lead token: set SANDWICH_LEAD_TOKEN or give --lead-token-file FILE.",
+            hint="`sandwich serve` writes one to STUDY.lead-token beside the study when it first "
+            "starts; `sandwich tokens issue STUDY --lead --out FILE` makes another.",
+        )
     return LeadClient(server, token)
 
 
@@ -104,8 +121,9 @@ def issue(
     server: str | None = typer.Option(None, "--server", help=SERVER_HELP),
     lead_token: str | None = token_option(lead=True),
     lead_token_file: Path | None = token_file_option(lead=True),
-    out: Path | None = typer.Option(None, "--out", "-o", dir_okay=False,
-                                    help="Write the token to this new file (mode 600) instead of printing it."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", dir_okay=False, help="Write the token to this new file (mode 600) instead of printing it."
+    ),
 ) -> None:
     """Issue a token: print it once, or write it to an owner-only file with --out (only its salted hash is stored)."""
     if server:
@@ -181,8 +199,9 @@ def snapshot(
         path = client.snapshot(out)
     finally:
         client.close()
-    console.print(f"[green]snapshot[/] {path} ({path.stat().st_size / 1e6:.1f} MB) — analyse it with "
-                  f"`sandwich analyze {path}`")
+    console.print(
+        f"[green]snapshot[/] {path} ({path.stat().st_size / 1e6:.1f} MB) — analyse it with `sandwich analyze {path}`"
+    )
 
 
 def register(app: typer.Typer) -> None:

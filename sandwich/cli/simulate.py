@@ -13,10 +13,12 @@ def simulate(
     study: str = typer.Argument(..., help="Study YAML or .duckdb file.", show_default=False),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     kind: str | None = typer.Option(None, "--kind", help="parametric | llm (default: the study's simulation section)."),
-    overseers: str | None = typer.Option(None, "--overseers",
-                                         help="Comma-separated overseers to simulate (default: all)."),
-    model_alone: bool = typer.Option(True, "--model-alone/--no-model-alone",
-                                     help="Also record the assistant answering each item alone."),
+    overseers: str | None = typer.Option(
+        None, "--overseers", help="Comma-separated overseers to simulate (default: all)."
+    ),
+    model_alone: bool = typer.Option(
+        True, "--model-alone/--no-model-alone", help="Also record the assistant answering each item alone."
+    ),
 ) -> None:
     """Simulate overseers through the real study service; every judgment is marked simulated."""
     from assistants.backends import get_backend
@@ -27,8 +29,9 @@ def simulate(
     names = [n.strip() for n in overseers.split(",") if n.strip()] if overseers else None
     path = study_db(study, db, write=True)
     with progress_bar("simulating overseers") as update:
-        summary = simulate_study(path, kind=kind, overseers=names, with_model_alone=model_alone, progress=update,
-                                 backend_factory=get_backend)
+        summary = simulate_study(
+            path, kind=kind, overseers=names, with_model_alone=model_alone, progress=update, backend_factory=get_backend
+        )
     t = Table(title="Simulated overseers (SYNTHETIC)", title_justify="left")
     for c in ("overseer", "kind", "judgments written"):
         t.add_column(c)

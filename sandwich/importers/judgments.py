@@ -41,8 +41,9 @@ def read_table(path: Path) -> pl.DataFrame:
         if suffix in (".jsonl", ".ndjson"):
             return pl.read_ndjson(path)
     except Exception as e:  # noqa: BLE001 - polars raises many kinds for a bad file
-        raise DataError(f"{path}: cannot read: {str(e).splitlines()[0]}",
-                        hint="Check that the file is valid for its extension.") from None
+        raise DataError(
+            f"{path}: cannot read: {str(e).splitlines()[0]}", hint="Check that the file is valid for its extension."
+        ) from None
     raise DataError(f"{path}: unknown extension {suffix!r}.", hint="Use .csv, .parquet or .jsonl.")
 
 
@@ -71,16 +72,25 @@ def load_judgments(file: str | Path, sf: StudyFile) -> ImportedStudy:
 
     study = sf.study
     if study.overseers.design != "observed":
-        raise StudyFileError(str(sf.path), [(f"{sf.path}: overseers.design must be 'observed' to import judgments "
-                                            f"(it is {study.overseers.design!r})")])
+        raise StudyFileError(
+            str(sf.path),
+            [
+                (
+                    f"{sf.path}: overseers.design must be 'observed' to import judgments "
+                    f"(it is {study.overseers.design!r})"
+                )
+            ],
+        )
     cols = study.overseers.columns or ObservedColumns.model_validate({})
     path = Path(file)
     frame = read_table(path)
     wanted = {k: v for k, v in cols.model_dump().items() if v}
     missing = sorted({v for v in wanted.values() if v not in frame.columns})
     if missing:
-        raise DataError(f"{path}: missing column(s) {', '.join(missing)}; the file has: {', '.join(frame.columns)}",
-                        hint=f"Map the file's columns in {sf.path} under overseers.columns.")
+        raise DataError(
+            f"{path}: missing column(s) {', '.join(missing)}; the file has: {', '.join(frame.columns)}",
+            hint=f"Map the file's columns in {sf.path} under overseers.columns.",
+        )
     data = build_task(sf)
     items = {i.item_id: i for i in data.items}
     by_problem = {i.problem_id: i for i in data.items}
@@ -90,23 +100,28 @@ def load_judgments(file: str | Path, sf: StudyFile) -> ImportedStudy:
     judgments: list[ImportedJudgment] = []
     seen: dict[tuple[str, str], int] = {}
     for n, row in enumerate(frame.iter_rows(named=True), start=1):
+
         def at(field: str, row_no: int = n) -> str:
             return f"{path} row {row_no} column {getattr(cols, field)!r}"
+
         overseer = str(row[cols.overseer] or "").strip()
         if not overseer:
             raise DataError(f"{at('overseer')}: empty overseer")
         key = str(row[cols.item]).strip()
         item = items.get(key) or by_problem.get(key)
         if item is None:
-            raise DataError(f"{at('item')}: no item {key!r} in the study's task",
-                            hint="The item column holds item ids (or the data file's ids for multiple choice).")
+            raise DataError(
+                f"{at('item')}: no item {key!r} in the study's task",
+                hint="The item column holds item ids (or the data file's ids for multiple choice).",
+            )
         cond = str(row[cols.condition]).strip()
         if cond not in conditions:
             raise DataError(f"{at('condition')}: no condition {cond!r} in the study (it has: {', '.join(conditions)})")
         if (overseer, item.item_id) in seen:
-            raise DataError(f"{path} row {n}: {overseer!r} judged {item.item_id!r} already in row "
-                            f"{seen[(overseer, item.item_id)]}", hint="A study holds one judgment per overseer "
-                            "and item; remove one of the rows.")
+            raise DataError(
+                f"{path} row {n}: {overseer!r} judged {item.item_id!r} already in row {seen[(overseer, item.item_id)]}",
+                hint="A study holds one judgment per overseer and item; remove one of the rows.",
+            )
         seen[(overseer, item.item_id)] = n
         choice = _choice(row[cols.choice], item, at("choice"))
         conf = None
@@ -114,32 +129,62 @@ def load_judgments(file: str | Path, sf: StudyFile) -> ImportedStudy:
             conf = round(_number(row[cols.confidence], at("confidence"), 0, 100))
         elif cols.probability and row[cols.probability] not in (None, ""):
             conf = round(100 * _number(row[cols.probability], at("probability"), 0, 1))
-        secs = _number(row[cols.time], at("time"), 0, float("inf")) if cols.time and row[cols.time] not in (
-            None, "") else None
+        secs = (
+            _number(row[cols.time], at("time"), 0, float("inf"))
+            if cols.time and row[cols.time] not in (None, "")
+            else None
+        )
         if cols.gold and row[cols.gold] not in (None, ""):
             label = _choice(row[cols.gold], item, at("gold"))
             known = gold.get(item.item_id)
             if known is not None and known.label != label:
-                raise DataError(f"{at('gold')}: gold {label!r} disagrees with the task's gold {known.label!r} "
-                                f"for {item.item_id!r}", hint="Imported gold must be exactly what the data says.")
+                raise DataError(
+                    f"{at('gold')}: gold {label!r} disagrees with the task's gold {known.label!r} for {item.item_id!r}",
+                    hint="Imported gold must be exactly what the data says.",
+                )
             if known is None:
                 gold[item.item_id] = Gold(item.item_id, label, "dataset-label", {"from": f"{path} row {n}"})
-        meta: dict[str, Any] = {"imported": "judgments", "file": path.name, "row": n, "mode": "file",
-                                "role": "expert" if overseer in experts else "non_expert"}
+        meta: dict[str, Any] = {
+            "imported": "judgments",
+            "file": path.name,
+            "row": n,
+            "mode": "file",
+            "role": "expert" if overseer in experts else "non_expert",
+        }
         if cols.choice_order and row[cols.choice_order] not in (None, ""):
             order = row[cols.choice_order]
-            meta["choice_order"] = order if isinstance(order, list) else (
-                json.loads(order) if str(order).startswith("[") else str(order))
-        judgments.append(ImportedJudgment(f"file:{path.stem}:{n}", overseer, item.item_id, cond, choice, conf,
-                                          (str(row[cols.rationale]) if cols.rationale and row[cols.rationale]
-                                           else None), secs, None, meta=meta))
+            meta["choice_order"] = (
+                order if isinstance(order, list) else (json.loads(order) if str(order).startswith("[") else str(order))
+            )
+        judgments.append(
+            ImportedJudgment(
+                f"file:{path.stem}:{n}",
+                overseer,
+                item.item_id,
+                cond,
+                choice,
+                conf,
+                (str(row[cols.rationale]) if cols.rationale and row[cols.rationale] else None),
+                secs,
+                None,
+                meta=meta,
+            )
+        )
     if not judgments:
         raise DataError(f"{path}: no rows to import.")
     summary = ImportSummary(source=str(path), sessions=len(judgments), included=len(judgments))
     for j in judgments:
         summary.by_condition[j.condition] += 1
     conds = [ConditionRecord(c.name, c.kinds, c.briefing) for c in study.conditions]
-    return ImportedStudy(study.study, sf.text, data.items, list(gold.values()), conds,
-                         sorted({j.overseer for j in judgments}), judgments, [], summary,
-                         {"dataset": "judgments", "file": str(path), "study_file": str(sf.path),
-                          "experts": sorted(experts)})
+    return ImportedStudy(
+        study.study,
+        sf.text,
+        data.items,
+        list(gold.values()),
+        conds,
+        sorted({j.overseer for j in judgments}),
+        judgments,
+        [],
+        summary,
+        {"dataset": "judgments", "file": str(path), "study_file": str(sf.path), "experts": sorted(experts)},
+    )

@@ -39,8 +39,18 @@ from sandwich.tasks.split import split_groups
 
 LETTERS = "AB"
 REPOSITORY = "ucl-dark/llm_debate"
-NEEDED = ["debate_id", "judge_id", "question", "story_title", "debate_method", "interactive_judge", "swap",
-          "correct", "confidence", "transcript"]
+NEEDED = [
+    "debate_id",
+    "judge_id",
+    "question",
+    "story_title",
+    "debate_method",
+    "interactive_judge",
+    "swap",
+    "correct",
+    "confidence",
+    "transcript",
+]
 QUOTE = re.compile(r"<(v_quote|u_quote|quote)>(.*?)</\1>", re.DOTALL)
 
 
@@ -73,8 +83,15 @@ def _turns(rounds: list[dict[str, Any]], letter: dict[str, str], kind: str) -> l
                 text = text.get("text") or json.dumps(text)
             if text:
                 quotes = [{"text": q, "verified": tag == "v_quote"} for tag, q in QUOTE.findall(str(text))]
-                turns.append({"round": n, "speaker": letter[side] if kind == "debate" else "consultant",
-                              "text": str(text), "quotes": quotes, "original_speaker": side})
+                turns.append(
+                    {
+                        "round": n,
+                        "speaker": letter[side] if kind == "debate" else "consultant",
+                        "text": str(text),
+                        "quotes": quotes,
+                        "original_speaker": side,
+                    }
+                )
         if r.get("judge"):
             turns.append({"round": n, "speaker": "judge", "text": str(r["judge"]), "quotes": []})
     return turns
@@ -86,8 +103,10 @@ def load_llm_debate(file: str | Path, *, experiments: list[str] | None = None) -
     frame = read_table(path)
     missing = [c for c in NEEDED if c not in frame.columns]
     if missing:
-        raise DataError(f"{path}: missing column(s) {', '.join(missing)} of the llm_debate human_feedback layout",
-                        hint=f"Expected the columns of {REPOSITORY} data/human_feedback.csv.")
+        raise DataError(
+            f"{path}: missing column(s) {', '.join(missing)} of the llm_debate human_feedback layout",
+            hint=f"Expected the columns of {REPOSITORY} data/human_feedback.csv.",
+        )
     summary = ImportSummary(source=f"{REPOSITORY} {path.name}")
     items: dict[str, Item] = {}
     gold: dict[str, Gold] = {}
@@ -95,8 +114,10 @@ def load_llm_debate(file: str | Path, *, experiments: list[str] | None = None) -
     transcripts: list[Transcript] = []
     seen: set[tuple[str, str]] = set()
     for n, row in enumerate(frame.iter_rows(named=True), start=1):
+
         def at(col: str, row_no: int = n) -> str:
             return f"{path} row {row_no} column {col!r}"
+
         summary.sessions += 1
         if experiments and str(row.get("experiment_name")) not in experiments:
             summary.skipped["experiment not selected"] += 1
@@ -108,8 +129,9 @@ def load_llm_debate(file: str | Path, *, experiments: list[str] | None = None) -
         answers = tr.get("answers") or {}
         right, wrong = answers.get("correct"), answers.get("incorrect")
         if not right or not wrong or right == wrong:
-            raise DataError(f"{at('transcript')}: transcript.answers needs two different 'correct' and "
-                            "'incorrect' answers")
+            raise DataError(
+                f"{at('transcript')}: transcript.answers needs two different 'correct' and 'incorrect' answers"
+            )
         swap = _bool(row["swap"], at("swap"))
         shown = [wrong, right] if swap else [right, wrong]
         stored = sorted(shown)
@@ -118,13 +140,26 @@ def load_llm_debate(file: str | Path, *, experiments: list[str] | None = None) -
         story = str(row.get("question_set_id") or row["story_title"])
         item_id = f"quality-{hashlib.sha1(f'{story}|{question}'.encode()).hexdigest()[:12]}"
         if item_id not in items:
-            items[item_id] = Item(item_id, "multiple-choice", story, str(row["story_title"]), question=question,
-                                  choices=stored, meta={"source": "llm-debate", "passage": "omitted in the file"})
-            gold[item_id] = Gold(item_id, LETTERS[stored.index(right)], "dataset-label",
-                                 {"answer_text": right, "from": f"{REPOSITORY} transcript.answers.correct"})
+            items[item_id] = Item(
+                item_id,
+                "multiple-choice",
+                story,
+                str(row["story_title"]),
+                question=question,
+                choices=stored,
+                meta={"source": "llm-debate", "passage": "omitted in the file"},
+            )
+            gold[item_id] = Gold(
+                item_id,
+                LETTERS[stored.index(right)],
+                "dataset-label",
+                {"answer_text": right, "from": f"{REPOSITORY} transcript.answers.correct"},
+            )
         elif items[item_id].choices != stored:
-            raise DataError(f"{at('transcript')}: answers {shown!r} differ from an earlier row's "
-                            f"{items[item_id].choices!r} for the same question")
+            raise DataError(
+                f"{at('transcript')}: answers {shown!r} differ from an earlier row's "
+                f"{items[item_id].choices!r} for the same question"
+            )
         method = str(row["debate_method"]).strip().lower()
         if method not in ("debate", "consultancy", "baseline"):
             raise DataError(f"{at('debate_method')}: {method!r} is not debate, consultancy or baseline")
@@ -140,8 +175,9 @@ def load_llm_debate(file: str | Path, *, experiments: list[str] | None = None) -
         if row.get("confidence_correct") not in (None, ""):
             cc = _percent(row["confidence_correct"], at("confidence_correct"))
             if abs(cc - (conf if correct else 100 - conf)) > 0.5:
-                raise DataError(f"{at('confidence_correct')}: {cc:g} contradicts correct={correct} with "
-                                f"confidence {conf:g}")
+                raise DataError(
+                    f"{at('confidence_correct')}: {cc:g} contradicts correct={correct} with confidence {conf:g}"
+                )
         right_letter = LETTERS[stored.index(right)]
         choice = right_letter if correct else LETTERS[1 - stored.index(right)]
         letter = {"correct": right_letter, "incorrect": LETTERS[1 - stored.index(right)]}
@@ -155,9 +191,22 @@ def load_llm_debate(file: str | Path, *, experiments: list[str] | None = None) -
             else:
                 side = letter.get(str(row.get("consultant_type") or "").strip().lower(), "")
                 content.update({"assigned_answer": ans.get(side, ""), "side": side})
-            transcripts.append(Transcript(tid, item_id, condition, kind, content,
-                                          {"dataset": "llm-debate", "repository": REPOSITORY, "file": path.name,
-                                           "row": n, "debate_id": str(row["debate_id"])}))
+            transcripts.append(
+                Transcript(
+                    tid,
+                    item_id,
+                    condition,
+                    kind,
+                    content,
+                    {
+                        "dataset": "llm-debate",
+                        "repository": REPOSITORY,
+                        "file": path.name,
+                        "row": n,
+                        "debate_id": str(row["debate_id"]),
+                    },
+                )
+            )
         when = None
         if row.get("judgement_time"):
             try:
@@ -165,12 +214,32 @@ def load_llm_debate(file: str | Path, *, experiments: list[str] | None = None) -
                 when = t.astimezone(UTC).replace(tzinfo=None) if t.tzinfo else t
             except ValueError:
                 when = None
-        judgments.append(ImportedJudgment(
-            f"llm-debate:{row['debate_id']}:{overseer}", overseer, item_id, condition, choice, round(conf),
-            str(row.get("explanation") or "") or None, None, when, [], tid if method != "baseline" else None,
-            {"imported": "llm-debate", "row": n, "shown_choices": shown, "shown_order": order, "swap": swap,
-             "experiment": row.get("experiment_name"), "turns_used": row.get("turns_used"),
-             "consultant_type": row.get("consultant_type"), "mode": "live"}))
+        judgments.append(
+            ImportedJudgment(
+                f"llm-debate:{row['debate_id']}:{overseer}",
+                overseer,
+                item_id,
+                condition,
+                choice,
+                round(conf),
+                str(row.get("explanation") or "") or None,
+                None,
+                when,
+                [],
+                tid if method != "baseline" else None,
+                {
+                    "imported": "llm-debate",
+                    "row": n,
+                    "shown_choices": shown,
+                    "shown_order": order,
+                    "swap": swap,
+                    "experiment": row.get("experiment_name"),
+                    "turns_used": row.get("turns_used"),
+                    "consultant_type": row.get("consultant_type"),
+                    "mode": "live",
+                },
+            )
+        )
         summary.included += 1
         summary.by_condition[condition] += 1
     if not judgments:
@@ -179,13 +248,24 @@ def load_llm_debate(file: str | Path, *, experiments: list[str] | None = None) -
     for it in items.values():
         it.split = split[it.problem_id]
     names = ["baseline", "consultancy", "consultancy-interactive", "debate", "debate-interactive"]
-    conds = [ConditionRecord(c, [] if c == "baseline" else [c.split("-")[0]]) for c in names
-             if summary.by_condition[c]]
-    text, _ = observed_config("llm-debate", "Does debate help human judges find the truth (Khan et al. 2024)?",
-                              f"Imported from {REPOSITORY} data/human_feedback.csv (Khan et al. 2024, "
-                              "arXiv 2402.06782).", conds, source="import:llm-debate",
-                              confidence=list(range(101)))
-    return ImportedStudy("llm-debate", text, list(items.values()), list(gold.values()), conds,
-                         sorted({j.overseer for j in judgments}), judgments, transcripts, summary,
-                         {"dataset": "llm-debate", "repository": REPOSITORY, "file": str(path),
-                          "experiments": experiments or []})
+    conds = [ConditionRecord(c, [] if c == "baseline" else [c.split("-")[0]]) for c in names if summary.by_condition[c]]
+    text, _ = observed_config(
+        "llm-debate",
+        "Does debate help human judges find the truth (Khan et al. 2024)?",
+        f"Imported from {REPOSITORY} data/human_feedback.csv (Khan et al. 2024, arXiv 2402.06782).",
+        conds,
+        source="import:llm-debate",
+        confidence=list(range(101)),
+    )
+    return ImportedStudy(
+        "llm-debate",
+        text,
+        list(items.values()),
+        list(gold.values()),
+        conds,
+        sorted({j.overseer for j in judgments}),
+        judgments,
+        transcripts,
+        summary,
+        {"dataset": "llm-debate", "repository": REPOSITORY, "file": str(path), "experiments": experiments or []},
+    )

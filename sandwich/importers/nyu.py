@@ -48,17 +48,21 @@ from sandwich.tasks.split import split_groups
 LETTERS = "AB"
 REPOSITORY = "julianmichael/debate"
 CONDITIONS = ["human-debate", "human-consultancy", "ai-debate", "ai-consultancy"]
-BRIEFING = {"debate": "Two debaters argue for opposite answers; only one is right. Quotes are checked against "
-                      "the story.",
-            "consultancy": "One consultant argues for one answer, which may be the wrong one. Quotes are "
-                           "checked against the story."}
+BRIEFING = {
+    "debate": "Two debaters argue for opposite answers; only one is right. Quotes are checked against the story.",
+    "consultancy": "One consultant argues for one answer, which may be the wrong one. Quotes are "
+    "checked against the story.",
+}
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) per non-empty line; a bad line raises DataError with file:line:col."""
     if not path.exists():
-        raise DataError(f"{path}: no such file.", hint="PATH must be a folder laid out like julianmichael/debate "
-                        "(debates-metadata.jsonl and debates/official/*.json).")
+        raise DataError(
+            f"{path}: no such file.",
+            hint="PATH must be a folder laid out like julianmichael/debate "
+            "(debates-metadata.jsonl and debates/official/*.json).",
+        )
     with path.open(encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
             if not line.strip():
@@ -66,8 +70,10 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as e:
-                raise DataError(f"{path}:{n}:{e.colno}: not valid JSON: {e.msg}",
-                                hint="Fix or remove that line; nothing was written.") from None
+                raise DataError(
+                    f"{path}:{n}:{e.colno}: not valid JSON: {e.msg}",
+                    hint="Fix or remove that line; nothing was written.",
+                ) from None
             if not isinstance(obj, dict):
                 raise DataError(f"{path}:{n}:1: expected a JSON object per line")
             yield n, obj
@@ -76,8 +82,10 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 def read_session(path: Path) -> dict[str, Any]:
     """A session file, with file:line:col on bad JSON."""
     if not path.exists():
-        raise DataError(f"{path}: the metadata names this session but its file is missing.",
-                        hint="Copy the whole debates/official folder, or remove the session from the metadata.")
+        raise DataError(
+            f"{path}: the metadata names this session but its file is missing.",
+            hint="Copy the whole debates/official folder, or remove the session from the metadata.",
+        )
     try:
         obj = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
@@ -114,8 +122,9 @@ class _Builder:
         """The item id for a session's article + question, and shown→stored answer order; checks gold."""
         src = (setup.get("sourceMaterial") or {}).get("QuALITYSourceMaterial")
         if not src:
-            raise DataError(f"{where}: setup.sourceMaterial has no QuALITYSourceMaterial (only QuALITY sessions "
-                            "are supported)")
+            raise DataError(
+                f"{where}: setup.sourceMaterial has no QuALITYSourceMaterial (only QuALITY sessions are supported)"
+            )
         article, answers, question = str(src["articleId"]), list(setup["answers"]), str(setup["question"])
         if len(answers) != 2 or len(set(answers)) != 2:
             raise DataError(f"{where}: setup.answers must be two different answers, got {answers!r}")
@@ -127,35 +136,67 @@ class _Builder:
         if item_id not in self.items:
             if article not in self.passages:
                 self.passages[article] = detokenize(src["contents"])
-            self.items[item_id] = Item(item_id=item_id, task_kind="multiple-choice", problem_id=article,
-                                       title=str(src.get("title") or article), body=self.passages[article].text,
-                                       question=question, choices=stored,
-                                       meta={"source": "nyu-debate", "quality_article_id": article})
-            self.gold[item_id] = Gold(item_id, LETTERS[stored.index(right)], "dataset-label",
-                                      {"answer_text": right, "from": f"{REPOSITORY} setup.correctAnswerIndex",
-                                       "first_session": where})
+            self.items[item_id] = Item(
+                item_id=item_id,
+                task_kind="multiple-choice",
+                problem_id=article,
+                title=str(src.get("title") or article),
+                body=self.passages[article].text,
+                question=question,
+                choices=stored,
+                meta={"source": "nyu-debate", "quality_article_id": article},
+            )
+            self.gold[item_id] = Gold(
+                item_id,
+                LETTERS[stored.index(right)],
+                "dataset-label",
+                {"answer_text": right, "from": f"{REPOSITORY} setup.correctAnswerIndex", "first_session": where},
+            )
         elif self.items[item_id].choices != stored:
-            raise DataError(f"{where}: question {question!r} has answers {answers!r} here but "
-                            f"{self.items[item_id].choices!r} in {self.gold[item_id].detail['first_session']}")
+            raise DataError(
+                f"{where}: question {question!r} has answers {answers!r} here but "
+                f"{self.items[item_id].choices!r} in {self.gold[item_id].detail['first_session']}"
+            )
         elif self.gold[item_id].detail["answer_text"] != right:
-            raise DataError(f"{where}: the correct answer to {question!r} is {right!r} here but "
-                            f"{self.gold[item_id].detail['answer_text']!r} in "
-                            f"{self.gold[item_id].detail['first_session']}",
-                            hint="Imported gold must be exactly what the data says; the data contradicts itself.")
+            raise DataError(
+                f"{where}: the correct answer to {question!r} is {right!r} here but "
+                f"{self.gold[item_id].detail['answer_text']!r} in "
+                f"{self.gold[item_id].detail['first_session']}",
+                hint="Imported gold must be exactly what the data says; the data contradicts itself.",
+            )
         return item_id, order
 
 
-def _judgment(jid: str, judge: str, item_id: str, condition: str, beliefs: list[Belief], start: Any,
-              transcript_id: str, meta: dict[str, Any]) -> ImportedJudgment:
+def _judgment(
+    jid: str,
+    judge: str,
+    item_id: str,
+    condition: str,
+    beliefs: list[Belief],
+    start: Any,
+    transcript_id: str,
+    meta: dict[str, Any],
+) -> ImportedJudgment:
     final = beliefs[-1]
     top = max(final.probabilities)
     winners = [k for k, p in enumerate(final.probabilities) if p == top]
     choice = LETTERS[winners[0]] if len(winners) == 1 else TIE
     began = when(start)
     secs = (final.ts - began).total_seconds() if final.ts and began else None
-    return ImportedJudgment(jid, judge, item_id, condition, choice, round(100 * top), final.message or None,
-                            secs, final.ts, beliefs[:-1], transcript_id,
-                            {**meta, "probabilities": final.probabilities, "final_round": final.round})
+    return ImportedJudgment(
+        jid,
+        judge,
+        item_id,
+        condition,
+        choice,
+        round(100 * top),
+        final.message or None,
+        secs,
+        final.ts,
+        beliefs[:-1],
+        transcript_id,
+        {**meta, "probabilities": final.probabilities, "final_round": final.round},
+    )
 
 
 def _content(kind: str, turns: list[dict[str, Any]], shown: list[str], order: list[int]) -> dict[str, Any]:
@@ -165,15 +206,22 @@ def _content(kind: str, turns: list[dict[str, Any]], shown: list[str], order: li
     out = []
     for t in turns:
         sp = t["speaker"]
-        label = "judge" if sp == "Judge" else ("debaters" if sp == "Debaters" else
-                                               side.get(sp, sp) if kind == "debate" else "consultant")
+        label = (
+            "judge"
+            if sp == "Judge"
+            else ("debaters" if sp == "Debaters" else side.get(sp, sp) if kind == "debate" else "consultant")
+        )
         out.append({**{k: v for k, v in t.items() if k != "speaker"}, "speaker": label, "original_speaker": sp})
     answers = {ltr: f"{ltr}. {stored[n]}" for n, ltr in enumerate(LETTERS)}
     if kind == "debate":
         return {"answers": answers, "turns": out, "imported": True}
     consultant = next((t["speaker"] for t in turns if t["speaker"].startswith("Debater")), "Debater A")
-    return {"assigned_answer": answers[side.get(consultant, "A")], "side": side.get(consultant, "A"),
-            "turns": out, "imported": True}
+    return {
+        "assigned_answer": answers[side.get(consultant, "A")],
+        "side": side.get(consultant, "A"),
+        "turns": out,
+        "imported": True,
+    }
 
 
 def load_nyu_debate(path: str | Path, *, include_all: bool = False) -> ImportedStudy:
@@ -204,19 +252,38 @@ def load_nyu_debate(path: str | Path, *, include_all: bool = False) -> ImportedS
         where = str(session_path)
         item_id, order = b.item(setup, where)
         if info is not None and int(info["correctAnswerIndex"]) != int(setup["correctAnswerIndex"]):
-            raise DataError(f"{where_meta}: correctAnswerIndex {info['correctAnswerIndex']} disagrees with "
-                            f"{where} setup.correctAnswerIndex {setup['correctAnswerIndex']}")
+            raise DataError(
+                f"{where_meta}: correctAnswerIndex {info['correctAnswerIndex']} disagrees with "
+                f"{where} setup.correctAnswerIndex {setup['correctAnswerIndex']}"
+            )
         base = condition_of(meta.get("setting") or {})
         kind = "debate" if base.endswith("debate") else "consultancy"
         passage = b.passages[str(setup["sourceMaterial"]["QuALITYSourceMaterial"]["articleId"])]
         turns, beliefs, offline = walk_rounds(data["rounds"], passage, order, where)
-        b.transcripts.append(Transcript(name, item_id, base, kind, _content(kind, turns, setup["answers"], order),
-                                        {"dataset": "nyu-debate", "repository": REPOSITORY,
-                                         "file": f"debates/official/{name}.json", "session": name,
-                                         "roles": setup.get("roles") or {}}))
-        common = {"imported": "nyu-debate", "session": name, "shown_choices": list(setup["answers"]),
-                  "shown_order": order, "included_in_paper": bool(meta.get("includedInPaper")),
-                  "scoring_rule": scoring_rule(setup.get("rules") or {})}
+        b.transcripts.append(
+            Transcript(
+                name,
+                item_id,
+                base,
+                kind,
+                _content(kind, turns, setup["answers"], order),
+                {
+                    "dataset": "nyu-debate",
+                    "repository": REPOSITORY,
+                    "file": f"debates/official/{name}.json",
+                    "session": name,
+                    "roles": setup.get("roles") or {},
+                },
+            )
+        )
+        common = {
+            "imported": "nyu-debate",
+            "session": name,
+            "shown_choices": list(setup["answers"]),
+            "shown_order": order,
+            "included_in_paper": bool(meta.get("includedInPaper")),
+            "scoring_rule": scoring_rule(setup.get("rules") or {}),
+        }
         judge = (setup.get("roles") or {}).get("Judge") or (meta.get("roleAssignments") or {}).get("Judge")
         if info is None or not judge or not beliefs or not beliefs[-1].final:
             summary.skipped["never judged to the end"] += 1
@@ -224,46 +291,91 @@ def load_nyu_debate(path: str | Path, *, include_all: bool = False) -> ImportedS
             final = info["finalJudgement"]
             mine = [beliefs[-1].probabilities[order[k]] for k in range(len(order))]
             if any(abs(a - float(x)) > 1e-9 for a, x in zip(mine, final, strict=True)):
-                raise DataError(f"{where_meta}: finalJudgement {final} disagrees with the last JudgeFeedback "
-                                f"in {where}")
+                raise DataError(
+                    f"{where_meta}: finalJudgement {final} disagrees with the last JudgeFeedback in {where}"
+                )
             first = min((t["ts"] for t in turns if isinstance(t.get("ts"), (int, float))), default=None)
-            b.judgments.append(_judgment(f"nyu:{name}:judge", judge, item_id, base, beliefs, first, name, {
-                **common, "mode": "live", "judge_reward": info.get("judgeReward"),
-                "num_continues": info.get("numContinues"),
-                "ended_by": next(iter(meta["status"]["Complete"]["result"].get("endedBy") or {"?": 0}))}))
+            b.judgments.append(
+                _judgment(
+                    f"nyu:{name}:judge",
+                    judge,
+                    item_id,
+                    base,
+                    beliefs,
+                    first,
+                    name,
+                    {
+                        **common,
+                        "mode": "live",
+                        "judge_reward": info.get("judgeReward"),
+                        "num_continues": info.get("numContinues"),
+                        "ended_by": next(iter(meta["status"]["Complete"]["result"].get("endedBy") or {"?": 0})),
+                    },
+                )
+            )
             summary.included += 1
         for judge_name, result in sorted((offline or offline_meta).items()):
             steps, mode = offline_beliefs(result, order, f"{where} offline judge {judge_name!r}")
             if not steps or not steps[-1].final:
                 summary.offline_skipped["offline judging not finished"] += 1
                 continue
-            b.judgments.append(_judgment(f"nyu:{name}:offline:{judge_name}", judge_name, item_id,
-                                         f"offline-{base}", steps, result.get("startTimeMillis"), name,
-                                         {**common, "mode": f"offline-{mode}"}))
+            b.judgments.append(
+                _judgment(
+                    f"nyu:{name}:offline:{judge_name}",
+                    judge_name,
+                    item_id,
+                    f"offline-{base}",
+                    steps,
+                    result.get("startTimeMillis"),
+                    name,
+                    {**common, "mode": f"offline-{mode}"},
+                )
+            )
             summary.offline_included += 1
     judgments = _one_per_overseer_and_item(b.judgments, summary)
     for j in judgments:
         summary.by_condition[j.condition] += 1
     order_ = CONDITIONS + [f"offline-{c}" for c in CONDITIONS]
-    conditions = [ConditionRecord(c, ["debate" if c.endswith("debate") else "consultancy"],
-                                  BRIEFING["debate" if c.endswith("debate") else "consultancy"])
-                  for c in order_ if summary.by_condition[c]]
+    conditions = [
+        ConditionRecord(
+            c,
+            ["debate" if c.endswith("debate") else "consultancy"],
+            BRIEFING["debate" if c.endswith("debate") else "consultancy"],
+        )
+        for c in order_
+        if summary.by_condition[c]
+    ]
     if not judgments:
-        raise DataError(f"{meta_path}: no session was judged to the end" + ("" if include_all else
-                        " among those included in the paper") + "; nothing to import.",
-                        hint="Check the folder, or pass --all to include sessions outside the paper.")
+        raise DataError(
+            f"{meta_path}: no session was judged to the end"
+            + ("" if include_all else " among those included in the paper")
+            + "; nothing to import.",
+            hint="Check the folder, or pass --all to include sessions outside the paper.",
+        )
     split = split_groups([i.problem_id for i in b.items.values()], 0.7, 0)
     for it in b.items.values():
         it.split = split[it.problem_id]
     text, _ = observed_config(
-        "nyu-debate", "Does debate help non-expert judges supervise unreliable experts better than consultancy?",
+        "nyu-debate",
+        "Does debate help non-expert judges supervise unreliable experts better than consultancy?",
         "Imported from julianmichael/debate (Michael et al. 2023, arXiv 2311.08702; MIT licence). "
         + ("All judged sessions." if include_all else "Sessions included in the paper."),
-        conditions, source="import:nyu-debate")
+        conditions,
+        source="import:nyu-debate",
+    )
     overseers = sorted({j.overseer for j in judgments})
-    return ImportedStudy("nyu-debate", text, list(b.items.values()), list(b.gold.values()), conditions, overseers,
-                         judgments, b.transcripts, summary, {"dataset": "nyu-debate", "repository": REPOSITORY,
-                                                             "path": str(root), "include_all": include_all})
+    return ImportedStudy(
+        "nyu-debate",
+        text,
+        list(b.items.values()),
+        list(b.gold.values()),
+        conditions,
+        overseers,
+        judgments,
+        b.transcripts,
+        summary,
+        {"dataset": "nyu-debate", "repository": REPOSITORY, "path": str(root), "include_all": include_all},
+    )
 
 
 def _one_per_overseer_and_item(judgments: list[ImportedJudgment], summary: ImportSummary) -> list[ImportedJudgment]:

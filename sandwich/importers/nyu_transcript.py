@@ -35,8 +35,10 @@ def message(feedback: dict[str, Any]) -> str:
 def to_stored(dist: list[float], order: list[int], where: str) -> list[float]:
     """Probabilities over the answers as shown → over the stored choices (`order[k]` = stored index of shown k)."""
     if len(dist) != len(order) or any(not isinstance(p, (int, float)) for p in dist):
-        raise DataError(f"{where}: expected {len(order)} probabilities, got {dist!r}",
-                        hint="The session file is malformed; re-download it from the public repository.")
+        raise DataError(
+            f"{where}: expected {len(order)} probabilities, got {dist!r}",
+            hint="The session file is malformed; re-download it from the public repository.",
+        )
     if abs(sum(dist) - 1.0) > 1e-6:
         raise DataError(f"{where}: probabilities {dist!r} do not sum to 1")
     out = [0.0] * len(order)
@@ -62,19 +64,29 @@ def speech(pieces: list[dict[str, Any]], passage: Passage, where: str) -> tuple[
             # the original app clamps spans to the article; a few in the published data run past its end
             lo, hi = max(0, min(start, len(passage.offsets))), min(end, len(passage.offsets))
             if hi <= lo:
-                quotes.append({"tokens": [start, end], "text": "", "verified": False,
-                               "note": "span outside the article"})
+                quotes.append(
+                    {"tokens": [start, end], "text": "", "verified": False, "note": "span outside the article"}
+                )
                 continue
             a, b = passage.span(lo, hi)
             body = passage.text[a:b]
-            quotes.append({"tokens": [start, end], "start": a, "end": b, "text": body, "verified": True,
-                           **({"clamped": True} if (lo, hi) != (start, end) else {})})
+            quotes.append(
+                {
+                    "tokens": [start, end],
+                    "start": a,
+                    "end": b,
+                    "text": body,
+                    "verified": True,
+                    **({"clamped": True} if (lo, hi) != (start, end) else {}),
+                }
+            )
             text.append(f"<quote>{body}</quote>")
     return "".join(text), quotes
 
 
-def walk_rounds(rounds: list[dict[str, Any]], passage: Passage, order: list[int], where: str
-                ) -> tuple[list[dict[str, Any]], list[Belief], dict[str, Any]]:
+def walk_rounds(
+    rounds: list[dict[str, Any]], passage: Passage, order: list[int], where: str
+) -> tuple[list[dict[str, Any]], list[Belief], dict[str, Any]]:
     """Transcript turns, the live judge's beliefs (all JudgeFeedback, last one final) and offline results."""
     turns: list[dict[str, Any]] = []
     beliefs: list[Belief] = []
@@ -87,22 +99,46 @@ def walk_rounds(rounds: list[dict[str, Any]], passage: Passage, order: list[int]
             speech_rounds += 1
             for key, sp in sorted(body.get("speeches", {}).items()):
                 text, quotes = speech(sp.get("content") or [], passage, f"{here} speech {key}")
-                turns.append({"round": speech_rounds, "speaker": ROLE.get(key, f"Debater {key}"),
-                              "text": text, "quotes": quotes, "simultaneous": kind == "SimultaneousSpeeches",
-                              "ts": sp.get("timestamp")})
+                turns.append(
+                    {
+                        "round": speech_rounds,
+                        "speaker": ROLE.get(key, f"Debater {key}"),
+                        "text": text,
+                        "quotes": quotes,
+                        "simultaneous": kind == "SimultaneousSpeeches",
+                        "ts": sp.get("timestamp"),
+                    }
+                )
         elif kind == "JudgeFeedback":
             fb = body.get("feedback") or {}
             probs = to_stored(body.get("distribution") or [], order, here)
-            beliefs.append(Belief(speech_rounds, probs, message(fb), when(fb.get("timestamp")),
-                                  bool(body.get("endDebate"))))
-            turns.append({"round": speech_rounds, "speaker": "Judge", "text": message(fb),
-                          "quotes": [], "ts": fb.get("timestamp")})
+            beliefs.append(
+                Belief(speech_rounds, probs, message(fb), when(fb.get("timestamp")), bool(body.get("endDebate")))
+            )
+            turns.append(
+                {
+                    "round": speech_rounds,
+                    "speaker": "Judge",
+                    "text": message(fb),
+                    "quotes": [],
+                    "ts": fb.get("timestamp"),
+                }
+            )
         elif kind == "OfflineJudgments":
             offline.update(body.get("judgments") or {})
         elif kind == "NegotiateEnd":
-            turns.append({"round": speech_rounds, "speaker": "Debaters", "text": "vote to end: " + ", ".join(
-                f"{ROLE.get(v, v)} {'yes' if ok else 'no'}" for v, ok in sorted((body.get("votes") or {}).items())),
-                "quotes": []})
+            turns.append(
+                {
+                    "round": speech_rounds,
+                    "speaker": "Debaters",
+                    "text": "vote to end: "
+                    + ", ".join(
+                        f"{ROLE.get(v, v)} {'yes' if ok else 'no'}"
+                        for v, ok in sorted((body.get("votes") or {}).items())
+                    ),
+                    "quotes": [],
+                }
+            )
     return turns, beliefs, offline
 
 
@@ -111,8 +147,15 @@ def offline_beliefs(result: dict[str, Any], order: list[int], where: str) -> tup
     out = []
     for n, j in enumerate(result.get("judgments") or []):
         fb = j.get("feedback") or {}
-        out.append(Belief(n, to_stored(j.get("distribution") or [], order, f"{where} step {n}"), message(fb),
-                          when(fb.get("timestamp")), bool(j.get("endDebate"))))
+        out.append(
+            Belief(
+                n,
+                to_stored(j.get("distribution") or [], order, f"{where} step {n}"),
+                message(fb),
+                when(fb.get("timestamp")),
+                bool(j.get("endDebate")),
+            )
+        )
     return out, str(result.get("mode", ""))
 
 

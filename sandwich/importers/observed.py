@@ -18,8 +18,15 @@ from sandwich.studyfile import validate_text
 FULL_SCALE = list(range(50, 101))
 
 
-def observed_config(name: str, question: str, description: str, conditions: Sequence[ConditionRecord], *,
-                    source: str, confidence: Sequence[int] = FULL_SCALE) -> tuple[str, Study]:
+def observed_config(
+    name: str,
+    question: str,
+    description: str,
+    conditions: Sequence[ConditionRecord],
+    *,
+    source: str,
+    confidence: Sequence[int] = FULL_SCALE,
+) -> tuple[str, Study]:
     """YAML text (and the validated Study) for an imported multiple-choice study with observed design.
 
     `source` names where items came from (``import:nyu-debate``); `sandwich create` refuses an
@@ -31,11 +38,17 @@ def observed_config(name: str, question: str, description: str, conditions: Sequ
         "description": description,
         "task": {"kind": "multiple-choice", "source": source},
         "gold": {"kind": "dataset-label"},
-        "conditions": [{"name": c.name, "assistance": list(c.assistance), "live_followups": False,
-                        **({"briefing": c.briefing} if c.briefing else {})} for c in conditions],
+        "conditions": [
+            {
+                "name": c.name,
+                "assistance": list(c.assistance),
+                "live_followups": False,
+                **({"briefing": c.briefing} if c.briefing else {}),
+            }
+            for c in conditions
+        ],
         "overseers": {"design": "observed"},
-        "judgment": {"choices": "item", "confidence": list(confidence), "time_limit_s": None,
-                     "rationale": "optional"},
+        "judgment": {"choices": "item", "confidence": list(confidence), "time_limit_s": None, "rationale": "optional"},
     }
     text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100, default_flow_style=None)
     return text, validate_text(text, f"<{name} observed study>")

@@ -40,14 +40,14 @@ class ImportedJudgment:
     overseer: str
     item_id: str
     condition: str
-    choice: str | None              # a choice letter of the item, or TIE
-    confidence: int | None          # 0..100: probability the chosen answer is right
+    choice: str | None  # a choice letter of the item, or TIE
+    confidence: int | None  # 0..100: probability the chosen answer is right
     rationale: str | None
     time_on_item_s: float | None
     created_at: datetime | None
-    trajectory: list[Belief] = field(default_factory=list)   # earlier rounds, in order (not the final one)
+    trajectory: list[Belief] = field(default_factory=list)  # earlier rounds, in order (not the final one)
     transcript_id: str | None = None
-    meta: dict[str, Any] = field(default_factory=dict)       # shown choice order, exact probabilities, source
+    meta: dict[str, Any] = field(default_factory=dict)  # shown choice order, exact probabilities, source
 
     @property
     def assignment_id(self) -> str:
@@ -62,9 +62,9 @@ class Transcript:
     transcript_id: str
     item_id: str
     condition: str
-    kind: str                       # debate | consultancy
+    kind: str  # debate | consultancy
     content: dict[str, Any]
-    source: dict[str, Any]          # where it came from (data set, file, session)
+    source: dict[str, Any]  # where it came from (data set, file, session)
 
 
 @dataclass
@@ -83,16 +83,22 @@ class ImportSummary:
     source: str
     sessions: int = 0
     included: int = 0
-    skipped: Counter[str] = field(default_factory=Counter)          # reason -> sessions left out
+    skipped: Counter[str] = field(default_factory=Counter)  # reason -> sessions left out
     offline_included: int = 0
     offline_skipped: Counter[str] = field(default_factory=Counter)  # reason -> offline judgments left out
-    by_condition: Counter[str] = field(default_factory=Counter)    # condition -> judgments kept
+    by_condition: Counter[str] = field(default_factory=Counter)  # condition -> judgments kept
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready."""
-        return {"source": self.source, "sessions": self.sessions, "included": self.included,
-                "skipped": dict(self.skipped), "offline_included": self.offline_included,
-                "offline_skipped": dict(self.offline_skipped), "by_condition": dict(self.by_condition)}
+        return {
+            "source": self.source,
+            "sessions": self.sessions,
+            "included": self.included,
+            "skipped": dict(self.skipped),
+            "offline_included": self.offline_included,
+            "offline_skipped": dict(self.offline_skipped),
+            "by_condition": dict(self.by_condition),
+        }
 
 
 @dataclass
@@ -100,7 +106,7 @@ class ImportedStudy:
     """Everything one import writes into a new study database."""
 
     name: str
-    config_text: str               # the observed study's YAML, stored like any study's
+    config_text: str  # the observed study's YAML, stored like any study's
     items: list[Item]
     gold: list[Gold]
     conditions: list[ConditionRecord]

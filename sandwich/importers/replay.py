@@ -39,7 +39,7 @@ class ReplayStudy:
     items: list[Item]
     gold: list[Gold]
     assignments: list[Assignment]
-    assistance: list[dict[str, Any]]           # rows for the assistance table
+    assistance: list[dict[str, Any]]  # rows for the assistance table
     reference: list[dict[str, Any]] = field(default_factory=list)  # original judges on the same transcripts
     source: dict[str, Any] = field(default_factory=dict)
 
@@ -53,8 +53,9 @@ def _pick(transcripts: list[Transcript], condition: str, kind: str) -> dict[str,
     return out
 
 
-def build_replay(source_db: str | Path, sf: StudyFile, *, items: int | None = None, keep_judge: bool = False,
-                 seed: int = 0) -> ReplayStudy:
+def build_replay(
+    source_db: str | Path, sf: StudyFile, *, items: int | None = None, keep_judge: bool = False, seed: int = 0
+) -> ReplayStudy:
     """Plan a replay study from an imported database. Raises SandwichError when it cannot be built."""
     from sandwich.store.imported import (
         read_imported_items,
@@ -64,19 +65,22 @@ def build_replay(source_db: str | Path, sf: StudyFile, *, items: int | None = No
 
     study = sf.study
     if study.overseers.design == "observed":
-        raise SandwichError(f"{sf.path}: a replay study deals its own plan; use a within- or between-subjects "
-                            "design.")
+        raise SandwichError(f"{sf.path}: a replay study deals its own plan; use a within- or between-subjects design.")
     transcripts = read_transcripts(source_db)
     if not transcripts:
-        raise SandwichError(f"{source_db}: no imported transcripts to replay.",
-                            hint="Import a study first: sandwich import nyu-debate PATH --db SOURCE.duckdb")
+        raise SandwichError(
+            f"{source_db}: no imported transcripts to replay.",
+            hint="Import a study first: sandwich import nyu-debate PATH --db SOURCE.duckdb",
+        )
     chosen: dict[str, dict[str, Transcript]] = {}
     imported = sorted({t.kind for t in transcripts})  # the kinds of help the source study's sessions gave
     for c in study.conditions:
         for kind in c.kinds:
             if kind not in imported:
-                raise SandwichError(f"{sf.path}: condition {c.name!r} asks for {kind!r}; the imported transcripts "
-                                    f"are {' and '.join(imported)} only.")
+                raise SandwichError(
+                    f"{sf.path}: condition {c.name!r} asks for {kind!r}; the imported transcripts "
+                    f"are {' and '.join(imported)} only."
+                )
             chosen[c.name] = _pick(transcripts, c.name, kind)
             if not chosen[c.name]:
                 raise SandwichError(f"{source_db}: no imported {kind} transcript for condition {c.name!r}.")
@@ -88,13 +92,23 @@ def build_replay(source_db: str | Path, sf: StudyFile, *, items: int | None = No
         raise SandwichError("No item has a transcript for every assisted condition of the study.")
     all_items, all_gold = read_imported_items(source_db, pool_ids)
     if kinds := sorted({i.task_kind for i in all_items} - {study.task.kind}):  # the items keep their own kind
-        raise SandwichError(f"{sf.path}: the imported items are {', '.join(kinds)} items, not {study.task.kind}; "
-                            f"set task.kind: {kinds[0]}.")
+        raise SandwichError(
+            f"{sf.path}: the imported items are {', '.join(kinds)} items, not {study.task.kind}; "
+            f"set task.kind: {kinds[0]}."
+        )
     flipped = balance_gold(all_items, all_gold, seed)
     ov = study.overseers
     assert ov.items_per_overseer is not None  # required for dealt designs
-    assignments = plan(pool_ids, [c.name for c in study.conditions], ov.non_experts, ov.items_per_overseer,
-                       design=ov.design, experts=ov.experts, expert_condition=study.expert_condition, seed=ov.seed)
+    assignments = plan(
+        pool_ids,
+        [c.name for c in study.conditions],
+        ov.non_experts,
+        ov.items_per_overseer,
+        design=ov.design,
+        experts=ov.experts,
+        expert_condition=study.expert_condition,
+        seed=ov.seed,
+    )
     rows, used = [], []
     for cond, by_item in chosen.items():
         for item_id in pool_ids:
@@ -102,15 +116,37 @@ def build_replay(source_db: str | Path, sf: StudyFile, *, items: int | None = No
             content = flip_content(t.content) if item_id in flipped else dict(t.content)
             if not keep_judge:
                 content["turns"] = [x for x in content.get("turns", []) if x.get("speaker") != "judge"]
-            rows.append({"assistance_id": f"replay:{cond}:{item_id}", "item_id": item_id, "condition": cond,
-                         "kind": t.kind, "content": content, "model": f"{t.source.get('dataset', 'imported')}:"
-                         f"{t.transcript_id}", "params": {"imported": True, "source": t.source,
-                                                          "source_db": str(source_db), "judge_turns": keep_judge}})
+            rows.append(
+                {
+                    "assistance_id": f"replay:{cond}:{item_id}",
+                    "item_id": item_id,
+                    "condition": cond,
+                    "kind": t.kind,
+                    "content": content,
+                    "model": f"{t.source.get('dataset', 'imported')}:{t.transcript_id}",
+                    "params": {
+                        "imported": True,
+                        "source": t.source,
+                        "source_db": str(source_db),
+                        "judge_turns": keep_judge,
+                    },
+                }
+            )
             used.append(t.transcript_id)
     reference = read_original_judgments(source_db, used)
-    return ReplayStudy(sf, all_items, all_gold, assignments, rows, reference,
-                       {"source_db": str(Path(source_db).resolve()), "transcripts": len(set(used)),
-                        "choices_reversed": sorted(flipped)})
+    return ReplayStudy(
+        sf,
+        all_items,
+        all_gold,
+        assignments,
+        rows,
+        reference,
+        {
+            "source_db": str(Path(source_db).resolve()),
+            "transcripts": len(set(used)),
+            "choices_reversed": sorted(flipped),
+        },
+    )
 
 
 def balance_gold(items: list[Item], gold: list[Gold], seed: int) -> set[str]:
@@ -143,8 +179,9 @@ def flip_content(content: dict[str, Any]) -> dict[str, Any]:
     swap = {"A": "B", "B": "A"}
     out = dict(content)
     if "answers" in out:
-        out["answers"] = {swap[k]: f"{swap[k]}{v[1:]}" if v[:2] in ("A.", "B.") else v
-                          for k, v in out["answers"].items()}
+        out["answers"] = {
+            swap[k]: f"{swap[k]}{v[1:]}" if v[:2] in ("A.", "B.") else v for k, v in out["answers"].items()
+        }
     if out.get("side") in swap:
         out["side"] = swap[out["side"]]
         out["assigned_answer"] = f"{out['side']}{str(out.get('assigned_answer', ''))[1:]}"

@@ -14,11 +14,50 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 # Penn Treebank escapes for brackets, and the two double-quote tokens.
-_REPLACE = {"-LSB-": "[", "-RSB-": "]", "-LRB-": "(", "-RRB-": ")", "-LCB-": "{", "-RCB-": "}",
-            "``": '"', "''": '"', "`": "'"}
-_NO_SPACE_BEFORE = {".", ",", "?", "!", ";", ":", "...", "''", "-RSB-", "-RRB-", "-RCB-", "%", "n't", "N'T",
-                    "'s", "'S", "'ll", "'re", "'ve", "'m", "'d", "'t", "'T", "'LL", "'RE", "'VE", "'M", "'D", "!?",
-                    "!\"", "?!"}
+_REPLACE = {
+    "-LSB-": "[",
+    "-RSB-": "]",
+    "-LRB-": "(",
+    "-RRB-": ")",
+    "-LCB-": "{",
+    "-RCB-": "}",
+    "``": '"',
+    "''": '"',
+    "`": "'",
+}
+_NO_SPACE_BEFORE = {
+    ".",
+    ",",
+    "?",
+    "!",
+    ";",
+    ":",
+    "...",
+    "''",
+    "-RSB-",
+    "-RRB-",
+    "-RCB-",
+    "%",
+    "n't",
+    "N'T",
+    "'s",
+    "'S",
+    "'ll",
+    "'re",
+    "'ve",
+    "'m",
+    "'d",
+    "'t",
+    "'T",
+    "'LL",
+    "'RE",
+    "'VE",
+    "'M",
+    "'D",
+    "!?",
+    '!"',
+    "?!",
+}
 _NO_SPACE_AFTER = {"``", "-LSB-", "-LRB-", "-LCB-", "`", "$", "#"}
 
 

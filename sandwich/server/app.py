@@ -72,14 +72,31 @@ log = logging.getLogger("sandwich.serve")
 AssignmentId = Annotated[str, Path(pattern=IDENT, max_length=200)]
 ConditionName = Annotated[str, Path(pattern=NAME)]
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422, 429, 503)}
-STATUS = [(NotSaved, 503), (ServerClosing, 503), (StudyLocked, 503), (AssistanceUnavailable, 503),
-          (NotFound, 404), (AlreadyJudged, 409), (SessionInUse, 409), (SandwichError, 422)]
-SESSION_HEADER = "x-sandwich-session"   # the session id `POST …/session` returned: every write carries it
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422, 429, 503)
+}
+STATUS = [
+    (NotSaved, 503),
+    (ServerClosing, 503),
+    (StudyLocked, 503),
+    (AssistanceUnavailable, 503),
+    (NotFound, 404),
+    (AlreadyJudged, 409),
+    (SessionInUse, 409),
+    (SandwichError, 422),
+]
+SESSION_HEADER = "x-sandwich-session"  # the session id `POST …/session` returned: every write carries it
 
 
-def _error(status: int, error: str, message: str, request: Request, *, hint: str | None = None,
-           detail: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+def _error(
+    status: int,
+    error: str,
+    message: str,
+    request: Request,
+    *,
+    hint: str | None = None,
+    detail: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     saved = False if request.method == "POST" and request.url.path.endswith("/judgments") else None
     body = ErrorBody(error=error, message=message, hint=hint, saved=saved, detail=detail)
     return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)
@@ -93,24 +110,48 @@ def _install_errors(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, e: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": list(map(str, err.get("loc", ()))), "type": err.get("type"), "msg": err.get("msg")}
-                  for err in e.errors()]
+        errors = [
+            {"loc": list(map(str, err.get("loc", ()))), "type": err.get("type"), "msg": err.get("msg")}
+            for err in e.errors()
+        ]
         if any(err["type"] == "json_invalid" for err in errors):
             return _error(400, "MalformedJSON", "The request body is not valid JSON.", request, detail=errors)
-        return _error(422, "InvalidRequest", "; ".join(f"{'.'.join(err['loc'])}: {err['msg']}" for err in errors),
-                      request, detail=errors)
+        return _error(
+            422,
+            "InvalidRequest",
+            "; ".join(f"{'.'.join(err['loc'])}: {err['msg']}" for err in errors),
+            request,
+            detail=errors,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, e: StarletteHTTPException) -> JSONResponse:
-        names = {401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed",
-                 413: "TooLarge", 429: "TooManyRequests", 503: "Unavailable"}
-        return _error(e.status_code, names.get(e.status_code, "HTTPError"), str(e.detail), request,
-                      headers=getattr(e, "headers", None))
+        names = {
+            401: "Unauthorized",
+            403: "Forbidden",
+            404: "NotFound",
+            405: "MethodNotAllowed",
+            413: "TooLarge",
+            429: "TooManyRequests",
+            503: "Unavailable",
+        }
+        return _error(
+            e.status_code,
+            names.get(e.status_code, "HTTPError"),
+            str(e.detail),
+            request,
+            headers=getattr(e, "headers", None),
+        )
 
     async def db_error(request: Request, e: Exception) -> JSONResponse:
         log.error("database error on %s %s: %s", request.method, request.url.path, e)
-        return _error(503, "StoreUnavailable", "The study database failed; nothing was changed by this request.",
-                      request, hint="Tell the study lead; the server log has the details.")
+        return _error(
+            503,
+            "StoreUnavailable",
+            "The study database failed; nothing was changed by this request.",
+            request,
+            hint="Tell the study lead; the server log has the details.",
+        )
 
     for cls in DB_ERRORS:
         app.add_exception_handler(cls, db_error)
@@ -128,10 +169,14 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(svc: StudyService, **options: Any) -> FastAPI:
     """The FastAPI app serving one open study (options: see `ServerState.open`)."""
     st = ServerState.open(svc, **options)
-    app = FastAPI(title=f"sandwich serve — {svc.study.study}", version="1",
-                  description="Overseers label; the lead watches, exports and snapshots. Bearer tokens: "
-                              "`sandwich tokens issue STUDY --overseer NAME` / `--lead`.",
-                  lifespan=_lifespan, responses=ERRORS)
+    app = FastAPI(
+        title=f"sandwich serve — {svc.study.study}",
+        version="1",
+        description="Overseers label; the lead watches, exports and snapshots. Bearer tokens: "
+        "`sandwich tokens issue STUDY --overseer NAME` / `--lead`.",
+        lifespan=_lifespan,
+        responses=ERRORS,
+    )
     app.state.sandwich = st
     app.add_middleware(BodyLimit, max_bytes=st.max_body)
     _install_errors(app)
@@ -149,14 +194,17 @@ def _overseer_routes(app: FastAPI) -> None:
         (the last write failed, none has succeeded since) `ok` is false, the status 503, and `last_error` says why."""
         st = state_of(request)
         stats = st.writer.stats()
-        return JSONResponse({"ok": not stats["failing"], "study": st.svc.study.study, "writer": stats},
-                            status_code=503 if stats["failing"] else 200)
+        return JSONResponse(
+            {"ok": not stats["failing"], "study": st.svc.study.study, "writer": stats},
+            status_code=503 if stats["failing"] else 200,
+        )
 
     @app.get("/v1/whoami", tags=["anyone"])
     def whoami(request: Request, who: Anyone) -> Principal:
         """Who the presented token speaks for, in which study."""
-        return Principal(subject=who.subject, role=who.role, token_id=who.token_id,
-                         study=state_of(request).svc.study.study)
+        return Principal(
+            subject=who.subject, role=who.role, token_id=who.token_id, study=state_of(request).svc.study.study
+        )
 
     @app.post(base + "/session", tags=["overseer"])
     async def start_session(request: Request, who: Overseer, body: SessionIn) -> SessionStart:
@@ -167,15 +215,21 @@ def _overseer_routes(app: FastAPI) -> None:
         """
         st = state_of(request)
         session = await asyncio.to_thread(st.session, who.subject)
-        return await asyncio.wrap_future(st.writer.run(lambda: session.start_session(
-            body.client, session_id=body.session_id, take_over=body.take_over, leases=st.leases)))
+        return await asyncio.wrap_future(
+            st.writer.run(
+                lambda: session.start_session(
+                    body.client, session_id=body.session_id, take_over=body.take_over, leases=st.leases
+                )
+            )
+        )
 
     @app.get(base + "/next", tags=["overseer"], response_model=ItemView | None)
     async def next_item(request: Request, who: Overseer) -> Response:
         """The first assignment without a judgment; null when the session is finished."""
         st = state_of(request)
-        body = await asyncio.to_thread(st.index.next_json, who.subject) if st.shared \
-            else st.index.next_json(who.subject)  # replicas read the store; alone, memory answers at once
+        body = (
+            await asyncio.to_thread(st.index.next_json, who.subject) if st.shared else st.index.next_json(who.subject)
+        )  # replicas read the store; alone, memory answers at once
         return Response(body, media_type="application/json")
 
     @app.get(base + "/items/{assignment_id}", tags=["overseer"], response_model=ItemView)
@@ -189,8 +243,11 @@ def _overseer_routes(app: FastAPI) -> None:
         st = state_of(request)
         return st.index.assistance(st.session(who.subject), assignment_id)
 
-    @app.post(base + "/items/{assignment_id}/follow-up", tags=["overseer"],
-              responses={200: {"content": {"text/event-stream": {}}}})
+    @app.post(
+        base + "/items/{assignment_id}/follow-up",
+        tags=["overseer"],
+        responses={200: {"content": {"text/event-stream": {}}}},
+    )
     async def follow_up(request: Request, who: Overseer, assignment_id: AssignmentId, body: FollowUpIn) -> Response:
         """Ask the model a question about the item; the answer streams as server-sent events."""
         st = state_of(request)
@@ -247,11 +304,14 @@ def _overseer_routes(app: FastAPI) -> None:
         An overseer's token stores a person's judgment: `source` other than "human" is refused (422).
         """
         if body.source != "human":
-            raise SandwichError(f"source {body.source!r}: a judgment sent with an overseer's token is a person's "
-                                "(source human); the server sets it.",
-                                hint="Simulated judgments are made on the lead's side (`sandwich simulate`).")
-        return await asyncio.wrap_future(state_of(request).writer.submit(who.subject, body,
-                                                                         request.headers.get(SESSION_HEADER)))
+            raise SandwichError(
+                f"source {body.source!r}: a judgment sent with an overseer's token is a person's "
+                "(source human); the server sets it.",
+                hint="Simulated judgments are made on the lead's side (`sandwich simulate`).",
+            )
+        return await asyncio.wrap_future(
+            state_of(request).writer.submit(who.subject, body, request.headers.get(SESSION_HEADER))
+        )
 
 
 def _lead_routes(app: FastAPI) -> None:
@@ -272,16 +332,24 @@ def _lead_routes(app: FastAPI) -> None:
         with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as z:
             for f in sorted((tmp / "export").rglob("*.parquet")):
                 z.write(f, f.relative_to(tmp / "export").as_posix())
-        return FileResponse(target, media_type="application/zip", filename=target.name,
-                            background=BackgroundTask(shutil.rmtree, tmp, ignore_errors=True))
+        return FileResponse(
+            target,
+            media_type="application/zip",
+            filename=target.name,
+            background=BackgroundTask(shutil.rmtree, tmp, ignore_errors=True),
+        )
 
     @app.post("/v1/lead/snapshot", tags=["lead"], responses={200: {"content": {"application/octet-stream": {}}}})
     def snapshot(request: Request, who: Lead) -> FileResponse:
         """A consistent copy of the study database, for `sandwich analyze` while the study is served."""
         st = state_of(request)
         path = snapshots.take(st.svc, who=_lead_name(who))
-        return FileResponse(path, media_type="application/octet-stream", filename=path.name,
-                            background=BackgroundTask(shutil.rmtree, path.parent, ignore_errors=True))
+        return FileResponse(
+            path,
+            media_type="application/octet-stream",
+            filename=path.name,
+            background=BackgroundTask(shutil.rmtree, path.parent, ignore_errors=True),
+        )
 
     @app.get("/v1/lead/tokens", tags=["lead"])
     def list_tokens(request: Request, who: Lead) -> list[TokenInfo]:
@@ -297,8 +365,9 @@ def _lead_routes(app: FastAPI) -> None:
         return TokenOut(token=text, token_id=p.token_id, subject=p.subject, role=p.role)
 
     @app.delete("/v1/lead/tokens/{token_id}", tags=["lead"], status_code=204)
-    def revoke_token(request: Request, who: Lead,
-                     token_id: Annotated[str, Path(pattern=r"^[0-9a-f]{1,32}$")]) -> Response:
+    def revoke_token(
+        request: Request, who: Lead, token_id: Annotated[str, Path(pattern=r"^[0-9a-f]{1,32}$")]
+    ) -> Response:
         """Revoke a token at once."""
         st = state_of(request)
         with st.svc.lock:
@@ -308,9 +377,20 @@ def _lead_routes(app: FastAPI) -> None:
     @app.get("/v1/lead/audit", tags=["lead"])
     def audit(request: Request, who: Lead, limit: int = 200) -> list[dict[str, Any]]:
         """The most recent refusals (who, what route, why)."""
-        return [{"ts": r.ts, "event": r.event, "subject": r.subject, "role": r.role, "method": r.method,
-                 "path": r.path, "status": r.status, "client": r.client, "detail": r.detail}
-                for r in state_of(request).svc.store.audit(max(1, min(limit, 5000)))]
+        return [
+            {
+                "ts": r.ts,
+                "event": r.event,
+                "subject": r.subject,
+                "role": r.role,
+                "method": r.method,
+                "path": r.path,
+                "status": r.status,
+                "client": r.client,
+                "detail": r.detail,
+            }
+            for r in state_of(request).svc.store.audit(max(1, min(limit, 5000)))
+        ]
 
 
 def _lead_name(who: TokenPrincipal) -> str:

@@ -18,7 +18,7 @@ from sandwich.server.tokens import Principal
 from sandwich.store import AuditRecord
 
 log = logging.getLogger("sandwich.serve.auth")
-AUDIT_PER_SECOND = 50   # a flood of bad requests is logged, but cannot flood the study database
+AUDIT_PER_SECOND = 50  # a flood of bad requests is logged, but cannot flood the study database
 _audit_window = [0, 0]  # [second, rows written in it]
 
 
@@ -27,12 +27,21 @@ def state_of(request: Request) -> ServerState:
     return request.app.state.sandwich
 
 
-def refuse(request: Request, status: int, reason: str, who: Principal | None = None,
-           headers: dict[str, str] | None = None) -> HTTPException:
+def refuse(
+    request: Request, status: int, reason: str, who: Principal | None = None, headers: dict[str, str] | None = None
+) -> HTTPException:
     """Log and audit a refusal, and return the HTTPException to raise."""
     client = request.client.host if request.client else None
-    log.warning("refused %s %s → %d (%s; token subject=%s role=%s; client %s)", request.method, request.url.path,
-                status, reason, who.subject if who else None, who.role if who else None, client)
+    log.warning(
+        "refused %s %s → %d (%s; token subject=%s role=%s; client %s)",
+        request.method,
+        request.url.path,
+        status,
+        reason,
+        who.subject if who else None,
+        who.role if who else None,
+        client,
+    )
     st = state_of(request)
     second = int(time.monotonic())
     if _audit_window[0] != second:
@@ -42,10 +51,20 @@ def refuse(request: Request, status: int, reason: str, who: Principal | None = N
     if _audit_window[1] > AUDIT_PER_SECOND:
         return HTTPException(status, detail=reason, headers=headers)
     try:
-        st.writer.run(lambda: st.svc.store.add_audit(AuditRecord(
-            event="refused", subject=who.subject if who else None, role=who.role if who else None,
-            method=request.method, path=request.url.path[:300], status=status, client=client,
-            detail={"reason": reason})))
+        st.writer.run(
+            lambda: st.svc.store.add_audit(
+                AuditRecord(
+                    event="refused",
+                    subject=who.subject if who else None,
+                    role=who.role if who else None,
+                    method=request.method,
+                    path=request.url.path[:300],
+                    status=status,
+                    client=client,
+                    detail={"reason": reason},
+                )
+            )
+        )
     except Exception:  # noqa: BLE001 — shutting down: the log line above still records it
         pass
     return HTTPException(status, detail=reason, headers=headers)
@@ -66,13 +85,19 @@ async def principal(request: Request) -> Principal:
         size = 0
     wait = state_of(request).budgets.charge(who.token_id, size)
     if wait:
-        raise refuse(request, 429, f"this token is over its request budget; retry in {wait} s", who,
-                     headers={"Retry-After": str(wait)})
+        raise refuse(
+            request,
+            429,
+            f"this token is over its request budget; retry in {wait} s",
+            who,
+            headers={"Retry-After": str(wait)},
+        )
     return who
 
 
-async def overseer_principal(request: Request, who: Annotated[Principal, Depends(principal)],
-                       overseer: Annotated[str, Path(pattern=NAME)]) -> Principal:
+async def overseer_principal(
+    request: Request, who: Annotated[Principal, Depends(principal)], overseer: Annotated[str, Path(pattern=NAME)]
+) -> Principal:
     """An overseer's token whose subject is the overseer named in the URL, or 403."""
     if who.role != "overseer" or who.subject != overseer:
         raise refuse(request, 403, f"this token does not reach overseer {overseer!r}'s work", who)

@@ -23,15 +23,31 @@ import httpx
 from sandwich.errors import SandwichError
 
 
-def write_load_study(folder: Path, *, questions: int = 2000, overseers: int = 100, items_per_overseer: int = 200,
-                     design: str = "between-subjects", seed: int = 0) -> Path:
+def write_load_study(
+    folder: Path,
+    *,
+    questions: int = 2000,
+    overseers: int = 100,
+    items_per_overseer: int = 200,
+    design: str = "between-subjects",
+    seed: int = 0,
+) -> Path:
     """Write a multiple-choice study (generated questions, no passages, no sandbox) and return its YAML path."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     with open(folder / "questions.jsonl", "w") as f:
         for i in range(questions):
-            f.write(json.dumps({"id": f"q{i:05d}", "question": f"Which option is right for question {i}?",
-                                "choices": ["alpha", "beta", "gamma", "delta"], "answer": rng.choice("ABCD")}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "id": f"q{i:05d}",
+                        "question": f"Which option is right for question {i}?",
+                        "choices": ["alpha", "beta", "gamma", "delta"],
+                        "answer": rng.choice("ABCD"),
+                    }
+                )
+                + "\n"
+            )
     names = ", ".join(overseer_names(overseers))
     path = folder / "load.yaml"
     path.write_text(f"""study: load
@@ -80,31 +96,54 @@ def free_port() -> int:
 class ServerProcess:
     """`sandwich serve DB` as a subprocess on 127.0.0.1; restartable on the same port."""
 
-    def __init__(self, db: Path | str, *, port: int | None = None, env: dict[str, str] | None = None,
-                 log: Path | None = None, extra_args: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        db: Path | str,
+        *,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+        log: Path | None = None,
+        extra_args: list[str] | None = None,
+    ) -> None:
         self.db = db  # a DuckDB file, or a PostgreSQL URL (then give `log`, or it goes to the temp folder)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **(env or {})}
-        self.log = log or (db.with_suffix(".serve.log") if isinstance(db, Path)
-                           else Path(tempfile.gettempdir()) / f"sandwich-serve-{self.port}.log")
+        self.log = log or (
+            db.with_suffix(".serve.log")
+            if isinstance(db, Path)
+            else Path(tempfile.gettempdir()) / f"sandwich-serve-{self.port}.log"
+        )
         self.extra_args = extra_args or []
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 90.0) -> ServerProcess:
         """Start the server and wait until /v1/health answers; on failure, say why with its log."""
-        cmd = [sys.executable, "-m", "sandwich", "serve", str(self.db), "--host", "127.0.0.1",
-               "--port", str(self.port), "--log-level", "warning",
-               "--allow-missing-help",  # load and fault tests serve studies whose help was never generated
-               *self.extra_args]
+        cmd = [
+            sys.executable,
+            "-m",
+            "sandwich",
+            "serve",
+            str(self.db),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--log-level",
+            "warning",
+            "--allow-missing-help",  # load and fault tests serve studies whose help was never generated
+            *self.extra_args,
+        ]
         out = open(self.log, "ab")
         self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
         out.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise SandwichError(f"The server exited with code {self.proc.returncode}: {' '.join(cmd)}",
-                                    hint=self.log.read_text()[-2000:])
+                raise SandwichError(
+                    f"The server exited with code {self.proc.returncode}: {' '.join(cmd)}",
+                    hint=self.log.read_text()[-2000:],
+                )
             try:
                 if httpx.get(self.url + "/v1/health", timeout=1.0).status_code == 200:
                     return self

@@ -44,7 +44,7 @@ class StudyIndex:
         self._mutex = threading.Lock()
         self._items = {i.item_id: i for i in svc.store.items()}
         self._conditions = {c.name: c for c in svc.study.conditions}
-        self.fmts: dict[str, JudgmentFormat] = {}          # by item_id
+        self.fmts: dict[str, JudgmentFormat] = {}  # by item_id
         self.assignments: dict[str, AssignmentRecord] = {}
         self.sessions: dict[str, list[AssignmentRecord]] = {}
         for a in svc.store.assignments():
@@ -70,8 +70,9 @@ class StudyIndex:
             self.by_assignment[j.assignment_id] = j
 
     def _build(self, a: AssignmentRecord) -> tuple[ItemView, bytes]:
-        view = rules.item_view(a, self.sessions[a.overseer], self._items[a.item_id], self._conditions[a.condition],
-                               self.fmts[a.item_id])
+        view = rules.item_view(
+            a, self.sessions[a.overseer], self._items[a.item_id], self._conditions[a.condition], self.fmts[a.item_id]
+        )
         return view, view.model_dump_json().encode()
 
     def _entry(self, overseer: str, assignment_id: str) -> tuple[ItemView, bytes]:

@@ -76,6 +76,11 @@ def _tricky(scope: Scope) -> bool:
 
 async def _refuse(send: Any, status: int, error: str, message: str) -> None:
     body = json.dumps({"error": error, "message": message}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"connection", b"close")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -40,8 +40,9 @@ def _event(name: str, data: object) -> str:
     return f"event: {name}\ndata: {json.dumps(data)}\n\n"
 
 
-async def follow_up_stream(st: ServerState, session: OverseerSession, assignment_id: str, question: str,
-                           node_id: str | None) -> StreamingResponse:
+async def follow_up_stream(
+    st: ServerState, session: OverseerSession, assignment_id: str, question: str, node_id: str | None
+) -> StreamingResponse:
     """Check the question is allowed, wait for a model slot, and stream the answer."""
     a = st.index.assignments.get(assignment_id)
     if a is None or a.overseer != session.overseer:
@@ -53,8 +54,11 @@ async def follow_up_stream(st: ServerState, session: OverseerSession, assignment
     try:
         await asyncio.wait_for(st.follow_up_slots.acquire(), st.follow_up_queue_s)
     except TimeoutError:
-        raise HTTPException(503, "The model is busy with other overseers' questions; ask again in a moment.",
-                            headers={"Retry-After": "5"}) from None
+        raise HTTPException(
+            503,
+            "The model is busy with other overseers' questions; ask again in a moment.",
+            headers={"Retry-After": "5"},
+        ) from None
     loop = asyncio.get_running_loop()
     pool, slots = st.follow_up_pool, st.follow_up_slots  # bound here: narrowed by the assert above
     pieces = session.follow_up(assignment_id, question, node_id)
@@ -76,8 +80,13 @@ async def follow_up_stream(st: ServerState, session: OverseerSession, assignment
             yield _event("done", {"truncated": True, "finish_reason": "length"} if truncated else {})
         except TimeoutError:
             log.warning("follow-up for %s timed out after %.0f s", assignment_id, st.follow_up_timeout_s)
-            yield _event("error", {"error": "AssistanceUnavailable", "message":
-                                   f"The model did not finish within {st.follow_up_timeout_s:.0f} s."})
+            yield _event(
+                "error",
+                {
+                    "error": "AssistanceUnavailable",
+                    "message": f"The model did not finish within {st.follow_up_timeout_s:.0f} s.",
+                },
+            )
         except Exception as e:  # noqa: BLE001 — backend down, refused, or a bad question: tell the overseer
             log.warning("follow-up for %s failed: %s", assignment_id, e)
             yield _event("error", {"error": type(e).__name__, "message": getattr(e, "message", str(e))})
@@ -86,5 +95,6 @@ async def follow_up_stream(st: ServerState, session: OverseerSession, assignment
             if not finished and pool is not None:  # the overseer left: close it so it is logged as abandoned
                 pool.submit(_close, pieces)
 
-    return StreamingResponse(events(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )

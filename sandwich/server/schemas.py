@@ -9,8 +9,8 @@ from pydantic import Field
 
 from sandwich.views import View
 
-NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"              # overseer and condition names (slugs)
-IDENT = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$"           # assignment and item ids: no '/', no leading '.'
+NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # overseer and condition names (slugs)
+IDENT = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$"  # assignment and item ids: no '/', no leading '.'
 
 
 class SessionIn(View):
@@ -18,7 +18,7 @@ class SessionIn(View):
 
     client: str = Field("http", max_length=64)
     session_id: str | None = Field(None, min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")  # resume this one
-    take_over: bool = False   # open even while another live session holds the overseer's lease
+    take_over: bool = False  # open even while another live session holds the overseer's lease
 
 
 class InteractionIn(View):
@@ -85,5 +85,5 @@ class ErrorBody(View):
     error: str
     message: str
     hint: str | None = None
-    saved: bool | None = None     # on judgment submits: False means the judgment was NOT stored
+    saved: bool | None = None  # on judgment submits: False means the judgment was NOT stored
     detail: list[dict[str, Any]] | None = None

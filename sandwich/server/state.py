@@ -39,16 +39,23 @@ class ServerState:
     max_body: int
     budgets: TokenBudgets
     leases: Leases
-    shared: bool = False   # other processes (replicas) write the same study: the store is the truth
+    shared: bool = False  # other processes (replicas) write the same study: the store is the truth
     sessions: dict[str, OverseerSession] = field(default_factory=dict)
     _mutex: threading.Lock = field(default_factory=threading.Lock)
     follow_up_slots: asyncio.Semaphore | None = None
     follow_up_pool: ThreadPoolExecutor | None = None
 
     @classmethod
-    def open(cls, svc: StudyService, *, max_body: int = 64 * 1024, follow_up_limit: int | None = None,
-             follow_up_timeout_s: float | None = None, follow_up_queue_s: float = 120.0,
-             budget: Budget | None = None) -> ServerState:
+    def open(
+        cls,
+        svc: StudyService,
+        *,
+        max_body: int = 64 * 1024,
+        follow_up_limit: int | None = None,
+        follow_up_timeout_s: float | None = None,
+        follow_up_queue_s: float = 120.0,
+        budget: Budget | None = None,
+    ) -> ServerState:
         """Index the study and start its writer thread."""
         shared = store_kind(svc.db_path) == "postgres"
         index = StudyIndex(svc, shared=shared)
@@ -58,11 +65,20 @@ class ServerState:
         # a DuckDB file has one writer, this server, so its leases can live in memory; replicas read the store
         leases = Leases(svc.store, remote=True, cache=not shared)
         tokens = TokenStore(svc, refresh_s=TOKEN_REFRESH_S if shared else None)
-        return cls(svc=svc, index=index, tokens=tokens, writer=JudgmentWriter(svc, index, leases, shared=shared),
-                   leases=leases, shared=shared,
-                   follow_up_limit=limit, follow_up_timeout_s=follow_up_timeout_s or spec.timeout_s,
-                   follow_up_queue_s=follow_up_queue_s, max_body=max_body, budgets=TokenBudgets(budget or Budget()),
-                   follow_up_pool=ThreadPoolExecutor(max_workers=limit, thread_name_prefix="sandwich-follow-up"))
+        return cls(
+            svc=svc,
+            index=index,
+            tokens=tokens,
+            writer=JudgmentWriter(svc, index, leases, shared=shared),
+            leases=leases,
+            shared=shared,
+            follow_up_limit=limit,
+            follow_up_timeout_s=follow_up_timeout_s or spec.timeout_s,
+            follow_up_queue_s=follow_up_queue_s,
+            max_body=max_body,
+            budgets=TokenBudgets(budget or Budget()),
+            follow_up_pool=ThreadPoolExecutor(max_workers=limit, thread_name_prefix="sandwich-follow-up"),
+        )
 
     def session(self, overseer: str) -> OverseerSession:
         """The (cached) service session of one overseer."""

@@ -33,7 +33,7 @@ class Principal:
     """Who a valid token speaks for."""
 
     token_id: str
-    subject: str   # the overseer's name, or "lead"
+    subject: str  # the overseer's name, or "lead"
     role: Role
 
 
@@ -47,8 +47,9 @@ def write_token_file(path: Path, token: str, *, replace_existing: bool = False) 
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        raise SandwichError(f"{path} already exists; not overwriting a token file.",
-                            hint="Remove it first, or give another path.") from None
+        raise SandwichError(
+            f"{path} already exists; not overwriting a token file.", hint="Remove it first, or give another path."
+        ) from None
     with os.fdopen(fd, "w") as f:
         f.write(token + "\n")
     return path
@@ -111,8 +112,15 @@ class TokenStore:
         subject, role = (LEAD_SUBJECT, "lead") if lead or overseer is None else (overseer, "overseer")
         token_id, secret, salt = secrets.token_hex(6), secrets.token_urlsafe(32), secrets.token_hex(16)
         now = datetime.now(UTC).replace(tzinfo=None)
-        row = TokenRecord(token_id=token_id, salt=salt, token_hash=_digest(salt, secret), subject=subject,
-                          role=role, created_at=now, revoked=False)
+        row = TokenRecord(
+            token_id=token_id,
+            salt=salt,
+            token_hash=_digest(salt, secret),
+            subject=subject,
+            role=role,
+            created_at=now,
+            revoked=False,
+        )
         self._svc.store.add_token(row)
         with self._mutex:
             self._by_id[token_id] = row
@@ -132,9 +140,10 @@ class TokenStore:
         """Every token's id, subject, role, creation time and revocation (never a secret or hash)."""
         with self._mutex:
             rows = list(self._by_id.values())
-        return sorted(({k: getattr(r, k) for k in ("token_id", "subject", "role", "created_at", "revoked")}
-                       for r in rows),
-                      key=lambda r: (r["role"], r["subject"], str(r["created_at"])))
+        return sorted(
+            ({k: getattr(r, k) for k in ("token_id", "subject", "role", "created_at", "revoked")} for r in rows),
+            key=lambda r: (r["role"], r["subject"], str(r["created_at"])),
+        )
 
     def has_lead(self) -> bool:
         """Whether any unrevoked lead token exists."""

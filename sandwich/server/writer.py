@@ -37,6 +37,7 @@ from sandwich.views import JudgmentIn, Receipt
 
 log = logging.getLogger("sandwich.serve")
 
+
 class ServerClosing(StoreError):
     """The server is shutting down and takes no new writes."""
 
@@ -44,7 +45,7 @@ class ServerClosing(StoreError):
 @dataclass
 class _Op:
     apply: Callable[[_Batch], Any]
-    judgment: bool = False    # judgments only add rows to the batch; other writes go to the store as they apply
+    judgment: bool = False  # judgments only add rows to the batch; other writes go to the store as they apply
     future: Future = field(default_factory=Future)
     resolve: Callable[[], Any] | None = None  # the answer when the store refuses this write as a duplicate
 
@@ -54,16 +55,17 @@ class _Batch:
     """What one transaction accumulates: judgment rows to insert, and what to record once committed."""
 
     rows: list[JudgmentRecord] = field(default_factory=list)
-    stored: dict[str, StoredJudgment] = field(default_factory=dict)        # by judgment_id
-    assignments: dict[str, StoredJudgment] = field(default_factory=dict)   # by assignment_id
+    stored: dict[str, StoredJudgment] = field(default_factory=dict)  # by judgment_id
+    assignments: dict[str, StoredJudgment] = field(default_factory=dict)  # by assignment_id
     froze_preregistration: bool = False
 
 
 class JudgmentWriter:
     """A single thread that owns every write to the study database."""
 
-    def __init__(self, svc: StudyService, index: StudyIndex, leases: Leases, *, max_batch: int = 512,
-                 shared: bool = False) -> None:
+    def __init__(
+        self, svc: StudyService, index: StudyIndex, leases: Leases, *, max_batch: int = 512, shared: bool = False
+    ) -> None:
         self._svc = svc
         self._shared = shared
         self._leases = leases
@@ -74,10 +76,10 @@ class JudgmentWriter:
         self._frozen = svc.store.frozen_plan() is not None
         self.batches = 0
         self.committed = 0
-        self.commit_s = 0.0      # time spent inside transactions (for /v1/health)
+        self.commit_s = 0.0  # time spent inside transactions (for /v1/health)
         self.max_batch_seen = 0
-        self.failed = 0              # writes refused by the database since start
-        self.failing = False         # the last write the database saw failed (and none has succeeded since)
+        self.failed = 0  # writes refused by the database since start
+        self.failing = False  # the last write the database saw failed (and none has succeeded since)
         self.last_error: str | None = None
         self.last_error_at: str | None = None
         self._thread = threading.Thread(target=self._loop, name="sandwich-writer", daemon=True)
@@ -86,8 +88,13 @@ class JudgmentWriter:
     # ------------------------------------------------------------ callers
     def submit(self, overseer: str, j: JudgmentIn, session_id: str | None = None) -> Future:
         """Queue a judgment from a session; the future yields its Receipt once committed (or raises)."""
-        return self._put(_Op(lambda batch: self._judgment(batch, overseer, j, session_id), judgment=True,
-                             resolve=lambda: self._stored_elsewhere(overseer, j)))
+        return self._put(
+            _Op(
+                lambda batch: self._judgment(batch, overseer, j, session_id),
+                judgment=True,
+                resolve=lambda: self._stored_elsewhere(overseer, j),
+            )
+        )
 
     def run(self, fn: Callable[[], Any]) -> Future:
         """Queue any other write (it runs inside the writer's transaction); the future yields its result after
@@ -103,10 +110,16 @@ class JudgmentWriter:
     def stats(self) -> dict[str, Any]:
         """Counters: transactions, judgments committed, mean time in a transaction, largest batch, and failed
         writes with the last database error (and its UTC time)."""
-        return {"batches": self.batches, "committed": self.committed, "max_batch": self.max_batch_seen,
-                "mean_transaction_ms": round(1000 * self.commit_s / max(self.batches, 1), 2),
-                "failed_writes": self.failed, "failing": self.failing, "last_error": self.last_error,
-                "last_error_at": self.last_error_at}
+        return {
+            "batches": self.batches,
+            "committed": self.committed,
+            "max_batch": self.max_batch_seen,
+            "mean_transaction_ms": round(1000 * self.commit_s / max(self.batches, 1), 2),
+            "failed_writes": self.failed,
+            "failing": self.failing,
+            "last_error": self.last_error,
+            "last_error_at": self.last_error_at,
+        }
 
     def close(self, timeout: float = 30.0) -> None:
         """Stop taking writes, finish everything already queued, and stop the thread."""
@@ -144,7 +157,7 @@ class JudgmentWriter:
         # With replicas the batch's lease reads and its insert share one connection and one COMMIT.
         explicit = self._shared or not self._frozen or not all(op.judgment for op in ops)
         try:
-            with store.lock, (store.transaction() if explicit else nullcontext()):
+            with store.lock, store.transaction() if explicit else nullcontext():
                 for op in ops:
                     try:
                         results.append((op, op.apply(batch), None))
@@ -159,8 +172,7 @@ class JudgmentWriter:
                 for op in ops:  # retry alone so that one failing write does not fail the others
                     self._commit([op])
                 return
-            if len(ops) == 1 and isinstance(e, DuplicateKey) and ops[0].resolve is not None \
-                    and self._answer(ops[0]):
+            if len(ops) == 1 and isinstance(e, DuplicateKey) and ops[0].resolve is not None and self._answer(ops[0]):
                 return
             if isinstance(e, UNREACHABLE_ERRORS):  # what queued meanwhile would only wait as long to fail alike
                 ops = ops + self._drain()
@@ -170,9 +182,13 @@ class JudgmentWriter:
             self.last_error = f"{type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}"
             self.last_error_at = rules.utc_now().isoformat(timespec="seconds")
             for op in ops:  # one op, or a batch the database could not be reached for at all
-                op.future.set_exception(NotSaved(
-                    f"The study database refused the write ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
-                    "it was NOT saved.", hint="Keep the judgment and retry; tell the study lead if this persists."))
+                op.future.set_exception(
+                    NotSaved(
+                        f"The study database refused the write ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
+                        "it was NOT saved.",
+                        hint="Keep the judgment and retry; tell the study lead if this persists.",
+                    )
+                )
             return
         self.batches += 1
         self.failing = False
@@ -224,25 +240,38 @@ class JudgmentWriter:
         with store.lock:
             prev = store.judgment(j.judgment_id)
             if prev is not None:
-                self._index.record(StoredJudgment(prev.judgment_id, prev.assignment_id, prev.overseer,
-                                                  prev.created_at))
+                self._index.record(StoredJudgment(prev.judgment_id, prev.assignment_id, prev.overseer, prev.created_at))
                 if prev.overseer != overseer or prev.assignment_id != j.assignment_id:
-                    raise AlreadyJudged(f"Judgment id {j.judgment_id!r} was already used for another assignment.",
-                                        hint="Clients must generate a fresh id for each judgment.")
-                return Receipt(judgment_id=j.judgment_id, assignment_id=j.assignment_id, duplicate=True,
-                               stored_at=prev.created_at)
+                    raise AlreadyJudged(
+                        f"Judgment id {j.judgment_id!r} was already used for another assignment.",
+                        hint="Clients must generate a fresh id for each judgment.",
+                    )
+                return Receipt(
+                    judgment_id=j.judgment_id, assignment_id=j.assignment_id, duplicate=True, stored_at=prev.created_at
+                )
             a = self._index.assignments[j.assignment_id]
-            standing = next((r for r in store.judgments(condition=a.condition)
-                             if r.assignment_id == j.assignment_id), None)
+            standing = next(
+                (r for r in store.judgments(condition=a.condition) if r.assignment_id == j.assignment_id), None
+            )
             if standing is None:  # refused as a duplicate, yet neither key is there: nothing is known to be saved
-                raise NotSaved("The study database refused the judgment as a duplicate but holds no match; it was "
-                               "NOT saved.", hint="Submit it again.")
-            self._index.record(StoredJudgment(standing.judgment_id, standing.assignment_id, standing.overseer,
-                                              standing.created_at))
+                raise NotSaved(
+                    "The study database refused the judgment as a duplicate but holds no match; it was NOT saved.",
+                    hint="Submit it again.",
+                )
+            self._index.record(
+                StoredJudgment(standing.judgment_id, standing.assignment_id, standing.overseer, standing.created_at)
+            )
             message, payload = conflict(j, standing)
-            store.add_interaction(InteractionRecord(
-                interaction_id=uuid.uuid4().hex, overseer=overseer, assignment_id=j.assignment_id,
-                event="judgment_conflict", payload=payload, ts=rules.utc_now()))
+            store.add_interaction(
+                InteractionRecord(
+                    interaction_id=uuid.uuid4().hex,
+                    overseer=overseer,
+                    assignment_id=j.assignment_id,
+                    event="judgment_conflict",
+                    payload=payload,
+                    ts=rules.utc_now(),
+                )
+            )
             raise AlreadyJudged(message, hint="Each assignment is judged once; the earlier judgment stands.")
 
     def _judgment(self, batch: _Batch, overseer: str, j: JudgmentIn, session_id: str | None) -> Receipt:
@@ -250,22 +279,33 @@ class JudgmentWriter:
         prev = batch.stored.get(j.judgment_id) or self._index.by_judgment.get(j.judgment_id)
         if prev is not None:
             if prev.overseer != overseer or prev.assignment_id != j.assignment_id:
-                raise AlreadyJudged(f"Judgment id {j.judgment_id!r} was already used for another assignment.",
-                                    hint="Clients must generate a fresh id for each judgment.")
-            return Receipt(judgment_id=j.judgment_id, assignment_id=j.assignment_id, duplicate=True,
-                           stored_at=prev.stored_at)
+                raise AlreadyJudged(
+                    f"Judgment id {j.judgment_id!r} was already used for another assignment.",
+                    hint="Clients must generate a fresh id for each judgment.",
+                )
+            return Receipt(
+                judgment_id=j.judgment_id, assignment_id=j.assignment_id, duplicate=True, stored_at=prev.stored_at
+            )
         a = self._index.assignments.get(j.assignment_id)
         if a is None or a.overseer != overseer:
             raise NotFound(f"Assignment {j.assignment_id!r} is not one of {overseer}'s.")
         self._leases.hold(overseer, session_id)  # SessionInUse: another window is this overseer's active one
         held = batch.assignments.get(j.assignment_id) or self._index.by_assignment.get(j.assignment_id)
         if held is not None:  # another session's judgment won: say so, and keep the refused answer on record
-            standing = next((r for r in batch.rows if r.judgment_id == held.judgment_id), None) \
-                or self._svc.store.judgment(held.judgment_id)
+            standing = next(
+                (r for r in batch.rows if r.judgment_id == held.judgment_id), None
+            ) or self._svc.store.judgment(held.judgment_id)
             message, payload = conflict(j, standing)
-            self._svc.store.add_interaction(InteractionRecord(
-                interaction_id=uuid.uuid4().hex, overseer=overseer, assignment_id=j.assignment_id,
-                event="judgment_conflict", payload=payload, ts=rules.utc_now()))
+            self._svc.store.add_interaction(
+                InteractionRecord(
+                    interaction_id=uuid.uuid4().hex,
+                    overseer=overseer,
+                    assignment_id=j.assignment_id,
+                    event="judgment_conflict",
+                    payload=payload,
+                    ts=rules.utc_now(),
+                )
+            )
             raise AlreadyJudged(message, hint="Each assignment is judged once; the earlier judgment stands.")
         fmt = self._index.fmts[a.item_id]
         rules.check_judgment(j, fmt)

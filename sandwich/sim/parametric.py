@@ -21,8 +21,8 @@ import numpy as np
 
 from sandwich.config import SimulatedOverseer
 
-ITEM_SPREAD = 0.08     # spread of item difficulty (probability scale)
-CONF_SIGNAL = 0.12     # how much being right shows in the stated confidence
+ITEM_SPREAD = 0.08  # spread of item difficulty (probability scale)
+CONF_SIGNAL = 0.12  # how much being right shows in the stated confidence
 CONF_NOISE = 0.08
 
 
@@ -46,8 +46,16 @@ def item_offset(item_id: str, seed: int) -> float:
     return float(ITEM_SPREAD * np.random.default_rng(stable_seed(seed, "item", item_id)).standard_normal())
 
 
-def draw(rng: np.random.Generator, p_correct: np.ndarray, truth: np.ndarray, n_choices: np.ndarray, *,
-         bias: float, scale: Sequence[int], seconds: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def draw(
+    rng: np.random.Generator,
+    p_correct: np.ndarray,
+    truth: np.ndarray,
+    n_choices: np.ndarray,
+    *,
+    bias: float,
+    scale: Sequence[int],
+    seconds: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Vectorised judgments: (choice index, confidence on the scale, seconds on item)."""
     p = np.clip(p_correct, 0.02, 0.98)
     n = len(p)

@@ -64,8 +64,9 @@ def store_kind(location: str | Path) -> str:
     return "postgres" if is_url(str(location)) else "duckdb"
 
 
-def open_store(location: str | Path, *, read_only: bool = False, create: bool = False,
-               kind: str | None = None) -> StudyStore:
+def open_store(
+    location: str | Path, *, read_only: bool = False, create: bool = False, kind: str | None = None
+) -> StudyStore:
     """Open (or with `create`, start) a study store. Raises StoreError/StudyLocked with a hint on failure."""
     kind = kind or store_kind(location)
     if kind not in STORE_KINDS:

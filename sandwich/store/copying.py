@@ -42,8 +42,7 @@ def with_schema(url: str, schema: str) -> str:
     """The same PostgreSQL URL naming another schema."""
     parts = urlsplit(url)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "schema"]
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode([*query, ("schema", schema)]),
-                       parts.fragment))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode([*query, ("schema", schema)]), parts.fragment))
 
 
 def study_exists(location: Location) -> bool:
@@ -52,8 +51,9 @@ def study_exists(location: Location) -> bool:
         return Path(location).exists()
 
     def probe(conn: Any, schema: str) -> bool:
-        row = conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = %s",
-                           [schema]).fetchone()
+        row = conn.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s", [schema]
+        ).fetchone()
         return bool(row and row[0])
 
     return bool(with_connection(str(location), probe))
@@ -94,8 +94,11 @@ def staged(location: Location) -> Iterator[Location]:
 
 
 def _migration_tables() -> set[str]:
-    return {m.group(1) for _, ddl in migrations.MIGRATIONS
-            for m in re.finditer(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", ddl)}
+    return {
+        m.group(1)
+        for _, ddl in migrations.MIGRATIONS
+        for m in re.finditer(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", ddl)
+    }
 
 
 def copy_study(source: Location, target: Location, *, force: bool = False) -> dict[str, int]:
@@ -110,21 +113,26 @@ def copy_study(source: Location, target: Location, *, force: bool = False) -> di
     if str(source) == str(target):
         raise StoreError(f"{redact(str(source))}: source and target are the same study.", hint="Name another TO.")
     if study_exists(target) and not force:
-        raise StoreError(f"{redact(str(target))} already holds a study; refusing to overwrite it.",
-                         hint="Choose another target, or pass --force to replace it.")
+        raise StoreError(
+            f"{redact(str(target))} already holds a study; refusing to overwrite it.",
+            hint="Choose another target, or pass --force to replace it.",
+        )
     src = open_store(source, read_only=True)
     try:
         if src.schema_version() != migrations.SCHEMA_VERSION:
-            raise StoreError(f"{src.location}: schema v{src.schema_version()}, this sandwich writes "
-                             f"v{migrations.SCHEMA_VERSION}.",
-                             hint="Open it writable once (e.g. `sandwich status`) to migrate it, then copy.")
+            raise StoreError(
+                f"{src.location}: schema v{src.schema_version()}, this sandwich writes v{migrations.SCHEMA_VERSION}.",
+                hint="Open it writable once (e.g. `sandwich status`) to migrate it, then copy.",
+            )
         tables = src.dump_tables()
     finally:
         src.close()
     unknown = sorted(set(tables) - _migration_tables() - set(migrations.EXTRA_TABLES))
     if unknown:
-        raise StoreError(f"{src.location}: table(s) {', '.join(unknown)} unknown to this sandwich; nothing copied.",
-                         hint="Upgrade sandwich, or export the study with `sandwich export` instead.")
+        raise StoreError(
+            f"{src.location}: table(s) {', '.join(unknown)} unknown to this sandwich; nothing copied.",
+            hint="Upgrade sandwich, or export the study with `sandwich export` instead.",
+        )
     write_copy(tables, target)
     return {name: len(rows) for name, (_, rows) in tables.items()}
 

@@ -36,18 +36,54 @@ from sandwich.store.shared_sql import SharedStatements, _dump, _load
 
 DB_ERRORS: tuple[type[Exception], ...] = (duckdb.Error,)
 
-_JUDGMENT_COLUMNS = ["judgment_id", "assignment_id", "overseer", "item_id", "condition", "choice", "confidence",
-                     "rationale", "time_on_item_s", "time_to_first_assist_s", "assistance_failed", "timed_out",
-                     "skipped", "source", "simulated", "client_meta", "created_at"]
+_JUDGMENT_COLUMNS = [
+    "judgment_id",
+    "assignment_id",
+    "overseer",
+    "item_id",
+    "condition",
+    "choice",
+    "confidence",
+    "rationale",
+    "time_on_item_s",
+    "time_to_first_assist_s",
+    "assistance_failed",
+    "timed_out",
+    "skipped",
+    "source",
+    "simulated",
+    "client_meta",
+    "created_at",
+]
 # One INSERT per batch, each column passed as one list: DuckDB converts lists in C++, which costs far less
 # than parsing 17 placeholders per row (50 rows: ~4 ms instead of ~12 ms).
-_JUDGMENT_TYPES = ["VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "INTEGER", "VARCHAR", "DOUBLE",
-                   "DOUBLE", "BOOLEAN", "BOOLEAN", "BOOLEAN", "VARCHAR", "BOOLEAN", "JSON", "TIMESTAMP"]
+_JUDGMENT_TYPES = [
+    "VARCHAR",
+    "VARCHAR",
+    "VARCHAR",
+    "VARCHAR",
+    "VARCHAR",
+    "VARCHAR",
+    "INTEGER",
+    "VARCHAR",
+    "DOUBLE",
+    "DOUBLE",
+    "BOOLEAN",
+    "BOOLEAN",
+    "BOOLEAN",
+    "VARCHAR",
+    "BOOLEAN",
+    "JSON",
+    "TIMESTAMP",
+]
 _INSERT_JUDGMENTS = "INSERT INTO judgments SELECT " + ", ".join(
-    f"UNNEST(${n}::{t}[])" for n, t in enumerate(_JUDGMENT_TYPES, start=1))
+    f"UNNEST(${n}::{t}[])" for n, t in enumerate(_JUDGMENT_TYPES, start=1)
+)
 _ITEM_COLUMNS = "item_id, task_kind, problem_id, split, role, title, prompt, body, question, choices, language, meta"
-_ASSIST_COLUMNS = ("assistance_id, item_id, condition, kind, status, content, raw, backend, model, prompt, params, "
-                   "tokens_in, tokens_out, latency_s, seed, created_at")
+_ASSIST_COLUMNS = (
+    "assistance_id, item_id, condition, kind, status, content, raw, backend, model, prompt, params, "
+    "tokens_in, tokens_out, latency_s, seed, created_at"
+)
 
 
 def _item(r: tuple[Any, ...]) -> ItemRecord:
@@ -143,22 +179,47 @@ class DuckDBStore(SharedStatements):
         with self.transaction():
             for k, v in c.meta.items():
                 self.set_meta(k, v)
-            self._many(f"INSERT INTO items ({_ITEM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-                [i.item_id, i.task_kind, i.problem_id, i.split, i.role, i.title, i.prompt, i.body, i.question,
-                 i.choices, i.language, _dump(i.meta)] for i in c.items])
-            self._many("INSERT INTO gold (item_id, label, source, detail) VALUES (?, ?, ?, ?)",
-                       [[g.item_id, g.label, g.source, _dump(g.detail)] for g in c.gold])
-            self._many("INSERT INTO hidden_tests (problem_id, test, entry_point) VALUES (?, ?, ?)",
-                       [[h.problem_id, h.test, h.entry_point] for h in c.hidden_tests])
-            self._many("INSERT INTO conditions (name, position, assistance, briefing, live_followups) "
-                       "VALUES (?, ?, ?, ?, ?)",
-                       [[k.name, k.position, _dump(k.assistance), k.briefing, k.live_followups] for k in c.conditions])
-            self._many("INSERT INTO overseers (name, role, kind, profile) VALUES (?, ?, ?, ?)",
-                       [[o.name, o.role, o.kind, _dump(o.profile)] for o in c.overseers])
-            self._many("INSERT INTO assignments (assignment_id, overseer, item_id, condition, position, block) "
-                       "VALUES (?, ?, ?, ?, ?, ?)",
-                       [[a.assignment_id, a.overseer, a.item_id, a.condition, a.position, a.block]
-                        for a in c.assignments])
+            self._many(
+                f"INSERT INTO items ({_ITEM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    [
+                        i.item_id,
+                        i.task_kind,
+                        i.problem_id,
+                        i.split,
+                        i.role,
+                        i.title,
+                        i.prompt,
+                        i.body,
+                        i.question,
+                        i.choices,
+                        i.language,
+                        _dump(i.meta),
+                    ]
+                    for i in c.items
+                ],
+            )
+            self._many(
+                "INSERT INTO gold (item_id, label, source, detail) VALUES (?, ?, ?, ?)",
+                [[g.item_id, g.label, g.source, _dump(g.detail)] for g in c.gold],
+            )
+            self._many(
+                "INSERT INTO hidden_tests (problem_id, test, entry_point) VALUES (?, ?, ?)",
+                [[h.problem_id, h.test, h.entry_point] for h in c.hidden_tests],
+            )
+            self._many(
+                "INSERT INTO conditions (name, position, assistance, briefing, live_followups) VALUES (?, ?, ?, ?, ?)",
+                [[k.name, k.position, _dump(k.assistance), k.briefing, k.live_followups] for k in c.conditions],
+            )
+            self._many(
+                "INSERT INTO overseers (name, role, kind, profile) VALUES (?, ?, ?, ?)",
+                [[o.name, o.role, o.kind, _dump(o.profile)] for o in c.overseers],
+            )
+            self._many(
+                "INSERT INTO assignments (assignment_id, overseer, item_id, condition, position, block) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [[a.assignment_id, a.overseer, a.item_id, a.condition, a.position, a.block] for a in c.assignments],
+            )
 
     def get_meta(self, key: str) -> str | None:
         """A metadata value as text (None when absent)."""
@@ -167,8 +228,10 @@ class DuckDBStore(SharedStatements):
 
     def set_meta(self, key: str, value: str) -> None:
         """Set a metadata value."""
-        self._exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                   [key, value])
+        self._exec(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )
 
     def lock_key(self, key: str) -> None:
         """A no-op: one process owns a DuckDB file, and `lock` already serialises its threads."""
@@ -186,8 +249,10 @@ class DuckDBStore(SharedStatements):
 
     def overseers(self) -> list[OverseerRecord]:
         """Every overseer: non-experts first, then experts, each by name."""
-        return [OverseerRecord(n, r, k, _load(p)) for n, r, k, p in
-                self._rows("SELECT name, role, kind, profile FROM overseers ORDER BY role DESC, name")]
+        return [
+            OverseerRecord(n, r, k, _load(p))
+            for n, r, k, p in self._rows("SELECT name, role, kind, profile FROM overseers ORDER BY role DESC, name")
+        ]
 
     def mark_simulated(self, name: str, profile: dict[str, Any]) -> None:
         """Mark an overseer as simulated, with the profile that plays them."""
@@ -196,25 +261,38 @@ class DuckDBStore(SharedStatements):
     def assignments(self, overseer: str | None = None) -> list[AssignmentRecord]:
         """Assignments (all, or one overseer's), by overseer and session position."""
         where, params = ("WHERE overseer = ?", [overseer]) if overseer else ("", [])
-        return [AssignmentRecord(*r) for r in self._rows(
-            f"SELECT assignment_id, overseer, item_id, condition, position, block FROM assignments {where} "
-            "ORDER BY overseer, position", params)]
+        return [
+            AssignmentRecord(*r)
+            for r in self._rows(
+                f"SELECT assignment_id, overseer, item_id, condition, position, block FROM assignments {where} "
+                "ORDER BY overseer, position",
+                params,
+            )
+        ]
 
     def add_observed_assignment(self, overseer: str, item_id: str, condition: str) -> str:
         """Observed design: the assignment an outside judgment answers, created (with its overseer) on first use."""
         aid = f"obs:{overseer}:{item_id}"
         with self.transaction():
-            self._exec("INSERT INTO overseers (name, role, kind, profile) VALUES (?, 'non_expert', 'human', NULL) "
-                       "ON CONFLICT DO NOTHING", [overseer])
+            self._exec(
+                "INSERT INTO overseers (name, role, kind, profile) VALUES (?, 'non_expert', 'human', NULL) "
+                "ON CONFLICT DO NOTHING",
+                [overseer],
+            )
             (pos,) = self._rows("SELECT count(*) FROM assignments WHERE overseer = ?", [overseer])[0]
-            self._exec("INSERT INTO assignments (assignment_id, overseer, item_id, condition, position, block) "
-                       "VALUES (?, ?, ?, ?, ?, 0) ON CONFLICT DO NOTHING", [aid, overseer, item_id, condition, pos])
+            self._exec(
+                "INSERT INTO assignments (assignment_id, overseer, item_id, condition, position, block) "
+                "VALUES (?, ?, ?, ?, ?, 0) ON CONFLICT DO NOTHING",
+                [aid, overseer, item_id, condition, pos],
+            )
         return aid
 
     def gold(self) -> list[GoldRecord]:
         """Every gold label (lead side only)."""
-        return [GoldRecord(i, lab, s, _load(d)) for i, lab, s, d in
-                self._rows("SELECT item_id, label, source, detail FROM gold ORDER BY item_id")]
+        return [
+            GoldRecord(i, lab, s, _load(d))
+            for i, lab, s, d in self._rows("SELECT item_id, label, source, detail FROM gold ORDER BY item_id")
+        ]
 
     # ------------------------------------------------------------ judgments
     def add_judgments(self, rows: Sequence[JudgmentRecord]) -> None:
@@ -235,16 +313,19 @@ class DuckDBStore(SharedStatements):
 
     def judgment(self, judgment_id: str) -> JudgmentRecord | None:
         """A judgment by id, or None."""
-        rows = self._rows(f"SELECT {', '.join(_JUDGMENT_COLUMNS)} FROM judgments WHERE judgment_id = ?",
-                          [judgment_id])
+        rows = self._rows(f"SELECT {', '.join(_JUDGMENT_COLUMNS)} FROM judgments WHERE judgment_id = ?", [judgment_id])
         return self._judgment(rows[0]) if rows else None
 
     def judgments(self, *, condition: str | None = None) -> list[JudgmentRecord]:
         """Judgments (all, or under one condition), by item then overseer."""
         where, params = ("WHERE condition = ?", [condition]) if condition else ("", [])
-        return [self._judgment(r) for r in self._rows(
-            f"SELECT {', '.join(_JUDGMENT_COLUMNS)} FROM judgments {where} ORDER BY item_id, overseer, created_at",
-            params)]
+        return [
+            self._judgment(r)
+            for r in self._rows(
+                f"SELECT {', '.join(_JUDGMENT_COLUMNS)} FROM judgments {where} ORDER BY item_id, overseer, created_at",
+                params,
+            )
+        ]
 
     def judged(self, overseer: str | None = None) -> set[str]:
         """Assignment ids that have a judgment."""
@@ -259,12 +340,15 @@ class DuckDBStore(SharedStatements):
     # ------------------------------------------------------------ interactions
     def add_interaction(self, rec: InteractionRecord) -> None:
         """Record an interaction (idempotent on its id)."""
-        self._exec("INSERT INTO interactions (interaction_id, overseer, assignment_id, event, payload, ts) "
-                   "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                   [rec.interaction_id, rec.overseer, rec.assignment_id, rec.event, json.dumps(rec.payload), rec.ts])
+        self._exec(
+            "INSERT INTO interactions (interaction_id, overseer, assignment_id, event, payload, ts) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [rec.interaction_id, rec.overseer, rec.assignment_id, rec.event, json.dumps(rec.payload), rec.ts],
+        )
 
-    def interactions(self, *, overseer: str | None = None, event: str | None = None,
-                     assignment_id: str | None = None) -> list[InteractionRecord]:
+    def interactions(
+        self, *, overseer: str | None = None, event: str | None = None, assignment_id: str | None = None
+    ) -> list[InteractionRecord]:
         """Interactions matching every filter given, oldest first."""
         conds, params = [], []
         for col, val in (("overseer", overseer), ("event", event), ("assignment_id", assignment_id)):
@@ -272,9 +356,14 @@ class DuckDBStore(SharedStatements):
                 conds.append(f"{col} = ?")
                 params.append(val)
         where = ("WHERE " + " AND ".join(conds)) if conds else ""
-        return [InteractionRecord(i, o, a, e, _load(p) or {}, t) for i, o, a, e, p, t in self._rows(
-            f"SELECT interaction_id, overseer, assignment_id, event, payload, ts FROM interactions {where} "
-            "ORDER BY ts, interaction_id", params)]
+        return [
+            InteractionRecord(i, o, a, e, _load(p) or {}, t)
+            for i, o, a, e, p, t in self._rows(
+                f"SELECT interaction_id, overseer, assignment_id, event, payload, ts FROM interactions {where} "
+                "ORDER BY ts, interaction_id",
+                params,
+            )
+        ]
 
     # ------------------------------------------------------------ assistance and model answers
     def assistance(self, *, item_id: str | None = None, condition: str | None = None) -> list[AssistanceRecord]:
@@ -286,8 +375,9 @@ class DuckDBStore(SharedStatements):
                 params.append(val)
         where = ("WHERE " + " AND ".join(conds)) if conds else ""
         out = []
-        for r in self._rows(f"SELECT {_ASSIST_COLUMNS} FROM assistance {where} ORDER BY item_id, condition, kind",
-                            params):
+        for r in self._rows(
+            f"SELECT {_ASSIST_COLUMNS} FROM assistance {where} ORDER BY item_id, condition, kind", params
+        ):
             v = list(r)
             v[5], v[9], v[10] = _load(v[5]), _load(v[9]), _load(v[10])
             out.append(AssistanceRecord(*v))
@@ -296,23 +386,60 @@ class DuckDBStore(SharedStatements):
     def put_assistance(self, rows: Sequence[AssistanceRecord]) -> None:
         """Write assistance rows in one transaction; a re-generated row replaces the old one."""
         with self.transaction():
-            self._many("DELETE FROM assistance WHERE item_id = ? AND condition = ? AND kind = ?",
-                       [[r.item_id, r.condition, r.kind] for r in rows])
-            self._many(f"INSERT INTO assistance ({_ASSIST_COLUMNS}) VALUES "
-                       "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, coalesce(?, current_timestamp))",
-                       [[r.assistance_id, r.item_id, r.condition, r.kind, r.status, _dump(r.content), r.raw,
-                         r.backend, r.model, _dump(r.prompt), _dump(r.params), r.tokens_in, r.tokens_out,
-                         r.latency_s, r.seed, r.created_at] for r in rows])
+            self._many(
+                "DELETE FROM assistance WHERE item_id = ? AND condition = ? AND kind = ?",
+                [[r.item_id, r.condition, r.kind] for r in rows],
+            )
+            self._many(
+                f"INSERT INTO assistance ({_ASSIST_COLUMNS}) VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, coalesce(?, current_timestamp))",
+                [
+                    [
+                        r.assistance_id,
+                        r.item_id,
+                        r.condition,
+                        r.kind,
+                        r.status,
+                        _dump(r.content),
+                        r.raw,
+                        r.backend,
+                        r.model,
+                        _dump(r.prompt),
+                        _dump(r.params),
+                        r.tokens_in,
+                        r.tokens_out,
+                        r.latency_s,
+                        r.seed,
+                        r.created_at,
+                    ]
+                    for r in rows
+                ],
+            )
 
     def put_model_answers(self, rows: Sequence[ModelAnswerRecord]) -> None:
         """Store model-alone answers, replacing an earlier answer of the same model to the same item."""
         with self.transaction():
-            self._many("DELETE FROM model_answers WHERE item_id = ? AND model = ?",
-                       [[r.item_id, r.model] for r in rows])
-            self._many("INSERT INTO model_answers (item_id, model, backend, choice, confidence, raw, prompt, params, "
-                       "latency_s, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)",
-                       [[r.item_id, r.model, r.backend, r.choice, r.confidence, r.raw, _dump(r.prompt),
-                         _dump(r.params), r.latency_s] for r in rows])
+            self._many(
+                "DELETE FROM model_answers WHERE item_id = ? AND model = ?", [[r.item_id, r.model] for r in rows]
+            )
+            self._many(
+                "INSERT INTO model_answers (item_id, model, backend, choice, confidence, raw, prompt, params, "
+                "latency_s, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)",
+                [
+                    [
+                        r.item_id,
+                        r.model,
+                        r.backend,
+                        r.choice,
+                        r.confidence,
+                        r.raw,
+                        _dump(r.prompt),
+                        _dump(r.params),
+                        r.latency_s,
+                    ]
+                    for r in rows
+                ],
+            )
 
     # ------------------------------------------------------------ pre-registration and looks
     def frozen_plan(self) -> FreezeRecord | None:
@@ -330,8 +457,10 @@ class DuckDBStore(SharedStatements):
     def freeze_plan(self, rec: FreezeRecord) -> None:
         """Store the frozen plan (once)."""
         hyps = {"hypotheses": rec.plan.get("hypotheses", []), "notes": rec.plan.get("notes")}  # for readers
-        self._exec("INSERT INTO preregistration (hash, hypotheses, frozen_at, plan) VALUES (?, ?, ?, ?)",
-                   [rec.hash, json.dumps(hyps, sort_keys=True), rec.frozen_at, json.dumps(rec.plan, sort_keys=True)])
+        self._exec(
+            "INSERT INTO preregistration (hash, hypotheses, frozen_at, plan) VALUES (?, ?, ?, ?)",
+            [rec.hash, json.dumps(hyps, sort_keys=True), rec.frozen_at, json.dumps(rec.plan, sort_keys=True)],
+        )
 
     # ------------------------------------------------------------ lead views, analysis, copies
     def _dicts(self, sql: str) -> list[dict[str, Any]]:
@@ -343,15 +472,18 @@ class DuckDBStore(SharedStatements):
     def status_counts(self) -> dict[str, list[dict[str, Any]]]:
         """Counts for `sandwich status`."""
         return {
-            "items": self._dicts("SELECT split, role, count(*) AS n FROM items "
-                                 "GROUP BY split, role ORDER BY split, role"),
+            "items": self._dicts(
+                "SELECT split, role, count(*) AS n FROM items GROUP BY split, role ORDER BY split, role"
+            ),
             "assignments": self._dicts("""
                 SELECT a.overseer, o.role, a.condition, count(*) AS total, count(j.judgment_id) AS done
                 FROM assignments a JOIN overseers o ON o.name = a.overseer
                 LEFT JOIN judgments j ON j.assignment_id = a.assignment_id
                 GROUP BY a.overseer, o.role, a.condition ORDER BY o.role DESC, a.overseer, a.condition"""),
-            "assistance": self._dicts("SELECT condition, kind, status, count(*) AS n FROM assistance "
-                                      "GROUP BY condition, kind, status ORDER BY condition, kind, status"),
+            "assistance": self._dicts(
+                "SELECT condition, kind, status, count(*) AS n FROM assistance "
+                "GROUP BY condition, kind, status ORDER BY condition, kind, status"
+            ),
         }
 
     def analysis_frames(self) -> dict[str, pl.DataFrame]:
@@ -371,8 +503,12 @@ class DuckDBStore(SharedStatements):
 
     def table_names(self) -> list[str]:
         """Every table of the study file (the catalogue of the main schema), sorted."""
-        return [r[0] for r in self._rows("SELECT table_name FROM information_schema.tables "
-                                         "WHERE table_schema = 'main' ORDER BY table_name")]
+        return [
+            r[0]
+            for r in self._rows(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY table_name"
+            )
+        ]
 
     def export_parquet(self, out: Path, tables: Sequence[str], blinded: Sequence[str]) -> dict[str, int]:
         """Every table to OUT/<table>.parquet, the blinded ones to OUT/gold/. Returns row counts."""
@@ -384,7 +520,7 @@ class DuckDBStore(SharedStatements):
                     raise ValueError(f"no table {table!r}")
                 target = (out / "gold" if table in blinded else out) / f"{table}.parquet"
                 quoted = target.as_posix().replace("'", "''")
-                self._con.execute(f'COPY (SELECT * FROM "{table}") TO \'{quoted}\' (FORMAT parquet)')
+                self._con.execute(f"COPY (SELECT * FROM \"{table}\") TO '{quoted}' (FORMAT parquet)")
                 counts[table] = self._con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0]
         return counts
 
@@ -403,7 +539,6 @@ class DuckDBStore(SharedStatements):
                 self._con.execute(f'COPY FROM DATABASE "{source}" TO sandwich_snapshot')
             finally:
                 self._con.execute("DETACH sandwich_snapshot")
-
 
     # ------------------------------------------------------------ whole tables (store copy)
     def read_table(self, table: str) -> tuple[list[str], list[tuple[Any, ...]]]:
@@ -426,16 +561,22 @@ class DuckDBStore(SharedStatements):
             if ddl is None:
                 raise ValueError(f"no table {table!r} here, and none known by that name")
             self._exec(ddl)
-        types = dict(self._rows("SELECT column_name, data_type FROM information_schema.columns "
-                                "WHERE table_schema = 'main' AND table_name = ?", [table]))
+        types = dict(
+            self._rows(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = 'main' AND table_name = ?",
+                [table],
+            )
+        )
         names = ", ".join(f'"{c}"' for c in columns)
         # one INSERT per 10,000 rows, each column passed as one list (as `add_judgments`): executemany
         # row by row is ~100x slower in DuckDB
         select = ", ".join(f"UNNEST(${n}::{types[c]}[])" for n, c in enumerate(columns, start=1))
         for i in range(0, len(rows), 10_000):
-            chunk = rows[i:i + 10_000]
-            self._exec(f'INSERT INTO "{table}" ({names}) SELECT {select}',
-                       [[r[k] for r in chunk] for k in range(len(columns))])
+            chunk = rows[i : i + 10_000]
+            self._exec(
+                f'INSERT INTO "{table}" ({names}) SELECT {select}', [[r[k] for r in chunk] for k in range(len(columns))]
+            )
 
     def clear_table(self, table: str) -> None:
         """Delete every row of a table (store copy empties a new study's `meta` before filling it)."""

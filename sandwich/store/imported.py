@@ -32,8 +32,7 @@ if TYPE_CHECKING:
 
 # Imported transcripts (see `migrations.EXTRA_TABLES`): what each judge read.
 TRANSCRIPTS_DDL = EXTRA_TABLES["imported_transcripts"]
-BELIEF = "belief"   # interactions.event of a point on a judge's belief trajectory
-
+BELIEF = "belief"  # interactions.event of a point on a judge's belief trajectory
 
 
 # Raw-connection helpers: an import writes a whole new file in one transaction, below the StudyStore API.
@@ -69,19 +68,46 @@ def _study_rows(con: duckdb.DuckDBPyConnection, s: ImportedStudy) -> None:
     _set_meta(con, "study_path", f"import:{s.source.get('dataset', 'judgments')}")
     _set_meta(con, "import_source", s.source)
     _set_meta(con, "import_summary", s.summary.as_dict())
-    con.executemany("INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-        [i.item_id, i.task_kind, i.problem_id, i.split, i.role, i.title, i.prompt, i.body, i.question, i.choices,
-         i.language, json.dumps(i.meta)] for i in s.items])
+    con.executemany(
+        "INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            [
+                i.item_id,
+                i.task_kind,
+                i.problem_id,
+                i.split,
+                i.role,
+                i.title,
+                i.prompt,
+                i.body,
+                i.question,
+                i.choices,
+                i.language,
+                json.dumps(i.meta),
+            ]
+            for i in s.items
+        ],
+    )
     if s.gold:
-        con.executemany("INSERT INTO gold VALUES (?, ?, ?, ?)",
-                        [[g.item_id, g.label, g.source, json.dumps(g.detail)] for g in s.gold])
-    con.executemany("INSERT INTO conditions VALUES (?, ?, ?, ?, ?)", [
-        [c.name, n, json.dumps([{"kind": k, "params": {}} for k in c.assistance]), c.briefing, False]
-        for n, c in enumerate(s.conditions)])
+        con.executemany(
+            "INSERT INTO gold VALUES (?, ?, ?, ?)",
+            [[g.item_id, g.label, g.source, json.dumps(g.detail)] for g in s.gold],
+        )
+    con.executemany(
+        "INSERT INTO conditions VALUES (?, ?, ?, ?, ?)",
+        [
+            [c.name, n, json.dumps([{"kind": k, "params": {}} for k in c.assistance]), c.briefing, False]
+            for n, c in enumerate(s.conditions)
+        ],
+    )
     experts = set(s.source.get("experts") or [])
-    con.executemany("INSERT INTO overseers VALUES (?, ?, ?, ?)",
-                    [[o, "expert" if o in experts else "non_expert", "human",
-                      json.dumps({"imported": s.source.get("dataset")})] for o in s.overseers])
+    con.executemany(
+        "INSERT INTO overseers VALUES (?, ?, ?, ?)",
+        [
+            [o, "expert" if o in experts else "non_expert", "human", json.dumps({"imported": s.source.get("dataset")})]
+            for o in s.overseers
+        ],
+    )
 
 
 def _judgment_rows(con: duckdb.DuckDBPyConnection, s: ImportedStudy) -> None:
@@ -93,13 +119,46 @@ def _judgment_rows(con: duckdb.DuckDBPyConnection, s: ImportedStudy) -> None:
         position[j.overseer] = pos + 1
         assignments.append([j.assignment_id, j.overseer, j.item_id, j.condition, pos, 0])
         meta = {**j.meta, "transcript_id": j.transcript_id}
-        judgments.append([j.judgment_id, j.assignment_id, j.overseer, j.item_id, j.condition, j.choice, j.confidence,
-                          j.rationale, j.time_on_item_s, None, False, False, False, "human", False,
-                          json.dumps(meta), j.created_at or now])
+        judgments.append(
+            [
+                j.judgment_id,
+                j.assignment_id,
+                j.overseer,
+                j.item_id,
+                j.condition,
+                j.choice,
+                j.confidence,
+                j.rationale,
+                j.time_on_item_s,
+                None,
+                False,
+                False,
+                False,
+                "human",
+                False,
+                json.dumps(meta),
+                j.created_at or now,
+            ]
+        )
         for n, b in enumerate(j.trajectory):
-            interactions.append([f"{j.judgment_id}:belief:{n}", j.overseer, j.assignment_id, BELIEF,
-                                 json.dumps({"round": b.round, "step": n, "probabilities": b.probabilities,
-                                             "message": b.message, "imported": True}), b.ts])
+            interactions.append(
+                [
+                    f"{j.judgment_id}:belief:{n}",
+                    j.overseer,
+                    j.assignment_id,
+                    BELIEF,
+                    json.dumps(
+                        {
+                            "round": b.round,
+                            "step": n,
+                            "probabilities": b.probabilities,
+                            "message": b.message,
+                            "imported": True,
+                        }
+                    ),
+                    b.ts,
+                ]
+            )
     con.executemany("INSERT INTO assignments VALUES (?, ?, ?, ?, ?, ?)", assignments)
     con.executemany("INSERT INTO judgments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", judgments)
     if interactions:
@@ -110,17 +169,23 @@ def write_transcripts(con: duckdb.DuckDBPyConnection, transcripts: list[Transcri
     """Store imported transcripts (creating their table if needed)."""
     con.execute(TRANSCRIPTS_DDL)
     if transcripts:
-        con.executemany("INSERT INTO imported_transcripts VALUES (?, ?, ?, ?, ?, ?)",
-                        [[t.transcript_id, t.item_id, t.condition, t.kind, json.dumps(t.content),
-                          json.dumps(t.source)] for t in transcripts])
+        con.executemany(
+            "INSERT INTO imported_transcripts VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                [t.transcript_id, t.item_id, t.condition, t.kind, json.dumps(t.content), json.dumps(t.source)]
+                for t in transcripts
+            ],
+        )
 
 
 def write_imported_study(db: str | Path, study: ImportedStudy, *, force: bool = False) -> Path:
     """Write `study` as a new study database at `db`, atomically. Refuses to replace a file unless `force`."""
     db = Path(db)
     if db.exists() and not force:
-        raise StoreError(f"{db} already exists; refusing to overwrite it.",
-                         hint="Pass --force to replace it, or choose another --db.")
+        raise StoreError(
+            f"{db} already exists; refusing to overwrite it.",
+            hint="Pass --force to replace it, or choose another --db.",
+        )
     db.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{db.name}.", suffix=".tmp", dir=db.parent)
     os.close(fd)
@@ -167,17 +232,23 @@ def read_trajectory_frames(db: str | Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     """
     con = store.connect(db, read_only=True)
     try:
-        finals = _frame(con, """
+        finals = _frame(
+            con,
+            """
             SELECT j.judgment_id, j.assignment_id, j.overseer, j.condition, j.item_id, g.label AS gold, j.choice,
                    j.confidence, CAST(j.client_meta AS VARCHAR) AS client_meta, j.simulated
-            FROM judgments j LEFT JOIN gold g USING (item_id) WHERE NOT j.skipped ORDER BY j.judgment_id""")
-        beliefs = _frame(con, f"""
+            FROM judgments j LEFT JOIN gold g USING (item_id) WHERE NOT j.skipped ORDER BY j.judgment_id""",
+        )
+        beliefs = _frame(
+            con,
+            f"""
             SELECT j.judgment_id, i.overseer, j.condition, j.item_id, g.label AS gold,
                    CAST(json_extract(i.payload, '$.step') AS INTEGER) AS step,
                    CAST(json_extract(i.payload, '$.round') AS INTEGER) AS round,
                    CAST(json_extract(i.payload, '$.probabilities') AS VARCHAR) AS probabilities
             FROM interactions i JOIN judgments j USING (assignment_id) LEFT JOIN gold g ON g.item_id = j.item_id
-            WHERE i.event = '{BELIEF}' AND NOT j.skipped ORDER BY j.judgment_id, step""")
+            WHERE i.event = '{BELIEF}' AND NOT j.skipped ORDER BY j.judgment_id, step""",
+        )
     finally:
         con.close()
     return beliefs, finals
@@ -192,8 +263,17 @@ def read_transcripts(db: str | Path) -> list[Transcript]:
         rows = _rows(con, "SELECT * FROM imported_transcripts ORDER BY transcript_id")
     finally:
         con.close()
-    return [Transcript(r["transcript_id"], r["item_id"], r["condition"], r["kind"], json.loads(r["content"]),
-                       json.loads(r["source"])) for r in rows]
+    return [
+        Transcript(
+            r["transcript_id"],
+            r["item_id"],
+            r["condition"],
+            r["kind"],
+            json.loads(r["content"]),
+            json.loads(r["source"]),
+        )
+        for r in rows
+    ]
 
 
 def import_summary(db: str | Path) -> dict[str, Any] | None:
@@ -210,9 +290,13 @@ def read_incidence(db: str | Path) -> list[tuple[str, str, str]]:
     """(overseer, item, condition) per non-skipped non-expert judgment: an observed study's design."""
     con = store.connect(db, read_only=True)
     try:
-        return [(o, i, c) for o, i, c in con.execute(
-            """SELECT j.overseer, j.item_id, j.condition FROM judgments j JOIN overseers o ON o.name = j.overseer
-               WHERE NOT j.skipped AND o.role <> 'expert' ORDER BY j.judgment_id""").fetchall()]
+        return [
+            (o, i, c)
+            for o, i, c in con.execute(
+                """SELECT j.overseer, j.item_id, j.condition FROM judgments j JOIN overseers o ON o.name = j.overseer
+               WHERE NOT j.skipped AND o.role <> 'expert' ORDER BY j.judgment_id"""
+            ).fetchall()
+        ]
     finally:
         con.close()
 
@@ -234,28 +318,47 @@ def read_imported_items(db: str | Path, item_ids: list[str]) -> tuple[list[Item]
     """Items and gold of an imported study, for the ids given (lead side)."""
     con = store.connect(db, read_only=True)
     try:
-        items = _rows(con, "SELECT * FROM items WHERE item_id IN (SELECT unnest(?)) ORDER BY item_id",
-                           [item_ids])
+        items = _rows(con, "SELECT * FROM items WHERE item_id IN (SELECT unnest(?)) ORDER BY item_id", [item_ids])
         gold = _rows(con, "SELECT * FROM gold WHERE item_id IN (SELECT unnest(?)) ORDER BY item_id", [item_ids])
     finally:
         con.close()
-    return ([Item(r["item_id"], r["task_kind"], r["problem_id"], r["title"] or "", r["prompt"] or "", r["body"] or "",
-                  r["question"] or "", list(r["choices"] or []), r["language"], json.loads(r["meta"] or "{}"),
-                  r["split"], "study") for r in items],
-            [Gold(r["item_id"], r["label"], r["source"], json.loads(r["detail"] or "{}")) for r in gold])
+    return (
+        [
+            Item(
+                r["item_id"],
+                r["task_kind"],
+                r["problem_id"],
+                r["title"] or "",
+                r["prompt"] or "",
+                r["body"] or "",
+                r["question"] or "",
+                list(r["choices"] or []),
+                r["language"],
+                json.loads(r["meta"] or "{}"),
+                r["split"],
+                "study",
+            )
+            for r in items
+        ],
+        [Gold(r["item_id"], r["label"], r["source"], json.loads(r["detail"] or "{}")) for r in gold],
+    )
 
 
 def read_original_judgments(db: str | Path, transcript_ids: list[str]) -> list[dict[str, Any]]:
     """The imported judgments made on these transcripts: who, under which condition, right or not."""
     con = store.connect(db, read_only=True)
     try:
-        return _rows(con, """
+        return _rows(
+            con,
+            """
             SELECT json_extract_string(j.client_meta, '$.transcript_id') AS transcript_id, j.overseer, j.condition,
                    j.item_id, j.choice, j.confidence, j.choice = g.label AS correct,
                    json_extract_string(j.client_meta, '$.mode') AS mode
             FROM judgments j LEFT JOIN gold g USING (item_id)
             WHERE json_extract_string(j.client_meta, '$.transcript_id') IN (SELECT unnest(?))
-            ORDER BY transcript_id, j.judgment_id""", [transcript_ids])
+            ORDER BY transcript_id, j.judgment_id""",
+            [transcript_ids],
+        )
     finally:
         con.close()
 
@@ -264,8 +367,10 @@ def write_replay_study(db: str | Path, replay: ReplayStudy, *, force: bool = Fal
     """A new dealt study whose assistance is imported transcripts (backend 'imported'), atomically."""
     db = Path(db)
     if db.exists() and not force:
-        raise StoreError(f"{db} already exists; refusing to overwrite it.",
-                         hint="Pass --force to replace it, or choose another --db.")
+        raise StoreError(
+            f"{db} already exists; refusing to overwrite it.",
+            hint="Pass --force to replace it, or choose another --db.",
+        )
     sf, study = replay.study_file, replay.study_file.study
     db.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{db.name}.", suffix=".tmp", dir=db.parent)
@@ -281,26 +386,67 @@ def write_replay_study(db: str | Path, replay: ReplayStudy, *, force: bool = Fal
             _set_meta(con, "study_path", str(sf.path.resolve()))
             _set_meta(con, "replay_source", replay.source)
             _set_meta(con, "replay_reference", replay.reference)
-            con.executemany("INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-                [i.item_id, i.task_kind, i.problem_id, i.split, i.role, i.title, i.prompt, i.body, i.question,
-                 i.choices, i.language, json.dumps(i.meta)] for i in replay.items])
-            con.executemany("INSERT INTO gold VALUES (?, ?, ?, ?)",
-                            [[g.item_id, g.label, g.source, json.dumps(g.detail)] for g in replay.gold])
-            con.executemany("INSERT INTO conditions VALUES (?, ?, ?, ?, ?)", [
-                [c.name, n, json.dumps([a.model_dump() for a in c.assistance]), c.briefing, c.live_followups]
-                for n, c in enumerate(study.conditions)])
+            con.executemany(
+                "INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    [
+                        i.item_id,
+                        i.task_kind,
+                        i.problem_id,
+                        i.split,
+                        i.role,
+                        i.title,
+                        i.prompt,
+                        i.body,
+                        i.question,
+                        i.choices,
+                        i.language,
+                        json.dumps(i.meta),
+                    ]
+                    for i in replay.items
+                ],
+            )
+            con.executemany(
+                "INSERT INTO gold VALUES (?, ?, ?, ?)",
+                [[g.item_id, g.label, g.source, json.dumps(g.detail)] for g in replay.gold],
+            )
+            con.executemany(
+                "INSERT INTO conditions VALUES (?, ?, ?, ?, ?)",
+                [
+                    [c.name, n, json.dumps([a.model_dump() for a in c.assistance]), c.briefing, c.live_followups]
+                    for n, c in enumerate(study.conditions)
+                ],
+            )
             ov = study.overseers
-            con.executemany("INSERT INTO overseers VALUES (?, ?, ?, ?)",
-                            [[n, "non_expert", "human", None] for n in ov.non_experts]
-                            + [[n, "expert", "human", None] for n in ov.experts])
-            con.executemany("INSERT INTO assignments VALUES (?, ?, ?, ?, ?, ?)", [
-                [a.assignment_id, a.overseer, a.item_id, a.condition, a.position, a.block]
-                for a in replay.assignments])
-            con.executemany("""INSERT INTO assistance (assistance_id, item_id, condition, kind, status, content, raw,
+            con.executemany(
+                "INSERT INTO overseers VALUES (?, ?, ?, ?)",
+                [[n, "non_expert", "human", None] for n in ov.non_experts]
+                + [[n, "expert", "human", None] for n in ov.experts],
+            )
+            con.executemany(
+                "INSERT INTO assignments VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    [a.assignment_id, a.overseer, a.item_id, a.condition, a.position, a.block]
+                    for a in replay.assignments
+                ],
+            )
+            con.executemany(
+                """INSERT INTO assistance (assistance_id, item_id, condition, kind, status, content, raw,
                                    backend, model, prompt, params) VALUES (?, ?, ?, ?, 'ok', ?, NULL, 'imported', ?,
                                    NULL, ?)""",
-                            [[r["assistance_id"], r["item_id"], r["condition"], r["kind"], json.dumps(r["content"]),
-                              r["model"], json.dumps(r["params"])] for r in replay.assistance])
+                [
+                    [
+                        r["assistance_id"],
+                        r["item_id"],
+                        r["condition"],
+                        r["kind"],
+                        json.dumps(r["content"]),
+                        r["model"],
+                        json.dumps(r["params"]),
+                    ]
+                    for r in replay.assistance
+                ],
+            )
         con.execute("CHECKPOINT")
         con.close()
         store.remove_db(db)
@@ -318,13 +464,16 @@ def replay_reference(db: str | Path) -> tuple[list[dict[str, Any]], pl.DataFrame
         text = store.get_meta(con, "replay_reference")
         if not text:
             return [], pl.DataFrame()
-        mine = _frame(con, """
+        mine = _frame(
+            con,
+            """
             SELECT j.condition, j.overseer, j.simulated, j.choice = g.label AS correct,
                    json_extract_string(a.params, '$.source.session') AS session, a.model AS transcript,
                    json_extract_string(a.params, '$.source.repository') AS repository
             FROM judgments j LEFT JOIN gold g USING (item_id)
             JOIN assistance a ON a.item_id = j.item_id AND a.condition = j.condition
-            WHERE NOT j.skipped AND j.choice IS NOT NULL""")
+            WHERE NOT j.skipped AND j.choice IS NOT NULL""",
+        )
     finally:
         con.close()
     return json.loads(text), mine

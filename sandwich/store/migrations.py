@@ -18,7 +18,9 @@ from sandwich.errors import StoreError, StudyLocked
 
 # Each migration moves the schema to its version; applied in version order. Append only; never edit one that shipped.
 MIGRATIONS: list[tuple[int, str]] = [
-    (1, """
+    (
+        1,
+        """
     CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR);
     CREATE TABLE items (
         item_id VARCHAR PRIMARY KEY, task_kind VARCHAR NOT NULL, problem_id VARCHAR NOT NULL,
@@ -48,26 +50,36 @@ MIGRATIONS: list[tuple[int, str]] = [
     CREATE TABLE preregistration (hash VARCHAR NOT NULL, hypotheses JSON, frozen_at TIMESTAMP);
     CREATE TABLE tokens (token_hash VARCHAR PRIMARY KEY, subject VARCHAR NOT NULL, role VARCHAR NOT NULL,
         created_at TIMESTAMP DEFAULT current_timestamp, revoked BOOLEAN DEFAULT false);
-    """),
+    """,
+    ),
     # serve: tokens are found by a public id and checked as sha256(salt + secret); refusals are audited.
-    (5, """
+    (
+        5,
+        """
     ALTER TABLE tokens ADD COLUMN token_id VARCHAR;
     ALTER TABLE tokens ADD COLUMN salt VARCHAR;
     CREATE TABLE audit (ts TIMESTAMP DEFAULT current_timestamp, event VARCHAR NOT NULL, subject VARCHAR,
         role VARCHAR, method VARCHAR, path VARCHAR, status INTEGER, client VARCHAR, detail JSON);
-    """),
+    """,
+    ),
     # analysis: the assistant answering each item on its own (the sandwich's "model alone" rung).
-    (3, """
+    (
+        3,
+        """
     CREATE TABLE IF NOT EXISTS model_answers (item_id VARCHAR NOT NULL, model VARCHAR NOT NULL, backend VARCHAR,
         choice VARCHAR, confidence INTEGER, raw VARCHAR, prompt JSON, params JSON, latency_s DOUBLE,
         created_at TIMESTAMP DEFAULT current_timestamp, PRIMARY KEY (item_id, model));
-    """),
+    """,
+    ),
     # pre-registration freezes the whole analysis plan; every look at the results is logged.
-    (6, """
+    (
+        6,
+        """
     ALTER TABLE preregistration ADD COLUMN plan JSON;
     CREATE TABLE looks (ts TIMESTAMP NOT NULL, action VARCHAR NOT NULL, who VARCHAR NOT NULL,
         judgments INTEGER NOT NULL, planned INTEGER NOT NULL, plan_hash VARCHAR);
-    """),
+    """,
+    ),
 ]
 SCHEMA_VERSION = max(v for v, _ in MIGRATIONS)
 
@@ -91,8 +103,10 @@ def _friendly(e: Exception, path: Path) -> StoreError:
             "or `sandwich serve`), or let several overseers share it through `sandwich serve`.",
         )
     if "not a valid DuckDB database" in text or "Invalid Input Error" in text or "IO Error" in text:
-        return StoreError(f"{path}: cannot open as a study database: {text.splitlines()[0]}",
-                          hint="Is this the file `sandwich create` wrote? Re-create it from the study YAML.")
+        return StoreError(
+            f"{path}: cannot open as a study database: {text.splitlines()[0]}",
+            hint="Is this the file `sandwich create` wrote? Re-create it from the study YAML.",
+        )
     return StoreError(f"{path}: {text}")
 
 
@@ -100,9 +114,10 @@ def connect(path: str | Path, *, read_only: bool = False, create: bool = False) 
     """Open a study database, migrating it to the current schema when writable."""
     p = Path(path)
     if not create and not p.exists():
-        raise StoreError(f"{p}: no study database here.",
-                         hint="Create it first with `sandwich create STUDY.yaml` "
-                              "(it writes STUDY.duckdb beside the YAML).")
+        raise StoreError(
+            f"{p}: no study database here.",
+            hint="Create it first with `sandwich create STUDY.yaml` (it writes STUDY.duckdb beside the YAML).",
+        )
     try:
         con = duckdb.connect(str(p), read_only=read_only)
     except duckdb.Error as e:
@@ -112,7 +127,8 @@ def connect(path: str | Path, *, read_only: bool = False, create: bool = False) 
         con.close()
         raise StoreError(
             f"{p}: written by a newer sandwich (schema v{version}; this one understands up to v{SCHEMA_VERSION}).",
-            hint="Upgrade sandwich (git pull && make setup) to open it; nothing was changed.")
+            hint="Upgrade sandwich (git pull && make setup) to open it; nothing was changed.",
+        )
     if read_only:
         if version == 0:
             con.close()

@@ -36,8 +36,10 @@ def split_url(url: str) -> tuple[str, str]:
     query = parse_qsl(parts.query, keep_blank_values=True)
     schema = next((v for k, v in query if k == "schema"), DEFAULT_SCHEMA)
     if not _IDENT.fullmatch(schema):
-        raise StoreError(f"{redact(url)}: schema {schema!r} is not a plain lower-case SQL name.",
-                         hint="Use letters, digits and underscores, starting with a letter (e.g. ?schema=pilot_2026).")
+        raise StoreError(
+            f"{redact(url)}: schema {schema!r} is not a plain lower-case SQL name.",
+            hint="Use letters, digits and underscores, starting with a letter (e.g. ?schema=pilot_2026).",
+        )
     rest = urlencode([(k, v) for k, v in query if k != "schema"])
     return urlunsplit(("postgresql", parts.netloc, parts.path, rest, parts.fragment)), schema
 
@@ -64,15 +66,24 @@ def open_pool(url: str, schema: str, *, max_size: int = 4) -> ConnectionPool:
         conn.execute("SET TIME ZONE 'UTC'")
         conn.commit()
 
-    pool = ConnectionPool(conninfo, min_size=1, max_size=max_size, configure=configure, open=False,
-                          check=ConnectionPool.check_connection, timeout=POOL_WAIT_S, name=f"sandwich-{schema}")
+    pool = ConnectionPool(
+        conninfo,
+        min_size=1,
+        max_size=max_size,
+        configure=configure,
+        open=False,
+        check=ConnectionPool.check_connection,
+        timeout=POOL_WAIT_S,
+        name=f"sandwich-{schema}",
+    )
     try:
         pool.open(wait=True, timeout=10)
     except Exception as e:  # noqa: BLE001 - the pool wraps any connection failure; reported with its text
         pool.close()
-        raise StoreError(f"{redact(url)}: cannot connect to PostgreSQL ({str(e).splitlines()[0] if str(e) else e}).",
-                         hint="Is the server running and the URL right (postgresql://USER@HOST:PORT/DB?schema=NAME)?"
-                         ) from None
+        raise StoreError(
+            f"{redact(url)}: cannot connect to PostgreSQL ({str(e).splitlines()[0] if str(e) else e}).",
+            hint="Is the server running and the URL right (postgresql://USER@HOST:PORT/DB?schema=NAME)?",
+        ) from None
     return pool
 
 
@@ -84,8 +95,9 @@ def schema_exists(conn: psycopg.Connection, schema: str) -> bool:
 
 def has_table(conn: psycopg.Connection, schema: str, table: str) -> bool:
     """Whether the study's schema has a table called `table`."""
-    row = conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
-                       [schema, table]).fetchone()
+    row = conn.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = %s", [schema, table]
+    ).fetchone()
     return bool(row and row[0])
 
 
@@ -105,8 +117,10 @@ def _applied(conn: psycopg.Connection, current: int) -> set[int]:
 
 
 def _set_meta(conn: psycopg.Connection, key: str, value: str) -> None:
-    conn.execute("INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                 [key, value])
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [key, value],
+    )
 
 
 def prepare(conn: psycopg.Connection, url: str, schema: str, *, create: bool, read_only: bool) -> None:
@@ -119,14 +133,18 @@ def prepare(conn: psycopg.Connection, url: str, schema: str, *, create: bool, re
     conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"sandwich:{schema}"])
     if not schema_exists(conn, schema):
         if not create:
-            raise StoreError(f"{where}: no study in schema {schema!r} of this database.",
-                             hint="Create it first: sandwich create STUDY.yaml --db 'postgresql://…?schema=NAME', "
-                                  "or copy one in with `sandwich store copy`.")
+            raise StoreError(
+                f"{where}: no study in schema {schema!r} of this database.",
+                hint="Create it first: sandwich create STUDY.yaml --db 'postgresql://…?schema=NAME', "
+                "or copy one in with `sandwich store copy`.",
+            )
         conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
     version = schema_version(conn, schema)
     if version > SCHEMA_VERSION:
-        raise StoreError(f"{where}: written by a newer sandwich (schema v{version}; this one understands up to "
-                         f"v{SCHEMA_VERSION}).", hint="Upgrade sandwich (git pull && make setup); nothing was changed.")
+        raise StoreError(
+            f"{where}: written by a newer sandwich (schema v{version}; this one understands up to v{SCHEMA_VERSION}).",
+            hint="Upgrade sandwich (git pull && make setup); nothing was changed.",
+        )
     if read_only:
         if version == 0:
             raise StoreError(f"{where}: schema {schema!r} holds no study.", hint="Create it with `sandwich create`.")
@@ -156,6 +174,7 @@ def with_connection(url: str, fn: Callable[[psycopg.Connection, str], object]) -
             with conn.transaction():
                 return fn(conn, schema)
     except psycopg.OperationalError as e:
-        raise StoreError(f"{redact(url)}: cannot connect to PostgreSQL ({str(e).splitlines()[0]}).",
-                         hint="Is the server running and the URL right (postgresql://USER@HOST:PORT/DB?schema=NAME)?"
-                         ) from None
+        raise StoreError(
+            f"{redact(url)}: cannot connect to PostgreSQL ({str(e).splitlines()[0]}).",
+            hint="Is the server running and the URL right (postgresql://USER@HOST:PORT/DB?schema=NAME)?",
+        ) from None

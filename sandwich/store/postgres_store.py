@@ -46,11 +46,30 @@ from sandwich.store.records import (
 )
 from sandwich.store.shared_sql import SharedStatements
 
-_JUDGMENT_TYPES = ["varchar", "varchar", "varchar", "varchar", "varchar", "varchar", "integer", "varchar",
-                   "double precision", "double precision", "boolean", "boolean", "boolean", "varchar", "boolean",
-                   "json", "timestamp"]
-_INSERT_JUDGMENTS = (f"INSERT INTO judgments ({', '.join(_JUDGMENT_COLUMNS)}) SELECT * FROM unnest("
-                     + ", ".join(f"%s::{t}[]" for t in _JUDGMENT_TYPES) + ")")
+_JUDGMENT_TYPES = [
+    "varchar",
+    "varchar",
+    "varchar",
+    "varchar",
+    "varchar",
+    "varchar",
+    "integer",
+    "varchar",
+    "double precision",
+    "double precision",
+    "boolean",
+    "boolean",
+    "boolean",
+    "varchar",
+    "boolean",
+    "json",
+    "timestamp",
+]
+_INSERT_JUDGMENTS = (
+    f"INSERT INTO judgments ({', '.join(_JUDGMENT_COLUMNS)}) SELECT * FROM unnest("
+    + ", ".join(f"%s::{t}[]" for t in _JUDGMENT_TYPES)
+    + ")"
+)
 
 
 def _item(r: Sequence[Any]) -> ItemRecord:
@@ -163,22 +182,48 @@ class PostgresStore(SharedStatements, TablesMixin):
         with self.transaction():
             for k, v in c.meta.items():
                 self.set_meta(k, v)
-            self._many(f"INSERT INTO items ({_ITEM_COLUMNS}) VALUES ({', '.join(['%s'] * 12)})", [
-                [i.item_id, i.task_kind, i.problem_id, i.split, i.role, i.title, i.prompt, i.body, i.question,
-                 i.choices, i.language, _dump(i.meta)] for i in c.items])
-            self._many("INSERT INTO gold (item_id, label, source, detail) VALUES (%s, %s, %s, %s)",
-                       [[g.item_id, g.label, g.source, _dump(g.detail)] for g in c.gold])
-            self._many("INSERT INTO hidden_tests (problem_id, test, entry_point) VALUES (%s, %s, %s)",
-                       [[h.problem_id, h.test, h.entry_point] for h in c.hidden_tests])
-            self._many("INSERT INTO conditions (name, position, assistance, briefing, live_followups) "
-                       "VALUES (%s, %s, %s, %s, %s)",
-                       [[k.name, k.position, _dump(k.assistance), k.briefing, k.live_followups] for k in c.conditions])
-            self._many("INSERT INTO overseers (name, role, kind, profile) VALUES (%s, %s, %s, %s)",
-                       [[o.name, o.role, o.kind, _dump(o.profile)] for o in c.overseers])
-            self._many("INSERT INTO assignments (assignment_id, overseer, item_id, condition, position, block) "
-                       "VALUES (%s, %s, %s, %s, %s, %s)",
-                       [[a.assignment_id, a.overseer, a.item_id, a.condition, a.position, a.block]
-                        for a in c.assignments])
+            self._many(
+                f"INSERT INTO items ({_ITEM_COLUMNS}) VALUES ({', '.join(['%s'] * 12)})",
+                [
+                    [
+                        i.item_id,
+                        i.task_kind,
+                        i.problem_id,
+                        i.split,
+                        i.role,
+                        i.title,
+                        i.prompt,
+                        i.body,
+                        i.question,
+                        i.choices,
+                        i.language,
+                        _dump(i.meta),
+                    ]
+                    for i in c.items
+                ],
+            )
+            self._many(
+                "INSERT INTO gold (item_id, label, source, detail) VALUES (%s, %s, %s, %s)",
+                [[g.item_id, g.label, g.source, _dump(g.detail)] for g in c.gold],
+            )
+            self._many(
+                "INSERT INTO hidden_tests (problem_id, test, entry_point) VALUES (%s, %s, %s)",
+                [[h.problem_id, h.test, h.entry_point] for h in c.hidden_tests],
+            )
+            self._many(
+                "INSERT INTO conditions (name, position, assistance, briefing, live_followups) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                [[k.name, k.position, _dump(k.assistance), k.briefing, k.live_followups] for k in c.conditions],
+            )
+            self._many(
+                "INSERT INTO overseers (name, role, kind, profile) VALUES (%s, %s, %s, %s)",
+                [[o.name, o.role, o.kind, _dump(o.profile)] for o in c.overseers],
+            )
+            self._many(
+                "INSERT INTO assignments (assignment_id, overseer, item_id, condition, position, block) "
+                "VALUES (%s, %s, %s, %s, %s, %s)",
+                [[a.assignment_id, a.overseer, a.item_id, a.condition, a.position, a.block] for a in c.assignments],
+            )
 
     def get_meta(self, key: str) -> str | None:
         """A metadata value as text (None when absent)."""
@@ -187,8 +232,10 @@ class PostgresStore(SharedStatements, TablesMixin):
 
     def set_meta(self, key: str, value: str) -> None:
         """Set a metadata value."""
-        self._exec("INSERT INTO meta (key, value) VALUES (%s, %s) "
-                   "ON CONFLICT (key) DO UPDATE SET value = excluded.value", [key, value])
+        self._exec(
+            "INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )
 
     def lock_key(self, key: str) -> None:
         """Hold `key` (a transaction-level advisory lock, per schema) until the current transaction ends."""
@@ -199,8 +246,10 @@ class PostgresStore(SharedStatements, TablesMixin):
     def items(self, *, role: str | None = None) -> list[ItemRecord]:
         """Items (all, or of one role), by id."""
         where, params = ("WHERE role = %s", [role]) if role else ("", [])
-        return [_item(r) for r in self._rows(
-            f'SELECT {_ITEM_COLUMNS} FROM items {where} ORDER BY item_id COLLATE "C"', params)]
+        return [
+            _item(r)
+            for r in self._rows(f'SELECT {_ITEM_COLUMNS} FROM items {where} ORDER BY item_id COLLATE "C"', params)
+        ]
 
     def item(self, item_id: str) -> ItemRecord | None:
         """One item, or None."""
@@ -209,37 +258,54 @@ class PostgresStore(SharedStatements, TablesMixin):
 
     def overseers(self) -> list[OverseerRecord]:
         """Every overseer: non-experts first, then experts, each by name."""
-        return [OverseerRecord(n, r, k, _load(p)) for n, r, k, p in self._rows(
-            'SELECT name, role, kind, profile FROM overseers ORDER BY role COLLATE "C" DESC, name COLLATE "C"')]
+        return [
+            OverseerRecord(n, r, k, _load(p))
+            for n, r, k, p in self._rows(
+                'SELECT name, role, kind, profile FROM overseers ORDER BY role COLLATE "C" DESC, name COLLATE "C"'
+            )
+        ]
 
     def mark_simulated(self, name: str, profile: dict[str, Any]) -> None:
         """Mark an overseer as simulated, with the profile that plays them."""
-        self._exec("UPDATE overseers SET kind = 'simulated', profile = %s WHERE name = %s",
-                   [json.dumps(profile), name])
+        self._exec("UPDATE overseers SET kind = 'simulated', profile = %s WHERE name = %s", [json.dumps(profile), name])
 
     def assignments(self, overseer: str | None = None) -> list[AssignmentRecord]:
         """Assignments (all, or one overseer's), by overseer and session position."""
         where, params = ("WHERE overseer = %s", [overseer]) if overseer else ("", [])
-        return [AssignmentRecord(*r) for r in self._rows(
-            f"SELECT assignment_id, overseer, item_id, condition, position, block FROM assignments {where} "
-            'ORDER BY overseer COLLATE "C", position', params)]
+        return [
+            AssignmentRecord(*r)
+            for r in self._rows(
+                f"SELECT assignment_id, overseer, item_id, condition, position, block FROM assignments {where} "
+                'ORDER BY overseer COLLATE "C", position',
+                params,
+            )
+        ]
 
     def add_observed_assignment(self, overseer: str, item_id: str, condition: str) -> str:
         """Observed design: the assignment an outside judgment answers, created (with its overseer) on first use."""
         aid = f"obs:{overseer}:{item_id}"
         with self.transaction():
-            self._exec("INSERT INTO overseers (name, role, kind, profile) VALUES (%s, 'non_expert', 'human', NULL) "
-                       "ON CONFLICT DO NOTHING", [overseer])
+            self._exec(
+                "INSERT INTO overseers (name, role, kind, profile) VALUES (%s, 'non_expert', 'human', NULL) "
+                "ON CONFLICT DO NOTHING",
+                [overseer],
+            )
             (pos,) = self._rows("SELECT count(*) FROM assignments WHERE overseer = %s", [overseer])[0]
-            self._exec("INSERT INTO assignments (assignment_id, overseer, item_id, condition, position, block) "
-                       "VALUES (%s, %s, %s, %s, %s, 0) ON CONFLICT DO NOTHING",
-                       [aid, overseer, item_id, condition, pos])
+            self._exec(
+                "INSERT INTO assignments (assignment_id, overseer, item_id, condition, position, block) "
+                "VALUES (%s, %s, %s, %s, %s, 0) ON CONFLICT DO NOTHING",
+                [aid, overseer, item_id, condition, pos],
+            )
         return aid
 
     def gold(self) -> list[GoldRecord]:
         """Every gold label (lead side only)."""
-        return [GoldRecord(i, lab, s, _load(d)) for i, lab, s, d in
-                self._rows('SELECT item_id, label, source, detail FROM gold ORDER BY item_id COLLATE "C"')]
+        return [
+            GoldRecord(i, lab, s, _load(d))
+            for i, lab, s, d in self._rows(
+                'SELECT item_id, label, source, detail FROM gold ORDER BY item_id COLLATE "C"'
+            )
+        ]
 
     # ------------------------------------------------------------ judgments
     def add_judgments(self, rows: Sequence[JudgmentRecord]) -> None:
@@ -266,16 +332,20 @@ class PostgresStore(SharedStatements, TablesMixin):
 
     def judgment(self, judgment_id: str) -> JudgmentRecord | None:
         """A judgment by id, or None."""
-        rows = self._rows(f"SELECT {', '.join(_JUDGMENT_COLUMNS)} FROM judgments WHERE judgment_id = %s",
-                          [judgment_id])
+        rows = self._rows(f"SELECT {', '.join(_JUDGMENT_COLUMNS)} FROM judgments WHERE judgment_id = %s", [judgment_id])
         return self._judgment(rows[0]) if rows else None
 
     def judgments(self, *, condition: str | None = None) -> list[JudgmentRecord]:
         """Judgments (all, or under one condition), by item then overseer."""
         where, params = ("WHERE condition = %s", [condition]) if condition else ("", [])
-        return [self._judgment(r) for r in self._rows(
-            f"SELECT {', '.join(_JUDGMENT_COLUMNS)} FROM judgments {where} "
-            'ORDER BY item_id COLLATE "C", overseer COLLATE "C", created_at', params)]
+        return [
+            self._judgment(r)
+            for r in self._rows(
+                f"SELECT {', '.join(_JUDGMENT_COLUMNS)} FROM judgments {where} "
+                'ORDER BY item_id COLLATE "C", overseer COLLATE "C", created_at',
+                params,
+            )
+        ]
 
     def judged(self, overseer: str | None = None) -> set[str]:
         """Assignment ids that have a judgment.
@@ -284,9 +354,14 @@ class PostgresStore(SharedStatements, TablesMixin):
         unique `judgments.assignment_id`: replicas ask this on every next item, so it must not scan judgments.
         """
         if overseer:
-            return {r[0] for r in self._rows("SELECT j.assignment_id FROM assignments a JOIN judgments j "
-                                             "ON j.assignment_id = a.assignment_id WHERE a.overseer = %s",
-                                             [overseer])}
+            return {
+                r[0]
+                for r in self._rows(
+                    "SELECT j.assignment_id FROM assignments a JOIN judgments j "
+                    "ON j.assignment_id = a.assignment_id WHERE a.overseer = %s",
+                    [overseer],
+                )
+            }
         return {r[0] for r in self._rows("SELECT assignment_id FROM judgments")}
 
     def count_judgments(self, *, simulated: bool | None = None) -> int:
@@ -297,12 +372,15 @@ class PostgresStore(SharedStatements, TablesMixin):
     # ------------------------------------------------------------ interactions
     def add_interaction(self, rec: InteractionRecord) -> None:
         """Record an interaction (idempotent on its id)."""
-        self._exec("INSERT INTO interactions (interaction_id, overseer, assignment_id, event, payload, ts) "
-                   "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                   [rec.interaction_id, rec.overseer, rec.assignment_id, rec.event, json.dumps(rec.payload), rec.ts])
+        self._exec(
+            "INSERT INTO interactions (interaction_id, overseer, assignment_id, event, payload, ts) "
+            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            [rec.interaction_id, rec.overseer, rec.assignment_id, rec.event, json.dumps(rec.payload), rec.ts],
+        )
 
-    def interactions(self, *, overseer: str | None = None, event: str | None = None,
-                     assignment_id: str | None = None) -> list[InteractionRecord]:
+    def interactions(
+        self, *, overseer: str | None = None, event: str | None = None, assignment_id: str | None = None
+    ) -> list[InteractionRecord]:
         """Interactions matching every filter given, oldest first."""
         conds, params = [], []
         for col, val in (("overseer", overseer), ("event", event), ("assignment_id", assignment_id)):
@@ -310,9 +388,14 @@ class PostgresStore(SharedStatements, TablesMixin):
                 conds.append(f"{col} = %s")
                 params.append(val)
         where = ("WHERE " + " AND ".join(conds)) if conds else ""
-        return [InteractionRecord(i, o, a, e, _load(p) or {}, t) for i, o, a, e, p, t in self._rows(
-            f"SELECT interaction_id, overseer, assignment_id, event, payload, ts FROM interactions {where} "
-            'ORDER BY ts, interaction_id COLLATE "C"', params)]
+        return [
+            InteractionRecord(i, o, a, e, _load(p) or {}, t)
+            for i, o, a, e, p, t in self._rows(
+                f"SELECT interaction_id, overseer, assignment_id, event, payload, ts FROM interactions {where} "
+                'ORDER BY ts, interaction_id COLLATE "C"',
+                params,
+            )
+        ]
 
     # ------------------------------------------------------------ assistance and model answers
     def assistance(self, *, item_id: str | None = None, condition: str | None = None) -> list[AssistanceRecord]:
@@ -324,8 +407,11 @@ class PostgresStore(SharedStatements, TablesMixin):
                 params.append(val)
         where = ("WHERE " + " AND ".join(conds)) if conds else ""
         out = []
-        for r in self._rows(f"SELECT {_ASSIST_COLUMNS} FROM assistance {where} "
-                            'ORDER BY item_id COLLATE "C", condition COLLATE "C", kind COLLATE "C"', params):
+        for r in self._rows(
+            f"SELECT {_ASSIST_COLUMNS} FROM assistance {where} "
+            'ORDER BY item_id COLLATE "C", condition COLLATE "C", kind COLLATE "C"',
+            params,
+        ):
             v = list(r)
             v[5], v[9], v[10] = _load(v[5]), _load(v[9]), _load(v[10])
             out.append(AssistanceRecord(*v))
@@ -334,23 +420,60 @@ class PostgresStore(SharedStatements, TablesMixin):
     def put_assistance(self, rows: Sequence[AssistanceRecord]) -> None:
         """Write assistance rows in one transaction; a re-generated row replaces the old one."""
         with self.transaction():
-            self._many("DELETE FROM assistance WHERE item_id = %s AND condition = %s AND kind = %s",
-                       [[r.item_id, r.condition, r.kind] for r in rows])
-            self._many(f"INSERT INTO assistance ({_ASSIST_COLUMNS}) VALUES "
-                       f"({', '.join(['%s'] * 15)}, coalesce(%s, localtimestamp))",
-                       [[r.assistance_id, r.item_id, r.condition, r.kind, r.status, _dump(r.content), r.raw,
-                         r.backend, r.model, _dump(r.prompt), _dump(r.params), r.tokens_in, r.tokens_out,
-                         r.latency_s, r.seed, r.created_at] for r in rows])
+            self._many(
+                "DELETE FROM assistance WHERE item_id = %s AND condition = %s AND kind = %s",
+                [[r.item_id, r.condition, r.kind] for r in rows],
+            )
+            self._many(
+                f"INSERT INTO assistance ({_ASSIST_COLUMNS}) VALUES "
+                f"({', '.join(['%s'] * 15)}, coalesce(%s, localtimestamp))",
+                [
+                    [
+                        r.assistance_id,
+                        r.item_id,
+                        r.condition,
+                        r.kind,
+                        r.status,
+                        _dump(r.content),
+                        r.raw,
+                        r.backend,
+                        r.model,
+                        _dump(r.prompt),
+                        _dump(r.params),
+                        r.tokens_in,
+                        r.tokens_out,
+                        r.latency_s,
+                        r.seed,
+                        r.created_at,
+                    ]
+                    for r in rows
+                ],
+            )
 
     def put_model_answers(self, rows: Sequence[ModelAnswerRecord]) -> None:
         """Store model-alone answers, replacing an earlier answer of the same model to the same item."""
         with self.transaction():
-            self._many("DELETE FROM model_answers WHERE item_id = %s AND model = %s",
-                       [[r.item_id, r.model] for r in rows])
-            self._many("INSERT INTO model_answers (item_id, model, backend, choice, confidence, raw, prompt, params, "
-                       "latency_s, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, localtimestamp)",
-                       [[r.item_id, r.model, r.backend, r.choice, r.confidence, r.raw, _dump(r.prompt),
-                         _dump(r.params), r.latency_s] for r in rows])
+            self._many(
+                "DELETE FROM model_answers WHERE item_id = %s AND model = %s", [[r.item_id, r.model] for r in rows]
+            )
+            self._many(
+                "INSERT INTO model_answers (item_id, model, backend, choice, confidence, raw, prompt, params, "
+                "latency_s, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, localtimestamp)",
+                [
+                    [
+                        r.item_id,
+                        r.model,
+                        r.backend,
+                        r.choice,
+                        r.confidence,
+                        r.raw,
+                        _dump(r.prompt),
+                        _dump(r.params),
+                        r.latency_s,
+                    ]
+                    for r in rows
+                ],
+            )
 
     # ------------------------------------------------------------ pre-registration and looks
     def frozen_plan(self) -> FreezeRecord | None:
@@ -368,10 +491,11 @@ class PostgresStore(SharedStatements, TablesMixin):
         with self._conn() as conn, conn.transaction():
             # replicas may freeze at the same first judgment: one at a time, and only the first one writes
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':preregistration'))")
-            conn.execute("INSERT INTO preregistration (hash, hypotheses, frozen_at, plan) SELECT %s, %s, %s, %s "
-                         "WHERE NOT EXISTS (SELECT 1 FROM preregistration)",
-                         [rec.hash, json.dumps(hyps, sort_keys=True), rec.frozen_at,
-                          json.dumps(rec.plan, sort_keys=True)])
+            conn.execute(
+                "INSERT INTO preregistration (hash, hypotheses, frozen_at, plan) SELECT %s, %s, %s, %s "
+                "WHERE NOT EXISTS (SELECT 1 FROM preregistration)",
+                [rec.hash, json.dumps(hyps, sort_keys=True), rec.frozen_at, json.dumps(rec.plan, sort_keys=True)],
+            )
 
     # ------------------------------------------------------------ lead views, analysis, copies
     def _dicts(self, query: str) -> list[dict[str, Any]]:
@@ -383,17 +507,21 @@ class PostgresStore(SharedStatements, TablesMixin):
     def status_counts(self) -> dict[str, list[dict[str, Any]]]:
         """Counts for `sandwich status`."""
         return {
-            "items": self._dicts('SELECT split, role, count(*) AS n FROM items GROUP BY split, role '
-                                 'ORDER BY split COLLATE "C", role COLLATE "C"'),
+            "items": self._dicts(
+                "SELECT split, role, count(*) AS n FROM items GROUP BY split, role "
+                'ORDER BY split COLLATE "C", role COLLATE "C"'
+            ),
             "assignments": self._dicts("""
                 SELECT a.overseer, o.role, a.condition, count(*) AS total, count(j.judgment_id) AS done
                 FROM assignments a JOIN overseers o ON o.name = a.overseer
                 LEFT JOIN judgments j ON j.assignment_id = a.assignment_id
                 GROUP BY a.overseer, o.role, a.condition
                 ORDER BY o.role COLLATE "C" DESC, a.overseer COLLATE "C", a.condition COLLATE "C\""""),
-            "assistance": self._dicts("SELECT condition, kind, status, count(*) AS n FROM assistance "
-                                      'GROUP BY condition, kind, status '
-                                      'ORDER BY condition COLLATE "C", kind COLLATE "C", status COLLATE "C"'),
+            "assistance": self._dicts(
+                "SELECT condition, kind, status, count(*) AS n FROM assistance "
+                "GROUP BY condition, kind, status "
+                'ORDER BY condition COLLATE "C", kind COLLATE "C", status COLLATE "C"'
+            ),
         }
 
     def analysis_frames(self) -> dict[str, pl.DataFrame]:
@@ -406,8 +534,9 @@ class PostgresStore(SharedStatements, TablesMixin):
                 FROM judgments j JOIN overseers o ON o.name = j.overseer
                 LEFT JOIN gold g ON g.item_id = j.item_id LEFT JOIN items i ON i.item_id = j.item_id
                 ORDER BY j.created_at, j.judgment_id COLLATE "C\""""),
-            "overseers": self._frame('SELECT name, role, kind FROM overseers '
-                                     'ORDER BY role COLLATE "C" DESC, name COLLATE "C"'),
+            "overseers": self._frame(
+                'SELECT name, role, kind FROM overseers ORDER BY role COLLATE "C" DESC, name COLLATE "C"'
+            ),
             "model_answers": self._frame("""SELECT m.item_id, m.model, m.choice, m.confidence, g.label AS gold
                                             FROM model_answers m LEFT JOIN gold g ON g.item_id = m.item_id
                                             ORDER BY m.item_id COLLATE "C", m.model COLLATE "C\""""),

@@ -48,10 +48,17 @@ def copy_frame(conn: psycopg.Connection, query: str) -> pl.DataFrame:
     exprs = []
     for n, oid in cols:
         c = pl.col(n)
-        exprs.append({_BOOL: c == "t", _INT2: c.cast(pl.Int16), _INT4: c.cast(pl.Int32), _INT8: c.cast(pl.Int64),
-                      _FLOAT4: c.cast(pl.Float32), _FLOAT8: c.cast(pl.Float64),
-                      _TS: c.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", time_unit="us", strict=True)}
-                     .get(oid, c).alias(n))
+        exprs.append(
+            {
+                _BOOL: c == "t",
+                _INT2: c.cast(pl.Int16),
+                _INT4: c.cast(pl.Int32),
+                _INT8: c.cast(pl.Int64),
+                _FLOAT4: c.cast(pl.Float32),
+                _FLOAT8: c.cast(pl.Float64),
+                _TS: c.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", time_unit="us", strict=True),
+            }.get(oid, c).alias(n)
+        )
     return raw.select(exprs)
 
 
@@ -62,6 +69,7 @@ class TablesMixin:
     location: str
 
     if TYPE_CHECKING:  # provided by PostgresStore
+
         def _conn(self) -> AbstractContextManager[psycopg.Connection]: ...
         def _rows(self, query: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]: ...
         def _exec(self, query: Any, params: Sequence[Any] | None = None) -> None: ...
@@ -90,21 +98,31 @@ class TablesMixin:
     # ------------------------------------------------------------ whole tables (store copy, export)
     def table_names(self) -> list[str]:
         """The study's tables, by name."""
-        return [r[0] for r in self._rows("SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
-                                         'ORDER BY table_name COLLATE "C"', [self.schema])]
+        return [
+            r[0]
+            for r in self._rows(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+                'ORDER BY table_name COLLATE "C"',
+                [self.schema],
+            )
+        ]
 
     def _columns(self, table: str) -> list[tuple[str, str]]:
-        return [(n, t) for n, t in self._rows(
-            "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = %s AND "
-            "table_name = %s ORDER BY ordinal_position", [self.schema, table])]
+        return [
+            (n, t)
+            for n, t in self._rows(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = %s AND "
+                "table_name = %s ORDER BY ordinal_position",
+                [self.schema, table],
+            )
+        ]
 
     def read_table(self, table: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         """(column names, rows) of a whole table; JSON columns as their stored text."""
         cols = self._columns(table)
         if not cols:
             raise ValueError(f"no table {table!r}")
-        exprs = [sql.SQL("{}::text").format(sql.Identifier(n)) if t == "json" else sql.Identifier(n)
-                 for n, t in cols]
+        exprs = [sql.SQL("{}::text").format(sql.Identifier(n)) if t == "json" else sql.Identifier(n) for n, t in cols]
         query = sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(exprs), sql.Identifier(table))
         with self._conn() as conn:
             return [n for n, _ in cols], conn.execute(query).fetchall()
@@ -128,7 +146,8 @@ class TablesMixin:
                 raise StoreError(f"{self.location}: no table {table!r} here, and none known by that name.")
             self._exec(pgs.pg_dialect(ddl))
         query = sql.SQL("COPY {} ({}) FROM STDIN").format(
-            sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c) for c in columns))
+            sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+        )
         with self._conn() as conn, conn.cursor() as cur, cur.copy(query) as cp:
             for r in rows:
                 cp.write_row(r)

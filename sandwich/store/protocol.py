@@ -48,7 +48,7 @@ class DuplicateKey(StoreError):
 class StudyStore(Protocol):
     """A study's tables behind typed methods. Raises StoreError (or a subclass) on failure."""
 
-    location: str          # a file path or a URL, for messages
+    location: str  # a file path or a URL, for messages
     read_only: bool
 
     # ------------------------------------------------------------ lifecycle
@@ -75,6 +75,7 @@ class StudyStore(Protocol):
     def add_observed_assignment(self, overseer: str, item_id: str, condition: str) -> str:
         """Observed design: the assignment for a judgment made outside a dealt plan (created once; its id)."""
         ...
+
     def assignments(self, overseer: str | None = None) -> list[AssignmentRecord]: ...
 
     # ------------------------------------------------------------ gold (lead side only)
@@ -84,25 +85,30 @@ class StudyStore(Protocol):
     def add_judgments(self, rows: Sequence[JudgmentRecord]) -> None:
         """Insert judgments in one statement; DuplicateKey when an id or an assignment is already judged."""
         ...
+
     def judgment(self, judgment_id: str) -> JudgmentRecord | None: ...
     def judgments(self, *, condition: str | None = None) -> list[JudgmentRecord]: ...
     def judged(self, overseer: str | None = None) -> set[str]:
         """Assignment ids that have a judgment (of one overseer, or of everyone)."""
         ...
+
     def count_judgments(self, *, simulated: bool | None = None) -> int: ...
 
     # ------------------------------------------------------------ interactions
     def add_interaction(self, rec: InteractionRecord) -> None:
         """Record an interaction; the same interaction_id twice is a no-op."""
         ...
-    def interactions(self, *, overseer: str | None = None, event: str | None = None,
-                     assignment_id: str | None = None) -> list[InteractionRecord]: ...
+
+    def interactions(
+        self, *, overseer: str | None = None, event: str | None = None, assignment_id: str | None = None
+    ) -> list[InteractionRecord]: ...
 
     # ------------------------------------------------------------ assistance and model answers
     def assistance(self, *, item_id: str | None = None, condition: str | None = None) -> list[AssistanceRecord]: ...
     def put_assistance(self, rows: Sequence[AssistanceRecord]) -> None:
         """Write assistance rows in one transaction, replacing any row of the same item, condition and kind."""
         ...
+
     def put_model_answers(self, rows: Sequence[ModelAnswerRecord]) -> None: ...
 
     # ------------------------------------------------------------ pre-registration and looks
@@ -122,12 +128,15 @@ class StudyStore(Protocol):
     def status_counts(self) -> dict[str, list[dict[str, Any]]]:
         """Items by split/role, assignments total/done per overseer and condition, assistance by status."""
         ...
+
     def analysis_frames(self) -> dict[str, pl.DataFrame]:
         """`judgments` (with role, overseer kind, gold, split), `overseers`, `model_answers` (with gold)."""
         ...
+
     def table_names(self) -> list[str]:
         """Every table of the study's schema, sorted (export and schema checks derive their lists from it)."""
         ...
+
     def export_parquet(self, out: Path, tables: Sequence[str], blinded: Sequence[str]) -> dict[str, int]: ...
     def snapshot(self, target: Path) -> None: ...
 
@@ -135,12 +144,15 @@ class StudyStore(Protocol):
     def read_table(self, table: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         """(column names, rows) of a whole table; JSON columns as their stored text, arrays as lists."""
         ...
+
     def dump_tables(self) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
         """Every table as `read_table` gives it, all from one consistent state."""
         ...
+
     def write_table(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """Append rows (as `read_table` gives them); creates a table of `migrations.EXTRA_TABLES` first."""
         ...
+
     def clear_table(self, table: str) -> None: ...
 
 

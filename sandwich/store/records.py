@@ -20,7 +20,7 @@ class ItemRecord:
     task_kind: str
     problem_id: str
     split: str
-    role: str = "study"           # study | practice
+    role: str = "study"  # study | practice
     title: str | None = None
     prompt: str | None = None
     body: str | None = None
@@ -90,7 +90,7 @@ class AssistanceRecord:
     item_id: str
     condition: str
     kind: str
-    status: str                    # ok | unparsed | failed
+    status: str  # ok | unparsed | failed
     content: dict[str, Any] | None = None
     raw: str | None = None
     backend: str | None = None
@@ -168,11 +168,11 @@ class LookRecord:
     """One look at a study's results (analyze, export, snapshot): when, by whom, how much data existed."""
 
     ts: datetime
-    action: str                    # analyze | export | snapshot
-    who: str                       # OS user, or the lead token's subject and id
-    judgments: int                 # judgments stored at the time of the look
-    planned: int                   # the planned sample size (assignments)
-    plan_hash: str | None          # the frozen plan's hash as stored at the time (tamper evidence)
+    action: str  # analyze | export | snapshot
+    who: str  # OS user, or the lead token's subject and id
+    judgments: int  # judgments stored at the time of the look
+    planned: int  # the planned sample size (assignments)
+    plan_hash: str | None  # the frozen plan's hash as stored at the time (tamper evidence)
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ class SharedStatements:
     NOW: ClassVar[str]
 
     if TYPE_CHECKING:  # provided by the store
+
         def _rows(self, query: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]: ...
         def _exec(self, query: str, params: Sequence[Any] | None = None) -> None: ...
 
@@ -46,27 +47,38 @@ class SharedStatements:
     # ------------------------------------------------------------ looks
     def add_look(self, rec: LookRecord) -> None:
         """Append a look to the study's log."""
-        self._exec(self._sql("INSERT INTO looks (ts, action, who, judgments, planned, plan_hash) "
-                             "VALUES (?, ?, ?, ?, ?, ?)"),
-                   [rec.ts, rec.action, rec.who, rec.judgments, rec.planned, rec.plan_hash])
+        self._exec(
+            self._sql("INSERT INTO looks (ts, action, who, judgments, planned, plan_hash) VALUES (?, ?, ?, ?, ?, ?)"),
+            [rec.ts, rec.action, rec.who, rec.judgments, rec.planned, rec.plan_hash],
+        )
 
     def looks(self) -> list[LookRecord]:
         """Every logged look, oldest first."""
-        return [LookRecord(*r) for r in self._rows(
-            "SELECT ts, action, who, judgments, planned, plan_hash FROM looks ORDER BY ts")]
+        return [
+            LookRecord(*r)
+            for r in self._rows("SELECT ts, action, who, judgments, planned, plan_hash FROM looks ORDER BY ts")
+        ]
 
     # ------------------------------------------------------------ serve: tokens and audit
     def tokens(self) -> list[TokenRecord]:
         """Every token with a public id (older id-less rows cannot be presented)."""
-        return [TokenRecord(*r) for r in self._rows(
-            "SELECT token_id, salt, token_hash, subject, role, created_at, revoked FROM tokens "
-            "WHERE token_id IS NOT NULL ORDER BY created_at")]
+        return [
+            TokenRecord(*r)
+            for r in self._rows(
+                "SELECT token_id, salt, token_hash, subject, role, created_at, revoked FROM tokens "
+                "WHERE token_id IS NOT NULL ORDER BY created_at"
+            )
+        ]
 
     def add_token(self, rec: TokenRecord) -> None:
         """Store a new token (its hash and salt; never the secret)."""
-        self._exec(self._sql("INSERT INTO tokens (token_hash, subject, role, created_at, revoked, token_id, salt) "
-                             "VALUES (?, ?, ?, ?, ?, ?, ?)"),
-                   [rec.token_hash, rec.subject, rec.role, rec.created_at, rec.revoked, rec.token_id, rec.salt])
+        self._exec(
+            self._sql(
+                "INSERT INTO tokens (token_hash, subject, role, created_at, revoked, token_id, salt) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)"
+            ),
+            [rec.token_hash, rec.subject, rec.role, rec.created_at, rec.revoked, rec.token_id, rec.salt],
+        )
 
     def revoke_token(self, token_id: str) -> None:
         """Revoke a token by its public id."""
@@ -74,15 +86,23 @@ class SharedStatements:
 
     def add_audit(self, rec: AuditRecord) -> None:
         """Record a refused request (stamped now when `rec.ts` is None)."""
-        self._exec(self._sql("INSERT INTO audit (ts, event, subject, role, method, path, status, client, detail) "
-                             "VALUES (coalesce(?, {now}), ?, ?, ?, ?, ?, ?, ?, ?)"),
-                   [rec.ts, rec.event, rec.subject, rec.role, rec.method, rec.path, rec.status, rec.client,
-                    _dump(rec.detail)])
+        self._exec(
+            self._sql(
+                "INSERT INTO audit (ts, event, subject, role, method, path, status, client, detail) "
+                "VALUES (coalesce(?, {now}), ?, ?, ?, ?, ?, ?, ?, ?)"
+            ),
+            [rec.ts, rec.event, rec.subject, rec.role, rec.method, rec.path, rec.status, rec.client, _dump(rec.detail)],
+        )
 
     def audit(self, limit: int) -> list[AuditRecord]:
         """The most recent audit rows, newest first."""
-        return [AuditRecord(event=e, subject=s, role=r, method=m, path=p, status=st, client=c, detail=_load(d),
-                            ts=t)
-                for t, e, s, r, m, p, st, c, d in self._rows(self._sql(
+        return [
+            AuditRecord(event=e, subject=s, role=r, method=m, path=p, status=st, client=c, detail=_load(d), ts=t)
+            for t, e, s, r, m, p, st, c, d in self._rows(
+                self._sql(
                     "SELECT ts, event, subject, role, method, path, status, client, detail FROM audit "
-                    "ORDER BY ts DESC LIMIT ?"), [limit])]
+                    "ORDER BY ts DESC LIMIT ?"
+                ),
+                [limit],
+            )
+        ]

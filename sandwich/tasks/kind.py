@@ -39,26 +39,27 @@ class TaskKind:
     """One kind of item. The defaults describe a text item with a passage, a question and its choices."""
 
     name: ClassVar[str]
-    config: ClassVar[type[BaseModel]]                       # the study file's `task:` section
-    content: ClassVar[type[BaseModel]] = PassageContent     # the typed view of an item
+    config: ClassVar[type[BaseModel]]  # the study file's `task:` section
+    content: ClassVar[type[BaseModel]] = PassageContent  # the typed view of an item
     gold_kinds: ClassVar[tuple[str, ...]] = ("dataset-label", "expert-overseers")
-    gold_error: ClassVar[str] = ""                          # said when the study's gold kind is not one of them
-    default_choices: ClassVar[list[str] | str] = "item"     # judgment.choices: a fixed list, or 'item'
-    shows_code: ClassVar[bool] = False                      # the app shows the body as highlighted code
-    question_in_item: ClassVar[bool] = True                 # the app need not repeat the question by the answer
-    noun: ClassVar[str] = "question"                        # what is judged, in a word
+    gold_error: ClassVar[str] = ""  # said when the study's gold kind is not one of them
+    default_choices: ClassVar[list[str] | str] = "item"  # judgment.choices: a fixed list, or 'item'
+    shows_code: ClassVar[bool] = False  # the app shows the body as highlighted code
+    question_in_item: ClassVar[bool] = True  # the app need not repeat the question by the answer
+    noun: ClassVar[str] = "question"  # what is judged, in a word
     goal: ClassVar[str] = "which choice answers the question"
-    source_word: ClassVar[str] = "passage"                  # what a quote must come from
-    n_answers: ClassVar[int] = 4                            # answers per item, for power analysis
+    source_word: ClassVar[str] = "passage"  # what a quote must come from
+    n_answers: ClassVar[int] = 4  # answers per item, for power analysis
     # items come from a data file the study names: cheap to load, so `create` says how the file was read before
     # it writes, and `validate --data` dry-runs `create` (a kind whose loading runs hidden tests does neither)
     reads_data_file: ClassVar[bool] = False
-    explain_focus: ClassVar[str | None] = None              # what an explanation covers (None: by code/text)
-    critique_target: ClassVar[str | None] = None            # what a critique lists flaws in (None: the noun)
+    explain_focus: ClassVar[str | None] = None  # what an explanation covers (None: by code/text)
+    critique_target: ClassVar[str | None] = None  # what a critique lists flaws in (None: the noun)
 
     # ------------------------------------------------------------ the study file
-    def load(self, task: Any, study: Any, base: Path, *, allow_unsandboxed: bool = False,
-             progress: Progress | None = None) -> TaskData:
+    def load(
+        self, task: Any, study: Any, base: Path, *, allow_unsandboxed: bool = False, progress: Progress | None = None
+    ) -> TaskData:
         """Items, gold (and hidden tests) for the study's `task` section; `base` is the study file's folder."""
         raise NotImplementedError
 
@@ -68,8 +69,9 @@ class TaskKind:
         Fills in judgment.choices when the study leaves it out.
         """
         if study.gold.kind not in self.gold_kinds:
-            return self.gold_error or (f"gold: {self.name} items cannot use kind {study.gold.kind}; use kind: "
-                                       + " or ".join(self.gold_kinds))
+            return self.gold_error or (
+                f"gold: {self.name} items cannot use kind {study.gold.kind}; use kind: " + " or ".join(self.gold_kinds)
+            )
         if study.judgment.choices is None:
             study.judgment.choices = self.default_choices
         want, got = self.default_choices, study.judgment.choices

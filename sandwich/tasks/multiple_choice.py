@@ -34,7 +34,7 @@ from sandwich.views import ItemContent
 
 LETTERS = string.ascii_uppercase
 READINGS = ("text", "letter", "index")  # preference when several readings fit and agree
-MAX_LISTED = 12                         # row problems listed in one error
+MAX_LISTED = 12  # row problems listed in one error
 
 
 def _read_records(task: MultipleChoiceTask, base: Path) -> tuple[list[dict[str, Any]], str]:
@@ -44,20 +44,25 @@ def _read_records(task: MultipleChoiceTask, base: Path) -> tuple[list[dict[str, 
         try:
             import datasets  # optional: only where a hub is reachable
         except ImportError:
-            raise DataError(f"task.source {task.source!r} needs the 'datasets' package.",
-                            hint="pip install 'sandwich[hub]', or download the data and point source: "
-                                 "at the file.") from None
+            raise DataError(
+                f"task.source {task.source!r} needs the 'datasets' package.",
+                hint="pip install 'sandwich[hub]', or download the data and point source: at the file.",
+            ) from None
         try:
             ds = datasets.load_dataset(name, task.hf_config, split=task.hf_split)
         except Exception as e:  # noqa: BLE001 - the hub raises many kinds; all mean "could not load"
-            raise DataError(f"task.source {task.source!r}: could not load from the Hugging Face hub: {e}",
-                            hint="Check the name/config/split, or use a local .jsonl/.csv/.parquet file.") from None
+            raise DataError(
+                f"task.source {task.source!r}: could not load from the Hugging Face hub: {e}",
+                hint="Check the name/config/split, or use a local .jsonl/.csv/.parquet file.",
+            ) from None
         return [dict(r) for r in ds], task.source
     path = Path(task.source)
     path = path if path.is_absolute() else base / path
     if not path.exists():
-        raise DataError(f"task.source: data file {path} does not exist.",
-                        hint="Paths are relative to the study file's folder. Check the name, or write the file first.")
+        raise DataError(
+            f"task.source: data file {path} does not exist.",
+            hint="Paths are relative to the study file's folder. Check the name, or write the file first.",
+        )
     suffix = path.suffix.lower()
     try:
         if suffix in (".jsonl", ".ndjson"):
@@ -83,19 +88,25 @@ def _read_records(task: MultipleChoiceTask, base: Path) -> tuple[list[dict[str, 
         elif suffix == ".parquet":
             records = pl.read_parquet(path).to_dicts()
         else:
-            raise DataError(f"task.source: {path} has an unknown extension {suffix!r}.",
-                            hint="Use .jsonl, .json, .csv or .parquet.")
+            raise DataError(
+                f"task.source: {path} has an unknown extension {suffix!r}.", hint="Use .jsonl, .json, .csv or .parquet."
+            )
     except DataError:
         raise
     except Exception as e:  # noqa: BLE001 - json/polars parse errors of every kind
-        raise DataError(f"task.source: cannot read {path}: {str(e).splitlines()[0]}",
-                        hint="Check that the file is valid for its extension.") from None
+        raise DataError(
+            f"task.source: cannot read {path}: {str(e).splitlines()[0]}",
+            hint="Check that the file is valid for its extension.",
+        ) from None
     return records, str(path)
 
 
 def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip()) or (
-        isinstance(value, float) and math.isnan(value))
+    return (
+        value is None
+        or (isinstance(value, str) and not value.strip())
+        or (isinstance(value, float) and math.isnan(value))
+    )
 
 
 def _text(value: Any) -> str:
@@ -106,7 +117,7 @@ def _text(value: Any) -> str:
 class _Row:
     """One data row as read: what the file says, before any interpretation of its answer."""
 
-    number: int                  # 1-based data row (the header is not a row)
+    number: int  # 1-based data row (the header is not a row)
     qid: str
     record: dict[str, Any]
     choices: list[str]
@@ -135,36 +146,53 @@ def choice_encoding(records: list[dict[str, Any]], column: str, where: str) -> s
         v = rec.get(column)
         if _missing(v):
             continue
-        kind = "list" if isinstance(v, (list, tuple)) else (
-            "json" if isinstance(v, str) and _json_list(v) is not None else "pipe" if isinstance(v, str) else "other")
+        kind = (
+            "list"
+            if isinstance(v, (list, tuple))
+            else (
+                "json"
+                if isinstance(v, str) and _json_list(v) is not None
+                else "pipe"
+                if isinstance(v, str)
+                else "other"
+            )
+        )
         kinds.setdefault(kind, []).append(n)
     if len(kinds) > 1 or "other" in kinds:
         names = {"list": "lists", "json": "JSON-list strings", "pipe": "'a | b | c' strings", "other": "not lists"}
-        parts = [f"{names[k]} in row(s) {', '.join(map(str, rows[:8]))}{' …' if len(rows) > 8 else ''}"
-                 for k, rows in kinds.items()]
-        raise DataError(f"{where}: column {column!r} writes its choices in more than one way: {'; '.join(parts)}",
-                        hint="Write every row's choices the same way (a list, a JSON list, or 'a | b | c').")
+        parts = [
+            f"{names[k]} in row(s) {', '.join(map(str, rows[:8]))}{' …' if len(rows) > 8 else ''}"
+            for k, rows in kinds.items()
+        ]
+        raise DataError(
+            f"{where}: column {column!r} writes its choices in more than one way: {'; '.join(parts)}",
+            hint="Write every row's choices the same way (a list, a JSON list, or 'a | b | c').",
+        )
     return next(iter(kinds), "list")
 
 
-def _choices(row: dict[str, Any], spec: str | list[str], here: str, problems: list[str],
-             encoding: str = "list") -> list[str]:
+def _choices(
+    row: dict[str, Any], spec: str | list[str], here: str, problems: list[str], encoding: str = "list"
+) -> list[str]:
     if isinstance(spec, list):
         cells = [row.get(c) for c in spec]
         filled = [i for i, v in enumerate(cells) if not _missing(v)]
         last = filled[-1] if filled else -1
         for i in range(last):  # only trailing empty columns may be dropped: a letter names its column
             if _missing(cells[i]):
-                problems.append(f"{here}, column {spec[i]!r}: the choice is empty but a later column "
-                                f"({spec[last]!r}) has one; answer letters are bound to columns, so fill the cell "
-                                "or move the later choices up")
+                problems.append(
+                    f"{here}, column {spec[i]!r}: the choice is empty but a later column "
+                    f"({spec[last]!r}) has one; answer letters are bound to columns, so fill the cell "
+                    "or move the later choices up"
+                )
         return [_text(v) for v in cells[: last + 1]]
     value = row.get(spec)
     if isinstance(value, str):
         value = _json_list(value) if encoding == "json" else [v.strip() for v in value.split("|")]
     if not isinstance(value, (list, tuple)):
-        problems.append(f"{here}, column {spec!r}: choices must be a list (or a JSON list / 'a | b | c' string), "
-                        f"got {value!r}")
+        problems.append(
+            f"{here}, column {spec!r}: choices must be a list (or a JSON list / 'a | b | c' string), got {value!r}"
+        )
         return []
     for i, v in enumerate(value):
         if _missing(v):
@@ -193,45 +221,74 @@ def decide_reading(rows: list[_Row], fmt: str, where: str) -> tuple[str, str]:
     `auto` ambiguous: no reading fits every row, or two fit but name different choices.
     """
     hint = "Set task.answer_format (index = 0-based position, letter = A, B, …, text = the choice itself)."
+
     def misfits(k: str) -> list[str]:
-        return [f"{r.at(where)}: answer {r.answer!r} is not among its {len(r.choices)} choices read as {k} "
-                f"({_what(k, len(r.choices))}; choices {r.choices!r})"
-                for r in rows if _reading(r.answer, r.choices, k) is None]
+        return [
+            f"{r.at(where)}: answer {r.answer!r} is not among its {len(r.choices)} choices read as {k} "
+            f"({_what(k, len(r.choices))}; choices {r.choices!r})"
+            for r in rows
+            if _reading(r.answer, r.choices, k) is None
+        ]
 
     if fmt != "auto":
         bad = misfits(fmt)
         if bad:
-            raise DataError(_listing(f"{where}: {len(bad)} answer(s) do not fit answer_format {fmt}", bad),
-                            hint="Fix those rows, or set task.answer_format to how the answers are written.")
+            raise DataError(
+                _listing(f"{where}: {len(bad)} answer(s) do not fit answer_format {fmt}", bad),
+                hint="Fix those rows, or set task.answer_format to how the answers are written.",
+            )
         return fmt, f"answers read as {fmt} (task.answer_format)"
     fits = [k for k in READINGS if not misfits(k)]
     if not fits:
         closest = min(READINGS, key=lambda k: len(misfits(k)))
         bad = misfits(closest)
-        raise DataError(_listing(f"{where}: no single reading of the answers fits every row; the closest, "
-                                 f"{closest}, does not fit {len(bad)} row(s)", bad), hint=hint)
+        raise DataError(
+            _listing(
+                f"{where}: no single reading of the answers fits every row; the closest, "
+                f"{closest}, does not fit {len(bad)} row(s)",
+                bad,
+            ),
+            hint=hint,
+        )
     for a, b in itertools.pairwise(fits):
         differ = [r for r in rows if _reading(r.answer, r.choices, a) != _reading(r.answer, r.choices, b)]
         if differ:
-            raise DataError(_listing(
-                f"{where}: answers can be read as {a} or as {b}, and the two name different choices in "
-                f"{len(differ)} row(s)",
-                [f"{r.at(where)}: answer {r.answer!r} is choice {LETTERS[_reading(r.answer, r.choices, a) or 0]} "
-                 f"as {a} but {LETTERS[_reading(r.answer, r.choices, b) or 0]} as {b}" for r in differ]), hint=hint)
+            raise DataError(
+                _listing(
+                    f"{where}: answers can be read as {a} or as {b}, and the two name different choices in "
+                    f"{len(differ)} row(s)",
+                    [
+                        f"{r.at(where)}: answer {r.answer!r} is choice "
+                        f"{LETTERS[_reading(r.answer, r.choices, a) or 0]} as {a} but "
+                        f"{LETTERS[_reading(r.answer, r.choices, b) or 0]} as {b}"
+                        for r in differ
+                    ],
+                ),
+                hint=hint,
+            )
     chosen = fits[0]
     if chosen == "index" and not any(_reading(r.answer, r.choices, "index") == 0 for r in rows):
-        raise DataError(f"{where}: answers look like positions but none is 0, so they may be counted from 1; "
-                        "sandwich will not guess.", hint="Set task.answer_format: index if they are 0-based "
-                                                         "(0 = first choice); otherwise convert them to letters.")
+        raise DataError(
+            f"{where}: answers look like positions but none is 0, so they may be counted from 1; "
+            "sandwich will not guess.",
+            hint="Set task.answer_format: index if they are 0-based "
+            "(0 = first choice); otherwise convert them to letters.",
+        )
     also = [k for k in fits if k != chosen]
-    why = "the only reading that fits every row" if not also else \
-        f"{' and '.join(also)} also fit{'s' if len(also) == 1 else ''} every row and name the same choices"
+    why = (
+        "the only reading that fits every row"
+        if not also
+        else f"{' and '.join(also)} also fit{'s' if len(also) == 1 else ''} every row and name the same choices"
+    )
     return chosen, f"answers read as {chosen} ({why})"
 
 
 def _what(fmt: str, n: int) -> str:
-    return {"index": f"a 0-based position 0–{n - 1}", "letter": f"a letter A–{LETTERS[min(n, 26) - 1]}",
-            "text": "exactly the text of a choice"}[fmt]
+    return {
+        "index": f"a 0-based position 0–{n - 1}",
+        "letter": f"a letter A–{LETTERS[min(n, 26) - 1]}",
+        "text": "exactly the text of a choice",
+    }[fmt]
 
 
 def _listing(head: str, lines: list[str]) -> str:
@@ -249,8 +306,10 @@ def read_rows(task: MultipleChoiceTask, base: Path) -> tuple[list[_Row], str]:
     present = set().union(*(r.keys() for r in records)) if records else set()
     missing = [c for c in needed if c not in present]
     if missing and records:
-        raise DataError(f"{where}: missing column(s) {', '.join(missing)}; the file has: {', '.join(sorted(present))}",
-                        hint="Map the file's columns with task.columns (question, choices, answer, id, passage).")
+        raise DataError(
+            f"{where}: missing column(s) {', '.join(missing)}; the file has: {', '.join(sorted(present))}",
+            hint="Map the file's columns with task.columns (question, choices, answer, id, passage).",
+        )
     if task.limit:
         records = records[: task.limit]
     if not records:
@@ -281,12 +340,15 @@ def read_rows(task: MultipleChoiceTask, base: Path) -> tuple[list[_Row], str]:
     first: dict[str, int] = {}
     for r in rows:
         if r.qid and r.qid in first:
-            problems.append(f"{r.at(where)}: duplicate id {r.qid!r} (also row {first[r.qid]}); each question needs "
-                            "its own id")
+            problems.append(
+                f"{r.at(where)}: duplicate id {r.qid!r} (also row {first[r.qid]}); each question needs its own id"
+            )
         first.setdefault(r.qid, r.number)
     if problems:
-        raise DataError(_listing(f"{where}: {len(problems)} problem(s) in the data file", problems),
-                        hint="Fix the file (or task.columns); nothing was written.")
+        raise DataError(
+            _listing(f"{where}: {len(problems)} problem(s) in the data file", problems),
+            hint="Fix the file (or task.columns); nothing was written.",
+        )
     return rows, where
 
 
@@ -301,12 +363,26 @@ def load_multiple_choice(task: MultipleChoiceTask, base: Path) -> TaskData:
         idx = _reading(r.answer, r.choices, reading)
         assert idx is not None  # decide_reading checked every row
         item_id = f"mc-{r.qid}"
-        items.append(Item(item_id=item_id, task_kind="multiple-choice", problem_id=r.qid, title=f"Question {r.qid}",
-                          body=_text(r.record[cols.passage]) if cols.passage else "",
-                          question=_text(r.record[cols.question]), choices=r.choices, split=split[r.qid]))
-        gold.append(Gold(item_id=item_id, label=LETTERS[idx], source="dataset-label",
-                         detail={"answer_text": r.choices[idx], "answer_as_written": _text(r.answer),
-                                 "answer_reading": reading}))
+        items.append(
+            Item(
+                item_id=item_id,
+                task_kind="multiple-choice",
+                problem_id=r.qid,
+                title=f"Question {r.qid}",
+                body=_text(r.record[cols.passage]) if cols.passage else "",
+                question=_text(r.record[cols.question]),
+                choices=r.choices,
+                split=split[r.qid],
+            )
+        )
+        gold.append(
+            Gold(
+                item_id=item_id,
+                label=LETTERS[idx],
+                source="dataset-label",
+                detail={"answer_text": r.choices[idx], "answer_as_written": _text(r.answer), "answer_reading": reading},
+            )
+        )
     return TaskData(items=items, gold=gold, notes=[f"{where}: {len(rows)} questions; {why}"])
 
 
@@ -319,8 +395,9 @@ def expected_gold_texts(task: MultipleChoiceTask, base: Path) -> dict[str, str]:
     for r in rows:
         idx = _reading(r.answer, r.choices, reading)
         raw = r.record[spec[idx]] if isinstance(spec, list) and idx is not None else None
-        out[f"mc-{r.qid}"] = _text(raw) if raw is not None else (
-            _text(r.answer) if reading == "text" else r.choices[idx or 0])
+        out[f"mc-{r.qid}"] = (
+            _text(raw) if raw is not None else (_text(r.answer) if reading == "text" else r.choices[idx or 0])
+        )
     return out
 
 
@@ -342,8 +419,10 @@ def verify_stored_gold(task: MultipleChoiceTask, base: Path, db: Path | str) -> 
             if got != text:
                 wrong.append(f"{item_id}: the file's answer is {text!r}, the stored gold {label} is {got!r}")
     if wrong:
-        raise DataError(_listing(f"{task.source}: the stored gold differs from the file for {len(wrong)} item(s)",
-                                 wrong), hint="This is a bug in the import; nothing was written. Please report it.")
+        raise DataError(
+            _listing(f"{task.source}: the stored gold differs from the file for {len(wrong)} item(s)", wrong),
+            hint="This is a bug in the import; nothing was written. Please report it.",
+        )
 
 
 # ------------------------------------------------------------------ the task kind
@@ -355,8 +434,9 @@ class MultipleChoice(TaskKind):
     gold_error = "gold: multiple-choice items cannot be executed; use kind: dataset-label or expert-overseers"
     reads_data_file = True
 
-    def load(self, task: Any, study: Any, base: Path, *, allow_unsandboxed: bool = False,
-             progress: Progress | None = None) -> TaskData:
+    def load(
+        self, task: Any, study: Any, base: Path, *, allow_unsandboxed: bool = False, progress: Progress | None = None
+    ) -> TaskData:
         return load_multiple_choice(task, base)
 
     def answer_values(self, item: ItemContent) -> list[str]:

@@ -54,8 +54,12 @@ def _body_nodes(func: ast.FunctionDef) -> Iterator[ast.AST]:
 
 def _top_statements(func: ast.FunctionDef) -> list[ast.stmt]:
     body = func.body
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-            and isinstance(body[0].value.value, str):
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
         return body[1:]
     return body
 
@@ -73,20 +77,72 @@ def _setter(obj: object, attr: str, value: object) -> Callable[[], None]:
     return lambda: setattr(obj, attr, value)
 
 
-_CMP_FLIP = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq,
-             ast.NotEq: ast.Eq, ast.In: ast.NotIn, ast.NotIn: ast.In, ast.Is: ast.IsNot, ast.IsNot: ast.Is}
-_CMP_SYM = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!=",
-            ast.In: "in", ast.NotIn: "not in", ast.Is: "is", ast.IsNot: "is not"}
-_ARITH = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.FloorDiv, ast.FloorDiv: ast.Mult,
-          ast.Div: ast.Mult, ast.Mod: ast.FloorDiv, ast.Pow: ast.Mult, ast.LShift: ast.RShift,
-          ast.RShift: ast.LShift, ast.BitAnd: ast.BitOr, ast.BitOr: ast.BitAnd, ast.BitXor: ast.BitOr}
-_ARITH_SYM = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.FloorDiv: "//", ast.Div: "/", ast.Mod: "%",
-              ast.Pow: "**", ast.LShift: "<<", ast.RShift: ">>", ast.BitAnd: "&", ast.BitOr: "|",
-              ast.BitXor: "^"}
+_CMP_FLIP = {
+    ast.Lt: ast.LtE,
+    ast.LtE: ast.Lt,
+    ast.Gt: ast.GtE,
+    ast.GtE: ast.Gt,
+    ast.Eq: ast.NotEq,
+    ast.NotEq: ast.Eq,
+    ast.In: ast.NotIn,
+    ast.NotIn: ast.In,
+    ast.Is: ast.IsNot,
+    ast.IsNot: ast.Is,
+}
+_CMP_SYM = {
+    ast.Lt: "<",
+    ast.LtE: "<=",
+    ast.Gt: ">",
+    ast.GtE: ">=",
+    ast.Eq: "==",
+    ast.NotEq: "!=",
+    ast.In: "in",
+    ast.NotIn: "not in",
+    ast.Is: "is",
+    ast.IsNot: "is not",
+}
+_ARITH = {
+    ast.Add: ast.Sub,
+    ast.Sub: ast.Add,
+    ast.Mult: ast.FloorDiv,
+    ast.FloorDiv: ast.Mult,
+    ast.Div: ast.Mult,
+    ast.Mod: ast.FloorDiv,
+    ast.Pow: ast.Mult,
+    ast.LShift: ast.RShift,
+    ast.RShift: ast.LShift,
+    ast.BitAnd: ast.BitOr,
+    ast.BitOr: ast.BitAnd,
+    ast.BitXor: ast.BitOr,
+}
+_ARITH_SYM = {
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.FloorDiv: "//",
+    ast.Div: "/",
+    ast.Mod: "%",
+    ast.Pow: "**",
+    ast.LShift: "<<",
+    ast.RShift: ">>",
+    ast.BitAnd: "&",
+    ast.BitOr: "|",
+    ast.BitXor: "^",
+}
 
 
-_CMP_INVERSE = {ast.Lt: ast.GtE, ast.GtE: ast.Lt, ast.LtE: ast.Gt, ast.Gt: ast.LtE, ast.Eq: ast.NotEq,
-                ast.NotEq: ast.Eq, ast.In: ast.NotIn, ast.NotIn: ast.In, ast.Is: ast.IsNot, ast.IsNot: ast.Is}
+_CMP_INVERSE = {
+    ast.Lt: ast.GtE,
+    ast.GtE: ast.Lt,
+    ast.LtE: ast.Gt,
+    ast.Gt: ast.LtE,
+    ast.Eq: ast.NotEq,
+    ast.NotEq: ast.Eq,
+    ast.In: ast.NotIn,
+    ast.NotIn: ast.In,
+    ast.Is: ast.IsNot,
+    ast.IsNot: ast.Is,
+}
 
 
 def _negate(test: ast.expr) -> ast.expr | None:
@@ -122,6 +178,7 @@ def _compare_flip(func: ast.FunctionDef) -> list[Edit]:
 
                 def apply(node: ast.Compare = node, i: int = i, new: type = new) -> None:
                     node.ops[i] = new()
+
                 edits.append((f"{_line(node)}: {_CMP_SYM[type(op)]} -> {_CMP_SYM[new]}", apply))
     return edits
 
@@ -143,11 +200,9 @@ def _bool_swap(func: ast.FunctionDef) -> list[Edit]:
     for node in _body_nodes(func):
         if isinstance(node, ast.BoolOp):
             old, new = ("and", ast.Or) if isinstance(node.op, ast.And) else ("or", ast.And)
-            edits.append((f"{_line(node)}: {old} -> {'or' if old == 'and' else 'and'}",
-                          _setter(node, "op", new())))
+            edits.append((f"{_line(node)}: {old} -> {'or' if old == 'and' else 'and'}", _setter(node, "op", new())))
         elif isinstance(node, ast.Constant) and isinstance(node.value, bool) and id(node) not in tests:
-            edits.append((f"{_line(node)}: {node.value} -> {not node.value}",
-                          _setter(node, "value", not node.value)))
+            edits.append((f"{_line(node)}: {node.value} -> {not node.value}", _setter(node, "value", not node.value)))
     return edits
 
 
@@ -157,13 +212,22 @@ def _arith_swap(func: ast.FunctionDef) -> list[Edit]:
         if isinstance(node, (ast.BinOp, ast.AugAssign)) and type(node.op) in _ARITH:
             new = _ARITH[type(node.op)]
             eq = "=" if isinstance(node, ast.AugAssign) else ""
-            edits.append((f"{_line(node)}: {_ARITH_SYM[type(node.op)]}{eq} -> {_ARITH_SYM[new]}{eq}",
-                          _setter(node, "op", new())))
+            edits.append(
+                (f"{_line(node)}: {_ARITH_SYM[type(node.op)]}{eq} -> {_ARITH_SYM[new]}{eq}", _setter(node, "op", new()))
+            )
     return edits
 
 
-_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ListComp, ast.SetComp,
-           ast.DictComp, ast.GeneratorExp, ast.ClassDef)
+_SCOPES = (
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.Lambda,
+    ast.ListComp,
+    ast.SetComp,
+    ast.DictComp,
+    ast.GeneratorExp,
+    ast.ClassDef,
+)
 
 
 def _function_locals(func: ast.FunctionDef) -> list[str]:
@@ -191,8 +255,12 @@ def _wrong_variable(func: ast.FunctionDef) -> list[Edit]:
         if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
             bound = {n.id for g in node.generators for n in ast.walk(g.target) if isinstance(n, ast.Name)}
             shadowed = shadowed | bound
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) \
-                and node.id in local and node.id not in shadowed:
+        if (
+            isinstance(node, ast.Name)
+            and isinstance(node.ctx, ast.Load)
+            and node.id in local
+            and node.id not in shadowed
+        ):
             for other in local:
                 if other != node.id and other not in shadowed:
                     edits.append((f"{_line(node)}: {node.id} -> {other}", _setter(node, "id", other)))
@@ -221,20 +289,28 @@ def _drop_branch(func: ast.FunctionDef) -> list[Edit]:
                 edits.append((f"{_line(node)}: {kind} branch removed", _setter(node, "orelse", [])))
                 negated = _negate(node.test)
                 if negated is not None:
+
                     def invert(node: ast.If = node, negated: ast.expr = negated) -> None:
                         node.test, node.body, node.orelse = negated, node.orelse, []
+
                     edits.append((f"{_line(node)}: if body removed (if {_src(negated)}: keeps the else)", invert))
             elif len(rest) > 1:
+
                 def remove(block: list[ast.stmt] = block, node: ast.If = node) -> None:
                     block.remove(node)
+
                 edits.append((f"{_line(node)}: if statement removed", remove))
     return edits
 
 
 def _docstring_stmt(func: ast.FunctionDef) -> ast.stmt | None:
     body = func.body
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-            and isinstance(body[0].value.value, str):
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
         return body[0]
     return None
 
@@ -254,8 +330,12 @@ def _early_return(func: ast.FunctionDef) -> list[Edit]:
             if v != ast.unparse(r.value):  # type: ignore[arg-type]  # r.value is not None: filtered above
                 new = ast.parse(v, mode="eval").body
                 # why the ignore below: r.value is not None: filtered above
-                edits.append((f"{_line(r)}: return {_src(r.value)} -> return {_src(new)}",  # type: ignore[arg-type]
-                              _setter(r, "value", new)))
+                edits.append(
+                    (
+                        f"{_line(r)}: return {_src(r.value)} -> return {_src(new)}",  # type: ignore[arg-type]
+                        _setter(r, "value", new),
+                    )
+                )
     return edits
 
 
@@ -278,6 +358,7 @@ def _negate_condition(func: ast.FunctionDef) -> list[Edit]:
                     setattr(owner, field, new)
                 else:
                     getattr(owner, field)[i] = new
+
             edits.append((f"{_line(test)}: {_src(test)} -> {_src(new)}", apply))
     return edits
 
@@ -287,7 +368,7 @@ def _drop_call(func: ast.FunctionDef) -> list[Edit]:
     edits: list[Edit] = []
     for parent in _body_nodes(func):
         for field, value in ast.iter_fields(parent):
-            for i, node in (enumerate(value) if isinstance(value, list) else [(-1, value)]):
+            for i, node in enumerate(value) if isinstance(value, list) else [(-1, value)]:
                 if not isinstance(node, ast.Call) or node.keywords:
                     continue
                 if len(node.args) == 1 and not isinstance(node.args[0], ast.Starred):
@@ -302,6 +383,7 @@ def _drop_call(func: ast.FunctionDef) -> list[Edit]:
                         setattr(parent, field, new)
                     else:
                         getattr(parent, field)[i] = new
+
                 edits.append((f"{_line(node)}: {_src(node)} -> {_src(new)}", apply))
     return edits
 
@@ -338,8 +420,9 @@ def _adds_tell(code: str, baseline: dict[str, int]) -> bool:
     return any(n > baseline.get(kind, 0) for kind, n in tell_counts(code).items())
 
 
-def make_mutants(code: str, n: int, seed: int, operators: Sequence[str] | None = None, *,
-                 entry_point: str | None = None) -> list[Mutant]:
+def make_mutants(
+    code: str, n: int, seed: int, operators: Sequence[str] | None = None, *, entry_point: str | None = None
+) -> list[Mutant]:
     """Up to ``n`` distinct mutants of ``code``, deterministic in ``seed``.
 
     Operators take turns (in a seeded order) so the mutants spread over them;

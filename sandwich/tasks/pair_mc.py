@@ -20,8 +20,10 @@ from sandwich.tasks.base import Gold, Item, TaskData
 from sandwich.tasks.multiple_choice import LETTERS, _text, decide_reading, read_rows
 from sandwich.tasks.multiple_choice import _reading as answer_index
 
-ASK = ("Answer the question below. Think it through in a few sentences, then end with a last line "
-       "'Answer: X', where X is the letter of your choice.\n\n{question}")
+ASK = (
+    "Answer the question below. Think it through in a few sentences, then end with a last line "
+    "'Answer: X', where X is the letter of your choice.\n\n{question}"
+)
 SYSTEM = "You are a careful assistant. Be concrete and brief."
 _ANSWER = re.compile(r"answer\s*(?:is)?\s*[:=]?\s*\(?([A-Z])\b[).]?", re.IGNORECASE)
 
@@ -44,9 +46,15 @@ def load_mc_pairs(task: Any, study: Any, base: Path, *, backend_factory: Any = N
     """Pairs of the assistant's answers to each question of `task.questions` (a multiple-choice file)."""
     from sandwich.tasks.pair_sources import _pair_item, _split, choices, prompt_hash
 
-    mc = MultipleChoiceTask(kind="multiple-choice", source=task.questions, columns=task.question_columns,
-                            answer_format=task.answer_format, limit=task.limit, hf_config=task.hf_config,
-                            hf_split=task.hf_split)
+    mc = MultipleChoiceTask(
+        kind="multiple-choice",
+        source=task.questions,
+        columns=task.question_columns,
+        answer_format=task.answer_format,
+        limit=task.limit,
+        hf_config=task.hf_config,
+        hf_split=task.hf_split,
+    )
     rows, where = read_rows(mc, base)
     reading, _ = decide_reading(rows, mc.answer_format, where)
     cols = task.question_columns
@@ -58,19 +66,29 @@ def load_mc_pairs(task: Any, study: Any, base: Path, *, backend_factory: Any = N
         assert idx is not None  # decide_reading checked every row
         truth.append(LETTERS[idx])
     backend = (backend_factory or compose.backend_factory())(study.assistant)
-    convs = [[{"role": "system", "content": SYSTEM}, {"role": "user", "content": ASK.format(question=p)}]
-             for p in prompts]
+    convs = [
+        [{"role": "system", "content": SYSTEM}, {"role": "user", "content": ASK.format(question=p)}] for p in prompts
+    ]
     samples: list[list[tuple[str, str]]] = [[] for _ in rows]
     for s in range(task.samples):
-        gens = backend.generate(convs, max_tokens=study.assistant.max_tokens, temperature=task.temperature,
-                                seed=task.seed + s)
+        gens = backend.generate(
+            convs, max_tokens=study.assistant.max_tokens, temperature=task.temperature, seed=task.seed + s
+        )
         letters = [stated_letter(g.text, len(r.choices)) for g, r in zip(gens, rows, strict=True)]
         missing = [k for k, x in enumerate(letters) if x is None]
         for k in missing:  # the reply did not say: ask for the letter, constrained to the choices
-            follow = [*convs[k], {"role": "assistant", "content": gens[k].text},
-                      {"role": "user", "content": "Your answer, as one letter:"}]
-            [g] = backend.generate([follow], max_tokens=4, temperature=0.0, seed=task.seed + s,
-                                   choices=list(LETTERS[:len(rows[k].choices)]))
+            follow = [
+                *convs[k],
+                {"role": "assistant", "content": gens[k].text},
+                {"role": "user", "content": "Your answer, as one letter:"},
+            ]
+            [g] = backend.generate(
+                [follow],
+                max_tokens=4,
+                temperature=0.0,
+                seed=task.seed + s,
+                choices=list(LETTERS[: len(rows[k].choices)]),
+            )
             letters[k] = g.text.strip()[:1].upper()
         for k, (g, letter) in enumerate(zip(gens, letters, strict=True)):
             if letter:
@@ -85,19 +103,46 @@ def load_mc_pairs(task: Any, study: Any, base: Path, *, backend_factory: Any = N
             agreed += right is not None
             all_wrong += right is None
             continue
+
         def response(sample: tuple[str, str], choices: list[str] = r.choices) -> str:
             letter, text = sample
             body = _ANSWER.sub("", text).strip() if stated_letter(text, len(choices)) else text
             return f"{body}\n\nAnswer: {letter}. {choices[LETTERS.index(letter)]}"
+
         a, b = (right, wrong) if len(items) % 2 == 0 else (wrong, right)  # canonical gold A for half the pairs
         item_id = f"pr-{r.qid}"
-        items.append(_pair_item(item_id, f"Pair {r.qid}", prompt_hash(prompts[k]), prompts[k], response(a),
-                                response(b), task.question, choices(task), None, study.seed))
-        gold.append(Gold(item_id=item_id, label="A" if a is right else "B", source="dataset-label",
-                         detail={"right_letter": truth[k], "letter_a": a[0], "letter_b": b[0],
-                                 "samples": len(samples[k]), "temperature": task.temperature}))
+        items.append(
+            _pair_item(
+                item_id,
+                f"Pair {r.qid}",
+                prompt_hash(prompts[k]),
+                prompts[k],
+                response(a),
+                response(b),
+                task.question,
+                choices(task),
+                None,
+                study.seed,
+            )
+        )
+        gold.append(
+            Gold(
+                item_id=item_id,
+                label="A" if a is right else "B",
+                source="dataset-label",
+                detail={
+                    "right_letter": truth[k],
+                    "letter_a": a[0],
+                    "letter_b": b[0],
+                    "samples": len(samples[k]),
+                    "temperature": task.temperature,
+                },
+            )
+        )
     _split(items, task)
-    note = (f"multiple-choice-pairs: {len(items)} pairs from {len(rows)} questions ({task.samples} samples at "
-            f"temperature {task.temperature}); {agreed} where every sample was right and {all_wrong} where none "
-            "was left out")
+    note = (
+        f"multiple-choice-pairs: {len(items)} pairs from {len(rows)} questions ({task.samples} samples at "
+        f"temperature {task.temperature}); {agreed} where every sample was right and {all_wrong} where none "
+        "was left out"
+    )
     return TaskData(items=items, gold=gold, notes=[note])

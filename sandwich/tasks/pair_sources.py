@@ -42,14 +42,33 @@ def prompt_hash(prompt: str) -> str:
     return "p-" + hashlib.sha256(prompt.encode()).hexdigest()[:12]
 
 
-def _pair_item(item_id: str, title: str, problem_id: str, prompt: str, a: str, b: str, question: str,
-               choices: list[str], language: str | None, study_seed: int) -> Item:
+def _pair_item(
+    item_id: str,
+    title: str,
+    problem_id: str,
+    prompt: str,
+    a: str,
+    b: str,
+    question: str,
+    choices: list[str],
+    language: str | None,
+    study_seed: int,
+) -> Item:
     from sandwich.tasks.pairwise import PairContent
 
     body = PairContent(prompt=prompt, response_a=a, response_b=b).body_json()
-    return Item(item_id=item_id, task_kind="pairwise", problem_id=problem_id, title=title, prompt=prompt, body=body,
-                question=question, choices=choices, language=language,
-                meta={"order_key": order_key(study_seed, item_id)})
+    return Item(
+        item_id=item_id,
+        task_kind="pairwise",
+        problem_id=problem_id,
+        title=title,
+        prompt=prompt,
+        body=body,
+        question=question,
+        choices=choices,
+        language=language,
+        meta={"order_key": order_key(study_seed, item_id)},
+    )
 
 
 # ------------------------------------------------------------------ HumanEval pairs
@@ -77,8 +96,9 @@ def split_tests(test: str) -> list[str]:
     return out
 
 
-def count_passed(cands: list[tuple[str, str, str]], limits: Any, *, allow_unsandboxed: bool = False,
-                 progress: Progress | None = None) -> list[tuple[int, int]]:
+def count_passed(
+    cands: list[tuple[str, str, str]], limits: Any, *, allow_unsandboxed: bool = False, progress: Progress | None = None
+) -> list[tuple[int, int]]:
     """(tests passed, tests) per ``(code, test, entry_point)``, each test run in the sandbox on its own.
 
     A candidate that passes the whole suite passes every test (one run); the others are run once per test.
@@ -91,14 +111,18 @@ def count_passed(cands: list[tuple[str, str, str]], limits: Any, *, allow_unsand
         try:
             done = execute_candidates(programs, limits, progress=progress, allow_unsandboxed=allow_unsandboxed)
         except SandboxUnavailable as e:
-            raise SandwichError(f"Cannot run the hidden tests: {e}",
-                                hint="Gold for humaneval-pairs comes from running code, which sandwich does only "
-                                     "in the bubblewrap sandbox.") from None
+            raise SandwichError(
+                f"Cannot run the hidden tests: {e}",
+                hint="Gold for humaneval-pairs comes from running code, which sandwich does only "
+                "in the bubblewrap sandbox.",
+            ) from None
         broken = [r for r in done if r.status == "error"]
         if broken:
-            raise SandwichError(f"The sandbox failed on {len(broken)} of {len(done)} programs "
-                                f"(first: {broken[0].detail}); no gold was written.",
-                                hint="Check `bwrap --version` works for this user; then run create again.")
+            raise SandwichError(
+                f"The sandbox failed on {len(broken)} of {len(done)} programs "
+                f"(first: {broken[0].detail}); no gold was written.",
+                hint="Check `bwrap --version` works for this user; then run create again.",
+            )
         return [r.status for r in done]
 
     whole = run(cands)
@@ -111,8 +135,9 @@ def count_passed(cands: list[tuple[str, str, str]], limits: Any, *, allow_unsand
     return [(passed[k], len(parts[k])) for k in range(len(cands))]
 
 
-def load_humaneval_pairs(task: Any, study: Any, *, allow_unsandboxed: bool = False,
-                         progress: Progress | None = None) -> TaskData:
+def load_humaneval_pairs(
+    task: Any, study: Any, *, allow_unsandboxed: bool = False, progress: Progress | None = None
+) -> TaskData:
     """Pairs of candidates per HumanEval problem, gold = the one passing more hidden tests (ties left out)."""
     from sandwich.sandbox import SandboxLimits
     from sandwich.tasks.code_review import select_problems
@@ -122,16 +147,23 @@ def load_humaneval_pairs(task: Any, study: Any, *, allow_unsandboxed: bool = Fal
     cands: list[tuple[dict[str, Any], str, dict[str, Any]]] = []
     for p in problems:
         cands.append((p, normalize(p["prompt"] + p["canonical_solution"]), {"candidate": "canonical"}))
-        for m in make_mutants(p["prompt"] + p["canonical_solution"], task.candidates.mutants,
-                              seed=task.candidates.seed + int(p["task_id"].split("/")[-1]),
-                              operators=task.candidates.operators):
+        for m in make_mutants(
+            p["prompt"] + p["canonical_solution"],
+            task.candidates.mutants,
+            seed=task.candidates.seed + int(p["task_id"].split("/")[-1]),
+            operators=task.candidates.operators,
+        ):
             cands.append((p, m.code, {"candidate": "mutant", "operator": m.operator, "site": m.site}))
     execution = study.gold.kind == "execution"
     scores: list[tuple[int, int]] = [(0, 0)] * len(cands)
     if execution:
         limits = SandboxLimits(timeout_s=study.gold.timeout_s, memory_mb=study.gold.memory_mb)
-        scores = count_passed([(code, p["test"], p["entry_point"]) for p, code, _ in cands], limits,
-                              allow_unsandboxed=allow_unsandboxed, progress=progress)
+        scores = count_passed(
+            [(code, p["test"], p["entry_point"]) for p, code, _ in cands],
+            limits,
+            allow_unsandboxed=allow_unsandboxed,
+            progress=progress,
+        )
     rng = random.Random(f"pairs:{task.seed}")
     pairs: list[tuple[dict[str, Any], int, int]] = []
     ties = unmatched = 0
@@ -171,17 +203,45 @@ def load_humaneval_pairs(task: Any, study: Any, *, allow_unsandboxed: bool = Fal
         a, b = (better, worse) if n % 2 == 0 else (worse, better)  # canonical gold A for half the pairs
         code = str(codes[n]).zfill(width)
         item_id = f"pr-{code}"
-        items.append(_pair_item(item_id, f"Pair {code}", p["task_id"], p["prompt"], cands[a][1], cands[b][1],
-                                task.question, choices(task), "python", study.seed))
+        items.append(
+            _pair_item(
+                item_id,
+                f"Pair {code}",
+                p["task_id"],
+                p["prompt"],
+                cands[a][1],
+                cands[b][1],
+                task.question,
+                choices(task),
+                "python",
+                study.seed,
+            )
+        )
         if execution:
-            gold.append(Gold(item_id=item_id, label="A" if a == better else "B", source="execution",
-                             detail={"passed_a": scores[a][0], "passed_b": scores[b][0], "tests": scores[a][1],
-                                     "candidate_a": cands[a][2], "candidate_b": cands[b][2]}))
+            gold.append(
+                Gold(
+                    item_id=item_id,
+                    label="A" if a == better else "B",
+                    source="execution",
+                    detail={
+                        "passed_a": scores[a][0],
+                        "passed_b": scores[b][0],
+                        "tests": scores[a][1],
+                        "candidate_a": cands[a][2],
+                        "candidate_b": cands[b][2],
+                    },
+                )
+            )
     _split(items, task)
     hidden = {p["task_id"]: (p["test"], p["entry_point"]) for p in problems}
-    notes = [f"humaneval-pairs: {len(items)} pairs from {len(problems)} problems; {ties} pair(s) whose candidates "
-             f"pass equally many hidden tests left out; {unmatched} of different lengths left out (match_length)"] \
-        if execution else []
+    notes = (
+        [
+            f"humaneval-pairs: {len(items)} pairs from {len(problems)} problems; {ties} pair(s) whose candidates "
+            f"pass equally many hidden tests left out; {unmatched} of different lengths left out (match_length)"
+        ]
+        if execution
+        else []
+    )
     return TaskData(items=items, gold=gold, hidden_tests=hidden, notes=notes)
 
 
@@ -213,8 +273,10 @@ def load_pair_file(task: Any, study: Any, base: Path) -> TaskData:
     present = set().union(*(r.keys() for r in records)) if records else set()
     missing = [c for c in needed if c not in present]
     if missing and records:
-        raise DataError(f"{where}: missing column(s) {', '.join(missing)}; the file has: {', '.join(sorted(present))}",
-                        hint="Map the file's columns with task.columns (prompt, response_a, response_b, gold, id).")
+        raise DataError(
+            f"{where}: missing column(s) {', '.join(missing)}; the file has: {', '.join(sorted(present))}",
+            hint="Map the file's columns with task.columns (prompt, response_a, response_b, gold, id).",
+        )
     if task.limit:
         records = records[: task.limit]
     if not records:
@@ -237,8 +299,10 @@ def load_pair_file(task: Any, study: Any, base: Path) -> TaskData:
                 problems.append(f"{here}, column {col!r}: the text is missing")
         a, b = _text(rec.get(cols.response_a)), _text(rec.get(cols.response_b))
         if not _missing(rec.get(cols.response_a)) and a == b:
-            problems.append(f"{here}, columns {cols.response_a!r} and {cols.response_b!r}: the two responses are "
-                            "the same text; overseers could not tell them apart")
+            problems.append(
+                f"{here}, columns {cols.response_a!r} and {cols.response_b!r}: the two responses are "
+                "the same text; overseers could not tell them apart"
+            )
         label: str | None = None
         raw = rec.get(cols.gold) if cols.gold else None
         if not _missing(raw):
@@ -253,15 +317,30 @@ def load_pair_file(task: Any, study: Any, base: Path) -> TaskData:
             problems.append(f"{here}, column {cols.gold!r}: the gold is missing (gold kind dataset-label)")
         rows.append((pid, _text(rec.get(cols.prompt)), a, b, label))
     if problems:
-        raise DataError(_listing(f"{where}: {len(problems)} problem(s) in the data file", problems),
-                        hint="Fix the file (or task.columns); nothing was written.")
+        raise DataError(
+            _listing(f"{where}: {len(problems)} problem(s) in the data file", problems),
+            hint="Fix the file (or task.columns); nothing was written.",
+        )
     items, gold = [], []
     for pid, prompt, a, b, label in rows:
         item_id = f"pr-{pid}"
-        items.append(_pair_item(item_id, f"Pair {pid}", prompt_hash(prompt), prompt, a, b, task.question,
-                                choices(task), None, study.seed))
+        items.append(
+            _pair_item(
+                item_id,
+                f"Pair {pid}",
+                prompt_hash(prompt),
+                prompt,
+                a,
+                b,
+                task.question,
+                choices(task),
+                None,
+                study.seed,
+            )
+        )
         if label is not None and wants_gold:
             gold.append(Gold(item_id=item_id, label=label, source="dataset-label"))
     _split(items, task)
-    return TaskData(items=items, gold=gold,
-                    notes=[f"{where}: {len(items)} pairs; {ties} row(s) with gold 'tie' left out"])
+    return TaskData(
+        items=items, gold=gold, notes=[f"{where}: {len(items)} pairs; {ties} row(s) with gold 'tie' left out"]
+    )

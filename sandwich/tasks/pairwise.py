@@ -49,16 +49,22 @@ class PairwiseTask(Strict):
     """Which of two responses to a prompt is better: `source` is humaneval-pairs or a data file."""
 
     kind: Literal["pairwise"]
-    source: str = Field(..., description="humaneval-pairs, or a .jsonl/.csv/.parquet file of prompt, response_a, "
-                                         "response_b[, gold] (relative to the study file)")
+    source: str = Field(
+        ...,
+        description="humaneval-pairs, or a .jsonl/.csv/.parquet file of prompt, response_a, "
+        "response_b[, gold] (relative to the study file)",
+    )
     question: str = "Which response is better?"
     allow_ties: bool = Field(False, description="overseers may answer 'tie' (off: a tie is refused)")
     # humaneval-pairs
     problems: int | list[str] | None = Field(20, description="HumanEval problems: how many (seeded) or their ids")
     candidates: CandidateSpec = CandidateSpec(mutants=3)
     pairs_per_problem: int = Field(2, ge=1, le=45)
-    match_length: bool = Field(True, description="humaneval-pairs: keep only pairs whose two programs have the "
-                                                 "same length, so 'the longer one' is no tell")
+    match_length: bool = Field(
+        True,
+        description="humaneval-pairs: keep only pairs whose two programs have the "
+        "same length, so 'the longer one' is no tell",
+    )
     # multiple-choice-pairs: the questions, and how the assistant's answers are sampled
     questions: str | None = Field(None, description="multiple-choice-pairs: a multiple-choice data file")
     question_columns: ColumnMap = ColumnMap()
@@ -77,10 +83,12 @@ class PairwiseTask(Strict):
     def _source(self) -> PairwiseTask:
         if self.source == "multiple-choice-pairs" and not self.questions:
             raise ValueError("source multiple-choice-pairs needs questions: a multiple-choice data file")
-        if self.source not in SOURCES and not self.source.startswith("hf:") and \
-                Path(self.source).suffix.lower() not in (".jsonl", ".ndjson", ".json", ".csv", ".parquet"):
-            raise ValueError(f"source {self.source!r} is neither humaneval-pairs nor a .jsonl/.json/.csv/.parquet "
-                             "file")
+        if (
+            self.source not in SOURCES
+            and not self.source.startswith("hf:")
+            and Path(self.source).suffix.lower() not in (".jsonl", ".ndjson", ".json", ".csv", ".parquet")
+        ):
+            raise ValueError(f"source {self.source!r} is neither humaneval-pairs nor a .jsonl/.json/.csv/.parquet file")
         if isinstance(self.problems, int) and self.problems < 1:
             raise ValueError("problems must be at least 1")
         return self
@@ -137,17 +145,19 @@ class Pairwise(TaskKind):
     shows_code = False
     question_in_item = True
     noun = "pair of responses"
-    goal = ("which of the two responses is better; make each question compare Response A with Response B on one "
-            "point")
+    goal = "which of the two responses is better; make each question compare Response A with Response B on one point"
     source_word = "prompt or responses"
-    explain_focus = ("Explain what Response A does and what Response B does, step by step, and where they differ. "
-                     "Do not say which is better.")
+    explain_focus = (
+        "Explain what Response A does and what Response B does, step by step, and where they differ. "
+        "Do not say which is better."
+    )
     critique_target = "two responses (look at each one; in Where, name Response A or Response B, then the part)"
     n_answers = 2
     examples_per_choice = False
 
-    def load(self, task: Any, study: Any, base: Path, *, allow_unsandboxed: bool = False,
-             progress: Progress | None = None) -> TaskData:
+    def load(
+        self, task: Any, study: Any, base: Path, *, allow_unsandboxed: bool = False, progress: Progress | None = None
+    ) -> TaskData:
         from sandwich.tasks.pair_sources import load_humaneval_pairs, load_pair_file
 
         if task.source == "humaneval-pairs":
@@ -165,20 +175,31 @@ class Pairwise(TaskKind):
         task, gold, judgment = sections.get("task"), sections.get("gold"), sections.get("judgment")
         out: list[tuple[tuple[str | int, ...], str]] = []
         if gold is not None and task.source == "humaneval-pairs" and gold.kind == "dataset-label":
-            out.append((("gold", "kind"), "humaneval-pairs has no dataset label; use kind: execution or "
-                                          "expert-overseers"))
+            out.append(
+                (("gold", "kind"), "humaneval-pairs has no dataset label; use kind: execution or expert-overseers")
+            )
         if gold is not None and task.source != "humaneval-pairs" and gold.kind == "execution":
-            out.append((("gold", "kind"), "a pair file cannot be executed; use kind: dataset-label or "
-                                          "expert-overseers"))
+            out.append(
+                (("gold", "kind"), "a pair file cannot be executed; use kind: dataset-label or expert-overseers")
+            )
         if judgment is None:
             return out
         if isinstance(judgment.choices, list) and "tie" in judgment.choices and not task.allow_ties:
-            out.append((("judgment", "choices"), "this study does not allow ties; set task.allow_ties: true to "
-                                                 "let overseers answer 'tie'"))
+            out.append(
+                (
+                    ("judgment", "choices"),
+                    "this study does not allow ties; set task.allow_ties: true to let overseers answer 'tie'",
+                )
+            )
         if judgment.confidence[0] < 50:
             lowest = judgment.confidence[0]
-            out.append((("judgment", "confidence"), "a pairwise strength is the probability that the chosen "
-                                                    f"response is the better one, 50–100; got {lowest}"))
+            out.append(
+                (
+                    ("judgment", "confidence"),
+                    "a pairwise strength is the probability that the chosen "
+                    f"response is the better one, 50–100; got {lowest}",
+                )
+            )
         return out
 
     def problem_count(self, task: Any) -> int | None:
@@ -197,12 +218,16 @@ class Pairwise(TaskKind):
         c = self.typed(item)
         fence = f"```{item.language}\n" if item.language else ""
         end = "\n```" if item.language else ""
-        return (f"Prompt:\n{c.prompt.strip()}\n\nResponse A:\n{fence}{c.response_a.strip()}{end}\n\n"
-                f"Response B:\n{fence}{c.response_b.strip()}{end}")
+        return (
+            f"Prompt:\n{c.prompt.strip()}\n\nResponse A:\n{fence}{c.response_a.strip()}{end}\n\n"
+            f"Response B:\n{fence}{c.response_b.strip()}{end}"
+        )
 
     def model_view(self, item: ItemContent) -> str:
-        return (f"A prompt and two responses to it. Refer to them only as \"Response A\" and \"Response B\".\n\n"
-                f"{self._text(item)}\n\nQuestion: {item.question}")
+        return (
+            f'A prompt and two responses to it. Refer to them only as "Response A" and "Response B".\n\n'
+            f"{self._text(item)}\n\nQuestion: {item.question}"
+        )
 
     def judge_view(self, item: ItemContent) -> list[str]:
         return [self._text(item), f"Question: {item.question.strip()}"]
@@ -296,12 +321,21 @@ def pair_frame(store: Any) -> pl.DataFrame:
         c = PairContent.of(it.prompt or "", it.body or "")
         g = gold.get(it.item_id)
         detail = (g.detail or {}) if g is not None else {}
-        rows.append({"item_id": it.item_id, "problem_id": it.problem_id, "split": it.split, "prompt": c.prompt,
-                     "response_a": c.response_a, "response_b": c.response_b,
-                     "gold": g.label if g is not None and g.label in ("A", "B") else None,
-                     **{k: _count(detail.get(k)) for k in COUNTS}})
-    schema: dict[str, Any] = {k: pl.String for k in ("item_id", "problem_id", "split", "prompt", "response_a",
-                                                     "response_b", "gold")}
+        rows.append(
+            {
+                "item_id": it.item_id,
+                "problem_id": it.problem_id,
+                "split": it.split,
+                "prompt": c.prompt,
+                "response_a": c.response_a,
+                "response_b": c.response_b,
+                "gold": g.label if g is not None and g.label in ("A", "B") else None,
+                **{k: _count(detail.get(k)) for k in COUNTS},
+            }
+        )
+    schema: dict[str, Any] = {
+        k: pl.String for k in ("item_id", "problem_id", "split", "prompt", "response_a", "response_b", "gold")
+    }
     schema |= {k: pl.Int64 for k in COUNTS}
     return pl.DataFrame(rows, schema=schema)
 
@@ -347,5 +381,6 @@ def position_bias(store: Any) -> list[PositionBias]:
     rows = [(name, left, n) for name, (left, n) in sorted(counts.items())]
     if rows:
         rows.append(("all", sum(r[1] for r in rows), sum(r[2] for r in rows)))
-    return [PositionBias(overseer=name, n=n, left=left, p=float(binomtest(left, n, 0.5).pvalue))
-            for name, left, n in rows]
+    return [
+        PositionBias(overseer=name, n=n, left=left, p=float(binomtest(left, n, 0.5).pvalue)) for name, left, n in rows
+    ]

@@ -31,16 +31,24 @@ def if_pass(tree: ast.Module) -> Iterator[ast.AST]:
 def negated_comparison(tree: ast.Module) -> Iterator[ast.AST]:
     """``not a == b``, ``not a < b``: people write ``a != b``, ``a >= b``."""
     for n in ast.walk(tree):
-        if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.Not) and isinstance(n.operand, ast.Compare) \
-                and len(n.operand.ops) == 1:
+        if (
+            isinstance(n, ast.UnaryOp)
+            and isinstance(n.op, ast.Not)
+            and isinstance(n.operand, ast.Compare)
+            and len(n.operand.ops) == 1
+        ):
             yield n
 
 
 def double_negation(tree: ast.Module) -> Iterator[ast.AST]:
     """``not not x``."""
     for n in ast.walk(tree):
-        if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.Not) and isinstance(n.operand, ast.UnaryOp) \
-                and isinstance(n.operand.op, ast.Not):
+        if (
+            isinstance(n, ast.UnaryOp)
+            and isinstance(n.op, ast.Not)
+            and isinstance(n.operand, ast.UnaryOp)
+            and isinstance(n.operand.op, ast.Not)
+        ):
             yield n
 
 
@@ -55,8 +63,11 @@ def constant_condition(tree: ast.Module) -> Iterator[ast.AST]:
     """``if True:``, ``x if False else y``, ``while False:`` (``while True:`` is idiomatic)."""
     for n in ast.walk(tree):
         test = getattr(n, "test", None)
-        if isinstance(n, (ast.If, ast.IfExp, ast.While)) and isinstance(test, ast.Constant) \
-                and not (isinstance(n, ast.While) and test.value):
+        if (
+            isinstance(n, (ast.If, ast.IfExp, ast.While))
+            and isinstance(test, ast.Constant)
+            and not (isinstance(n, ast.While) and test.value)
+        ):
             yield n
 
 
@@ -66,7 +77,7 @@ def same_operands(tree: ast.Module) -> Iterator[ast.AST]:
         if isinstance(n, ast.Compare):
             pairs = list(zip([n.left, *n.comparators], n.comparators, strict=False))  # adjacent pairs: one shorter
         elif isinstance(n, ast.BoolOp):
-            pairs = [(a, b) for i, a in enumerate(n.values) for b in n.values[i + 1:]]
+            pairs = [(a, b) for i, a in enumerate(n.values) for b in n.values[i + 1 :]]
         elif isinstance(n, ast.BinOp) and not isinstance(n.op, (ast.Add, ast.Mult)):
             pairs = [(n.left, n.right)]
         else:
@@ -75,8 +86,18 @@ def same_operands(tree: ast.Module) -> Iterator[ast.AST]:
             yield n
 
 
-_IDENTITY = {ast.Add: 0, ast.Sub: 0, ast.Mult: 1, ast.FloorDiv: 1, ast.Div: 1, ast.Pow: 1, ast.LShift: 0,
-             ast.RShift: 0, ast.BitOr: 0, ast.BitXor: 0}
+_IDENTITY = {
+    ast.Add: 0,
+    ast.Sub: 0,
+    ast.Mult: 1,
+    ast.FloorDiv: 1,
+    ast.Div: 1,
+    ast.Pow: 1,
+    ast.LShift: 0,
+    ast.RShift: 0,
+    ast.BitOr: 0,
+    ast.BitXor: 0,
+}
 
 
 def identity_operation(tree: ast.Module) -> Iterator[ast.AST]:
@@ -85,12 +106,20 @@ def identity_operation(tree: ast.Module) -> Iterator[ast.AST]:
         if isinstance(n, ast.BinOp) and type(n.op) in _IDENTITY:
             unit = _IDENTITY[type(n.op)]
             right = isinstance(n.right, ast.Constant) and type(n.right.value) is int and n.right.value == unit
-            left = isinstance(n.op, (ast.Add, ast.Mult, ast.BitOr, ast.BitXor)) and isinstance(n.left, ast.Constant) \
-                and type(n.left.value) is int and n.left.value == unit
+            left = (
+                isinstance(n.op, (ast.Add, ast.Mult, ast.BitOr, ast.BitXor))
+                and isinstance(n.left, ast.Constant)
+                and type(n.left.value) is int
+                and n.left.value == unit
+            )
             if right or left:
                 yield n
-        elif isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub) and isinstance(n.operand, ast.Constant) \
-                and n.operand.value == 0:
+        elif (
+            isinstance(n, ast.UnaryOp)
+            and isinstance(n.op, ast.USub)
+            and isinstance(n.operand, ast.Constant)
+            and n.operand.value == 0
+        ):
             yield n
 
 
@@ -108,8 +137,11 @@ def _same_name(a: ast.AST, b: ast.AST) -> bool:
 def statement_without_effect(tree: ast.Module) -> Iterator[ast.AST]:
     """An expression statement that is not a call, await, yield or docstring: ``lst``, ``x.sort``, ``a < b``."""
     for n in ast.walk(tree):
-        if isinstance(n, ast.Expr) and not isinstance(n.value, (ast.Call, ast.Await, ast.Yield, ast.YieldFrom)) \
-                and not (isinstance(n.value, ast.Constant) and isinstance(n.value.value, (str, type(...)))):
+        if (
+            isinstance(n, ast.Expr)
+            and not isinstance(n.value, (ast.Call, ast.Await, ast.Yield, ast.YieldFrom))
+            and not (isinstance(n.value, ast.Constant) and isinstance(n.value.value, (str, type(...))))
+        ):
             yield n
 
 

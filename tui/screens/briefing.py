@@ -22,8 +22,12 @@ def briefing_fields(b: Briefing) -> dict[str, str]:
         answers = "the options that come with each question"
     else:
         answers = ", ".join(fmt.choice_labels) if len(fmt.choice_labels) <= 4 else "the letters shown"
-    return {"answers": answers, "levels": ", ".join(map(str, fmt.confidence)), "rationale": fmt.rationale,
-            "confidence_keys": " ".join(keys.CONFIDENCE_KEYS[:len(fmt.confidence)])}
+    return {
+        "answers": answers,
+        "levels": ", ".join(map(str, fmt.confidence)),
+        "rationale": fmt.rationale,
+        "confidence_keys": " ".join(keys.CONFIDENCE_KEYS[: len(fmt.confidence)]),
+    }
 
 
 def briefing_text(b: Briefing, part: int, parts: int, overseer: str, items: int | None = None) -> Text:
@@ -56,8 +60,9 @@ class BriefingScreen(Screen[bool]):
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
         with HelpScroll(id="briefing-body"):
-            yield Static(briefing_text(self.briefing, self.part, self.parts, self.overseer, self.items),
-                         id="briefing-text")
+            yield Static(
+                briefing_text(self.briefing, self.part, self.parts, self.overseer, self.items), id="briefing-text"
+            )
             with Center():
                 yield Button("Begin  ⏎", id="begin", variant="primary")
         yield KeyFooter(compact=True)

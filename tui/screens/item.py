@@ -72,8 +72,7 @@ class ItemScreen(Screen[None]):
             self.assignment_id = assignment_id
             self.payload = payload
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic,
-                 follow_up: FollowUpStream | None = None) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, follow_up: FollowUpStream | None = None) -> None:
         """`follow_up(assignment_id, question, node_id)` streams the model's answer (the session's, injected)."""
         super().__init__()
         self.clock = clock
@@ -94,8 +93,9 @@ class ItemScreen(Screen[None]):
         yield SizeGuard()
 
     # ------------------------------------------------------------ loading an item
-    def load(self, view: ItemView, help_views: list[AssistanceView], progress: ProgressView | None,
-             spent_s: float = 0.0) -> None:
+    def load(
+        self, view: ItemView, help_views: list[AssistanceView], progress: ProgressView | None, spent_s: float = 0.0
+    ) -> None:
         """Show a new item (study or practice) with a fresh form, fresh timer and closed help.
 
         `spent_s`: seconds already spent on this item in earlier sessions; time on the item and
@@ -118,8 +118,9 @@ class ItemScreen(Screen[None]):
         assist.display = bool(view.assistance_kinds) and not view.practice
         if assist.display:
             assist.configure(view, help_views)
-            assist.border_title = Content("Model's help (a)" + (
-                f": {title(view.assistance_kinds[0])}" if len(view.assistance_kinds) == 1 else ""))
+            assist.border_title = Content(
+                "Model's help (a)" + (f": {title(view.assistance_kinds[0])}" if len(view.assistance_kinds) == 1 else "")
+            )
         form = self.query_one(JudgmentForm)
         # a multiple-choice question is already in the item; a code-review question is not (the task kind says)
         form.reset(view.judgment, "" if task_kinds.of(view.item).question_in_item else view.item.question)
@@ -138,10 +139,15 @@ class ItemScreen(Screen[None]):
         if self.submitted_at is not None:  # measure submit → next item painted (benchmarks read it)
             self.call_after_refresh(self._painted, self.submitted_at)
             self.submitted_at = None
-        self.post_message(self.Interaction(
-            "practice_shown" if view.practice else "item_shown", None if view.practice else view.assignment_id,
-            {"position": view.position, "condition": view.condition, "item_id": view.item.item_id}
-            if view.practice else {"position": view.position, "condition": view.condition}))
+        self.post_message(
+            self.Interaction(
+                "practice_shown" if view.practice else "item_shown",
+                None if view.practice else view.assignment_id,
+                {"position": view.position, "condition": view.condition, "item_id": view.item.item_id}
+                if view.practice
+                else {"position": view.position, "condition": view.condition},
+            )
+        )
 
     def _painted(self, since: float) -> None:
         self.latencies.append(time.perf_counter() - since)
@@ -320,8 +326,12 @@ class ItemScreen(Screen[None]):
     def _followup_failed(self, event: FollowUpBox.Failed) -> None:
         self.assistance_failed = True
         self._record("assistance_unavailable", {"error": event.error[:500]})
-        self.notify("The model is not available right now. You can still judge this item.",
-                    title="Model unavailable", severity="warning", markup=False)
+        self.notify(
+            "The model is not available right now. You can still judge this item.",
+            title="Model unavailable",
+            severity="warning",
+            markup=False,
+        )
 
     @on(ChoiceRow.Changed)
     def _changed(self, event: ChoiceRow.Changed) -> None:
@@ -356,10 +366,13 @@ class ItemScreen(Screen[None]):
         self.came_back()  # a submit (or time-out) means the overseer is here
         now = self.clock()
         choice, confidence = form.answer.value, form.confidence.value
-        meta: dict[str, Any] = {"client": getattr(self.app, "client", "tui"),
-                                "size": f"{self.app.size.width}x{self.app.size.height}",
-                                "theme": self.app.theme, "changes": self.changes[-50:],
-                                "away_s": round(self.away_s, 3)}
+        meta: dict[str, Any] = {
+            "client": getattr(self.app, "client", "tui"),
+            "size": f"{self.app.size.width}x{self.app.size.height}",
+            "theme": self.app.theme,
+            "changes": self.changes[-50:],
+            "away_s": round(self.away_s, 3),
+        }
         skipped = timed_out and (view.judgment.on_timeout == "skip" or choice is None)
         if timed_out and not skipped and confidence is None:
             confidence = view.judgment.confidence[0]  # the scale's lowest level: a guess
@@ -373,16 +386,28 @@ class ItemScreen(Screen[None]):
             self.post_message(self.PracticeAnswered(view, str(choice)))
             return
         judgment = JudgmentIn(
-            judgment_id=self.judgment_id, assignment_id=view.assignment_id,
+            judgment_id=self.judgment_id,
+            assignment_id=view.assignment_id,
             # why the ignore below: choice and confidence are set whenever the judgment is not skipped
-            choice=None if skipped else str(choice), confidence=None if skipped else int(confidence),  # type: ignore[arg-type]
-            rationale=form.rationale, time_on_item_s=round(now - self.shown_at, 3),
-            time_to_first_assist_s=(None if self.first_assist_at is None
-                                    else round(self.first_assist_at - self.shown_at, 3)),
-            assistance_failed=self.assistance_failed, timed_out=timed_out, skipped=skipped, client_meta=meta)
+            choice=None if skipped else str(choice),
+            confidence=None if skipped else int(confidence),  # type: ignore[arg-type]
+            rationale=form.rationale,
+            time_on_item_s=round(now - self.shown_at, 3),
+            time_to_first_assist_s=(
+                None if self.first_assist_at is None else round(self.first_assist_at - self.shown_at, 3)
+            ),
+            assistance_failed=self.assistance_failed,
+            timed_out=timed_out,
+            skipped=skipped,
+            client_meta=meta,
+        )
         if timed_out:
-            self.notify("Time is up: " + ("the item was skipped." if skipped else "your answer was submitted."),
-                        title="Time", severity="warning", markup=False)
+            self.notify(
+                "Time is up: " + ("the item was skipped." if skipped else "your answer was submitted."),
+                title="Time",
+                severity="warning",
+                markup=False,
+            )
         self.post_message(self.JudgmentReady(judgment))
 
     def submit_failed(self, error: Exception) -> None:
@@ -394,8 +419,13 @@ class ItemScreen(Screen[None]):
             self.shown_at += gone
             self.query_one(ItemTimer).resume(gone)
         reason = getattr(error, "message", None) or str(error) or type(error).__name__
-        self.notify(f"{reason}\nNothing was lost: press s to try again.", title="Not saved", severity="error",
-                    timeout=10, markup=False)
+        self.notify(
+            f"{reason}\nNothing was lost: press s to try again.",
+            title="Not saved",
+            severity="error",
+            timeout=10,
+            markup=False,
+        )
 
     def server_unreachable(self) -> None:
         """The study server did not answer; the client keeps retrying. Said at once, not after the retries."""

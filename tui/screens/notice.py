@@ -50,17 +50,24 @@ class NoticeScreen(ModalScreen[bool]):
 def welcome_back(start: SessionStart, view: ItemView) -> NoticeScreen:
     """What an overseer sees on reopening a session that ended with an item open (quit, crash or kill)."""
     done, total = start.progress.done, start.progress.total
-    how = ("You quit while working on this item." if start.quit_cleanly else
-           "Your previous session stopped unexpectedly while you were working on this item.")
+    how = (
+        "You quit while working on this item."
+        if start.quit_cleanly
+        else "Your previous session stopped unexpectedly while you were working on this item."
+    )
     body = Text()
     body.append(f"Welcome back, {start.overseer}.\n\n", style="bold")
     body.append(f"You are at item {view.position + 1} of {view.total}, {done} of {total} saved.\n", style="bold")
-    body.append(f"{how} Everything you submitted before it is saved. An answer or confidence you had "
-                "picked on it but not submitted was discarded: pick again.\n\n")
+    body.append(
+        f"{how} Everything you submitted before it is saved. An answer or confidence you had "
+        "picked on it but not submitted was discarded: pick again.\n\n"
+    )
     spent, limit = start.time_spent_s, view.judgment.time_limit_s
     if limit:
-        body.append(f"Time already spent on this item ({clock_text(spent)}) still counts: its time limit goes on "
-                    f"from {clock_text(max(0.0, limit - spent))} left.")
+        body.append(
+            f"Time already spent on this item ({clock_text(spent)}) still counts: its time limit goes on "
+            f"from {clock_text(max(0.0, limit - spent))} left."
+        )
     else:
         body.append(f"Time already spent on this item ({clock_text(spent)}) still counts.")
     return NoticeScreen("Session resumed" if not start.quit_cleanly else "Welcome back", body)
@@ -69,6 +76,7 @@ def welcome_back(start: SessionStart, view: ItemView) -> NoticeScreen:
 def practice_feedback(fb: PracticeFeedback) -> NoticeScreen:
     """Right or wrong on a practice item (practice items are outside the study)."""
     head = ("Right!\n\n", "bold green") if fb.correct else ("Not quite.\n\n", "bold red")
-    body = Text.assemble(head, f"You answered {fb.your_choice}; the right answer is {fb.right_choice}.\n",
-                         fb.explanation)
+    body = Text.assemble(
+        head, f"You answered {fb.your_choice}; the right answer is {fb.right_choice}.\n", fb.explanation
+    )
     return NoticeScreen("Practice feedback", body, tone="success" if fb.correct else "error")

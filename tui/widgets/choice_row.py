@@ -74,7 +74,7 @@ class ChoiceRow(Horizontal, can_focus=True):
                 chips[n].relabel(label, chips[n].has_class("-selected"))
             else:
                 self.mount(Chip(label, n, classes="chip"))
-        for chip in chips[len(labels):]:
+        for chip in chips[len(labels) :]:
             chip.remove()
         self._paint()
 

@@ -19,22 +19,32 @@ def _add(parent: TreeNode[dict[str, Any]], nodes: list[Any]) -> None:
         node = node if isinstance(node, dict) else {"question": str(node)}
         node_id = str(node.get("id", n))
         label = Text.assemble((f"{node_id} ", "bold"), str(node.get("question", "")).strip())
-        branch = parent.add(label, data={"id": node_id, "question": node.get("question", ""),
-                                         "answer": node.get("answer", "")})
+        branch = parent.add(
+            label, data={"id": node_id, "question": node.get("question", ""), "answer": node.get("answer", "")}
+        )
         if node.get("answer"):
-            branch.add_leaf(Text.assemble(("→ ", "bold green"), str(node["answer"]).strip()),
-                            data={"id": node_id, "question": node.get("question", ""),
-                                  "answer": node.get("answer", "")})
+            branch.add_leaf(
+                Text.assemble(("→ ", "bold green"), str(node["answer"]).strip()),
+                data={"id": node_id, "question": node.get("question", ""), "answer": node.get("answer", "")},
+            )
         _add(branch, node.get("children") or [])
 
 
 def detail_text(data: dict[str, Any] | None) -> Text:
     """The full question and answer of a sub-question (the tree cuts long lines)."""
     if not data:
-        return Text("Select a sub-question (↑/↓, Enter to expand) to read the model's answer here. "
-                    "Press f to ask the model about it.", style="italic dim")
-    return Text.assemble((f"Sub-question {data['id']}: ", "bold"), str(data.get("question", "")), "\n",
-                         ("Model's answer: ", "bold green"), str(data.get("answer", "") or "(none)"))
+        return Text(
+            "Select a sub-question (↑/↓, Enter to expand) to read the model's answer here. "
+            "Press f to ask the model about it.",
+            style="italic dim",
+        )
+    return Text.assemble(
+        (f"Sub-question {data['id']}: ", "bold"),
+        str(data.get("question", "")),
+        "\n",
+        ("Model's answer: ", "bold green"),
+        str(data.get("answer", "") or "(none)"),
+    )
 
 
 class DecompositionTree(Tree[dict[str, Any]]):

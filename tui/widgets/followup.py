@@ -45,8 +45,7 @@ class FollowUpBox(Vertical):
             self.error = error
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder=ASK_ITEM, id="followup-q",
-                    max_length=2000)
+        yield Input(placeholder=ASK_ITEM, id="followup-q", max_length=2000)
         with VerticalScroll(id="followup-log"):
             yield Static("", id="followup-text")
 
@@ -74,7 +73,8 @@ class FollowUpBox(Vertical):
 
     def _placeholder(self, node_id: str | None) -> None:
         self.query_one("#followup-q", Input).placeholder = (
-            f"Ask about sub-question {node_id}, Enter to send (Esc: back)" if node_id else ASK_ITEM)
+            f"Ask about sub-question {node_id}, Enter to send (Esc: back)" if node_id else ASK_ITEM
+        )
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id != "followup-q":
@@ -136,8 +136,10 @@ class FollowUpBox(Vertical):
         if assignment_id != self.assignment_id:
             return
         reason = getattr(error, "message", None) or str(error) or type(error).__name__
-        self.transcript.append("\nThe model is not available right now, so it cannot answer. "
-                               "You can still judge the item.\n", style="bold red")
+        self.transcript.append(
+            "\nThe model is not available right now, so it cannot answer. You can still judge the item.\n",
+            style="bold red",
+        )
         self.transcript.append(f"({reason.splitlines()[0][:200]})", style="dim")
         self._render_log()
         self._unlock()

@@ -35,7 +35,8 @@ class HelpPane(VerticalScroll, can_focus=True):
         self.view = view
         notice = status_notice(view)
         self.query_one(".help-text", Static).update(
-            notice if notice is not None else self.render_content(view.content or {}))
+            notice if notice is not None else self.render_content(view.content or {})
+        )
         self.scroll_home(animate=False)
 
     def render_content(self, content: dict[str, Any]) -> RenderableType:

@@ -20,8 +20,14 @@ LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 STACK_BELOW = 100  # columns: a narrower screen stacks an item's panes (as the item screen stacks item and help)
 
 
-def render_item(item: ItemContent, *, dark: bool = True, background: str | None = None,
-                highlights: Sequence[tuple[int, int]] = (), stacked: bool = False) -> RenderableType:
+def render_item(
+    item: ItemContent,
+    *,
+    dark: bool = True,
+    background: str | None = None,
+    highlights: Sequence[tuple[int, int]] = (),
+    stacked: bool = False,
+) -> RenderableType:
     """A rich renderable of an item as an overseer sees it (no gold exists on ItemContent).
 
     `highlights`: [start, end) character ranges of the passage to mark (quotes the help cites).
@@ -31,8 +37,15 @@ def render_item(item: ItemContent, *, dark: bool = True, background: str | None 
     if (panes := kind.panes(item)) is not None:
         return _render_panes(item, panes, dark=dark, background=background, stacked=stacked)
     if kind.shows_code or item.language:
-        return Syntax(item.body or item.prompt, item.language or "python", line_numbers=True, word_wrap=True,
-                      theme="monokai" if dark else "friendly", background_color=background, indent_guides=True)
+        return Syntax(
+            item.body or item.prompt,
+            item.language or "python",
+            line_numbers=True,
+            word_wrap=True,
+            theme="monokai" if dark else "friendly",
+            background_color=background,
+            indent_guides=True,
+        )
     parts: list[RenderableType] = []
     if item.body:
         body = Text(item.body)
@@ -48,19 +61,33 @@ def render_item(item: ItemContent, *, dark: bool = True, background: str | None 
     return Group(*parts)
 
 
-def _render_panes(item: ItemContent, panes: list[tuple[str, str]], *, dark: bool, background: str | None,
-                  stacked: bool) -> RenderableType:
+def _render_panes(
+    item: ItemContent, panes: list[tuple[str, str]], *, dark: bool, background: str | None, stacked: bool
+) -> RenderableType:
     """The prompt, then each pane (e.g. responses A and B) in a titled box: side by side, or stacked."""
+
     def body(text: str) -> RenderableType:
         if item.language:
-            return Syntax(text, item.language, line_numbers=False, word_wrap=True, theme="monokai" if dark else
-                          "friendly", background_color=background)
+            return Syntax(
+                text,
+                item.language,
+                line_numbers=False,
+                word_wrap=True,
+                theme="monokai" if dark else "friendly",
+                background_color=background,
+            )
         return Text(text)
 
     where = ("top", "bottom") if stacked else ("left", "right")
-    boxes = [Panel(body(text), title=Text(f"{n + 1}  Response {value}" + (f" ({where[n]})" if n < 2 else ""),
-                                          style="bold"), title_align="left", border_style="cyan")
-             for n, (value, text) in enumerate(panes)]
+    boxes = [
+        Panel(
+            body(text),
+            title=Text(f"{n + 1}  Response {value}" + (f" ({where[n]})" if n < 2 else ""), style="bold"),
+            title_align="left",
+            border_style="cyan",
+        )
+        for n, (value, text) in enumerate(panes)
+    ]
     head: list[RenderableType] = []
     if item.prompt:
         head += [Text("Prompt", style="bold"), body(item.prompt.strip()) if item.language else Text(item.prompt)]
@@ -98,8 +125,14 @@ class ItemBody(VerticalScroll, can_focus=True):
         if getattr(self, "item", None) is not None:
             background = self.background_colors[1].hex
             self.query_one("#item-content", Static).update(
-                render_item(self.item, dark=dark, background=background, highlights=getattr(self, "highlights", []),
-                            stacked=self.is_stacked))
+                render_item(
+                    self.item,
+                    dark=dark,
+                    background=background,
+                    highlights=getattr(self, "highlights", []),
+                    stacked=self.is_stacked,
+                )
+            )
 
     @property
     def is_stacked(self) -> bool:

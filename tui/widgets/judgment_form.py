@@ -47,8 +47,9 @@ class JudgmentForm(Vertical):
         why.value = ""
         why.display = fmt.rationale != "off"
         self._locked = False
-        why.placeholder = ("why? one line, required" if fmt.rationale == "required"
-                           else "why? one line, optional") + " (w to type, Enter submits)"
+        why.placeholder = (
+            "why? one line, required" if fmt.rationale == "required" else "why? one line, optional"
+        ) + " (w to type, Enter submits)"
 
     @property
     def answer(self) -> ChoiceRow:

@@ -21,8 +21,9 @@ class KeyFooter(Footer):
             self._shown = None  # Footer will not rebuild now; the next change must not be skipped
             super().bindings_changed(screen)
             return
-        shown = tuple((b.key, b.description, enabled) for (_, b, enabled, _) in screen.active_bindings.values()
-                      if b.show)
+        shown = tuple(
+            (b.key, b.description, enabled) for (_, b, enabled, _) in screen.active_bindings.values() if b.show
+        )
         if shown == self._shown and self._bindings_ready:
             return
         self._shown = shown

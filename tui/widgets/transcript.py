@@ -16,8 +16,12 @@ def quote_spans(contents: list[dict[str, Any] | None]) -> list[tuple[int, int]]:
     for content in contents:
         for t in (content or {}).get("turns") or []:
             for q in t.get("quotes") or [] if isinstance(t, dict) else []:
-                if isinstance(q, dict) and q.get("verified") and isinstance(q.get("start"), int) \
-                        and isinstance(q.get("end"), int):
+                if (
+                    isinstance(q, dict)
+                    and q.get("verified")
+                    and isinstance(q.get("start"), int)
+                    and isinstance(q.get("end"), int)
+                ):
                     spans.append((q["start"], q["end"]))
     return sorted(set(spans))
 

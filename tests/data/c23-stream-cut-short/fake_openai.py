@@ -7,6 +7,7 @@ Streaming requests get a few words, then:
 A question containing "slowly" streams half a second per word (tests abandon it mid-way).
 Non-streaming requests (precompute) get a short complete answer, or, when the prompt mentions the loop
 (item f1), the eight words with finish_reason "length"."""
+
 import json
 import sys
 import time
@@ -41,13 +42,26 @@ class Handler(BaseHTTPRequestHandler):
         req = json.loads(self.rfile.read(int(self.headers["content-length"])))
         if not req.get("stream"):  # tests: a prompt about the loop (item f1) hits max_tokens, any other is complete
             long = "loop" in json.dumps(req["messages"])
-            self._json({"choices": [{"index": 0, "message": {"role": "assistant",
-                                                             "content": "".join(WORDS) if long else
-                                                             "The shop is open from nine to five, so at noon."},
-                                     "finish_reason": "length" if long else "stop"}], "usage": {}})
+            self._json(
+                {
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {
+                                "role": "assistant",
+                                "content": "".join(WORDS)
+                                if long
+                                else "The shop is open from nine to five, so at noon.",
+                            },
+                            "finish_reason": "length" if long else "stop",
+                        }
+                    ],
+                    "usage": {},
+                }
+            )
             return
         cut = "cut" in req["messages"][-1]["content"].lower()
-        slow = "slowly" in req["messages"][-1]["content"].lower()   # tests: half a second per word
+        slow = "slowly" in req["messages"][-1]["content"].lower()  # tests: half a second per word
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.send_header("transfer-encoding", "chunked")
@@ -57,10 +71,15 @@ class Handler(BaseHTTPRequestHandler):
                 break
             if slow and n:
                 time.sleep(0.5)
-            self._chunk("data: " + json.dumps({"choices": [{"index": 0, "delta": {"content": word},
-                                                             "finish_reason": None}]}) + "\n\n")
+            self._chunk(
+                "data: "
+                + json.dumps({"choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}]})
+                + "\n\n"
+            )
         if not cut:
-            self._chunk("data: " + json.dumps({"choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]}) + "\n\n")
+            self._chunk(
+                "data: " + json.dumps({"choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]}) + "\n\n"
+            )
             self._chunk("data: [DONE]\n\n")
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
