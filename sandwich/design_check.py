@@ -308,6 +308,30 @@ def _monte_carlo_p(
     return (1 + exceed) / (1 + draws)
 
 
+def as_shown(sessions: Mapping[str, list[SessionItem]]) -> dict[str, list[SessionItem]]:
+    """Pairwise sessions in the terms the overseer sees: A = the response shown on the left, B = the right one.
+
+    Gold and the two responses are stored in the source's (canonical) order, which the overseer never sees, so a
+    strategy scored on canonical labels ("always A", "alternate A/B") would flag structure no overseer can use.
+    Items without a shown order are returned as they are.
+    """
+    import dataclasses
+    import json
+
+    def shown(it: SessionItem) -> SessionItem:
+        if it.shown != "BA":
+            return it
+        try:
+            d = json.loads(it.body)
+            body = json.dumps({**d, "response_a": d["response_b"], "response_b": d["response_a"]})
+        except (ValueError, KeyError, TypeError):
+            body = it.body
+        gold = {"A": "B", "B": "A"}.get(it.gold, it.gold)
+        return dataclasses.replace(it, gold=gold, body=body, shown="AB")
+
+    return {o: [shown(it) for it in s] for o, s in sessions.items()}
+
+
 def check_sessions(
     sessions: Mapping[str, list[SessionItem]], *, versions_per_problem: int = 1, alpha: float = ALPHA
 ) -> DesignReport:
@@ -316,6 +340,7 @@ def check_sessions(
     Returns a DesignReport; its warnings are empty when nothing leaks. ``alpha`` is the family-wise
     level of the binomial tests (Bonferroni over the variants tried).
     """
+    sessions = as_shown(sessions)
     rows, warnings = _structure(sessions, versions_per_problem)
     all_items = [it for s in sessions.values() for it in s]
     chance = sum(1 / len(it.values) for it in all_items) / len(all_items) if all_items else math.nan

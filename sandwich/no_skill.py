@@ -160,8 +160,13 @@ def pair_surface(session: Session, others: Mapping[str, Session], values: Sequen
     return {
         "always the left response": [it.shown[0] for it in session],
         "always the right response": [it.shown[1] for it in session],
-        "the longer response is better": ["A" if a >= b else "B" for a, b in sizes],
-        "the shorter response is better": ["A" if a <= b else "B" for a, b in sizes],
+        # equal lengths tell nothing: such an overseer falls back to the left response
+        "the longer response is better": [
+            ("A" if a > b else "B") if a != b else it.shown[0] for (a, b), it in zip(sizes, session, strict=True)
+        ],
+        "the shorter response is better": [
+            ("A" if a < b else "B") if a != b else it.shown[0] for (a, b), it in zip(sizes, session, strict=True)
+        ],
     }
 
 

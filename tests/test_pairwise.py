@@ -376,3 +376,25 @@ def test_the_shipped_pairwise_study_runs_as_written(tmp_path: Path) -> None:
             j.client_meta and j.client_meta["shown_order"] in ("AB", "BA") for j in judgments
         )
         assert {r.status for r in svc.store.assistance()} == {"ok"}
+
+
+def test_check_design_scores_what_the_overseer_sees_not_the_files_labels(tmp_path: Path) -> None:
+    """Gold is 'A' in every row of the file and both responses have one length: no overseer can use either,
+    because the app shows each pair in a drawn order. Before, 'always A' and both length strategies (a length
+    tie fell to the file's A) scored 100% and check-design warned."""
+    from sandwich.assignment import deal_study
+    from sandwich.design_check import check_design
+
+    rows = pair_rows(24)
+    for r in rows:
+        if r["gold"] == "B":
+            r["response_a"], r["response_b"], r["gold"] = r["response_b"], r["response_a"], "A"
+    sf = load_study(write_pair_study(tmp_path, rows))
+    data = build_task(sf)
+    report = check_design(sf.study, data.items, data.gold, deal_study(sf.study, data).assignments)
+    assert report.warnings == []
+    surface = {s.variant: s for s in report.variants if s.family == "pair surface"}
+    for name in ("the longer response is better", "the shorter response is better", "always the left response"):
+        assert surface[name].hits * 2 == surface[name].n  # the plan puts the better response on the left for half
+    one = {s.variant: s for s in report.variants if s.family == "one answer"}
+    assert all(s.hits * 2 == s.n for s in one.values())  # "always A" is "always the left response"

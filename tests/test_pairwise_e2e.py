@@ -85,6 +85,10 @@ def test_the_shipped_pairwise_study_goes_from_yaml_to_compare_and_trl(tmp_path: 
     assert set(by) == {"expert", *conditions, *(f"bradley-terry:{c}" for c in conditions)}  # the study's train_on
     assert report["n_test"] == len(test)
     assert by["expert"]["role"] == "ceiling" and by[conditions[0]]["role"] == "floor"
+    for s in by.values():  # every accuracy interval stays inside [0, 1] and holds its point estimate
+        a = s["accuracy"]
+        assert 0 <= a["seed_lo"] <= a["mean"] <= a["seed_hi"] <= 1, (s["source"], a)
+        assert 0 <= a["boot_lo"] <= a["boot_hi"] <= 1, (s["source"], a)
 
     # preference accuracy of the expert-trained models on the held-out pairs, from their saved P(A ≻ B)
     y = np.array([gold[k].label == "A" for k in test])

@@ -178,6 +178,7 @@ def compare_pairwise(
     for s, rs in full.items():
         v = list(acc[s].values())
         lo, hi = _seed_ci(v)
+        lo, hi = max(lo, 0.0), min(hi, 1.0)  # a t interval over few seeds can pass an accuracy's bounds
         ens = np.mean(list(scores[s].values()), axis=0)
         m = pe.pair_metrics(y, ens)
         summ = PairSummary(
