@@ -164,6 +164,22 @@ def test_a_bad_pair_file_exits_2_and_writes_nothing(tmp_path: Path) -> None:
     assert not (tmp_path / "pairs.duckdb").exists()
 
 
+def test_validate_reads_the_pair_file_and_refuses_a_bad_one(tmp_path: Path) -> None:
+    """`validate` checks a study file and its data: a bad pair file is exit 2 there too, not "ok"."""
+    rows = pair_rows(24)
+    rows[4]["prompt"] = " "
+    path = write_pair_study(tmp_path, rows)
+    cmd = [sys.executable, "-m", "sandwich", "validate", str(path)]
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "row 5, column 'prompt'" in r.stdout + r.stderr
+    write_pair_study(tmp_path, pair_rows(24))
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "ok data" in r.stdout and "ok design" in r.stdout
+    assert not list(tmp_path.glob("*.duckdb"))  # the dry run writes nothing beside the study
+
+
 def test_tie_rows_of_a_pair_file_are_left_out_and_counted(tmp_path: Path) -> None:
     rows = pair_rows(26)
     rows[24]["gold"] = rows[25]["gold"] = "tie"

@@ -46,7 +46,7 @@ def check_data(sf: StudyFile) -> None:
     """
     from sandwich.tasks import kind as task_kinds
 
-    if not task_kinds.get(sf.study.task.kind).reads_data_file:
+    if not task_kinds.get(sf.study.task.kind).reads_data(sf.study.task):
         return  # e.g. code-review items come from the built-in HumanEval set, checked by `create` in the sandbox
     from sandwich.create import build_task, create_study
 

@@ -57,6 +57,10 @@ class TaskKind:
     critique_target: ClassVar[str | None] = None  # what a critique lists flaws in (None: the noun)
 
     # ------------------------------------------------------------ the study file
+    def reads_data(self, task: Any) -> bool:
+        """Whether this study's items come from a data file it names (see `reads_data_file`)."""
+        return self.reads_data_file
+
     def load(
         self, task: Any, study: Any, base: Path, *, allow_unsandboxed: bool = False, progress: Progress | None = None
     ) -> TaskData:

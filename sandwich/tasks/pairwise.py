@@ -232,6 +232,10 @@ class Pairwise(TaskKind):
     def judge_view(self, item: ItemContent) -> list[str]:
         return [self._text(item), f"Question: {item.question.strip()}"]
 
+    def reads_data(self, task: Any) -> bool:
+        # a pair file is cheap to read and `validate` dry-runs it; the built-in sources run the sandbox or a model
+        return str(task.source) not in SOURCES
+
     def quote_source(self, item: ItemContent) -> str:
         c = self.typed(item)
         return "\n".join((c.prompt, c.response_a, c.response_b))
