@@ -65,7 +65,9 @@ def test_parametric_skill_shows_in_accuracy(tmp_path: Path) -> None:
     )
     db = tmp_path / "tiny.duckdb"
     create_study(load_study(yaml_path), db)
-    simulate_study(db, with_model_alone=False)
+    summary = simulate_study(db, with_model_alone=False)
+    # no help was precomputed: the run says which assisted conditions were judged without it
+    assert [w for w in summary.warnings if w.startswith("no model help is stored for consult, debate:")], summary
     with StudyService(db, read_only=True) as svc:
         acc = {
             r["condition"]: r["acc"]

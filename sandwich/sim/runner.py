@@ -240,6 +240,14 @@ def simulate_study(
             if progress:
                 progress(count[0], total)
 
+        # help is precomputed: judged before it, an assisted condition's judgments were made without any
+        bare = [c.name for c in study.conditions if c.assistance and not svc.store.assistance(condition=c.name)]
+        if bare:
+            out.warnings.append(
+                f"no model help is stored for {', '.join(bare)}: LLM judges there see none, and parametric "
+                "overseers never read it (their skill is the study file's). Run `sandwich assist precompute` "
+                "before `simulate` for judgments made with the help."
+            )
         seed = study.simulation.seed
         gold: dict[str, str] | None = None
         llm: list[OverseerSession] = []
