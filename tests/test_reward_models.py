@@ -286,6 +286,11 @@ def test_train_and_compare_report_pgr_matched_sizes_and_best_of_n(he, tmp_path: 
     assert {(r.source, r.matched) for r in recs if r.matched} == {(s, 100) for s in sources if "unassisted" not in s}
     again = train_pairwise(data, TrainSettings(), [0, 1], root)
     assert {r.status for r in again} == {"cached"}
+    from sandwich.errors import SandwichError
+
+    with pytest.raises(SandwichError, match="No lm-reward reward models are trained") as e:  # not an empty table
+        compare_pairwise(data, load_runs(root), backbone="lm-reward", n_boot=10)
+    assert "--backbone lm-reward" in (e.value.hint or "")
     res = compare_pairwise(data, load_runs(root), n_boot=200, out_dir=tmp_path / "out")
     by = {s.source: s for s in res.summaries}
     assert by["expert"].pgr["mean"] == pytest.approx(1.0) and by["unassisted@llm"].pgr["mean"] == pytest.approx(0)

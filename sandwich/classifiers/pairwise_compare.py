@@ -156,6 +156,11 @@ def compare_pairwise(
         )
     bbs = sorted({r.backbone for r in runs})
     bb = backbone or ("minilm" if "minilm" in bbs else bbs[0])
+    if bb not in bbs:
+        raise SandwichError(
+            f"No {bb} reward models are trained for study {data.study!r} (trained: {', '.join(bbs)}).",
+            hint=f"Train them first: sandwich train STUDY --backbone {bb}; or compare --backbone {bbs[0]}.",
+        )
     runs = [r for r in runs if r.backbone == bb]
     test = data.test
     if not test:
