@@ -32,7 +32,7 @@ from sandwich.store.records import (
     OverseerRecord,
     StudyContent,
 )
-from sandwich.store.shared_sql import SharedStatements, _dump, _load
+from sandwich.store.shared_sql import SharedStatements, _dump, _load, item_row
 
 DB_ERRORS: tuple[type[Exception], ...] = (duckdb.Error,)
 
@@ -181,23 +181,7 @@ class DuckDBStore(SharedStatements):
                 self.set_meta(k, v)
             self._many(
                 f"INSERT INTO items ({_ITEM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    [
-                        i.item_id,
-                        i.task_kind,
-                        i.problem_id,
-                        i.split,
-                        i.role,
-                        i.title,
-                        i.prompt,
-                        i.body,
-                        i.question,
-                        i.choices,
-                        i.language,
-                        _dump(i.meta),
-                    ]
-                    for i in c.items
-                ],
+                [item_row(i) for i in c.items],
             )
             self._many(
                 "INSERT INTO gold (item_id, label, source, detail) VALUES (?, ?, ?, ?)",

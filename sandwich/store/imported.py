@@ -24,6 +24,7 @@ from sandwich import store
 from sandwich.errors import StoreError
 from sandwich.importers.records import ImportedStudy, Transcript
 from sandwich.store.migrations import EXTRA_TABLES
+from sandwich.store.shared_sql import item_row
 from sandwich.studyfile import config_hash
 from sandwich.tasks.base import Gold, Item
 
@@ -70,23 +71,7 @@ def _study_rows(con: duckdb.DuckDBPyConnection, s: ImportedStudy) -> None:
     _set_meta(con, "import_summary", s.summary.as_dict())
     con.executemany(
         "INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            [
-                i.item_id,
-                i.task_kind,
-                i.problem_id,
-                i.split,
-                i.role,
-                i.title,
-                i.prompt,
-                i.body,
-                i.question,
-                i.choices,
-                i.language,
-                json.dumps(i.meta),
-            ]
-            for i in s.items
-        ],
+        [item_row(i) for i in s.items],
     )
     if s.gold:
         con.executemany(
@@ -388,23 +373,7 @@ def write_replay_study(db: str | Path, replay: ReplayStudy, *, force: bool = Fal
             _set_meta(con, "replay_reference", replay.reference)
             con.executemany(
                 "INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    [
-                        i.item_id,
-                        i.task_kind,
-                        i.problem_id,
-                        i.split,
-                        i.role,
-                        i.title,
-                        i.prompt,
-                        i.body,
-                        i.question,
-                        i.choices,
-                        i.language,
-                        json.dumps(i.meta),
-                    ]
-                    for i in replay.items
-                ],
+                [item_row(i) for i in replay.items],
             )
             con.executemany(
                 "INSERT INTO gold VALUES (?, ?, ?, ?)",

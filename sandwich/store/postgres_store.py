@@ -44,7 +44,7 @@ from sandwich.store.records import (
     OverseerRecord,
     StudyContent,
 )
-from sandwich.store.shared_sql import SharedStatements
+from sandwich.store.shared_sql import SharedStatements, item_row
 
 _JUDGMENT_TYPES = [
     "varchar",
@@ -184,23 +184,7 @@ class PostgresStore(SharedStatements, TablesMixin):
                 self.set_meta(k, v)
             self._many(
                 f"INSERT INTO items ({_ITEM_COLUMNS}) VALUES ({', '.join(['%s'] * 12)})",
-                [
-                    [
-                        i.item_id,
-                        i.task_kind,
-                        i.problem_id,
-                        i.split,
-                        i.role,
-                        i.title,
-                        i.prompt,
-                        i.body,
-                        i.question,
-                        i.choices,
-                        i.language,
-                        _dump(i.meta),
-                    ]
-                    for i in c.items
-                ],
+                [item_row(i) for i in c.items],
             )
             self._many(
                 "INSERT INTO gold (item_id, label, source, detail) VALUES (%s, %s, %s, %s)",

@@ -29,6 +29,14 @@ def _dump(value: Any) -> str | None:
     return None if value is None else json.dumps(value)
 
 
+def item_row(i: Any) -> list[Any]:
+    """An item (`ItemRecord` or `tasks.base.Item`) as the `items` table's row, columns in `_ITEM_COLUMNS` order."""
+    return [
+        i.item_id, i.task_kind, i.problem_id, i.split, i.role, i.title, i.prompt, i.body, i.question, i.choices,
+        i.language, _dump(i.meta),
+    ]  # fmt: skip
+
+
 class SharedStatements:
     """The look log, tokens and audit for a store that provides `_rows` and `_exec` (see `StudyStore`)."""
 
