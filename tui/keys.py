@@ -114,7 +114,7 @@ KEYS: tuple[Key, ...] = (
     Key(
         "o (pairs)",
         "the two responses side by side, or one above the other",
-        (Bind("item", "o", "stack_panes", "layout"),),
+        (Bind("item", "o", "stack_panes", "layout", display="o"),),
     ),
     Key(
         "+ / -",
